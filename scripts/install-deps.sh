@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Installs every Debian package Meridian needs to build, test and benchmark.
+# Idempotent: packages already present are left alone. Needs root (or sudo)
+# and Debian's package registry; nothing else is downloaded.
+set -euo pipefail
+
+packages=(
+  build-essential cmake ninja-build pkg-config git ca-certificates
+  libopenblas-dev libopenblas-openmp-dev libxxhash-dev
+  openmpi-bin libopenmpi-dev
+  protobuf-compiler libprotobuf-dev libgrpc++-dev protobuf-compiler-grpc
+  libyaml-cpp-dev libcli11-dev nlohmann-json3-dev libspdlog-dev libfmt-dev
+  libsqlite3-dev sqlite3
+  libgtest-dev libgmock-dev libbenchmark-dev
+  python3 python3-numpy
+  iproute2
+)
+# The PyTorch peer for the side-by-side benchmark and the independent
+# reference implementation in the tests. Skip with MERIDIAN_NO_TORCH=1.
+if [[ "${MERIDIAN_NO_TORCH:-0}" != 1 ]]; then
+  packages+=(python3-torch)
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]} == 0)); then
+  echo "install-deps: all ${#packages[@]} packages present"
+  exit 0
+fi
+
+SUDO=""
+[[ $(id -u) -eq 0 ]] || SUDO="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+echo "install-deps: installed ${missing[*]}"
