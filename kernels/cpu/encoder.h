@@ -1,0 +1,13 @@
+// Token + position embedding.
+#pragma once
+
+namespace meridian::cpu {
+
+// out (B,T,C) = wte[inp[b,t], :] + wpe[t, :]
+// REQUIRES: every inp value < rows of wte; T <= rows of wpe.
+void EncoderForward(float* out, const int* inp, const float* wte, const float* wpe, int B, int T, int C);
+
+// dwte (Vp,C) += scatter of dout by token; dwpe (maxT,C) += sum over b.
+void EncoderBackward(float* dwte, float* dwpe, const float* dout, const int* inp, int B, int T, int C);
+
+}  // namespace meridian::cpu

@@ -1,0 +1,234 @@
+#include "runtime/model/gpt_model.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "common/random.h"
+#include "kernels/cpu/attention.h"
+#include "kernels/cpu/classifier.h"
+#include "kernels/cpu/encoder.h"
+#include "kernels/cpu/gelu.h"
+#include "kernels/cpu/layernorm.h"
+#include "kernels/cpu/matmul.h"
+#include "kernels/cpu/residual.h"
+
+namespace meridian {
+
+namespace {
+
+// Floats of each per-layer activation, in the order of LayerActs.
+struct LayerSizes {
+  size_t ln1, ln1_mean, ln1_rstd, qkv, atty, att, residual2, ln2, ln2_mean, ln2_rstd, fch, fch_gelu, residual3;
+  size_t total() const {
+    return ln1 + ln1_mean + ln1_rstd + qkv + atty + att + residual2 + ln2 + ln2_mean + ln2_rstd + fch +
+           fch_gelu + residual3;
+  }
+};
+
+LayerSizes SizesFor(const GPTConfig& c, int B, int T) {
+  const size_t BT = (size_t)B * T, C = c.n_embd;
+  return LayerSizes{BT * C, BT, BT, BT * 3 * C, BT * C, (size_t)B * c.n_head * T * T, BT * C, BT * C, BT, BT,
+                    BT * 4 * C, BT * 4 * C, BT * C};
+}
+
+}  // namespace
+
+GPTModel::GPTModel(const GPTConfig& config, const StageSpec& stage, int max_batch, int max_seq)
+    : layout_(config, stage), max_batch_(max_batch), max_seq_(max_seq) {
+  const size_t BT = (size_t)max_batch * max_seq, C = config.n_embd;
+  params_.assign(layout_.total(), 0.0f);
+  grads_.assign(layout_.total(), 0.0f);
+  encoded_.assign(BT * C, 0.0f);
+  layer_stride_ = SizesFor(config, max_batch, max_seq).total();
+  layer_acts_.assign(layer_stride_ * stage.num_layers(), 0.0f);
+  if (stage.last) {
+    lnf_.assign(BT * C, 0.0f);
+    lnf_mean_.assign(BT, 0.0f);
+    lnf_rstd_.assign(BT, 0.0f);
+    logits_.assign(BT * config.padded_vocab_size, 0.0f);
+    losses_.assign(BT, 0.0f);
+  }
+  scratch_btc_.assign(BT * C, 0.0f);
+  dresidual_.assign(BT * C, 0.0f);
+  dbtc_.assign(BT * C, 0.0f);
+  dqkv_.assign(BT * 3 * C, 0.0f);
+  dfch_.assign(BT * 4 * C, 0.0f);
+  dfch_gelu_.assign(BT * 4 * C, 0.0f);
+  datt_scratch_.assign((size_t)max_batch * config.n_head * max_seq * max_seq, 0.0f);
+  tokens_.assign(BT, 0);
+}
+
+void GPTModel::InitializeWeights(unsigned long long seed) {
+  const GPTConfig& c = config();
+  const StageSpec& s = layout_.stage();
+  const float std_base = 0.02f;
+  const float std_resid = 0.02f / std::sqrt(2.0f * c.n_layer);
+  // Each tensor draws from its own stream, keyed by tensor and global layer,
+  // so a stage gets the same weights as the same layers of the whole model.
+  auto normal_fill = [&](int index, float std_dev) {
+    const ParamTensorInfo& t = layout_.tensor(index);
+    if (t.count == 0) return;
+    const size_t per_layer = layout_.LayerCount(index);
+    const int chunks = per_layer ? s.num_layers() : 1;
+    const size_t chunk_len = per_layer ? per_layer : t.count;
+    for (int k = 0; k < chunks; ++k) {
+      const int global_layer = per_layer ? s.layer_begin + k : 0;
+      Rng stream(seed * 0x100000001B3ULL + (uint64_t)index * 1000003ULL + (uint64_t)global_layer);
+      float* p = params_.data() + t.offset + k * chunk_len;
+      for (size_t i = 0; i < chunk_len; ++i) p[i] = (float)(std_dev * stream.Normal());
+    }
+  };
+  std::fill(params_.begin(), params_.end(), 0.0f);
+  normal_fill(kWte, std_base);
+  normal_fill(kWpe, std_base);
+  normal_fill(kQkvw, std_base);
+  normal_fill(kAttprojw, std_resid);
+  normal_fill(kFcw, std_base);
+  normal_fill(kFcprojw, std_resid);
+  for (int index : {kLn1w, kLn2w, kLnfw}) {
+    const ParamTensorInfo& t = layout_.tensor(index);
+    std::fill_n(params_.data() + t.offset, t.count, 1.0f);
+  }
+  // Padded vocabulary rows never produce a logit that matters; keep them 0.
+  const ParamTensorInfo& wte = layout_.tensor(kWte);
+  if (wte.count > 0) {
+    std::fill(params_.data() + wte.offset + (size_t)c.vocab_size * c.n_embd,
+              params_.data() + wte.offset + wte.count, 0.0f);
+  }
+}
+
+GPTModel::LayerActs GPTModel::Acts(int l) {
+  const LayerSizes z = SizesFor(config(), max_batch_, max_seq_);
+  float* p = layer_acts_.data() + layer_stride_ * l;
+  LayerActs a;
+  a.ln1 = p; p += z.ln1;
+  a.ln1_mean = p; p += z.ln1_mean;
+  a.ln1_rstd = p; p += z.ln1_rstd;
+  a.qkv = p; p += z.qkv;
+  a.atty = p; p += z.atty;
+  a.att = p; p += z.att;
+  a.residual2 = p; p += z.residual2;
+  a.ln2 = p; p += z.ln2;
+  a.ln2_mean = p; p += z.ln2_mean;
+  a.ln2_rstd = p; p += z.ln2_rstd;
+  a.fch = p; p += z.fch;
+  a.fch_gelu = p; p += z.fch_gelu;
+  a.residual3 = p;
+  return a;
+}
+
+const float* GPTModel::LayerInput(int l) const {
+  if (l == 0) return encoded_.data();
+  return const_cast<GPTModel*>(this)->Acts(l - 1).residual3;
+}
+
+const float* GPTModel::output_acts() const { return LayerInput(layout_.stage().num_layers()); }
+
+void GPTModel::Forward(const int* tokens, const float* input_acts, const int* targets, int B, int T,
+                       bool compute_grad) {
+  const GPTConfig& c = config();
+  const StageSpec& s = layout_.stage();
+  const int C = c.n_embd, NH = c.n_head, BT = B * T;
+  B_ = B;
+  T_ = T;
+  const float* P = params_.data();
+  auto W = [&](int index, int l) { return P + layout_.LayerOffset(index, l); };
+
+  if (s.first) {
+    std::copy(tokens, tokens + BT, tokens_.begin());
+    cpu::EncoderForward(encoded_.data(), tokens, P + layout_.tensor(kWte).offset, P + layout_.tensor(kWpe).offset,
+                        B, T, C);
+  } else {
+    std::copy(input_acts, input_acts + (size_t)BT * C, encoded_.begin());
+  }
+
+  float* scratch = scratch_btc_.data();
+  for (int l = 0; l < s.num_layers(); ++l) {
+    LayerActs a = Acts(l);
+    const float* input = LayerInput(l);
+    cpu::LayerNormForward(a.ln1, a.ln1_mean, a.ln1_rstd, input, W(kLn1w, l), W(kLn1b, l), BT, C);
+    cpu::MatmulForward(a.qkv, a.ln1, W(kQkvw, l), W(kQkvb, l), BT, C, 3 * C);
+    cpu::AttentionForward(a.atty, a.att, a.qkv, B, T, C, NH);
+    cpu::MatmulForward(scratch, a.atty, W(kAttprojw, l), W(kAttprojb, l), BT, C, C);
+    cpu::ResidualForward(a.residual2, input, scratch, (size_t)BT * C);
+    cpu::LayerNormForward(a.ln2, a.ln2_mean, a.ln2_rstd, a.residual2, W(kLn2w, l), W(kLn2b, l), BT, C);
+    cpu::MatmulForward(a.fch, a.ln2, W(kFcw, l), W(kFcb, l), BT, C, 4 * C);
+    cpu::GeluForward(a.fch_gelu, a.fch, (size_t)BT * 4 * C);
+    cpu::MatmulForward(scratch, a.fch_gelu, W(kFcprojw, l), W(kFcprojb, l), BT, 4 * C, C);
+    cpu::ResidualForward(a.residual3, a.residual2, scratch, (size_t)BT * C);
+  }
+
+  if (!s.last) return;
+  const float* last = LayerInput(s.num_layers());
+  cpu::LayerNormForward(lnf_.data(), lnf_mean_.data(), lnf_rstd_.data(), last, P + layout_.tensor(kLnfw).offset,
+                        P + layout_.tensor(kLnfb).offset, BT, C);
+  cpu::MatmulForward(logits_.data(), lnf_.data(), P + layout_.tensor(kWte).offset, nullptr, BT, C,
+                     c.padded_vocab_size);
+  if (targets == nullptr) return;
+  // Mean loss over the micro-batch; loss_scale_ folds in gradient
+  // accumulation (and any other averaging) so dlogits arrive pre-scaled.
+  const float dloss = loss_scale_ / BT;
+  cpu::SoftmaxCrossEntropy(logits_.data(), losses_.data(), targets, BT, c.vocab_size, c.padded_vocab_size, dloss,
+                           compute_grad);
+  double sum = 0.0;
+  for (int i = 0; i < BT; ++i) sum += losses_[i];
+  mean_loss_ = (float)(sum / BT);
+}
+
+void GPTModel::Backward(const float* doutput) {
+  const GPTConfig& c = config();
+  const StageSpec& s = layout_.stage();
+  const int B = B_, T = T_, C = c.n_embd, NH = c.n_head, BT = B * T;
+  const float* P = params_.data();
+  float* G = grads_.data();
+  auto W = [&](int index, int l) { return P + layout_.LayerOffset(index, l); };
+  auto D = [&](int index, int l) { return G + layout_.LayerOffset(index, l); };
+  float* dres = dresidual_.data();
+  float* dbtc = dbtc_.data();
+
+  if (s.last) {
+    const float* last = LayerInput(s.num_layers());
+    // logits_ holds dlogits after a compute_grad Forward.
+    cpu::MatmulBackward(dbtc, G + layout_.tensor(kWte).offset, nullptr, logits_.data(), lnf_.data(),
+                        P + layout_.tensor(kWte).offset, BT, C, c.padded_vocab_size, 0.0f);
+    std::fill_n(dres, (size_t)BT * C, 0.0f);
+    cpu::LayerNormBackward(dres, G + layout_.tensor(kLnfw).offset, G + layout_.tensor(kLnfb).offset, dbtc, last,
+                           P + layout_.tensor(kLnfw).offset, lnf_mean_.data(), lnf_rstd_.data(), BT, C);
+  } else {
+    std::copy(doutput, doutput + (size_t)BT * C, dres);
+  }
+
+  // dres is the gradient of the running residual stream; each sub-block adds
+  // its input gradient onto it (the residual connections' backward).
+  for (int l = s.num_layers() - 1; l >= 0; --l) {
+    LayerActs a = Acts(l);
+    const float* input = LayerInput(l);
+    cpu::MatmulBackward(dfch_gelu_.data(), D(kFcprojw, l), D(kFcprojb, l), dres, a.fch_gelu, W(kFcprojw, l), BT,
+                        4 * C, C, 0.0f);
+    cpu::GeluBackward(dfch_.data(), a.fch, dfch_gelu_.data(), (size_t)BT * 4 * C);
+    cpu::MatmulBackward(dbtc, D(kFcw, l), D(kFcb, l), dfch_.data(), a.ln2, W(kFcw, l), BT, C, 4 * C, 0.0f);
+    cpu::LayerNormBackward(dres, D(kLn2w, l), D(kLn2b, l), dbtc, a.residual2, W(kLn2w, l), a.ln2_mean, a.ln2_rstd,
+                           BT, C);
+    cpu::MatmulBackward(dbtc, D(kAttprojw, l), D(kAttprojb, l), dres, a.atty, W(kAttprojw, l), BT, C, C, 0.0f);
+    cpu::AttentionBackward(dqkv_.data(), datt_scratch_.data(), dbtc, a.qkv, a.att, B, T, C, NH);
+    cpu::MatmulBackward(dbtc, D(kQkvw, l), D(kQkvb, l), dqkv_.data(), a.ln1, W(kQkvw, l), BT, C, 3 * C, 0.0f);
+    cpu::LayerNormBackward(dres, D(kLn1w, l), D(kLn1b, l), dbtc, input, W(kLn1w, l), a.ln1_mean, a.ln1_rstd, BT, C);
+  }
+
+  if (s.first) {
+    cpu::EncoderBackward(G + layout_.tensor(kWte).offset, G + layout_.tensor(kWpe).offset, dres, tokens_.data(), B,
+                         T, C);
+  }
+}
+
+void GPTModel::ZeroGrads() { std::fill(grads_.begin(), grads_.end(), 0.0f); }
+
+size_t GPTModel::activation_bytes() const {
+  return sizeof(float) * (encoded_.size() + layer_acts_.size() + lnf_.size() + lnf_mean_.size() +
+                          lnf_rstd_.size() + logits_.size() + losses_.size() + scratch_btc_.size() +
+                          dresidual_.size() + dbtc_.size() + dqkv_.size() + dfch_.size() + dfch_gelu_.size() +
+                          datt_scratch_.size());
+}
+
+}  // namespace meridian

@@ -1,0 +1,203 @@
+#include "runtime/model/gpt_model.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <vector>
+
+#include "common/random.h"
+
+namespace meridian {
+namespace {
+
+GPTConfig TinyConfig() {
+  GPTConfig c;
+  c.max_seq_len = 16;
+  c.vocab_size = 37;         // not a multiple of anything
+  c.padded_vocab_size = 48;  // padded rows must stay out of the loss
+  c.n_layer = 2;
+  c.n_head = 3;
+  c.n_embd = 12;
+  return c;
+}
+
+struct Batch {
+  std::vector<int> inputs, targets;
+};
+
+Batch RandomBatch(const GPTConfig& c, int B, int T, uint64_t seed) {
+  Rng rng(seed);
+  Batch b;
+  for (int i = 0; i < B * T; ++i) {
+    b.inputs.push_back((int)(rng.NextU64() % c.vocab_size));
+    b.targets.push_back((int)(rng.NextU64() % c.vocab_size));
+  }
+  return b;
+}
+
+// Perturbs every parameter a little so biases and LayerNorm affine terms
+// are not at their special initial values (where some gradients vanish).
+void Jitter(GPTModel& m, uint64_t seed) {
+  Rng rng(seed);
+  for (size_t i = 0; i < m.num_params(); ++i) m.params()[i] += (float)(0.05 * rng.Normal());
+}
+
+float Loss(GPTModel& m, const Batch& b, int B, int T) {
+  m.Forward(b.inputs.data(), nullptr, b.targets.data(), B, T, false);
+  return m.mean_loss();
+}
+
+TEST(GPTModel, InitialLossIsNearLogVocab) {
+  GPTConfig c = TinyConfig();
+  GPTModel m(c, WholeModel(c), 2, 8);
+  m.InitializeWeights(7);
+  Batch b = RandomBatch(c, 2, 8, 3);
+  EXPECT_NEAR(Loss(m, b, 2, 8), std::log((float)c.vocab_size), 0.1);
+}
+
+TEST(GPTModel, InitializationIsDeterministicAndFollowsGpt2) {
+  GPTConfig c = TinyConfig();
+  GPTModel a(c, WholeModel(c), 1, 4), b(c, WholeModel(c), 1, 4);
+  a.InitializeWeights(11);
+  b.InitializeWeights(11);
+  ASSERT_EQ(std::vector<float>(a.params(), a.params() + a.num_params()),
+            std::vector<float>(b.params(), b.params() + b.num_params()));
+  const ParameterLayout& L = a.layout();
+  EXPECT_EQ(a.params()[L.tensor(kLn1w).offset], 1.0f);
+  EXPECT_EQ(a.params()[L.tensor(kQkvb).offset], 0.0f);
+  // Padded vocabulary rows are zero.
+  EXPECT_EQ(a.params()[L.tensor(kWte).offset + (size_t)c.vocab_size * c.n_embd], 0.0f);
+}
+
+// Directional finite differences: for a random unit direction d inside one
+// tensor, (L(p + h d) - L(p - h d)) / 2h must equal grad . d. Projecting on a
+// direction keeps the signal far above float32 rounding of the loss.
+TEST(GPTModel, GradientsMatchFiniteDifferencesForEveryTensor) {
+  GPTConfig c = TinyConfig();
+  const int B = 2, T = 5;
+  GPTModel m(c, WholeModel(c), B, T);
+  m.InitializeWeights(5);
+  Jitter(m, 99);
+  Batch b = RandomBatch(c, B, T, 17);
+  m.ZeroGrads();
+  m.Forward(b.inputs.data(), nullptr, b.targets.data(), B, T, true);
+  m.Backward(nullptr);
+  std::vector<float> grads(m.grads(), m.grads() + m.num_params());
+
+  Rng rng(123);
+  for (int index = 0; index < kNumParamTensors; ++index) {
+    const ParamTensorInfo& t = m.layout().tensor(index);
+    // Padded rows of wte are not part of the function: leave them out of d.
+    size_t count = t.count;
+    if (index == kWte) count = (size_t)c.vocab_size * c.n_embd;
+    if (index == kWpe) count = (size_t)T * c.n_embd;  // rows beyond T are unused
+    std::vector<double> d(count);
+    double norm = 0;
+    for (double& x : d) {
+      x = rng.Normal();
+      norm += x * x;
+    }
+    // Bias the direction towards the gradient so the derivative is large.
+    double gnorm = 0;
+    for (size_t i = 0; i < count; ++i) gnorm += (double)grads[t.offset + i] * grads[t.offset + i];
+    gnorm = std::sqrt(gnorm) + 1e-30;
+    for (size_t i = 0; i < count; ++i) d[i] = d[i] / std::sqrt(norm) + grads[t.offset + i] / gnorm;
+    double analytic = 0;
+    for (size_t i = 0; i < count; ++i) analytic += grads[t.offset + i] * d[i];
+
+    const double h = 1e-2;
+    std::vector<float> saved(m.params() + t.offset, m.params() + t.offset + count);
+    for (size_t i = 0; i < count; ++i) m.params()[t.offset + i] = (float)(saved[i] + h * d[i]);
+    const double plus = Loss(m, b, B, T);
+    for (size_t i = 0; i < count; ++i) m.params()[t.offset + i] = (float)(saved[i] - h * d[i]);
+    const double minus = Loss(m, b, B, T);
+    std::copy(saved.begin(), saved.end(), m.params() + t.offset);
+    const double numeric = (plus - minus) / (2 * h);
+    EXPECT_NEAR(numeric, analytic, 2e-2 * std::fabs(analytic) + 2e-4) << "tensor " << t.name;
+  }
+}
+
+TEST(GPTModel, PaddedVocabularyRowsGetNoGradient) {
+  GPTConfig c = TinyConfig();
+  GPTModel m(c, WholeModel(c), 2, 4);
+  m.InitializeWeights(1);
+  Jitter(m, 2);
+  Batch b = RandomBatch(c, 2, 4, 3);
+  m.ZeroGrads();
+  m.Forward(b.inputs.data(), nullptr, b.targets.data(), 2, 4, true);
+  m.Backward(nullptr);
+  const ParamTensorInfo& wte = m.layout().tensor(kWte);
+  for (size_t i = (size_t)c.vocab_size * c.n_embd; i < wte.count; ++i)
+    ASSERT_EQ(m.grads()[wte.offset + i], 0.0f) << "padded element " << i;
+}
+
+TEST(GPTModel, GradientsAccumulateAcrossBackwardCalls) {
+  GPTConfig c = TinyConfig();
+  GPTModel m(c, WholeModel(c), 2, 4);
+  m.InitializeWeights(1);
+  Batch b = RandomBatch(c, 2, 4, 3);
+  m.ZeroGrads();
+  m.Forward(b.inputs.data(), nullptr, b.targets.data(), 2, 4, true);
+  m.Backward(nullptr);
+  std::vector<float> once(m.grads(), m.grads() + m.num_params());
+  m.Forward(b.inputs.data(), nullptr, b.targets.data(), 2, 4, true);
+  m.Backward(nullptr);
+  for (size_t i = 0; i < once.size(); i += 97) ASSERT_NEAR(m.grads()[i], 2 * once[i], 1e-6 + 1e-5 * std::fabs(once[i]));
+}
+
+// A two-stage split computes what the whole model computes: the first
+// stage's output fed to the last stage gives the same loss and gradients.
+TEST(GPTModel, TwoStagesComposeToTheWholeModel) {
+  GPTConfig c = TinyConfig();
+  const int B = 2, T = 6;
+  Batch b = RandomBatch(c, B, T, 8);
+  GPTModel whole(c, WholeModel(c), B, T);
+  whole.InitializeWeights(21);
+  GPTModel s0(c, StageSpec{0, 1, true, false}, B, T), s1(c, StageSpec{1, 2, false, true}, B, T);
+  s0.InitializeWeights(21);
+  s1.InitializeWeights(21);
+
+  whole.ZeroGrads();
+  whole.Forward(b.inputs.data(), nullptr, b.targets.data(), B, T, true);
+  whole.Backward(nullptr);
+  s0.ZeroGrads();
+  s1.ZeroGrads();
+  s0.Forward(b.inputs.data(), nullptr, nullptr, B, T, true);
+  s1.Forward(nullptr, s0.output_acts(), b.targets.data(), B, T, true);
+  s1.Backward(nullptr);
+  s0.Backward(s1.dinput());
+  EXPECT_FLOAT_EQ(s1.mean_loss(), whole.mean_loss());
+
+  // Layer 1's qkvw: stage 1's local layer 0 is the whole model's layer 1.
+  const size_t n = whole.layout().LayerCount(kQkvw);
+  for (size_t i = 0; i < n; ++i) {
+    ASSERT_EQ(s1.params()[s1.layout().LayerOffset(kQkvw, 0) + i], whole.params()[whole.layout().LayerOffset(kQkvw, 1) + i]);
+    ASSERT_NEAR(s1.grads()[s1.layout().LayerOffset(kQkvw, 0) + i], whole.grads()[whole.layout().LayerOffset(kQkvw, 1) + i], 1e-6);
+    ASSERT_NEAR(s0.grads()[s0.layout().LayerOffset(kQkvw, 0) + i], whole.grads()[whole.layout().LayerOffset(kQkvw, 0) + i], 1e-6);
+  }
+  // The tied embedding's gradient is the sum of both stages' parts.
+  const size_t wte = whole.layout().tensor(kWte).offset;
+  for (size_t i = 0; i < whole.layout().tensor(kWte).count; i += 7)
+    ASSERT_NEAR(s0.grads()[s0.layout().tensor(kWte).offset + i] + s1.grads()[s1.layout().tensor(kWte).offset + i],
+                whole.grads()[wte + i], 1e-6);
+}
+
+TEST(GPTModel, ForwardIsDeterministicForAFixedThreadCount) {
+  GPTConfig c = TinyConfig();
+  GPTModel m(c, WholeModel(c), 2, 8);
+  m.InitializeWeights(3);
+  Batch b = RandomBatch(c, 2, 8, 4);
+  m.ZeroGrads();
+  m.Forward(b.inputs.data(), nullptr, b.targets.data(), 2, 8, true);
+  m.Backward(nullptr);
+  std::vector<float> g1(m.grads(), m.grads() + m.num_params());
+  const float l1 = m.mean_loss();
+  m.ZeroGrads();
+  m.Forward(b.inputs.data(), nullptr, b.targets.data(), 2, 8, true);
+  m.Backward(nullptr);
+  EXPECT_EQ(l1, m.mean_loss());
+  EXPECT_EQ(g1, std::vector<float>(m.grads(), m.grads() + m.num_params()));
+}
+
+}  // namespace
+}  // namespace meridian
