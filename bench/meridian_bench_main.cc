@@ -1,0 +1,15 @@
+// meridian-bench: the benchmark suite. One subcommand per part; each prints
+// a fixed-width table, checks correctness in the same run and exits
+// non-zero when a result is wrong.
+#include <CLI/CLI.hpp>
+
+#include "bench/train_bench.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"meridian-bench: how fast each part of Meridian is, measured against a peer or the hardware"};
+  app.require_subcommand(1);
+  int exit_code = 0;
+  meridian::bench::AddTrainBenchmark(app, &exit_code);
+  CLI11_PARSE(app, argc, argv);
+  return exit_code;
+}

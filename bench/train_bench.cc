@@ -1,0 +1,198 @@
+#include "bench/train_bench.h"
+
+#include <omp.h>
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "bench/sgemm_ceiling.h"
+#include "bench/table.h"
+#include "common/random.h"
+#include "kernels/cpu/blas.h"
+#include "runtime/model/flops.h"
+#include "runtime/model/gpt_model.h"
+#include "runtime/optim/adamw_optimizer.h"
+
+#ifndef MERIDIAN_SOURCE_DIR
+#define MERIDIAN_SOURCE_DIR "."
+#endif
+
+namespace meridian::bench {
+
+namespace {
+
+struct TrainBenchOptions {
+  std::string model = "d4";
+  int n_layer = 0, n_head = 0, n_embd = 0;
+  int vocab = 50257;
+  int batch = 4, seq = 64, threads = 2;
+  int steps = 10, warmup_steps = 2;
+  int sgemm_size = 2048;
+  std::string peer = "pytorch";
+  std::string peer_python = "/usr/bin/python3";
+  bool json = false;
+};
+
+double Median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+long PeakRssMiB() {
+  struct rusage ru {};
+  getrusage(RUSAGE_SELF, &ru);
+  return ru.ru_maxrss / 1024;
+}
+
+struct PeerResult {
+  bool ok = false;
+  double ms = 0;
+  std::string note;
+};
+
+PeerResult RunPyTorchPeer(const TrainBenchOptions& o, const GPTConfig& c) {
+  PeerResult r;
+  const std::string cmd = o.peer_python + " " MERIDIAN_SOURCE_DIR "/bench/peers/pytorch_gpt2_step.py" +
+                          " --n-layer " + std::to_string(c.n_layer) + " --n-head " + std::to_string(c.n_head) +
+                          " --n-embd " + std::to_string(c.n_embd) + " --vocab " + std::to_string(c.vocab_size) +
+                          " --batch " + std::to_string(o.batch) + " --seq " + std::to_string(o.seq) +
+                          " --threads " + std::to_string(o.threads) + " --warmup-steps " +
+                          std::to_string(o.warmup_steps) + " --steps " + std::to_string(o.steps) + " 2>&1";
+  std::FILE* pipe = popen(cmd.c_str(), "r");
+  if (pipe == nullptr) {
+    r.note = "could not start " + o.peer_python;
+    return r;
+  }
+  std::string out;
+  std::array<char, 4096> buf;
+  while (std::fgets(buf.data(), buf.size(), pipe) != nullptr) out += buf.data();
+  const int rc = pclose(pipe);
+  const size_t brace = out.rfind("{\"impl\"");
+  if (rc != 0 || brace == std::string::npos) {
+    r.note = "peer failed (exit " + std::to_string(rc) + "): " + out.substr(0, 300);
+    return r;
+  }
+  try {
+    nlohmann::json j = nlohmann::json::parse(out.substr(brace, out.find('\n', brace) - brace));
+    r.ms = j.at("ms_per_step_median").get<double>();
+    r.note = "torch " + j.value("torch", std::string("?"));
+    r.ok = true;
+  } catch (const std::exception& e) {
+    r.note = std::string("could not parse the peer's output: ") + e.what();
+  }
+  return r;
+}
+
+int RunTrainBenchmark(const TrainBenchOptions& o) {
+  GPTConfig c = PresetConfig(o.model).ok() ? *PresetConfig(o.model) : GPTConfig();
+  if (o.n_layer) c.n_layer = o.n_layer;
+  if (o.n_head) c.n_head = o.n_head;
+  if (o.n_embd) c.n_embd = o.n_embd;
+  c.vocab_size = o.vocab;
+  c.padded_vocab_size = PadVocab(o.vocab);
+  c.max_seq_len = std::max(o.seq, 1);
+  if (Status s = ValidateConfig(c); !s.ok()) {
+    std::fprintf(stderr, "error: %s\n", s.message().c_str());
+    return 2;
+  }
+
+  const SgemmCeiling ceiling = MeasureSgemmCeiling(o.sgemm_size, o.threads, 5);
+
+  omp_set_num_threads(o.threads);
+  cpu::SetBlasThreads(o.threads);
+  GPTModel model(c, WholeModel(c), o.batch, o.seq);
+  model.InitializeWeights(1337);
+  AdamWOptimizer opt(model.layout(), AdamWConfig{});
+  Rng rng(42);
+  std::vector<int> inputs((size_t)o.batch * o.seq), targets(inputs.size());
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    inputs[i] = (int)(rng.NextU64() % c.vocab_size);
+    targets[i] = (int)(rng.NextU64() % c.vocab_size);
+  }
+  std::vector<double> times, losses;
+  for (int s = 0; s < o.warmup_steps + o.steps; ++s) {
+    const auto t0 = std::chrono::steady_clock::now();
+    model.ZeroGrads();
+    model.Forward(inputs.data(), nullptr, targets.data(), o.batch, o.seq, true);
+    model.Backward(nullptr);
+    opt.Step(model.params(), model.grads(), 1e-3f, 1.0f);
+    const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    losses.push_back(model.mean_loss());
+    if (s >= o.warmup_steps) times.push_back(ms);
+  }
+  const double ms = Median(times);
+  const double flops = TrainingFlopsPerToken(c, o.seq) * o.batch * o.seq;
+  const double gflops = flops / (ms / 1e3) / 1e9;
+
+  // Correctness in the same run: the first loss is ln(V) for a fresh model,
+  // and repeating one batch must drive the loss down.
+  const double expected0 = std::log((double)c.vocab_size);
+  const bool loss_ok = std::fabs(losses.front() - expected0) < 0.2 && losses.back() < losses.front() &&
+                       std::isfinite(losses.back());
+
+  PeerResult peer;
+  if (o.peer == "pytorch") peer = RunPyTorchPeer(o, c);
+
+  std::printf("# meridian-bench train: %s, batch %d, seq %d, %d threads, median of %d steps after %d warm-up\n",
+              DescribeConfig(c).c_str(), o.batch, o.seq, o.threads, o.steps, o.warmup_steps);
+  std::printf("# sgemm ceiling: %.1f GFLOP/s (%d^3 float32, %d threads, median of 5)\n", ceiling.gflops,
+              ceiling.size, ceiling.threads);
+  std::printf("# FLOPs per step: %.3g (6*N*tokens + 12*L*C*T*tokens), N = %zu parameters\n", flops,
+              model.num_params());
+  Table table({"impl", "ms/step", "tokens/s", "GFLOP/s", "of-sgemm", "speedup", "peak-RSS-MiB", "check"});
+  table.AddRow({"meridian", Fixed(ms, 1), Fixed(o.batch * o.seq / (ms / 1e3), 0), Fixed(gflops, 1),
+                Percent(gflops / ceiling.gflops), "1.00x", std::to_string(PeakRssMiB()), loss_ok ? "ok" : "WRONG"});
+  if (peer.ok) {
+    const double pg = flops / (peer.ms / 1e3) / 1e9;
+    table.AddRow({"pytorch", Fixed(peer.ms, 1), Fixed(o.batch * o.seq / (peer.ms / 1e3), 0), Fixed(pg, 1),
+                  Percent(pg / ceiling.gflops), Fixed(ms / peer.ms, 2) + "x", "-", peer.note});
+  }
+  std::printf("%s", table.ToString().c_str());
+  if (peer.ok) std::printf("# meridian is %.2fx faster than pytorch on this step\n", peer.ms / ms);
+  if (!peer.ok && o.peer != "none") std::printf("# pytorch peer: %s\n", peer.note.c_str());
+  if (!loss_ok) {
+    std::printf("# WRONG: first loss %.4f (expected ~%.4f), last %.4f\n", losses.front(), expected0, losses.back());
+  }
+  if (o.json) {
+    nlohmann::json j = {{"bench", "train"},     {"config", DescribeConfig(c)}, {"batch", o.batch},
+                        {"seq", o.seq},         {"threads", o.threads},        {"ms_per_step", ms},
+                        {"gflops", gflops},     {"sgemm_gflops", ceiling.gflops},
+                        {"peak_rss_mib", PeakRssMiB()}, {"loss_ok", loss_ok}};
+    if (peer.ok) j["pytorch_ms_per_step"] = peer.ms;
+    std::printf("%s\n", j.dump().c_str());
+  }
+  return loss_ok ? 0 : 1;
+}
+
+}  // namespace
+
+void AddTrainBenchmark(CLI::App& app, int* exit_code) {
+  auto o = std::make_shared<TrainBenchOptions>();
+  CLI::App* sub = app.add_subcommand("train", "Time full training steps against the sgemm ceiling and PyTorch");
+  sub->add_option("--model", o->model, "Preset (d4, d12, ...)");
+  sub->add_option("--n-layer", o->n_layer);
+  sub->add_option("--n-head", o->n_head);
+  sub->add_option("--n-embd", o->n_embd);
+  sub->add_option("--vocab", o->vocab);
+  sub->add_option("--batch", o->batch);
+  sub->add_option("--seq", o->seq);
+  sub->add_option("--threads", o->threads);
+  sub->add_option("--steps", o->steps, "Timed steps");
+  sub->add_option("--warmup-steps", o->warmup_steps);
+  sub->add_option("--sgemm-size", o->sgemm_size, "Size of the square sgemm that measures the ceiling");
+  sub->add_option("--peer", o->peer, "pytorch or none");
+  sub->add_option("--peer-python", o->peer_python, "Python with torch for the peer");
+  sub->add_flag("--json", o->json, "Also print one JSON line");
+  sub->callback([o, exit_code]() { *exit_code = RunTrainBenchmark(*o); });
+}
+
+}  // namespace meridian::bench
