@@ -1,0 +1,19 @@
+#include "runtime/data/byte_tokenizer.h"
+
+namespace meridian {
+
+std::vector<uint16_t> ByteTokenizer::Encode(std::string_view text) {
+  std::vector<uint16_t> tokens(text.size());
+  for (size_t i = 0; i < text.size(); ++i) tokens[i] = static_cast<unsigned char>(text[i]);
+  return tokens;
+}
+
+std::string ByteTokenizer::Decode(const uint16_t* tokens, size_t n) {
+  std::string text(n, kUnknownByte);
+  for (size_t i = 0; i < n; ++i) {
+    if (tokens[i] < kVocabSize) text[i] = static_cast<char>(static_cast<unsigned char>(tokens[i]));
+  }
+  return text;
+}
+
+}  // namespace meridian

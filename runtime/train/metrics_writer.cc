@@ -1,0 +1,28 @@
+#include "runtime/train/metrics_writer.h"
+
+#include <cerrno>
+#include <cstring>
+
+namespace meridian {
+
+MetricsWriter::~MetricsWriter() {
+  if (file_ != nullptr) std::fclose(file_);
+}
+
+Status MetricsWriter::Open(const std::string& path) {
+  path_ = path;
+  if (path.empty()) return Status::OK();
+  file_ = std::fopen(path.c_str(), "a");
+  if (file_ == nullptr) return Status::IOError(path + ": cannot open for append: " + std::strerror(errno));
+  return Status::OK();
+}
+
+Status MetricsWriter::Write(const nlohmann::json& record) {
+  if (file_ == nullptr) return Status::OK();
+  const std::string line = record.dump() + "\n";
+  if (std::fwrite(line.data(), 1, line.size(), file_) != line.size() || std::fflush(file_) != 0)
+    return Status::IOError(path_ + ": write failed: " + std::strerror(errno));
+  return Status::OK();
+}
+
+}  // namespace meridian

@@ -1,0 +1,31 @@
+// Appends one JSON object per line to --metrics-out (the metrics contract
+// in docs/formats.md). Each line is flushed as it is written, so a job that
+// dies keeps every line it finished.
+#pragma once
+
+#include <cstdio>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "common/status.h"
+
+namespace meridian {
+
+class MetricsWriter {
+ public:
+  MetricsWriter() = default;
+  ~MetricsWriter();
+  MetricsWriter(const MetricsWriter&) = delete;
+  MetricsWriter& operator=(const MetricsWriter&) = delete;
+
+  // An empty path makes a writer that discards everything.
+  Status Open(const std::string& path);
+  Status Write(const nlohmann::json& record);
+
+ private:
+  std::string path_;
+  std::FILE* file_ = nullptr;
+};
+
+}  // namespace meridian

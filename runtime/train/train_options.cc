@@ -1,0 +1,114 @@
+#include "runtime/train/train_options.h"
+
+#include <memory>
+#include <sstream>
+
+#include <CLI/CLI.hpp>
+
+#include "common/yaml_cli_config.h"
+
+namespace meridian {
+
+Result<GPTConfig> TrainOptions::ModelConfig() const {
+  MERIDIAN_ASSIGN_OR_RETURN(GPTConfig config, PresetConfig(model));
+  if (n_layer > 0) config.n_layer = n_layer;
+  if (n_head > 0) config.n_head = n_head;
+  if (n_embd > 0) config.n_embd = n_embd;
+  config.vocab_size = vocab;
+  config.padded_vocab_size = PadVocab(vocab);
+  config.max_seq_len = max_seq;
+  MERIDIAN_RETURN_IF_ERROR(ValidateConfig(config));
+  return config;
+}
+
+Result<TrainOptions> ParseTrainOptions(int argc, char** argv, int* exit_code) {
+  *exit_code = -1;
+  TrainOptions o;
+  CLI::App app{"meridian-train: trains a GPT-2 model (one process, or one rank under mpirun)"};
+  app.option_defaults()->always_capture_default();
+  app.config_formatter(std::make_shared<YamlCliConfig>());
+  app.set_config("--config", "", "YAML file of options (keys are option names); the command line wins");
+
+  app.add_option("--model", o.model, "Preset: d4, d12, d24, d36, d48")->group("Model");
+  app.add_option("--n-layer", o.n_layer, "Override the preset's layers")->group("Model");
+  app.add_option("--n-head", o.n_head, "Override the preset's heads")->group("Model");
+  app.add_option("--n-embd", o.n_embd, "Override the preset's width")->group("Model");
+  app.add_option("--vocab", o.vocab, "Vocabulary size (256 for byte-level data)")->group("Model");
+  app.add_option("--max-seq", o.max_seq, "Rows of the position embedding")->group("Model");
+
+  app.add_option("--batch", o.batch, "Sequences per micro-batch")->group("Batch");
+  app.add_option("--seq", o.seq, "Tokens per sequence")->group("Batch");
+  app.add_option("--grad-accum", o.grad_accum, "Micro-batches per optimizer step")->group("Batch");
+  app.add_option("--steps", o.steps, "Optimizer steps")->group("Batch");
+
+  app.add_option("--lr", o.lr, "Peak learning rate")->group("Optimizer");
+  app.add_option("--min-lr", o.min_lr, "Floor of the cosine decay")->group("Optimizer");
+  app.add_option("--warmup", o.warmup, "Linear warmup steps")->group("Optimizer");
+  app.add_option("--weight-decay", o.weight_decay, "AdamW decay (matrices and embeddings)")->group("Optimizer");
+  app.add_option("--beta1", o.beta1)->group("Optimizer");
+  app.add_option("--beta2", o.beta2)->group("Optimizer");
+  app.add_option("--adam-eps", o.adam_eps)->group("Optimizer");
+  app.add_option("--grad-clip", o.grad_clip, "Global gradient-norm clip (0 disables)")->group("Optimizer");
+  app.add_option("--seed", o.seed, "Seed of initialisation and sampling")->group("Optimizer");
+
+  app.add_option("--data", o.data, "Training token shards (glob)")->group("Data");
+  app.add_option("--val-data", o.val_data, "Validation token shards (glob)")->group("Data");
+  app.add_option("--eval-every", o.eval_every, "Evaluate every N steps (0: at the end)")->group("Data");
+  app.add_option("--eval-batches", o.eval_batches, "Validation micro-batches per evaluation")->group("Data");
+  app.add_flag("--eval-only", o.eval_only, "Evaluate the initial model and stop")->group("Data");
+
+  app.add_option("--init-from", o.init_from, "Start from an llm.c checkpoint (v1 or v3)")->group("Files");
+  app.add_option("--export-llmc", o.export_llmc, "Write an llm.c v3 checkpoint at the end")->group("Files");
+  app.add_option("--checkpoint-dir", o.checkpoint_dir, "Where training checkpoints go")->group("Files");
+  app.add_option("--checkpoint-every", o.checkpoint_every, "Checkpoint every N steps (0: at the end)")
+      ->group("Files");
+  app.add_flag("--resume", o.resume, "Continue from the newest checkpoint in --checkpoint-dir")->group("Files");
+  app.add_option("--metrics-out", o.metrics_out, "Append JSON lines of metrics here")->group("Files");
+
+  app.add_option("--threads", o.threads, "CPU threads (0: all cores)")->group("Run");
+  app.add_option("--sample", o.sample, "Generate N tokens at the end")->group("Run");
+  app.add_option("--sample-prompt", o.sample_prompt, "Prompt for --sample (byte-level vocab)")->group("Run");
+  app.add_option("--sample-temperature", o.sample_temperature)->group("Run");
+  app.add_option("--log-every", o.log_every, "Log line every N steps when not on a terminal")->group("Run");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    *exit_code = app.exit(e);
+    return o;
+  } catch (const CLI::ParseError& e) {
+    std::ostringstream msg;
+    msg << e.what();
+    return Status::InvalidArgument("meridian-train: " + msg.str() + " (see --help)");
+  }
+  MERIDIAN_RETURN_IF_ERROR(ValidateTrainOptions(o));
+  return o;
+}
+
+Status ValidateTrainOptions(const TrainOptions& o) {
+  auto bad = [](const std::string& option, const std::string& value, const std::string& why) {
+    return Status::InvalidArgument("--" + option + " = " + value + ": " + why);
+  };
+  if (o.batch < 1) return bad("batch", std::to_string(o.batch), "must be >= 1");
+  if (o.seq < 1) return bad("seq", std::to_string(o.seq), "must be >= 1");
+  if (o.grad_accum < 1) return bad("grad-accum", std::to_string(o.grad_accum), "must be >= 1");
+  if (o.steps < 0) return bad("steps", std::to_string(o.steps), "must be >= 0");
+  if (!(o.lr >= 0)) return bad("lr", std::to_string(o.lr), "must be >= 0");
+  if (!(o.min_lr >= 0)) return bad("min-lr", std::to_string(o.min_lr), "must be >= 0");
+  if (o.warmup < 0) return bad("warmup", std::to_string(o.warmup), "must be >= 0");
+  if (!(o.beta1 >= 0 && o.beta1 < 1)) return bad("beta1", std::to_string(o.beta1), "must be in [0, 1)");
+  if (!(o.beta2 >= 0 && o.beta2 < 1)) return bad("beta2", std::to_string(o.beta2), "must be in [0, 1)");
+  if (!(o.adam_eps > 0)) return bad("adam-eps", std::to_string(o.adam_eps), "must be > 0");
+  if (!(o.grad_clip >= 0)) return bad("grad-clip", std::to_string(o.grad_clip), "must be >= 0");
+  if (o.eval_batches < 1) return bad("eval-batches", std::to_string(o.eval_batches), "must be >= 1");
+  if (o.threads < 0) return bad("threads", std::to_string(o.threads), "must be >= 0");
+  if (o.sample < 0) return bad("sample", std::to_string(o.sample), "must be >= 0");
+  if (!(o.sample_temperature > 0)) return bad("sample-temperature", std::to_string(o.sample_temperature), "must be > 0");
+  if (o.resume && o.checkpoint_dir.empty()) return bad("resume", "true", "needs --checkpoint-dir");
+  if (o.eval_only && o.val_data.empty()) return bad("eval-only", "true", "needs --val-data");
+  if (o.init_from.empty() && o.seq > o.max_seq)
+    return bad("seq", std::to_string(o.seq), "exceeds --max-seq " + std::to_string(o.max_seq));
+  return Status::OK();
+}
+
+}  // namespace meridian

@@ -1,0 +1,65 @@
+// Everything meridian-train can be told, from the command line and/or a
+// YAML file (--config), the command line winning.
+#pragma once
+
+#include <string>
+
+#include "common/status.h"
+#include "runtime/model/gpt_config.h"
+
+namespace meridian {
+
+struct TrainOptions {
+  // Model. --init-from takes the config from the llm.c file instead.
+  std::string model = "d4";
+  int n_layer = 0, n_head = 0, n_embd = 0;  // 0: from the preset
+  int vocab = 50257;
+  int max_seq = 1024;
+
+  // Batch and schedule.
+  int batch = 4;       // sequences per micro-batch
+  int seq = 64;        // tokens per sequence
+  int grad_accum = 1;  // micro-batches per optimizer step
+  long steps = 100;
+  float lr = 3e-4f, min_lr = 0.0f;
+  long warmup = 0;
+  float weight_decay = 0.1f, beta1 = 0.9f, beta2 = 0.95f, adam_eps = 1e-8f;
+  float grad_clip = 1.0f;  // 0 disables
+  unsigned long long seed = 1337;
+
+  // Data.
+  std::string data = "data/synth/train_*.bin";
+  std::string val_data;  // empty: no evaluation
+  long eval_every = 0;   // 0: only at the end (when val_data is set)
+  int eval_batches = 8;
+  bool eval_only = false;
+
+  // Files.
+  std::string init_from;    // llm.c checkpoint to start from
+  std::string export_llmc;  // llm.c checkpoint to write at the end
+  std::string checkpoint_dir;
+  long checkpoint_every = 0;  // 0: only at the end (when checkpoint_dir is set)
+  bool resume = false;        // continue from the newest checkpoint in checkpoint_dir
+  std::string metrics_out;
+
+  // Run.
+  int threads = 0;  // 0: all cores
+  int sample = 0;   // tokens to generate at the end
+  std::string sample_prompt = "\n";
+  float sample_temperature = 0.8f;
+  long log_every = 10;
+
+  // The model config the options name (preset plus overrides). Not used
+  // with --init-from.
+  Result<GPTConfig> ModelConfig() const;
+};
+
+// Parses argv (and the --config YAML file it may name). Returns
+// InvalidArgument with CLI11's or our message on a bad option; exit_code is
+// set when the program should stop without error (--help).
+Result<TrainOptions> ParseTrainOptions(int argc, char** argv, int* exit_code);
+
+// Checks ranges and combinations; the message names the option.
+Status ValidateTrainOptions(const TrainOptions& options);
+
+}  // namespace meridian
