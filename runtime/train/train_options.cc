@@ -25,7 +25,7 @@ Result<TrainOptions> ParseTrainOptions(int argc, char** argv, int* exit_code) {
   *exit_code = -1;
   TrainOptions o;
   CLI::App app{"meridian-train: trains a GPT-2 model (one process, or one rank under mpirun)"};
-  app.option_defaults()->always_capture_default();
+  app.option_defaults()->always_capture_default()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   app.config_formatter(std::make_shared<YamlCliConfig>());
   app.set_config("--config", "", "YAML file of options (keys are option names); the command line wins");
 

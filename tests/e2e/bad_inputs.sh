@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Corrupt inputs are refused with an error that names the file, and the
+# program exits non-zero instead of crashing.
+set -uo pipefail
+bin=$1; work=$2
+rm -rf "$work" && mkdir -p "$work"
+"$bin/meridian-data" synth --out "$work/data" --train-bytes 50000 --val-bytes 5000 >/dev/null || exit 1
+fail=0
+expect_error() {  # expect_error DESCRIPTION PATTERN CMD...
+  local what=$1 pattern=$2; shift 2
+  out=$("$@" 2>&1); rc=$?
+  if [[ $rc -eq 0 || $rc -gt 128 ]] || ! grep -q -- "$pattern" <<<"$out"; then
+    echo "FAIL: $what (exit $rc): $out"; fail=1
+  else
+    echo "ok: $what -> $(grep -m1 -- "$pattern" <<<"$out")"
+  fi
+}
+train=("$bin/meridian-train" --vocab 256 --n-layer 1 --n-embd 32 --n-head 2 --max-seq 16 --seq 16 --batch 2 --steps 1)
+head -c 3000 "$work/data/train_000.bin" > "$work/truncated.bin"
+expect_error "truncated shard" "truncated.bin" "${train[@]}" --data "$work/truncated.bin"
+printf 'garbage' > "$work/garbage.bin"
+expect_error "llm.c checkpoint that is not one" "garbage.bin" "${train[@]}" --data "$work/data/train_*.bin" --init-from "$work/garbage.bin"
+expect_error "missing data" "nothing.bin" "${train[@]}" --data "$work/nothing.bin"
+"${train[@]}" --data "$work/data/train_*.bin" --checkpoint-dir "$work/ckpt" 2>/dev/null || { echo "FAIL: training run"; exit 1; }
+printf '\x01' | dd of="$work/ckpt/step_00000001/model.bin" bs=1 seek=100 conv=notrunc status=none
+expect_error "corrupt checkpoint" "model.bin" "${train[@]}" --data "$work/data/train_*.bin" --checkpoint-dir "$work/ckpt" --resume --steps 2
+printf 'batch: [1, 2\n' > "$work/bad.yaml"
+expect_error "malformed YAML config" "YAML" "${train[@]}" --config "$work/bad.yaml"
+expect_error "negative batch" "batch" "${train[@]}" --batch -1
+exit $fail
