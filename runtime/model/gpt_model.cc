@@ -34,20 +34,24 @@ LayerSizes SizesFor(const GPTConfig& c, int B, int T) {
 
 }  // namespace
 
-GPTModel::GPTModel(const GPTConfig& config, const StageSpec& stage, int max_batch, int max_seq)
+GPTModel::GPTModel(const GPTConfig& config, const StageSpec& stage, int max_batch, int max_seq, int num_slots)
     : layout_(config, stage), max_batch_(max_batch), max_seq_(max_seq) {
   const size_t BT = (size_t)max_batch * max_seq, C = config.n_embd;
   params_.assign(layout_.total(), 0.0f);
   grads_.assign(layout_.total(), 0.0f);
-  encoded_.assign(BT * C, 0.0f);
   layer_stride_ = SizesFor(config, max_batch, max_seq).total();
-  layer_acts_.assign(layer_stride_ * stage.num_layers(), 0.0f);
-  if (stage.last) {
-    lnf_.assign(BT * C, 0.0f);
-    lnf_mean_.assign(BT, 0.0f);
-    lnf_rstd_.assign(BT, 0.0f);
-    logits_.assign(BT * config.padded_vocab_size, 0.0f);
-    losses_.assign(BT, 0.0f);
+  slots_.resize(num_slots);
+  for (Slot& slot : slots_) {
+    slot.encoded.assign(BT * C, 0.0f);
+    slot.layer_acts.assign(layer_stride_ * stage.num_layers(), 0.0f);
+    if (stage.last) {
+      slot.lnf.assign(BT * C, 0.0f);
+      slot.lnf_mean.assign(BT, 0.0f);
+      slot.lnf_rstd.assign(BT, 0.0f);
+      slot.logits.assign(BT * config.padded_vocab_size, 0.0f);
+      slot.losses.assign(BT, 0.0f);
+    }
+    if (stage.first) slot.tokens.assign(BT, 0);
   }
   scratch_btc_.assign(BT * C, 0.0f);
   dresidual_.assign(BT * C, 0.0f);
@@ -56,7 +60,6 @@ GPTModel::GPTModel(const GPTConfig& config, const StageSpec& stage, int max_batc
   dfch_.assign(BT * 4 * C, 0.0f);
   dfch_gelu_.assign(BT * 4 * C, 0.0f);
   datt_scratch_.assign((size_t)max_batch * config.n_head * max_seq * max_seq, 0.0f);
-  tokens_.assign(BT, 0);
 }
 
 void GPTModel::InitializeWeights(unsigned long long seed) {
@@ -98,9 +101,9 @@ void GPTModel::InitializeWeights(unsigned long long seed) {
   }
 }
 
-GPTModel::LayerActs GPTModel::Acts(int l) {
+GPTModel::LayerActs GPTModel::Acts(Slot& slot, int l) const {
   const LayerSizes z = SizesFor(config(), max_batch_, max_seq_);
-  float* p = layer_acts_.data() + layer_stride_ * l;
+  float* p = slot.layer_acts.data() + layer_stride_ * l;
   LayerActs a;
   a.ln1 = p; p += z.ln1;
   a.ln1_mean = p; p += z.ln1_mean;
@@ -118,35 +121,36 @@ GPTModel::LayerActs GPTModel::Acts(int l) {
   return a;
 }
 
-const float* GPTModel::LayerInput(int l) const {
-  if (l == 0) return encoded_.data();
-  return const_cast<GPTModel*>(this)->Acts(l - 1).residual3;
+const float* GPTModel::LayerInput(const Slot& slot, int l) const {
+  if (l == 0) return slot.encoded.data();
+  return Acts(const_cast<Slot&>(slot), l - 1).residual3;
 }
 
-const float* GPTModel::output_acts() const { return LayerInput(layout_.stage().num_layers()); }
+const float* GPTModel::output_acts(int slot) const { return LayerInput(slots_[slot], layout_.stage().num_layers()); }
 
 void GPTModel::Forward(const int* tokens, const float* input_acts, const int* targets, int B, int T,
-                       bool compute_grad) {
+                       bool compute_grad, int slot_index) {
   const GPTConfig& c = config();
   const StageSpec& s = layout_.stage();
   const int C = c.n_embd, NH = c.n_head, BT = B * T;
-  B_ = B;
-  T_ = T;
+  Slot& slot = slots_[slot_index];
+  slot.B = B;
+  slot.T = T;
   const float* P = params_.data();
   auto W = [&](int index, int l) { return P + layout_.LayerOffset(index, l); };
 
   if (s.first) {
-    std::copy(tokens, tokens + BT, tokens_.begin());
-    cpu::EncoderForward(encoded_.data(), tokens, P + layout_.tensor(kWte).offset, P + layout_.tensor(kWpe).offset,
+    std::copy(tokens, tokens + BT, slot.tokens.begin());
+    cpu::EncoderForward(slot.encoded.data(), tokens, P + layout_.tensor(kWte).offset, P + layout_.tensor(kWpe).offset,
                         B, T, C);
   } else {
-    std::copy(input_acts, input_acts + (size_t)BT * C, encoded_.begin());
+    std::copy(input_acts, input_acts + (size_t)BT * C, slot.encoded.begin());
   }
 
   float* scratch = scratch_btc_.data();
   for (int l = 0; l < s.num_layers(); ++l) {
-    LayerActs a = Acts(l);
-    const float* input = LayerInput(l);
+    LayerActs a = Acts(slot, l);
+    const float* input = LayerInput(slot, l);
     cpu::LayerNormForward(a.ln1, a.ln1_mean, a.ln1_rstd, input, W(kLn1w, l), W(kLn1b, l), BT, C);
     cpu::MatmulForward(a.qkv, a.ln1, W(kQkvw, l), W(kQkvb, l), BT, C, 3 * C);
     cpu::AttentionForward(a.atty, a.att, a.qkv, B, T, C, NH);
@@ -160,26 +164,27 @@ void GPTModel::Forward(const int* tokens, const float* input_acts, const int* ta
   }
 
   if (!s.last) return;
-  const float* last = LayerInput(s.num_layers());
-  cpu::LayerNormForward(lnf_.data(), lnf_mean_.data(), lnf_rstd_.data(), last, P + layout_.tensor(kLnfw).offset,
+  const float* last = LayerInput(slot, s.num_layers());
+  cpu::LayerNormForward(slot.lnf.data(), slot.lnf_mean.data(), slot.lnf_rstd.data(), last, P + layout_.tensor(kLnfw).offset,
                         P + layout_.tensor(kLnfb).offset, BT, C);
-  cpu::MatmulForward(logits_.data(), lnf_.data(), P + layout_.tensor(kWte).offset, nullptr, BT, C,
+  cpu::MatmulForward(slot.logits.data(), slot.lnf.data(), P + layout_.tensor(kWte).offset, nullptr, BT, C,
                      c.padded_vocab_size);
   if (targets == nullptr) return;
   // Mean loss over the micro-batch; loss_scale_ folds in gradient
   // accumulation (and any other averaging) so dlogits arrive pre-scaled.
   const float dloss = loss_scale_ / BT;
-  cpu::SoftmaxCrossEntropy(logits_.data(), losses_.data(), targets, BT, c.vocab_size, c.padded_vocab_size, dloss,
+  cpu::SoftmaxCrossEntropy(slot.logits.data(), slot.losses.data(), targets, BT, c.vocab_size, c.padded_vocab_size, dloss,
                            compute_grad);
   double sum = 0.0;
-  for (int i = 0; i < BT; ++i) sum += losses_[i];
-  mean_loss_ = (float)(sum / BT);
+  for (int i = 0; i < BT; ++i) sum += slot.losses[i];
+  slot.mean_loss = (float)(sum / BT);
 }
 
-void GPTModel::Backward(const float* doutput) {
+void GPTModel::Backward(const float* doutput, int slot_index) {
   const GPTConfig& c = config();
   const StageSpec& s = layout_.stage();
-  const int B = B_, T = T_, C = c.n_embd, NH = c.n_head, BT = B * T;
+  Slot& slot = slots_[slot_index];
+  const int B = slot.B, T = slot.T, C = c.n_embd, NH = c.n_head, BT = B * T;
   const float* P = params_.data();
   float* G = grads_.data();
   auto W = [&](int index, int l) { return P + layout_.LayerOffset(index, l); };
@@ -188,13 +193,13 @@ void GPTModel::Backward(const float* doutput) {
   float* dbtc = dbtc_.data();
 
   if (s.last) {
-    const float* last = LayerInput(s.num_layers());
-    // logits_ holds dlogits after a compute_grad Forward.
-    cpu::MatmulBackward(dbtc, G + layout_.tensor(kWte).offset, nullptr, logits_.data(), lnf_.data(),
+    const float* last = LayerInput(slot, s.num_layers());
+    // The slot's logits hold dlogits after a compute_grad Forward.
+    cpu::MatmulBackward(dbtc, G + layout_.tensor(kWte).offset, nullptr, slot.logits.data(), slot.lnf.data(),
                         P + layout_.tensor(kWte).offset, BT, C, c.padded_vocab_size, 0.0f);
     std::fill_n(dres, (size_t)BT * C, 0.0f);
     cpu::LayerNormBackward(dres, G + layout_.tensor(kLnfw).offset, G + layout_.tensor(kLnfb).offset, dbtc, last,
-                           P + layout_.tensor(kLnfw).offset, lnf_mean_.data(), lnf_rstd_.data(), BT, C);
+                           P + layout_.tensor(kLnfw).offset, slot.lnf_mean.data(), slot.lnf_rstd.data(), BT, C);
   } else {
     std::copy(doutput, doutput + (size_t)BT * C, dres);
   }
@@ -202,8 +207,8 @@ void GPTModel::Backward(const float* doutput) {
   // dres is the gradient of the running residual stream; each sub-block adds
   // its input gradient onto it (the residual connections' backward).
   for (int l = s.num_layers() - 1; l >= 0; --l) {
-    LayerActs a = Acts(l);
-    const float* input = LayerInput(l);
+    LayerActs a = Acts(slot, l);
+    const float* input = LayerInput(slot, l);
     cpu::MatmulBackward(dfch_gelu_.data(), D(kFcprojw, l), D(kFcprojb, l), dres, a.fch_gelu, W(kFcprojw, l), BT,
                         4 * C, C, 0.0f);
     cpu::GeluBackward(dfch_.data(), a.fch, dfch_gelu_.data(), (size_t)BT * 4 * C);
@@ -214,21 +219,26 @@ void GPTModel::Backward(const float* doutput) {
     cpu::AttentionBackward(dqkv_.data(), datt_scratch_.data(), dbtc, a.qkv, a.att, B, T, C, NH);
     cpu::MatmulBackward(dbtc, D(kQkvw, l), D(kQkvb, l), dqkv_.data(), a.ln1, W(kQkvw, l), BT, C, 3 * C, 0.0f);
     cpu::LayerNormBackward(dres, D(kLn1w, l), D(kLn1b, l), dbtc, input, W(kLn1w, l), a.ln1_mean, a.ln1_rstd, BT, C);
+    if (backward_hook_) backward_hook_(l);
   }
 
   if (s.first) {
-    cpu::EncoderBackward(G + layout_.tensor(kWte).offset, G + layout_.tensor(kWpe).offset, dres, tokens_.data(), B,
-                         T, C);
+    cpu::EncoderBackward(G + layout_.tensor(kWte).offset, G + layout_.tensor(kWpe).offset, dres, slot.tokens.data(),
+                         B, T, C);
   }
+  if (backward_hook_) backward_hook_(-1);
 }
 
 void GPTModel::ZeroGrads() { std::fill(grads_.begin(), grads_.end(), 0.0f); }
 
 size_t GPTModel::activation_bytes() const {
-  return sizeof(float) * (encoded_.size() + layer_acts_.size() + lnf_.size() + lnf_mean_.size() +
-                          lnf_rstd_.size() + logits_.size() + losses_.size() + scratch_btc_.size() +
-                          dresidual_.size() + dbtc_.size() + dqkv_.size() + dfch_.size() + dfch_gelu_.size() +
-                          datt_scratch_.size());
+  size_t floats = scratch_btc_.size() + dresidual_.size() + dbtc_.size() + dqkv_.size() + dfch_.size() +
+                  dfch_gelu_.size() + datt_scratch_.size();
+  for (const Slot& slot : slots_) {
+    floats += slot.encoded.size() + slot.layer_acts.size() + slot.lnf.size() + slot.lnf_mean.size() +
+              slot.lnf_rstd.size() + slot.logits.size() + slot.losses.size();
+  }
+  return floats * sizeof(float);
 }
 
 }  // namespace meridian

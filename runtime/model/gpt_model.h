@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstddef>
+#include <functional>
 #include <vector>
 
 #include "runtime/model/gpt_config.h"
@@ -14,10 +15,11 @@ namespace meridian {
 
 class GPTModel {
  public:
-  // Allocates parameters, gradients and activations for micro-batches of up
-  // to max_batch sequences of up to max_seq tokens.
+  // Allocates parameters, gradients and `num_slots` sets of activations for
+  // micro-batches of up to max_batch sequences of up to max_seq tokens. A
+  // pipeline keeps one slot per micro-batch in flight; everything else uses 1.
   // REQUIRES: ValidateConfig(config).ok(), max_seq <= config.max_seq_len.
-  GPTModel(const GPTConfig& config, const StageSpec& stage, int max_batch, int max_seq);
+  GPTModel(const GPTConfig& config, const StageSpec& stage, int max_batch, int max_seq, int num_slots = 1);
 
   const GPTConfig& config() const { return layout_.config(); }
   const ParameterLayout& layout() const { return layout_; }
@@ -37,22 +39,26 @@ class GPTModel {
   // (B,T); others read `input_acts` (B,T,C). The last stage computes the
   // loss when `targets` is non-null; mean_loss() then returns it.
   // compute_grad prepares the last stage's dlogits for Backward.
-  void Forward(const int* tokens, const float* input_acts, const int* targets, int B, int T, bool compute_grad);
+  void Forward(const int* tokens, const float* input_acts, const int* targets, int B, int T, bool compute_grad,
+               int slot = 0);
 
-  // Accumulates parameter gradients of the last Forward (which must have had
-  // compute_grad). The last stage starts from its loss, scaled by
-  // loss_scale (1/grad_accum steps, say); other stages from `doutput`
-  // (B,T,C).
-  void Backward(const float* doutput);
+  // Accumulates parameter gradients of the slot's last Forward (which must
+  // have had compute_grad). The last stage starts from its loss, scaled by
+  // loss_scale (1/micro-batches, say); other stages from `doutput` (B,T,C).
+  // The backward hook, if set, runs after each layer's gradients are final
+  // (local layer index, last layer first) and once more with -1 at the end.
+  void Backward(const float* doutput, int slot = 0);
+  void set_backward_hook(std::function<void(int)> hook) { backward_hook_ = std::move(hook); }
 
   void ZeroGrads();
 
-  // Last Forward's results.
-  float mean_loss() const { return mean_loss_; }
-  const float* losses() const { return losses_.data(); }  // (B,T)
-  const float* output_acts() const;                       // (B,T,C), non-last stages
-  const float* logits() const { return logits_.data(); }  // (B,T,Vp) after a no-grad Forward
-  const float* dinput() const { return dresidual_.data(); }  // (B,T,C), after Backward
+  // Results of the slot's last Forward / Backward.
+  float mean_loss(int slot = 0) const { return slots_[slot].mean_loss; }
+  const float* losses(int slot = 0) const { return slots_[slot].losses.data(); }  // (B,T)
+  const float* output_acts(int slot = 0) const;                                  // (B,T,C), non-last stages
+  const float* logits(int slot = 0) const { return slots_[slot].logits.data(); } // (B,T,Vp), no-grad Forward
+  const float* dinput() const { return dresidual_.data(); }  // (B,T,C), after the latest Backward
+  int num_slots() const { return (int)slots_.size(); }
 
   void set_loss_scale(float s) { loss_scale_ = s; }
 
@@ -64,26 +70,30 @@ class GPTModel {
     float *ln1, *ln1_mean, *ln1_rstd, *qkv, *atty, *att, *residual2, *ln2, *ln2_mean, *ln2_rstd, *fch,
         *fch_gelu, *residual3;
   };
-  LayerActs Acts(int local_layer);
-  const float* LayerInput(int local_layer) const;
+  // Everything one micro-batch's backward needs from its forward.
+  struct Slot {
+    std::vector<float> encoded;     // (B,T,C) the first stage's embedding, or a copy of input_acts
+    std::vector<float> layer_acts;  // per layer, LayerActs slices of max_batch*max_seq rows
+    std::vector<float> lnf, lnf_mean, lnf_rstd, logits, losses;
+    std::vector<int> tokens;        // first stage: for the embedding backward
+    int B = 0, T = 0;
+    float mean_loss = 0.0f;
+  };
+  LayerActs Acts(Slot& slot, int local_layer) const;
+  const float* LayerInput(const Slot& slot, int local_layer) const;
 
   ParameterLayout layout_;
   int max_batch_, max_seq_;
   std::vector<float> params_, grads_;
 
-  // Activations, per layer slices of max_batch*max_seq rows.
-  std::vector<float> encoded_;      // (B,T,C)  first stage's input, or a copy of input_acts
-  std::vector<float> layer_acts_;   // all LayerActs slices
+  std::vector<Slot> slots_;
   size_t layer_stride_ = 0;
-  std::vector<float> lnf_, lnf_mean_, lnf_rstd_, logits_, losses_;
   std::vector<float> scratch_btc_;  // (B,T,C) attproj / fcproj outputs
   // Backward workspace, reused layer by layer.
   std::vector<float> dresidual_, dbtc_, dqkv_, dfch_, dfch_gelu_, datt_scratch_;
 
-  int B_ = 0, T_ = 0;
-  float mean_loss_ = 0.0f;
   float loss_scale_ = 1.0f;
-  std::vector<int> tokens_;  // first stage: the last Forward's tokens, for the embedding backward
+  std::function<void(int)> backward_hook_;
 };
 
 }  // namespace meridian

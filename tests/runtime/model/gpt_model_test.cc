@@ -182,6 +182,41 @@ TEST(GPTModel, TwoStagesComposeToTheWholeModel) {
                 whole.grads()[wte + i], 1e-6);
 }
 
+// A pipeline runs several forwards before their backwards; each slot must
+// keep its own activations so the result equals running them one by one.
+TEST(GPTModel, ActivationSlotsKeepMicroBatchesApart) {
+  GPTConfig c = TinyConfig();
+  const int B = 2, T = 4;
+  Batch a = RandomBatch(c, B, T, 1), b = RandomBatch(c, B, T, 2);
+  GPTModel one(c, WholeModel(c), B, T), two(c, WholeModel(c), B, T, 2);
+  one.InitializeWeights(9);
+  two.InitializeWeights(9);
+  one.ZeroGrads();
+  two.ZeroGrads();
+  for (const Batch* x : {&a, &b}) {
+    one.Forward(x->inputs.data(), nullptr, x->targets.data(), B, T, true);
+    one.Backward(nullptr);
+  }
+  two.Forward(a.inputs.data(), nullptr, a.targets.data(), B, T, true, 0);
+  two.Forward(b.inputs.data(), nullptr, b.targets.data(), B, T, true, 1);
+  two.Backward(nullptr, 0);
+  two.Backward(nullptr, 1);
+  EXPECT_EQ(std::vector<float>(one.grads(), one.grads() + one.num_params()),
+            std::vector<float>(two.grads(), two.grads() + two.num_params()));
+}
+
+TEST(GPTModel, BackwardHookSeesEveryLayerThenTheEnd) {
+  GPTConfig c = TinyConfig();
+  GPTModel m(c, WholeModel(c), 1, 4);
+  m.InitializeWeights(1);
+  Batch b = RandomBatch(c, 1, 4, 3);
+  std::vector<int> seen;
+  m.set_backward_hook([&](int layer) { seen.push_back(layer); });
+  m.Forward(b.inputs.data(), nullptr, b.targets.data(), 1, 4, true);
+  m.Backward(nullptr);
+  EXPECT_EQ(seen, (std::vector<int>{1, 0, -1}));
+}
+
 TEST(GPTModel, ForwardIsDeterministicForAFixedThreadCount) {
   GPTConfig c = TinyConfig();
   GPTModel m(c, WholeModel(c), 2, 8);
