@@ -1,0 +1,92 @@
+#include <gtest/gtest.h>
+
+#include <numeric>
+
+#include "runtime/parallel/parallel_layout.h"
+#include "runtime/parallel/pipeline_schedule.h"
+#include "runtime/parallel/stage_params.h"
+
+namespace meridian {
+namespace {
+
+TEST(ParallelLayout, RejectsMismatchedDegreesNamingEach) {
+  Status s = ValidateLayout(ParallelLayout{2, 3}, 4, 12);
+  EXPECT_EQ(s.code(), Status::Code::kInvalidArgument);
+  EXPECT_NE(s.message().find("dp 2 x pp 3 = 6"), std::string::npos) << s.message();
+  EXPECT_NE(s.message().find("4"), std::string::npos);
+  EXPECT_FALSE(ValidateLayout(ParallelLayout{1, 5}, 5, 4).ok());
+  EXPECT_TRUE(ValidateLayout(ParallelLayout{2, 2}, 4, 4).ok());
+  ParallelLayout l{2, 3};
+  EXPECT_EQ(l.RankOf(l.DpIndex(4), l.Stage(4)), 4);
+  EXPECT_EQ(l.Stage(4), 1);
+}
+
+TEST(PartitionLayers, CoversEveryLayerOnceAndBalancesTheHead) {
+  GPTConfig c = *PresetConfig("d12");
+  for (int pp : {1, 2, 3, 4, 12}) {
+    auto stages = PartitionLayers(c, pp, 1024);
+    ASSERT_EQ((int)stages.size(), pp);
+    int next = 0;
+    for (const StageSpec& s : stages) {
+      EXPECT_EQ(s.layer_begin, next);
+      EXPECT_GE(s.num_layers(), 1);
+      next = s.layer_end;
+    }
+    EXPECT_EQ(next, c.n_layer);
+    EXPECT_TRUE(stages.front().first);
+    EXPECT_TRUE(stages.back().last);
+  }
+  // The LM head (50304 x 768) costs about 1.5 layers at seq 1024: the last
+  // of 4 stages gets fewer layers than the first.
+  auto four = PartitionLayers(c, 4, 1024);
+  EXPECT_LT(four.back().num_layers(), four.front().num_layers());
+}
+
+TEST(PipelineSchedule, OneFOneBRunsEveryMicroBatchOnceInOrder) {
+  for (int pp : {1, 2, 4}) {
+    for (int m : {1, 2, 3, 8}) {
+      for (int stage = 0; stage < pp; ++stage) {
+        auto a = BuildPipelineSchedule(PipelineScheduleKind::k1F1B, stage, pp, m);
+        ASSERT_EQ((int)a.size(), 2 * m);
+        int next_f = 0, next_b = 0, in_flight = 0, max_in_flight = 0;
+        for (const auto& x : a) {
+          if (x.forward) {
+            EXPECT_EQ(x.microbatch, next_f++);
+            max_in_flight = std::max(max_in_flight, ++in_flight);
+          } else {
+            EXPECT_EQ(x.microbatch, next_b++);
+            EXPECT_LT(x.microbatch, next_f);  // backward after its forward
+            --in_flight;
+          }
+        }
+        EXPECT_LE(max_in_flight, PipelineSlots(PipelineScheduleKind::k1F1B, stage, pp, m));
+      }
+    }
+  }
+  // The last stage alternates from the start; stage 0 of 4 warms up with 3.
+  auto last = BuildPipelineSchedule(PipelineScheduleKind::k1F1B, 3, 4, 4);
+  EXPECT_EQ(last[0], (PipelineAction{true, 0}));
+  EXPECT_EQ(last[1], (PipelineAction{false, 0}));
+  auto first = BuildPipelineSchedule(PipelineScheduleKind::k1F1B, 0, 4, 4);
+  EXPECT_TRUE(first[0].forward && first[1].forward && first[2].forward && first[3].forward);
+  EXPECT_NEAR(IdealBubbleFraction(4, 4), 3.0 / 7.0, 1e-12);
+}
+
+TEST(StageParams, StagesRoundTripThroughTheWholeModel) {
+  GPTConfig c = *PresetConfig("d4");
+  c.vocab_size = 64; c.padded_vocab_size = 64; c.max_seq_len = 8; c.n_embd = 16; c.n_head = 2;
+  ParameterLayout whole(c, WholeModel(c));
+  std::vector<float> src(whole.total());
+  std::iota(src.begin(), src.end(), 0.0f);
+  std::vector<float> rebuilt(whole.total(), -1.0f);
+  for (const StageSpec& s : PartitionLayers(c, 3, 8)) {
+    ParameterLayout stage(c, s);
+    std::vector<float> part(stage.total());
+    CopyWholeToStage(whole, src.data(), stage, part.data());
+    CopyStageToWhole(stage, part.data(), whole, rebuilt.data());
+  }
+  EXPECT_EQ(rebuilt, src);
+}
+
+}  // namespace
+}  // namespace meridian
