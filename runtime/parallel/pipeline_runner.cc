@@ -25,6 +25,17 @@ PipelineRunner::PipelineRunner(GPTModel* model, Communicator* pp_group, Pipeline
 }
 
 Status PipelineRunner::RunStep(const FetchFn& fetch, const BeforeBackwardFn& before_backward, double* loss_sum) {
+  return Run(schedule_, true, fetch, before_backward, loss_sum);
+}
+
+Status PipelineRunner::RunForwardOnly(const FetchFn& fetch, int batches, double* loss_sum) {
+  std::vector<PipelineAction> forwards;
+  for (int i = 0; i < batches; ++i) forwards.push_back({true, i});
+  return Run(forwards, false, fetch, nullptr, loss_sum);
+}
+
+Status PipelineRunner::Run(const std::vector<PipelineAction>& schedule, bool compute_grad, const FetchFn& fetch,
+                           const BeforeBackwardFn& before_backward, double* loss_sum) {
   const bool first = stage_ == 0, last = stage_ == num_stages_ - 1;
   const int slots = model_->num_slots();
   const size_t BT = (size_t)B_ * T_, btc = BT * model_->config().n_embd;
@@ -35,7 +46,7 @@ Status PipelineRunner::RunStep(const FetchFn& fetch, const BeforeBackwardFn& bef
     f();
     compute_s_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   };
-  for (const PipelineAction& a : schedule_) {
+  for (const PipelineAction& a : schedule) {
     const int slot = a.microbatch % slots;
     int* inputs = inputs_.data() + slot * BT;
     int* targets = targets_.data() + slot * BT;
@@ -49,7 +60,7 @@ Status PipelineRunner::RunStep(const FetchFn& fetch, const BeforeBackwardFn& bef
       if (!first) MERIDIAN_RETURN_IF_ERROR(pp_->Recv(recv_buffer_.data(), btc, stage_ - 1, ActTag(a.microbatch)));
       timed([&] {
         model_->Forward(first ? inputs : nullptr, first ? nullptr : recv_buffer_.data(), last ? targets : nullptr,
-                        B_, T_, true, slot);
+                        B_, T_, compute_grad, slot);
       });
       if (last) {
         *loss_sum += model_->mean_loss(slot);

@@ -30,10 +30,16 @@ class PipelineRunner {
   // mean losses. Gradients accumulate into the model's gradient buffer.
   Status RunStep(const FetchFn& fetch, const BeforeBackwardFn& before_backward, double* loss_sum);
 
+  // Forward passes only (evaluation): `batches` micro-batches, no gradients.
+  Status RunForwardOnly(const FetchFn& fetch, int batches, double* loss_sum);
+
   // Seconds this stage spent computing in the last step (forward+backward).
   double compute_s() const { return compute_s_; }
 
  private:
+  Status Run(const std::vector<PipelineAction>& schedule, bool compute_grad, const FetchFn& fetch,
+             const BeforeBackwardFn& before_backward, double* loss_sum);
+
   GPTModel* model_;
   Communicator* pp_;
   int stage_, num_stages_, microbatches_, B_, T_;

@@ -1,6 +1,9 @@
-// meridian-train: trains a GPT-2 model. See --help and docs/operations.md.
+// meridian-train: trains a GPT-2 model, alone or as one rank under mpirun.
+// See --help and docs/operations.md.
 #include <cstdio>
 
+#include "runtime/comm/mpi_communicator.h"
+#include "runtime/comm/self_communicator.h"
 #include "runtime/train/train_options.h"
 #include "runtime/train/trainer.h"
 
@@ -12,15 +15,27 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "error: %s\n", options.status().message().c_str());
     return 2;
   }
-  auto trainer = meridian::Trainer::Create(*options);
-  if (!trainer.ok()) {
-    std::fprintf(stderr, "error: %s\n", trainer.status().ToString().c_str());
-    return 1;
+  // Alone, the world is this process; under mpirun, MPI's world.
+  std::unique_ptr<meridian::Communicator> world;
+  if (meridian::MpiCommunicator::LaunchedByMpirun()) {
+    auto mpi = meridian::MpiCommunicator::InitWorld(&argc, &argv);
+    if (!mpi.ok()) {
+      std::fprintf(stderr, "error: %s\n", mpi.status().ToString().c_str());
+      return 1;
+    }
+    world = std::move(mpi).value();
+  } else {
+    world = std::make_unique<meridian::SelfCommunicator>("world");
   }
+  const int rank = world->rank();
+  auto fail = [&](const meridian::Status& s) {
+    std::fprintf(stderr, "error%s: %s\n", world->size() > 1 ? (" [rank " + std::to_string(rank) + "]").c_str() : "",
+                 s.ToString().c_str());
+    return 1;
+  };
+  auto trainer = meridian::Trainer::Create(*options, world.get());
+  if (!trainer.ok()) return fail(trainer.status());
   meridian::Status s = (*trainer)->Run();
-  if (!s.ok()) {
-    std::fprintf(stderr, "error: %s\n", s.ToString().c_str());
-    return 1;
-  }
+  if (!s.ok()) return fail(s);
   return 0;
 }

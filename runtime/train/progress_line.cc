@@ -6,6 +6,7 @@ namespace meridian {
 
 void ProgressLine::Update(long step, long total, long steps_done_here, double loss, double grad_norm, float lr,
                           double ms, double tokens_per_s, double gflops) {
+  if (!enabled_) return;
   const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
   const double eta = steps_done_here > 0 ? elapsed / steps_done_here * (total - step) : 0.0;
   if (terminal_) {

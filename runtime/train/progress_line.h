@@ -9,7 +9,9 @@ namespace meridian {
 
 class ProgressLine {
  public:
-  ProgressLine(bool terminal, long every) : terminal_(terminal), every_(every > 0 ? every : 1) {}
+  // A silent line (another rank's) prints nothing.
+  ProgressLine(bool terminal, long every, bool enabled = true)
+      : terminal_(terminal), every_(every > 0 ? every : 1), enabled_(enabled) {}
 
   // steps_done_here counts steps run by this process (for the ETA).
   void Update(long step, long total, long steps_done_here, double loss, double grad_norm, float lr, double ms,
@@ -21,6 +23,7 @@ class ProgressLine {
  private:
   bool terminal_;
   long every_;
+  bool enabled_;
   bool dirty_ = false;
   std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
 };

@@ -65,6 +65,18 @@ Result<TrainOptions> ParseTrainOptions(int argc, char** argv, int* exit_code) {
   app.add_flag("--resume", o.resume, "Continue from the newest checkpoint in --checkpoint-dir")->group("Files");
   app.add_option("--metrics-out", o.metrics_out, "Append JSON lines of metrics here")->group("Files");
 
+  app.add_option("--dp", o.dp, "Data-parallel replicas (0: world size / pp)")->group("Parallel");
+  app.add_option("--pp", o.pp, "Pipeline stages")->group("Parallel");
+  app.add_option("--microbatches", o.microbatches, "Micro-batches per step per replica (default: --grad-accum)")
+      ->group("Parallel");
+  app.add_option("--pp-schedule", o.pp_schedule, "1f1b or gpipe")->group("Parallel");
+  app.add_option("--zero", o.zero, "1: shard optimizer state over the DP group (ZeRO-1)")->group("Parallel");
+  app.add_option("--bucket-mb", o.bucket_mb, "Gradient all-reduce bucket size in MiB")->group("Parallel");
+  app.add_flag("--no-overlap", o.no_overlap, "All-reduce gradients after the backward pass, not during it")
+      ->group("Parallel");
+  app.add_option("--comm-timeout", o.comm_timeout, "Seconds before a stuck collective aborts the job (0: never)")
+      ->group("Parallel");
+
   app.add_option("--threads", o.threads, "CPU threads (0: all cores)")->group("Run");
   app.add_option("--sample", o.sample, "Generate N tokens at the end")->group("Run");
   app.add_option("--sample-prompt", o.sample_prompt, "Prompt for --sample (byte-level vocab)")->group("Run");
@@ -101,6 +113,14 @@ Status ValidateTrainOptions(const TrainOptions& o) {
   if (!(o.adam_eps > 0)) return bad("adam-eps", std::to_string(o.adam_eps), "must be > 0");
   if (!(o.grad_clip >= 0)) return bad("grad-clip", std::to_string(o.grad_clip), "must be >= 0");
   if (o.eval_batches < 1) return bad("eval-batches", std::to_string(o.eval_batches), "must be >= 1");
+  if (o.dp < 0) return bad("dp", std::to_string(o.dp), "must be >= 0");
+  if (o.pp < 1) return bad("pp", std::to_string(o.pp), "must be >= 1");
+  if (o.microbatches < 0) return bad("microbatches", std::to_string(o.microbatches), "must be >= 0");
+  if (o.pp_schedule != "1f1b" && o.pp_schedule != "gpipe")
+    return bad("pp-schedule", o.pp_schedule, "expected 1f1b or gpipe");
+  if (o.zero != 0 && o.zero != 1) return bad("zero", std::to_string(o.zero), "expected 0 or 1");
+  if (!(o.bucket_mb > 0)) return bad("bucket-mb", std::to_string(o.bucket_mb), "must be > 0");
+  if (!(o.comm_timeout >= 0)) return bad("comm-timeout", std::to_string(o.comm_timeout), "must be >= 0");
   if (o.threads < 0) return bad("threads", std::to_string(o.threads), "must be >= 0");
   if (o.sample < 0) return bad("sample", std::to_string(o.sample), "must be >= 0");
   if (!(o.sample_temperature > 0)) return bad("sample-temperature", std::to_string(o.sample_temperature), "must be > 0");

@@ -42,6 +42,16 @@ struct TrainOptions {
   bool resume = false;        // continue from the newest checkpoint in checkpoint_dir
   std::string metrics_out;
 
+  // Parallelism (under mpirun). dp 0: world size / pp.
+  int dp = 0;
+  int pp = 1;
+  int microbatches = 0;               // 0: --grad-accum; micro-batches per step per replica
+  std::string pp_schedule = "1f1b";   // or gpipe
+  int zero = 0;                       // 1: shard AdamW state over the DP group (ZeRO-1)
+  double bucket_mb = 25.0;            // gradient all-reduce bucket size
+  bool no_overlap = false;            // all-reduce after backward instead of during it
+  double comm_timeout = 300.0;        // seconds before a stuck collective aborts the job (0: never)
+
   // Run.
   int threads = 0;  // 0: all cores
   int sample = 0;   // tokens to generate at the end
@@ -52,6 +62,7 @@ struct TrainOptions {
   // The model config the options name (preset plus overrides). Not used
   // with --init-from.
   Result<GPTConfig> ModelConfig() const;
+  int MicroBatches() const { return microbatches > 0 ? microbatches : grad_accum; }
 };
 
 // Parses argv (and the --config YAML file it may name). Returns

@@ -3,6 +3,7 @@
 #include <omp.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -11,8 +12,10 @@
 #include "kernels/cpu/reduce.h"
 #include "runtime/checkpoint/checkpoint.h"
 #include "runtime/checkpoint/llmc_format.h"
+#include "runtime/comm/watchdog.h"
 #include "runtime/data/byte_tokenizer.h"
 #include "runtime/model/flops.h"
+#include "runtime/parallel/stage_params.h"
 #include "runtime/train/progress_line.h"
 #include "runtime/train/sampler.h"
 
@@ -20,19 +23,14 @@ namespace meridian {
 
 namespace {
 
-Result<std::unique_ptr<DataLoader>> OpenData(const std::string& pattern, const TrainOptions& o, int vocab) {
-  DataLoaderOptions d;
-  d.pattern = pattern;
-  d.batch = o.batch;
-  d.seq = o.seq;
-  d.vocab_size = vocab;
-  return DataLoader::Open(d);
-}
+// Message tags for the checkpoint gather (distinct from pipeline tags, which
+// are small micro-batch numbers).
+constexpr int kGatherTag = 1 << 20;
 
 }  // namespace
 
-Result<std::unique_ptr<Trainer>> Trainer::Create(const TrainOptions& options) {
-  std::unique_ptr<Trainer> trainer(new Trainer(options));
+Result<std::unique_ptr<Trainer>> Trainer::Create(const TrainOptions& options, Communicator* world) {
+  std::unique_ptr<Trainer> trainer(new Trainer(options, world));
   MERIDIAN_RETURN_IF_ERROR(trainer->Initialize());
   return trainer;
 }
@@ -41,6 +39,7 @@ Status Trainer::Initialize() {
   const TrainOptions& o = options_;
   if (o.threads > 0) omp_set_num_threads(o.threads);
   cpu::SetBlasThreads(omp_get_max_threads());
+  SetCommTimeout(o.comm_timeout);
 
   std::vector<float> initial_params;
   if (!o.init_from.empty()) {
@@ -53,29 +52,37 @@ Status Trainer::Initialize() {
   } else {
     MERIDIAN_ASSIGN_OR_RETURN(config_, o.ModelConfig());
   }
+  MERIDIAN_RETURN_IF_ERROR(InitializeParallelism());
 
-  model_ = std::make_unique<GPTModel>(config_, WholeModel(config_), o.batch, o.seq);
   if (!initial_params.empty()) {
-    std::copy(initial_params.begin(), initial_params.end(), model_->params());
+    CopyWholeToStage(ParameterLayout(config_, WholeModel(config_)), initial_params.data(), model_->layout(),
+                     model_->params());
   } else {
-    model_->InitializeWeights(o.seed);
+    model_->InitializeWeights(o.seed);  // every stage draws its layers' own streams
   }
-  AdamWConfig adam;
-  adam.beta1 = o.beta1;
-  adam.beta2 = o.beta2;
-  adam.eps = o.adam_eps;
-  adam.weight_decay = o.weight_decay;
-  optimizer_ = std::make_unique<AdamWOptimizer>(model_->layout(), adam);
   schedule_ = LrSchedule{o.lr, o.min_lr, o.warmup, o.steps};
 
-  if (!o.eval_only) {
-    MERIDIAN_ASSIGN_OR_RETURN(train_data_, OpenData(o.data, o, config_.vocab_size));
+  // The first stage needs inputs and the last targets; both read the same
+  // micro-batches of their replica's slice.
+  const StageSpec& stage = model_->layout().stage();
+  auto open = [&](const std::string& pattern) {
+    DataLoaderOptions d;
+    d.pattern = pattern;
+    d.batch = o.batch;
+    d.seq = o.seq;
+    d.vocab_size = config_.vocab_size;
+    d.process_rank = groups_.dp_index;
+    d.num_processes = layout_.dp;
+    return DataLoader::Open(d);
+  };
+  if (stage.first || stage.last) {
+    if (!o.eval_only) {
+      MERIDIAN_ASSIGN_OR_RETURN(train_data_, open(o.data));
+    }
+    if (!o.val_data.empty()) {
+      MERIDIAN_ASSIGN_OR_RETURN(val_data_, open(o.val_data));
+    }
   }
-  if (!o.val_data.empty()) {
-    MERIDIAN_ASSIGN_OR_RETURN(val_data_, OpenData(o.val_data, o, config_.vocab_size));
-  }
-  inputs_.resize((size_t)o.batch * o.seq);
-  targets_.resize((size_t)o.batch * o.seq);
 
   if (o.resume) {
     Result<std::string> latest = LatestCheckpoint(o.checkpoint_dir);
@@ -83,14 +90,226 @@ Status Trainer::Initialize() {
       MERIDIAN_RETURN_IF_ERROR(RestoreCheckpoint(*latest));
     } else if (latest.status().code() != Status::Code::kNotFound) {
       return latest.status();
-    } else {
+    } else if (is_root()) {
       std::fprintf(stderr, "resume: no checkpoint in %s yet; starting fresh\n", o.checkpoint_dir.c_str());
     }
   }
-  MERIDIAN_RETURN_IF_ERROR(metrics_.Open(o.metrics_out));
-  std::fprintf(stderr, "model %s: %zu parameters | batch %d x seq %d x accum %d | %d threads\n",
-               DescribeConfig(config_).c_str(), model_->num_params(), o.batch, o.seq, o.grad_accum,
-               omp_get_max_threads());
+  if (is_root()) {
+    MERIDIAN_RETURN_IF_ERROR(metrics_.Open(o.metrics_out));
+    std::fprintf(stderr, "model %s: %zu parameters | batch %d x seq %d x %d micro-batches x dp %d | %d threads\n",
+                 DescribeConfig(config_).c_str(), NumParameters(config_), o.batch, o.seq, microbatches_, layout_.dp,
+                 omp_get_max_threads());
+    if (layout_.world() > 1) {
+      std::fprintf(stderr, "layout %s | %s schedule | ZeRO-%d | stages:", layout_.ToString().c_str(),
+                   o.pp_schedule.c_str(), o.zero);
+      for (const StageSpec& s : stages_) std::fprintf(stderr, " [%d,%d)", s.layer_begin, s.layer_end);
+      std::fprintf(stderr, "\n");
+    }
+  }
+  return Status::OK();
+}
+
+Status Trainer::InitializeParallelism() {
+  const TrainOptions& o = options_;
+  layout_.pp = o.pp;
+  layout_.dp = o.dp > 0 ? o.dp : std::max(1, world_->size() / o.pp);
+  MERIDIAN_RETURN_IF_ERROR(ValidateLayout(layout_, world_->size(), config_.n_layer));
+  MERIDIAN_ASSIGN_OR_RETURN(groups_, BuildProcessGroups(world_, layout_));
+  stages_ = PartitionLayers(config_, layout_.pp, o.seq);
+  microbatches_ = o.MicroBatches();
+  MERIDIAN_ASSIGN_OR_RETURN(PipelineScheduleKind kind, ParsePipelineSchedule(o.pp_schedule));
+  const int slots = PipelineSlots(kind, groups_.stage, layout_.pp, std::max(microbatches_, o.eval_batches));
+  model_ = std::make_unique<GPTModel>(config_, stages_[groups_.stage], o.batch, o.seq, slots);
+  pipeline_ = std::make_unique<PipelineRunner>(model_.get(), groups_.pp.get(), kind, microbatches_, o.batch, o.seq);
+
+  AdamWConfig adam;
+  adam.beta1 = o.beta1;
+  adam.beta2 = o.beta2;
+  adam.eps = o.adam_eps;
+  adam.weight_decay = o.weight_decay;
+  const size_t total = model_->num_params();
+  if (o.zero == 1) {
+    // Near-equal contiguous shards of this stage's flat buffer.
+    const int n = groups_.dp->size(), r = groups_.dp->rank();
+    zero_counts_.resize(n);
+    for (int i = 0; i < n; ++i) zero_counts_[i] = total * (i + 1) / n - total * i / n;
+    shard_begin_ = total * r / n;
+    shard_end_ = shard_begin_ + zero_counts_[r];
+    grad_shard_.assign(zero_counts_[r], 0.0f);
+  } else {
+    shard_begin_ = 0;
+    shard_end_ = total;
+    buckets_ = std::make_unique<GradientBuckets>(groups_.dp.get(), model_->layout(),
+                                                 (size_t)(o.bucket_mb * 1024 * 1024), !o.no_overlap);
+    model_->set_backward_hook([this](int layer) {
+      if (sync_in_backward_) buckets_->OnGradientsReady(model_->grads(), layer);
+    });
+  }
+  optimizer_ = std::make_unique<AdamWOptimizer>(model_->layout(), adam, shard_begin_, shard_end_);
+  return Status::OK();
+}
+
+PipelineRunner::FetchFn Trainer::Fetcher(DataLoader* loader) {
+  return [loader](int, int* inputs, int* targets) { return loader->NextBatch(inputs, targets); };
+}
+
+Status Trainer::SynchronizeGradients() {
+  float* grads = model_->grads();
+  const ParamTensorInfo& wte = model_->layout().tensor(kWte);
+  auto tie = [&]() -> Status {
+    // The first and last stage each hold part of the tied embedding's
+    // gradient; both need the sum.
+    if (!groups_.tied) return Status::OK();
+    return groups_.tied->AllReduce(grads + wte.offset, wte.count, ReduceOp::kSum);
+  };
+  if (options_.zero == 1) {
+    MERIDIAN_RETURN_IF_ERROR(tie());
+    MERIDIAN_RETURN_IF_ERROR(groups_.dp->ReduceScatter(grads, grad_shard_.data(), zero_counts_, ReduceOp::kAvg));
+    std::copy(grad_shard_.begin(), grad_shard_.end(), grads + shard_begin_);
+    return Status::OK();
+  }
+  MERIDIAN_RETURN_IF_ERROR(buckets_->Finish(grads));
+  last_exposed_comm_s_ = buckets_->exposed_wait_s();
+  return tie();
+}
+
+Result<double> Trainer::GlobalGradNorm() {
+  // Sum of squares over the gradients this rank is the owner of: its ZeRO
+  // shard, or (without ZeRO, where replicas hold equal gradients) its stage
+  // on replica 0 only. The last stage skips the tied embedding when the
+  // first stage also holds it, so it counts once.
+  double local = 0.0;
+  const bool owner = options_.zero == 1 || groups_.dp_index == 0;
+  if (owner) {
+    size_t skip_begin = 0, skip_end = 0;
+    const StageSpec& s = model_->layout().stage();
+    if (s.last && !s.first) {
+      skip_begin = model_->layout().tensor(kWte).offset;
+      skip_end = skip_begin + model_->layout().tensor(kWte).count;
+    }
+    auto add = [&](size_t lo, size_t hi) {
+      if (lo < hi) local += cpu::SumOfSquares(model_->grads() + lo, hi - lo);
+    };
+    add(shard_begin_, std::min(shard_end_, std::max(shard_begin_, skip_begin)));
+    add(std::max(shard_begin_, skip_end), shard_end_);
+  }
+  MERIDIAN_RETURN_IF_ERROR(world_->AllReduceDouble(&local, 1, ReduceOp::kSum));
+  return std::sqrt(local);
+}
+
+Status Trainer::OptimizerStep(float lr, float grad_scale) {
+  optimizer_->Step(model_->params(), model_->grads(), lr, grad_scale);
+  if (options_.zero == 1) {
+    // Every rank updated its shard; gather the whole stage back.
+    MERIDIAN_RETURN_IF_ERROR(
+        groups_.dp->AllGather(model_->params() + shard_begin_, model_->params(), zero_counts_));
+  }
+  return Status::OK();
+}
+
+Status Trainer::TrainStep(double* loss, double* grad_norm, float* lr) {
+  SetCommContext("step " + std::to_string(step_ + 1));
+  model_->ZeroGrads();
+  model_->set_loss_scale(1.0f / microbatches_);
+  double loss_sum = 0.0;
+  DataLoader* data = train_data_.get();
+  MERIDIAN_RETURN_IF_ERROR(pipeline_->RunStep(
+      Fetcher(data),
+      // Gradients are final only in the last micro-batch's backward: start
+      // the overlapped all-reduce there (like DDP's no_sync before it).
+      [this](int microbatch) { sync_in_backward_ = microbatch == microbatches_ - 1; }, &loss_sum));
+  sync_in_backward_ = false;
+  last_compute_s_ = pipeline_->compute_s();
+  MERIDIAN_RETURN_IF_ERROR(SynchronizeGradients());
+
+  // Global mean loss: each replica's last stage contributes its mean.
+  double contribution = model_->layout().stage().last ? loss_sum / microbatches_ / layout_.dp : 0.0;
+  MERIDIAN_RETURN_IF_ERROR(world_->AllReduceDouble(&contribution, 1, ReduceOp::kSum));
+  *loss = contribution;
+  if (!std::isfinite(*loss)) {
+    return Status::Internal("step " + std::to_string(step_ + 1) + ": loss is " + std::to_string(*loss) +
+                            " (diverged; lower --lr or raise --warmup)");
+  }
+  MERIDIAN_ASSIGN_OR_RETURN(*grad_norm, GlobalGradNorm());
+  const float scale =
+      (options_.grad_clip > 0 && *grad_norm > options_.grad_clip) ? (float)(options_.grad_clip / *grad_norm) : 1.0f;
+  *lr = schedule_.At(step_);
+  MERIDIAN_RETURN_IF_ERROR(OptimizerStep(*lr, scale));
+  ++step_;
+  return Status::OK();
+}
+
+Result<float> Trainer::Evaluate() {
+  if (options_.val_data.empty()) return Status::FailedPrecondition("evaluation needs --val-data");
+  SetCommContext("evaluation after step " + std::to_string(step_));
+  if (val_data_) val_data_->Reset();
+  double loss_sum = 0.0;
+  MERIDIAN_RETURN_IF_ERROR(
+      pipeline_->RunForwardOnly(Fetcher(val_data_.get()), options_.eval_batches, &loss_sum));
+  double contribution =
+      model_->layout().stage().last ? loss_sum / options_.eval_batches / layout_.dp : 0.0;
+  MERIDIAN_RETURN_IF_ERROR(world_->AllReduceDouble(&contribution, 1, ReduceOp::kSum));
+  return (float)contribution;
+}
+
+Status Trainer::GatherWholeModel(bool with_optimizer, std::vector<float>* params, std::vector<float>* m,
+                                 std::vector<float>* v) {
+  const size_t n = model_->num_params();
+  std::vector<float> stage_m, stage_v;
+  if (with_optimizer) {
+    // Under ZeRO each DP rank holds a shard of the moments: gather them.
+    stage_m.assign(n, 0.0f);
+    stage_v.assign(n, 0.0f);
+    if (options_.zero == 1) {
+      MERIDIAN_RETURN_IF_ERROR(groups_.dp->AllGather(optimizer_->m().data(), stage_m.data(), zero_counts_));
+      MERIDIAN_RETURN_IF_ERROR(groups_.dp->AllGather(optimizer_->v().data(), stage_v.data(), zero_counts_));
+    } else {
+      stage_m = optimizer_->m();
+      stage_v = optimizer_->v();
+    }
+  }
+  params->clear();
+  m->clear();
+  v->clear();
+  if (groups_.dp_index != 0) return Status::OK();
+  // Replica 0's stages send to its first stage, world rank 0.
+  Communicator* pp = groups_.pp.get();
+  if (pp->rank() != 0) {
+    MERIDIAN_RETURN_IF_ERROR(pp->Send(model_->params(), n, 0, kGatherTag));
+    if (with_optimizer) {
+      MERIDIAN_RETURN_IF_ERROR(pp->Send(stage_m.data(), n, 0, kGatherTag + 1));
+      MERIDIAN_RETURN_IF_ERROR(pp->Send(stage_v.data(), n, 0, kGatherTag + 2));
+    }
+    return Status::OK();
+  }
+  const ParameterLayout whole(config_, WholeModel(config_));
+  params->assign(whole.total(), 0.0f);
+  if (with_optimizer) {
+    m->assign(whole.total(), 0.0f);
+    v->assign(whole.total(), 0.0f);
+  }
+  for (int s = 0; s < pp->size(); ++s) {
+    const ParameterLayout stage(config_, stages_[s]);
+    std::vector<float> p(stage.total()), sm, sv;
+    if (s == 0) {
+      std::copy(model_->params(), model_->params() + n, p.begin());
+      sm = stage_m;
+      sv = stage_v;
+    } else {
+      MERIDIAN_RETURN_IF_ERROR(pp->Recv(p.data(), p.size(), s, kGatherTag));
+      if (with_optimizer) {
+        sm.resize(stage.total());
+        sv.resize(stage.total());
+        MERIDIAN_RETURN_IF_ERROR(pp->Recv(sm.data(), sm.size(), s, kGatherTag + 1));
+        MERIDIAN_RETURN_IF_ERROR(pp->Recv(sv.data(), sv.size(), s, kGatherTag + 2));
+      }
+    }
+    CopyStageToWhole(stage, p.data(), whole, params->data());
+    if (with_optimizer) {
+      CopyStageToWhole(stage, sm.data(), whole, m->data());
+      CopyStageToWhole(stage, sv.data(), whole, v->data());
+    }
+  }
   return Status::OK();
 }
 
@@ -103,13 +322,19 @@ Status Trainer::RestoreCheckpoint(const std::string& path) {
     return Status::InvalidArgument(path + ": checkpoint model " + DescribeConfig(c) +
                                    " differs from the requested " + DescribeConfig(config_));
   }
-  if (ckpt.params.size() != model_->num_params() || ckpt.adam_m.size() != model_->num_params() ||
-      ckpt.adam_v.size() != model_->num_params()) {
+  const ParameterLayout whole(config_, WholeModel(config_));
+  if (ckpt.params.size() != whole.total() || ckpt.adam_m.size() != whole.total() ||
+      ckpt.adam_v.size() != whole.total()) {
     return Status::Corruption(path + ": parameter or optimizer state size does not match the model");
   }
-  std::copy(ckpt.params.begin(), ckpt.params.end(), model_->params());
-  optimizer_->m() = std::move(ckpt.adam_m);
-  optimizer_->v() = std::move(ckpt.adam_v);
+  // Checkpoints hold the whole model, so any layout takes its own part.
+  const ParameterLayout& mine = model_->layout();
+  CopyWholeToStage(whole, ckpt.params.data(), mine, model_->params());
+  std::vector<float> stage_m(mine.total()), stage_v(mine.total());
+  CopyWholeToStage(whole, ckpt.adam_m.data(), mine, stage_m.data());
+  CopyWholeToStage(whole, ckpt.adam_v.data(), mine, stage_v.data());
+  optimizer_->m().assign(stage_m.begin() + shard_begin_, stage_m.begin() + shard_end_);
+  optimizer_->v().assign(stage_v.begin() + shard_begin_, stage_v.begin() + shard_end_);
   optimizer_->set_step(ckpt.step);
   step_ = ckpt.step;
   rng_.set_state(ckpt.rng_state);
@@ -118,74 +343,47 @@ Status Trainer::RestoreCheckpoint(const std::string& path) {
   pos.shard_index = ckpt.train_data.shard_index;
   pos.token_offset = ckpt.train_data.token_offset;
   if (train_data_) MERIDIAN_RETURN_IF_ERROR(train_data_->Seek(pos));
-  std::fprintf(stderr, "resumed from %s at step %ld\n", path.c_str(), step_);
+  if (is_root()) std::fprintf(stderr, "resumed from %s at step %ld\n", path.c_str(), step_);
   return Status::OK();
 }
 
 Status Trainer::SaveCheckpoint() {
+  SetCommContext("checkpoint at step " + std::to_string(step_));
   TrainingCheckpoint ckpt;
-  ckpt.config = config_;
-  ckpt.step = step_;
-  ckpt.params.assign(model_->params(), model_->params() + model_->num_params());
-  ckpt.adam_m = optimizer_->m();
-  ckpt.adam_v = optimizer_->v();
-  const DataPosition pos = train_data_->position();
-  ckpt.train_data = DataCursor{pos.epoch, pos.shard_index, pos.token_offset};
-  ckpt.rng_state = rng_.state();
-  ckpt.extra = {{"data", options_.data}, {"batch", options_.batch}, {"seq", options_.seq},
-                {"grad_accum", options_.grad_accum}, {"seed", options_.seed}};
-  return meridian::SaveCheckpoint(options_.checkpoint_dir, ckpt);
-}
-
-Status Trainer::TrainStep(double* loss, double* grad_norm, float* lr) {
-  const TrainOptions& o = options_;
-  model_->ZeroGrads();
-  model_->set_loss_scale(1.0f / o.grad_accum);
-  double loss_sum = 0.0;
-  for (int micro = 0; micro < o.grad_accum; ++micro) {
-    MERIDIAN_RETURN_IF_ERROR(train_data_->NextBatch(inputs_.data(), targets_.data()));
-    model_->Forward(inputs_.data(), nullptr, targets_.data(), o.batch, o.seq, true);
-    model_->Backward(nullptr);
-    loss_sum += model_->mean_loss();
+  MERIDIAN_RETURN_IF_ERROR(GatherWholeModel(true, &ckpt.params, &ckpt.adam_m, &ckpt.adam_v));
+  Status saved = Status::OK();
+  if (is_root()) {
+    ckpt.config = config_;
+    ckpt.step = step_;
+    const DataPosition pos = train_data_->position();
+    ckpt.train_data = DataCursor{pos.epoch, pos.shard_index, pos.token_offset};
+    ckpt.rng_state = rng_.state();
+    ckpt.extra = {{"data", options_.data}, {"batch", options_.batch}, {"seq", options_.seq},
+                  {"microbatches", microbatches_}, {"seed", options_.seed}, {"dp", layout_.dp},
+                  {"pp", layout_.pp}, {"zero", options_.zero}};
+    saved = meridian::SaveCheckpoint(options_.checkpoint_dir, ckpt);
   }
-  *loss = loss_sum / o.grad_accum;
-  if (!std::isfinite(*loss)) {
-    return Status::Internal("step " + std::to_string(step_ + 1) + ": loss is " + std::to_string(*loss) +
-                            " (diverged; lower --lr or raise --warmup)");
-  }
-  *grad_norm = std::sqrt(cpu::SumOfSquares(model_->grads(), model_->num_params()));
-  const float scale =
-      (o.grad_clip > 0 && *grad_norm > o.grad_clip) ? (float)(o.grad_clip / *grad_norm) : 1.0f;
-  *lr = schedule_.At(step_);
-  optimizer_->Step(model_->params(), model_->grads(), *lr, scale);
-  ++step_;
+  // Everyone learns whether the save worked, so no rank runs ahead of a
+  // failed checkpoint.
+  double failed = saved.ok() ? 0.0 : 1.0;
+  MERIDIAN_RETURN_IF_ERROR(world_->AllReduceDouble(&failed, 1, ReduceOp::kSum));
+  if (!saved.ok()) return saved;
+  if (failed > 0) return Status::Internal("checkpoint at step " + std::to_string(step_) + " failed on rank 0");
   return Status::OK();
-}
-
-Result<float> Trainer::Evaluate() {
-  if (!val_data_) return Status::FailedPrecondition("evaluation needs --val-data");
-  val_data_->Reset();
-  double sum = 0.0;
-  for (int i = 0; i < options_.eval_batches; ++i) {
-    MERIDIAN_RETURN_IF_ERROR(val_data_->NextBatch(inputs_.data(), targets_.data()));
-    model_->Forward(inputs_.data(), nullptr, targets_.data(), options_.batch, options_.seq, false);
-    sum += model_->mean_loss();
-  }
-  return (float)(sum / options_.eval_batches);
 }
 
 Status Trainer::Run() {
   const TrainOptions& o = options_;
   auto evaluate = [&]() -> Status {
     MERIDIAN_ASSIGN_OR_RETURN(float eval_loss, Evaluate());
-    std::fprintf(stderr, "step %ld | eval loss %.4f\n", step_, eval_loss);
+    if (is_root()) std::fprintf(stderr, "step %ld | eval loss %.4f\n", step_, eval_loss);
     return metrics_.Write({{"step", step_}, {"eval_loss", eval_loss}});
   };
   if (o.eval_only) return evaluate();
 
-  const double tokens_per_step = (double)o.batch * o.seq * o.grad_accum;
+  const double tokens_per_step = (double)o.batch * o.seq * microbatches_ * layout_.dp;
   const double flops_per_step = TrainingFlopsPerToken(config_, o.seq) * tokens_per_step;
-  ProgressLine progress(isatty(STDERR_FILENO) != 0, o.log_every);
+  ProgressLine progress(is_root() && isatty(STDERR_FILENO) != 0, is_root() ? o.log_every : 0, is_root());
   const long first_step = step_;
   while (step_ < o.steps) {
     const auto t0 = std::chrono::steady_clock::now();
@@ -194,17 +392,22 @@ Status Trainer::Run() {
     MERIDIAN_RETURN_IF_ERROR(TrainStep(&loss, &grad_norm, &lr));
     const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
     const double tokens_per_s = tokens_per_step / (ms / 1e3);
-    MERIDIAN_RETURN_IF_ERROR(metrics_.Write({{"step", step_},
-                                             {"loss", loss},
-                                             {"lr", lr},
-                                             {"grad_norm", grad_norm},
-                                             {"tokens_per_s", tokens_per_s},
-                                             {"ms_per_step", ms},
-                                             {"gflops", flops_per_step / (ms / 1e3) / 1e9}}));
+    nlohmann::json record = {{"step", step_},
+                             {"loss", loss},
+                             {"lr", lr},
+                             {"grad_norm", grad_norm},
+                             {"tokens_per_s", tokens_per_s},
+                             {"ms_per_step", ms},
+                             {"gflops", flops_per_step / (ms / 1e3) / 1e9}};
+    if (layout_.world() > 1) {
+      record["compute_ms"] = last_compute_s_ * 1e3;
+      record["exposed_allreduce_ms"] = last_exposed_comm_s_ * 1e3;
+    }
+    MERIDIAN_RETURN_IF_ERROR(metrics_.Write(record));
     progress.Update(step_, o.steps, step_ - first_step, loss, grad_norm, lr, ms, tokens_per_s,
                     flops_per_step / (ms / 1e3) / 1e9);
     const bool last = step_ == o.steps;
-    if (val_data_ && ((o.eval_every > 0 && step_ % o.eval_every == 0) || last)) {
+    if (!o.val_data.empty() && ((o.eval_every > 0 && step_ % o.eval_every == 0) || last)) {
       progress.Break();
       MERIDIAN_RETURN_IF_ERROR(evaluate());
     }
@@ -215,14 +418,24 @@ Status Trainer::Run() {
   }
   progress.Break();
   if (!o.export_llmc.empty()) {
-    MERIDIAN_RETURN_IF_ERROR(WriteLlmcCheckpoint(o.export_llmc, config_, model_->params()));
-    std::fprintf(stderr, "exported llm.c checkpoint %s\n", o.export_llmc.c_str());
+    std::vector<float> params, unused_m, unused_v;
+    MERIDIAN_RETURN_IF_ERROR(GatherWholeModel(false, &params, &unused_m, &unused_v));
+    if (is_root()) {
+      MERIDIAN_RETURN_IF_ERROR(WriteLlmcCheckpoint(o.export_llmc, config_, params.data()));
+      std::fprintf(stderr, "exported llm.c checkpoint %s\n", o.export_llmc.c_str());
+    }
   }
-  if (o.sample > 0) PrintSample();
+  if (o.sample > 0) MERIDIAN_RETURN_IF_ERROR(PrintSample());
   return Status::OK();
 }
 
-void Trainer::PrintSample() {
+Status Trainer::PrintSample() {
+  // Sampling runs on rank 0 with the whole model gathered there.
+  std::vector<float> params, unused_m, unused_v;
+  MERIDIAN_RETURN_IF_ERROR(GatherWholeModel(false, &params, &unused_m, &unused_v));
+  if (!is_root()) return Status::OK();
+  GPTModel whole(config_, WholeModel(config_), 1, std::min(config_.max_seq_len, std::max(options_.seq, 1)));
+  std::copy(params.begin(), params.end(), whole.params());
   const bool bytes = config_.vocab_size <= 256;
   std::vector<int> tokens;
   if (bytes) {
@@ -230,7 +443,7 @@ void Trainer::PrintSample() {
   }
   if (tokens.empty()) tokens.push_back(0);
   const size_t prompt_len = tokens.size();
-  SampleTokens(*model_, tokens, options_.sample, options_.sample_temperature, rng_);
+  SampleTokens(whole, tokens, options_.sample, options_.sample_temperature, rng_);
   std::printf("---- sample (%d tokens, temperature %.2f) ----\n", options_.sample, options_.sample_temperature);
   if (bytes) {
     std::vector<uint16_t> out(tokens.begin(), tokens.end());
@@ -241,6 +454,7 @@ void Trainer::PrintSample() {
   }
   std::printf("---- end of sample ----\n");
   std::fflush(stdout);
+  return Status::OK();
 }
 
 }  // namespace meridian

@@ -1,15 +1,22 @@
-// One training process: builds the model, data, optimizer and checkpoints
-// from TrainOptions and runs the step loop.
+// One training process (one rank under mpirun): builds its stage of the
+// model, its data slice, optimizer, gradient synchronisation and pipeline
+// from TrainOptions and the world communicator, then runs the step loop.
+// A single process is the layout dp 1 x pp 1 over a one-rank world.
 #pragma once
 
 #include <memory>
 
 #include "common/random.h"
 #include "common/status.h"
+#include "runtime/comm/communicator.h"
 #include "runtime/data/data_loader.h"
 #include "runtime/model/gpt_model.h"
 #include "runtime/optim/adamw_optimizer.h"
 #include "runtime/optim/lr_schedule.h"
+#include "runtime/parallel/gradient_buckets.h"
+#include "runtime/parallel/parallel_layout.h"
+#include "runtime/parallel/pipeline_runner.h"
+#include "runtime/parallel/process_groups.h"
 #include "runtime/train/metrics_writer.h"
 #include "runtime/train/train_options.h"
 
@@ -17,38 +24,59 @@ namespace meridian {
 
 class Trainer {
  public:
-  // Loads or initialises the model (--init-from, --resume), opens the data.
-  static Result<std::unique_ptr<Trainer>> Create(const TrainOptions& options);
+  // Collective over `world` (not owned; must outlive the trainer).
+  static Result<std::unique_ptr<Trainer>> Create(const TrainOptions& options, Communicator* world);
 
   // Trains to options.steps (or only evaluates with --eval-only), writing
   // metrics, checkpoints, the llm.c export and the sample as asked.
   Status Run();
 
-  // Mean validation loss of the current model over eval_batches batches
-  // taken from the start of the validation data.
+  // Global mean validation loss over eval_batches micro-batches from the
+  // start of the validation data (every rank returns it).
   Result<float> Evaluate();
 
   const GPTModel& model() const { return *model_; }
   long step() const { return step_; }
 
  private:
-  explicit Trainer(const TrainOptions& options) : options_(options), rng_(options.seed) {}
+  Trainer(const TrainOptions& options, Communicator* world) : options_(options), world_(world), rng_(options.seed) {}
   Status Initialize();
+  Status InitializeParallelism();
   Status TrainStep(double* loss, double* grad_norm, float* lr);
+  Status SynchronizeGradients();
+  Result<double> GlobalGradNorm();
+  Status OptimizerStep(float lr, float grad_scale);
+  // Assembles the whole model (and AdamW moments when with_optimizer) on
+  // world rank 0; other ranks send their stage and get empty vectors.
+  Status GatherWholeModel(bool with_optimizer, std::vector<float>* params, std::vector<float>* m,
+                          std::vector<float>* v);
   Status SaveCheckpoint();
   Status RestoreCheckpoint(const std::string& path);
-  void PrintSample();
+  Status PrintSample();
+  bool is_root() const { return world_->rank() == 0; }
+  PipelineRunner::FetchFn Fetcher(DataLoader* loader);
 
   TrainOptions options_;
+  Communicator* world_;
   GPTConfig config_;
+  ParallelLayout layout_;
+  ProcessGroups groups_;
+  std::vector<StageSpec> stages_;
+  int microbatches_ = 1;
   std::unique_ptr<GPTModel> model_;
   std::unique_ptr<AdamWOptimizer> optimizer_;
+  std::vector<size_t> zero_counts_;  // ZeRO-1: each DP rank's share of the stage buffer
+  size_t shard_begin_ = 0, shard_end_ = 0;
+  std::vector<float> grad_shard_;
+  std::unique_ptr<GradientBuckets> buckets_;
+  bool sync_in_backward_ = false;
+  std::unique_ptr<PipelineRunner> pipeline_;
   std::unique_ptr<DataLoader> train_data_, val_data_;
   LrSchedule schedule_;
   MetricsWriter metrics_;
   Rng rng_;
   long step_ = 0;  // optimizer steps completed
-  std::vector<int> inputs_, targets_;
+  double last_exposed_comm_s_ = 0.0, last_compute_s_ = 0.0;
 };
 
 }  // namespace meridian
