@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 
 #include "kernels/cpu/blas.h"
 #include "kernels/cpu/reduce.h"
@@ -207,8 +208,21 @@ Status Trainer::OptimizerStep(float lr, float grad_scale) {
   return Status::OK();
 }
 
+// Fault injection for the watchdog test: MERIDIAN_FAULT_STALL="RANK:STEP"
+// makes world rank RANK hang at the start of step STEP.
+void MaybeStallForFaultInjection(int rank, long step) {
+  const char* spec = std::getenv("MERIDIAN_FAULT_STALL");
+  int stall_rank = -1;
+  long stall_step = -1;
+  if (spec == nullptr || std::sscanf(spec, "%d:%ld", &stall_rank, &stall_step) != 2) return;
+  if (stall_rank != rank || stall_step != step) return;
+  std::fprintf(stderr, "[rank %d] MERIDIAN_FAULT_STALL: stalling at step %ld\n", rank, step);
+  for (;;) sleep(60);
+}
+
 Status Trainer::TrainStep(double* loss, double* grad_norm, float* lr) {
   SetCommContext("step " + std::to_string(step_ + 1));
+  MaybeStallForFaultInjection(world_->rank(), step_ + 1);
   model_->ZeroGrads();
   model_->set_loss_scale(1.0f / microbatches_);
   double loss_sum = 0.0;
