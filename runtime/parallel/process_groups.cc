@@ -2,7 +2,8 @@
 
 namespace meridian {
 
-Result<ProcessGroups> BuildProcessGroups(Communicator* world, const ParallelLayout& layout) {
+Result<ProcessGroups> BuildProcessGroups(Communicator* world, const ParallelLayout& layout,
+                                         const DataCenterMap& data_centers) {
   ProcessGroups g;
   g.world = world;
   const int rank = world->rank();
@@ -18,6 +19,13 @@ Result<ProcessGroups> BuildProcessGroups(Communicator* world, const ParallelLayo
     MERIDIAN_ASSIGN_OR_RETURN(g.tied, world->Split(color, g.stage, "tied-wte[replica " + std::to_string(g.dp_index) + "]"));
     if (!end) g.tied.reset();
   }
+  g.data_center = data_centers.rank_to_dc.at(rank);
+  const std::string& dc = data_centers.names[g.data_center];
+  MERIDIAN_ASSIGN_OR_RETURN(g.dp_intra_dc,
+                            g.dp->Split(g.data_center, g.dp_index, g.dp->name() + "@" + dc));
+  MERIDIAN_ASSIGN_OR_RETURN(g.dp_inter_dc, g.dp->Split(g.dp_intra_dc->rank(), g.data_center,
+                                                       g.dp->name() + "/across-dc#" +
+                                                           std::to_string(g.dp_intra_dc->rank())));
   return g;
 }
 

@@ -77,6 +77,9 @@ Result<TrainOptions> ParseTrainOptions(int argc, char** argv, int* exit_code) {
   app.add_option("--comm-timeout", o.comm_timeout, "Seconds before a stuck collective aborts the job (0: never)")
       ->group("Parallel");
 
+  app.add_option("--pools", o.pools, "Data centers of the world ranks, e.g. dcA:2,dcB:2 (consecutive ranks)")
+      ->group("Parallel");
+
   app.add_option("--threads", o.threads, "CPU threads (0: all cores)")->group("Run");
   app.add_option("--sample", o.sample, "Generate N tokens at the end")->group("Run");
   app.add_option("--sample-prompt", o.sample_prompt, "Prompt for --sample (byte-level vocab)")->group("Run");

@@ -50,7 +50,8 @@ struct TrainOptions {
   int zero = 0;                       // 1: shard AdamW state over the DP group (ZeRO-1)
   double bucket_mb = 25.0;            // gradient all-reduce bucket size
   bool no_overlap = false;            // all-reduce after backward instead of during it
-  double comm_timeout = 300.0;        // seconds before a stuck collective aborts the job (0: never)
+  double comm_timeout = 300.0;
+  std::string pools;                  // "dcA:2,dcB:2": data center of each world rank        // seconds before a stuck collective aborts the job (0: never)
 
   // Run.
   int threads = 0;  // 0: all cores

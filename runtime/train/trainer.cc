@@ -115,7 +115,8 @@ Status Trainer::InitializeParallelism() {
   layout_.pp = o.pp;
   layout_.dp = o.dp > 0 ? o.dp : std::max(1, world_->size() / o.pp);
   MERIDIAN_RETURN_IF_ERROR(ValidateLayout(layout_, world_->size(), config_.n_layer));
-  MERIDIAN_ASSIGN_OR_RETURN(groups_, BuildProcessGroups(world_, layout_));
+  MERIDIAN_ASSIGN_OR_RETURN(DataCenterMap data_centers, ParsePools(o.pools, world_->size()));
+  MERIDIAN_ASSIGN_OR_RETURN(groups_, BuildProcessGroups(world_, layout_, data_centers));
   stages_ = PartitionLayers(config_, layout_.pp, o.seq);
   microbatches_ = o.MicroBatches();
   MERIDIAN_ASSIGN_OR_RETURN(PipelineScheduleKind kind, ParsePipelineSchedule(o.pp_schedule));

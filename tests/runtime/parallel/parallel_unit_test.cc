@@ -2,6 +2,7 @@
 
 #include <numeric>
 
+#include "runtime/parallel/data_centers.h"
 #include "runtime/parallel/parallel_layout.h"
 #include "runtime/parallel/pipeline_schedule.h"
 #include "runtime/parallel/stage_params.h"
@@ -86,6 +87,18 @@ TEST(StageParams, StagesRoundTripThroughTheWholeModel) {
     CopyStageToWhole(stage, part.data(), whole, rebuilt.data());
   }
   EXPECT_EQ(rebuilt, src);
+}
+
+TEST(ParsePools, MapsConsecutiveRanksToDataCenters) {
+  auto map = ParsePools("east:2,west:3", 5);
+  ASSERT_TRUE(map.ok()) << map.status().ToString();
+  EXPECT_EQ(map->names, (std::vector<std::string>{"east", "west"}));
+  EXPECT_EQ(map->rank_to_dc, (std::vector<int>{0, 0, 1, 1, 1}));
+  EXPECT_EQ(ParsePools("", 3)->num_data_centers(), 1);
+  EXPECT_NE(ParsePools("east:2,west:2", 5).status().message().find("5"), std::string::npos);
+  EXPECT_NE(ParsePools("east:2,east:1", 3).status().message().find("twice"), std::string::npos);
+  EXPECT_NE(ParsePools("east", 1).status().message().find("'east'"), std::string::npos);
+  EXPECT_FALSE(ParsePools("east:x", 1).ok());
 }
 
 }  // namespace
