@@ -3,6 +3,7 @@
 // non-zero when a result is wrong.
 #include <CLI/CLI.hpp>
 
+#include "bench/allreduce_bench.h"
 #include "bench/train_bench.h"
 
 int main(int argc, char** argv) {
@@ -10,6 +11,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   int exit_code = 0;
   meridian::bench::AddTrainBenchmark(app, &exit_code);
+  meridian::bench::AddAllReduceBenchmark(app, &exit_code, &argc, &argv);
   CLI11_PARSE(app, argc, argv);
   return exit_code;
 }

@@ -1,6 +1,5 @@
 #include "runtime/comm/mpi_communicator.h"
 
-#include <time.h>
 
 #include <chrono>
 #include <climits>
@@ -32,28 +31,12 @@ Status CheckCount(size_t count, const std::string& what) {
   return Status::OK();
 }
 
-// Completes `request`, polling so the watchdog can fire. Polling backs off
-// to 1 ms sleeps: ranks often outnumber cores, and a spinning waiter would
-// steal the core its peer needs to make progress.
+// Completes a non-blocking operation under the watchdog.
 Status WatchedWait(MPI_Request* request, const std::string& what) {
-  const double timeout = CommTimeout();
-  const auto start = std::chrono::steady_clock::now();
-  long polls = 0;
-  for (;;) {
-    int done = 0;
-    const int rc = MPI_Test(request, &done, MPI_STATUS_IGNORE);
-    if (rc != MPI_SUCCESS) return MpiError(rc, what);
-    if (done) return Status::OK();
-    ++polls;
-    if (polls > 100) {
-      struct timespec ts {0, polls > 2000 ? 1000000L : 50000L};
-      nanosleep(&ts, nullptr);
-    }
-    if (timeout > 0 && (polls & 15) == 0 &&
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() > timeout) {
-      WatchdogAbort(what);
-    }
-  }
+  WatchScope scope(what);
+  const int rc = MPI_Wait(request, MPI_STATUS_IGNORE);
+  if (rc != MPI_SUCCESS) return MpiError(rc, what);
+  return Status::OK();
 }
 
 class MpiRequest : public CommRequest {
@@ -152,8 +135,19 @@ std::string MpiCommunicator::Describe(const std::string& op, int peer) const {
 }
 
 Status MpiCommunicator::AllReduce(float* data, size_t count, ReduceOp op) {
-  MERIDIAN_ASSIGN_OR_RETURN(std::unique_ptr<CommRequest> req, IAllReduce(data, count, op));
-  return req->Wait();
+  // Blocking MPI_Allreduce, not the non-blocking one plus a wait: Open MPI's
+  // tuned blocking algorithms are up to 2x faster than libnbc's.
+  const std::string what = Describe("all-reduce of " + std::to_string(count) + " floats");
+  MERIDIAN_RETURN_IF_ERROR(CheckCount(count, what));
+  {
+    WatchScope scope(what);
+    MERIDIAN_MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, data, (int)count, MPI_FLOAT, MPI_SUM, comm_), what);
+  }
+  if (op == ReduceOp::kAvg) {
+    const float s = 1.0f / size_;
+    for (size_t i = 0; i < count; ++i) data[i] *= s;
+  }
+  return Status::OK();
 }
 
 Result<std::unique_ptr<CommRequest>> MpiCommunicator::IAllReduce(float* data, size_t count, ReduceOp op) {

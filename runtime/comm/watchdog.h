@@ -1,5 +1,11 @@
-// The communication watchdog's clock and its last words. A hung collective
-// is the most-hated failure in distributed training; ours says where.
+// The communication watchdog. A hung collective is the most-hated failure
+// in distributed training; ours says where.
+//
+// Every blocking communication runs inside a WatchScope naming it. A
+// background thread checks the open scope; one older than the timeout
+// makes the rank print "[rank R] watchdog: <operation> ... (<context>)" and
+// exit non-zero, and mpirun then ends the whole job. The calls themselves
+// stay plain blocking MPI calls, so the watchdog costs them nothing.
 #pragma once
 
 #include <string>
@@ -11,8 +17,16 @@ namespace meridian {
 void SetCommTimeout(double seconds);
 double CommTimeout();
 
-// Prints "[rank R] watchdog: ..." with what was pending and the caller's
-// context to stderr, then aborts the whole job (MPI_Abort where MPI runs).
+// Marks one blocking operation for the watchdog. Not nestable; one thread.
+class WatchScope {
+ public:
+  explicit WatchScope(const std::string& what);
+  ~WatchScope();
+  WatchScope(const WatchScope&) = delete;
+  WatchScope& operator=(const WatchScope&) = delete;
+};
+
+// Prints the watchdog's message for `what` and exits with status 3.
 [[noreturn]] void WatchdogAbort(const std::string& what);
 
 }  // namespace meridian
