@@ -10,7 +10,7 @@ int main(int argc, char** argv) {
   CLI::App app{"meridian-bench: how fast each part of Meridian is, measured against a peer or the hardware"};
   app.require_subcommand(1);
   int exit_code = 0;
-  meridian::bench::AddTrainBenchmark(app, &exit_code);
+  meridian::bench::AddTrainBenchmark(app, &exit_code, &argc, &argv);
   meridian::bench::AddAllReduceBenchmark(app, &exit_code, &argc, &argv);
   CLI11_PARSE(app, argc, argv);
   return exit_code;

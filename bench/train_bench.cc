@@ -14,6 +14,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "bench/parallel_train_bench.h"
 #include "bench/sgemm_ceiling.h"
 #include "bench/table.h"
 #include "common/random.h"
@@ -175,8 +176,9 @@ int RunTrainBenchmark(const TrainBenchOptions& o) {
 
 }  // namespace
 
-void AddTrainBenchmark(CLI::App& app, int* exit_code) {
+void AddTrainBenchmark(CLI::App& app, int* exit_code, int* argc, char*** argv) {
   auto o = std::make_shared<TrainBenchOptions>();
+  auto p = std::make_shared<ParallelTrainBenchOptions>();
   CLI::App* sub = app.add_subcommand("train", "Time full training steps against the sgemm ceiling and PyTorch");
   sub->add_option("--model", o->model, "Preset (d4, d12, ...)");
   sub->add_option("--n-layer", o->n_layer);
@@ -192,7 +194,32 @@ void AddTrainBenchmark(CLI::App& app, int* exit_code) {
   sub->add_option("--peer", o->peer, "pytorch or none");
   sub->add_option("--peer-python", o->peer_python, "Python with torch for the peer");
   sub->add_flag("--json", o->json, "Also print one JSON line");
-  sub->callback([o, exit_code]() { *exit_code = RunTrainBenchmark(*o); });
+  sub->add_option("--dp", p->dp, "Data-parallel replicas (under mpirun)");
+  sub->add_option("--pp", p->pp, "Pipeline stages (under mpirun)");
+  sub->add_option("--microbatches", p->microbatches, "Micro-batches per step (parallel mode)");
+  sub->add_option("--pp-schedule", p->pp_schedule, "1f1b or gpipe (parallel mode)");
+  sub->add_option("--zero", p->zero, "ZeRO stage 0 or 1 (parallel mode)");
+  sub->add_option("--bucket-mb", p->bucket_mb, "Gradient bucket size (parallel mode)");
+  sub->add_option("--workdir", p->workdir, "Scratch folder for the parallel mode's token shard");
+  sub->callback([o, p, exit_code, argc, argv]() {
+    if (p->dp * p->pp * p->microbatches == 1) {
+      *exit_code = RunTrainBenchmark(*o);
+      return;
+    }
+    // The parallel mode runs the real trainer on every rank.
+    p->model = o->model;
+    p->n_layer = o->n_layer;
+    p->n_head = o->n_head;
+    p->n_embd = o->n_embd;
+    p->vocab = o->vocab;
+    p->batch = o->batch;
+    p->seq = o->seq;
+    p->threads = o->threads;
+    p->steps = o->steps;
+    p->warmup_steps = o->warmup_steps;
+    p->json = o->json;
+    *exit_code = RunParallelTrainBenchmark(*p, argc, argv);
+  });
 }
 
 }  // namespace meridian::bench

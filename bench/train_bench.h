@@ -9,6 +9,6 @@ namespace meridian::bench {
 
 // Registers the subcommand; its callback runs the benchmark and sets
 // *exit_code (non-zero when a correctness check fails).
-void AddTrainBenchmark(CLI::App& app, int* exit_code);
+void AddTrainBenchmark(CLI::App& app, int* exit_code, int* argc, char*** argv);
 
 }  // namespace meridian::bench
