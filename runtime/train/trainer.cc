@@ -100,6 +100,9 @@ Status Trainer::Initialize() {
     std::fprintf(stderr, "model %s: %zu parameters | batch %d x seq %d x %d micro-batches x dp %d | %d threads\n",
                  DescribeConfig(config_).c_str(), NumParameters(config_), o.batch, o.seq, microbatches_, layout_.dp,
                  omp_get_max_threads());
+    std::fprintf(stderr, "this rank: stage %d, %zu parameters, AdamW state %.1f MiB%s, activations %.1f MiB\n",
+                 groups_.stage, model_->num_params(), optimizer_->state_bytes() / 1048576.0,
+                 o.zero == 1 ? " (ZeRO-1 shard)" : "", model_->activation_bytes() / 1048576.0);
     if (layout_.world() > 1) {
       std::fprintf(stderr, "layout %s | %s schedule | ZeRO-%d | stages:", layout_.ToString().c_str(),
                    o.pp_schedule.c_str(), o.zero);
