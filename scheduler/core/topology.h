@@ -1,0 +1,76 @@
+// The GPU pools the scheduler knows: data centers, their nodes and GPUs,
+// and the links inside nodes, inside data centers and between them. Plain
+// data: the placement engine and the store use it without gRPC.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+
+namespace meridian::scheduler {
+
+struct Gpu {
+  int index = 0;             // device index on its node
+  std::string model = "cpu";  // "H200", "A100", or "cpu" for a CPU slot
+  double memory_gb = 16.0;
+  double tflops = 1.0;        // dense peak used by the cost model
+};
+
+struct Node {
+  std::string name;           // unique
+  std::string data_center;
+  std::string host = "localhost";  // where mpirun starts its ranks
+  std::vector<Gpu> gpus;
+  double intra_node_gbps = 900.0;  // GPU-GPU inside the node (NVLink), Gbit/s
+  double intra_node_latency_us = 2.0;
+  bool alive = true;
+  double last_heartbeat_s = 0.0;   // seconds since the epoch; 0 for nodes from the cluster file
+};
+
+struct DataCenter {
+  std::string name;
+  double fabric_gbps = 400.0;      // node-to-node inside the data center, Gbit/s
+  double fabric_latency_us = 10.0;
+};
+
+struct InterDcLink {
+  std::string a, b;                // data center names (unordered)
+  double gbps = 10.0;              // Gbit/s
+  double latency_ms = 20.0;
+};
+
+struct Topology {
+  std::vector<DataCenter> data_centers;
+  std::vector<Node> nodes;
+  std::vector<InterDcLink> links;
+  double default_inter_dc_gbps = 1.0;  // for pairs without a listed link
+  double default_inter_dc_latency_ms = 50.0;
+
+  const DataCenter* FindDataCenter(const std::string& name) const;
+  const Node* FindNode(const std::string& name) const;
+  // Bandwidth (Gbit/s) and latency (s) between two GPUs' nodes: inside a
+  // node, inside a data center, or across data centers.
+  double LinkGbps(const Node& a, const Node& b) const;
+  double LinkLatencyS(const Node& a, const Node& b) const;
+  int TotalGpus(bool alive_only = true) const;
+};
+
+// Cluster file (YAML), see docs/formats.md:
+//   data_centers:
+//     - name: east
+//       fabric_gbps: 400
+//       nodes:
+//         - {name: east-0, host: localhost, gpus: 8, gpu_model: H200, gpu_memory_gb: 141, gpu_tflops: 989, nvlink_gbps: 7200}
+//   links:
+//     - {a: east, b: west, gbps: 10, latency_ms: 30}
+Result<Topology> ParseClusterYaml(const std::string& text, const std::string& source_name);
+Result<Topology> LoadClusterFile(const std::string& path);
+
+// The embedded default: two data centers on this machine ("dc-east",
+// "dc-west"), one node each with `slots_per_dc` CPU slots, a 100x slower
+// link between them.
+Topology DefaultCluster(int slots_per_dc);
+
+}  // namespace meridian::scheduler

@@ -1,0 +1,63 @@
+// The placement engine: where each rank of a DP x PP job runs, priced by its
+// predicted step time. A library with no gRPC in it; deterministic.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "runtime/model/gpt_config.h"
+#include "scheduler/core/topology.h"
+
+namespace meridian::scheduler {
+
+// What a job asks for.
+struct JobRequest {
+  GPTConfig model;
+  int batch = 4;          // sequences per micro-batch
+  int seq = 64;
+  int microbatches = 1;
+  int dp = 1, pp = 1;     // ignored when auto_layout
+  bool auto_layout = false;
+  int gpus = 0;           // with auto_layout: total GPUs (dp * pp)
+  std::string dp_sync = "auto";  // auto | sync | hierarchical | diloco
+  int diloco_h = 50;      // inner steps per outer step for diloco pricing
+  int bytes_per_param = 16;      // weights + grads + AdamW moments (fp32: 4+4+8)
+  int bytes_per_activation = 4;  // fp32 on CPU, 2 for bf16
+};
+
+// One rank's place.
+struct RankPlacement {
+  int rank = 0;
+  std::string data_center, node;
+  int gpu = 0;
+  int dp_index = 0, stage = 0;
+  int layer_begin = 0, layer_end = 0;
+};
+
+struct Placement {
+  int dp = 1, pp = 1;
+  std::string dp_sync;                 // the mode the prediction assumes
+  std::vector<RankPlacement> ranks;    // world rank order: rank = dp_index * pp + stage
+  double predicted_step_s = 0.0;
+  double compute_s = 0.0, pipeline_comm_s = 0.0, dp_comm_s = 0.0;
+};
+
+// Which GPUs are taken: node name -> GPU index -> job id.
+using Occupancy = std::map<std::string, std::map<int, std::string>>;
+
+// Estimated bytes one stage needs on its GPU: parameters (with gradients
+// and AdamW state) plus activations of the in-flight micro-batches.
+double StageMemoryBytes(const JobRequest& job, int layer_begin, int layer_end, bool first, bool last, int pp,
+                        int stage);
+
+// Prices a given placement with the cost model of docs/scheduler.md.
+double PredictStepSeconds(const Topology& topo, const JobRequest& job, Placement& placement);
+
+// Places every rank or none (gang). FailedPrecondition naming the reason
+// when the job can never fit this cluster; Unavailable when it would fit an
+// empty cluster but not now (the caller queues it). Deterministic.
+Result<Placement> PlaceJob(const Topology& topo, const Occupancy& occupied, const JobRequest& job);
+
+}  // namespace meridian::scheduler
