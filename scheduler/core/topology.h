@@ -50,6 +50,9 @@ struct Topology {
 
   const DataCenter* FindDataCenter(const std::string& name) const;
   const Node* FindNode(const std::string& name) const;
+  // The listed link between two data centers (either order), or nullptr
+  // when the pair uses the defaults.
+  const InterDcLink* FindLink(const std::string& a, const std::string& b) const;
   // Bandwidth (Gbit/s) and latency (s) between two GPUs' nodes: inside a
   // node, inside a data center, or across data centers.
   double LinkGbps(const Node& a, const Node& b) const;
@@ -57,7 +60,7 @@ struct Topology {
   int TotalGpus(bool alive_only = true) const;
 };
 
-// Cluster file (YAML), see docs/formats.md:
+// Cluster file (YAML), see docs/scheduler.md ("Cluster file"):
 //   data_centers:
 //     - name: east
 //       fabric_gbps: 400

@@ -47,6 +47,10 @@ struct Placement {
 // Which GPUs are taken: node name -> GPU index -> job id.
 using Occupancy = std::map<std::string, std::map<int, std::string>>;
 
+// Checks a request before placing it: InvalidArgument naming the field
+// ("job.pp = 20: exceeds the model's 12 layers").
+Status ValidateJobRequest(const JobRequest& job);
+
 // Estimated bytes one stage needs on its GPU: parameters (with gradients
 // and AdamW state) plus activations of the in-flight micro-batches.
 double StageMemoryBytes(const JobRequest& job, int layer_begin, int layer_end, bool first, bool last, int pp,
@@ -59,5 +63,13 @@ double PredictStepSeconds(const Topology& topo, const JobRequest& job, Placement
 // when the job can never fit this cluster; Unavailable when it would fit an
 // empty cluster but not now (the caller queues it). Deterministic.
 Result<Placement> PlaceJob(const Topology& topo, const Occupancy& occupied, const JobRequest& job);
+
+// Checks every rule a placement of `job` must follow, whoever made it: one
+// rank per GPU of an alive node, none on an occupied GPU, each stage's
+// memory within its GPU's, world rank order, each replica's stages covering
+// the layers in order, a known dp_sync and a finite prediction.
+// InvalidArgument naming the first offending rank.
+Status ValidatePlacement(const Topology& topo, const Occupancy& occupied, const JobRequest& job,
+                         const Placement& placement);
 
 }  // namespace meridian::scheduler

@@ -1,0 +1,239 @@
+// ParseClusterYaml: the cluster file, validated field by field. Every error
+// names the file, the field's path and its value, e.g.
+// "cluster.yaml: data_centers[1].nodes[0].gpus = -2: must be >= 1".
+#include <yaml-cpp/yaml.h>
+
+#include <cctype>
+#include <cmath>
+#include <initializer_list>
+#include <set>
+#include <sstream>
+
+#include "scheduler/core/topology.h"
+
+namespace meridian::scheduler {
+
+namespace {
+
+// Reads the fields of one YAML map; knows where it is in the file so its
+// errors can say so.
+class Fields {
+ public:
+  Fields(const YAML::Node& node, std::string source, std::string path)
+      : node_(node), source_(std::move(source)), path_(std::move(path)) {}
+
+  const std::string& path() const { return path_; }
+  std::string Where(const std::string& key) const { return path_.empty() ? key : path_ + "." + key; }
+
+  Status Error(const std::string& key, const std::string& value, const std::string& why) const {
+    return Status::InvalidArgument(source_ + ": " + Where(key) + " = " + value + ": " + why);
+  }
+  Status Missing(const std::string& key, const std::string& why) const {
+    return Status::InvalidArgument(source_ + ": " + Where(key) + ": missing (" + why + ")");
+  }
+
+  // Unknown keys are errors: a misspelt field would otherwise silently fall
+  // back to its default.
+  Status CheckKeys(std::initializer_list<const char*> known) const {
+    if (!node_.IsMap()) {
+      return Status::InvalidArgument(source_ + ": " + (path_.empty() ? std::string("the top level") : path_) +
+                                     ": must be a map of field: value");
+    }
+    for (const auto& kv : node_) {
+      const std::string key = kv.first.IsScalar() ? kv.first.Scalar() : "<non-scalar key>";
+      bool found = false;
+      std::string expected;
+      for (const char* k : known) {
+        found = found || key == k;
+        expected += expected.empty() ? k : std::string(", ") + k;
+      }
+      if (!found) return Status::InvalidArgument(source_ + ": " + Where(key) + ": unknown field (expected " + expected + ")");
+    }
+    return Status::OK();
+  }
+
+  bool Has(const std::string& key) const { return node_[key].IsDefined() && !node_[key].IsNull(); }
+  YAML::Node Get(const std::string& key) const { return node_[key]; }
+
+  static std::string Show(const YAML::Node& v) {
+    if (v.IsScalar()) return v.Scalar();
+    if (v.IsSequence()) return "<list>";
+    if (v.IsMap()) return "<map>";
+    return "<null>";
+  }
+
+  Status Name(const std::string& key, std::string* out) const {
+    if (!Has(key)) return Missing(key, "every entry needs a name");
+    return Text(key, out, /*name=*/true);
+  }
+
+  Status Text(const std::string& key, std::string* out, bool name = false) const {
+    if (!Has(key)) return Status::OK();
+    const YAML::Node v = node_[key];
+    if (!v.IsScalar()) return Error(key, Show(v), "must be a string");
+    const std::string s = v.Scalar();
+    if (s.empty()) return Error(key, "\"\"", "must not be empty");
+    // Names and hosts end up in host files and command lines.
+    for (char c : s) {
+      const bool ok = std::isalnum((unsigned char)c) || c == '-' || c == '_' || c == '.' || (!name && c == ':');
+      if (!ok) return Error(key, "\"" + s + "\"", name ? "must be letters, digits, '-', '_' or '.'" : "is not a host name");
+    }
+    *out = s;
+    return Status::OK();
+  }
+
+  // A number with min <= value (or min < value when `strict`).
+  Status Number(const std::string& key, double* out, double min, bool strict) const {
+    if (!Has(key)) return Status::OK();
+    const YAML::Node v = node_[key];
+    double x = 0;
+    if (!v.IsScalar() || !YAML::convert<double>::decode(v, x) || !std::isfinite(x))
+      return Error(key, Show(v), "must be a number");
+    if (strict ? !(x > min) : !(x >= min)) {
+      std::ostringstream why;
+      why << "must be " << (strict ? "> " : ">= ") << min;
+      return Error(key, v.Scalar(), why.str());
+    }
+    *out = x;
+    return Status::OK();
+  }
+
+  Status Integer(const std::string& key, int* out, int min, int max) const {
+    if (!Has(key)) return Status::OK();
+    const YAML::Node v = node_[key];
+    long long x = 0;
+    if (!v.IsScalar() || !YAML::convert<long long>::decode(v, x)) return Error(key, Show(v), "must be an integer");
+    if (x < min) return Error(key, v.Scalar(), "must be >= " + std::to_string(min));
+    if (x > max) return Error(key, v.Scalar(), "must be <= " + std::to_string(max));
+    *out = (int)x;
+    return Status::OK();
+  }
+
+ private:
+  YAML::Node node_;
+  std::string source_;
+  std::string path_;
+};
+
+constexpr int kMaxGpusPerNode = 1024;
+
+Status ParseNode(const Fields& f, const std::string& dc, Node* node) {
+  MERIDIAN_RETURN_IF_ERROR(f.CheckKeys({"name", "host", "gpus", "gpu_model", "gpu_memory_gb", "gpu_tflops",
+                                        "nvlink_gbps", "nvlink_latency_us"}));
+  node->data_center = dc;
+  MERIDIAN_RETURN_IF_ERROR(f.Name("name", &node->name));
+  MERIDIAN_RETURN_IF_ERROR(f.Text("host", &node->host));
+  if (!f.Has("gpus")) return f.Missing("gpus", "how many GPUs (or CPU slots) the node has");
+  int count = 0;
+  MERIDIAN_RETURN_IF_ERROR(f.Integer("gpus", &count, 1, kMaxGpusPerNode));
+  Gpu gpu;
+  MERIDIAN_RETURN_IF_ERROR(f.Text("gpu_model", &gpu.model));
+  MERIDIAN_RETURN_IF_ERROR(f.Number("gpu_memory_gb", &gpu.memory_gb, 0.0, true));
+  MERIDIAN_RETURN_IF_ERROR(f.Number("gpu_tflops", &gpu.tflops, 0.0, true));
+  MERIDIAN_RETURN_IF_ERROR(f.Number("nvlink_gbps", &node->intra_node_gbps, 0.0, true));
+  MERIDIAN_RETURN_IF_ERROR(f.Number("nvlink_latency_us", &node->intra_node_latency_us, 0.0, false));
+  for (int i = 0; i < count; ++i) {
+    gpu.index = i;
+    node->gpus.push_back(gpu);
+  }
+  return Status::OK();
+}
+
+Status ParseDataCenter(const Fields& f, const std::string& source, Topology* topo) {
+  MERIDIAN_RETURN_IF_ERROR(f.CheckKeys({"name", "fabric_gbps", "fabric_latency_us", "nodes"}));
+  DataCenter dc;
+  MERIDIAN_RETURN_IF_ERROR(f.Name("name", &dc.name));
+  MERIDIAN_RETURN_IF_ERROR(f.Number("fabric_gbps", &dc.fabric_gbps, 0.0, true));
+  MERIDIAN_RETURN_IF_ERROR(f.Number("fabric_latency_us", &dc.fabric_latency_us, 0.0, false));
+  if (f.Has("nodes")) {
+    const YAML::Node nodes = f.Get("nodes");
+    if (!nodes.IsSequence()) return f.Error("nodes", Fields::Show(nodes), "must be a list of nodes");
+    for (size_t i = 0; i < nodes.size(); ++i) {
+      Node node;
+      MERIDIAN_RETURN_IF_ERROR(ParseNode(Fields(nodes[i], source, f.Where("nodes") + "[" + std::to_string(i) + "]"),
+                                         dc.name, &node));
+      topo->nodes.push_back(std::move(node));
+    }
+  }
+  topo->data_centers.push_back(std::move(dc));
+  return Status::OK();
+}
+
+Status ParseLink(const Fields& f, const Topology& topo, InterDcLink* link) {
+  MERIDIAN_RETURN_IF_ERROR(f.CheckKeys({"a", "b", "gbps", "latency_ms"}));
+  for (const char* end : {"a", "b"}) {
+    std::string name;
+    if (!f.Has(end)) return f.Missing(end, "a link joins two data centers, a and b");
+    MERIDIAN_RETURN_IF_ERROR(f.Text(end, &name, /*name=*/true));
+    if (topo.FindDataCenter(name) == nullptr) return f.Error(end, name, "unknown data center");
+    (std::string(end) == "a" ? link->a : link->b) = name;
+  }
+  if (link->a == link->b) return f.Error("b", link->b, "a link must join two different data centers");
+  if (!f.Has("gbps")) return f.Missing("gbps", "the link's bandwidth in Gbit/s");
+  MERIDIAN_RETURN_IF_ERROR(f.Number("gbps", &link->gbps, 0.0, true));
+  MERIDIAN_RETURN_IF_ERROR(f.Number("latency_ms", &link->latency_ms, 0.0, false));
+  return Status::OK();
+}
+
+Status ParseTopology(const YAML::Node& root, const std::string& source, Topology* topo) {
+  if (!root.IsDefined() || root.IsNull()) return Status::InvalidArgument(source + ": the cluster file is empty");
+  Fields top(root, source, "");
+  MERIDIAN_RETURN_IF_ERROR(
+      top.CheckKeys({"data_centers", "links", "default_inter_dc_gbps", "default_inter_dc_latency_ms"}));
+  MERIDIAN_RETURN_IF_ERROR(top.Number("default_inter_dc_gbps", &topo->default_inter_dc_gbps, 0.0, true));
+  MERIDIAN_RETURN_IF_ERROR(top.Number("default_inter_dc_latency_ms", &topo->default_inter_dc_latency_ms, 0.0, false));
+  if (!top.Has("data_centers")) return top.Missing("data_centers", "the cluster needs at least one data center");
+  const YAML::Node dcs = top.Get("data_centers");
+  if (!dcs.IsSequence() || dcs.size() == 0)
+    return top.Error("data_centers", Fields::Show(dcs), "must be a non-empty list of data centers");
+  std::set<std::string> dc_names, node_names;
+  for (size_t i = 0; i < dcs.size(); ++i) {
+    const std::string path = "data_centers[" + std::to_string(i) + "]";
+    const size_t first_node = topo->nodes.size();
+    MERIDIAN_RETURN_IF_ERROR(ParseDataCenter(Fields(dcs[i], source, path), source, topo));
+    const std::string& name = topo->data_centers.back().name;
+    if (!dc_names.insert(name).second)
+      return Status::InvalidArgument(source + ": " + path + ".name = " + name + ": duplicate data center name");
+    for (size_t n = first_node; n < topo->nodes.size(); ++n) {
+      if (!node_names.insert(topo->nodes[n].name).second) {
+        return Status::InvalidArgument(source + ": " + path + ".nodes[" + std::to_string(n - first_node) +
+                                       "].name = " + topo->nodes[n].name + ": duplicate node name");
+      }
+    }
+  }
+  if (top.Has("links")) {
+    const YAML::Node links = top.Get("links");
+    if (!links.IsSequence()) return top.Error("links", Fields::Show(links), "must be a list of links");
+    for (size_t i = 0; i < links.size(); ++i) {
+      const std::string path = "links[" + std::to_string(i) + "]";
+      InterDcLink link;
+      MERIDIAN_RETURN_IF_ERROR(ParseLink(Fields(links[i], source, path), *topo, &link));
+      if (topo->FindLink(link.a, link.b) != nullptr) {
+        return Status::InvalidArgument(source + ": " + path + " = " + link.a + "-" + link.b +
+                                       ": duplicate link (each pair of data centers is listed once)");
+      }
+      topo->links.push_back(std::move(link));
+    }
+  }
+  return Status::OK();
+}
+
+}  // namespace
+
+Result<Topology> ParseClusterYaml(const std::string& text, const std::string& source_name) {
+  Topology topo;
+  try {
+    const YAML::Node root = YAML::Load(text);
+    MERIDIAN_RETURN_IF_ERROR(ParseTopology(root, source_name, &topo));
+  } catch (const YAML::Exception& e) {
+    // Syntax errors, and any conversion the checks above did not foresee.
+    std::ostringstream os;
+    os << source_name;
+    if (!e.mark.is_null()) os << ": line " << e.mark.line + 1 << ", column " << e.mark.column + 1;
+    os << ": " << e.msg;
+    return Status::InvalidArgument(os.str());
+  }
+  return topo;
+}
+
+}  // namespace meridian::scheduler

@@ -1,0 +1,168 @@
+#include "scheduler/placement/baselines.h"
+
+#include <algorithm>
+#include <random>
+#include <tuple>
+
+#include "scheduler/placement/layout_search.h"
+
+namespace meridian::scheduler {
+
+namespace {
+
+// Leaves the exhaustive search may price before it gives up.
+constexpr long long kMaxAssignments = 5'000'000;
+
+bool Holds(const LayoutContext& c, Slot s, int stage) {
+  return c.index.node(s.node).gpus[s.gpu].memory_gb * kBytesPerGb >= c.stages[stage].memory_bytes;
+}
+
+// Free GPUs in node-name order.
+std::vector<Slot> FreeSlots(const LayoutContext& c) {
+  std::vector<Slot> out;
+  for (int id : c.index.NodesByName())
+    for (int g : c.free.by_node[id]) out.push_back(Slot{id, g});
+  return out;
+}
+
+Status NoRoom(const char* who, int rank) {
+  return Status::Unavailable(std::string(who) + ": no free GPU left that holds rank " + std::to_string(rank) + "'s stage");
+}
+
+// Depth-first over ranks; a rank picks a class of identical GPUs (same
+// node, same spec) and takes its next unused one.
+class Exhaustive {
+ public:
+  explicit Exhaustive(const LayoutContext& c) : c_(c) {
+    for (int id : c.index.NodesByName()) {
+      for (int g : c.free.by_node[id]) {
+        const Gpu& gpu = c.index.node(id).gpus[g];
+        if (!classes_.empty()) {
+          Class& last = classes_.back();
+          const Gpu& ref = c.index.node(last.node).gpus[last.gpus.front()];
+          if (last.node == id && ref.memory_gb == gpu.memory_gb && ref.tflops == gpu.tflops && ref.model == gpu.model) {
+            last.gpus.push_back(g);
+            continue;
+          }
+        }
+        classes_.push_back(Class{id, {g}, 0});
+      }
+    }
+    slots_.resize((size_t)c.dp * c.pp);
+    first_class_.assign(c.dp, 0);
+  }
+
+  Result<std::vector<Slot>> Run() {
+    Search(0);
+    if (leaves_ > kMaxAssignments)
+      return Status::FailedPrecondition("exhaustive placement: more than " + std::to_string(kMaxAssignments) +
+                                        " assignments to price; the cluster is too big");
+    if (best_.empty()) return Status::Unavailable("exhaustive placement: no assignment holds every stage");
+    return best_;
+  }
+
+ private:
+  struct Class {
+    int node;
+    std::vector<int> gpus;
+    int next;
+  };
+
+  void Search(int rank) {
+    if (leaves_ > kMaxAssignments) return;
+    if (rank == c_.dp * c_.pp) {
+      ++leaves_;
+      const double t = PriceSlots(c_.index, c_.job, c_.dp, c_.pp, c_.stages, slots_).total();
+      if (best_.empty() || t < best_time_) {
+        best_ = slots_;
+        best_time_ = t;
+      }
+      return;
+    }
+    const int d = rank / c_.pp, s = rank % c_.pp;
+    // Replicas are interchangeable: only orders where each replica's first
+    // stage sits in a class no earlier than the previous replica's.
+    const size_t from = (s == 0 && d > 0) ? (size_t)first_class_[d - 1] : 0;
+    for (size_t k = from; k < classes_.size(); ++k) {
+      Class& cl = classes_[k];
+      if (cl.next == (int)cl.gpus.size()) continue;
+      const Slot slot{cl.node, cl.gpus[cl.next]};
+      if (!Holds(c_, slot, s)) continue;
+      slots_[rank] = slot;
+      if (s == 0) first_class_[d] = (int)k;
+      cl.next++;
+      Search(rank + 1);
+      cl.next--;
+    }
+  }
+
+  const LayoutContext& c_;
+  std::vector<Class> classes_;
+  std::vector<Slot> slots_, best_;
+  std::vector<int> first_class_;
+  double best_time_ = 0;
+  long long leaves_ = 0;
+};
+
+}  // namespace
+
+Result<Placement> RoundRobinPlacement(const Topology& topo, const Occupancy& occupied, const JobRequest& job) {
+  return PlaceOverLayouts(topo, occupied, job, [](const LayoutContext& c) -> Result<std::vector<Slot>> {
+    std::vector<int> nodes;
+    for (int id : c.index.NodesByName())
+      if (!c.free.by_node[id].empty()) nodes.push_back(id);
+    std::vector<std::vector<bool>> used(c.index.num_nodes());
+    for (int id : nodes) used[id].assign(c.free.by_node[id].size(), false);
+    std::vector<Slot> slots;
+    size_t next = 0;
+    for (int r = 0; r < c.dp * c.pp; ++r) {
+      bool placed = false;
+      for (size_t tries = 0; tries < nodes.size() && !placed; ++tries) {
+        const int id = nodes[next];
+        next = (next + 1) % nodes.size();
+        for (size_t k = 0; k < used[id].size() && !placed; ++k) {
+          const Slot s{id, c.free.by_node[id][k]};
+          if (used[id][k] || !Holds(c, s, r % c.pp)) continue;
+          used[id][k] = true;
+          slots.push_back(s);
+          placed = true;
+        }
+      }
+      if (!placed) return NoRoom("round-robin placement", r);
+    }
+    return slots;
+  });
+}
+
+Result<Placement> RandomPlacement(const Topology& topo, const Occupancy& occupied, const JobRequest& job,
+                                  uint64_t seed) {
+  return PlaceOverLayouts(topo, occupied, job, [seed](const LayoutContext& c) -> Result<std::vector<Slot>> {
+    std::vector<Slot> pool = FreeSlots(c);
+    std::mt19937_64 rng(seed);
+    // Fisher-Yates by hand: std::shuffle's order differs between libraries.
+    for (size_t i = pool.size(); i > 1; --i) std::swap(pool[i - 1], pool[rng() % i]);
+    std::vector<bool> used(pool.size(), false);
+    std::vector<Slot> slots;
+    for (int r = 0; r < c.dp * c.pp; ++r) {
+      size_t k = 0;
+      while (k < pool.size() && (used[k] || !Holds(c, pool[k], r % c.pp))) ++k;
+      if (k == pool.size()) return NoRoom("random placement", r);
+      used[k] = true;
+      slots.push_back(pool[k]);
+    }
+    return slots;
+  });
+}
+
+Result<Placement> ExhaustivePlacement(const Topology& topo, const Occupancy& occupied, const JobRequest& job,
+                                      int max_free_gpus) {
+  return PlaceOverLayouts(topo, occupied, job, [max_free_gpus](const LayoutContext& c) -> Result<std::vector<Slot>> {
+    if (c.free.total > max_free_gpus) {
+      return Status::FailedPrecondition("exhaustive placement: " + std::to_string(c.free.total) +
+                                        " free GPUs, more than the " + std::to_string(max_free_gpus) + " it searches");
+    }
+    return Exhaustive(c).Run();
+  });
+}
+
+}  // namespace meridian::scheduler

@@ -1,0 +1,187 @@
+#include "scheduler/placement/layout_search.h"
+
+#include <algorithm>
+#include <cstdio>
+
+namespace meridian::scheduler {
+
+namespace {
+
+constexpr int kMaxRanks = 1 << 20;
+
+Status Bad(const std::string& field, long long value, const std::string& why) {
+  return Status::InvalidArgument("job." + field + " = " + std::to_string(value) + ": " + why);
+}
+
+std::string Gb(double bytes) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%.2f GB", bytes / kBytesPerGb);
+  return buf;
+}
+
+}  // namespace
+
+Status ValidateJobRequest(const JobRequest& job) {
+  Status model = ValidateConfig(job.model);
+  if (!model.ok()) return Status::InvalidArgument("job.model: " + model.message());
+  if (job.batch < 1) return Bad("batch", job.batch, "must be >= 1");
+  if (job.seq < 1) return Bad("seq", job.seq, "must be >= 1");
+  if (job.seq > job.model.max_seq_len)
+    return Bad("seq", job.seq, "exceeds the model's max_seq_len " + std::to_string(job.model.max_seq_len));
+  if (job.microbatches < 1) return Bad("microbatches", job.microbatches, "must be >= 1");
+  if (job.auto_layout) {
+    if (job.gpus < 1) return Bad("gpus", job.gpus, "must be >= 1 with auto_layout");
+    if (job.gpus > kMaxRanks) return Bad("gpus", job.gpus, "must be <= " + std::to_string(kMaxRanks));
+  } else {
+    if (job.dp < 1) return Bad("dp", job.dp, "must be >= 1");
+    if (job.pp < 1) return Bad("pp", job.pp, "must be >= 1");
+    if (job.pp > job.model.n_layer)
+      return Bad("pp", job.pp, "exceeds the model's " + std::to_string(job.model.n_layer) + " layers (a stage needs one)");
+    if ((long long)job.dp * job.pp > kMaxRanks)
+      return Bad("dp", job.dp, "dp x pp = " + std::to_string((long long)job.dp * job.pp) + " ranks, more than " +
+                                   std::to_string(kMaxRanks));
+  }
+  const std::string& s = job.dp_sync;
+  if (!s.empty() && s != "auto" && s != "sync" && s != "hierarchical" && s != "diloco")
+    return Status::InvalidArgument("job.dp_sync = " + s + ": expected auto, sync, hierarchical or diloco");
+  if (job.diloco_h < 1) return Bad("diloco_h", job.diloco_h, "must be >= 1");
+  if (job.bytes_per_param < 1) return Bad("bytes_per_param", job.bytes_per_param, "must be >= 1");
+  if (job.bytes_per_activation < 1) return Bad("bytes_per_activation", job.bytes_per_activation, "must be >= 1");
+  return Status::OK();
+}
+
+FreeGpus FindFreeGpus(const ClusterIndex& index, const Occupancy* occupied) {
+  FreeGpus out;
+  out.by_node.resize(index.num_nodes());
+  std::vector<std::vector<bool>> taken(index.num_nodes());
+  if (occupied != nullptr) {
+    for (const auto& [name, gpus] : *occupied) {
+      const int id = index.NodeId(name);
+      if (id < 0) continue;  // a node the topology no longer has
+      const std::vector<Gpu>& node_gpus = index.node(id).gpus;
+      taken[id].assign(node_gpus.size(), false);
+      for (size_t g = 0; g < node_gpus.size(); ++g) taken[id][g] = gpus.count(node_gpus[g].index) > 0;
+    }
+  }
+  for (int n = 0; n < index.num_nodes(); ++n) {
+    const Node& node = index.node(n);
+    if (!node.alive) continue;
+    std::vector<int>& mine = out.by_node[n];
+    for (int g = 0; g < (int)node.gpus.size(); ++g)
+      if (taken[n].empty() || !taken[n][g]) mine.push_back(g);
+    std::sort(mine.begin(), mine.end(),
+              [&](int a, int b) { return node.gpus[a].index < node.gpus[b].index || (node.gpus[a].index == node.gpus[b].index && a < b); });
+    out.total += (int)mine.size();
+    // Few distinct sizes even in big clusters: a short list beats a map.
+    for (int g : mine) {
+      const double bytes = node.gpus[g].memory_gb * kBytesPerGb;
+      auto it = std::find_if(out.by_memory.rbegin(), out.by_memory.rend(), [&](const auto& e) { return e.first == bytes; });
+      if (it != out.by_memory.rend()) {
+        it->second++;
+      } else {
+        out.by_memory.emplace_back(bytes, 1);
+      }
+    }
+  }
+  std::sort(out.by_memory.begin(), out.by_memory.end(), std::greater<>());
+  return out;
+}
+
+std::vector<std::pair<int, int>> CandidateLayouts(const JobRequest& job) {
+  if (!job.auto_layout) return {{job.dp, job.pp}};
+  std::vector<std::pair<int, int>> out;
+  for (int pp = 1; pp <= std::min(job.gpus, job.model.n_layer); ++pp)
+    if (job.gpus % pp == 0) out.emplace_back(job.gpus / pp, pp);
+  return out;
+}
+
+Status CheckMemoryFits(const FreeGpus& gpus, int dp, int pp,
+                       const std::vector<StageCost>& stages, Status::Code code, const char* pool) {
+  auto fail = [&](const std::string& msg) {
+    return code == Status::Code::kUnavailable ? Status::Unavailable(msg) : Status::FailedPrecondition(msg);
+  };
+  const long long ranks = (long long)dp * pp;
+  const std::string layout = "dp " + std::to_string(dp) + " x pp " + std::to_string(pp);
+  if (gpus.total < ranks) {
+    return fail("the job needs " + std::to_string(ranks) + " GPUs (" + layout + ") but " +
+                (code == Status::Code::kUnavailable ? "only " + std::to_string(gpus.total) + " are " + pool
+                                                    : "the cluster has " + std::to_string(gpus.total) + " " + pool));
+  }
+  const auto& by_memory = gpus.by_memory;
+  // Stages by need, largest first. The GPUs able to hold a stage include
+  // those able to hold any smaller one, so a matching exists exactly when,
+  // for every stage, the GPUs covering its need are at least as many as
+  // the ranks needing that much or more (Hall's condition on nested sets).
+  std::vector<int> order(pp);
+  for (int s = 0; s < pp; ++s) order[s] = s;
+  std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return stages[a].memory_bytes > stages[b].memory_bytes; });
+  long long needing = 0;
+  for (int s : order) {
+    const StageCost& st = stages[s];
+    needing += dp;
+    long long covering = 0;
+    for (const auto& [bytes, count] : by_memory)
+      if (bytes >= st.memory_bytes) covering += count;
+    if (covering >= needing) continue;
+    const std::string stage = "stage " + std::to_string(s) + " (layers [" + std::to_string(st.layer_begin) + ", " +
+                              std::to_string(st.layer_end) + ")) needs " + Gb(st.memory_bytes);
+    if (covering == 0 && !by_memory.empty()) {
+      return fail(stage + " but the largest " + pool + " GPU has " + Gb(by_memory.begin()->first) + " (" + layout + ")");
+    }
+    return fail(stage + ": " + std::to_string(needing) + " ranks (" + layout + ") need that much or more but only " +
+                std::to_string(covering) + " " + pool + " GPUs have it");
+  }
+  return Status::OK();
+}
+
+Result<Placement> PlaceOverLayouts(const Topology& topo, const Occupancy& occupied, const JobRequest& job,
+                                   const LayoutPlacer& place) {
+  MERIDIAN_RETURN_IF_ERROR(ValidateJobRequest(job));
+  const ClusterIndex index(topo);
+  const FreeGpus alive = FindFreeGpus(index, nullptr);
+  const FreeGpus free = FindFreeGpus(index, &occupied);
+  const std::vector<std::pair<int, int>> layouts = CandidateLayouts(job);
+  bool fits_empty = false;
+  Status never, not_now, placer;
+  Price best_price;
+  std::vector<Slot> best_slots;
+  std::vector<StageCost> best_stages;
+  int best_dp = 0, best_pp = 0;
+  // Later (deeper) layouts overwrite the reasons: their stages are the
+  // smallest, so theirs is the most telling shortfall.
+  for (const auto& [dp, pp] : layouts) {
+    const std::vector<StageCost> stages = StageCosts(job, pp);
+    Status s = CheckMemoryFits(alive, dp, pp, stages, Status::Code::kFailedPrecondition, "alive");
+    if (!s.ok()) {
+      never = s;
+      continue;
+    }
+    fits_empty = true;
+    s = CheckMemoryFits(free, dp, pp, stages, Status::Code::kUnavailable, "free");
+    if (!s.ok()) {
+      not_now = s;
+      continue;
+    }
+    Result<std::vector<Slot>> slots = place(LayoutContext{index, job, dp, pp, stages, free});
+    if (!slots.ok()) {
+      placer = slots.status();
+      continue;
+    }
+    const Price price = PriceSlots(index, job, dp, pp, stages, *slots);
+    if (best_slots.empty() || price.total() < best_price.total()) {
+      best_price = price;
+      best_slots = std::move(slots).value();
+      best_stages = stages;
+      best_dp = dp;
+      best_pp = pp;
+    }
+  }
+  if (!best_slots.empty()) return MakePlacement(index, best_dp, best_pp, best_stages, best_slots, best_price);
+  const std::string prefix =
+      job.auto_layout ? "no dp x pp layout of " + std::to_string(job.gpus) + " GPUs fits: " : std::string();
+  if (!fits_empty) return Status::FailedPrecondition(prefix + never.message());
+  if (!placer.ok()) return placer.WithContext(job.auto_layout ? "no dp x pp layout placed" : "placement");
+  return Status::Unavailable(prefix + not_now.message());
+}
+
+}  // namespace meridian::scheduler

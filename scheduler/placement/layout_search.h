@@ -1,0 +1,54 @@
+// What every placer shares: request validation, the free GPUs, the
+// memory-only feasibility test, and the loop over candidate dp x pp layouts
+// that sorts "never fits" (FailedPrecondition) from "not now" (Unavailable).
+// Internal to scheduler/placement.
+#pragma once
+
+#include <functional>
+#include <utility>
+#include <vector>
+
+#include "scheduler/placement/cost_model.h"
+
+namespace meridian::scheduler {
+
+// GPUs a job may take, per node id: positions in Node::gpus in Gpu::index
+// order. Dead nodes have none.
+struct FreeGpus {
+  std::vector<std::vector<int>> by_node;
+  int total = 0;
+  std::vector<std::pair<double, long long>> by_memory;  // (bytes, GPUs), largest first
+};
+
+// All GPUs of alive nodes when `occupied` is null, else those not taken.
+FreeGpus FindFreeGpus(const ClusterIndex& index, const Occupancy* occupied);
+
+// The (dp, pp) layouts a validated request allows: its own, or with
+// auto_layout every dp * pp = gpus with pp <= n_layer, pp ascending.
+std::vector<std::pair<int, int>> CandidateLayouts(const JobRequest& job);
+
+// Whether dp replicas of `stages` fit `gpus` by memory alone, ignoring
+// where the GPUs are (a rank takes a whole GPU whose memory covers its
+// stage). Not OK with `code` and a message naming the shortfall; `pool`
+// says which GPUs were counted ("alive", "free").
+Status CheckMemoryFits(const FreeGpus& gpus, int dp, int pp,
+                       const std::vector<StageCost>& stages, Status::Code code, const char* pool);
+
+// What a placer sees for one layout.
+struct LayoutContext {
+  const ClusterIndex& index;
+  const JobRequest& job;
+  int dp, pp;
+  const std::vector<StageCost>& stages;
+  const FreeGpus& free;
+};
+
+// Returns slots in world rank order (dp * pp of them), or an error.
+using LayoutPlacer = std::function<Result<std::vector<Slot>>(const LayoutContext&)>;
+
+// Validates the request, runs `place` on every candidate layout that fits
+// by memory and keeps the cheapest by PriceSlots (the first on a tie).
+Result<Placement> PlaceOverLayouts(const Topology& topo, const Occupancy& occupied, const JobRequest& job,
+                                   const LayoutPlacer& place);
+
+}  // namespace meridian::scheduler
