@@ -4,6 +4,7 @@
 #include <CLI/CLI.hpp>
 
 #include "bench/allreduce_bench.h"
+#include "bench/placement_bench.h"
 #include "bench/train_bench.h"
 
 int main(int argc, char** argv) {
@@ -11,6 +12,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   int exit_code = 0;
   meridian::bench::AddTrainBenchmark(app, &exit_code, &argc, &argv);
+  meridian::bench::AddPlacementBenchmark(app, &exit_code);
   meridian::bench::AddAllReduceBenchmark(app, &exit_code, &argc, &argv);
   CLI11_PARSE(app, argc, argv);
   return exit_code;

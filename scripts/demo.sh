@@ -1,19 +1,41 @@
 #!/usr/bin/env bash
-# The main job: trains a small GPT-2 on the built-in synthetic corpus and
-# prints a sample. Installs, builds and makes its data as needed.
+# The main job: starts the scheduler daemon (unless one is already up),
+# submits a small GPT-2 as DP2 x PP2 across the built-in cluster's two data
+# centers, shows its placement, streams its progress until it succeeds, and
+# prints the sample it wrote. Installs, builds and makes its data as needed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh >/dev/null
-[[ -x build/bin/meridian-train ]] || bash scripts/build.sh
+[[ -x build/bin/meridian-scheduler && -x build/bin/meridian-train ]] || bash scripts/build.sh
 [[ -f data/synth/train_000.bin ]] || build/bin/meridian-data synth --out data/synth
-rm -rf runs/demo && mkdir -p runs/demo
-build/bin/meridian-train --config examples/configs/demo.yaml "$@"
-python3 - runs/demo/metrics.jsonl <<'PY'
-import json, sys
-rows = [json.loads(l) for l in open(sys.argv[1])]
-train = [r for r in rows if "loss" in r]
-evals = [r for r in rows if "eval_loss" in r]
-first, last = train[0]["loss"], train[-1]["loss"]
-print(f"loss: step {train[0]['step']} {first:.3f} -> step {train[-1]['step']} {last:.3f}"
-      f" ({last / first:.0%} of the start)" + (f"; eval loss {evals[-1]['eval_loss']:.3f}" if evals else ""))
+export MERIDIAN_SCHEDULER=${MERIDIAN_SCHEDULER:-127.0.0.1:50051}
+ctl() { build/bin/meridianctl "$@"; }
+
+started=""
+if ! ctl pools >/dev/null 2>&1; then
+  mkdir -p runs
+  build/bin/meridian-scheduler --listen "$MERIDIAN_SCHEDULER" --state runs/scheduler-state \
+    >runs/scheduler.log 2>&1 &
+  started=$!
+  trap '[[ -n "$started" ]] && kill "$started" 2>/dev/null && wait "$started" 2>/dev/null' EXIT
+  for _ in $(seq 100); do ctl pools >/dev/null 2>&1 && break; sleep 0.1; done
+  echo "started meridian-scheduler (pid $started, log runs/scheduler.log)"
+fi
+ctl pools
+echo
+ctl plan examples/jobs/demo.yaml
+echo
+job=$(ctl --json submit examples/jobs/demo.yaml | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+echo "submitted $job"
+ctl watch "$job" | awk 'NR <= 6 || /eval|SUCCEEDED|FAILED|CANCELLED|PLACED|RUNNING/ || NR % 20 == 0'
+state=$(ctl --json get "$job" | python3 -c 'import json,sys; print(json.load(sys.stdin)["state"])')
+ctl logs "$job" | sed -n '/^---- sample/,/^---- end of sample/p'
+python3 - "runs/scheduler-state/jobs/$job/metrics.jsonl" "$job" <<'PY' || true
+import json, os, sys
+path = sys.argv[1]
+if os.path.exists(path):
+    rows = [json.loads(l) for l in open(path) if '"loss"' in l]
+    print(f"{sys.argv[2]}: loss {rows[0]['loss']:.3f} at step {rows[0]['step']} -> {rows[-1]['loss']:.3f} at step {rows[-1]['step']}")
 PY
+echo "job $job: $state"
+[[ "$state" == SUCCEEDED ]]

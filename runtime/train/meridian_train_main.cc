@@ -4,6 +4,7 @@
 
 #include "runtime/comm/mpi_communicator.h"
 #include "runtime/comm/self_communicator.h"
+#include "runtime/train/scheduler_client.h"
 #include "runtime/train/train_options.h"
 #include "runtime/train/trainer.h"
 
@@ -33,8 +34,21 @@ int main(int argc, char** argv) {
                  s.ToString().c_str());
     return 1;
   };
+  // A scheduled rank takes its job, layout and data centers from the daemon.
+  std::unique_ptr<meridian::SchedulerClient> scheduler;
+  if (!options->scheduler.empty()) {
+    auto client = meridian::SchedulerClient::Connect(options->scheduler, options->job);
+    if (!client.ok()) return fail(client.status());
+    scheduler = std::move(client).value();
+    if (meridian::Status s = scheduler->ApplyAssignment(rank, &*options); !s.ok()) return fail(s);
+  }
   auto trainer = meridian::Trainer::Create(*options, world.get());
   if (!trainer.ok()) return fail(trainer.status());
+  if (scheduler) {
+    (*trainer)->set_progress_callback([&](long step, double loss, double tps, double eval) {
+      scheduler->ReportProgress(step, loss, tps, eval);
+    });
+  }
   meridian::Status s = (*trainer)->Run();
   if (!s.ok()) return fail(s);
   return 0;

@@ -80,6 +80,10 @@ Result<TrainOptions> ParseTrainOptions(int argc, char** argv, int* exit_code) {
   app.add_option("--pools", o.pools, "Data centers of the world ranks, e.g. dcA:2,dcB:2 (consecutive ranks)")
       ->group("Parallel");
 
+  app.add_option("--scheduler", o.scheduler, "Scheduler daemon address; the job's spec and placement come from it")
+      ->group("Scheduler");
+  app.add_option("--job", o.job, "Job id (with --scheduler)")->group("Scheduler");
+
   app.add_option("--threads", o.threads, "CPU threads (0: all cores)")->group("Run");
   app.add_option("--sample", o.sample, "Generate N tokens at the end")->group("Run");
   app.add_option("--sample-prompt", o.sample_prompt, "Prompt for --sample (byte-level vocab)")->group("Run");
@@ -127,6 +131,7 @@ Status ValidateTrainOptions(const TrainOptions& o) {
   if (o.threads < 0) return bad("threads", std::to_string(o.threads), "must be >= 0");
   if (o.sample < 0) return bad("sample", std::to_string(o.sample), "must be >= 0");
   if (!(o.sample_temperature > 0)) return bad("sample-temperature", std::to_string(o.sample_temperature), "must be > 0");
+  if (o.scheduler.empty() != o.job.empty()) return bad("job", o.job, "--scheduler and --job go together");
   if (o.resume && o.checkpoint_dir.empty()) return bad("resume", "true", "needs --checkpoint-dir");
   if (o.eval_only && o.val_data.empty()) return bad("eval-only", "true", "needs --val-data");
   if (o.init_from.empty() && o.seq > o.max_seq)

@@ -53,6 +53,10 @@ struct TrainOptions {
   double comm_timeout = 300.0;
   std::string pools;                  // "dcA:2,dcB:2": data center of each world rank        // seconds before a stuck collective aborts the job (0: never)
 
+  // Scheduled runs: where the daemon is and which job this is.
+  std::string scheduler;
+  std::string job;
+
   // Run.
   int threads = 0;  // 0: all cores
   int sample = 0;   // tokens to generate at the end

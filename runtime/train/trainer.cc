@@ -395,6 +395,7 @@ Status Trainer::Run() {
   auto evaluate = [&]() -> Status {
     MERIDIAN_ASSIGN_OR_RETURN(float eval_loss, Evaluate());
     if (is_root()) std::fprintf(stderr, "step %ld | eval loss %.4f\n", step_, eval_loss);
+    if (is_root() && progress_fn_) progress_fn_(step_, last_loss_, last_tokens_per_s_, eval_loss);
     return metrics_.Write({{"step", step_}, {"eval_loss", eval_loss}});
   };
   if (o.eval_only) return evaluate();
@@ -422,6 +423,9 @@ Status Trainer::Run() {
       record["exposed_allreduce_ms"] = last_exposed_comm_s_ * 1e3;
     }
     MERIDIAN_RETURN_IF_ERROR(metrics_.Write(record));
+    last_loss_ = loss;
+    last_tokens_per_s_ = tokens_per_s;
+    if (is_root() && progress_fn_) progress_fn_(step_, loss, tokens_per_s, 0.0);
     progress.Update(step_, o.steps, step_ - first_step, loss, grad_norm, lr, ms, tokens_per_s,
                     flops_per_step / (ms / 1e3) / 1e9);
     const bool last = step_ == o.steps;

@@ -4,6 +4,7 @@
 // A single process is the layout dp 1 x pp 1 over a one-rank world.
 #pragma once
 
+#include <functional>
 #include <memory>
 
 #include "common/random.h"
@@ -36,6 +37,11 @@ class Trainer {
   Result<float> Evaluate();
 
   const GPTModel& model() const { return *model_; }
+
+  // Called on world rank 0 after every step and evaluation (the scheduler's
+  // ReportProgress); eval_loss is 0 when there is none.
+  using ProgressFn = std::function<void(long step, double loss, double tokens_per_s, double eval_loss)>;
+  void set_progress_callback(ProgressFn fn) { progress_fn_ = std::move(fn); }
   long step() const { return step_; }
 
  private:
@@ -77,6 +83,8 @@ class Trainer {
   Rng rng_;
   long step_ = 0;  // optimizer steps completed
   double last_exposed_comm_s_ = 0.0, last_compute_s_ = 0.0;
+  ProgressFn progress_fn_;
+  double last_loss_ = 0.0, last_tokens_per_s_ = 0.0;
 };
 
 }  // namespace meridian

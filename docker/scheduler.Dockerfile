@@ -1,0 +1,11 @@
+# The scheduler daemon. Build from the repository root:
+#   docker build -f docker/scheduler.Dockerfile -t meridian-scheduler .
+FROM debian:12
+WORKDIR /opt/meridian
+COPY scripts/install-deps.sh scripts/install-deps.sh
+RUN MERIDIAN_NO_TORCH=1 bash scripts/install-deps.sh && rm -rf /var/lib/apt/lists/*
+COPY . .
+RUN bash scripts/build.sh -DMERIDIAN_BUILD_TESTS=OFF -DMERIDIAN_CUDA=OFF -DMERIDIAN_NATIVE=OFF
+EXPOSE 50051
+VOLUME /var/lib/meridian
+ENTRYPOINT ["/opt/meridian/build/bin/meridian-scheduler", "--listen", "0.0.0.0:50051", "--state", "/var/lib/meridian"]

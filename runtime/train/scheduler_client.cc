@@ -1,0 +1,108 @@
+#include "runtime/train/scheduler_client.h"
+
+#include <chrono>
+#include <cstdio>
+
+#include <grpcpp/grpcpp.h>
+
+#include "meridian/v1/scheduler.grpc.pb.h"
+
+namespace meridian {
+
+namespace {
+
+class GrpcSchedulerClient : public SchedulerClient {
+ public:
+  GrpcSchedulerClient(const std::string& address, std::string job_id)
+      : address_(address),
+        job_id_(std::move(job_id)),
+        stub_(v1::Scheduler::NewStub(grpc::CreateChannel(address, grpc::InsecureChannelCredentials()))) {}
+
+  Status ApplyAssignment(int rank, TrainOptions* o) override {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+    v1::GetAssignmentRequest req;
+    req.set_job_id(job_id_);
+    req.set_rank(rank);
+    v1::GetAssignmentResponse resp;
+    grpc::Status s = stub_->GetAssignment(&ctx, req, &resp);
+    if (!s.ok())
+      return Status::Unavailable("GetAssignment(" + job_id_ + ", rank " + std::to_string(rank) + ") from " +
+                                 address_ + ": " + s.error_message());
+    const v1::JobSpec& spec = resp.spec();
+    const v1::ModelConfig& m = spec.model();
+    if (!m.preset().empty()) o->model = m.preset();
+    if (m.n_layer() > 0) o->n_layer = m.n_layer();
+    if (m.n_head() > 0) o->n_head = m.n_head();
+    if (m.n_embd() > 0) o->n_embd = m.n_embd();
+    if (m.vocab_size() > 0) o->vocab = m.vocab_size();
+    const v1::TrainingOptions& t = spec.training();
+    o->batch = t.batch();
+    o->seq = t.seq();
+    o->max_seq = m.max_seq_len() > 0 ? m.max_seq_len() : t.seq();
+    o->microbatches = std::max(1, t.microbatches());
+    o->steps = t.steps();
+    if (t.lr() > 0) o->lr = t.lr();
+    o->min_lr = t.min_lr();
+    o->warmup = t.warmup();
+    o->data = t.data();
+    o->val_data = t.val_data();
+    o->eval_every = t.eval_every();
+    o->sample = t.sample();
+    if (!t.sample_prompt().empty()) o->sample_prompt = t.sample_prompt();
+    if (t.threads() > 0) o->threads = t.threads();
+    o->zero = t.zero();
+    const v1::Placement& p = resp.placement();
+    o->dp = p.dp();
+    o->pp = p.pp();
+    // Consecutive ranks of one data center become one --pools entry.
+    std::string pools;
+    for (int i = 0; i < p.ranks_size();) {
+      int j = i;
+      while (j < p.ranks_size() && p.ranks(j).data_center() == p.ranks(i).data_center()) ++j;
+      pools += (pools.empty() ? "" : ",") + p.ranks(i).data_center() + ":" + std::to_string(j - i);
+      i = j;
+    }
+    o->pools = pools;
+    if (o->checkpoint_every == 0) o->checkpoint_every = std::max<long>(1, o->steps / 5);
+    const v1::RankAssignment& a = resp.assignment();
+    std::fprintf(stderr, "[rank %d] assignment: %s/%s gpu %d, replica %d, stage %d, layers [%d,%d)\n", rank,
+                 a.data_center().c_str(), a.node().c_str(), a.gpu(), a.dp_index(), a.stage(), a.layer_begin(),
+                 a.layer_end());
+    return ValidateTrainOptions(*o);
+  }
+
+  void ReportProgress(long step, double loss, double tokens_per_s, double eval_loss) override {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(2));
+    v1::ReportProgressRequest req;
+    req.set_job_id(job_id_);
+    v1::Progress* p = req.mutable_progress();
+    p->set_step(step);
+    p->set_loss(loss);
+    p->set_tokens_per_s(tokens_per_s);
+    p->set_eval_loss(eval_loss);
+    v1::ReportProgressResponse resp;
+    grpc::Status s = stub_->ReportProgress(&ctx, req, &resp);
+    if (!s.ok() && !warned_) {
+      std::fprintf(stderr, "warning: ReportProgress to %s: %s (training continues)\n", address_.c_str(),
+                   s.error_message().c_str());
+      warned_ = true;
+    }
+  }
+
+ private:
+  std::string address_, job_id_;
+  std::unique_ptr<v1::Scheduler::Stub> stub_;
+  bool warned_ = false;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<SchedulerClient>> SchedulerClient::Connect(const std::string& address,
+                                                                  const std::string& job_id) {
+  if (address.empty() || job_id.empty()) return Status::InvalidArgument("--scheduler and --job go together");
+  return std::unique_ptr<SchedulerClient>(new GrpcSchedulerClient(address, job_id));
+}
+
+}  // namespace meridian

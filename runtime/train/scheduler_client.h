@@ -1,0 +1,28 @@
+// The training program's side of the scheduler: a rank started by the
+// daemon's launcher asks where it is (GetAssignment) and turns the job spec
+// and placement into its options; rank 0 reports progress. This is the only
+// place the runtime talks to the scheduler, through the generated client.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "common/status.h"
+#include "runtime/train/train_options.h"
+
+namespace meridian {
+
+class SchedulerClient {
+ public:
+  static Result<std::unique_ptr<SchedulerClient>> Connect(const std::string& address, const std::string& job_id);
+  virtual ~SchedulerClient() = default;
+
+  // Fills the job's model, training options, layout and data-center map
+  // into *options (command-line paths such as --checkpoint-dir stay).
+  virtual Status ApplyAssignment(int rank, TrainOptions* options) = 0;
+
+  // Best effort: a daemon that is briefly away must not stop training.
+  virtual void ReportProgress(long step, double loss, double tokens_per_s, double eval_loss) = 0;
+};
+
+}  // namespace meridian

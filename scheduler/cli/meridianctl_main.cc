@@ -1,0 +1,234 @@
+// meridianctl: command-line client of the scheduler daemon.
+//   pools | nodes | submit FILE.yaml [--watch] | plan FILE.yaml | list | get ID | watch ID | cancel ID | logs ID
+// Readable tables by default, --json for scripts. Exit codes: 0 ok, 1 the
+// daemon said no (its message is printed), 2 bad usage or job file,
+// 3 a watched job ended other than SUCCEEDED.
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+#include <google/protobuf/util/json_util.h>
+#include <grpcpp/grpcpp.h>
+
+#include "meridian/v1/scheduler.grpc.pb.h"
+#include "scheduler/cli/job_file.h"
+
+namespace v1 = meridian::v1;
+
+namespace {
+
+bool g_json = false;
+
+void PrintJson(const google::protobuf::Message& m) {
+  std::string out;
+  google::protobuf::util::JsonPrintOptions opts;
+  opts.add_whitespace = false;
+  opts.preserve_proto_field_names = true;
+  (void)google::protobuf::util::MessageToJsonString(m, &out, opts);
+  std::printf("%s\n", out.c_str());
+}
+
+int Fail(const grpc::Status& s, const char* what) {
+  std::fprintf(stderr, "error: %s: %s (%d)\n", what, s.error_message().c_str(), (int)s.error_code());
+  return s.error_code() == grpc::StatusCode::UNAVAILABLE ? 1 : 1;
+}
+
+std::string State(v1::JobState s) { return v1::JobState_Name(s); }
+
+void PrintPlacement(const v1::Placement& p) {
+  std::printf("placement: dp %d x pp %d, %s gradient sync, predicted %.3f s/step "
+              "(compute %.3f, pipeline comm %.3f, dp comm %.3f)\n",
+              p.dp(), p.pp(), p.dp_sync().c_str(), p.predicted_step_s(), p.compute_s(), p.pipeline_comm_s(),
+              p.dp_comm_s());
+  std::printf("  %4s %-10s %-10s %-10s %3s %3s %5s %s\n", "rank", "dc", "node", "host", "gpu", "dp", "stage",
+              "layers");
+  for (const v1::RankAssignment& r : p.ranks()) {
+    std::printf("  %4d %-10s %-10s %-10s %3d %3d %5d [%d,%d)\n", r.rank(), r.data_center().c_str(), r.node().c_str(),
+                r.host().c_str(), r.gpu(), r.dp_index(), r.stage(), r.layer_begin(), r.layer_end());
+  }
+}
+
+void PrintJob(const v1::Job& j) {
+  std::printf("%s  %-10s %s", j.id().c_str(), State(j.state()).c_str(), j.spec().name().c_str());
+  if (j.last_progress().step() > 0)
+    std::printf("  step %lld/%lld loss %.4f", (long long)j.last_progress().step(), (long long)j.spec().training().steps(),
+                j.last_progress().loss());
+  if (!j.message().empty()) std::printf("  (%s)", j.message().c_str());
+  std::printf("\n");
+}
+
+int Watch(v1::Scheduler::Stub& stub, const std::string& id) {
+  grpc::ClientContext ctx;
+  v1::WatchJobRequest req;
+  req.set_id(id);
+  auto reader = stub.WatchJob(&ctx, req);
+  v1::JobEvent e;
+  v1::JobState last = v1::JOB_STATE_UNSPECIFIED;
+  while (reader->Read(&e)) {
+    last = e.state();
+    if (g_json) {
+      PrintJson(e);
+      continue;
+    }
+    if (e.has_progress() && e.progress().step() > 0) {
+      std::printf("[%s] step %lld | loss %.4f | %.0f tok/s%s\n", id.c_str(), (long long)e.progress().step(),
+                  e.progress().loss(), e.progress().tokens_per_s(),
+                  e.progress().eval_loss() > 0 ? (" | eval " + std::to_string(e.progress().eval_loss())).c_str() : "");
+    } else {
+      std::printf("[%s] %s: %s\n", id.c_str(), State(e.state()).c_str(), e.message().c_str());
+    }
+    std::fflush(stdout);
+  }
+  grpc::Status s = reader->Finish();
+  if (!s.ok()) return Fail(s, "WatchJob");
+  return last == v1::SUCCEEDED ? 0 : 3;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"meridianctl: talk to the Meridian scheduler"};
+  std::string address = std::getenv("MERIDIAN_SCHEDULER") ? std::getenv("MERIDIAN_SCHEDULER") : "127.0.0.1:50051";
+  app.add_option("--scheduler", address, "Daemon address (or $MERIDIAN_SCHEDULER)")->capture_default_str();
+  app.add_flag("--json", g_json, "Print JSON instead of tables");
+  app.require_subcommand(1);
+  std::string file, id;
+  bool watch_after = false;
+  auto* pools = app.add_subcommand("pools", "Data centers, GPUs free/total, links");
+  auto* nodes = app.add_subcommand("nodes", "Every node and its GPUs");
+  auto* submit = app.add_subcommand("submit", "Submit a job file");
+  submit->add_option("file", file)->required();
+  submit->add_flag("--watch", watch_after, "Stream its progress until it ends");
+  auto* plan = app.add_subcommand("plan", "Show where a job would run and its predicted step time");
+  plan->add_option("file", file)->required();
+  auto* list = app.add_subcommand("list", "Jobs");
+  auto* get = app.add_subcommand("get", "One job");
+  get->add_option("id", id)->required();
+  auto* watch = app.add_subcommand("watch", "Stream a job's events until it ends");
+  watch->add_option("id", id)->required();
+  auto* cancel = app.add_subcommand("cancel", "Cancel a job");
+  cancel->add_option("id", id)->required();
+  auto* logs = app.add_subcommand("logs", "Print a job's output (daemon on this machine)");
+  logs->add_option("id", id)->required();
+  CLI11_PARSE(app, argc, argv);
+
+  auto stub = v1::Scheduler::NewStub(grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+  auto ctx = [] {
+    auto c = std::make_unique<grpc::ClientContext>();
+    c->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+    return c;
+  };
+
+  if (*pools || *nodes) {
+    v1::ListPoolsResponse r;
+    grpc::Status s = stub->ListPools(ctx().get(), v1::ListPoolsRequest(), &r);
+    if (!s.ok()) return Fail(s, "ListPools");
+    if (g_json) {
+      PrintJson(r);
+      return 0;
+    }
+    if (*pools) {
+      std::printf("%-12s %8s %6s %6s %12s\n", "data-center", "nodes", "gpus", "free", "fabric-Gb/s");
+      for (const auto& p : r.pools())
+        std::printf("%-12s %8d %6d %6d %12.0f\n", p.data_center().c_str(), p.nodes_size(), p.total_gpus(),
+                    p.free_gpus(), p.fabric_gbps());
+      for (const auto& l : r.links())
+        std::printf("link %s <-> %s: %.1f Gbit/s, %.1f ms\n", l.a().c_str(), l.b().c_str(), l.gbps(), l.latency_ms());
+    } else {
+      std::printf("%-14s %-12s %-10s %5s %5s %-6s %s\n", "node", "data-center", "host", "gpus", "alive", "model", "jobs");
+      for (const auto& p : r.pools()) {
+        for (const auto& n : p.nodes()) {
+          std::string jobs;
+          for (const auto& g : n.gpus())
+            if (!g.job_id().empty()) jobs += std::to_string(g.index()) + ":" + g.job_id() + " ";
+          std::printf("%-14s %-12s %-10s %5d %5s %-6s %s\n", n.name().c_str(), n.data_center().c_str(),
+                      n.host().c_str(), n.gpus_size(), n.alive() ? "yes" : "no",
+                      n.gpus_size() ? n.gpus(0).model().c_str() : "-", jobs.c_str());
+        }
+      }
+    }
+    return 0;
+  }
+  if (*submit || *plan) {
+    auto spec = meridian::scheduler::LoadJobFile(file);
+    if (!spec.ok()) {
+      std::fprintf(stderr, "error: %s\n", spec.status().message().c_str());
+      return 2;
+    }
+    // Data globs are relative to where meridianctl runs, not to the daemon.
+    for (std::string* path : {spec->mutable_training()->mutable_data(), spec->mutable_training()->mutable_val_data()}) {
+      if (!path->empty() && (*path)[0] != '/') *path = (std::filesystem::current_path() / *path).string();
+    }
+    if (*plan) {
+      v1::PlanRequest req;
+      *req.mutable_spec() = *spec;
+      v1::PlanResponse r;
+      grpc::Status s = stub->Plan(ctx().get(), req, &r);
+      if (!s.ok()) return Fail(s, "Plan");
+      if (g_json) PrintJson(r);
+      else {
+        PrintPlacement(r.placement());
+        if (!r.fits_now()) std::printf("(does not fit now: %s)\n", r.message().c_str());
+      }
+      return 0;
+    }
+    v1::SubmitJobRequest req;
+    *req.mutable_spec() = *spec;
+    v1::SubmitJobResponse r;
+    grpc::Status s = stub->SubmitJob(ctx().get(), req, &r);
+    if (!s.ok()) return Fail(s, "SubmitJob");
+    if (g_json) PrintJson(r.job());
+    else {
+      std::printf("submitted %s (%s)\n", r.job().id().c_str(), State(r.job().state()).c_str());
+      if (r.job().has_placement() && r.job().placement().ranks_size() > 0) PrintPlacement(r.job().placement());
+    }
+    if (watch_after) return Watch(*stub, r.job().id());
+    return 0;
+  }
+  if (*list) {
+    v1::ListJobsResponse r;
+    grpc::Status s = stub->ListJobs(ctx().get(), v1::ListJobsRequest(), &r);
+    if (!s.ok()) return Fail(s, "ListJobs");
+    if (g_json) PrintJson(r);
+    else for (const auto& j : r.jobs()) PrintJob(j);
+    return 0;
+  }
+  if (*get || *logs) {
+    v1::GetJobRequest req;
+    req.set_id(id);
+    v1::GetJobResponse r;
+    grpc::Status s = stub->GetJob(ctx().get(), req, &r);
+    if (!s.ok()) return Fail(s, "GetJob");
+    if (*logs) {
+      std::ifstream in(r.job().log_path());
+      if (!in) {
+        std::fprintf(stderr, "error: %s: no log yet at '%s'\n", id.c_str(), r.job().log_path().c_str());
+        return 1;
+      }
+      std::cout << in.rdbuf();
+      return 0;
+    }
+    if (g_json) PrintJson(r.job());
+    else {
+      PrintJob(r.job());
+      if (r.job().placement().ranks_size() > 0) PrintPlacement(r.job().placement());
+      if (!r.job().log_path().empty()) std::printf("log: %s\n", r.job().log_path().c_str());
+    }
+    return 0;
+  }
+  if (*watch) return Watch(*stub, id);
+  if (*cancel) {
+    v1::CancelJobRequest req;
+    req.set_id(id);
+    v1::CancelJobResponse r;
+    grpc::Status s = stub->CancelJob(ctx().get(), req, &r);
+    if (!s.ok()) return Fail(s, "CancelJob");
+    if (g_json) PrintJson(r.job());
+    else std::printf("cancelling %s\n", id.c_str());
+    return 0;
+  }
+  return 2;
+}

@@ -1,0 +1,67 @@
+#include "scheduler/service/proto_convert.h"
+
+namespace meridian::scheduler {
+
+v1::Node NodeToProto(const Node& n) {
+  v1::Node p;
+  p.set_name(n.name);
+  p.set_data_center(n.data_center);
+  p.set_host(n.host);
+  p.set_intra_node_gbps(n.intra_node_gbps);
+  p.set_alive(n.alive);
+  p.set_last_heartbeat_unix_s(n.last_heartbeat_s);
+  for (const Gpu& g : n.gpus) {
+    v1::Gpu* q = p.add_gpus();
+    q->set_index(g.index);
+    q->set_model(g.model);
+    q->set_memory_gb(g.memory_gb);
+    q->set_tflops(g.tflops);
+  }
+  return p;
+}
+
+Node NodeFromProto(const v1::Node& p) {
+  Node n;
+  n.name = p.name();
+  n.data_center = p.data_center();
+  n.host = p.host().empty() ? "localhost" : p.host();
+  if (p.intra_node_gbps() > 0) n.intra_node_gbps = p.intra_node_gbps();
+  n.alive = p.alive();
+  n.last_heartbeat_s = p.last_heartbeat_unix_s();
+  for (const v1::Gpu& q : p.gpus()) {
+    Gpu g;
+    g.index = q.index();
+    g.model = q.model().empty() ? "cpu" : q.model();
+    if (q.memory_gb() > 0) g.memory_gb = q.memory_gb();
+    if (q.tflops() > 0) g.tflops = q.tflops();
+    n.gpus.push_back(g);
+  }
+  return n;
+}
+
+v1::Placement PlacementToProto(const Placement& pl, const Topology& topology) {
+  v1::Placement p;
+  p.set_dp(pl.dp);
+  p.set_pp(pl.pp);
+  p.set_dp_sync(pl.dp_sync);
+  p.set_predicted_step_s(pl.predicted_step_s);
+  p.set_compute_s(pl.compute_s);
+  p.set_pipeline_comm_s(pl.pipeline_comm_s);
+  p.set_dp_comm_s(pl.dp_comm_s);
+  for (const RankPlacement& r : pl.ranks) {
+    v1::RankAssignment* a = p.add_ranks();
+    a->set_rank(r.rank);
+    a->set_data_center(r.data_center);
+    a->set_node(r.node);
+    const Node* node = topology.FindNode(r.node);
+    a->set_host(node ? node->host : "localhost");
+    a->set_gpu(r.gpu);
+    a->set_dp_index(r.dp_index);
+    a->set_stage(r.stage);
+    a->set_layer_begin(r.layer_begin);
+    a->set_layer_end(r.layer_end);
+  }
+  return p;
+}
+
+}  // namespace meridian::scheduler

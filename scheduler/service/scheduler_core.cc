@@ -1,0 +1,447 @@
+#include "scheduler/service/scheduler_core.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+
+#include "scheduler/service/proto_convert.h"
+
+namespace meridian::scheduler {
+
+namespace {
+
+constexpr size_t kMaxNameLength = 256;
+constexpr int kMaxExtraArgs = 64;
+constexpr int kMaxRanks = 1 << 16;
+
+bool Terminal(v1::JobState s) {
+  return s == v1::SUCCEEDED || s == v1::FAILED || s == v1::CANCELLED;
+}
+
+Status Invalid(const std::string& field, const std::string& value, const std::string& why) {
+  return Status::InvalidArgument(field + " = " + value + ": " + why);
+}
+
+}  // namespace
+
+double NowUnixSeconds() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+int GrpcCodeFor(Status::Code code) {
+  switch (code) {
+    case Status::Code::kOk: return 0;                   // OK
+    case Status::Code::kInvalidArgument: return 3;      // INVALID_ARGUMENT
+    case Status::Code::kDeadlineExceeded: return 4;     // DEADLINE_EXCEEDED
+    case Status::Code::kNotFound: return 5;             // NOT_FOUND
+    case Status::Code::kFailedPrecondition: return 9;   // FAILED_PRECONDITION
+    case Status::Code::kUnavailable: return 14;         // UNAVAILABLE
+    case Status::Code::kCorruption: return 15;          // DATA_LOSS
+    case Status::Code::kIOError: return 13;             // INTERNAL
+    case Status::Code::kInternal: return 13;            // INTERNAL
+  }
+  return 2;  // UNKNOWN
+}
+
+SchedulerCore::SchedulerCore(Topology cluster, StateStore* store, Launcher* launcher, SchedulerCoreOptions options)
+    : topology_(std::move(cluster)), store_(store), launcher_(launcher), options_(options) {
+  launcher_->SetExitCallback([this](const std::string& id, int code) { OnJobExit(id, code); });
+}
+
+Status SchedulerCore::ValidateSpec(const v1::JobSpec& spec) {
+  if (spec.name().size() > kMaxNameLength)
+    return Invalid("spec.name", "(" + std::to_string(spec.name().size()) + " characters)", "longer than 256");
+  const v1::Layout& l = spec.layout();
+  if (l.auto_layout()) {
+    if (l.gpus() < 1 || l.gpus() > kMaxRanks) return Invalid("spec.layout.gpus", std::to_string(l.gpus()), "must be in [1, 65536] with auto_layout");
+  } else {
+    if (l.dp() < 1) return Invalid("spec.layout.dp", std::to_string(l.dp()), "must be >= 1");
+    if (l.pp() < 1) return Invalid("spec.layout.pp", std::to_string(l.pp()), "must be >= 1");
+    if ((long)l.dp() * l.pp() > kMaxRanks) return Invalid("spec.layout", std::to_string(l.dp() * (long)l.pp()) + " ranks", "more than 65536");
+  }
+  const std::string& sync = l.dp_sync();
+  if (!sync.empty() && sync != "auto" && sync != "sync" && sync != "hierarchical" && sync != "diloco")
+    return Invalid("spec.layout.dp_sync", sync, "expected auto, sync, hierarchical or diloco");
+  const v1::TrainingOptions& t = spec.training();
+  if (t.batch() < 1) return Invalid("spec.training.batch", std::to_string(t.batch()), "must be >= 1");
+  if (t.seq() < 1) return Invalid("spec.training.seq", std::to_string(t.seq()), "must be >= 1");
+  if (t.microbatches() < 0) return Invalid("spec.training.microbatches", std::to_string(t.microbatches()), "must be >= 0");
+  if (t.steps() < 1) return Invalid("spec.training.steps", std::to_string(t.steps()), "must be >= 1");
+  if (t.lr() < 0) return Invalid("spec.training.lr", std::to_string(t.lr()), "must be >= 0");
+  if (t.threads() < 0) return Invalid("spec.training.threads", std::to_string(t.threads()), "must be >= 0");
+  if (t.zero() != 0 && t.zero() != 1) return Invalid("spec.training.zero", std::to_string(t.zero()), "expected 0 or 1");
+  if (t.data().empty()) return Invalid("spec.training.data", "\"\"", "a token shard glob is required");
+  if (t.extra_args_size() > kMaxExtraArgs) return Invalid("spec.training.extra_args", std::to_string(t.extra_args_size()) + " entries", "more than 64");
+  MERIDIAN_ASSIGN_OR_RETURN(JobRequest request, ToJobRequest(spec));
+  if (!l.auto_layout() && l.pp() > request.model.n_layer)
+    return Invalid("spec.layout.pp", std::to_string(l.pp()), "exceeds the model's " + std::to_string(request.model.n_layer) + " layers");
+  return Status::OK();
+}
+
+Result<JobRequest> SchedulerCore::ToJobRequest(const v1::JobSpec& spec) {
+  const v1::ModelConfig& m = spec.model();
+  Result<GPTConfig> preset = PresetConfig(m.preset().empty() ? "d4" : m.preset());
+  if (!preset.ok()) return Invalid("spec.model.preset", m.preset(), "unknown (expected d4, d12, d24, d36 or d48)");
+  GPTConfig c = *preset;
+  if (m.n_layer() < 0 || m.n_head() < 0 || m.n_embd() < 0 || m.vocab_size() < 0 || m.max_seq_len() < 0)
+    return Status::InvalidArgument("spec.model: sizes must not be negative");
+  if (m.n_layer() > 0) c.n_layer = m.n_layer();
+  if (m.n_head() > 0) c.n_head = m.n_head();
+  if (m.n_embd() > 0) c.n_embd = m.n_embd();
+  if (m.vocab_size() > 0) c.vocab_size = m.vocab_size();
+  c.padded_vocab_size = PadVocab(c.vocab_size);
+  c.max_seq_len = m.max_seq_len() > 0 ? m.max_seq_len() : std::max(spec.training().seq(), 1);
+  Status valid = ValidateConfig(c);
+  if (!valid.ok()) return Status::InvalidArgument("spec.model: " + valid.message());
+  JobRequest r;
+  r.model = c;
+  r.batch = std::max(1, spec.training().batch());
+  r.seq = std::max(1, spec.training().seq());
+  r.microbatches = std::max(1, spec.training().microbatches());
+  r.dp = spec.layout().dp();
+  r.pp = spec.layout().pp();
+  r.auto_layout = spec.layout().auto_layout();
+  r.gpus = spec.layout().gpus();
+  r.dp_sync = spec.layout().dp_sync().empty() ? "auto" : spec.layout().dp_sync();
+  return r;
+}
+
+v1::Job* SchedulerCore::FindLocked(const std::string& id) {
+  for (v1::Job& j : jobs_)
+    if (j.id() == id) return &j;
+  return nullptr;
+}
+
+Status SchedulerCore::Transition(v1::Job& job, v1::JobState state, const std::string& message,
+                                 const v1::Progress* progress) {
+  v1::Job updated = job;
+  updated.set_state(state);
+  if (!message.empty()) updated.set_message(message);
+  if (Terminal(state)) updated.set_finished_unix_s(NowUnixSeconds());
+  if (progress != nullptr) *updated.mutable_last_progress() = *progress;
+  v1::JobEvent event;
+  event.set_sequence(last_sequence_[job.id()] + 1);
+  event.set_unix_s(NowUnixSeconds());
+  event.set_state(state);
+  event.set_message(message);
+  if (progress != nullptr) *event.mutable_progress() = *progress;
+  // Durable first: the in-memory state only moves once the store has it.
+  MERIDIAN_RETURN_IF_ERROR(store_->PutJob(updated, &event));
+  job = std::move(updated);
+  last_sequence_[job.id()] = event.sequence();
+  events_cv_.notify_all();
+  return Status::OK();
+}
+
+Status SchedulerCore::Recover() {
+  std::lock_guard<std::mutex> lock(mu_);
+  MERIDIAN_ASSIGN_OR_RETURN(std::vector<v1::Node> nodes, store_->ListNodes());
+  for (const v1::Node& p : nodes) {
+    Node n = NodeFromProto(p);
+    auto it = std::find_if(topology_.nodes.begin(), topology_.nodes.end(), [&](const Node& x) { return x.name == n.name; });
+    if (it != topology_.nodes.end()) *it = n;
+    else topology_.nodes.push_back(n);
+  }
+  MERIDIAN_ASSIGN_OR_RETURN(jobs_, store_->ListJobs());
+  for (v1::Job& job : jobs_) {
+    MERIDIAN_ASSIGN_OR_RETURN(std::vector<v1::JobEvent> events, store_->ListEvents(job.id(), 0));
+    last_sequence_[job.id()] = events.empty() ? 0 : events.back().sequence();
+    if (job.state() == v1::PLACED || job.state() == v1::RUNNING) {
+      if (job.launcher_pid() > 0) launcher_->KillOrphan(job.launcher_pid());
+      job.set_launcher_pid(0);
+      job.clear_placement();
+      MERIDIAN_RETURN_IF_ERROR(Transition(job, v1::QUEUED, "requeued: the scheduler restarted while it ran", nullptr));
+    }
+  }
+  ScheduleLocked();
+  return Status::OK();
+}
+
+Result<v1::Node> SchedulerCore::RegisterNode(const v1::Node& request) {
+  if (request.name().empty() || request.name().size() > kMaxNameLength)
+    return Invalid("node.name", "\"" + request.name().substr(0, 40) + "\"", "must be 1-256 characters");
+  if (request.gpus_size() < 1 || request.gpus_size() > 1024)
+    return Invalid("node.gpus", std::to_string(request.gpus_size()) + " entries", "must be 1-1024");
+  for (int i = 0; i < request.gpus_size(); ++i) {
+    if (request.gpus(i).memory_gb() < 0 || request.gpus(i).tflops() < 0)
+      return Invalid("node.gpus[" + std::to_string(i) + "]", "negative memory or tflops", "must be >= 0");
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  if (topology_.FindDataCenter(request.data_center()) == nullptr)
+    return Invalid("node.data_center", request.data_center(), "unknown data center");
+  Node n = NodeFromProto(request);
+  for (size_t i = 0; i < n.gpus.size(); ++i) n.gpus[i].index = (int)i;
+  n.alive = true;
+  n.last_heartbeat_s = NowUnixSeconds();
+  const v1::Node stored = NodeToProto(n);
+  MERIDIAN_RETURN_IF_ERROR(store_->PutNode(stored));
+  auto it = std::find_if(topology_.nodes.begin(), topology_.nodes.end(), [&](const Node& x) { return x.name == n.name; });
+  if (it != topology_.nodes.end()) *it = n;
+  else topology_.nodes.push_back(n);
+  ScheduleLocked();
+  return stored;
+}
+
+Status SchedulerCore::Heartbeat(const std::string& name) {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (Node& n : topology_.nodes) {
+    if (n.name != name) continue;
+    // Heartbeats are frequent and only refresh liveness: kept in memory; the
+    // store learns of a node's death or revival, not of every beat.
+    n.last_heartbeat_s = NowUnixSeconds();
+    if (!n.alive) {
+      n.alive = true;
+      MERIDIAN_RETURN_IF_ERROR(store_->PutNode(NodeToProto(n)));
+      ScheduleLocked();
+    }
+    return Status::OK();
+  }
+  return Status::NotFound("node '" + name + "' is not registered");
+}
+
+void SchedulerCore::CheckLiveness(double now) {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (Node& n : topology_.nodes) {
+    if (!n.alive || n.last_heartbeat_s <= 0 || now - n.last_heartbeat_s <= options_.node_timeout_s) continue;
+    n.alive = false;
+    (void)store_->PutNode(NodeToProto(n));
+    std::fprintf(stderr, "node %s missed heartbeats for %.0f s: marked dead\n", n.name.c_str(),
+                 now - n.last_heartbeat_s);
+    for (v1::Job& job : jobs_) {
+      if (job.state() != v1::RUNNING && job.state() != v1::PLACED) continue;
+      bool uses = false;
+      for (const auto& r : job.placement().ranks()) uses |= r.node() == n.name;
+      if (uses) (void)launcher_->Kill(job.id());  // its exit requeues it
+    }
+  }
+}
+
+Topology SchedulerCore::LiveTopologyLocked() const { return topology_; }
+
+v1::ListPoolsResponse SchedulerCore::ListPools() {
+  std::lock_guard<std::mutex> lock(mu_);
+  v1::ListPoolsResponse out;
+  for (const DataCenter& dc : topology_.data_centers) {
+    v1::Pool* pool = out.add_pools();
+    pool->set_data_center(dc.name);
+    pool->set_fabric_gbps(dc.fabric_gbps);
+    int total = 0, free = 0;
+    for (const Node& n : topology_.nodes) {
+      if (n.data_center != dc.name) continue;
+      v1::Node* p = pool->add_nodes();
+      *p = NodeToProto(n);
+      for (v1::Gpu& g : *p->mutable_gpus()) {
+        auto node_it = occupancy_.find(n.name);
+        if (node_it != occupancy_.end()) {
+          auto gpu_it = node_it->second.find(g.index());
+          if (gpu_it != node_it->second.end()) g.set_job_id(gpu_it->second);
+        }
+        if (n.alive) {
+          ++total;
+          free += g.job_id().empty();
+        }
+      }
+    }
+    pool->set_total_gpus(total);
+    pool->set_free_gpus(free);
+  }
+  for (const InterDcLink& l : topology_.links) {
+    v1::InterDcLink* p = out.add_links();
+    p->set_a(l.a);
+    p->set_b(l.b);
+    p->set_gbps(l.gbps);
+    p->set_latency_ms(l.latency_ms);
+  }
+  return out;
+}
+
+Result<v1::Job> SchedulerCore::SubmitJob(const v1::JobSpec& spec) {
+  MERIDIAN_RETURN_IF_ERROR(ValidateSpec(spec));
+  std::lock_guard<std::mutex> lock(mu_);
+  // A job that can never fit is refused now rather than queued forever.
+  MERIDIAN_ASSIGN_OR_RETURN(JobRequest request, ToJobRequest(spec));
+  Result<Placement> empty_fit = PlaceJob(topology_, Occupancy{}, request);
+  if (!empty_fit.ok() && empty_fit.status().code() != Status::Code::kUnavailable) {
+    return Status::InvalidArgument("spec does not fit this cluster: " + empty_fit.status().message());
+  }
+  MERIDIAN_ASSIGN_OR_RETURN(int64_t number, store_->NextJobNumber());
+  char id[32];
+  std::snprintf(id, sizeof(id), "job-%06lld", (long long)number);
+  v1::Job job;
+  job.set_id(id);
+  *job.mutable_spec() = spec;
+  job.set_submitted_unix_s(NowUnixSeconds());
+  jobs_.push_back(job);
+  v1::Job& stored = jobs_.back();
+  Status s = Transition(stored, v1::QUEUED, "submitted", nullptr);
+  if (!s.ok()) {
+    jobs_.pop_back();
+    return s;
+  }
+  ScheduleLocked();
+  return *FindLocked(id);
+}
+
+void SchedulerCore::ScheduleLocked() {
+  // First-in first-out with backfill: every queued job, in submission
+  // order, is placed if it fits now; one that does not fit does not block
+  // smaller jobs behind it.
+  for (v1::Job& job : jobs_) {
+    if (job.state() != v1::QUEUED) continue;
+    Result<JobRequest> request = ToJobRequest(job.spec());
+    if (!request.ok()) continue;
+    Result<Placement> placement = PlaceJob(topology_, occupancy_, *request);
+    if (!placement.ok()) continue;
+    for (const RankPlacement& r : placement->ranks) occupancy_[r.node][r.gpu] = job.id();
+    *job.mutable_placement() = PlacementToProto(*placement, topology_);
+    char msg[160];
+    std::snprintf(msg, sizeof(msg), "placed: dp %d x pp %d, %s sync, predicted %.3f s/step", placement->dp,
+                  placement->pp, placement->dp_sync.c_str(), placement->predicted_step_s);
+    if (!Transition(job, v1::PLACED, msg, nullptr).ok()) {
+      ReleaseLocked(job);
+      continue;
+    }
+    Status launched = LaunchLocked(job);
+    if (!launched.ok()) {
+      ReleaseLocked(job);
+      (void)Transition(job, v1::FAILED, "launch failed: " + launched.message(), nullptr);
+    }
+  }
+}
+
+Status SchedulerCore::LaunchLocked(v1::Job& job) {
+  job.set_launches(job.launches() + 1);
+  MERIDIAN_ASSIGN_OR_RETURN(int64_t pgid, launcher_->Launch(job));
+  job.set_launcher_pid(pgid);
+  job.set_log_path(launcher_->LogPath(job.id()));
+  return Transition(job, v1::RUNNING, "launched (attempt " + std::to_string(job.launches()) + ")", nullptr);
+}
+
+void SchedulerCore::ReleaseLocked(const v1::Job& job) {
+  for (auto& [node, gpus] : occupancy_) {
+    for (auto it = gpus.begin(); it != gpus.end();) {
+      if (it->second == job.id()) it = gpus.erase(it);
+      else ++it;
+    }
+  }
+}
+
+Result<v1::Job> SchedulerCore::GetJob(const std::string& id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  v1::Job* job = FindLocked(id);
+  if (job == nullptr) return Status::NotFound("job '" + id + "' does not exist");
+  return *job;
+}
+
+std::vector<v1::Job> SchedulerCore::ListJobs(const std::vector<v1::JobState>& states) {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<v1::Job> out;
+  for (const v1::Job& j : jobs_)
+    if (states.empty() || std::find(states.begin(), states.end(), j.state()) != states.end()) out.push_back(j);
+  return out;
+}
+
+Result<v1::Job> SchedulerCore::CancelJob(const std::string& id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  v1::Job* job = FindLocked(id);
+  if (job == nullptr) return Status::NotFound("job '" + id + "' does not exist");
+  if (Terminal(job->state())) return Status::FailedPrecondition("job '" + id + "' has already ended");
+  if (job->state() == v1::QUEUED) {
+    MERIDIAN_RETURN_IF_ERROR(Transition(*job, v1::CANCELLED, "cancelled while queued", nullptr));
+    return *job;
+  }
+  cancel_requested_[id] = true;
+  MERIDIAN_RETURN_IF_ERROR(launcher_->Kill(id));  // OnJobExit records CANCELLED
+  return *job;
+}
+
+Result<v1::PlanResponse> SchedulerCore::Plan(const v1::JobSpec& spec) {
+  MERIDIAN_RETURN_IF_ERROR(ValidateSpec(spec));
+  MERIDIAN_ASSIGN_OR_RETURN(JobRequest request, ToJobRequest(spec));
+  std::lock_guard<std::mutex> lock(mu_);
+  v1::PlanResponse out;
+  Result<Placement> now = PlaceJob(topology_, occupancy_, request);
+  if (now.ok()) {
+    *out.mutable_placement() = PlacementToProto(*now, topology_);
+    out.set_fits_now(true);
+    return out;
+  }
+  if (now.status().code() != Status::Code::kUnavailable)
+    return Status::InvalidArgument("spec does not fit this cluster: " + now.status().message());
+  Result<Placement> empty = PlaceJob(topology_, Occupancy{}, request);
+  if (!empty.ok()) return Status::InvalidArgument("spec does not fit this cluster: " + empty.status().message());
+  *out.mutable_placement() = PlacementToProto(*empty, topology_);
+  out.set_fits_now(false);
+  out.set_message("would queue: " + now.status().message());
+  return out;
+}
+
+Result<v1::GetAssignmentResponse> SchedulerCore::GetAssignment(const std::string& job_id, int rank) {
+  std::lock_guard<std::mutex> lock(mu_);
+  v1::Job* job = FindLocked(job_id);
+  if (job == nullptr) return Status::NotFound("job '" + job_id + "' does not exist");
+  if (job->state() != v1::PLACED && job->state() != v1::RUNNING)
+    return Status::FailedPrecondition("job '" + job_id + "' is not placed (state " + v1::JobState_Name(job->state()) + ")");
+  if (rank < 0 || rank >= job->placement().ranks_size())
+    return Invalid("rank", std::to_string(rank), "outside the job's " + std::to_string(job->placement().ranks_size()) + " ranks");
+  v1::GetAssignmentResponse out;
+  *out.mutable_assignment() = job->placement().ranks(rank);
+  *out.mutable_placement() = job->placement();
+  *out.mutable_spec() = job->spec();
+  return out;
+}
+
+Result<v1::JobState> SchedulerCore::ReportProgress(const std::string& job_id, const v1::Progress& progress) {
+  if (progress.step() < 0) return Invalid("progress.step", std::to_string(progress.step()), "must be >= 0");
+  std::lock_guard<std::mutex> lock(mu_);
+  v1::Job* job = FindLocked(job_id);
+  if (job == nullptr) return Status::NotFound("job '" + job_id + "' does not exist");
+  if (cancel_requested_.count(job_id)) return v1::CANCELLED;
+  if (job->state() != v1::RUNNING) return job->state();
+  v1::Progress p = progress;
+  if (p.unix_s() == 0) p.set_unix_s(NowUnixSeconds());
+  MERIDIAN_RETURN_IF_ERROR(Transition(*job, v1::RUNNING, "", &p));
+  return job->state();
+}
+
+Result<std::vector<v1::JobEvent>> SchedulerCore::WaitForEvents(const std::string& job_id, int64_t after,
+                                                               double timeout_s, bool* done) {
+  std::unique_lock<std::mutex> lock(mu_);
+  *done = false;
+  if (FindLocked(job_id) == nullptr) return Status::NotFound("job '" + job_id + "' does not exist");
+  events_cv_.wait_for(lock, std::chrono::duration<double>(timeout_s),
+                      [&] { return last_sequence_[job_id] > after; });
+  MERIDIAN_ASSIGN_OR_RETURN(std::vector<v1::JobEvent> events, store_->ListEvents(job_id, after));
+  const v1::Job* job = FindLocked(job_id);
+  const int64_t last_seen = events.empty() ? after : events.back().sequence();
+  *done = Terminal(job->state()) && last_seen >= last_sequence_[job_id];
+  return events;
+}
+
+void SchedulerCore::OnJobExit(const std::string& job_id, int exit_code) {
+  std::lock_guard<std::mutex> lock(mu_);
+  v1::Job* job = FindLocked(job_id);
+  if (job == nullptr || Terminal(job->state())) return;
+  ReleaseLocked(*job);
+  job->set_exit_code(exit_code);
+  job->set_launcher_pid(0);
+  bool dead_node = false;
+  for (const auto& r : job->placement().ranks()) {
+    const Node* n = topology_.FindNode(r.node());
+    dead_node |= n != nullptr && !n->alive;
+  }
+  if (cancel_requested_.erase(job_id)) {
+    (void)Transition(*job, v1::CANCELLED, "cancelled", nullptr);
+  } else if (exit_code == 0) {
+    (void)Transition(*job, v1::SUCCEEDED, "finished", nullptr);
+  } else if (dead_node && job->launches() < 3) {
+    job->clear_placement();
+    (void)Transition(*job, v1::QUEUED, "requeued: a node of the job died (resumes from its last checkpoint)", nullptr);
+  } else {
+    (void)Transition(*job, v1::FAILED, "mpirun exited with status " + std::to_string(exit_code) +
+                                           " (see meridianctl logs " + job_id + ")", nullptr);
+  }
+  ScheduleLocked();
+}
+
+}  // namespace meridian::scheduler

@@ -1,0 +1,91 @@
+// The scheduler's logic, free of gRPC: nodes and liveness, the job queue
+// (FIFO with backfill), placement, launching, progress and events. The
+// gRPC service (scheduler_service.h) is a thin adapter over it, and every
+// method here returns a Status whose code maps one-to-one onto a gRPC code.
+// Thread-safe.
+#pragma once
+
+#include <condition_variable>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "meridian/v1/scheduler.pb.h"
+#include "scheduler/core/topology.h"
+#include "scheduler/placement/placement.h"
+#include "scheduler/service/launcher.h"
+#include "scheduler/store/state_store.h"
+
+namespace meridian::scheduler {
+
+struct SchedulerCoreOptions {
+  double node_timeout_s = 30.0;  // a registered node silent this long is dead
+};
+
+class SchedulerCore {
+ public:
+  // `cluster` seeds the data centers, links and file-defined nodes;
+  // `store` and `launcher` must outlive the core.
+  SchedulerCore(Topology cluster, StateStore* store, Launcher* launcher, SchedulerCoreOptions options);
+
+  // Loads nodes and jobs from the store. Jobs that were placed or running
+  // when the daemon stopped are requeued (their old processes killed) and
+  // resume from their last checkpoint when placed again.
+  Status Recover();
+
+  Result<v1::Node> RegisterNode(const v1::Node& node);
+  Status Heartbeat(const std::string& node);
+  // Marks silent nodes dead and requeues the jobs running on them.
+  void CheckLiveness(double now_unix_s);
+  v1::ListPoolsResponse ListPools();
+
+  Result<v1::Job> SubmitJob(const v1::JobSpec& spec);
+  Result<v1::Job> GetJob(const std::string& id);
+  std::vector<v1::Job> ListJobs(const std::vector<v1::JobState>& states);
+  Result<v1::Job> CancelJob(const std::string& id);
+  Result<v1::PlanResponse> Plan(const v1::JobSpec& spec);
+  Result<v1::GetAssignmentResponse> GetAssignment(const std::string& job_id, int rank);
+  Result<v1::JobState> ReportProgress(const std::string& job_id, const v1::Progress& progress);
+
+  // Events of a job after `after_sequence`; blocks up to timeout_s for new
+  // ones when there are none. *done is set once the job has ended and every
+  // event was returned.
+  Result<std::vector<v1::JobEvent>> WaitForEvents(const std::string& job_id, int64_t after_sequence,
+                                                  double timeout_s, bool* done);
+
+  // Launcher callback.
+  void OnJobExit(const std::string& job_id, int exit_code);
+
+  // Validation shared with meridianctl: INVALID_ARGUMENT naming the field.
+  static Status ValidateSpec(const v1::JobSpec& spec);
+  static Result<JobRequest> ToJobRequest(const v1::JobSpec& spec);
+
+ private:
+  Status Transition(v1::Job& job, v1::JobState state, const std::string& message, const v1::Progress* progress);
+  void ScheduleLocked();  // places queued jobs, FIFO with backfill
+  Status LaunchLocked(v1::Job& job);
+  void ReleaseLocked(const v1::Job& job);
+  Topology LiveTopologyLocked() const;
+  v1::Job* FindLocked(const std::string& id);
+
+  std::mutex mu_;
+  std::condition_variable events_cv_;
+  Topology topology_;
+  StateStore* store_;
+  Launcher* launcher_;
+  SchedulerCoreOptions options_;
+  std::vector<v1::Job> jobs_;                    // submission order
+  std::map<std::string, int64_t> last_sequence_;  // per job
+  std::map<std::string, bool> cancel_requested_;
+  Occupancy occupancy_;
+};
+
+double NowUnixSeconds();
+
+// Maps a Status code to its gRPC status code number (grpc::StatusCode).
+int GrpcCodeFor(Status::Code code);
+
+}  // namespace meridian::scheduler

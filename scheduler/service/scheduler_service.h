@@ -1,0 +1,48 @@
+// The gRPC face of SchedulerCore: unpacks requests, calls the core, maps
+// its Status to a gRPC status in one place (ToGrpc).
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <string>
+
+#include <grpcpp/grpcpp.h>
+
+#include "meridian/v1/scheduler.grpc.pb.h"
+#include "scheduler/service/scheduler_core.h"
+
+namespace meridian::scheduler {
+
+grpc::Status ToGrpc(const Status& status);
+
+class SchedulerService final : public v1::Scheduler::Service {
+ public:
+  explicit SchedulerService(SchedulerCore* core) : core_(core) {}
+  // Makes open WatchJob streams return (server shutdown).
+  void Stop() { stopping_ = true; }
+
+  grpc::Status RegisterNode(grpc::ServerContext*, const v1::RegisterNodeRequest*, v1::RegisterNodeResponse*) override;
+  grpc::Status Heartbeat(grpc::ServerContext*, const v1::HeartbeatRequest*, v1::HeartbeatResponse*) override;
+  grpc::Status ListPools(grpc::ServerContext*, const v1::ListPoolsRequest*, v1::ListPoolsResponse*) override;
+  grpc::Status SubmitJob(grpc::ServerContext*, const v1::SubmitJobRequest*, v1::SubmitJobResponse*) override;
+  grpc::Status GetJob(grpc::ServerContext*, const v1::GetJobRequest*, v1::GetJobResponse*) override;
+  grpc::Status ListJobs(grpc::ServerContext*, const v1::ListJobsRequest*, v1::ListJobsResponse*) override;
+  grpc::Status CancelJob(grpc::ServerContext*, const v1::CancelJobRequest*, v1::CancelJobResponse*) override;
+  grpc::Status WatchJob(grpc::ServerContext*, const v1::WatchJobRequest*, grpc::ServerWriter<v1::JobEvent>*) override;
+  grpc::Status Plan(grpc::ServerContext*, const v1::PlanRequest*, v1::PlanResponse*) override;
+  grpc::Status GetAssignment(grpc::ServerContext*, const v1::GetAssignmentRequest*,
+                             v1::GetAssignmentResponse*) override;
+  grpc::Status ReportProgress(grpc::ServerContext*, const v1::ReportProgressRequest*,
+                              v1::ReportProgressResponse*) override;
+
+ private:
+  SchedulerCore* core_;
+  std::atomic<bool> stopping_{false};
+};
+
+// Builds and starts a server on `address` (host:port; port 0 picks one)
+// with reflection on. *bound_port receives the port.
+std::unique_ptr<grpc::Server> StartSchedulerServer(const std::string& address, SchedulerService* service,
+                                                   int* bound_port);
+
+}  // namespace meridian::scheduler

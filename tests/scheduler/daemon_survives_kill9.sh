@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# The daemon as a process: acknowledged requests survive kill -9. Nodes
+# registered by an agent, queued and running jobs are all there after a
+# restart, and the running job is placed and launched again.
+set -uo pipefail
+bin=$1; work=$2
+rm -rf "$work" && mkdir -p "$work"
+port=$(( 40000 + RANDOM % 20000 ))
+addr=127.0.0.1:$port
+export MERIDIAN_SCHEDULER=$addr
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done; pkill -9 -f "meridian-train --scheduler $addr" 2>/dev/null; true; }
+trap cleanup EXIT
+start_daemon() {
+  "$bin/meridian-scheduler" --listen "$addr" --state "$work/state" --slots-per-dc 2 >>"$work/daemon.log" 2>&1 &
+  daemon=$!
+  pids+=("$daemon")
+  for _ in $(seq 100); do "$bin/meridianctl" pools >/dev/null 2>&1 && return 0; sleep 0.1; done
+  echo "FAIL: daemon did not come up"; cat "$work/daemon.log"; exit 1
+}
+fail() { echo "FAIL: $*"; cat "$work/daemon.log"; exit 1; }
+start_daemon
+"$bin/meridian-scheduler" agent --scheduler "$addr" --name agent-node --data-center dc-west --slots 1 \
+  --interval 0.5 >"$work/agent.log" 2>&1 &
+pids+=("$!")
+for _ in $(seq 50); do "$bin/meridianctl" nodes | grep -q agent-node && break; sleep 0.1; done
+# A long job that holds 4 of the 5 slots, and one that must queue behind it.
+cat >"$work/long.yaml" <<YAML
+name: long
+model: {preset: d4, n_layer: 2, n_embd: 32, n_head: 2, vocab_size: 256, max_seq_len: 16}
+training: {batch: 1, seq: 16, steps: 1000000, data: "$work/nothing_*.bin", threads: 1}
+layout: {dp: 2, pp: 2}
+YAML
+sed 's/name: long/name: queued/' "$work/long.yaml" >"$work/queued.yaml"
+"$bin/meridianctl" submit "$work/long.yaml" >/dev/null || fail "submit long"
+"$bin/meridianctl" submit "$work/queued.yaml" >/dev/null || fail "submit queued"
+before=$("$bin/meridianctl" list)
+echo "$before"
+kill -9 "$daemon"
+wait "$daemon" 2>/dev/null
+start_daemon
+after=$("$bin/meridianctl" list)
+echo "$after"
+"$bin/meridianctl" nodes | grep -q "agent-node" || fail "the registered node was lost"
+grep -q "job-000001.*long" <<<"$after" || fail "job-000001 was lost"
+grep -q "job-000002.*QUEUED.*queued" <<<"$after" || fail "the queued job was lost"
+"$bin/meridianctl" --json get job-000001 | grep -q '"launches":2' || fail "the running job was not relaunched"
+"$bin/meridianctl" cancel job-000001 >/dev/null || fail "cancel"
+echo "ok: state survived kill -9"

@@ -1,0 +1,38 @@
+// A Launcher that starts nothing: tests end jobs by calling Exit().
+#pragma once
+
+#include <map>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "scheduler/service/launcher.h"
+
+namespace meridian::scheduler {
+
+class FakeLauncher : public Launcher {
+ public:
+  void SetExitCallback(ExitCallback cb) override { cb_ = std::move(cb); }
+  Result<int64_t> Launch(const v1::Job& job) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    launched.push_back(job.id());
+    return (int64_t)(1000 + launched.size());
+  }
+  Status Kill(const std::string& job_id) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    killed.push_back(job_id);
+    return Status::OK();
+  }
+  void KillOrphan(int64_t pgid) override { orphans.push_back(pgid); }
+  std::string LogPath(const std::string& job_id) const override { return "/tmp/" + job_id + ".log"; }
+  void Exit(const std::string& job_id, int code) { cb_(job_id, code); }
+
+  std::vector<std::string> launched, killed;
+  std::vector<int64_t> orphans;
+
+ private:
+  std::mutex mu_;
+  ExitCallback cb_;
+};
+
+}  // namespace meridian::scheduler

@@ -1,0 +1,333 @@
+// The service in process, over a real gRPC channel on loopback: every RPC,
+// and every INVALID_ARGUMENT / NOT_FOUND path.
+#include <gtest/gtest.h>
+#include <grpcpp/grpcpp.h>
+
+#include <filesystem>
+#include <thread>
+
+#include "meridian/v1/scheduler.grpc.pb.h"
+#include "scheduler/service/scheduler_service.h"
+#include "tests/scheduler/fake_launcher.h"
+
+namespace meridian::scheduler {
+namespace {
+
+v1::JobSpec SmallJob(int dp, int pp) {
+  v1::JobSpec spec;
+  spec.set_name("t");
+  spec.mutable_model()->set_preset("d4");
+  spec.mutable_model()->set_n_layer(4);
+  spec.mutable_model()->set_n_embd(64);
+  spec.mutable_model()->set_n_head(2);
+  spec.mutable_model()->set_vocab_size(256);
+  spec.mutable_training()->set_batch(2);
+  spec.mutable_training()->set_seq(32);
+  spec.mutable_training()->set_microbatches(2);
+  spec.mutable_training()->set_steps(10);
+  spec.mutable_training()->set_data("data/*.bin");
+  spec.mutable_layout()->set_dp(dp);
+  spec.mutable_layout()->set_pp(pp);
+  return spec;
+}
+
+class ServiceTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::path(::testing::TempDir()) /
+           ("sched_" + std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
+    std::filesystem::remove_all(dir_);
+    Start();
+  }
+  void Start() {
+    store_ = std::move(OpenSqliteStateStore(dir_.string())).value();
+    core_ = std::make_unique<SchedulerCore>(DefaultCluster(4), store_.get(), &launcher_, SchedulerCoreOptions{});
+    ASSERT_TRUE(core_->Recover().ok());
+    service_ = std::make_unique<SchedulerService>(core_.get());
+    int port = 0;
+    server_ = StartSchedulerServer("127.0.0.1:0", service_.get(), &port);
+    ASSERT_GT(port, 0);
+    stub_ = v1::Scheduler::NewStub(
+        grpc::CreateChannel("127.0.0.1:" + std::to_string(port), grpc::InsecureChannelCredentials()));
+  }
+  void Stop() {
+    service_->Stop();
+    server_->Shutdown();
+    server_.reset();
+    service_.reset();
+    core_.reset();
+    store_.reset();
+  }
+  void TearDown() override { Stop(); }
+
+  grpc::Status Submit(const v1::JobSpec& spec, v1::Job* job) {
+    grpc::ClientContext ctx;
+    v1::SubmitJobRequest req;
+    *req.mutable_spec() = spec;
+    v1::SubmitJobResponse resp;
+    grpc::Status s = stub_->SubmitJob(&ctx, req, &resp);
+    if (job) *job = resp.job();
+    return s;
+  }
+
+  std::filesystem::path dir_;
+  FakeLauncher launcher_;
+  std::unique_ptr<StateStore> store_;
+  std::unique_ptr<SchedulerCore> core_;
+  std::unique_ptr<SchedulerService> service_;
+  std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<v1::Scheduler::Stub> stub_;
+};
+
+TEST_F(ServiceTest, ListPoolsShowsTheDefaultTwoDataCenters) {
+  grpc::ClientContext ctx;
+  v1::ListPoolsResponse r;
+  ASSERT_TRUE(stub_->ListPools(&ctx, v1::ListPoolsRequest(), &r).ok());
+  ASSERT_EQ(r.pools_size(), 2);
+  EXPECT_EQ(r.pools(0).total_gpus() + r.pools(1).total_gpus(), 8);
+  EXPECT_EQ(r.links_size(), 1);
+}
+
+TEST_F(ServiceTest, SubmitPlacesLaunchesAndFinishesAJob) {
+  v1::Job job;
+  ASSERT_TRUE(Submit(SmallJob(2, 2), &job).ok());
+  EXPECT_EQ(job.state(), v1::RUNNING);
+  EXPECT_EQ(job.placement().ranks_size(), 4);
+  ASSERT_EQ(launcher_.launched, std::vector<std::string>{job.id()});
+  // A rank asks for its assignment; rank 0 reports progress.
+  grpc::ClientContext c1;
+  v1::GetAssignmentRequest ga;
+  ga.set_job_id(job.id());
+  ga.set_rank(3);
+  v1::GetAssignmentResponse gr;
+  ASSERT_TRUE(stub_->GetAssignment(&c1, ga, &gr).ok());
+  EXPECT_EQ(gr.assignment().rank(), 3);
+  EXPECT_EQ(gr.placement().dp() * gr.placement().pp(), 4);
+  grpc::ClientContext c2;
+  v1::ReportProgressRequest rp;
+  rp.set_job_id(job.id());
+  rp.mutable_progress()->set_step(5);
+  rp.mutable_progress()->set_loss(2.5);
+  v1::ReportProgressResponse rr;
+  ASSERT_TRUE(stub_->ReportProgress(&c2, rp, &rr).ok());
+  EXPECT_EQ(rr.state(), v1::RUNNING);
+  launcher_.Exit(job.id(), 0);
+  grpc::ClientContext c3;
+  v1::GetJobRequest gj;
+  gj.set_id(job.id());
+  v1::GetJobResponse gjr;
+  ASSERT_TRUE(stub_->GetJob(&c3, gj, &gjr).ok());
+  EXPECT_EQ(gjr.job().state(), v1::SUCCEEDED);
+  EXPECT_EQ(gjr.job().last_progress().step(), 5);
+  // The watch stream replays every event and ends with the job.
+  grpc::ClientContext c4;
+  v1::WatchJobRequest w;
+  w.set_id(job.id());
+  auto reader = stub_->WatchJob(&c4, w);
+  std::vector<v1::JobState> states;
+  v1::JobEvent e;
+  while (reader->Read(&e)) states.push_back(e.state());
+  ASSERT_TRUE(reader->Finish().ok());
+  EXPECT_EQ(states.front(), v1::QUEUED);
+  EXPECT_EQ(states.back(), v1::SUCCEEDED);
+  EXPECT_NE(std::find(states.begin(), states.end(), v1::PLACED), states.end());
+}
+
+TEST_F(ServiceTest, QueuesWhatDoesNotFitAndBackfillsSmallerJobs) {
+  v1::Job big1, big2, small;
+  ASSERT_TRUE(Submit(SmallJob(2, 3), &big1).ok());  // 6 of 8 slots
+  ASSERT_TRUE(Submit(SmallJob(2, 2), &big2).ok());  // 4: does not fit now
+  ASSERT_TRUE(Submit(SmallJob(1, 2), &small).ok()); // 2: backfills
+  EXPECT_EQ(big1.state(), v1::RUNNING);
+  EXPECT_EQ(big2.state(), v1::QUEUED);
+  EXPECT_EQ(small.state(), v1::RUNNING);
+  launcher_.Exit(big1.id(), 0);  // frees 6: the queued job goes
+  EXPECT_EQ(core_->GetJob(big2.id())->state(), v1::RUNNING);
+}
+
+TEST_F(ServiceTest, CancelStopsQueuedAndRunningJobs) {
+  v1::Job running, queued;
+  ASSERT_TRUE(Submit(SmallJob(2, 4), &running).ok());
+  ASSERT_TRUE(Submit(SmallJob(2, 4), &queued).ok());
+  grpc::ClientContext c1, c2;
+  v1::CancelJobRequest req;
+  v1::CancelJobResponse resp;
+  req.set_id(queued.id());
+  ASSERT_TRUE(stub_->CancelJob(&c1, req, &resp).ok());
+  EXPECT_EQ(resp.job().state(), v1::CANCELLED);
+  req.set_id(running.id());
+  ASSERT_TRUE(stub_->CancelJob(&c2, req, &resp).ok());
+  EXPECT_EQ(launcher_.killed, std::vector<std::string>{running.id()});
+  launcher_.Exit(running.id(), 143);
+  EXPECT_EQ(core_->GetJob(running.id())->state(), v1::CANCELLED);
+}
+
+TEST_F(ServiceTest, PlanIsADryRun) {
+  grpc::ClientContext ctx;
+  v1::PlanRequest req;
+  *req.mutable_spec() = SmallJob(2, 2);
+  v1::PlanResponse resp;
+  ASSERT_TRUE(stub_->Plan(&ctx, req, &resp).ok());
+  EXPECT_TRUE(resp.fits_now());
+  EXPECT_EQ(resp.placement().ranks_size(), 4);
+  EXPECT_GT(resp.placement().predicted_step_s(), 0);
+  EXPECT_TRUE(launcher_.launched.empty());
+}
+
+TEST_F(ServiceTest, NodesRegisterHeartbeatAndDie) {
+  grpc::ClientContext c1;
+  v1::RegisterNodeRequest req;
+  req.mutable_node()->set_name("east-1");
+  req.mutable_node()->set_data_center("dc-east");
+  req.mutable_node()->add_gpus()->set_model("cpu");
+  v1::RegisterNodeResponse resp;
+  ASSERT_TRUE(stub_->RegisterNode(&c1, req, &resp).ok());
+  EXPECT_TRUE(resp.node().alive());
+  grpc::ClientContext c2;
+  v1::HeartbeatRequest hb;
+  hb.set_node("east-1");
+  v1::HeartbeatResponse hr;
+  ASSERT_TRUE(stub_->Heartbeat(&c2, hb, &hr).ok());
+  core_->CheckLiveness(NowUnixSeconds() + 3600);  // an hour of silence
+  auto pools = core_->ListPools();
+  bool found_dead = false;
+  for (const auto& p : pools.pools())
+    for (const auto& n : p.nodes()) found_dead |= n.name() == "east-1" && !n.alive();
+  EXPECT_TRUE(found_dead);
+}
+
+// Every malformed request gets INVALID_ARGUMENT naming the field, every
+// unknown id NOT_FOUND; nothing crashes.
+TEST_F(ServiceTest, BadRequestsGetInvalidArgumentOrNotFound) {
+  auto expect_code = [](grpc::Status s, grpc::StatusCode code, const std::string& mention) {
+    EXPECT_EQ(s.error_code(), code) << s.error_message();
+    EXPECT_NE(s.error_message().find(mention), std::string::npos) << s.error_message();
+  };
+  auto bad = [&](std::function<void(v1::JobSpec&)> edit, const std::string& field) {
+    v1::JobSpec spec = SmallJob(1, 1);
+    edit(spec);
+    expect_code(Submit(spec, nullptr), grpc::StatusCode::INVALID_ARGUMENT, field);
+  };
+  bad([](v1::JobSpec& s) { s.mutable_layout()->set_dp(-1); }, "spec.layout.dp");
+  bad([](v1::JobSpec& s) { s.mutable_layout()->set_pp(0); }, "spec.layout.pp");
+  bad([](v1::JobSpec& s) { s.mutable_layout()->set_pp(9); }, "spec.layout.pp");
+  bad([](v1::JobSpec& s) { s.mutable_layout()->set_auto_layout(true); s.mutable_layout()->set_gpus(0); }, "spec.layout.gpus");
+  bad([](v1::JobSpec& s) { s.mutable_training()->set_batch(0); }, "spec.training.batch");
+  bad([](v1::JobSpec& s) { s.mutable_training()->set_steps(0); }, "spec.training.steps");
+  bad([](v1::JobSpec& s) { s.mutable_training()->set_data(""); }, "spec.training.data");
+  bad([](v1::JobSpec& s) { s.mutable_model()->set_preset("d7"); }, "spec.model.preset");
+  bad([](v1::JobSpec& s) { s.mutable_model()->set_n_head(3); }, "spec.model");
+  bad([](v1::JobSpec& s) { s.set_name(std::string(300, 'x')); }, "spec.name");
+  bad([](v1::JobSpec& s) { s.mutable_layout()->set_dp_sync("fast"); }, "spec.layout.dp_sync");
+  bad([](v1::JobSpec& s) { s.mutable_layout()->set_dp(64); }, "does not fit");
+  {
+    grpc::ClientContext ctx;
+    v1::SubmitJobResponse r;
+    expect_code(stub_->SubmitJob(&ctx, v1::SubmitJobRequest(), &r), grpc::StatusCode::INVALID_ARGUMENT, "spec");
+  }
+  {
+    grpc::ClientContext ctx;
+    v1::GetJobRequest req;
+    req.set_id("job-999999");
+    v1::GetJobResponse r;
+    expect_code(stub_->GetJob(&ctx, req, &r), grpc::StatusCode::NOT_FOUND, "job-999999");
+  }
+  {
+    grpc::ClientContext ctx;
+    v1::GetJobResponse r;
+    expect_code(stub_->GetJob(&ctx, v1::GetJobRequest(), &r), grpc::StatusCode::INVALID_ARGUMENT, "id");
+  }
+  {
+    grpc::ClientContext ctx;
+    v1::CancelJobRequest req;
+    req.set_id("nope");
+    v1::CancelJobResponse r;
+    expect_code(stub_->CancelJob(&ctx, req, &r), grpc::StatusCode::NOT_FOUND, "nope");
+  }
+  {
+    grpc::ClientContext ctx;
+    v1::WatchJobRequest req;
+    req.set_id("nope");
+    auto reader = stub_->WatchJob(&ctx, req);
+    v1::JobEvent e;
+    EXPECT_FALSE(reader->Read(&e));
+    expect_code(reader->Finish(), grpc::StatusCode::NOT_FOUND, "nope");
+  }
+  {
+    grpc::ClientContext ctx;
+    v1::HeartbeatRequest req;
+    req.set_node("ghost");
+    v1::HeartbeatResponse r;
+    expect_code(stub_->Heartbeat(&ctx, req, &r), grpc::StatusCode::NOT_FOUND, "ghost");
+  }
+  {
+    grpc::ClientContext ctx;
+    v1::RegisterNodeRequest req;
+    req.mutable_node()->set_name("x");
+    req.mutable_node()->set_data_center("mars");
+    req.mutable_node()->add_gpus();
+    v1::RegisterNodeResponse r;
+    expect_code(stub_->RegisterNode(&ctx, req, &r), grpc::StatusCode::INVALID_ARGUMENT, "node.data_center");
+  }
+  {
+    grpc::ClientContext ctx;
+    v1::RegisterNodeRequest req;
+    req.mutable_node()->set_name("x");
+    req.mutable_node()->set_data_center("dc-east");
+    v1::RegisterNodeResponse r;
+    expect_code(stub_->RegisterNode(&ctx, req, &r), grpc::StatusCode::INVALID_ARGUMENT, "node.gpus");
+  }
+  {
+    v1::Job job;
+    ASSERT_TRUE(Submit(SmallJob(1, 1), &job).ok());
+    grpc::ClientContext ctx;
+    v1::GetAssignmentRequest req;
+    req.set_job_id(job.id());
+    req.set_rank(5);
+    v1::GetAssignmentResponse r;
+    expect_code(stub_->GetAssignment(&ctx, req, &r), grpc::StatusCode::INVALID_ARGUMENT, "rank");
+  }
+  {
+    grpc::ClientContext ctx;
+    v1::ReportProgressRequest req;
+    req.set_job_id("nope");
+    v1::ReportProgressResponse r;
+    expect_code(stub_->ReportProgress(&ctx, req, &r), grpc::StatusCode::NOT_FOUND, "nope");
+  }
+  {
+    grpc::ClientContext ctx;
+    v1::ListJobsRequest req;
+    req.add_states(static_cast<v1::JobState>(42));
+    v1::ListJobsResponse r;
+    expect_code(stub_->ListJobs(&ctx, req, &r), grpc::StatusCode::INVALID_ARGUMENT, "states");
+  }
+  {
+    // An oversize message is refused by the transport, not by a crash.
+    grpc::ClientContext ctx;
+    v1::SubmitJobRequest req;
+    *req.mutable_spec() = SmallJob(1, 1);
+    req.mutable_spec()->mutable_training()->add_extra_args(std::string(5 << 20, 'a'));
+    v1::SubmitJobResponse r;
+    EXPECT_FALSE(stub_->SubmitJob(&ctx, req, &r).ok());
+  }
+}
+
+TEST_F(ServiceTest, RestartRecoversJobsAndRequeuesRunningOnes) {
+  v1::Job running, queued;
+  ASSERT_TRUE(Submit(SmallJob(2, 4), &running).ok());
+  ASSERT_TRUE(Submit(SmallJob(2, 4), &queued).ok());
+  Stop();
+  Start();
+  // The running job was requeued (its old process group killed) and placed
+  // again; the queued one waits behind it.
+  EXPECT_EQ(launcher_.orphans.size(), 1u);
+  auto jobs = core_->ListJobs({});
+  ASSERT_EQ(jobs.size(), 2u);
+  EXPECT_EQ(jobs[0].id(), running.id());
+  EXPECT_EQ(jobs[0].state(), v1::RUNNING);
+  EXPECT_EQ(jobs[0].launches(), 2);
+  EXPECT_EQ(jobs[1].state(), v1::QUEUED);
+}
+
+}  // namespace
+}  // namespace meridian::scheduler
