@@ -5,6 +5,7 @@
 
 #include "bench/allreduce_bench.h"
 #include "bench/placement_bench.h"
+#include "bench/rpc_bench.h"
 #include "bench/train_bench.h"
 
 int main(int argc, char** argv) {
@@ -13,6 +14,7 @@ int main(int argc, char** argv) {
   int exit_code = 0;
   meridian::bench::AddTrainBenchmark(app, &exit_code, &argc, &argv);
   meridian::bench::AddPlacementBenchmark(app, &exit_code);
+  meridian::bench::AddRpcBenchmark(app, &exit_code);
   meridian::bench::AddAllReduceBenchmark(app, &exit_code, &argc, &argv);
   CLI11_PARSE(app, argc, argv);
   return exit_code;

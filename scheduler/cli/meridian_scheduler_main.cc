@@ -18,6 +18,7 @@
 
 #include "meridian/v1/scheduler.grpc.pb.h"
 #include "scheduler/core/topology.h"
+#include "scheduler/launcher/dry_run_launcher.h"
 #include "scheduler/launcher/mpirun_launcher.h"
 #include "scheduler/service/scheduler_service.h"
 
@@ -40,7 +41,7 @@ std::string SelfDir(const char* argv0) {
 }
 
 int RunDaemon(const std::string& listen, const std::string& state_dir, const std::string& cluster_file,
-              int slots_per_dc, double node_timeout, const std::string& train_binary) {
+              int slots_per_dc, double node_timeout, const std::string& train_binary, bool dry_run) {
   using namespace meridian::scheduler;
   meridian::Result<Topology> topo =
       cluster_file.empty() ? meridian::Result<Topology>(DefaultCluster(slots_per_dc)) : LoadClusterFile(cluster_file);
@@ -57,10 +58,12 @@ int RunDaemon(const std::string& listen, const std::string& state_dir, const std
   lo.state_dir = state_dir;
   lo.scheduler_address = listen;
   lo.train_binary = train_binary;
-  MpirunLauncher launcher(lo);
+  MpirunLauncher mpirun_launcher(lo);
+  DryRunLauncher dry_run_launcher;
+  Launcher* launcher = dry_run ? static_cast<Launcher*>(&dry_run_launcher) : &mpirun_launcher;
   SchedulerCoreOptions co;
   co.node_timeout_s = node_timeout;
-  SchedulerCore core(*topo, store->get(), &launcher, co);
+  SchedulerCore core(*topo, store->get(), launcher, co);
   SchedulerService service(&core);
   int port = 0;
   std::unique_ptr<grpc::Server> server = StartSchedulerServer(listen, &service, &port);
@@ -142,6 +145,8 @@ int main(int argc, char** argv) {
   app.add_option("--node-timeout", node_timeout, "Seconds without heartbeat before a node is dead")
       ->capture_default_str();
   app.add_option("--train-binary", train_binary, "meridian-train to launch (default: next to this binary)");
+  bool dry_run = false;
+  app.add_flag("--dry-run", dry_run, "Place jobs but start nothing (control-plane tests and benchmarks)");
 
   std::string agent_scheduler = "127.0.0.1:50051", agent_name, agent_dc = "dc-east";
   int agent_slots = 2;
@@ -166,5 +171,5 @@ int main(int argc, char** argv) {
   // Job directories are handed to ranks; absolute paths keep them valid
   // whatever the ranks' working directory.
   state_dir = std::filesystem::absolute(state_dir).lexically_normal().string();
-  return RunDaemon(listen, state_dir, cluster, slots, node_timeout, train_binary);
+  return RunDaemon(listen, state_dir, cluster, slots, node_timeout, train_binary, dry_run);
 }

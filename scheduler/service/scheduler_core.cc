@@ -178,6 +178,7 @@ Result<v1::Node> SchedulerCore::RegisterNode(const v1::Node& request) {
   auto it = std::find_if(topology_.nodes.begin(), topology_.nodes.end(), [&](const Node& x) { return x.name == n.name; });
   if (it != topology_.nodes.end()) *it = n;
   else topology_.nodes.push_back(n);
+  ++capacity_version_;
   ScheduleLocked();
   return stored;
 }
@@ -192,6 +193,7 @@ Status SchedulerCore::Heartbeat(const std::string& name) {
     if (!n.alive) {
       n.alive = true;
       MERIDIAN_RETURN_IF_ERROR(store_->PutNode(NodeToProto(n)));
+      ++capacity_version_;
       ScheduleLocked();
     }
     return Status::OK();
@@ -288,10 +290,16 @@ void SchedulerCore::ScheduleLocked() {
   // smaller jobs behind it.
   for (v1::Job& job : jobs_) {
     if (job.state() != v1::QUEUED) continue;
+    uint64_t& tried = tried_at_version_[job.id()];
+    if (tried == capacity_version_) continue;  // nothing freed since it last failed
     Result<JobRequest> request = ToJobRequest(job.spec());
     if (!request.ok()) continue;
     Result<Placement> placement = PlaceJob(topology_, occupancy_, *request);
-    if (!placement.ok()) continue;
+    if (!placement.ok()) {
+      tried = capacity_version_;
+      continue;
+    }
+    tried_at_version_.erase(job.id());
     for (const RankPlacement& r : placement->ranks) occupancy_[r.node][r.gpu] = job.id();
     *job.mutable_placement() = PlacementToProto(*placement, topology_);
     char msg[160];
@@ -318,6 +326,7 @@ Status SchedulerCore::LaunchLocked(v1::Job& job) {
 }
 
 void SchedulerCore::ReleaseLocked(const v1::Job& job) {
+  ++capacity_version_;
   for (auto& [node, gpus] : occupancy_) {
     for (auto it = gpus.begin(); it != gpus.end();) {
       if (it->second == job.id()) it = gpus.erase(it);

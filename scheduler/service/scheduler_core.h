@@ -81,6 +81,11 @@ class SchedulerCore {
   std::map<std::string, int64_t> last_sequence_;  // per job
   std::map<std::string, bool> cancel_requested_;
   Occupancy occupancy_;
+  // Bumped whenever capacity may have grown (GPUs freed, nodes joined or
+  // revived). A queued job that failed to place is retried only after a
+  // bump, so a long queue costs nothing per submission.
+  uint64_t capacity_version_ = 1;
+  std::map<std::string, uint64_t> tried_at_version_;
 };
 
 double NowUnixSeconds();
