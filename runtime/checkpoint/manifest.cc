@@ -177,6 +177,14 @@ Result<Manifest> ParseChecked(const json& root, const std::string& path) {
     MERIDIAN_RETURN_IF_ERROR(CheckFileSize(*m.adam_m, "adam_m", bytes, path));
     MERIDIAN_RETURN_IF_ERROR(CheckFileSize(*m.adam_v, "adam_v", bytes, path));
   }
+  for (const OptionalArray& a : kOptionalArrays) {
+    if (!files->contains(a.name)) continue;
+    const std::string field = std::string("files.") + a.name;
+    MERIDIAN_ASSIGN_OR_RETURN(const json* f, fr.GetObject(a.name));
+    MERIDIAN_ASSIGN_OR_RETURN(FileEntry e, ParseFileEntry(*f, field, path));
+    MERIDIAN_RETURN_IF_ERROR(CheckFileSize(e, a.name, bytes, path));
+    m.optional_arrays[a.name] = e;
+  }
 
   MERIDIAN_ASSIGN_OR_RETURN(const json* data, top.GetObject("train_data"));
   FieldReader dr(*data, "train_data", path);
@@ -208,6 +216,7 @@ Result<std::string> RenderManifest(const Manifest& m) {
   files["model"] = file_entry(m.model);
   if (m.adam_m) files["adam_m"] = file_entry(*m.adam_m);
   if (m.adam_v) files["adam_v"] = file_entry(*m.adam_v);
+  for (const auto& [name, e] : m.optional_arrays) files[name] = file_entry(e);
   const GPTConfig& c = m.config;
   try {
     ordered_json root = {

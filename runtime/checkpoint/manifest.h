@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 
@@ -30,6 +31,7 @@ struct Manifest {
   uint64_t num_parameters = 0;
   FileEntry model;
   std::optional<FileEntry> adam_m, adam_v;  // both or neither
+  std::map<std::string, FileEntry> optional_arrays;  // kOptionalArrays present, by name
   DataCursor train_data;
   uint64_t rng_state = 0;
   nlohmann::json extra;

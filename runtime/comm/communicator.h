@@ -47,6 +47,9 @@ class Communicator {
   virtual Status ReduceScatter(const float* send, float* recv, const std::vector<size_t>& counts, ReduceOp op) = 0;
   // recv holds every rank's send (counts[r] floats) back to back.
   virtual Status AllGather(const float* send, float* recv, const std::vector<size_t>& counts) = 0;
+  // Raw bytes, for compressed payloads: recv holds every rank's
+  // bytes_per_rank bytes back to back.
+  virtual Status AllGatherBytes(const void* send, void* recv, size_t bytes_per_rank) = 0;
   virtual Status Broadcast(float* data, size_t count, int root) = 0;
   virtual Status Send(const float* data, size_t count, int peer, int tag) = 0;
   virtual Status Recv(float* data, size_t count, int peer, int tag) = 0;

@@ -213,6 +213,14 @@ Status MpiCommunicator::AllGather(const float* send, float* recv, const std::vec
   return WatchedWait(&req, what);
 }
 
+Status MpiCommunicator::AllGatherBytes(const void* send, void* recv, size_t bytes) {
+  const std::string what = Describe("all-gather of " + std::to_string(bytes) + " bytes per rank");
+  MERIDIAN_RETURN_IF_ERROR(CheckCount(bytes, what));
+  WatchScope scope(what);
+  MERIDIAN_MPI_CHECK(MPI_Allgather(send, (int)bytes, MPI_BYTE, recv, (int)bytes, MPI_BYTE, comm_), what);
+  return Status::OK();
+}
+
 Status MpiCommunicator::Broadcast(float* data, size_t count, int root) {
   const std::string what = Describe("broadcast from group rank " + std::to_string(root));
   MERIDIAN_RETURN_IF_ERROR(CheckCount(count, what));

@@ -30,6 +30,7 @@ class MpiCommunicator : public Communicator {
   Status AllReduceDouble(double* data, size_t count, ReduceOp op) override;
   Status ReduceScatter(const float* send, float* recv, const std::vector<size_t>& counts, ReduceOp op) override;
   Status AllGather(const float* send, float* recv, const std::vector<size_t>& counts) override;
+  Status AllGatherBytes(const void* send, void* recv, size_t bytes_per_rank) override;
   Status Broadcast(float* data, size_t count, int root) override;
   Status Send(const float* data, size_t count, int peer, int tag) override;
   Status Recv(float* data, size_t count, int peer, int tag) override;

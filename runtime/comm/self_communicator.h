@@ -21,6 +21,7 @@ class SelfCommunicator : public Communicator {
   Status AllReduceDouble(double*, size_t, ReduceOp) override { return Status::OK(); }
   Status ReduceScatter(const float* send, float* recv, const std::vector<size_t>& counts, ReduceOp) override;
   Status AllGather(const float* send, float* recv, const std::vector<size_t>& counts) override;
+  Status AllGatherBytes(const void* send, void* recv, size_t bytes) override;
   Status Broadcast(float*, size_t, int) override { return Status::OK(); }
   Status Send(const float*, size_t, int peer, int) override;
   Status Recv(float*, size_t, int peer, int) override;

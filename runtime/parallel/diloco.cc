@@ -1,0 +1,58 @@
+#include "runtime/parallel/diloco.h"
+
+#include <algorithm>
+
+namespace meridian {
+
+DilocoOuterOptimizer::DilocoOuterOptimizer(const float* params, size_t n, const DilocoConfig& config)
+    : config_(config), start_(params, params + n), momentum_(n, 0.0f), delta_(n), average_(n) {
+  if (config.compress == Compression::kInt8) error_.assign(n, 0.0f);
+}
+
+Status DilocoOuterOptimizer::OuterStep(float* params, const ProcessGroups& g, TrafficCounter* traffic) {
+  const size_t n = start_.size();
+  // Inside a data center every replica holds the same weights (their
+  // gradients were averaged), so one leader per data center speaks for it.
+  if (g.dp_intra_dc->rank() == 0) {
+    for (size_t i = 0; i < n; ++i) delta_[i] = start_[i] - params[i];
+    Communicator& across = *g.dp_inter_dc;
+    const size_t bytes = CompressedBytes(config_.compress, n);
+    send_.resize(bytes);
+    gathered_.resize(bytes * across.size());
+    Compress(config_.compress, delta_.data(), n, error_.empty() ? nullptr : error_.data(), send_.data());
+    MERIDIAN_RETURN_IF_ERROR(across.AllGatherBytes(send_.data(), gathered_.data(), bytes));
+    traffic->AllGather(across, (double)bytes);
+    std::fill(average_.begin(), average_.end(), 0.0f);
+    const float weight = 1.0f / across.size();
+    for (int r = 0; r < across.size(); ++r)
+      DecompressAdd(config_.compress, gathered_.data() + r * bytes, n, weight, average_.data());
+  }
+  MERIDIAN_RETURN_IF_ERROR(g.dp_intra_dc->Broadcast(average_.data(), n, 0));
+  traffic->Broadcast(*g.dp_intra_dc, 4.0 * n, 0);
+  // Nesterov momentum on the averaged pseudo-gradient.
+  const float lr = config_.outer_lr, mu = config_.outer_momentum;
+  for (size_t i = 0; i < n; ++i) {
+    momentum_[i] = mu * momentum_[i] + average_[i];
+    params[i] = start_[i] - lr * (average_[i] + mu * momentum_[i]);
+    start_[i] = params[i];
+  }
+  return Status::OK();
+}
+
+Status HierarchicalFinish(float* data, size_t n, const ProcessGroups& g, int dp_size, TrafficCounter* traffic) {
+  if (g.dp_inter_dc->size() == 1 && g.dp_intra_dc->size() == dp_size) return Status::OK();  // one data center
+  if (g.dp_intra_dc->rank() == 0) {
+    // Weight each data center's average by its size: a sum of sums.
+    const float size = (float)g.dp_intra_dc->size();
+    for (size_t i = 0; i < n; ++i) data[i] *= size;
+    MERIDIAN_RETURN_IF_ERROR(g.dp_inter_dc->AllReduce(data, n, ReduceOp::kSum));
+    traffic->AllReduce(*g.dp_inter_dc, 4.0 * n);
+    const float inv = 1.0f / dp_size;
+    for (size_t i = 0; i < n; ++i) data[i] *= inv;
+  }
+  MERIDIAN_RETURN_IF_ERROR(g.dp_intra_dc->Broadcast(data, n, 0));
+  traffic->Broadcast(*g.dp_intra_dc, 4.0 * n, 0);
+  return Status::OK();
+}
+
+}  // namespace meridian
