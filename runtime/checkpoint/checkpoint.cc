@@ -95,11 +95,12 @@ Status CheckSaveArguments(const std::string& root_dir, const TrainingCheckpoint&
         std::to_string(ckpt.adam_v.size()) + " floats; both must be empty or hold " +
         std::to_string(*count));
   }
-  for (const OptionalArray& a : kOptionalArrays) {
-    const size_t n = (ckpt.*a.member).size();
-    if (n != 0 && n != *count)
-      return Status::InvalidArgument(where + ": " + a.name + " has " + std::to_string(n) + " floats; must be empty or hold " +
-                                     std::to_string(*count));
+  for (const auto& [name, a] : ckpt.extra_arrays) {
+    if (!checkpoint_manifest::IsExtraArrayName(name))
+      return Status::InvalidArgument(where + ": extra array name '" + name + "' is not a plain name");
+    if (a.size() != *count)
+      return Status::InvalidArgument(where + ": " + name + " has " + std::to_string(a.size()) +
+                                     " floats; must hold " + std::to_string(*count));
   }
   return Status::OK();
 }
@@ -131,10 +132,8 @@ Status WriteStepDirectory(const std::string& dir, const TrainingCheckpoint& ckpt
     MERIDIAN_ASSIGN_OR_RETURN(m.adam_m, WriteArray(dir, "adam_m.bin", ckpt.adam_m));
     MERIDIAN_ASSIGN_OR_RETURN(m.adam_v, WriteArray(dir, "adam_v.bin", ckpt.adam_v));
   }
-  for (const OptionalArray& a : kOptionalArrays) {
-    if ((ckpt.*a.member).empty()) continue;
-    MERIDIAN_ASSIGN_OR_RETURN(m.optional_arrays[a.name],
-                              WriteArray(dir, (std::string(a.name) + ".bin").c_str(), ckpt.*a.member));
+  for (const auto& [name, a] : ckpt.extra_arrays) {
+    MERIDIAN_ASSIGN_OR_RETURN(m.extra_arrays[name], WriteArray(dir, (name + ".bin").c_str(), a));
   }
   MERIDIAN_ASSIGN_OR_RETURN(std::string text, checkpoint_manifest::RenderManifest(m));
   MERIDIAN_RETURN_IF_ERROR(
@@ -214,18 +213,13 @@ Result<TrainingCheckpoint> LoadStepDirectory(const std::string& dir) {
     MERIDIAN_RETURN_IF_ERROR(ReadArray(dir, *m.adam_m, &ckpt.adam_m));
     MERIDIAN_RETURN_IF_ERROR(ReadArray(dir, *m.adam_v, &ckpt.adam_v));
   }
-  for (const OptionalArray& a : kOptionalArrays) {
-    auto it = m.optional_arrays.find(a.name);
-    if (it != m.optional_arrays.end()) MERIDIAN_RETURN_IF_ERROR(ReadArray(dir, it->second, &(ckpt.*a.member)));
+  for (const auto& [name, entry] : m.extra_arrays) {
+    MERIDIAN_RETURN_IF_ERROR(ReadArray(dir, entry, &ckpt.extra_arrays[name]));
   }
   return ckpt;
 }
 
 }  // namespace
-
-const OptionalArray kOptionalArrays[3] = {{"outer_start", &TrainingCheckpoint::outer_start},
-                                          {"outer_momentum", &TrainingCheckpoint::outer_momentum},
-                                          {"outer_error", &TrainingCheckpoint::outer_error}};
 
 Status SaveCheckpoint(const std::string& root_dir, const TrainingCheckpoint& ckpt) {
   MERIDIAN_RETURN_IF_ERROR(CheckSaveArguments(root_dir, ckpt));

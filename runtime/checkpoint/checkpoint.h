@@ -20,6 +20,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -38,24 +39,15 @@ struct DataCursor {
   uint64_t token_offset = 0;
 };
 
-struct TrainingCheckpoint;
-// The optional whole-model arrays a checkpoint may carry besides params and
-// the AdamW moments, by file name (without ".bin").
-struct OptionalArray {
-  const char* name;
-  std::vector<float> TrainingCheckpoint::*member;
-};
-extern const OptionalArray kOptionalArrays[3];
-
 struct TrainingCheckpoint {
   GPTConfig config;
   int64_t step = 0;                 // optimizer steps completed
   std::vector<float> params;        // whole model, ParameterLayout order
   std::vector<float> adam_m, adam_v;// same size as params, or both empty (no optimizer state)
-  // Cross-data-center (DiLoCo) outer optimizer state, whole-model order;
-  // each is empty or the size of params: the round's start weights, the
-  // outer momentum, the int8 error-feedback residual.
-  std::vector<float> outer_start, outer_momentum, outer_error;
+  // More whole-model arrays, by name (a plain file name without ".bin",
+  // e.g. the cross-data-center optimizer's "outer_momentum" or one data
+  // center's inner moments "dc1.adam_m"); each holds params.size() floats.
+  std::map<std::string, std::vector<float>> extra_arrays;
   DataCursor train_data;
   uint64_t rng_state = 0;
   nlohmann::json extra;             // free-form run info (options, layout) recorded in the manifest

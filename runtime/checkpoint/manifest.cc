@@ -1,3 +1,4 @@
+#include <cctype>
 #include "runtime/checkpoint/manifest.h"
 
 #include <climits>
@@ -177,13 +178,15 @@ Result<Manifest> ParseChecked(const json& root, const std::string& path) {
     MERIDIAN_RETURN_IF_ERROR(CheckFileSize(*m.adam_m, "adam_m", bytes, path));
     MERIDIAN_RETURN_IF_ERROR(CheckFileSize(*m.adam_v, "adam_v", bytes, path));
   }
-  for (const OptionalArray& a : kOptionalArrays) {
-    if (!files->contains(a.name)) continue;
-    const std::string field = std::string("files.") + a.name;
-    MERIDIAN_ASSIGN_OR_RETURN(const json* f, fr.GetObject(a.name));
+  for (auto it = files->begin(); it != files->end(); ++it) {
+    const std::string& name = it.key();
+    if (name == "model" || name == "adam_m" || name == "adam_v") continue;
+    const std::string field = "files." + name;
+    if (!IsExtraArrayName(name)) return fr.Bad(field, "is not a valid array name");
+    MERIDIAN_ASSIGN_OR_RETURN(const json* f, fr.GetObject(name.c_str()));
     MERIDIAN_ASSIGN_OR_RETURN(FileEntry e, ParseFileEntry(*f, field, path));
-    MERIDIAN_RETURN_IF_ERROR(CheckFileSize(e, a.name, bytes, path));
-    m.optional_arrays[a.name] = e;
+    MERIDIAN_RETURN_IF_ERROR(CheckFileSize(e, name.c_str(), bytes, path));
+    m.extra_arrays[name] = e;
   }
 
   MERIDIAN_ASSIGN_OR_RETURN(const json* data, top.GetObject("train_data"));
@@ -198,6 +201,14 @@ Result<Manifest> ParseChecked(const json& root, const std::string& path) {
 }
 
 }  // namespace
+
+bool IsExtraArrayName(const std::string& name) {
+  if (name.empty() || name.size() > 64 || name[0] == '.') return false;
+  if (name == "model" || name == "adam_m" || name == "adam_v") return false;
+  for (char c : name)
+    if (!std::isalnum((unsigned char)c) && c != '_' && c != '-' && c != '.') return false;
+  return true;
+}
 
 Result<std::string> RenderManifest(const Manifest& m) {
   // ordered_json keeps the fields in the order written here (format and
@@ -216,7 +227,7 @@ Result<std::string> RenderManifest(const Manifest& m) {
   files["model"] = file_entry(m.model);
   if (m.adam_m) files["adam_m"] = file_entry(*m.adam_m);
   if (m.adam_v) files["adam_v"] = file_entry(*m.adam_v);
-  for (const auto& [name, e] : m.optional_arrays) files[name] = file_entry(e);
+  for (const auto& [name, e] : m.extra_arrays) files[name] = file_entry(e);
   const GPTConfig& c = m.config;
   try {
     ordered_json root = {

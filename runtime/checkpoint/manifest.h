@@ -31,7 +31,7 @@ struct Manifest {
   uint64_t num_parameters = 0;
   FileEntry model;
   std::optional<FileEntry> adam_m, adam_v;  // both or neither
-  std::map<std::string, FileEntry> optional_arrays;  // kOptionalArrays present, by name
+  std::map<std::string, FileEntry> extra_arrays;  // TrainingCheckpoint::extra_arrays, by name
   DataCursor train_data;
   uint64_t rng_state = 0;
   nlohmann::json extra;
@@ -42,6 +42,10 @@ struct Manifest {
 // serialized (e.g. a string that is not UTF-8).
 // REQUIRES: ValidateConfig(m.config).ok().
 Result<std::string> RenderManifest(const Manifest& m);
+
+// Names allowed for extra arrays: letters, digits, '_', '-', '.', not
+// starting with '.', and not one of the reserved model/adam_m/adam_v.
+bool IsExtraArrayName(const std::string& name);
 
 // Parses and checks a manifest read from `path` (used in messages only).
 // Corruption naming `path` and the field for bad JSON, missing or mistyped

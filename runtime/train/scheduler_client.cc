@@ -64,7 +64,11 @@ class GrpcSchedulerClient : public SchedulerClient {
       i = j;
     }
     o->pools = pools;
+    // The placement priced the job with this gradient sync mode.
+    o->dp_sync = p.dp_sync().empty() ? "sync" : p.dp_sync();
     if (o->checkpoint_every == 0) o->checkpoint_every = std::max<long>(1, o->steps / 5);
+    if (o->dp_sync == "diloco")  // weights agree across data centers only at round ends
+      o->checkpoint_every = (o->checkpoint_every + o->diloco_h - 1) / o->diloco_h * o->diloco_h;
     const v1::RankAssignment& a = resp.assignment();
     std::fprintf(stderr, "[rank %d] assignment: %s/%s gpu %d, replica %d, stage %d, layers [%d,%d)\n", rank,
                  a.data_center().c_str(), a.node().c_str(), a.gpu(), a.dp_index(), a.stage(), a.layer_begin(),

@@ -84,6 +84,14 @@ Result<TrainOptions> ParseTrainOptions(int argc, char** argv, int* exit_code) {
       ->group("Scheduler");
   app.add_option("--job", o.job, "Job id (with --scheduler)")->group("Scheduler");
 
+  app.add_option("--dp-sync", o.dp_sync, "sync, hierarchical or diloco (data-parallel sync across data centers)")
+      ->group("Cross data center");
+  app.add_option("--diloco-h", o.diloco_h, "DiLoCo inner steps per outer step")->group("Cross data center");
+  app.add_option("--outer-lr", o.outer_lr, "DiLoCo outer learning rate")->group("Cross data center");
+  app.add_option("--outer-momentum", o.outer_momentum, "DiLoCo outer Nesterov momentum")->group("Cross data center");
+  app.add_option("--outer-compress", o.outer_compress, "Pseudo-gradient compression: none, fp16, int8")
+      ->group("Cross data center");
+
   app.add_option("--threads", o.threads, "CPU threads (0: all cores)")->group("Run");
   app.add_option("--sample", o.sample, "Generate N tokens at the end")->group("Run");
   app.add_option("--sample-prompt", o.sample_prompt, "Prompt for --sample (byte-level vocab)")->group("Run");
@@ -128,6 +136,15 @@ Status ValidateTrainOptions(const TrainOptions& o) {
   if (o.zero != 0 && o.zero != 1) return bad("zero", std::to_string(o.zero), "expected 0 or 1");
   if (!(o.bucket_mb > 0)) return bad("bucket-mb", std::to_string(o.bucket_mb), "must be > 0");
   if (!(o.comm_timeout >= 0)) return bad("comm-timeout", std::to_string(o.comm_timeout), "must be >= 0");
+  if (o.dp_sync != "sync" && o.dp_sync != "hierarchical" && o.dp_sync != "diloco")
+    return bad("dp-sync", o.dp_sync, "expected sync, hierarchical or diloco");
+  if (o.dp_sync != "sync" && o.zero != 0) return bad("zero", "1", "works with --dp-sync sync only");
+  if (o.diloco_h < 1) return bad("diloco-h", std::to_string(o.diloco_h), "must be >= 1");
+  if (!(o.outer_lr > 0)) return bad("outer-lr", std::to_string(o.outer_lr), "must be > 0");
+  if (!(o.outer_momentum >= 0 && o.outer_momentum < 1))
+    return bad("outer-momentum", std::to_string(o.outer_momentum), "must be in [0, 1)");
+  if (o.outer_compress != "none" && o.outer_compress != "fp16" && o.outer_compress != "int8")
+    return bad("outer-compress", o.outer_compress, "expected none, fp16 or int8");
   if (o.threads < 0) return bad("threads", std::to_string(o.threads), "must be >= 0");
   if (o.sample < 0) return bad("sample", std::to_string(o.sample), "must be >= 0");
   if (!(o.sample_temperature > 0)) return bad("sample-temperature", std::to_string(o.sample_temperature), "must be > 0");

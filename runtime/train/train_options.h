@@ -51,7 +51,13 @@ struct TrainOptions {
   double bucket_mb = 25.0;            // gradient all-reduce bucket size
   bool no_overlap = false;            // all-reduce after backward instead of during it
   double comm_timeout = 300.0;
-  std::string pools;                  // "dcA:2,dcB:2": data center of each world rank        // seconds before a stuck collective aborts the job (0: never)
+  std::string pools;                  // "dcA:2,dcB:2": data center of each world rank
+  // How DP replicas in different data centers synchronise.
+  std::string dp_sync = "sync";       // sync | hierarchical | diloco
+  int diloco_h = 50;                  // inner steps per outer step
+  float outer_lr = 0.7f;
+  float outer_momentum = 0.9f;
+  std::string outer_compress = "none";  // none | fp16 | int8        // seconds before a stuck collective aborts the job (0: never)
 
   // Scheduled runs: where the daemon is and which job this is.
   std::string scheduler;

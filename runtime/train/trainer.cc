@@ -95,6 +95,11 @@ Status Trainer::Initialize() {
       std::fprintf(stderr, "resume: no checkpoint in %s yet; starting fresh\n", o.checkpoint_dir.c_str());
     }
   }
+  if (o.dp_sync == "diloco" && !diloco_) {
+    MERIDIAN_ASSIGN_OR_RETURN(Compression compress, ParseCompression(o.outer_compress));
+    diloco_ = std::make_unique<DilocoOuterOptimizer>(
+        model_->params(), model_->num_params(), DilocoConfig{o.diloco_h, o.outer_lr, o.outer_momentum, compress});
+  }
   if (is_root()) {
     MERIDIAN_RETURN_IF_ERROR(metrics_.Open(o.metrics_out));
     std::fprintf(stderr, "model %s: %zu parameters | batch %d x seq %d x %d micro-batches x dp %d | %d threads\n",
@@ -120,6 +125,9 @@ Status Trainer::InitializeParallelism() {
   MERIDIAN_RETURN_IF_ERROR(ValidateLayout(layout_, world_->size(), config_.n_layer));
   MERIDIAN_ASSIGN_OR_RETURN(DataCenterMap data_centers, ParsePools(o.pools, world_->size()));
   MERIDIAN_ASSIGN_OR_RETURN(groups_, BuildProcessGroups(world_, layout_, data_centers));
+  traffic_ = TrafficCounter(data_centers.rank_to_dc);
+  dc_first_replica_.assign(data_centers.num_data_centers(), -1);
+  for (int r = layout_.dp - 1; r >= 0; --r) dc_first_replica_[data_centers.rank_to_dc[layout_.RankOf(r, 0)]] = r;
   stages_ = PartitionLayers(config_, layout_.pp, o.seq);
   microbatches_ = o.MicroBatches();
   MERIDIAN_ASSIGN_OR_RETURN(PipelineScheduleKind kind, ParsePipelineSchedule(o.pp_schedule));
@@ -144,7 +152,10 @@ Status Trainer::InitializeParallelism() {
   } else {
     shard_begin_ = 0;
     shard_end_ = total;
-    buckets_ = std::make_unique<GradientBuckets>(groups_.dp.get(), model_->layout(),
+    // sync averages over the whole DP group; hierarchical and diloco first
+    // (or only) inside each data center.
+    bucket_group_ = o.dp_sync == "sync" ? groups_.dp.get() : groups_.dp_intra_dc.get();
+    buckets_ = std::make_unique<GradientBuckets>(bucket_group_, model_->layout(),
                                                  (size_t)(o.bucket_mb * 1024 * 1024), !o.no_overlap);
     model_->set_backward_hook([this](int layer) {
       if (sync_in_backward_) buckets_->OnGradientsReady(model_->grads(), layer);
@@ -170,11 +181,16 @@ Status Trainer::SynchronizeGradients() {
   if (options_.zero == 1) {
     MERIDIAN_RETURN_IF_ERROR(tie());
     MERIDIAN_RETURN_IF_ERROR(groups_.dp->ReduceScatter(grads, grad_shard_.data(), zero_counts_, ReduceOp::kAvg));
+    traffic_.AllReduce(*groups_.dp, 2.0 * model_->num_params());  // reduce-scatter + all-gather of 4-byte values
     std::copy(grad_shard_.begin(), grad_shard_.end(), grads + shard_begin_);
     return Status::OK();
   }
   MERIDIAN_RETURN_IF_ERROR(buckets_->Finish(grads));
   last_exposed_comm_s_ = buckets_->exposed_wait_s();
+  traffic_.AllReduce(*bucket_group_, (double)buckets_->bytes_per_step());
+  if (options_.dp_sync == "hierarchical") {
+    MERIDIAN_RETURN_IF_ERROR(HierarchicalFinish(grads, model_->num_params(), groups_, layout_.dp, &traffic_));
+  }
   return tie();
 }
 
@@ -184,8 +200,7 @@ Result<double> Trainer::GlobalGradNorm() {
   // on replica 0 only. The last stage skips the tied embedding when the
   // first stage also holds it, so it counts once.
   double local = 0.0;
-  const bool owner = options_.zero == 1 || groups_.dp_index == 0;
-  if (owner) {
+  {
     size_t skip_begin = 0, skip_end = 0;
     const StageSpec& s = model_->layout().stage();
     if (s.last && !s.first) {
@@ -198,7 +213,11 @@ Result<double> Trainer::GlobalGradNorm() {
     add(shard_begin_, std::min(shard_end_, std::max(shard_begin_, skip_begin)));
     add(std::max(shard_begin_, skip_end), shard_end_);
   }
-  MERIDIAN_RETURN_IF_ERROR(world_->AllReduceDouble(&local, 1, ReduceOp::kSum));
+  // Without ZeRO each replica holds whole (averaged) stage gradients, so its
+  // pipeline group has the full norm; under diloco data centers differ and
+  // each clips by its own.
+  Communicator* group = options_.zero == 1 ? world_ : groups_.pp.get();
+  MERIDIAN_RETURN_IF_ERROR(group->AllReduceDouble(&local, 1, ReduceOp::kSum));
   return std::sqrt(local);
 }
 
@@ -254,6 +273,10 @@ Status Trainer::TrainStep(double* loss, double* grad_norm, float* lr) {
   *lr = schedule_.At(step_);
   MERIDIAN_RETURN_IF_ERROR(OptimizerStep(*lr, scale));
   ++step_;
+  if (diloco_ && diloco_->RoundEnds(step_)) {
+    SetCommContext("DiLoCo outer step after step " + std::to_string(step_));
+    MERIDIAN_RETURN_IF_ERROR(diloco_->OuterStep(model_->params(), groups_, &traffic_));
+  }
   return Status::OK();
 }
 
@@ -270,63 +293,74 @@ Result<float> Trainer::Evaluate() {
   return (float)contribution;
 }
 
-Status Trainer::GatherWholeModel(bool with_optimizer, std::vector<float>* params, std::vector<float>* m,
-                                 std::vector<float>* v) {
+Status Trainer::GatherToRoot(int replica, const std::vector<const float*>& stage_arrays,
+                            std::vector<std::vector<float>*> whole_arrays) {
   const size_t n = model_->num_params();
+  for (std::vector<float>* w : whole_arrays) w->clear();
+  // The replica's stages send their arrays to world rank 0.
+  if (groups_.dp_index == replica && !is_root()) {
+    for (size_t k = 0; k < stage_arrays.size(); ++k)
+      MERIDIAN_RETURN_IF_ERROR(world_->Send(stage_arrays[k], n, 0, kGatherTag + (int)k));
+    return Status::OK();
+  }
+  if (!is_root()) return Status::OK();
+  const ParameterLayout whole(config_, WholeModel(config_));
+  for (std::vector<float>* w : whole_arrays) w->assign(whole.total(), 0.0f);
+  for (int s = 0; s < layout_.pp; ++s) {
+    const ParameterLayout stage(config_, stages_[s]);
+    std::vector<float> buffer(stage.total());
+    const int source = layout_.RankOf(replica, s);
+    for (size_t k = 0; k < stage_arrays.size(); ++k) {
+      const float* src = stage_arrays[k];
+      if (source != 0) {
+        MERIDIAN_RETURN_IF_ERROR(world_->Recv(buffer.data(), buffer.size(), source, kGatherTag + (int)k));
+        src = buffer.data();
+      }
+      CopyStageToWhole(stage, src, whole, whole_arrays[k]->data());
+    }
+  }
+  return Status::OK();
+}
+
+Status Trainer::GatherWholeModel(bool with_optimizer, TrainingCheckpoint* out) {
+  const size_t n = model_->num_params();
+  std::vector<const float*> stage = {model_->params()};
+  std::vector<std::vector<float>*> whole = {&out->params};
   std::vector<float> stage_m, stage_v;
   if (with_optimizer) {
     // Under ZeRO each DP rank holds a shard of the moments: gather them.
-    stage_m.assign(n, 0.0f);
-    stage_v.assign(n, 0.0f);
     if (options_.zero == 1) {
+      stage_m.assign(n, 0.0f);
+      stage_v.assign(n, 0.0f);
       MERIDIAN_RETURN_IF_ERROR(groups_.dp->AllGather(optimizer_->m().data(), stage_m.data(), zero_counts_));
       MERIDIAN_RETURN_IF_ERROR(groups_.dp->AllGather(optimizer_->v().data(), stage_v.data(), zero_counts_));
-    } else {
-      stage_m = optimizer_->m();
-      stage_v = optimizer_->v();
+    }
+    stage.push_back(options_.zero == 1 ? stage_m.data() : optimizer_->m().data());
+    stage.push_back(options_.zero == 1 ? stage_v.data() : optimizer_->v().data());
+    whole.push_back(&out->adam_m);
+    whole.push_back(&out->adam_v);
+    if (diloco_) {
+      stage.push_back(diloco_->momentum().data());
+      whole.push_back(&out->extra_arrays["outer_momentum"]);
     }
   }
-  params->clear();
-  m->clear();
-  v->clear();
-  if (groups_.dp_index != 0) return Status::OK();
-  // Replica 0's stages send to its first stage, world rank 0.
-  Communicator* pp = groups_.pp.get();
-  if (pp->rank() != 0) {
-    MERIDIAN_RETURN_IF_ERROR(pp->Send(model_->params(), n, 0, kGatherTag));
-    if (with_optimizer) {
-      MERIDIAN_RETURN_IF_ERROR(pp->Send(stage_m.data(), n, 0, kGatherTag + 1));
-      MERIDIAN_RETURN_IF_ERROR(pp->Send(stage_v.data(), n, 0, kGatherTag + 2));
+  MERIDIAN_RETURN_IF_ERROR(GatherToRoot(0, stage, whole));
+  if (!with_optimizer || !diloco_) return Status::OK();
+  // Each data center trains with its own inner AdamW state (and int8 error
+  // feedback); its first replica's copy is saved as "dc<D>.<array>".
+  for (size_t d = 0; d < dc_first_replica_.size(); ++d) {
+    std::vector<const float*> arrays;
+    std::vector<std::vector<float>*> outs;
+    const std::string prefix = "dc" + std::to_string(d) + ".";
+    if (d > 0) {
+      arrays = {optimizer_->m().data(), optimizer_->v().data()};
+      outs = {&out->extra_arrays[prefix + "adam_m"], &out->extra_arrays[prefix + "adam_v"]};
     }
-    return Status::OK();
-  }
-  const ParameterLayout whole(config_, WholeModel(config_));
-  params->assign(whole.total(), 0.0f);
-  if (with_optimizer) {
-    m->assign(whole.total(), 0.0f);
-    v->assign(whole.total(), 0.0f);
-  }
-  for (int s = 0; s < pp->size(); ++s) {
-    const ParameterLayout stage(config_, stages_[s]);
-    std::vector<float> p(stage.total()), sm, sv;
-    if (s == 0) {
-      std::copy(model_->params(), model_->params() + n, p.begin());
-      sm = stage_m;
-      sv = stage_v;
-    } else {
-      MERIDIAN_RETURN_IF_ERROR(pp->Recv(p.data(), p.size(), s, kGatherTag));
-      if (with_optimizer) {
-        sm.resize(stage.total());
-        sv.resize(stage.total());
-        MERIDIAN_RETURN_IF_ERROR(pp->Recv(sm.data(), sm.size(), s, kGatherTag + 1));
-        MERIDIAN_RETURN_IF_ERROR(pp->Recv(sv.data(), sv.size(), s, kGatherTag + 2));
-      }
+    if (!diloco_->error_feedback().empty()) {
+      arrays.push_back(diloco_->error_feedback().data());
+      outs.push_back(&out->extra_arrays[prefix + "outer_error"]);
     }
-    CopyStageToWhole(stage, p.data(), whole, params->data());
-    if (with_optimizer) {
-      CopyStageToWhole(stage, sm.data(), whole, m->data());
-      CopyStageToWhole(stage, sv.data(), whole, v->data());
-    }
+    if (!arrays.empty()) MERIDIAN_RETURN_IF_ERROR(GatherToRoot(dc_first_replica_[d], arrays, outs));
   }
   return Status::OK();
 }
@@ -354,6 +388,29 @@ Status Trainer::RestoreCheckpoint(const std::string& path) {
   optimizer_->m().assign(stage_m.begin() + shard_begin_, stage_m.begin() + shard_end_);
   optimizer_->v().assign(stage_v.begin() + shard_begin_, stage_v.begin() + shard_end_);
   optimizer_->set_step(ckpt.step);
+  if (options_.dp_sync == "diloco") {
+    MERIDIAN_ASSIGN_OR_RETURN(Compression compress, ParseCompression(options_.outer_compress));
+    diloco_ = std::make_unique<DilocoOuterOptimizer>(
+        model_->params(), mine.total(),
+        DilocoConfig{options_.diloco_h, options_.outer_lr, options_.outer_momentum, compress});
+    // Checkpoints are taken at round ends, where the round starts from the
+    // saved weights; this data center's inner state is restored when the
+    // checkpoint has it (saved by the same data-center layout).
+    auto restore = [&](const std::string& name, float* stage_array) {
+      auto it = ckpt.extra_arrays.find(name);
+      if (it != ckpt.extra_arrays.end()) CopyWholeToStage(whole, it->second.data(), mine, stage_array);
+    };
+    restore("outer_momentum", diloco_->momentum().data());
+    const std::string prefix = "dc" + std::to_string(groups_.data_center) + ".";
+    std::vector<float> dc_m(mine.total()), dc_v(mine.total());
+    if (ckpt.extra_arrays.count(prefix + "adam_m")) {
+      restore(prefix + "adam_m", dc_m.data());
+      restore(prefix + "adam_v", dc_v.data());
+      optimizer_->m().assign(dc_m.begin(), dc_m.end());
+      optimizer_->v().assign(dc_v.begin(), dc_v.end());
+    }
+    if (!diloco_->error_feedback().empty()) restore(prefix + "outer_error", diloco_->error_feedback().data());
+  }
   step_ = ckpt.step;
   rng_.set_state(ckpt.rng_state);
   DataPosition pos;
@@ -368,7 +425,7 @@ Status Trainer::RestoreCheckpoint(const std::string& path) {
 Status Trainer::SaveCheckpoint() {
   SetCommContext("checkpoint at step " + std::to_string(step_));
   TrainingCheckpoint ckpt;
-  MERIDIAN_RETURN_IF_ERROR(GatherWholeModel(true, &ckpt.params, &ckpt.adam_m, &ckpt.adam_v));
+  MERIDIAN_RETURN_IF_ERROR(GatherWholeModel(true, &ckpt));
   Status saved = Status::OK();
   if (is_root()) {
     ckpt.config = config_;
@@ -419,6 +476,11 @@ Status Trainer::Run() {
                              {"ms_per_step", ms},
                              {"gflops", flops_per_step / (ms / 1e3) / 1e9}};
     if (layout_.world() > 1) {
+      double bytes[2] = {traffic_.intra_dc(), traffic_.inter_dc()};
+      MERIDIAN_RETURN_IF_ERROR(world_->AllReduceDouble(bytes, 2, ReduceOp::kSum));
+      traffic_.Reset();
+      record["bytes_intra_dc"] = bytes[0];
+      record["bytes_inter_dc"] = bytes[1];
       record["compute_ms"] = last_compute_s_ * 1e3;
       record["exposed_allreduce_ms"] = last_exposed_comm_s_ * 1e3;
     }
@@ -433,17 +495,21 @@ Status Trainer::Run() {
       progress.Break();
       MERIDIAN_RETURN_IF_ERROR(evaluate());
     }
-    if (!o.checkpoint_dir.empty() && ((o.checkpoint_every > 0 && step_ % o.checkpoint_every == 0) || last)) {
+    // Under diloco the data centers agree on the weights only at the end of
+    // a round, so checkpoints are taken there.
+    const bool consistent = !diloco_ || diloco_->RoundEnds(step_);
+    if (!o.checkpoint_dir.empty() && consistent &&
+        ((o.checkpoint_every > 0 && step_ % o.checkpoint_every == 0) || last)) {
       progress.Break();
       MERIDIAN_RETURN_IF_ERROR(SaveCheckpoint());
     }
   }
   progress.Break();
   if (!o.export_llmc.empty()) {
-    std::vector<float> params, unused_m, unused_v;
-    MERIDIAN_RETURN_IF_ERROR(GatherWholeModel(false, &params, &unused_m, &unused_v));
+    TrainingCheckpoint whole;
+    MERIDIAN_RETURN_IF_ERROR(GatherWholeModel(false, &whole));
     if (is_root()) {
-      MERIDIAN_RETURN_IF_ERROR(WriteLlmcCheckpoint(o.export_llmc, config_, params.data()));
+      MERIDIAN_RETURN_IF_ERROR(WriteLlmcCheckpoint(o.export_llmc, config_, whole.params.data()));
       std::fprintf(stderr, "exported llm.c checkpoint %s\n", o.export_llmc.c_str());
     }
   }
@@ -453,9 +519,10 @@ Status Trainer::Run() {
 
 Status Trainer::PrintSample() {
   // Sampling runs on rank 0 with the whole model gathered there.
-  std::vector<float> params, unused_m, unused_v;
-  MERIDIAN_RETURN_IF_ERROR(GatherWholeModel(false, &params, &unused_m, &unused_v));
+  TrainingCheckpoint gathered;
+  MERIDIAN_RETURN_IF_ERROR(GatherWholeModel(false, &gathered));
   if (!is_root()) return Status::OK();
+  const std::vector<float>& params = gathered.params;
   GPTModel whole(config_, WholeModel(config_), 1, std::min(config_.max_seq_len, std::max(options_.seq, 1)));
   std::copy(params.begin(), params.end(), whole.params());
   const bool bytes = config_.vocab_size <= 256;

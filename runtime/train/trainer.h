@@ -9,11 +9,13 @@
 
 #include "common/random.h"
 #include "common/status.h"
+#include "runtime/checkpoint/checkpoint.h"
 #include "runtime/comm/communicator.h"
 #include "runtime/data/data_loader.h"
 #include "runtime/model/gpt_model.h"
 #include "runtime/optim/adamw_optimizer.h"
 #include "runtime/optim/lr_schedule.h"
+#include "runtime/parallel/diloco.h"
 #include "runtime/parallel/gradient_buckets.h"
 #include "runtime/parallel/parallel_layout.h"
 #include "runtime/parallel/pipeline_runner.h"
@@ -54,8 +56,11 @@ class Trainer {
   Status OptimizerStep(float lr, float grad_scale);
   // Assembles the whole model (and AdamW moments when with_optimizer) on
   // world rank 0; other ranks send their stage and get empty vectors.
-  Status GatherWholeModel(bool with_optimizer, std::vector<float>* params, std::vector<float>* m,
-                          std::vector<float>* v);
+  // (With optimizer: AdamW moments and any outer optimizer state too.)
+  Status GatherWholeModel(bool with_optimizer, TrainingCheckpoint* out);
+  // Stage arrays of one replica -> whole-model arrays on world rank 0.
+  Status GatherToRoot(int replica, const std::vector<const float*>& stage_arrays,
+                      std::vector<std::vector<float>*> whole_arrays);
   Status SaveCheckpoint();
   Status RestoreCheckpoint(const std::string& path);
   Status PrintSample();
@@ -75,6 +80,10 @@ class Trainer {
   size_t shard_begin_ = 0, shard_end_ = 0;
   std::vector<float> grad_shard_;
   std::unique_ptr<GradientBuckets> buckets_;
+  Communicator* bucket_group_ = nullptr;  // dp, or dp_intra_dc for hierarchical / diloco
+  std::unique_ptr<DilocoOuterOptimizer> diloco_;
+  TrafficCounter traffic_;
+  std::vector<int> dc_first_replica_;  // data center -> its lowest replica index (-1: none)
   bool sync_in_backward_ = false;
   std::unique_ptr<PipelineRunner> pipeline_;
   std::unique_ptr<DataLoader> train_data_, val_data_;

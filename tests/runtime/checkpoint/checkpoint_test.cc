@@ -94,28 +94,32 @@ TEST(TrainingCheckpoint, CheckpointWithoutOptimizerStateLoadsWithEmptyMoments) {
   EXPECT_TRUE(loaded->adam_v.empty());
 }
 
-TEST(TrainingCheckpoint, OuterOptimizerStateRoundTripsAndIsSizeChecked) {
+TEST(TrainingCheckpoint, ExtraArraysRoundTripAndAreChecked) {
   const std::string root = FreshTempDir();
   TrainingCheckpoint saved = MakeCheckpoint(7, 3);
-  saved.outer_start = saved.adam_m;
-  saved.outer_momentum = saved.adam_v;  // outer_error stays absent
+  saved.extra_arrays["outer_start"] = saved.adam_m;
+  saved.extra_arrays["outer_momentum"] = saved.adam_v;
+  saved.extra_arrays["dc1.adam_m"] = saved.params;
   ASSERT_TRUE(SaveCheckpoint(root, saved).ok());
   EXPECT_TRUE(fs::exists(root + "/step_00000007/outer_momentum.bin"));
-  EXPECT_FALSE(fs::exists(root + "/step_00000007/outer_error.bin"));
+  EXPECT_TRUE(fs::exists(root + "/step_00000007/dc1.adam_m.bin"));
   Result<TrainingCheckpoint> loaded = LoadCheckpoint(root);
   ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
-  EXPECT_TRUE(BitEqual(loaded->outer_start, saved.outer_start));
-  EXPECT_TRUE(BitEqual(loaded->outer_momentum, saved.outer_momentum));
-  EXPECT_TRUE(loaded->outer_error.empty());
+  ASSERT_EQ(loaded->extra_arrays.size(), 3u);
+  EXPECT_TRUE(BitEqual(loaded->extra_arrays["outer_start"], saved.adam_m));
+  EXPECT_TRUE(BitEqual(loaded->extra_arrays["dc1.adam_m"], saved.params));
   // A damaged outer array is caught like any other.
   WriteBytes(root + "/step_00000007/outer_momentum.bin", "short");
   Result<TrainingCheckpoint> damaged = LoadCheckpoint(root);
   ASSERT_FALSE(damaged.ok());
   EXPECT_NE(damaged.status().message().find("outer_momentum"), std::string::npos);
-  saved.outer_error.assign(3, 0.0f);
+  saved.extra_arrays["outer_error"].assign(3, 0.0f);
   Status s = SaveCheckpoint(FreshTempDir(), saved);
   EXPECT_EQ(s.code(), Status::Code::kInvalidArgument);
   EXPECT_NE(s.message().find("outer_error"), std::string::npos);
+  saved.extra_arrays.erase("outer_error");
+  saved.extra_arrays["../escape"] = saved.params;
+  EXPECT_EQ(SaveCheckpoint(FreshTempDir(), saved).code(), Status::Code::kInvalidArgument);
 }
 
 TEST(TrainingCheckpoint, SaveWritesAStepDirectoryAndPointsLatestAtIt) {

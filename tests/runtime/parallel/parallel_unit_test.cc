@@ -1,7 +1,9 @@
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <numeric>
 
+#include "runtime/parallel/compression.h"
 #include "runtime/parallel/data_centers.h"
 #include "runtime/parallel/parallel_layout.h"
 #include "runtime/parallel/pipeline_schedule.h"
@@ -87,6 +89,43 @@ TEST(StageParams, StagesRoundTripThroughTheWholeModel) {
     CopyStageToWhole(stage, part.data(), whole, rebuilt.data());
   }
   EXPECT_EQ(rebuilt, src);
+}
+
+TEST(Compression, RoundTripsWithinEachFormatsPrecision) {
+  std::vector<float> x(1000);
+  for (size_t i = 0; i < x.size(); ++i) x[i] = std::sin(0.37f * i) * (i % 7 == 0 ? 100.0f : 0.01f);
+  for (Compression c : {Compression::kNone, Compression::kFp16, Compression::kInt8}) {
+    std::vector<uint8_t> payload(CompressedBytes(c, x.size()));
+    Compress(c, x.data(), x.size(), nullptr, payload.data());
+    std::vector<float> y(x.size(), 0.0f);
+    DecompressAdd(c, payload.data(), x.size(), 1.0f, y.data());
+    for (size_t i = 0; i < x.size(); ++i) {
+      const size_t chunk = i / kInt8Chunk;
+      float chunk_max = 0;
+      for (size_t j = chunk * kInt8Chunk; j < std::min(x.size(), (chunk + 1) * kInt8Chunk); ++j)
+        chunk_max = std::max(chunk_max, std::fabs(x[j]));
+      const float tol = c == Compression::kNone ? 0.0f
+                        : c == Compression::kFp16 ? std::fabs(x[i]) * 1e-3f + 1e-7f
+                                                  : chunk_max / 127.0f * 0.5f + 1e-7f;
+      ASSERT_LE(std::fabs(y[i] - x[i]), tol) << CompressionName(c) << " at " << i;
+    }
+  }
+  EXPECT_EQ(CompressedBytes(Compression::kInt8, 1000), 1000u + 4 * 4);
+  EXPECT_EQ(CompressedBytes(Compression::kFp16, 1000), 2000u);
+}
+
+// Error feedback: over many rounds of the same input, the sum of what was
+// sent tracks the sum of what should have been sent to within one step.
+TEST(Compression, Int8ErrorFeedbackKeepsTheRunningSumExact) {
+  std::vector<float> x(300), error(300, 0.0f), sent(300, 0.0f);
+  for (size_t i = 0; i < x.size(); ++i) x[i] = 0.001f * (float)((i * 7919) % 13) - 0.004f + (i == 5 ? 1.0f : 0.0f);
+  std::vector<uint8_t> payload(CompressedBytes(Compression::kInt8, x.size()));
+  const int rounds = 50;
+  for (int r = 0; r < rounds; ++r) {
+    Compress(Compression::kInt8, x.data(), x.size(), error.data(), payload.data());
+    DecompressAdd(Compression::kInt8, payload.data(), x.size(), 1.0f, sent.data());
+  }
+  for (size_t i = 0; i < x.size(); ++i) EXPECT_NEAR(sent[i], rounds * x[i], 1.0f / 127.0f + 1e-4f) << i;
 }
 
 TEST(ParsePools, MapsConsecutiveRanksToDataCenters) {
