@@ -78,6 +78,7 @@ Result<TrainOptions> ParseTrainOptions(int argc, char** argv, int* exit_code) {
       ->group("Parallel");
 
   app.add_option("--pools", o.pools, "Data centers of the world ranks, e.g. dcA:2,dcB:2 (consecutive ranks)")
+      ->envname("MERIDIAN_POOLS")
       ->group("Parallel");
 
   app.add_option("--scheduler", o.scheduler, "Scheduler daemon address; the job's spec and placement come from it")

@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# A slow-link test bed on one machine: N "data centers" as network
+# namespaces, each joined to a router namespace by a veth pair whose router
+# side is shaped with tc tbf (each direction separately: egress of the
+# router's veth shapes traffic into the DC, egress of the DC's veth traffic
+# out of it). Ranks inside one data center talk through shared memory, at
+# full speed; only traffic between data centers crosses the shaped link.
+# This kernel has no netem, so the link adds bandwidth limits, not delay.
+#
+#   slow_link_testbed.sh [--dcs N] [--rate 100mbit] [--ranks-per-dc K] -- mpirun-args... PROGRAM ARGS...
+#
+# runs `mpirun` in the router namespace with a launch agent that starts each
+# data center's daemon in its namespace (own UTS namespace and hostname, so
+# Open MPI's per-host shared-memory names don't collide) and prints
+# MERIDIAN_POOLS for the program (dc0:K,dc1:K,...). Everything is removed on
+# exit. Exit code 77 (skip) when namespaces cannot be made here.
+set -uo pipefail
+dcs=2 rate=100mbit per_dc=2
+while [[ $# -gt 0 && $1 != "--" ]]; do
+  case $1 in
+    --dcs) dcs=$2; shift 2 ;;
+    --rate) rate=$2; shift 2 ;;
+    --ranks-per-dc) per_dc=$2; shift 2 ;;
+    *) echo "unknown option $1" >&2; exit 2 ;;
+  esac
+done
+shift  # --
+skip() { echo "SKIP: $*"; exit 77; }
+[[ $(id -u) -eq 0 ]] || skip "needs root for network namespaces"
+command -v ip >/dev/null && command -v tc >/dev/null || skip "needs iproute2 (ip, tc)"
+tag=mrd$$
+ip netns add "$tag-r" 2>/dev/null || skip "ip netns add is not permitted here"
+cleanup() {
+  for ((d = 0; d < dcs; d++)); do ip netns del "$tag-dc$d" 2>/dev/null; done
+  ip netns del "$tag-r" 2>/dev/null
+  rm -rf "$agent_dir"
+}
+agent_dir=$(mktemp -d)
+trap cleanup EXIT
+ip -n "$tag-r" link set lo up
+ip netns exec "$tag-r" sysctl -qw net.ipv4.ip_forward=1
+hosts=""
+for ((d = 0; d < dcs; d++)); do
+  ns=$tag-dc$d
+  ip netns add "$ns" || skip "cannot create namespace $ns"
+  ip -n "$ns" link set lo up
+  ip link add "v$tag$d" netns "$tag-r" type veth peer name eth0 netns "$ns" || skip "cannot create veth pairs"
+  subnet=10.213.$d
+  ip -n "$tag-r" addr add "$subnet.1/24" dev "v$tag$d"
+  ip -n "$tag-r" link set "v$tag$d" up
+  ip -n "$ns" addr add "$subnet.2/24" dev eth0
+  ip -n "$ns" link set eth0 up
+  ip -n "$ns" route add default via "$subnet.1"
+  # Shape both directions of the inter-DC path.
+  tc -n "$tag-r" qdisc add dev "v$tag$d" root tbf rate "$rate" burst 256kb latency 50ms || skip "tc tbf unavailable"
+  tc -n "$ns" qdisc add dev eth0 root tbf rate "$rate" burst 256kb latency 50ms || skip "tc tbf unavailable"
+  echo "$subnet.2 dc$d" >>"$agent_dir/hosts"
+  hosts+="${hosts:+,}dc$d:$per_dc"
+done
+# The launch agent: called like ssh (AGENT HOST CMD...), runs CMD in HOST's
+# namespace with its own hostname.
+cat >"$agent_dir/agent" <<AGENT
+#!/usr/bin/env bash
+host=\$1; shift
+while [[ \$1 == -* ]]; do shift; done   # ssh-style options mpirun may pass
+exec ip netns exec $tag-\$host unshare --uts sh -c "hostname \$host; \$*"
+AGENT
+chmod +x "$agent_dir/agent"
+pools=""
+for ((d = 0; d < dcs; d++)); do pools+="${pools:+,}dc$d:$per_dc"; done
+echo "testbed: $dcs data centers x $per_dc ranks, inter-DC link $rate each way (namespaces $tag-*)" >&2
+export MERIDIAN_POOLS=$pools
+ip netns exec "$tag-r" env HOSTALIASES= mpirun --allow-run-as-root --bind-to none \
+  --mca plm_rsh_agent "$agent_dir/agent" --mca plm_rsh_no_tree_spawn 1 \
+  --mca oob_tcp_if_include 10.213.0.0/16 --mca btl_tcp_if_include 10.213.0.0/16 \
+  --mca btl self,vader,tcp --mca btl_vader_single_copy_mechanism none --mca mpi_yield_when_idle 1 \
+  --host "$(sed 's/^[^ ]* //' "$agent_dir/hosts" | paste -sd, | sed "s/\([^,]*\)/\1:$per_dc/g")" \
+  -np $((dcs * per_dc)) -x MERIDIAN_POOLS "$@"
