@@ -1,0 +1,147 @@
+#include "bench/crossdc_bench.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "bench/table.h"
+
+#ifndef MERIDIAN_SOURCE_DIR
+#define MERIDIAN_SOURCE_DIR "."
+#endif
+
+namespace meridian::bench {
+
+namespace {
+
+struct CrossDcOptions {
+  std::string rate = "100mbit";
+  int steps = 100;
+  int n_layer = 4, n_embd = 128, n_head = 4;
+  int batch = 4, seq = 64;
+  std::string workdir = "/tmp/meridian-bench-crossdc";
+};
+
+struct Row {
+  std::string name;
+  std::string args;
+  int dcs = 2;
+};
+
+struct Outcome {
+  bool ok = false;
+  double tokens_per_s = 0, wan_bytes_per_step = 0, intra_bytes_per_step = 0, eval_loss = 0, seconds = 0;
+};
+
+Outcome RunRow(const CrossDcOptions& o, const std::string& bin, const Row& row) {
+  const std::string metrics = o.workdir + "/" + row.name + ".jsonl";
+  std::filesystem::remove(metrics);
+  const std::string cmd =
+      "bash " MERIDIAN_SOURCE_DIR "/tests/testbed/slow_link_testbed.sh --dcs " + std::to_string(row.dcs) +
+      " --ranks-per-dc " + std::to_string(4 / row.dcs) + " --rate " + o.rate + " -- " + bin + "/meridian-train" +
+      " --n-layer " + std::to_string(o.n_layer) + " --n-embd " + std::to_string(o.n_embd) + " --n-head " +
+      std::to_string(o.n_head) + " --vocab 256 --max-seq " + std::to_string(o.seq) + " --seq " +
+      std::to_string(o.seq) + " --batch " + std::to_string(o.batch) + " --steps " + std::to_string(o.steps) +
+      " --lr 1e-3 --warmup 10 --threads 1 --dp 4 --data '" + o.workdir + "/data/train_*.bin' --val-data '" +
+      o.workdir + "/data/val_*.bin' --eval-batches 8 --comm-timeout 600 --metrics-out " + metrics + " " +
+      row.args + " > " + o.workdir + "/" + row.name + ".log 2>&1";
+  Outcome out;
+  const int rc = std::system(cmd.c_str());
+  if (rc != 0) return out;
+  std::ifstream in(metrics);
+  std::string line;
+  std::vector<double> tps;
+  double wan = 0, intra = 0, ms = 0;
+  int steps = 0;
+  while (std::getline(in, line)) {
+    nlohmann::json r = nlohmann::json::parse(line, nullptr, false);
+    if (!r.is_object()) continue;
+    if (r.contains("eval_loss")) out.eval_loss = r["eval_loss"];
+    if (!r.contains("loss")) continue;
+    ++steps;
+    wan += r.value("bytes_inter_dc", 0.0);
+    intra += r.value("bytes_intra_dc", 0.0);
+    ms += r["ms_per_step"].get<double>();
+  }
+  if (steps == 0) return out;
+  const double tokens = (double)o.batch * o.seq * 4 * steps;
+  out.seconds = ms / 1e3;
+  out.tokens_per_s = tokens / out.seconds;  // all steps: a round's outer step is part of the cost
+  out.wan_bytes_per_step = wan / steps;
+  out.intra_bytes_per_step = intra / steps;
+  out.ok = true;
+  return out;
+}
+
+int RunCrossDc(const CrossDcOptions& o) {
+  const std::string bin = std::filesystem::canonical("/proc/self/exe").parent_path().string();
+  std::filesystem::create_directories(o.workdir);
+  const std::string synth = bin + "/meridian-data synth --out " + o.workdir + "/data > /dev/null";
+  if (std::system(synth.c_str()) != 0) {
+    std::fprintf(stderr, "error: could not make the corpus\n");
+    return 1;
+  }
+  const std::vector<Row> rows = {
+      {"no-wan-sync", "--dp-sync sync", 1},
+      {"sync", "--dp-sync sync", 2},
+      {"hierarchical", "--dp-sync hierarchical", 2},
+      {"diloco-h10", "--dp-sync diloco --diloco-h 10", 2},
+      {"diloco-h10-int8", "--dp-sync diloco --diloco-h 10 --outer-compress int8", 2},
+      {"diloco-h50", "--dp-sync diloco --diloco-h 50", 2},
+      {"diloco-h50-int8", "--dp-sync diloco --diloco-h 50 --outer-compress int8", 2},
+  };
+  std::vector<Outcome> outcomes;
+  for (const Row& r : rows) {
+    std::fprintf(stderr, "crossdc: %s ...\n", r.name.c_str());
+    outcomes.push_back(RunRow(o, bin, r));
+    if (!outcomes.back().ok) {
+      std::fprintf(stderr, "error: %s failed or the test bed is unavailable; see %s/%s.log\n", r.name.c_str(),
+                   o.workdir.c_str(), r.name.c_str());
+      return 1;
+    }
+  }
+  const Outcome& base = outcomes[0];
+  const Outcome& sync = outcomes[1];
+  std::printf("# meridian-bench crossdc: 4 ranks (2 data centers x 2, network namespaces), inter-DC link %s each way,\n",
+              o.rate.c_str());
+  std::printf("# L%d C%d vocab 256, %d steps of 4 x %d x %d tokens; no-wan = the same 4 ranks in one data center\n",
+              o.n_layer, o.n_embd, o.steps, o.batch, o.seq);
+  Table t({"mode", "tokens/s", "of-no-wan", "WAN-MB/step", "WAN-vs-sync", "intra-MB/step", "eval-loss", "vs-sync",
+           "wall-s"});
+  for (size_t i = 0; i < rows.size(); ++i) {
+    const Outcome& x = outcomes[i];
+    t.AddRow({rows[i].name, Fixed(x.tokens_per_s, 0), Percent(x.tokens_per_s / base.tokens_per_s),
+              Fixed(x.wan_bytes_per_step / 1e6, 3),
+              x.wan_bytes_per_step > 0 ? Fixed(sync.wan_bytes_per_step / x.wan_bytes_per_step, 0) + "x less" : "-",
+              Fixed(x.intra_bytes_per_step / 1e6, 3), Fixed(x.eval_loss, 4),
+              Percent(x.eval_loss / sync.eval_loss - 1.0), Fixed(x.seconds, 1)});
+  }
+  std::printf("%s", t.ToString().c_str());
+  std::printf("# targets: diloco >= 90%% of no-wan tokens/s, >= 100x fewer WAN bytes than sync, eval loss within 3%% of sync\n");
+  return 0;
+}
+
+}  // namespace
+
+void AddCrossDcBenchmark(CLI::App& app, int* exit_code) {
+  auto o = std::make_shared<CrossDcOptions>();
+  CLI::App* sub = app.add_subcommand("crossdc", "Sync modes across a shaped inter-DC link (needs root: netns)");
+  sub->add_option("--rate", o->rate, "Inter-DC link rate (tc syntax)");
+  sub->add_option("--steps", o->steps);
+  sub->add_option("--n-layer", o->n_layer);
+  sub->add_option("--n-embd", o->n_embd);
+  sub->add_option("--n-head", o->n_head);
+  sub->add_option("--batch", o->batch);
+  sub->add_option("--seq", o->seq);
+  sub->add_option("--workdir", o->workdir);
+  sub->callback([o, exit_code] { *exit_code = RunCrossDc(*o); });
+}
+
+}  // namespace meridian::bench
