@@ -5,13 +5,6 @@
 
 namespace meridian {
 
-uint64_t SplitMix64::Next() {
-  uint64_t z = (state_ += 0x9e3779b97f4a7c15ULL);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
-}
-
 uint64_t SplitMix64::Below(uint64_t n) {
   // Values below `threshold` would over-represent small residues.
   const uint64_t threshold = (0 - n) % n;

@@ -10,6 +10,8 @@
 #include <cstdint>
 #include <string>
 
+#include "common/random.h"
+
 namespace meridian {
 
 // SplitMix64 (Steele, Lea, Flood 2014). Pure 64-bit integer arithmetic, so
@@ -17,9 +19,9 @@ namespace meridian {
 // library's distributions are not, which is why none are used here.
 class SplitMix64 {
  public:
-  explicit SplitMix64(uint64_t seed) : state_(seed) {}
+  explicit SplitMix64(uint64_t seed) : rng_(seed) {}
 
-  uint64_t Next();
+  uint64_t Next() { return rng_.NextU64(); }
 
   // Uniform in [0, n) by rejection (no modulo bias). REQUIRES: n > 0.
   uint64_t Below(uint64_t n);
@@ -30,7 +32,7 @@ class SplitMix64 {
   }
 
  private:
-  uint64_t state_;
+  Rng rng_;  // splitmix64, shared with the rest of the project
 };
 
 // Returns whole lines of synthetic text, each ending in '\n', stopping at

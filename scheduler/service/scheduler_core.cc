@@ -218,8 +218,6 @@ void SchedulerCore::CheckLiveness(double now) {
   }
 }
 
-Topology SchedulerCore::LiveTopologyLocked() const { return topology_; }
-
 v1::ListPoolsResponse SchedulerCore::ListPools() {
   std::lock_guard<std::mutex> lock(mu_);
   v1::ListPoolsResponse out;

@@ -68,7 +68,6 @@ class SchedulerCore {
   void ScheduleLocked();  // places queued jobs, FIFO with backfill
   Status LaunchLocked(v1::Job& job);
   void ReleaseLocked(const v1::Job& job);
-  Topology LiveTopologyLocked() const;
   v1::Job* FindLocked(const std::string& id);
 
   std::mutex mu_;
