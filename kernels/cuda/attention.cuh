@@ -1,0 +1,29 @@
+// Causal multi-head self-attention as a fused, tiled kernel (the flash
+// attention algorithm): scores live only in registers and shared memory, the
+// T x T matrix is never written to device memory. The forward saves each
+// query row's log-sum-exp; the backward recomputes probabilities from it.
+// Same layout and scale (1/sqrt(head size)) as kernels/cpu/attention.h.
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include "common/status.h"
+#include "kernels/cuda/dtype.cuh"
+
+namespace meridian::cuda {
+
+// Head sizes the kernels are instantiated for; others are refused.
+bool AttentionSupportsHeadSize(int head_size);
+
+// out (B,T,C) attention output; lse (B,NH,T, float) log-sum-exp of each
+// query row's scaled scores. qkv (B,T,3C) holds q, k, v side by side.
+template <typename T>
+Status AttentionForward(T* out, float* lse, const T* qkv, int B, int T_, int C, int NH, cudaStream_t stream);
+
+// dqkv (B,T,3C) = gradient of qkv (overwritten). out and lse are the
+// forward's; delta (B,NH,T, float) is workspace.
+template <typename T>
+Status AttentionBackward(T* dqkv, float* delta, const T* dout, const T* out, const T* qkv, const float* lse, int B,
+                         int T_, int C, int NH, cudaStream_t stream);
+
+}  // namespace meridian::cuda
