@@ -18,6 +18,12 @@ namespace meridian {
 
 enum class ReduceOp { kSum, kAvg };
 
+// A span [offset, offset + count) of a flat buffer, in elements.
+struct BufferRange {
+  size_t offset = 0;
+  size_t count = 0;
+};
+
 // An operation in flight. Wait() completes it (under the watchdog); a
 // Request must be waited on before its buffers are touched or freed.
 class CommRequest {
@@ -28,6 +34,9 @@ class CommRequest {
   virtual bool Test() = 0;
 };
 
+// Buffers: float buffers live where the communicator's implementation
+// says (host memory for MPI, device memory for NCCL); double and byte
+// buffers are always host memory.
 class Communicator {
  public:
   virtual ~Communicator() = default;
@@ -41,6 +50,12 @@ class Communicator {
 
   virtual Status AllReduce(float* data, size_t count, ReduceOp op) = 0;
   virtual Result<std::unique_ptr<CommRequest>> IAllReduce(float* data, size_t count, ReduceOp op) = 0;
+  // Reduces several disjoint ranges of one buffer as one operation, in
+  // place (a gradient bucket: one layer's slices of every tensor). The
+  // default packs them into a staging buffer around IAllReduce and unpacks
+  // on Wait; a device communicator reduces them in place in one group call.
+  virtual Result<std::unique_ptr<CommRequest>> IAllReduceRanges(float* base, const std::vector<BufferRange>& ranges,
+                                                                ReduceOp op);
   virtual Status AllReduceDouble(double* data, size_t count, ReduceOp op) = 0;
   // recv (counts[rank]) = reduction of the rank-th segment of send, where
   // send holds the segments of counts[0], counts[1], ... back to back.

@@ -9,17 +9,17 @@ GradientBuckets::GradientBuckets(Communicator* dp, const ParameterLayout& layout
     : dp_(dp), overlap_(overlap), num_layers_(layout.stage().num_layers()) {
   // Readiness order: the backward pass finishes the last layer first, then
   // earlier ones, then (event num_layers) the embeddings and final norm.
-  std::vector<std::pair<int, Segment>> ordered;
+  std::vector<std::pair<int, BufferRange>> ordered;
   for (int l = num_layers_ - 1; l >= 0; --l) {
     const int event = num_layers_ - 1 - l;
     for (int i = 0; i < kNumParamTensors; ++i) {
       if (layout.LayerCount(i) == 0 || layout.tensor(i).count == 0) continue;
-      ordered.push_back({event, Segment{layout.LayerOffset(i, l), layout.LayerCount(i)}});
+      ordered.push_back({event, BufferRange{layout.LayerOffset(i, l), layout.LayerCount(i)}});
     }
   }
   for (int i = 0; i < kNumParamTensors; ++i) {
     if (layout.LayerCount(i) != 0 || layout.tensor(i).count == 0) continue;
-    ordered.push_back({num_layers_, Segment{layout.tensor(i).offset, layout.tensor(i).count}});
+    ordered.push_back({num_layers_, BufferRange{layout.tensor(i).offset, layout.tensor(i).count}});
   }
   const size_t cap = std::max<size_t>(1, bucket_bytes / sizeof(float));
   size_t filled = 0;
@@ -30,25 +30,16 @@ GradientBuckets::GradientBuckets(Communicator* dp, const ParameterLayout& layout
         filled = 0;
       }
     }
-    buckets_.back().segments.push_back(seg);
+    buckets_.back().ranges.push_back(seg);
+    buckets_.back().count += seg.count;
     buckets_.back().ready_event = event;
     filled += seg.count;
-  }
-  for (Bucket& b : buckets_) {
-    size_t n = 0;
-    for (const Segment& s : b.segments) n += s.count;
-    b.buffer.assign(n, 0.0f);
   }
 }
 
 void GradientBuckets::Launch(float* grads, Bucket& b) {
   if (b.request || !error_.ok()) return;
-  size_t pos = 0;
-  for (const Segment& s : b.segments) {
-    std::copy(grads + s.offset, grads + s.offset + s.count, b.buffer.begin() + pos);
-    pos += s.count;
-  }
-  auto req = dp_->IAllReduce(b.buffer.data(), b.buffer.size(), ReduceOp::kAvg);
+  auto req = dp_->IAllReduceRanges(grads, b.ranges, ReduceOp::kAvg);
   if (!req.ok()) {
     error_ = req.status();
     return;
@@ -74,11 +65,6 @@ Status GradientBuckets::Finish(float* grads) {
   for (Bucket& b : buckets_) {
     MERIDIAN_RETURN_IF_ERROR(b.request->Wait());
     b.request.reset();
-    size_t pos = 0;
-    for (const Segment& s : b.segments) {
-      std::copy(b.buffer.begin() + pos, b.buffer.begin() + pos + s.count, grads + s.offset);
-      pos += s.count;
-    }
   }
   exposed_wait_s_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return Status::OK();
@@ -86,7 +72,7 @@ Status GradientBuckets::Finish(float* grads) {
 
 size_t GradientBuckets::bytes_per_step() const {
   size_t n = 0;
-  for (const Bucket& b : buckets_) n += b.buffer.size();
+  for (const Bucket& b : buckets_) n += b.count;
   return n * sizeof(float);
 }
 

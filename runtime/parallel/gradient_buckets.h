@@ -1,7 +1,9 @@
 // Data-parallel gradient averaging in buckets that overlap the backward
 // pass (the DDP / Horovod fusion-buffer idea): as soon as the backward pass
-// has finished every gradient in a bucket, the bucket is packed and its
-// all-reduce starts, while earlier layers are still computing.
+// has finished every gradient in a bucket, the bucket's all-reduce starts,
+// while earlier layers are still computing. A bucket is a set of ranges of
+// the flat gradient buffer (IAllReduceRanges): MPI packs them, NCCL reduces
+// them in place on the device.
 #pragma once
 
 #include <memory>
@@ -32,13 +34,10 @@ class GradientBuckets {
   size_t bytes_per_step() const;
 
  private:
-  struct Segment {
-    size_t offset, count;
-  };
   struct Bucket {
-    std::vector<Segment> segments;
+    std::vector<BufferRange> ranges;
+    size_t count = 0;     // floats in all ranges
     int ready_event = 0;  // index into the event order; launch when reached
-    std::vector<float> buffer;
     std::unique_ptr<CommRequest> request;
   };
   void Launch(float* grads, Bucket& b);
