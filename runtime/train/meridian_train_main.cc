@@ -4,6 +4,7 @@
 
 #include "runtime/comm/mpi_communicator.h"
 #include "runtime/comm/self_communicator.h"
+#include "runtime/train/device_step.h"
 #include "runtime/train/scheduler_client.h"
 #include "runtime/train/train_options.h"
 #include "runtime/train/trainer.h"
@@ -41,6 +42,15 @@ int main(int argc, char** argv) {
     if (!client.ok()) return fail(client.status());
     scheduler = std::move(client).value();
     if (meridian::Status s = scheduler->ApplyAssignment(rank, &*options); !s.ok()) return fail(s);
+  }
+  // On GPUs every group's float traffic goes through NCCL on device memory.
+  if (options->device == "cuda") {
+    auto cuda_world = meridian::SetUpCudaWorld(std::move(world));
+    if (!cuda_world.ok()) {
+      std::fprintf(stderr, "error [rank %d]: %s\n", rank, cuda_world.status().ToString().c_str());
+      return 1;
+    }
+    world = std::move(cuda_world).value();
   }
   auto trainer = meridian::Trainer::Create(*options, world.get());
   if (!trainer.ok()) return fail(trainer.status());

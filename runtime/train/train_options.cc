@@ -93,6 +93,8 @@ Result<TrainOptions> ParseTrainOptions(int argc, char** argv, int* exit_code) {
   app.add_option("--outer-compress", o.outer_compress, "Pseudo-gradient compression: none, fp16, int8")
       ->group("Cross data center");
 
+  app.add_option("--device", o.device, "cpu, or cuda (one GPU per rank; NCCL between ranks)")->group("Run");
+  app.add_option("--dtype", o.dtype, "Compute precision: fp32, or bf16 (cuda; float master weights)")->group("Run");
   app.add_option("--threads", o.threads, "CPU threads (0: all cores)")->group("Run");
   app.add_option("--sample", o.sample, "Generate N tokens at the end")->group("Run");
   app.add_option("--sample-prompt", o.sample_prompt, "Prompt for --sample (byte-level vocab)")->group("Run");
@@ -146,6 +148,16 @@ Status ValidateTrainOptions(const TrainOptions& o) {
     return bad("outer-momentum", std::to_string(o.outer_momentum), "must be in [0, 1)");
   if (o.outer_compress != "none" && o.outer_compress != "fp16" && o.outer_compress != "int8")
     return bad("outer-compress", o.outer_compress, "expected none, fp16 or int8");
+  if (o.device != "cpu" && o.device != "cuda") return bad("device", o.device, "expected cpu or cuda");
+  if (o.dtype != "fp32" && o.dtype != "bf16") return bad("dtype", o.dtype, "expected fp32 or bf16");
+  if (o.dtype == "bf16" && o.device != "cuda") return bad("dtype", o.dtype, "bf16 runs with --device cuda only");
+  if (o.device == "cuda") {
+    // The GPU step holds the whole model per rank and syncs replicas with
+    // NCCL all-reduce; the other layouts run on the CPU path for now.
+    if (o.pp != 1) return bad("pp", std::to_string(o.pp), "--device cuda runs data parallelism only (pp 1)");
+    if (o.zero != 0) return bad("zero", std::to_string(o.zero), "ZeRO-1 is not wired for --device cuda");
+    if (o.dp_sync != "sync") return bad("dp-sync", o.dp_sync, "--device cuda supports sync only");
+  }
   if (o.threads < 0) return bad("threads", std::to_string(o.threads), "must be >= 0");
   if (o.sample < 0) return bad("sample", std::to_string(o.sample), "must be >= 0");
   if (!(o.sample_temperature > 0)) return bad("sample-temperature", std::to_string(o.sample_temperature), "must be > 0");

@@ -57,11 +57,15 @@ struct TrainOptions {
   int diloco_h = 50;                  // inner steps per outer step
   float outer_lr = 0.7f;
   float outer_momentum = 0.9f;
-  std::string outer_compress = "none";  // none | fp16 | int8        // seconds before a stuck collective aborts the job (0: never)
+  std::string outer_compress = "none";  // none | fp16 | int8
 
   // Scheduled runs: where the daemon is and which job this is.
   std::string scheduler;
   std::string job;
+
+  // Where the math runs: cpu, or cuda (one GPU per rank, NCCL between them).
+  std::string device = "cpu";
+  std::string dtype = "fp32";  // fp32 | bf16 (bf16: cuda only; float master weights)
 
   // Run.
   int threads = 0;  // 0: all cores

@@ -95,6 +95,20 @@ Status Trainer::Initialize() {
       std::fprintf(stderr, "resume: no checkpoint in %s yet; starting fresh\n", o.checkpoint_dir.c_str());
     }
   }
+  if (o.device == "cuda") {
+    DeviceStepOptions d;
+    d.dtype = o.dtype;
+    d.max_batch = o.batch;
+    d.max_seq = o.seq;
+    d.adam = AdamWConfig{o.beta1, o.beta2, o.adam_eps, o.weight_decay};
+    MERIDIAN_ASSIGN_OR_RETURN(device_, CreateCudaStep(config_, d));
+    MERIDIAN_RETURN_IF_ERROR(device_->Upload(model_->params(), optimizer_->m().data(), optimizer_->v().data()));
+    device_->set_backward_hook([this](int layer) {
+      if (sync_in_backward_) buckets_->OnGradientsReady(grads(), layer);
+    });
+    device_inputs_.assign((size_t)o.batch * o.seq, 0);
+    device_targets_.assign((size_t)o.batch * o.seq, 0);
+  }
   if (o.dp_sync == "diloco" && !diloco_) {
     MERIDIAN_ASSIGN_OR_RETURN(Compression compress, ParseCompression(o.outer_compress));
     diloco_ = std::make_unique<DilocoOuterOptimizer>(
@@ -105,9 +119,15 @@ Status Trainer::Initialize() {
     std::fprintf(stderr, "model %s: %zu parameters | batch %d x seq %d x %d micro-batches x dp %d | %d threads\n",
                  DescribeConfig(config_).c_str(), NumParameters(config_), o.batch, o.seq, microbatches_, layout_.dp,
                  omp_get_max_threads());
-    std::fprintf(stderr, "this rank: stage %d, %zu parameters, AdamW state %.1f MiB%s, activations %.1f MiB\n",
-                 groups_.stage, model_->num_params(), optimizer_->state_bytes() / 1048576.0,
-                 o.zero == 1 ? " (ZeRO-1 shard)" : "", model_->activation_bytes() / 1048576.0);
+    if (device_) {
+      std::fprintf(stderr, "this rank: %s | weights, gradients and AdamW state %.1f MiB, activations %.1f MiB\n",
+                   device_->Describe().c_str(), device_->state_bytes() / 1048576.0,
+                   device_->activation_bytes() / 1048576.0);
+    } else {
+      std::fprintf(stderr, "this rank: stage %d, %zu parameters, AdamW state %.1f MiB%s, activations %.1f MiB\n",
+                   groups_.stage, model_->num_params(), optimizer_->state_bytes() / 1048576.0,
+                   o.zero == 1 ? " (ZeRO-1 shard)" : "", model_->activation_bytes() / 1048576.0);
+    }
     if (layout_.world() > 1) {
       std::fprintf(stderr, "layout %s | %s schedule | ZeRO-%d | stages:", layout_.ToString().c_str(),
                    o.pp_schedule.c_str(), o.zero);
@@ -132,7 +152,10 @@ Status Trainer::InitializeParallelism() {
   microbatches_ = o.MicroBatches();
   MERIDIAN_ASSIGN_OR_RETURN(PipelineScheduleKind kind, ParsePipelineSchedule(o.pp_schedule));
   const int slots = PipelineSlots(kind, groups_.stage, layout_.pp, std::max(microbatches_, o.eval_batches));
-  model_ = std::make_unique<GPTModel>(config_, stages_[groups_.stage], o.batch, o.seq, slots);
+  // On a GPU the host model is a parameter-only mirror (no activations).
+  const bool gpu = o.device == "cuda";
+  model_ = std::make_unique<GPTModel>(config_, stages_[groups_.stage], gpu ? 0 : o.batch, gpu ? 0 : o.seq,
+                                      gpu ? 0 : slots);
   pipeline_ = std::make_unique<PipelineRunner>(model_.get(), groups_.pp.get(), kind, microbatches_, o.batch, o.seq);
 
   AdamWConfig adam;
@@ -158,7 +181,7 @@ Status Trainer::InitializeParallelism() {
     buckets_ = std::make_unique<GradientBuckets>(bucket_group_, model_->layout(),
                                                  (size_t)(o.bucket_mb * 1024 * 1024), !o.no_overlap);
     model_->set_backward_hook([this](int layer) {
-      if (sync_in_backward_) buckets_->OnGradientsReady(model_->grads(), layer);
+      if (sync_in_backward_) buckets_->OnGradientsReady(grads(), layer);
     });
   }
   optimizer_ = std::make_unique<AdamWOptimizer>(model_->layout(), adam, shard_begin_, shard_end_);
@@ -170,7 +193,7 @@ PipelineRunner::FetchFn Trainer::Fetcher(DataLoader* loader) {
 }
 
 Status Trainer::SynchronizeGradients() {
-  float* grads = model_->grads();
+  float* grads = this->grads();
   const ParamTensorInfo& wte = model_->layout().tensor(kWte);
   auto tie = [&]() -> Status {
     // The first and last stage each hold part of the tied embedding's
@@ -200,6 +223,11 @@ Result<double> Trainer::GlobalGradNorm() {
   // on replica 0 only. The last stage skips the tied embedding when the
   // first stage also holds it, so it counts once.
   double local = 0.0;
+  if (device_) {
+    // Whole model per rank (pp 1, no ZeRO): every replica holds the full norm.
+    MERIDIAN_ASSIGN_OR_RETURN(local, device_->GradSumOfSquares());
+    return std::sqrt(local);
+  }
   {
     size_t skip_begin = 0, skip_end = 0;
     const StageSpec& s = model_->layout().stage();
@@ -222,6 +250,10 @@ Result<double> Trainer::GlobalGradNorm() {
 }
 
 Status Trainer::OptimizerStep(float lr, float grad_scale) {
+  if (device_) {
+    optimizer_->set_step(optimizer_->step() + 1);
+    return device_->OptimizerStep(lr, grad_scale, optimizer_->step());
+  }
   optimizer_->Step(model_->params(), model_->grads(), lr, grad_scale);
   if (options_.zero == 1) {
     // Every rank updated its shard; gather the whole stage back.
@@ -243,20 +275,46 @@ void MaybeStallForFaultInjection(int rank, long step) {
   for (;;) sleep(60);
 }
 
+Status Trainer::RunDeviceMicrobatches(DataLoader* data, int batches, bool compute_grad, double* loss_sum) {
+  *loss_sum = 0.0;
+  const auto t0 = std::chrono::steady_clock::now();
+  for (int i = 0; i < batches; ++i) {
+    MERIDIAN_RETURN_IF_ERROR(data->NextBatch(device_inputs_.data(), device_targets_.data()));
+    MERIDIAN_RETURN_IF_ERROR(device_->Forward(device_inputs_.data(), device_targets_.data(), options_.batch,
+                                              options_.seq, compute_grad));
+    if (compute_grad) {
+      // As on the CPU: the overlapped all-reduce starts in the last
+      // micro-batch's backward.
+      sync_in_backward_ = i == batches - 1;
+      MERIDIAN_RETURN_IF_ERROR(device_->Backward());
+    }
+    MERIDIAN_ASSIGN_OR_RETURN(double loss, device_->MeanLoss());
+    *loss_sum += loss;
+  }
+  last_compute_s_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return Status::OK();
+}
+
 Status Trainer::TrainStep(double* loss, double* grad_norm, float* lr) {
   SetCommContext("step " + std::to_string(step_ + 1));
   MaybeStallForFaultInjection(world_->rank(), step_ + 1);
-  model_->ZeroGrads();
-  model_->set_loss_scale(1.0f / microbatches_);
   double loss_sum = 0.0;
   DataLoader* data = train_data_.get();
-  MERIDIAN_RETURN_IF_ERROR(pipeline_->RunStep(
-      Fetcher(data),
-      // Gradients are final only in the last micro-batch's backward: start
-      // the overlapped all-reduce there (like DDP's no_sync before it).
-      [this](int microbatch) { sync_in_backward_ = microbatch == microbatches_ - 1; }, &loss_sum));
+  if (device_) {
+    MERIDIAN_RETURN_IF_ERROR(device_->ZeroGrads());
+    device_->set_loss_scale(1.0f / microbatches_);
+    MERIDIAN_RETURN_IF_ERROR(RunDeviceMicrobatches(data, microbatches_, true, &loss_sum));
+  } else {
+    model_->ZeroGrads();
+    model_->set_loss_scale(1.0f / microbatches_);
+    MERIDIAN_RETURN_IF_ERROR(pipeline_->RunStep(
+        Fetcher(data),
+        // Gradients are final only in the last micro-batch's backward: start
+        // the overlapped all-reduce there (like DDP's no_sync before it).
+        [this](int microbatch) { sync_in_backward_ = microbatch == microbatches_ - 1; }, &loss_sum));
+    last_compute_s_ = pipeline_->compute_s();
+  }
   sync_in_backward_ = false;
-  last_compute_s_ = pipeline_->compute_s();
   MERIDIAN_RETURN_IF_ERROR(SynchronizeGradients());
 
   // Global mean loss: each replica's last stage contributes its mean.
@@ -285,8 +343,12 @@ Result<float> Trainer::Evaluate() {
   SetCommContext("evaluation after step " + std::to_string(step_));
   if (val_data_) val_data_->Reset();
   double loss_sum = 0.0;
-  MERIDIAN_RETURN_IF_ERROR(
-      pipeline_->RunForwardOnly(Fetcher(val_data_.get()), options_.eval_batches, &loss_sum));
+  if (device_) {
+    MERIDIAN_RETURN_IF_ERROR(RunDeviceMicrobatches(val_data_.get(), options_.eval_batches, false, &loss_sum));
+  } else {
+    MERIDIAN_RETURN_IF_ERROR(
+        pipeline_->RunForwardOnly(Fetcher(val_data_.get()), options_.eval_batches, &loss_sum));
+  }
   double contribution =
       model_->layout().stage().last ? loss_sum / options_.eval_batches / layout_.dp : 0.0;
   MERIDIAN_RETURN_IF_ERROR(world_->AllReduceDouble(&contribution, 1, ReduceOp::kSum));
@@ -324,6 +386,11 @@ Status Trainer::GatherToRoot(int replica, const std::vector<const float*>& stage
 
 Status Trainer::GatherWholeModel(bool with_optimizer, TrainingCheckpoint* out) {
   const size_t n = model_->num_params();
+  if (device_) {
+    // The host mirror catches up with the GPU's weights (and moments).
+    MERIDIAN_RETURN_IF_ERROR(device_->Download(model_->params(), with_optimizer ? optimizer_->m().data() : nullptr,
+                                               with_optimizer ? optimizer_->v().data() : nullptr));
+  }
   std::vector<const float*> stage = {model_->params()};
   std::vector<std::vector<float>*> whole = {&out->params};
   std::vector<float> stage_m, stage_v;

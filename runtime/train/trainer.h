@@ -20,6 +20,7 @@
 #include "runtime/parallel/parallel_layout.h"
 #include "runtime/parallel/pipeline_runner.h"
 #include "runtime/parallel/process_groups.h"
+#include "runtime/train/device_step.h"
 #include "runtime/train/metrics_writer.h"
 #include "runtime/train/train_options.h"
 
@@ -66,6 +67,10 @@ class Trainer {
   Status PrintSample();
   bool is_root() const { return world_->rank() == 0; }
   PipelineRunner::FetchFn Fetcher(DataLoader* loader);
+  // --device cuda: one step's micro-batches, and evaluation, on the GPU.
+  Status RunDeviceMicrobatches(DataLoader* data, int batches, bool compute_grad, double* loss_sum);
+  // The gradient buffer the all-reduce works on (device memory under cuda).
+  float* grads() { return device_ ? device_->grads() : model_->grads(); }
 
   TrainOptions options_;
   Communicator* world_;
@@ -74,7 +79,11 @@ class Trainer {
   ProcessGroups groups_;
   std::vector<StageSpec> stages_;
   int microbatches_ = 1;
+  // With --device cuda, model_ holds only the host copy of the weights (for
+  // checkpoints and sampling) and device_ does the math.
   std::unique_ptr<GPTModel> model_;
+  std::unique_ptr<DeviceStep> device_;
+  std::vector<int> device_inputs_, device_targets_;
   std::unique_ptr<AdamWOptimizer> optimizer_;
   std::vector<size_t> zero_counts_;  // ZeRO-1: each DP rank's share of the stage buffer
   size_t shard_begin_ = 0, shard_end_ = 0;
