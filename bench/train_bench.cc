@@ -14,6 +14,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "bench/gpu_train_bench.h"
 #include "bench/parallel_train_bench.h"
 #include "bench/sgemm_ceiling.h"
 #include "bench/table.h"
@@ -179,6 +180,8 @@ int RunTrainBenchmark(const TrainBenchOptions& o) {
 void AddTrainBenchmark(CLI::App& app, int* exit_code, int* argc, char*** argv) {
   auto o = std::make_shared<TrainBenchOptions>();
   auto p = std::make_shared<ParallelTrainBenchOptions>();
+  auto g = std::make_shared<GpuTrainBenchOptions>();
+  auto device = std::make_shared<std::string>("cpu");
   CLI::App* sub = app.add_subcommand("train", "Time full training steps against the sgemm ceiling and PyTorch");
   sub->add_option("--model", o->model, "Preset (d4, d12, ...)");
   sub->add_option("--n-layer", o->n_layer);
@@ -194,6 +197,9 @@ void AddTrainBenchmark(CLI::App& app, int* exit_code, int* argc, char*** argv) {
   sub->add_option("--peer", o->peer, "pytorch or none");
   sub->add_option("--peer-python", o->peer_python, "Python with torch for the peer");
   sub->add_flag("--json", o->json, "Also print one JSON line");
+  sub->add_option("--device", *device, "cpu, or cuda (one GPU; MFU against its bf16 peak and a cuBLASLt GEMM)");
+  sub->add_option("--dtype", g->dtype, "fp32 or bf16 (cuda)");
+  sub->add_option("--peak-tflops", g->peak_tflops, "The card's dense bf16 peak when its name is not known (cuda)");
   sub->add_option("--dp", p->dp, "Data-parallel replicas (under mpirun)");
   sub->add_option("--pp", p->pp, "Pipeline stages (under mpirun)");
   sub->add_option("--microbatches", p->microbatches, "Micro-batches per step (parallel mode)");
@@ -201,7 +207,21 @@ void AddTrainBenchmark(CLI::App& app, int* exit_code, int* argc, char*** argv) {
   sub->add_option("--zero", p->zero, "ZeRO stage 0 or 1 (parallel mode)");
   sub->add_option("--bucket-mb", p->bucket_mb, "Gradient bucket size (parallel mode)");
   sub->add_option("--workdir", p->workdir, "Scratch folder for the parallel mode's token shard");
-  sub->callback([o, p, exit_code, argc, argv]() {
+  sub->callback([o, p, g, device, exit_code, argc, argv]() {
+    if (*device == "cuda") {
+      g->model = o->model;
+      g->n_layer = o->n_layer;
+      g->n_head = o->n_head;
+      g->n_embd = o->n_embd;
+      g->vocab = o->vocab;
+      g->batch = o->batch;
+      g->seq = o->seq;
+      g->steps = o->steps;
+      g->warmup_steps = o->warmup_steps;
+      g->json = o->json;
+      *exit_code = RunGpuTrainBenchmark(*g);
+      return;
+    }
     if (p->dp * p->pp * p->microbatches == 1) {
       *exit_code = RunTrainBenchmark(*o);
       return;
