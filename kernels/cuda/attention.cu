@@ -1,0 +1,412 @@
+// Fused causal attention in the flash-attention manner, written for
+// correctness first: one thread owns one row (a query row in the forward and
+// dQ kernels, a key row in the dK/dV kernel), keeps that row's accumulators in
+// float registers, and walks the rows it interacts with as tiles staged in
+// shared memory. No T x T matrix ever reaches device memory.
+//
+// Shared memory reads come in two kinds. A staged tile row is read by every
+// thread of a warp at the same address (a broadcast), so those tiles are not
+// padded. A thread's own row kept in shared memory is read by the warp at the
+// same column of 32 different rows; those rows are padded to HS + 1 floats so
+// the 32 addresses fall in 32 different banks (HS is a multiple of 32).
+#include "kernels/cuda/attention.cuh"
+
+#include <cmath>
+#include <string>
+
+#include "kernels/cuda/cuda_check.h"
+
+namespace meridian::cuda {
+
+namespace {
+
+// Forward: query rows (= threads) per block, key rows per staged tile. The
+// K and V tiles take 2 * 32 * HS * 4 bytes: 32 KB at HS = 128.
+constexpr int kFwdRows = 64;
+constexpr int kFwdKeys = 32;
+
+// Backward: rows owned per block (= threads) and rows per staged tile. HS =
+// 128 owns 32 rows so its padded own rows stay at 33 KB. At HS <= 64 the
+// compiler keeps a thread's own row in registers for a whole staged tile (the
+// padding keeps the per-tile reloads conflict-free); at HS = 128 the two float
+// accumulator rows alone exceed the register file's 255 per thread and spill.
+template <int HS>
+constexpr int kBwdRows = HS <= 64 ? 64 : 32;
+constexpr int kBwdTile = 32;
+
+// Dynamic shared memory of the two backward kernels, in bytes: two padded
+// own-row arrays, two staged tile arrays, and (dK/dV only) the tile's lse and
+// delta.
+template <int HS>
+constexpr size_t BwdSharedBytes(bool with_row_stats) {
+  return sizeof(float) * (2 * (size_t)kBwdRows<HS> * (HS + 1) + 2 * (size_t)kBwdTile * HS +
+                          (with_row_stats ? 2 * (size_t)kBwdTile : 0));
+}
+
+// grid (ceil(T/kFwdRows), NH, B), block kFwdRows. Thread i of the block owns
+// query row t = blockIdx.x * kFwdRows + i of head blockIdx.y, batch blockIdx.z.
+template <typename T, int HS>
+__global__ void __launch_bounds__(kFwdRows)
+    AttentionForwardKernel(T* out, float* lse, const T* qkv, int T_, int C, int NH, float scale) {
+  __shared__ float k_tile[kFwdKeys][HS];
+  __shared__ float v_tile[kFwdKeys][HS];
+  const int h = blockIdx.y, b = blockIdx.z;
+  const int q0 = blockIdx.x * kFwdRows;
+  const int t = q0 + threadIdx.x;
+  const size_t C3 = 3 * (size_t)C;
+  // q of row 0 of this (batch, head); k and v are C and 2C further on.
+  const T* base = qkv + (size_t)b * T_ * C3 + (size_t)h * HS;
+
+  float q[HS], acc[HS];
+#pragma unroll
+  for (int d = 0; d < HS; ++d) {
+    q[d] = t < T_ ? ToFloat(base[(size_t)t * C3 + d]) : 0.0f;
+    acc[d] = 0.0f;
+  }
+  float m = -INFINITY;  // running max of the scaled scores
+  float l = 0.0f;       // running sum of exp(score - m)
+
+  const int q_last = min(q0 + kFwdRows, T_) - 1;  // last valid query row of the block
+  for (int k0 = 0; k0 <= q_last; k0 += kFwdKeys) {
+    __syncthreads();  // every thread is done with the previous tile
+    for (int idx = threadIdx.x; idx < kFwdKeys * HS; idx += kFwdRows) {
+      const int r = idx / HS, c = idx % HS;
+      const int j = k0 + r;
+      float kv = 0.0f, vv = 0.0f;
+      if (j < T_) {
+        const T* row = base + (size_t)j * C3;
+        kv = ToFloat(row[C + c]);
+        vv = ToFloat(row[2 * (size_t)C + c]);
+      }
+      k_tile[r][c] = kv;
+      v_tile[r][c] = vv;
+    }
+    __syncthreads();
+    // Causal: keys k0 .. t of this tile (none for rows past T).
+    const int n = t < T_ ? min(kFwdKeys, t - k0 + 1) : 0;
+    for (int r = 0; r < n; ++r) {
+      float s = 0.0f;
+#pragma unroll
+      for (int d = 0; d < HS; ++d) s += q[d] * k_tile[r][d];
+      s *= scale;
+      if (s > m) {
+        // New maximum: rescale what was accumulated against the old one. On
+        // the first key m = -inf, so the factor is exp(-inf) = 0 and l, acc
+        // (already 0) stay 0.
+        const float corr = expf(m - s);
+        l *= corr;
+#pragma unroll
+        for (int d = 0; d < HS; ++d) acc[d] *= corr;
+        m = s;
+      }
+      const float p = expf(s - m);
+      l += p;
+#pragma unroll
+      for (int d = 0; d < HS; ++d) acc[d] += p * v_tile[r][d];
+    }
+  }
+  if (t >= T_) return;
+  // Every valid row saw at least key 0 (itself when t = 0), so l >= 1.
+  const float inv = 1.0f / l;
+  T* o = out + ((size_t)b * T_ + t) * C + (size_t)h * HS;
+#pragma unroll
+  for (int d = 0; d < HS; ++d) o[d] = FromFloat<T>(acc[d] * inv);
+  lse[((size_t)b * NH + h) * T_ + t] = m + logf(l);
+}
+
+// delta (B,NH,T) = rowsum(dout * out) per (batch, head, query row), which
+// equals sum_j p_ij * dp_ij, the softmax backward's row term. One thread per
+// row.
+template <typename T>
+__global__ void AttentionDeltaKernel(float* delta, const T* dout, const T* out, int B, int T_, int C, int NH,
+                                     int hs) {
+  const size_t r = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+  if (r >= (size_t)B * NH * T_) return;
+  const int t = (int)(r % T_);
+  const size_t bh = r / T_;
+  const int h = (int)(bh % NH);
+  const size_t b = bh / NH;
+  const size_t off = (b * T_ + t) * C + (size_t)h * hs;
+  float sum = 0.0f;
+  for (int d = 0; d < hs; ++d) sum += ToFloat(dout[off + d]) * ToFloat(out[off + d]);
+  delta[r] = sum;
+}
+
+// dK, dV. grid (ceil(T/kBwdRows), NH, B), block kBwdRows. Thread i owns key row
+// j = blockIdx.x * kBwdRows + i; its k and v rows sit in padded shared memory,
+// dk and dv in registers. Query tiles from the block's first key on (earlier
+// queries cannot see these keys) are staged with their lse and delta.
+template <typename T, int HS>
+__global__ void __launch_bounds__(kBwdRows<HS>)
+    AttentionBackwardKeyKernel(T* dqkv, const T* dout, const T* qkv, const float* lse, const float* delta,
+                               int T_, int C, int NH, float scale) {
+  constexpr int kRows = kBwdRows<HS>;
+  constexpr int kPad = HS + 1;
+  extern __shared__ float smem[];
+  float* k_own = smem;                     // [kRows][kPad]
+  float* v_own = k_own + kRows * kPad;     // [kRows][kPad]
+  float* q_tile = v_own + kRows * kPad;    // [kBwdTile][HS]
+  float* do_tile = q_tile + kBwdTile * HS; // [kBwdTile][HS]
+  float* lse_tile = do_tile + kBwdTile * HS;
+  float* delta_tile = lse_tile + kBwdTile;
+
+  const int h = blockIdx.y, b = blockIdx.z;
+  const int k0 = blockIdx.x * kRows;
+  const int j = k0 + threadIdx.x;
+  const size_t C3 = 3 * (size_t)C;
+  const T* q_base = qkv + (size_t)b * T_ * C3 + (size_t)h * HS;  // row 0; k at +C, v at +2C
+  const T* do_base = dout + (size_t)b * T_ * C + (size_t)h * HS;
+  const float* lse_bh = lse + ((size_t)b * NH + h) * T_;
+  const float* delta_bh = delta + ((size_t)b * NH + h) * T_;
+
+  for (int idx = threadIdx.x; idx < kRows * HS; idx += kRows) {
+    const int r = idx / HS, c = idx % HS;
+    const int jr = k0 + r;
+    float kv = 0.0f, vv = 0.0f;
+    if (jr < T_) {
+      const T* row = q_base + (size_t)jr * C3;
+      kv = ToFloat(row[C + c]);
+      vv = ToFloat(row[2 * (size_t)C + c]);
+    }
+    k_own[r * kPad + c] = kv;
+    v_own[r * kPad + c] = vv;
+  }
+  const float* kj = k_own + threadIdx.x * kPad;
+  const float* vj = v_own + threadIdx.x * kPad;
+
+  float dk[HS], dv[HS];
+#pragma unroll
+  for (int d = 0; d < HS; ++d) dk[d] = dv[d] = 0.0f;
+
+  for (int q0 = k0; q0 < T_; q0 += kBwdTile) {
+    __syncthreads();  // own rows written / previous tile consumed
+    for (int idx = threadIdx.x; idx < kBwdTile * HS; idx += kRows) {
+      const int r = idx / HS, c = idx % HS;
+      const int i = q0 + r;
+      float qv = 0.0f, dov = 0.0f;
+      if (i < T_) {
+        qv = ToFloat(q_base[(size_t)i * C3 + c]);
+        dov = ToFloat(do_base[(size_t)i * C + c]);
+      }
+      q_tile[idx] = qv;
+      do_tile[idx] = dov;
+    }
+    for (int r = threadIdx.x; r < kBwdTile; r += kRows) {
+      const int i = q0 + r;
+      lse_tile[r] = i < T_ ? lse_bh[i] : 0.0f;
+      delta_tile[r] = i < T_ ? delta_bh[i] : 0.0f;
+    }
+    __syncthreads();
+    if (j >= T_) continue;  // still takes part in the loads and barriers
+    // Causal: queries i >= j of this tile, and i < T.
+    const int r_begin = max(0, j - q0);
+    const int r_end = min(kBwdTile, T_ - q0);
+    for (int r = r_begin; r < r_end; ++r) {
+      const float* qi = q_tile + r * HS;
+      const float* doi = do_tile + r * HS;
+      float s = 0.0f, dp = 0.0f;
+#pragma unroll
+      for (int d = 0; d < HS; ++d) {
+        s += qi[d] * kj[d];
+        dp += doi[d] * vj[d];
+      }
+      const float p = expf(s * scale - lse_tile[r]);
+      // d(loss)/d(q.k) = p * (dp - delta) * scale; dk gets it times q.
+      const float ds = p * (dp - delta_tile[r]) * scale;
+#pragma unroll
+      for (int d = 0; d < HS; ++d) {
+        dv[d] += p * doi[d];
+        dk[d] += ds * qi[d];
+      }
+    }
+  }
+  if (j >= T_) return;
+  T* dk_row = dqkv + ((size_t)b * T_ + j) * C3 + C + (size_t)h * HS;
+  T* dv_row = dk_row + C;
+#pragma unroll
+  for (int d = 0; d < HS; ++d) {
+    dk_row[d] = FromFloat<T>(dk[d]);
+    dv_row[d] = FromFloat<T>(dv[d]);
+  }
+}
+
+// dQ. grid (ceil(T/kBwdRows), NH, B), block kBwdRows. Thread i owns query row
+// t = blockIdx.x * kBwdRows + i; its q and dout rows sit in padded shared
+// memory, dq in registers; p and dp are recomputed per key. Key tiles up to
+// the block's last query are staged.
+template <typename T, int HS>
+__global__ void __launch_bounds__(kBwdRows<HS>)
+    AttentionBackwardQueryKernel(T* dqkv, const T* dout, const T* qkv, const float* lse, const float* delta,
+                                 int T_, int C, int NH, float scale) {
+  constexpr int kRows = kBwdRows<HS>;
+  constexpr int kPad = HS + 1;
+  extern __shared__ float smem[];
+  float* q_own = smem;                      // [kRows][kPad]
+  float* do_own = q_own + kRows * kPad;     // [kRows][kPad]
+  float* k_tile = do_own + kRows * kPad;    // [kBwdTile][HS]
+  float* v_tile = k_tile + kBwdTile * HS;   // [kBwdTile][HS]
+
+  const int h = blockIdx.y, b = blockIdx.z;
+  const int q0 = blockIdx.x * kRows;
+  const int t = q0 + threadIdx.x;
+  const size_t C3 = 3 * (size_t)C;
+  const T* q_base = qkv + (size_t)b * T_ * C3 + (size_t)h * HS;
+  const T* do_base = dout + (size_t)b * T_ * C + (size_t)h * HS;
+
+  for (int idx = threadIdx.x; idx < kRows * HS; idx += kRows) {
+    const int r = idx / HS, c = idx % HS;
+    const int i = q0 + r;
+    float qv = 0.0f, dov = 0.0f;
+    if (i < T_) {
+      qv = ToFloat(q_base[(size_t)i * C3 + c]);
+      dov = ToFloat(do_base[(size_t)i * C + c]);
+    }
+    q_own[r * kPad + c] = qv;
+    do_own[r * kPad + c] = dov;
+  }
+  const float* qi = q_own + threadIdx.x * kPad;
+  const float* doi = do_own + threadIdx.x * kPad;
+  const size_t row_stat = ((size_t)b * NH + h) * T_ + t;
+  const float lse_i = t < T_ ? lse[row_stat] : 0.0f;
+  const float delta_i = t < T_ ? delta[row_stat] : 0.0f;
+
+  float dq[HS];
+#pragma unroll
+  for (int d = 0; d < HS; ++d) dq[d] = 0.0f;
+
+  const int q_last = min(q0 + kRows, T_) - 1;
+  for (int k0 = 0; k0 <= q_last; k0 += kBwdTile) {
+    __syncthreads();  // own rows written / previous tile consumed
+    for (int idx = threadIdx.x; idx < kBwdTile * HS; idx += kRows) {
+      const int r = idx / HS, c = idx % HS;
+      const int j = k0 + r;
+      float kv = 0.0f, vv = 0.0f;
+      if (j < T_) {
+        const T* row = q_base + (size_t)j * C3;
+        kv = ToFloat(row[C + c]);
+        vv = ToFloat(row[2 * (size_t)C + c]);
+      }
+      k_tile[idx] = kv;
+      v_tile[idx] = vv;
+    }
+    __syncthreads();
+    // Causal: keys k0 .. t of this tile (none for rows past T).
+    const int n = t < T_ ? min(kBwdTile, t - k0 + 1) : 0;
+    for (int r = 0; r < n; ++r) {
+      const float* kr = k_tile + r * HS;
+      const float* vr = v_tile + r * HS;
+      float s = 0.0f, dp = 0.0f;
+#pragma unroll
+      for (int d = 0; d < HS; ++d) {
+        s += qi[d] * kr[d];
+        dp += doi[d] * vr[d];
+      }
+      const float p = expf(s * scale - lse_i);
+      const float ds = p * (dp - delta_i) * scale;
+#pragma unroll
+      for (int d = 0; d < HS; ++d) dq[d] += ds * kr[d];
+    }
+  }
+  if (t >= T_) return;
+  T* dq_row = dqkv + ((size_t)b * T_ + t) * C3 + (size_t)h * HS;
+#pragma unroll
+  for (int d = 0; d < HS; ++d) dq_row[d] = FromFloat<T>(dq[d]);
+}
+
+// Every check happens before any CUDA call, so a bad shape is reported the
+// same way on a machine without a device.
+Status ValidateAttentionShape(const char* op, int B, int T_, int C, int NH) {
+  const std::string where = std::string(op) + ": ";
+  // Batch and heads are grid dimensions z and y, limited to 65535.
+  if (B < 1 || B > 65535) return Status::InvalidArgument(where + "batch size B=" + std::to_string(B) +
+                                                         " must be in [1, 65535]");
+  if (T_ < 1) return Status::InvalidArgument(where + "sequence length T=" + std::to_string(T_) + " must be >= 1");
+  if (NH < 1 || NH > 65535)
+    return Status::InvalidArgument(where + "head count NH=" + std::to_string(NH) + " must be in [1, 65535]");
+  if (C < 1 || C % NH != 0)
+    return Status::InvalidArgument(where + "channels C=" + std::to_string(C) + " must be a positive multiple of NH=" +
+                                   std::to_string(NH));
+  if (!AttentionSupportsHeadSize(C / NH))
+    return Status::InvalidArgument(where + "head size C/NH=" + std::to_string(C / NH) +
+                                   " is not supported (32, 64 or 128)");
+  return Status::OK();
+}
+
+template <typename T, int HS>
+Status LaunchForward(T* out, float* lse, const T* qkv, int B, int T_, int C, int NH, cudaStream_t stream) {
+  const dim3 grid((T_ + kFwdRows - 1) / kFwdRows, NH, B);
+  const float scale = 1.0f / std::sqrt((float)HS);
+  AttentionForwardKernel<T, HS><<<grid, kFwdRows, 0, stream>>>(out, lse, qkv, T_, C, NH, scale);
+  MERIDIAN_CUDA_CHECK(cudaGetLastError());
+  return Status::OK();
+}
+
+template <typename T, int HS>
+Status LaunchBackward(T* dqkv, float* delta, const T* dout, const T* out, const T* qkv, const float* lse, int B,
+                      int T_, int C, int NH, cudaStream_t stream) {
+  const float scale = 1.0f / std::sqrt((float)HS);
+  {
+    constexpr int kThreads = 256;
+    const size_t rows = (size_t)B * NH * T_;
+    const unsigned blocks = (unsigned)((rows + kThreads - 1) / kThreads);
+    AttentionDeltaKernel<T><<<blocks, kThreads, 0, stream>>>(delta, dout, out, B, T_, C, NH, HS);
+    MERIDIAN_CUDA_CHECK(cudaGetLastError());
+  }
+  constexpr int kRows = kBwdRows<HS>;
+  const dim3 grid((T_ + kRows - 1) / kRows, NH, B);
+  // Above 48 KB of dynamic shared memory a kernel must opt in; the attribute
+  // is per device, so it is set on every launch rather than cached.
+  constexpr size_t key_smem = BwdSharedBytes<HS>(true);
+  MERIDIAN_CUDA_CHECK(cudaFuncSetAttribute(AttentionBackwardKeyKernel<T, HS>,
+                                           cudaFuncAttributeMaxDynamicSharedMemorySize, (int)key_smem));
+  AttentionBackwardKeyKernel<T, HS>
+      <<<grid, kRows, key_smem, stream>>>(dqkv, dout, qkv, lse, delta, T_, C, NH, scale);
+  MERIDIAN_CUDA_CHECK(cudaGetLastError());
+  constexpr size_t query_smem = BwdSharedBytes<HS>(false);
+  MERIDIAN_CUDA_CHECK(cudaFuncSetAttribute(AttentionBackwardQueryKernel<T, HS>,
+                                           cudaFuncAttributeMaxDynamicSharedMemorySize, (int)query_smem));
+  AttentionBackwardQueryKernel<T, HS>
+      <<<grid, kRows, query_smem, stream>>>(dqkv, dout, qkv, lse, delta, T_, C, NH, scale);
+  MERIDIAN_CUDA_CHECK(cudaGetLastError());
+  return Status::OK();
+}
+
+}  // namespace
+
+bool AttentionSupportsHeadSize(int head_size) { return head_size == 32 || head_size == 64 || head_size == 128; }
+
+template <typename T>
+Status AttentionForward(T* out, float* lse, const T* qkv, int B, int T_, int C, int NH, cudaStream_t stream) {
+  MERIDIAN_RETURN_IF_ERROR(ValidateAttentionShape("AttentionForward", B, T_, C, NH));
+  switch (C / NH) {
+    case 32:
+      return LaunchForward<T, 32>(out, lse, qkv, B, T_, C, NH, stream);
+    case 64:
+      return LaunchForward<T, 64>(out, lse, qkv, B, T_, C, NH, stream);
+    default:
+      return LaunchForward<T, 128>(out, lse, qkv, B, T_, C, NH, stream);
+  }
+}
+
+template <typename T>
+Status AttentionBackward(T* dqkv, float* delta, const T* dout, const T* out, const T* qkv, const float* lse, int B,
+                         int T_, int C, int NH, cudaStream_t stream) {
+  MERIDIAN_RETURN_IF_ERROR(ValidateAttentionShape("AttentionBackward", B, T_, C, NH));
+  switch (C / NH) {
+    case 32:
+      return LaunchBackward<T, 32>(dqkv, delta, dout, out, qkv, lse, B, T_, C, NH, stream);
+    case 64:
+      return LaunchBackward<T, 64>(dqkv, delta, dout, out, qkv, lse, B, T_, C, NH, stream);
+    default:
+      return LaunchBackward<T, 128>(dqkv, delta, dout, out, qkv, lse, B, T_, C, NH, stream);
+  }
+}
+
+template Status AttentionForward<float>(float*, float*, const float*, int, int, int, int, cudaStream_t);
+template Status AttentionForward<bf16>(bf16*, float*, const bf16*, int, int, int, int, cudaStream_t);
+template Status AttentionBackward<float>(float*, float*, const float*, const float*, const float*, const float*, int,
+                                         int, int, int, cudaStream_t);
+template Status AttentionBackward<bf16>(bf16*, float*, const bf16*, const bf16*, const bf16*, const float*, int, int,
+                                        int, int, cudaStream_t);
+
+}  // namespace meridian::cuda
