@@ -12,6 +12,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "bench/bench_config.h"
 #include "bench/table.h"
 #include "common/random.h"
 #include "kernels/cuda/cuda_check.h"
@@ -75,14 +76,9 @@ int RunGpuTrainBenchmark(const GpuTrainBenchOptions& o) {
     return 1;
   };
   if (cuda::DeviceCount() == 0) return fail(Status::FailedPrecondition("--device cuda: no CUDA device on this machine"));
-  GPTConfig c = PresetConfig(o.model).ok() ? *PresetConfig(o.model) : GPTConfig();
-  if (o.n_layer) c.n_layer = o.n_layer;
-  if (o.n_head) c.n_head = o.n_head;
-  if (o.n_embd) c.n_embd = o.n_embd;
-  c.vocab_size = o.vocab;
-  c.padded_vocab_size = PadVocab(o.vocab);
-  c.max_seq_len = std::max(o.seq, 1);
-  if (Status s = ValidateConfig(c); !s.ok()) return fail(s);
+  Result<GPTConfig> config = BenchModelConfig(o.model, o.n_layer, o.n_head, o.n_embd, o.vocab, o.seq);
+  if (!config.ok()) return fail(config.status());
+  const GPTConfig c = *config;
   if (Status s = cuda::InitializeDevice(0); !s.ok()) return fail(s);
   cudaDeviceProp prop{};
   if (Status s = cuda::CudaStatus(cudaGetDeviceProperties(&prop, 0), __FILE__, __LINE__); !s.ok()) return fail(s);

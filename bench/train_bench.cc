@@ -14,6 +14,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "bench/bench_config.h"
 #include "bench/gpu_train_bench.h"
 #include "bench/parallel_train_bench.h"
 #include "bench/sgemm_ceiling.h"
@@ -95,17 +96,12 @@ PeerResult RunPyTorchPeer(const TrainBenchOptions& o, const GPTConfig& c) {
 }
 
 int RunTrainBenchmark(const TrainBenchOptions& o) {
-  GPTConfig c = PresetConfig(o.model).ok() ? *PresetConfig(o.model) : GPTConfig();
-  if (o.n_layer) c.n_layer = o.n_layer;
-  if (o.n_head) c.n_head = o.n_head;
-  if (o.n_embd) c.n_embd = o.n_embd;
-  c.vocab_size = o.vocab;
-  c.padded_vocab_size = PadVocab(o.vocab);
-  c.max_seq_len = std::max(o.seq, 1);
-  if (Status s = ValidateConfig(c); !s.ok()) {
-    std::fprintf(stderr, "error: %s\n", s.message().c_str());
+  Result<GPTConfig> config = BenchModelConfig(o.model, o.n_layer, o.n_head, o.n_embd, o.vocab, o.seq);
+  if (!config.ok()) {
+    std::fprintf(stderr, "error: %s\n", config.status().message().c_str());
     return 2;
   }
+  const GPTConfig c = *config;
 
   const SgemmCeiling ceiling = MeasureSgemmCeiling(o.sgemm_size, o.threads, 5);
 
