@@ -17,6 +17,7 @@
 #include "common/random.h"
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/device_buffer.h"
+#include "kernels/cuda/device_info.h"
 #include "kernels/cuda/matmul.cuh"
 #include "kernels/cuda/stream.h"
 #include "runtime/model/flops.h"
@@ -30,18 +31,6 @@ namespace {
 double Median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
   return v[v.size() / 2];
-}
-
-// Dense (no sparsity) bf16 tensor-core peaks from the vendors' data sheets,
-// in TFLOP/s; SXM parts unless the name says PCIe.
-double DenseBf16PeakTflops(const std::string& name) {
-  auto has = [&](const char* s) { return name.find(s) != std::string::npos; };
-  if (has("H200")) return 989.4;
-  if (has("H100") && has("PCIe")) return 756.0;
-  if (has("H100")) return 989.4;
-  if (has("A100")) return 312.0;
-  if (has("L40S")) return 362.05;
-  return 0.0;
 }
 
 // Median TFLOP/s of a storage-type GEMM C(M,N) = A(M,K) B(N,K)^T.
@@ -82,7 +71,7 @@ int RunGpuTrainBenchmark(const GpuTrainBenchOptions& o) {
   if (Status s = cuda::InitializeDevice(0); !s.ok()) return fail(s);
   cudaDeviceProp prop{};
   if (Status s = cuda::CudaStatus(cudaGetDeviceProperties(&prop, 0), __FILE__, __LINE__); !s.ok()) return fail(s);
-  const double peak = o.peak_tflops > 0 ? o.peak_tflops : DenseBf16PeakTflops(prop.name);
+  const double peak = o.peak_tflops > 0 ? o.peak_tflops : cuda::DenseBf16PeakTflops(prop.name);
 
   // The ceiling: the model's widest matmul (the MLP's C -> 4C over every
   // token of the batch), in the storage type the step computes in.

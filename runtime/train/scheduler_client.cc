@@ -52,6 +52,8 @@ class GrpcSchedulerClient : public SchedulerClient {
     if (!t.sample_prompt().empty()) o->sample_prompt = t.sample_prompt();
     if (t.threads() > 0) o->threads = t.threads();
     o->zero = t.zero();
+    if (!t.device().empty()) o->device = t.device();
+    if (!t.dtype().empty()) o->dtype = t.dtype();
     const v1::Placement& p = resp.placement();
     o->dp = p.dp();
     o->pp = p.pp();
@@ -66,6 +68,11 @@ class GrpcSchedulerClient : public SchedulerClient {
     o->pools = pools;
     // The placement priced the job with this gradient sync mode.
     o->dp_sync = p.dp_sync().empty() ? "sync" : p.dp_sync();
+    if (o->device == "cuda" && o->dp_sync != "sync") {
+      // The GPU step synchronises replicas with NCCL all-reduce only.
+      std::fprintf(stderr, "[rank %d] placement chose %s; device cuda runs sync\n", rank, o->dp_sync.c_str());
+      o->dp_sync = "sync";
+    }
     if (o->checkpoint_every == 0) o->checkpoint_every = std::max<long>(1, o->steps / 5);
     if (o->dp_sync == "diloco")  // weights agree across data centers only at round ends
       o->checkpoint_every = (o->checkpoint_every + o->diloco_h - 1) / o->diloco_h * o->diloco_h;

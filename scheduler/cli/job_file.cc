@@ -69,11 +69,11 @@ Status Parse(const YAML::Node& root, const std::string& f, v1::JobSpec* spec) {
     const std::string w = f + ": training";
     MERIDIAN_RETURN_IF_ERROR(CheckKeys(n, w, {"batch", "seq", "microbatches", "steps", "lr", "min_lr", "warmup",
                                               "data", "val_data", "eval_every", "sample", "sample_prompt",
-                                              "threads", "zero", "extra_args"}));
+                                              "threads", "zero", "extra_args", "device", "dtype"}));
     int batch = t->batch(), seq = t->seq(), micro = t->microbatches(), sample = 0, threads = 0, zero = 0;
     long steps = t->steps(), warmup = 0, eval_every = 0;
     float lr = t->lr(), min_lr = 0;
-    std::string data, val_data, prompt;
+    std::string data, val_data, prompt, device = "cpu", dtype = "fp32";
     MERIDIAN_RETURN_IF_ERROR(Read(n, "batch", w, &batch));
     MERIDIAN_RETURN_IF_ERROR(Read(n, "seq", w, &seq));
     MERIDIAN_RETURN_IF_ERROR(Read(n, "microbatches", w, &micro));
@@ -88,6 +88,12 @@ Status Parse(const YAML::Node& root, const std::string& f, v1::JobSpec* spec) {
     MERIDIAN_RETURN_IF_ERROR(Read(n, "sample_prompt", w, &prompt));
     MERIDIAN_RETURN_IF_ERROR(Read(n, "threads", w, &threads));
     MERIDIAN_RETURN_IF_ERROR(Read(n, "zero", w, &zero));
+    MERIDIAN_RETURN_IF_ERROR(Read(n, "device", w, &device));
+    MERIDIAN_RETURN_IF_ERROR(Read(n, "dtype", w, &dtype));
+    if (device != "cpu" && device != "cuda")
+      return Status::InvalidArgument(w + ".device: '" + device + "' (expected cpu or cuda)");
+    if (dtype != "fp32" && dtype != "bf16")
+      return Status::InvalidArgument(w + ".dtype: '" + dtype + "' (expected fp32 or bf16)");
     t->set_batch(batch);
     t->set_seq(seq);
     t->set_microbatches(micro);
@@ -102,6 +108,8 @@ Status Parse(const YAML::Node& root, const std::string& f, v1::JobSpec* spec) {
     t->set_sample_prompt(prompt);
     t->set_threads(threads);
     t->set_zero(zero);
+    t->set_device(device);
+    t->set_dtype(dtype);
     if (n["extra_args"]) {
       if (!n["extra_args"].IsSequence()) return Status::InvalidArgument(w + ".extra_args: must be a list");
       for (const auto& a : n["extra_args"]) t->add_extra_args(a.as<std::string>());

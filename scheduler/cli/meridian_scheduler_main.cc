@@ -14,6 +14,10 @@
 #include <thread>
 
 #include <CLI/CLI.hpp>
+
+#ifdef MERIDIAN_AGENT_CUDA
+#include "kernels/cuda/device_info.h"
+#endif
 #include <grpcpp/grpcpp.h>
 
 #include "meridian/v1/scheduler.grpc.pb.h"
@@ -89,6 +93,24 @@ int RunDaemon(const std::string& listen, const std::string& state_dir, const std
   return 0;
 }
 
+struct GpuOffer {
+  int index;
+  std::string model;
+  double memory_gb, tflops;
+};
+
+// This machine's CUDA devices, where the build has CUDA; empty otherwise.
+std::vector<GpuOffer> LocalGpus() {
+  std::vector<GpuOffer> out;
+#ifdef MERIDIAN_AGENT_CUDA
+  for (const meridian::cuda::DeviceInfo& d : meridian::cuda::ListDevices()) {
+    // An unknown card is priced at an A100's peak rather than not at all.
+    out.push_back({d.index, d.name, d.memory_gb, d.dense_bf16_tflops > 0 ? d.dense_bf16_tflops : 312.0});
+  }
+#endif
+  return out;
+}
+
 int RunAgent(const std::string& scheduler, const std::string& name, const std::string& data_center, int slots,
              double interval_s) {
   namespace v1 = meridian::v1;
@@ -98,14 +120,16 @@ int RunAgent(const std::string& scheduler, const std::string& name, const std::s
   node->set_name(name);
   node->set_data_center(data_center);
   node->set_host("localhost");
-  // This build's agent offers CPU slots; GPU discovery comes with the CUDA
-  // runtime (kernels/cuda) on machines that have one.
-  for (int i = 0; i < slots; ++i) {
+  // A node with CUDA devices offers them (ranks placed there train with
+  // --device cuda when the job asks for it); otherwise CPU slots.
+  std::vector<GpuOffer> offers = LocalGpus();
+  for (int i = 0; offers.empty() && i < slots; ++i) offers.push_back({i, "cpu", 4, 0.1});
+  for (const GpuOffer& o : offers) {
     v1::Gpu* g = node->add_gpus();
-    g->set_index(i);
-    g->set_model("cpu");
-    g->set_memory_gb(4);
-    g->set_tflops(0.1);
+    g->set_index(o.index);
+    g->set_model(o.model);
+    g->set_memory_gb(o.memory_gb);
+    g->set_tflops(o.tflops);
   }
   grpc::ClientContext ctx;
   v1::RegisterNodeResponse resp;
@@ -114,8 +138,9 @@ int RunAgent(const std::string& scheduler, const std::string& name, const std::s
     std::fprintf(stderr, "error: RegisterNode: %s\n", s.error_message().c_str());
     return 1;
   }
-  std::fprintf(stderr, "agent: node %s registered in %s with %d slots; heartbeating every %.1f s\n", name.c_str(),
-               data_center.c_str(), slots, interval_s);
+  std::fprintf(stderr, "agent: node %s registered in %s with %zu %s; heartbeating every %.1f s\n", name.c_str(),
+               data_center.c_str(), offers.size(), offers[0].model == "cpu" ? "CPU slots" : offers[0].model.c_str(),
+               interval_s);
   signal(SIGINT, OnSignal);
   signal(SIGTERM, OnSignal);
   while (!g_stop) {

@@ -71,6 +71,14 @@ Status SchedulerCore::ValidateSpec(const v1::JobSpec& spec) {
   if (t.threads() < 0) return Invalid("spec.training.threads", std::to_string(t.threads()), "must be >= 0");
   if (t.zero() != 0 && t.zero() != 1) return Invalid("spec.training.zero", std::to_string(t.zero()), "expected 0 or 1");
   if (t.data().empty()) return Invalid("spec.training.data", "\"\"", "a token shard glob is required");
+  if (!t.device().empty() && t.device() != "cpu" && t.device() != "cuda")
+    return Invalid("spec.training.device", "\"" + t.device() + "\"", "expected cpu or cuda");
+  if (!t.dtype().empty() && t.dtype() != "fp32" && t.dtype() != "bf16")
+    return Invalid("spec.training.dtype", "\"" + t.dtype() + "\"", "expected fp32 or bf16");
+  if (t.dtype() == "bf16" && t.device() != "cuda")
+    return Invalid("spec.training.dtype", "\"bf16\"", "needs device cuda");
+  if (t.device() == "cuda" && l.pp() > 1)
+    return Invalid("spec.layout.pp", std::to_string(l.pp()), "device cuda runs data parallelism only (pp 1)");
   if (t.extra_args_size() > kMaxExtraArgs) return Invalid("spec.training.extra_args", std::to_string(t.extra_args_size()) + " entries", "more than 64");
   MERIDIAN_ASSIGN_OR_RETURN(JobRequest request, ToJobRequest(spec));
   if (!l.auto_layout() && l.pp() > request.model.n_layer)

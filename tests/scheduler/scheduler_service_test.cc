@@ -220,6 +220,11 @@ TEST_F(ServiceTest, BadRequestsGetInvalidArgumentOrNotFound) {
   bad([](v1::JobSpec& s) { s.set_name(std::string(300, 'x')); }, "spec.name");
   bad([](v1::JobSpec& s) { s.mutable_layout()->set_dp_sync("fast"); }, "spec.layout.dp_sync");
   bad([](v1::JobSpec& s) { s.mutable_layout()->set_dp(64); }, "does not fit");
+  bad([](v1::JobSpec& s) { s.mutable_training()->set_device("tpu"); }, "spec.training.device");
+  bad([](v1::JobSpec& s) { s.mutable_training()->set_dtype("fp8"); }, "spec.training.dtype");
+  bad([](v1::JobSpec& s) { s.mutable_training()->set_dtype("bf16"); }, "spec.training.dtype");  // bf16 on cpu
+  bad([](v1::JobSpec& s) { s.mutable_training()->set_device("cuda"); s.mutable_layout()->set_pp(2); },
+      "spec.layout.pp");
   {
     grpc::ClientContext ctx;
     v1::SubmitJobResponse r;
