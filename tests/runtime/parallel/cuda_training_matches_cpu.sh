@@ -25,15 +25,7 @@ if [[ $gpus -eq 0 ]]; then
   exit 77
 fi
 
-run() {  # run NAME NP ARGS...
-  local name=$1 np=$2; shift 2
-  if [[ $np -eq 1 ]]; then
-    "$bin/meridian-train" "${common[@]}" --metrics-out "$work/$name.jsonl" "$@" 2>"$work/$name.log"
-  else
-    $mpirun_line -np "$np" "$bin/meridian-train" "${common[@]}" --metrics-out "$work/$name.jsonl" "$@" \
-      >"$work/$name.log" 2>&1
-  fi || { echo "FAIL: $name exited non-zero"; tail -20 "$work/$name.log"; exit 1; }
-}
+source "$(dirname "$0")/train_runs.sh"
 run cpu 1 --batch 4 --grad-accum 2
 run gpu 1 --batch 4 --grad-accum 2 --device cuda --checkpoint-dir "$work/ckpt" --checkpoint-every 10
 run gpu_accum 1 --batch 2 --grad-accum 4 --device cuda

@@ -9,15 +9,7 @@ rm -rf "$work" && mkdir -p "$work"
 "$bin/meridian-data" synth --out "$work/data" --train-bytes 300000 --val-bytes 20000 >/dev/null
 common=(--model d4 --n-layer 4 --n-head 2 --n-embd 64 --vocab 256 --max-seq 32 --seq 32 --steps 20
         --lr 2e-3 --warmup 3 --grad-clip 1.0 --threads 1 --data "$work/data/train_*.bin" --comm-timeout 120)
-run() {  # run NAME NP ARGS...
-  local name=$1 np=$2; shift 2
-  if [[ $np -eq 1 ]]; then
-    "$bin/meridian-train" "${common[@]}" --metrics-out "$work/$name.jsonl" "$@" 2>"$work/$name.log"
-  else
-    $mpirun_line -np "$np" "$bin/meridian-train" "${common[@]}" --metrics-out "$work/$name.jsonl" "$@" \
-      >"$work/$name.log" 2>&1
-  fi || { echo "FAIL: $name exited non-zero"; tail -20 "$work/$name.log"; exit 1; }
-}
+source "$(dirname "$0")/train_runs.sh"
 run single 1 --batch 4 --grad-accum 2
 run accum 1 --batch 2 --grad-accum 4
 run dp2 2 --dp 2 --pp 1 --batch 2 --grad-accum 2
