@@ -5,6 +5,7 @@
 
 #include <cctype>
 #include <cmath>
+#include <cstdio>
 #include <initializer_list>
 #include <set>
 #include <sstream>
@@ -82,6 +83,27 @@ class Fields {
     return Status::OK();
   }
 
+  // An absolute path (it is handed to programs on other hosts and to the
+  // daemon whatever its working directory).
+  Status Path(const std::string& key, std::string* out) const {
+    if (!Has(key)) return Status::OK();
+    const YAML::Node v = node_[key];
+    if (!v.IsScalar()) return Error(key, Show(v), "must be a path");
+    const std::string s = v.Scalar();
+    if (s.empty() || s[0] != '/') return Error(key, "\"" + s + "\"", "must be an absolute path");
+    for (char c : s)
+      if (c == '\n' || c == '\0' || c == ',') return Error(key, "\"" + s + "\"", "contains a newline or comma");
+    *out = s;
+    return Status::OK();
+  }
+
+  Status Bool(const std::string& key, bool* out) const {
+    if (!Has(key)) return Status::OK();
+    const YAML::Node v = node_[key];
+    if (!v.IsScalar() || !YAML::convert<bool>::decode(v, *out)) return Error(key, Show(v), "must be true or false");
+    return Status::OK();
+  }
+
   // A number with min <= value (or min < value when `strict`).
   Status Number(const std::string& key, double* out, double min, bool strict) const {
     if (!Has(key)) return Status::OK();
@@ -119,7 +141,7 @@ constexpr int kMaxGpusPerNode = 1024;
 
 Status ParseNode(const Fields& f, const std::string& dc, Node* node) {
   MERIDIAN_RETURN_IF_ERROR(f.CheckKeys({"name", "host", "gpus", "gpu_model", "gpu_memory_gb", "gpu_tflops",
-                                        "nvlink_gbps", "nvlink_latency_us"}));
+                                        "nvlink_gbps", "nvlink_latency_us", "agent"}));
   node->data_center = dc;
   MERIDIAN_RETURN_IF_ERROR(f.Name("name", &node->name));
   MERIDIAN_RETURN_IF_ERROR(f.Text("host", &node->host));
@@ -132,6 +154,9 @@ Status ParseNode(const Fields& f, const std::string& dc, Node* node) {
   MERIDIAN_RETURN_IF_ERROR(f.Number("gpu_tflops", &gpu.tflops, 0.0, true));
   MERIDIAN_RETURN_IF_ERROR(f.Number("nvlink_gbps", &node->intra_node_gbps, 0.0, true));
   MERIDIAN_RETURN_IF_ERROR(f.Number("nvlink_latency_us", &node->intra_node_latency_us, 0.0, false));
+  // `agent: true`: the node exists only while its agent is there.
+  MERIDIAN_RETURN_IF_ERROR(f.Bool("agent", &node->wait_for_agent));
+  node->alive = !node->wait_for_agent;
   for (int i = 0; i < count; ++i) {
     gpu.index = i;
     node->gpus.push_back(gpu);
@@ -140,11 +165,25 @@ Status ParseNode(const Fields& f, const std::string& dc, Node* node) {
 }
 
 Status ParseDataCenter(const Fields& f, const std::string& source, Topology* topo) {
-  MERIDIAN_RETURN_IF_ERROR(f.CheckKeys({"name", "fabric_gbps", "fabric_latency_us", "nodes"}));
+  MERIDIAN_RETURN_IF_ERROR(
+      f.CheckKeys({"name", "fabric_gbps", "fabric_latency_us", "nodes", "launcher", "slurm"}));
   DataCenter dc;
   MERIDIAN_RETURN_IF_ERROR(f.Name("name", &dc.name));
   MERIDIAN_RETURN_IF_ERROR(f.Number("fabric_gbps", &dc.fabric_gbps, 0.0, true));
   MERIDIAN_RETURN_IF_ERROR(f.Number("fabric_latency_us", &dc.fabric_latency_us, 0.0, false));
+  if (f.Has("launcher")) {
+    std::string kind;
+    MERIDIAN_RETURN_IF_ERROR(f.Text("launcher", &kind, /*name=*/true));
+    if (!ParseLauncherKind(kind, &dc.launcher)) return f.Error("launcher", kind, "expected local, ssh or slurm");
+  }
+  if (f.Has("slurm")) {
+    if (dc.launcher != LauncherKind::kSlurm)
+      return f.Error("slurm", "<map>", "only for a data center with launcher: slurm");
+    const Fields s(f.Get("slurm"), source, f.Where("slurm"));
+    MERIDIAN_RETURN_IF_ERROR(s.CheckKeys({"conf", "partition"}));
+    MERIDIAN_RETURN_IF_ERROR(s.Path("conf", &dc.slurm_conf));
+    MERIDIAN_RETURN_IF_ERROR(s.Text("partition", &dc.slurm_partition, /*name=*/true));
+  }
   if (f.Has("nodes")) {
     const YAML::Node nodes = f.Get("nodes");
     if (!nodes.IsSequence()) return f.Error("nodes", Fields::Show(nodes), "must be a list of nodes");
@@ -175,11 +214,67 @@ Status ParseLink(const Fields& f, const Topology& topo, InterDcLink* link) {
   return Status::OK();
 }
 
+// An IPv4 network in CIDR notation, e.g. 10.78.0.0/16.
+bool IsCidr(const std::string& s) {
+  unsigned a, b, c, d, bits;
+  char tail;
+  if (std::sscanf(s.c_str(), "%u.%u.%u.%u/%u%c", &a, &b, &c, &d, &bits, &tail) != 5) return false;
+  return a < 256 && b < 256 && c < 256 && d < 256 && bits <= 32;
+}
+
+Status ParseLaunch(const Fields& f, LaunchOptions* launch) {
+  MERIDIAN_RETURN_IF_ERROR(f.CheckKeys({"ssh_config", "network", "ports", "mca", "env", "job_root"}));
+  MERIDIAN_RETURN_IF_ERROR(f.Path("ssh_config", &launch->ssh_config));
+  MERIDIAN_RETURN_IF_ERROR(f.Path("job_root", &launch->job_root));
+  if (f.Has("network")) {
+    const YAML::Node v = f.Get("network");
+    if (!v.IsScalar() || !IsCidr(v.Scalar()))
+      return f.Error("network", Fields::Show(v), "must be an IPv4 network such as 10.0.0.0/16");
+    launch->network = v.Scalar();
+  }
+  if (f.Has("ports")) {
+    const YAML::Node v = f.Get("ports");
+    unsigned lo = 0, hi = 0;
+    char tail;
+    if (!v.IsScalar() || std::sscanf(v.Scalar().c_str(), "%u-%u%c", &lo, &hi, &tail) != 2 || lo < 1024 ||
+        hi > 65535 || hi < lo)
+      return f.Error("ports", Fields::Show(v), "must be a range FIRST-LAST within 1024-65535");
+    launch->port_min = (int)lo;
+    launch->port_count = (int)(hi - lo + 1);
+  }
+  if (f.Has("mca")) {
+    const YAML::Node m = f.Get("mca");
+    if (!m.IsMap()) return f.Error("mca", Fields::Show(m), "must be a map of Open MPI parameter: value");
+    for (const auto& kv : m) {
+      const std::string key = kv.first.IsScalar() ? kv.first.Scalar() : "";
+      bool ok = !key.empty() && kv.second.IsScalar();
+      for (char c : key) ok = ok && (std::isalnum((unsigned char)c) || c == '_');
+      if (!ok) return f.Error("mca." + key, Fields::Show(kv.second), "must be parameter_name: scalar");
+      launch->mca[key] = kv.second.Scalar();
+    }
+  }
+  if (f.Has("env")) {
+    const YAML::Node e = f.Get("env");
+    if (!e.IsSequence()) return f.Error("env", Fields::Show(e), "must be a list of NAME or NAME=VALUE");
+    for (size_t i = 0; i < e.size(); ++i) {
+      const std::string item = e[i].IsScalar() ? e[i].Scalar() : "";
+      const std::string name = item.substr(0, item.find('='));
+      bool ok = !name.empty() && !std::isdigit((unsigned char)name[0]);
+      for (char c : name) ok = ok && (std::isalnum((unsigned char)c) || c == '_');
+      if (!ok) return f.Error("env[" + std::to_string(i) + "]", Fields::Show(e[i]), "must be NAME or NAME=VALUE");
+      launch->env.push_back(item);
+    }
+  }
+  return Status::OK();
+}
+
 Status ParseTopology(const YAML::Node& root, const std::string& source, Topology* topo) {
   if (!root.IsDefined() || root.IsNull()) return Status::InvalidArgument(source + ": the cluster file is empty");
   Fields top(root, source, "");
   MERIDIAN_RETURN_IF_ERROR(
-      top.CheckKeys({"data_centers", "links", "default_inter_dc_gbps", "default_inter_dc_latency_ms"}));
+      top.CheckKeys({"data_centers", "links", "default_inter_dc_gbps", "default_inter_dc_latency_ms", "launch"}));
+  if (top.Has("launch"))
+    MERIDIAN_RETURN_IF_ERROR(ParseLaunch(Fields(top.Get("launch"), source, "launch"), &topo->launch));
   MERIDIAN_RETURN_IF_ERROR(top.Number("default_inter_dc_gbps", &topo->default_inter_dc_gbps, 0.0, true));
   MERIDIAN_RETURN_IF_ERROR(top.Number("default_inter_dc_latency_ms", &topo->default_inter_dc_latency_ms, 0.0, false));
   if (!top.Has("data_centers")) return top.Missing("data_centers", "the cluster needs at least one data center");

@@ -50,6 +50,25 @@ int Topology::TotalGpus(bool alive_only) const {
   return total;
 }
 
+const char* LauncherKindName(LauncherKind kind) {
+  switch (kind) {
+    case LauncherKind::kLocal: return "local";
+    case LauncherKind::kSsh: return "ssh";
+    case LauncherKind::kSlurm: return "slurm";
+  }
+  return "local";
+}
+
+bool ParseLauncherKind(const std::string& text, LauncherKind* kind) {
+  for (LauncherKind k : {LauncherKind::kLocal, LauncherKind::kSsh, LauncherKind::kSlurm}) {
+    if (text == LauncherKindName(k)) {
+      *kind = k;
+      return true;
+    }
+  }
+  return false;
+}
+
 Topology DefaultCluster(int slots_per_dc) {
   Topology topo;
   // The inter-DC link is 100x slower than the fabric so the demo shows the

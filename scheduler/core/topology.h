@@ -18,21 +18,45 @@ struct Gpu {
   double tflops = 1.0;        // dense peak used by the cost model
 };
 
+// How a data center starts a job's ranks (scheduler/launcher).
+enum class LauncherKind { kLocal, kSsh, kSlurm };
+const char* LauncherKindName(LauncherKind kind);
+// "local", "ssh" or "slurm"; false for anything else.
+bool ParseLauncherKind(const std::string& text, LauncherKind* kind);
+
 struct Node {
   std::string name;           // unique
   std::string data_center;
-  std::string host = "localhost";  // where mpirun starts its ranks
+  std::string host = "localhost";  // where mpirun starts its ranks (an address or a name ranks can check)
+  std::string hostname;            // the agent's host name, when an agent registered the node
   std::vector<Gpu> gpus;
   double intra_node_gbps = 900.0;  // GPU-GPU inside the node (NVLink), Gbit/s
   double intra_node_latency_us = 2.0;
   bool alive = true;
   double last_heartbeat_s = 0.0;   // seconds since the epoch; 0 for nodes from the cluster file
+  bool from_agent = false;         // registered by an agent: alive while it heartbeats
+  bool wait_for_agent = false;     // cluster file `agent: true`: dead until its agent registers
 };
 
 struct DataCenter {
   std::string name;
   double fabric_gbps = 400.0;      // node-to-node inside the data center, Gbit/s
   double fabric_latency_us = 10.0;
+  LauncherKind launcher = LauncherKind::kLocal;
+  std::string slurm_conf;       // SLURM_CONF for this data center's Slurm clients; empty: the default
+  std::string slurm_partition;  // sbatch --partition; empty: Slurm's default
+};
+
+// How the daemon starts mpirun worlds that cross hosts (cluster file
+// `launch:`): one mpirun world spans every host of a job, so these are the
+// cluster's, not a data center's.
+struct LaunchOptions {
+  std::string ssh_config;        // ssh -F FILE for Open MPI's SSH launcher
+  std::string network;           // CIDR the ranks' TCP traffic is pinned to (oob and btl)
+  int port_min = 0, port_count = 0;  // TCP port range for MPI (firewalls); 0: any
+  std::map<std::string, std::string> mca;  // extra --mca KEY VALUE
+  std::vector<std::string> env;  // NAME or NAME=VALUE passed to ranks with -x
+  std::string job_root;          // where job directories go (shared storage); empty: the state dir
 };
 
 struct InterDcLink {
@@ -45,6 +69,7 @@ struct Topology {
   std::vector<DataCenter> data_centers;
   std::vector<Node> nodes;
   std::vector<InterDcLink> links;
+  LaunchOptions launch;
   double default_inter_dc_gbps = 1.0;  // for pairs without a listed link
   double default_inter_dc_latency_ms = 50.0;
 

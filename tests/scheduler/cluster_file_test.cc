@@ -233,3 +233,65 @@ TEST(SyntheticCluster, LinksDataCentersInsideARegion) {
 
 }  // namespace
 }  // namespace meridian::scheduler
+
+namespace meridian::scheduler {
+namespace {
+
+TEST(ClusterFile, LaunchersAgentsAndLaunchOptions) {
+  Result<Topology> t = ParseClusterYaml(R"(
+launch:
+  ssh_config: /etc/meridian/ssh_config
+  network: 10.78.0.0/16
+  ports: 47000-47999
+  mca: {btl_tcp_links: 2}
+  env: [OMP_NUM_THREADS=1, LD_LIBRARY_PATH]
+  job_root: /shared/meridian
+data_centers:
+  - name: a
+    launcher: ssh
+    nodes: [{name: a0, gpus: 1, agent: true}, {name: a1, gpus: 1, host: 10.78.1.3}]
+  - name: s
+    launcher: slurm
+    slurm: {conf: /etc/slurm/slurm.conf, partition: gpu}
+  - name: l
+)",
+                                        "cluster.yaml");
+  ASSERT_TRUE(t.ok()) << t.status().ToString();
+  EXPECT_EQ(t->launch.ssh_config, "/etc/meridian/ssh_config");
+  EXPECT_EQ(t->launch.network, "10.78.0.0/16");
+  EXPECT_EQ(t->launch.port_min, 47000);
+  EXPECT_EQ(t->launch.port_count, 1000);
+  EXPECT_EQ(t->launch.mca.at("btl_tcp_links"), "2");
+  EXPECT_EQ(t->launch.env, (std::vector<std::string>{"OMP_NUM_THREADS=1", "LD_LIBRARY_PATH"}));
+  EXPECT_EQ(t->launch.job_root, "/shared/meridian");
+  EXPECT_EQ(t->FindDataCenter("a")->launcher, LauncherKind::kSsh);
+  EXPECT_EQ(t->FindDataCenter("s")->launcher, LauncherKind::kSlurm);
+  EXPECT_EQ(t->FindDataCenter("s")->slurm_conf, "/etc/slurm/slurm.conf");
+  EXPECT_EQ(t->FindDataCenter("s")->slurm_partition, "gpu");
+  EXPECT_EQ(t->FindDataCenter("l")->launcher, LauncherKind::kLocal);
+  // A node that waits for its agent is not alive until the agent registers.
+  EXPECT_TRUE(t->nodes[0].wait_for_agent);
+  EXPECT_FALSE(t->nodes[0].alive);
+  EXPECT_TRUE(t->nodes[1].alive);
+}
+
+TEST(ClusterFile, LaunchErrorsNameTheField) {
+  EXPECT_EQ(ErrorOf("data_centers: [{name: a, launcher: pbs}]"),
+            "cluster.yaml: data_centers[0].launcher = pbs: expected local, ssh or slurm");
+  EXPECT_EQ(ErrorOf("data_centers: [{name: a, launcher: ssh, slurm: {conf: /x}}]"),
+            "cluster.yaml: data_centers[0].slurm = <map>: only for a data center with launcher: slurm");
+  EXPECT_EQ(ErrorOf("data_centers: [{name: a, launcher: slurm, slurm: {conf: slurm.conf}}]"),
+            "cluster.yaml: data_centers[0].slurm.conf = \"slurm.conf\": must be an absolute path");
+  EXPECT_EQ(ErrorOf("launch: {network: 10.0.0.0}\ndata_centers: [{name: a}]"),
+            "cluster.yaml: launch.network = 10.0.0.0: must be an IPv4 network such as 10.0.0.0/16");
+  EXPECT_EQ(ErrorOf("launch: {ports: 80-90}\ndata_centers: [{name: a}]"),
+            "cluster.yaml: launch.ports = 80-90: must be a range FIRST-LAST within 1024-65535");
+  EXPECT_EQ(ErrorOf("launch: {env: [\"A B=1\"]}\ndata_centers: [{name: a}]"),
+            "cluster.yaml: launch.env[0] = A B=1: must be NAME or NAME=VALUE");
+  EXPECT_EQ(ErrorOf("launch: {sshconfig: /x}\ndata_centers: [{name: a}]").find("launch.sshconfig: unknown field"), 14u);
+  EXPECT_EQ(ErrorOf("data_centers: [{name: a, nodes: [{name: a0, gpus: 1, agent: maybe}]}]"),
+            "cluster.yaml: data_centers[0].nodes[0].agent = maybe: must be true or false");
+}
+
+}  // namespace
+}  // namespace meridian::scheduler
