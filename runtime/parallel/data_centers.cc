@@ -1,5 +1,6 @@
 #include "runtime/parallel/data_centers.h"
 
+#include <algorithm>
 #include <sstream>
 
 namespace meridian {
@@ -24,10 +25,12 @@ Result<DataCenterMap> ParsePools(const std::string& spec, int world_size) {
     }
     if (name.empty() || count < 1)
       return Status::InvalidArgument("--pools: '" + item + "' is not NAME:RANKS with RANKS >= 1 (in '" + spec + "')");
-    for (const std::string& n : map.names)
-      if (n == name) return Status::InvalidArgument("--pools: data center '" + name + "' appears twice");
-    map.names.push_back(name);
-    map.rank_to_dc.insert(map.rank_to_dc.end(), count, (int)map.names.size() - 1);
+    // A data center may recur: a replica that straddles two data centers
+    // puts their ranks in turn (east:1,west:1,east:1,west:1).
+    const auto known = std::find(map.names.begin(), map.names.end(), name);
+    const int index = (int)(known - map.names.begin());
+    if (known == map.names.end()) map.names.push_back(name);
+    map.rank_to_dc.insert(map.rank_to_dc.end(), count, index);
   }
   if ((int)map.rank_to_dc.size() != world_size)
     return Status::InvalidArgument("--pools '" + spec + "' places " + std::to_string(map.rank_to_dc.size()) +

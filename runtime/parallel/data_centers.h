@@ -1,6 +1,7 @@
 // Which data center each world rank runs in. Comes from the scheduler's
 // assignment, or by hand from --pools "dcA:2,dcB:2" (consecutive world
-// ranks: the first two in dcA, the next two in dcB).
+// ranks: the first two in dcA, the next two in dcB). A name may recur
+// ("dcA:1,dcB:1,dcA:1,dcB:1"): its ranks need not be consecutive.
 #pragma once
 
 #include <string>

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Cross-data-center synchronisation modes, 2 data centers x 2 ranks:
 #  - hierarchical gives the losses of sync (1e-5 relative) with fewer WAN bytes;
+#  - replicas whose stages straddle both data centers train like one process;
 #  - diloco with H=1, outer lr 1, no momentum equals sync when all ranks
 #    share a data center;
 #  - diloco with H>1 trains and cuts WAN bytes per step by about H, int8 by ~4x more;
@@ -16,6 +17,8 @@ two_dcs=(--pools dcA:2,dcB:2 --dp 4 --batch 2)
 run single 1 --batch 8 --steps 16
 run sync 4 "${two_dcs[@]}" --steps 16 --dp-sync sync
 run hier 4 "${two_dcs[@]}" --steps 16 --dp-sync hierarchical
+# Replicas that straddle the data centers: stage 0 of each in dcA, stage 1 in dcB.
+run straddle 4 --pools dcA:1,dcB:1,dcA:1,dcB:1 --dp 2 --pp 2 --batch 4 --steps 16 --dp-sync hierarchical
 run diloco_h1_one_dc 4 --pools dcA:4 --dp 4 --batch 2 --steps 16 --dp-sync diloco --diloco-h 1 --outer-lr 1 --outer-momentum 0
 run diloco_h4 4 "${two_dcs[@]}" --steps 16 --dp-sync diloco --diloco-h 4
 run diloco_h4_int8 4 "${two_dcs[@]}" --steps 16 --dp-sync diloco --diloco-h 4 --outer-compress int8
@@ -36,6 +39,9 @@ def check(cond, msg):
 single, sync, hier = rows("single"), rows("sync"), rows("hier")
 check(max(rel(sync[s]["loss"], single[s]["loss"]) for s in single) <= 1e-5, "sync over 2 DCs matches one process")
 check(max(rel(hier[s]["loss"], sync[s]["loss"]) for s in sync) <= 1e-5, "hierarchical matches sync")
+straddle = rows("straddle")
+check(max(rel(straddle[s]["loss"], single[s]["loss"]) for s in single) <= 1e-5,
+      "DP2 x PP2 with replicas straddling both DCs matches one process")
 wan = lambda r: sum(x["bytes_inter_dc"] for x in r.values()) / len(r)
 check(wan(hier) < wan(sync), f"hierarchical WAN bytes/step {wan(hier):.0f} < sync {wan(sync):.0f}")
 d1 = rows("diloco_h1_one_dc")
