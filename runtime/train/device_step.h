@@ -55,9 +55,9 @@ struct DeviceStepOptions {
 // (head size) or out of device memory.
 Result<std::unique_ptr<DeviceStep>> CreateCudaStep(const GPTConfig& config, const DeviceStepOptions& options);
 
-// For --device cuda: picks this rank's GPU from its local rank (logged),
-// selects it, and wraps the host world in a NCCL communicator whose groups
+// For --device cuda: selects GPU `gpu` (the scheduler's assignment or
+// --gpu; -1: the local rank's, modulo the node's devices), logs it, and wraps the host world in a NCCL communicator whose groups
 // carry device buffers. Collective over the world.
-Result<std::unique_ptr<Communicator>> SetUpCudaWorld(std::unique_ptr<Communicator> host_world);
+Result<std::unique_ptr<Communicator>> SetUpCudaWorld(std::unique_ptr<Communicator> host_world, int gpu);
 
 }  // namespace meridian

@@ -45,7 +45,7 @@ int main(int argc, char** argv) {
   }
   // On GPUs every group's float traffic goes through NCCL on device memory.
   if (options->device == "cuda") {
-    auto cuda_world = meridian::SetUpCudaWorld(std::move(world));
+    auto cuda_world = meridian::SetUpCudaWorld(std::move(world), options->gpu);
     if (!cuda_world.ok()) {
       std::fprintf(stderr, "error [rank %d]: %s\n", rank, cuda_world.status().ToString().c_str());
       return 1;

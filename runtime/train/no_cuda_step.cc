@@ -7,7 +7,7 @@ Result<std::unique_ptr<DeviceStep>> CreateCudaStep(const GPTConfig&, const Devic
   return Status::FailedPrecondition("--device cuda: this meridian-train was built without CUDA and NCCL");
 }
 
-Result<std::unique_ptr<Communicator>> SetUpCudaWorld(std::unique_ptr<Communicator>) {
+Result<std::unique_ptr<Communicator>> SetUpCudaWorld(std::unique_ptr<Communicator>, int) {
   return Status::FailedPrecondition("--device cuda: this meridian-train was built without CUDA and NCCL");
 }
 

@@ -6,6 +6,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include "meridian/v1/scheduler.grpc.pb.h"
+#include "runtime/train/assignment_check.h"
 
 namespace meridian {
 
@@ -77,9 +78,15 @@ class GrpcSchedulerClient : public SchedulerClient {
     if (o->dp_sync == "diloco")  // weights agree across data centers only at round ends
       o->checkpoint_every = (o->checkpoint_every + o->diloco_h - 1) / o->diloco_h * o->diloco_h;
     const v1::RankAssignment& a = resp.assignment();
-    std::fprintf(stderr, "[rank %d] assignment: %s/%s gpu %d, replica %d, stage %d, layers [%d,%d)\n", rank,
-                 a.data_center().c_str(), a.node().c_str(), a.gpu(), a.dp_index(), a.stage(), a.layer_begin(),
-                 a.layer_end());
+    std::fprintf(stderr, "[rank %d] assignment: %s/%s (%s) gpu %d, replica %d, stage %d, layers [%d,%d)\n", rank,
+                 a.data_center().c_str(), a.node().c_str(), a.host().c_str(), a.gpu(), a.dp_index(), a.stage(),
+                 a.layer_begin(), a.layer_end());
+    if (a.rank() != rank)
+      return Status::Internal("GetAssignment(rank " + std::to_string(rank) + ") answered rank " + std::to_string(a.rank()));
+    MERIDIAN_RETURN_IF_ERROR(CheckAssignment(rank, a, FindRankSurroundings()));
+    o->gpu = a.gpu();
+    o->assigned_layer_begin = a.layer_begin();
+    o->assigned_layer_end = a.layer_end();
     return ValidateTrainOptions(*o);
   }
 

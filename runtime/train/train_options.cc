@@ -84,6 +84,9 @@ Result<TrainOptions> ParseTrainOptions(int argc, char** argv, int* exit_code) {
   app.add_option("--scheduler", o.scheduler, "Scheduler daemon address; the job's spec and placement come from it")
       ->group("Scheduler");
   app.add_option("--job", o.job, "Job id (with --scheduler)")->group("Scheduler");
+  app.add_option("--gpu", o.gpu, "CUDA device of this rank (default: its local rank; scheduled ranks: the assignment's)")
+      ->check(CLI::Range(0, 1023))
+      ->group("Run");
 
   app.add_option("--dp-sync", o.dp_sync, "sync, hierarchical or diloco (data-parallel sync across data centers)")
       ->group("Cross data center");

@@ -62,10 +62,14 @@ struct TrainOptions {
   // Scheduled runs: where the daemon is and which job this is.
   std::string scheduler;
   std::string job;
+  // What the scheduler's assignment says this rank owns (checked against
+  // what the rank finds; -1: not scheduled).
+  int assigned_layer_begin = -1, assigned_layer_end = -1;
 
   // Where the math runs: cpu, or cuda (one GPU per rank, NCCL between them).
   std::string device = "cpu";
   std::string dtype = "fp32";  // fp32 | bf16 (bf16: cuda only; float master weights)
+  int gpu = -1;                // CUDA device index; -1: the local rank's (modulo the device count)
 
   // Run.
   int threads = 0;  // 0: all cores

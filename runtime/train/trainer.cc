@@ -149,6 +149,15 @@ Status Trainer::InitializeParallelism() {
   dc_first_replica_.assign(data_centers.num_data_centers(), -1);
   for (int r = layout_.dp - 1; r >= 0; --r) dc_first_replica_[data_centers.rank_to_dc[layout_.RankOf(r, 0)]] = r;
   stages_ = PartitionLayers(config_, layout_.pp, o.seq);
+  const StageSpec& mine = stages_[groups_.stage];
+  if (o.assigned_layer_begin >= 0 &&
+      (mine.layer_begin != o.assigned_layer_begin || mine.layer_end != o.assigned_layer_end)) {
+    return Status::FailedPrecondition(
+        "rank " + std::to_string(world_->rank()) + ": the scheduler assigned layers [" +
+        std::to_string(o.assigned_layer_begin) + "," + std::to_string(o.assigned_layer_end) + ") but stage " +
+        std::to_string(groups_.stage) + " of this layout holds [" + std::to_string(mine.layer_begin) + "," +
+        std::to_string(mine.layer_end) + ")");
+  }
   microbatches_ = o.MicroBatches();
   MERIDIAN_ASSIGN_OR_RETURN(PipelineScheduleKind kind, ParsePipelineSchedule(o.pp_schedule));
   const int slots = PipelineSlots(kind, groups_.stage, layout_.pp, std::max(microbatches_, o.eval_batches));

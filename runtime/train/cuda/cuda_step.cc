@@ -96,8 +96,15 @@ Result<std::unique_ptr<DeviceStep>> CreateCudaStep(const GPTConfig& config, cons
   return Status::InvalidArgument("--dtype " + options.dtype + ": expected fp32 or bf16");
 }
 
-Result<std::unique_ptr<Communicator>> SetUpCudaWorld(std::unique_ptr<Communicator> host_world) {
-  MERIDIAN_ASSIGN_OR_RETURN(int device, PickLocalDevice());
+Result<std::unique_ptr<Communicator>> SetUpCudaWorld(std::unique_ptr<Communicator> host_world, int gpu) {
+  int device = gpu;
+  if (device < 0) {
+    MERIDIAN_ASSIGN_OR_RETURN(device, PickLocalDevice());
+  } else if (device >= cuda::DeviceCount()) {
+    return Status::FailedPrecondition("rank " + std::to_string(host_world->rank()) + " was given GPU " +
+                                      std::to_string(device) + " but this host has " +
+                                      std::to_string(cuda::DeviceCount()) + " CUDA devices");
+  }
   MERIDIAN_RETURN_IF_ERROR(cuda::InitializeDevice(device));
   cudaDeviceProp prop{};
   MERIDIAN_CUDA_CHECK(cudaGetDeviceProperties(&prop, device));
