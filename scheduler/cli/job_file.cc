@@ -36,10 +36,20 @@ Status CheckKeys(const YAML::Node& node, const std::string& where, std::initiali
 }
 
 Status Parse(const YAML::Node& root, const std::string& f, v1::JobSpec* spec) {
-  MERIDIAN_RETURN_IF_ERROR(CheckKeys(root, f, {"name", "model", "training", "layout"}));
+  MERIDIAN_RETURN_IF_ERROR(CheckKeys(root, f, {"name", "model", "training", "layout", "data_centers"}));
   std::string name;
   MERIDIAN_RETURN_IF_ERROR(Read(root, "name", f, &name));
   spec->set_name(name);
+  if (root["data_centers"]) {
+    // Like Slurm's --partition: the job runs only in these data centers.
+    const YAML::Node dcs = root["data_centers"];
+    if (!dcs.IsSequence()) return Status::InvalidArgument(f + ": data_centers: must be a list of data center names");
+    for (size_t i = 0; i < dcs.size(); ++i) {
+      if (!dcs[i].IsScalar() || dcs[i].Scalar().empty())
+        return Status::InvalidArgument(f + ": data_centers[" + std::to_string(i) + "]: must be a data center name");
+      spec->add_data_centers(dcs[i].Scalar());
+    }
+  }
   if (root["model"]) {
     const YAML::Node m = root["model"];
     const std::string w = f + ": model";

@@ -131,21 +131,23 @@ int main(int argc, char** argv) {
       return 0;
     }
     if (*pools) {
-      std::printf("%-12s %8s %6s %6s %12s\n", "data-center", "nodes", "gpus", "free", "fabric-Gb/s");
+      std::printf("%-12s %8s %6s %6s %12s %-8s\n", "data-center", "nodes", "gpus", "free", "fabric-Gb/s", "launcher");
       for (const auto& p : r.pools())
-        std::printf("%-12s %8d %6d %6d %12.0f\n", p.data_center().c_str(), p.nodes_size(), p.total_gpus(),
-                    p.free_gpus(), p.fabric_gbps());
+        std::printf("%-12s %8d %6d %6d %12.0f %-8s\n", p.data_center().c_str(), p.nodes_size(), p.total_gpus(),
+                    p.free_gpus(), p.fabric_gbps(), p.launcher().c_str());
       for (const auto& l : r.links())
         std::printf("link %s <-> %s: %.1f Gbit/s, %.1f ms\n", l.a().c_str(), l.b().c_str(), l.gbps(), l.latency_ms());
     } else {
-      std::printf("%-14s %-12s %-10s %5s %5s %-6s %s\n", "node", "data-center", "host", "gpus", "alive", "model", "jobs");
+      std::printf("%-14s %-12s %-15s %-12s %5s %5s %-6s %s\n", "node", "data-center", "host", "hostname", "gpus",
+                  "alive", "model", "jobs");
       for (const auto& p : r.pools()) {
         for (const auto& n : p.nodes()) {
           std::string jobs;
           for (const auto& g : n.gpus())
             if (!g.job_id().empty()) jobs += std::to_string(g.index()) + ":" + g.job_id() + " ";
-          std::printf("%-14s %-12s %-10s %5d %5s %-6s %s\n", n.name().c_str(), n.data_center().c_str(),
-                      n.host().c_str(), n.gpus_size(), n.alive() ? "yes" : "no",
+          std::printf("%-14s %-12s %-15s %-12s %5d %5s %-6s %s\n", n.name().c_str(), n.data_center().c_str(),
+                      n.host().c_str(), n.hostname().empty() ? "-" : n.hostname().c_str(), n.gpus_size(),
+                      n.alive() ? "yes" : "no",
                       n.gpus_size() ? n.gpus(0).model().c_str() : "-", jobs.c_str());
         }
       }

@@ -19,7 +19,7 @@ class DryRunLauncher : public Launcher {
     std::thread([cb = on_exit_, job_id] { if (cb) cb(job_id, 143); }).detach();
     return Status::OK();
   }
-  void KillOrphan(int64_t) override {}
+  void KillOrphan(const v1::Job&) override {}
   std::string LogPath(const std::string&) const override { return ""; }
 
  private:

@@ -23,8 +23,9 @@ class Launcher {
   virtual Status Kill(const std::string& job_id) = 0;
   // Where the job's output goes (on the daemon's machine).
   virtual std::string LogPath(const std::string& job_id) const = 0;
-  // Kills a process group left over from an earlier daemon, if still alive.
-  virtual void KillOrphan(int64_t process_group) = 0;
+  // Stops what an earlier daemon started for `job` (its launcher_pid and
+  // placement as stored), if still alive.
+  virtual void KillOrphan(const v1::Job& job) = 0;
 };
 
 }  // namespace meridian::scheduler

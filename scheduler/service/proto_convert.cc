@@ -10,6 +10,8 @@ v1::Node NodeToProto(const Node& n) {
   p.set_intra_node_gbps(n.intra_node_gbps);
   p.set_alive(n.alive);
   p.set_last_heartbeat_unix_s(n.last_heartbeat_s);
+  p.set_hostname(n.hostname);
+  p.set_from_agent(n.from_agent);
   for (const Gpu& g : n.gpus) {
     v1::Gpu* q = p.add_gpus();
     q->set_index(g.index);
@@ -28,6 +30,8 @@ Node NodeFromProto(const v1::Node& p) {
   if (p.intra_node_gbps() > 0) n.intra_node_gbps = p.intra_node_gbps();
   n.alive = p.alive();
   n.last_heartbeat_s = p.last_heartbeat_unix_s();
+  n.hostname = p.hostname();
+  n.from_agent = p.from_agent();
   for (const v1::Gpu& q : p.gpus()) {
     Gpu g;
     g.index = q.index();

@@ -1,9 +1,13 @@
 #include "scheduler/service/scheduler_core.h"
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cstdio>
 
+#include <glob.h>
+
+#include "scheduler/service/job_placement.h"
 #include "scheduler/service/proto_convert.h"
 
 namespace meridian::scheduler {
@@ -43,8 +47,29 @@ int GrpcCodeFor(Status::Code code) {
   return 2;  // UNKNOWN
 }
 
+namespace {
+
+// A job's data globs must match files on the daemon's host, which sees the
+// same shared storage as the ranks: refusing now beats a job that fails on
+// every rank later with "mpirun exited with status 1".
+Status CheckDataGlob(const std::string& field, const std::string& pattern) {
+  glob_t g{};
+  const int rc = glob(pattern.c_str(), 0, nullptr, &g);
+  const size_t matches = rc == 0 ? g.gl_pathc : 0;
+  globfree(&g);
+  if (matches == 0) {
+    return Invalid(field, "\"" + pattern + "\"",
+                   "matches no file on the scheduler's host (job data must be on storage that the scheduler and "
+                   "every host see at the same path)");
+  }
+  return Status::OK();
+}
+
+}  // namespace
+
 SchedulerCore::SchedulerCore(Topology cluster, StateStore* store, Launcher* launcher, SchedulerCoreOptions options)
     : topology_(std::move(cluster)), store_(store), launcher_(launcher), options_(options) {
+  file_nodes_ = topology_.nodes;
   launcher_->SetExitCallback([this](const std::string& id, int code) { OnJobExit(id, code); });
 }
 
@@ -79,6 +104,13 @@ Status SchedulerCore::ValidateSpec(const v1::JobSpec& spec) {
     return Invalid("spec.training.dtype", "\"bf16\"", "needs device cuda");
   if (t.device() == "cuda" && l.pp() > 1)
     return Invalid("spec.layout.pp", std::to_string(l.pp()), "device cuda runs data parallelism only (pp 1)");
+  if (spec.data_centers_size() > 1024)
+    return Invalid("spec.data_centers", std::to_string(spec.data_centers_size()) + " entries", "more than 1024");
+  for (int i = 0; i < spec.data_centers_size(); ++i) {
+    if (spec.data_centers(i).empty() || spec.data_centers(i).size() > kMaxNameLength)
+      return Invalid("spec.data_centers[" + std::to_string(i) + "]", "\"" + spec.data_centers(i).substr(0, 40) + "\"",
+                     "must be a data center name");
+  }
   if (t.extra_args_size() > kMaxExtraArgs) return Invalid("spec.training.extra_args", std::to_string(t.extra_args_size()) + " entries", "more than 64");
   MERIDIAN_ASSIGN_OR_RETURN(JobRequest request, ToJobRequest(spec));
   if (!l.auto_layout() && l.pp() > request.model.n_layer)
@@ -144,18 +176,27 @@ Status SchedulerCore::Transition(v1::Job& job, v1::JobState state, const std::st
 Status SchedulerCore::Recover() {
   std::lock_guard<std::mutex> lock(mu_);
   MERIDIAN_ASSIGN_OR_RETURN(std::vector<v1::Node> nodes, store_->ListNodes());
+  const double now = NowUnixSeconds();
   for (const v1::Node& p : nodes) {
     Node n = NodeFromProto(p);
+    // Only agents' registrations are kept; the cluster file defines the rest.
+    if (!n.from_agent || topology_.FindDataCenter(n.data_center) == nullptr) continue;
+    // The agent gets a full timeout to heartbeat to the new daemon.
+    if (n.alive) n.last_heartbeat_s = now;
     auto it = std::find_if(topology_.nodes.begin(), topology_.nodes.end(), [&](const Node& x) { return x.name == n.name; });
-    if (it != topology_.nodes.end()) *it = n;
-    else topology_.nodes.push_back(n);
+    if (it != topology_.nodes.end()) {
+      n.wait_for_agent = it->wait_for_agent;
+      *it = n;
+    } else {
+      topology_.nodes.push_back(n);
+    }
   }
   MERIDIAN_ASSIGN_OR_RETURN(jobs_, store_->ListJobs());
   for (v1::Job& job : jobs_) {
     MERIDIAN_ASSIGN_OR_RETURN(std::vector<v1::JobEvent> events, store_->ListEvents(job.id(), 0));
     last_sequence_[job.id()] = events.empty() ? 0 : events.back().sequence();
     if (job.state() == v1::PLACED || job.state() == v1::RUNNING) {
-      if (job.launcher_pid() > 0) launcher_->KillOrphan(job.launcher_pid());
+      launcher_->KillOrphan(job);
       job.set_launcher_pid(0);
       job.clear_placement();
       MERIDIAN_RETURN_IF_ERROR(Transition(job, v1::QUEUED, "requeued: the scheduler restarted while it ran", nullptr));
@@ -174,18 +215,44 @@ Result<v1::Node> SchedulerCore::RegisterNode(const v1::Node& request) {
     if (request.gpus(i).memory_gb() < 0 || request.gpus(i).tflops() < 0)
       return Invalid("node.gpus[" + std::to_string(i) + "]", "negative memory or tflops", "must be >= 0");
   }
+  if (request.host().size() > kMaxNameLength || request.hostname().size() > kMaxNameLength)
+    return Invalid("node.host", "\"" + request.host().substr(0, 40) + "\"", "longer than 256 characters");
+  for (char c : request.host()) {
+    if (!std::isalnum((unsigned char)c) && c != '-' && c != '.' && c != '_' && c != ':')
+      return Invalid("node.host", "\"" + request.host().substr(0, 40) + "\"", "is not a host name or address");
+  }
   std::lock_guard<std::mutex> lock(mu_);
-  if (topology_.FindDataCenter(request.data_center()) == nullptr)
-    return Invalid("node.data_center", request.data_center(), "unknown data center");
+  const DataCenter* dc = topology_.FindDataCenter(request.data_center());
+  if (dc == nullptr) {
+    std::string known;
+    for (const DataCenter& d : topology_.data_centers) known += (known.empty() ? "" : ", ") + d.name;
+    return Invalid("node.data_center", "\"" + request.data_center().substr(0, 40) + "\"",
+                   "unknown data center (this cluster has " + known + ")");
+  }
+  auto it = std::find_if(topology_.nodes.begin(), topology_.nodes.end(),
+                         [&](const Node& x) { return x.name == request.name(); });
+  if (it != topology_.nodes.end() && it->data_center != request.data_center()) {
+    return Invalid("node.data_center", request.data_center(),
+                   "node " + request.name() + " belongs to " + it->data_center);
+  }
   Node n = NodeFromProto(request);
   for (size_t i = 0; i < n.gpus.size(); ++i) n.gpus[i].index = (int)i;
   n.alive = true;
+  n.from_agent = true;
   n.last_heartbeat_s = NowUnixSeconds();
+  if (it != topology_.nodes.end()) {
+    // A cluster-file node keeps what the agent cannot know.
+    n.wait_for_agent = it->wait_for_agent;
+    if (request.intra_node_gbps() <= 0) n.intra_node_gbps = it->intra_node_gbps;
+    n.intra_node_latency_us = it->intra_node_latency_us;
+  }
   const v1::Node stored = NodeToProto(n);
   MERIDIAN_RETURN_IF_ERROR(store_->PutNode(stored));
-  auto it = std::find_if(topology_.nodes.begin(), topology_.nodes.end(), [&](const Node& x) { return x.name == n.name; });
   if (it != topology_.nodes.end()) *it = n;
   else topology_.nodes.push_back(n);
+  std::fprintf(stderr, "node %s registered in %s: host %s (%s), %zu %s\n", n.name.c_str(), n.data_center.c_str(),
+               n.host.c_str(), n.hostname.empty() ? "?" : n.hostname.c_str(), n.gpus.size(),
+               n.gpus.empty() || n.gpus[0].model == "cpu" ? "CPU slots" : n.gpus[0].model.c_str());
   ++capacity_version_;
   ScheduleLocked();
   return stored;
@@ -195,6 +262,7 @@ Status SchedulerCore::Heartbeat(const std::string& name) {
   std::lock_guard<std::mutex> lock(mu_);
   for (Node& n : topology_.nodes) {
     if (n.name != name) continue;
+    if (!n.from_agent) break;  // a file node whose agent has not registered yet
     // Heartbeats are frequent and only refresh liveness: kept in memory; the
     // store learns of a node's death or revival, not of every beat.
     n.last_heartbeat_s = NowUnixSeconds();
@@ -209,6 +277,34 @@ Status SchedulerCore::Heartbeat(const std::string& name) {
   return Status::NotFound("node '" + name + "' is not registered");
 }
 
+Status SchedulerCore::DeregisterNode(const std::string& name) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = std::find_if(topology_.nodes.begin(), topology_.nodes.end(), [&](const Node& x) { return x.name == name; });
+  if (it == topology_.nodes.end() || !it->from_agent)
+    return Status::NotFound("node '" + name + "' has no agent registered");
+  MERIDIAN_RETURN_IF_ERROR(store_->DeleteNode(name));
+  auto file = std::find_if(file_nodes_.begin(), file_nodes_.end(), [&](const Node& x) { return x.name == name; });
+  if (file != file_nodes_.end()) *it = *file;  // alive unless it waits for an agent
+  else it->alive = false;                       // forgotten below
+  std::fprintf(stderr, "node %s deregistered by its agent\n", name.c_str());
+  StopJobsOnNodeLocked(name);
+  if (file == file_nodes_.end()) topology_.nodes.erase(it);
+  ++capacity_version_;
+  ScheduleLocked();
+  return Status::OK();
+}
+
+void SchedulerCore::StopJobsOnNodeLocked(const std::string& node) {
+  for (v1::Job& job : jobs_) {
+    if (job.state() != v1::RUNNING && job.state() != v1::PLACED) continue;
+    bool uses = false;
+    for (const auto& r : job.placement().ranks()) uses |= r.node() == node;
+    if (!uses) continue;
+    requeue_on_exit_.insert(job.id());
+    (void)launcher_->Kill(job.id());
+  }
+}
+
 void SchedulerCore::CheckLiveness(double now) {
   std::lock_guard<std::mutex> lock(mu_);
   for (Node& n : topology_.nodes) {
@@ -217,12 +313,7 @@ void SchedulerCore::CheckLiveness(double now) {
     (void)store_->PutNode(NodeToProto(n));
     std::fprintf(stderr, "node %s missed heartbeats for %.0f s: marked dead\n", n.name.c_str(),
                  now - n.last_heartbeat_s);
-    for (v1::Job& job : jobs_) {
-      if (job.state() != v1::RUNNING && job.state() != v1::PLACED) continue;
-      bool uses = false;
-      for (const auto& r : job.placement().ranks()) uses |= r.node() == n.name;
-      if (uses) (void)launcher_->Kill(job.id());  // its exit requeues it
-    }
+    StopJobsOnNodeLocked(n.name);
   }
 }
 
@@ -233,6 +324,7 @@ v1::ListPoolsResponse SchedulerCore::ListPools() {
     v1::Pool* pool = out.add_pools();
     pool->set_data_center(dc.name);
     pool->set_fabric_gbps(dc.fabric_gbps);
+    pool->set_launcher(LauncherKindName(dc.launcher));
     int total = 0, free = 0;
     for (const Node& n : topology_.nodes) {
       if (n.data_center != dc.name) continue;
@@ -265,10 +357,16 @@ v1::ListPoolsResponse SchedulerCore::ListPools() {
 
 Result<v1::Job> SchedulerCore::SubmitJob(const v1::JobSpec& spec) {
   MERIDIAN_RETURN_IF_ERROR(ValidateSpec(spec));
+  if (options_.check_data_paths) {
+    MERIDIAN_RETURN_IF_ERROR(CheckDataGlob("spec.training.data", spec.training().data()));
+    if (!spec.training().val_data().empty())
+      MERIDIAN_RETURN_IF_ERROR(CheckDataGlob("spec.training.val_data", spec.training().val_data()));
+  }
   std::lock_guard<std::mutex> lock(mu_);
+  MERIDIAN_RETURN_IF_ERROR(CheckDataCenters(spec));
   // A job that can never fit is refused now rather than queued forever.
   MERIDIAN_ASSIGN_OR_RETURN(JobRequest request, ToJobRequest(spec));
-  Result<Placement> empty_fit = PlaceJob(topology_, Occupancy{}, request);
+  Result<Placement> empty_fit = PlaceLocked(spec, request, Occupancy{});
   if (!empty_fit.ok() && empty_fit.status().code() != Status::Code::kUnavailable) {
     return Status::InvalidArgument("spec does not fit this cluster: " + empty_fit.status().message());
   }
@@ -300,7 +398,7 @@ void SchedulerCore::ScheduleLocked() {
     if (tried == capacity_version_) continue;  // nothing freed since it last failed
     Result<JobRequest> request = ToJobRequest(job.spec());
     if (!request.ok()) continue;
-    Result<Placement> placement = PlaceJob(topology_, occupancy_, *request);
+    Result<Placement> placement = PlaceLocked(job.spec(), *request, occupancy_);
     if (!placement.ok()) {
       tried = capacity_version_;
       continue;
@@ -321,6 +419,20 @@ void SchedulerCore::ScheduleLocked() {
       (void)Transition(job, v1::FAILED, "launch failed: " + launched.message(), nullptr);
     }
   }
+}
+
+Result<Placement> SchedulerCore::PlaceLocked(const v1::JobSpec& spec, const JobRequest& request,
+                                             const Occupancy& occupied) {
+  const std::vector<std::string> dcs(spec.data_centers().begin(), spec.data_centers().end());
+  return PlaceWithinLaunchers(topology_, occupied, request, dcs);
+}
+
+Status SchedulerCore::CheckDataCenters(const v1::JobSpec& spec) const {
+  for (int i = 0; i < spec.data_centers_size(); ++i) {
+    if (topology_.FindDataCenter(spec.data_centers(i)) == nullptr)
+      return Invalid("spec.data_centers[" + std::to_string(i) + "]", spec.data_centers(i), "unknown data center");
+  }
+  return Status::OK();
 }
 
 Status SchedulerCore::LaunchLocked(v1::Job& job) {
@@ -374,8 +486,9 @@ Result<v1::PlanResponse> SchedulerCore::Plan(const v1::JobSpec& spec) {
   MERIDIAN_RETURN_IF_ERROR(ValidateSpec(spec));
   MERIDIAN_ASSIGN_OR_RETURN(JobRequest request, ToJobRequest(spec));
   std::lock_guard<std::mutex> lock(mu_);
+  MERIDIAN_RETURN_IF_ERROR(CheckDataCenters(spec));
   v1::PlanResponse out;
-  Result<Placement> now = PlaceJob(topology_, occupancy_, request);
+  Result<Placement> now = PlaceLocked(spec, request, occupancy_);
   if (now.ok()) {
     *out.mutable_placement() = PlacementToProto(*now, topology_);
     out.set_fits_now(true);
@@ -383,7 +496,7 @@ Result<v1::PlanResponse> SchedulerCore::Plan(const v1::JobSpec& spec) {
   }
   if (now.status().code() != Status::Code::kUnavailable)
     return Status::InvalidArgument("spec does not fit this cluster: " + now.status().message());
-  Result<Placement> empty = PlaceJob(topology_, Occupancy{}, request);
+  Result<Placement> empty = PlaceLocked(spec, request, Occupancy{});
   if (!empty.ok()) return Status::InvalidArgument("spec does not fit this cluster: " + empty.status().message());
   *out.mutable_placement() = PlacementToProto(*empty, topology_);
   out.set_fits_now(false);
@@ -443,15 +556,17 @@ void SchedulerCore::OnJobExit(const std::string& job_id, int exit_code) {
   bool dead_node = false;
   for (const auto& r : job->placement().ranks()) {
     const Node* n = topology_.FindNode(r.node());
-    dead_node |= n != nullptr && !n->alive;
+    dead_node |= n == nullptr || !n->alive;  // gone: its agent left
   }
+  const bool node_left = requeue_on_exit_.erase(job_id) > 0;
   if (cancel_requested_.erase(job_id)) {
     (void)Transition(*job, v1::CANCELLED, "cancelled", nullptr);
   } else if (exit_code == 0) {
     (void)Transition(*job, v1::SUCCEEDED, "finished", nullptr);
-  } else if (dead_node && job->launches() < 3) {
+  } else if ((node_left || dead_node) && job->launches() < 3) {
     job->clear_placement();
-    (void)Transition(*job, v1::QUEUED, "requeued: a node of the job died (resumes from its last checkpoint)", nullptr);
+    (void)Transition(*job, v1::QUEUED,
+                     "requeued: a node of the job died or its agent left (resumes from its last checkpoint)", nullptr);
   } else {
     (void)Transition(*job, v1::FAILED, "mpirun exited with status " + std::to_string(exit_code) +
                                            " (see meridianctl logs " + job_id + ")", nullptr);

@@ -9,6 +9,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -23,6 +24,9 @@ namespace meridian::scheduler {
 
 struct SchedulerCoreOptions {
   double node_timeout_s = 30.0;  // a registered node silent this long is dead
+  // Refuse at submit a job whose data globs match no file here (the daemon
+  // that launches real jobs; not for dry runs and unit tests).
+  bool check_data_paths = false;
 };
 
 class SchedulerCore {
@@ -37,7 +41,11 @@ class SchedulerCore {
   Status Recover();
 
   Result<v1::Node> RegisterNode(const v1::Node& node);
+  // NOT_FOUND for a node no agent has registered (the agent registers again).
   Status Heartbeat(const std::string& node);
+  // An agent leaves: jobs on its node are stopped and requeued; a node it
+  // brought is forgotten, a cluster-file node returns to its definition.
+  Status DeregisterNode(const std::string& node);
   // Marks silent nodes dead and requeues the jobs running on them.
   void CheckLiveness(double now_unix_s);
   v1::ListPoolsResponse ListPools();
@@ -68,17 +76,22 @@ class SchedulerCore {
   void ScheduleLocked();  // places queued jobs, FIFO with backfill
   Status LaunchLocked(v1::Job& job);
   void ReleaseLocked(const v1::Job& job);
+  Result<Placement> PlaceLocked(const v1::JobSpec& spec, const JobRequest& request, const Occupancy& occupied);
+  void StopJobsOnNodeLocked(const std::string& node);
+  Status CheckDataCenters(const v1::JobSpec& spec) const;
   v1::Job* FindLocked(const std::string& id);
 
   std::mutex mu_;
   std::condition_variable events_cv_;
   Topology topology_;
+  std::vector<Node> file_nodes_;  // the cluster file's nodes, as the file defines them
   StateStore* store_;
   Launcher* launcher_;
   SchedulerCoreOptions options_;
   std::vector<v1::Job> jobs_;                    // submission order
   std::map<std::string, int64_t> last_sequence_;  // per job
   std::map<std::string, bool> cancel_requested_;
+  std::set<std::string> requeue_on_exit_;  // stopped because a node's agent left
   Occupancy occupancy_;
   // Bumped whenever capacity may have grown (GPUs freed, nodes joined or
   // revived). A queued job that failed to place is retried only after a

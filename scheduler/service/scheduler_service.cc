@@ -30,6 +30,12 @@ grpc::Status SchedulerService::Heartbeat(grpc::ServerContext*, const v1::Heartbe
   return ToGrpc(s);
 }
 
+grpc::Status SchedulerService::DeregisterNode(grpc::ServerContext*, const v1::DeregisterNodeRequest* req,
+                                              v1::DeregisterNodeResponse*) {
+  if (req->node().empty()) return ToGrpc(Status::InvalidArgument("node: missing"));
+  return ToGrpc(core_->DeregisterNode(req->node()));
+}
+
 grpc::Status SchedulerService::ListPools(grpc::ServerContext*, const v1::ListPoolsRequest*,
                                          v1::ListPoolsResponse* resp) {
   *resp = core_->ListPools();

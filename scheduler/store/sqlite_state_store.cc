@@ -59,6 +59,14 @@ class SqliteStateStore : public StateStore {
     return PutBlob("INSERT OR REPLACE INTO nodes(name, data) VALUES(?1, ?2)", node.name(), node);
   }
 
+  Status DeleteNode(const std::string& name) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    sqlite3_stmt* st = nullptr;
+    MERIDIAN_RETURN_IF_ERROR(Prepare("DELETE FROM nodes WHERE name=?1", &st));
+    sqlite3_bind_text(st, 1, name.c_str(), -1, SQLITE_TRANSIENT);
+    return StepDone(st, "delete node");
+  }
+
   Result<std::vector<v1::Node>> ListNodes() override {
     std::lock_guard<std::mutex> lock(mu_);
     return ListBlobs<v1::Node>("SELECT data FROM nodes ORDER BY name", "");

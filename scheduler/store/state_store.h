@@ -21,6 +21,7 @@ class StateStore {
   virtual ~StateStore() = default;
 
   virtual Status PutNode(const v1::Node& node) = 0;
+  virtual Status DeleteNode(const std::string& name) = 0;  // OK when absent
   virtual Result<std::vector<v1::Node>> ListNodes() = 0;
 
   // Inserts or replaces the job and appends the event, atomically.

@@ -5,6 +5,7 @@
 set -uo pipefail
 bin=$1; work=$2
 rm -rf "$work" && mkdir -p "$work"
+"$bin/meridian-data" synth --out "$work/data" --train-bytes 100000 --val-bytes 10000 >/dev/null || exit 1
 port=$(( 40000 + RANDOM % 20000 ))
 addr=127.0.0.1:$port
 export MERIDIAN_SCHEDULER=$addr
@@ -28,7 +29,7 @@ for _ in $(seq 50); do "$bin/meridianctl" nodes | grep -q agent-node && break; s
 cat >"$work/long.yaml" <<YAML
 name: long
 model: {preset: d4, n_layer: 2, n_embd: 32, n_head: 2, vocab_size: 256, max_seq_len: 16}
-training: {batch: 1, seq: 16, steps: 1000000, data: "$work/nothing_*.bin", threads: 1}
+training: {batch: 1, seq: 16, steps: 1000000, data: "$work/data/train_*.bin", threads: 1}
 layout: {dp: 2, pp: 2}
 YAML
 sed 's/name: long/name: queued/' "$work/long.yaml" >"$work/queued.yaml"

@@ -23,7 +23,7 @@ class FakeLauncher : public Launcher {
     killed.push_back(job_id);
     return Status::OK();
   }
-  void KillOrphan(int64_t pgid) override { orphans.push_back(pgid); }
+  void KillOrphan(const v1::Job& job) override { orphans.push_back(job.launcher_pid()); }
   std::string LogPath(const std::string& job_id) const override { return "/tmp/" + job_id + ".log"; }
   void Exit(const std::string& job_id, int code) { cb_(job_id, code); }
 

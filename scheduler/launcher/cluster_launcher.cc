@@ -1,0 +1,104 @@
+#include "scheduler/launcher/cluster_launcher.h"
+
+#include "common/net_address.h"
+
+#include <filesystem>
+#include <cstdio>
+#include <fstream>
+#include <optional>
+
+namespace meridian::scheduler {
+
+namespace {
+
+Status WriteFile(const std::string& path, const std::string& text) {
+  std::ofstream out(path, std::ios::trunc);
+  out << text;
+  out.close();
+  if (!out) return Status::IOError(path + ": cannot write");
+  return Status::OK();
+}
+
+std::vector<std::string> SlurmEnv(const DataCenter& dc) {
+  if (dc.slurm_conf.empty()) return {};
+  return {"SLURM_CONF=" + dc.slurm_conf};
+}
+
+}  // namespace
+
+ClusterLauncher::ClusterLauncher(const Topology& topology, ClusterLauncherOptions options)
+    : data_centers_(topology.data_centers),
+      launch_(topology.launch),
+      options_(std::move(options)),
+      processes_(options_.kill_grace_s) {}
+
+std::string ClusterLauncher::JobRoot() const {
+  return launch_.job_root.empty() ? options_.state_dir : launch_.job_root;
+}
+
+std::string ClusterLauncher::LogPath(const std::string& job_id) const { return PathsFor(JobRoot(), job_id).log; }
+
+Result<int64_t> ClusterLauncher::Launch(const v1::Job& job) {
+  Topology topo;
+  topo.data_centers = data_centers_;
+  MERIDIAN_ASSIGN_OR_RETURN(LauncherKind kind, LauncherForPlacement(topo, job.placement()));
+  const JobPaths paths = PathsFor(JobRoot(), job.id());
+  LaunchSettings settings;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    settings = options_.settings;
+  }
+  std::error_code ec;
+  std::filesystem::create_directories(paths.dir, ec);
+  if (ec) return Status::IOError(paths.dir + ": " + ec.message());
+  MERIDIAN_RETURN_IF_ERROR(WriteFile(paths.hostfile, HostFileFor(job.placement(), kind, HostName())));
+  if (kind != LauncherKind::kSlurm)
+    return processes_.Start(job.id(), MpirunCommand(job, paths, launch_, kind, settings), paths.log);
+
+  const DataCenter* dc = topo.FindDataCenter(job.placement().ranks(0).data_center());
+  MERIDIAN_RETURN_IF_ERROR(WriteFile(paths.batch_script, SlurmBatchScript(job, paths, launch_, settings)));
+  // `sbatch --wait` stays until the Slurm job ends and exits with its
+  // status, so a Slurm job is followed like a local process.
+  MERIDIAN_ASSIGN_OR_RETURN(int64_t pgid,
+                            processes_.Start(job.id(), SbatchCommand(job, paths, *dc), paths.log, SlurmEnv(*dc)));
+  std::lock_guard<std::mutex> lock(mu_);
+  slurm_jobs_[job.id()] = *dc;
+  return pgid;
+}
+
+void ClusterLauncher::CancelSlurmJob(const std::string& job_id, const DataCenter& dc) {
+  const int rc = RunToCompletion({"scancel", "--name=" + SlurmJobName(job_id)}, LogPath(job_id), SlurmEnv(dc),
+                                 options_.slurm_command_timeout_s);
+  if (rc != 0) std::fprintf(stderr, "warning: scancel of %s in %s exited with %d\n", job_id.c_str(), dc.name.c_str(), rc);
+}
+
+Status ClusterLauncher::Kill(const std::string& job_id) {
+  std::optional<DataCenter> slurm;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = slurm_jobs_.find(job_id);
+    if (it != slurm_jobs_.end()) {
+      slurm = it->second;
+      slurm_jobs_.erase(it);
+    }
+  }
+  // Slurm stops the ranks; `sbatch --wait` then returns by itself (and is
+  // stopped after the grace period if it does not).
+  if (slurm) CancelSlurmJob(job_id, *slurm);
+  return processes_.Stop(job_id);
+}
+
+void ClusterLauncher::KillOrphan(const v1::Job& job) {
+  JobProcesses::KillGroup(job.launcher_pid());
+  for (const DataCenter& dc : data_centers_) {
+    if (dc.launcher != LauncherKind::kSlurm) continue;
+    for (const v1::RankAssignment& r : job.placement().ranks()) {
+      if (r.data_center() == dc.name) {
+        CancelSlurmJob(job.id(), dc);
+        return;
+      }
+    }
+  }
+}
+
+}  // namespace meridian::scheduler

@@ -1,0 +1,55 @@
+// The daemon's Launcher: starts each placed job with the engine its data
+// centers run (cluster file `launcher:`), local mpirun, mpirun over SSH, or
+// the data center's Slurm, and follows it until it ends. See
+// launch_commands.h for the command lines and docs/deploy.md for set-up.
+#pragma once
+
+#include <map>
+#include <mutex>
+#include <string>
+
+#include "scheduler/core/topology.h"
+#include "scheduler/launcher/job_processes.h"
+#include "scheduler/launcher/launch_commands.h"
+#include "scheduler/service/launcher.h"
+
+namespace meridian::scheduler {
+
+struct ClusterLauncherOptions {
+  std::string state_dir;          // job directories go here unless the cluster file names a job_root
+  LaunchSettings settings;
+  double kill_grace_s = 5.0;      // SIGTERM, then SIGKILL after this
+  double slurm_command_timeout_s = 30.0;
+};
+
+class ClusterLauncher : public Launcher {
+ public:
+  // `topology` supplies the data centers' launchers and the launch options.
+  ClusterLauncher(const Topology& topology, ClusterLauncherOptions options);
+
+  // What ranks dial back to; set once the daemon's port is known.
+  void SetSchedulerAddress(const std::string& address) {
+    std::lock_guard<std::mutex> lock(mu_);
+    options_.settings.scheduler_address = address;
+  }
+
+  void SetExitCallback(ExitCallback callback) override { processes_.SetExitCallback(std::move(callback)); }
+  Result<int64_t> Launch(const v1::Job& job) override;
+  Status Kill(const std::string& job_id) override;
+  void KillOrphan(const v1::Job& job) override;
+  std::string LogPath(const std::string& job_id) const override;
+
+ private:
+  // Runs scancel for the job's Slurm job, if it was launched through Slurm.
+  void CancelSlurmJob(const std::string& job_id, const DataCenter& dc);
+  std::string JobRoot() const;
+
+  std::vector<DataCenter> data_centers_;
+  LaunchOptions launch_;
+  ClusterLauncherOptions options_;
+  JobProcesses processes_;
+  std::mutex mu_;
+  std::map<std::string, DataCenter> slurm_jobs_;  // running job id -> its Slurm data center
+};
+
+}  // namespace meridian::scheduler

@@ -1,0 +1,59 @@
+// The command lines that start a placed job, as pure functions of the job,
+// the cluster's launch options and the daemon's settings, so tests can
+// check them without starting anything.
+//
+// Every engine pins world rank r to the host the placement gave rank r:
+//   local, ssh: mpirun with Open MPI's sequential mapper (`--mca rmaps seq`)
+//               over a host file with one line per rank, in rank order;
+//   slurm:      sbatch of a script that runs `srun --mpi=pmix
+//               --distribution=arbitrary` with SLURM_HOSTFILE, one Slurm
+//               node name per rank, in rank order.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "meridian/v1/scheduler.pb.h"
+#include "scheduler/core/topology.h"
+
+namespace meridian::scheduler {
+
+struct LaunchSettings {
+  std::string scheduler_address;          // what ranks dial back to (the daemon's --advertise)
+  std::string train_binary;               // meridian-train, at the same path on every host
+  std::string mpirun = "mpirun";
+  std::vector<std::string> mpirun_args;   // the daemon's --mpirun-arg flags
+  bool as_root = false;                   // adds --allow-run-as-root
+};
+
+// Where a job's files live: `root`/jobs/ID (checkpoints, metrics, host
+// file, output.log). `root` must be on storage every host of the job sees.
+struct JobPaths {
+  std::string dir, checkpoints, metrics, hostfile, log, batch_script;
+};
+JobPaths PathsFor(const std::string& root, const std::string& job_id);
+
+// The launcher kind shared by every data center of the placement;
+// InvalidArgument naming them when they differ.
+Result<LauncherKind> LauncherForPlacement(const Topology& topology, const v1::Placement& placement);
+
+// One line per world rank: the rank's host (ssh), node name (slurm), or
+// `this_host`, the daemon's hostname (local).
+std::string HostFileFor(const v1::Placement& placement, LauncherKind kind, const std::string& this_host);
+
+// meridian-train and its arguments, the same for every rank.
+std::vector<std::string> TrainCommand(const v1::Job& job, const JobPaths& paths, const LaunchSettings& settings);
+
+// mpirun for a local or ssh data center.
+std::vector<std::string> MpirunCommand(const v1::Job& job, const JobPaths& paths, const LaunchOptions& launch,
+                                       LauncherKind kind, const LaunchSettings& settings);
+
+// The sbatch batch script (text) and the sbatch command that submits it
+// and waits for the Slurm job to end (its exit status is the job's).
+std::string SlurmBatchScript(const v1::Job& job, const JobPaths& paths, const LaunchOptions& launch,
+                             const LaunchSettings& settings);
+std::vector<std::string> SbatchCommand(const v1::Job& job, const JobPaths& paths, const DataCenter& dc);
+// The Slurm job name a Meridian job runs under (scancel --name finds it).
+std::string SlurmJobName(const std::string& job_id);
+
+}  // namespace meridian::scheduler

@@ -1,0 +1,235 @@
+// The scheduler core with a cluster of many hosts: cluster-file nodes that
+// wait for their agents, agents that bring their own nodes, deregistration,
+// restarts; jobs restricted to data centers, never spanning launchers, and
+// refused at submit when their data matches no file.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "scheduler/service/job_placement.h"
+#include "scheduler/service/scheduler_core.h"
+#include "tests/scheduler/fake_launcher.h"
+
+namespace meridian::scheduler {
+namespace {
+
+// dc-a and dc-b over SSH (2 one-slot hosts each, waiting for agents),
+// dc-s under Slurm (2 two-slot hosts).
+constexpr const char* kCluster = R"(
+data_centers:
+  - name: dc-a
+    launcher: ssh
+    nodes: [{name: hosta, gpus: 1, agent: true}, {name: hostb, gpus: 1, agent: true}]
+  - name: dc-b
+    launcher: ssh
+    nodes: [{name: hostc, gpus: 1, agent: true}, {name: hostd, gpus: 1, agent: true}]
+  - name: dc-s
+    launcher: slurm
+    slurm: {conf: /etc/slurm/slurm.conf, partition: batch}
+    nodes: [{name: hoste, gpus: 2, host: 10.0.3.2}, {name: hostf, gpus: 2, host: 10.0.3.3}]
+)";
+
+v1::JobSpec Dp2Pp2(const std::string& data) {
+  v1::JobSpec spec;
+  spec.set_name("t");
+  spec.mutable_model()->set_preset("d4");
+  spec.mutable_model()->set_n_layer(2);
+  spec.mutable_model()->set_n_embd(32);
+  spec.mutable_model()->set_n_head(2);
+  spec.mutable_model()->set_vocab_size(256);
+  spec.mutable_training()->set_batch(2);
+  spec.mutable_training()->set_seq(16);
+  spec.mutable_training()->set_steps(10);
+  spec.mutable_training()->set_data(data);
+  spec.mutable_layout()->set_dp(2);
+  spec.mutable_layout()->set_pp(2);
+  return spec;
+}
+
+v1::Node AgentNode(const std::string& name, const std::string& dc, const std::string& host, int slots = 1) {
+  v1::Node n;
+  n.set_name(name);
+  n.set_data_center(dc);
+  n.set_host(host);
+  n.set_hostname(name);
+  for (int i = 0; i < slots; ++i) n.add_gpus()->set_model("cpu");
+  return n;
+}
+
+class NodesTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::path(::testing::TempDir()) /
+           ("nodes_" + std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_ / "data");
+    std::ofstream(dir_ / "data" / "train_000.bin") << "x";
+    Start();
+  }
+  void Start() {
+    store_ = std::move(OpenSqliteStateStore(dir_.string())).value();
+    SchedulerCoreOptions options;
+    options.check_data_paths = true;
+    core_ = std::make_unique<SchedulerCore>(ParseClusterYaml(kCluster, "cluster.yaml").value(), store_.get(),
+                                            &launcher_, options);
+    launcher_.SetExitCallback([this](const std::string& id, int code) { core_->OnJobExit(id, code); });
+    ASSERT_TRUE(core_->Recover().ok());
+  }
+  void Restart() {
+    core_.reset();
+    store_.reset();
+    Start();
+  }
+  std::string Data() const { return (dir_ / "data" / "train_*.bin").string(); }
+  const v1::Node* FindNode(const std::string& name) {
+    pools_ = core_->ListPools();
+    for (const auto& p : pools_.pools())
+      for (const auto& n : p.nodes())
+        if (n.name() == name) return &n;
+    return nullptr;
+  }
+  void RegisterDcAB() {
+    ASSERT_TRUE(core_->RegisterNode(AgentNode("hosta", "dc-a", "10.0.1.2")).ok());
+    ASSERT_TRUE(core_->RegisterNode(AgentNode("hostb", "dc-a", "10.0.1.3")).ok());
+    ASSERT_TRUE(core_->RegisterNode(AgentNode("hostc", "dc-b", "10.0.2.2")).ok());
+    ASSERT_TRUE(core_->RegisterNode(AgentNode("hostd", "dc-b", "10.0.2.3")).ok());
+  }
+
+  std::filesystem::path dir_;
+  FakeLauncher launcher_;
+  std::unique_ptr<StateStore> store_;
+  std::unique_ptr<SchedulerCore> core_;
+  v1::ListPoolsResponse pools_;
+};
+
+TEST_F(NodesTest, AFileNodeWaitsForItsAgentAndTakesItsAddress) {
+  ASSERT_NE(FindNode("hosta"), nullptr);
+  EXPECT_FALSE(FindNode("hosta")->alive());
+  EXPECT_TRUE(FindNode("hoste")->alive());  // no agent: alive as the file says
+  // No agent yet: a heartbeat is answered NOT_FOUND so the agent registers.
+  EXPECT_EQ(core_->Heartbeat("hosta").code(), Status::Code::kNotFound);
+  ASSERT_TRUE(core_->RegisterNode(AgentNode("hosta", "dc-a", "10.0.1.2")).ok());
+  const v1::Node* a = FindNode("hosta");
+  ASSERT_NE(a, nullptr);
+  EXPECT_TRUE(a->alive());
+  EXPECT_EQ(a->host(), "10.0.1.2");
+  EXPECT_EQ(a->hostname(), "hosta");
+  EXPECT_TRUE(core_->Heartbeat("hosta").ok());
+  // The agent of a file node must name the file's data center.
+  Result<v1::Node> wrong = core_->RegisterNode(AgentNode("hostb", "dc-b", "10.0.1.3"));
+  ASSERT_FALSE(wrong.ok());
+  EXPECT_NE(wrong.status().message().find("belongs to dc-a"), std::string::npos) << wrong.status().message();
+}
+
+TEST_F(NodesTest, RegistrationRefusesUnknownDataCentersAndBadHosts) {
+  Result<v1::Node> r = core_->RegisterNode(AgentNode("x", "mars", "10.0.0.9"));
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("dc-a, dc-b, dc-s"), std::string::npos) << r.status().message();
+  r = core_->RegisterNode(AgentNode("x", "dc-a", "10.0.0.9; rm -rf /"));
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("node.host"), std::string::npos) << r.status().message();
+}
+
+TEST_F(NodesTest, DeregisterForgetsAgentNodesAndResetsFileNodes) {
+  ASSERT_TRUE(core_->RegisterNode(AgentNode("extra", "dc-a", "10.0.1.9", 2)).ok());
+  ASSERT_TRUE(core_->RegisterNode(AgentNode("hosta", "dc-a", "10.0.1.2")).ok());
+  ASSERT_TRUE(core_->DeregisterNode("extra").ok());
+  EXPECT_EQ(FindNode("extra"), nullptr);
+  ASSERT_TRUE(core_->DeregisterNode("hosta").ok());
+  ASSERT_NE(FindNode("hosta"), nullptr);
+  EXPECT_FALSE(FindNode("hosta")->alive());  // back to waiting for its agent
+  EXPECT_EQ(core_->DeregisterNode("hoste").code(), Status::Code::kNotFound);
+  // Neither comes back after a restart: only live registrations are kept.
+  Restart();
+  EXPECT_EQ(FindNode("extra"), nullptr);
+  EXPECT_FALSE(FindNode("hosta")->alive());
+}
+
+TEST_F(NodesTest, AgentRegistrationsSurviveARestart) {
+  ASSERT_TRUE(core_->RegisterNode(AgentNode("extra", "dc-b", "10.0.2.9", 3)).ok());
+  ASSERT_TRUE(core_->RegisterNode(AgentNode("hostc", "dc-b", "10.0.2.2")).ok());
+  Restart();
+  ASSERT_NE(FindNode("extra"), nullptr);
+  EXPECT_EQ(FindNode("extra")->gpus_size(), 3);
+  EXPECT_TRUE(FindNode("hostc")->alive());
+  EXPECT_EQ(FindNode("hostc")->host(), "10.0.2.2");
+}
+
+TEST_F(NodesTest, AJobOnANodeWhoseAgentLeavesIsRequeued) {
+  RegisterDcAB();
+  v1::JobSpec spec = Dp2Pp2(Data());
+  spec.add_data_centers("dc-a");
+  spec.add_data_centers("dc-b");
+  Result<v1::Job> job = core_->SubmitJob(spec);
+  ASSERT_TRUE(job.ok()) << job.status().message();
+  ASSERT_EQ(core_->GetJob(job->id())->state(), v1::RUNNING);
+  ASSERT_TRUE(core_->DeregisterNode("hostc").ok());
+  ASSERT_EQ(launcher_.killed.size(), 1u);
+  launcher_.Exit(job->id(), 143);
+  // Requeued, and waits: only 3 one-slot hosts are left in dc-a and dc-b.
+  EXPECT_EQ(core_->GetJob(job->id())->state(), v1::QUEUED);
+  ASSERT_TRUE(core_->RegisterNode(AgentNode("hostc", "dc-b", "10.0.2.2")).ok());
+  EXPECT_EQ(core_->GetJob(job->id())->state(), v1::RUNNING);
+}
+
+TEST_F(NodesTest, DataCentersRestrictThePlacement) {
+  RegisterDcAB();
+  v1::JobSpec spec = Dp2Pp2(Data());
+  spec.add_data_centers("dc-b");
+  spec.add_data_centers("dc-a");
+  Result<v1::Job> job = core_->SubmitJob(spec);
+  ASSERT_TRUE(job.ok()) << job.status().message();
+  std::set<std::string> hosts;
+  for (const auto& r : job->placement().ranks()) {
+    EXPECT_NE(r.data_center(), "dc-s");
+    hosts.insert(r.host());
+  }
+  EXPECT_EQ(hosts.size(), 4u);  // one slot on each of the four hosts
+  spec.clear_data_centers();
+  spec.add_data_centers("dc-s");
+  job = core_->SubmitJob(spec);
+  ASSERT_TRUE(job.ok()) << job.status().message();
+  for (const auto& r : job->placement().ranks()) EXPECT_EQ(r.data_center(), "dc-s");
+  spec.clear_data_centers();
+  spec.add_data_centers("dc-x");
+  job = core_->SubmitJob(spec);
+  ASSERT_FALSE(job.ok());
+  EXPECT_NE(job.status().message().find("spec.data_centers[0]"), std::string::npos) << job.status().message();
+}
+
+TEST_F(NodesTest, AJobNeverSpansLaunchers) {
+  RegisterDcAB();
+  // 8 ranks fit only across dc-a, dc-b (4 slots over SSH) and dc-s (4, Slurm).
+  v1::JobSpec spec = Dp2Pp2(Data());
+  spec.mutable_layout()->set_dp(4);
+  spec.mutable_model()->set_n_layer(4);
+  Result<v1::Job> job = core_->SubmitJob(spec);
+  ASSERT_FALSE(job.ok());
+  EXPECT_NE(job.status().message().find("launcher"), std::string::npos) << job.status().message();
+}
+
+TEST_F(NodesTest, DataThatMatchesNoFileIsRefusedAtSubmit) {
+  Result<v1::Job> job = core_->SubmitJob(Dp2Pp2((dir_ / "nothing_*.bin").string()));
+  ASSERT_FALSE(job.ok());
+  EXPECT_EQ(job.status().code(), Status::Code::kInvalidArgument);
+  EXPECT_NE(job.status().message().find("spec.training.data"), std::string::npos) << job.status().message();
+  v1::JobSpec spec = Dp2Pp2(Data());
+  spec.mutable_training()->set_val_data((dir_ / "val_*.bin").string());
+  job = core_->SubmitJob(spec);
+  ASSERT_FALSE(job.ok());
+  EXPECT_NE(job.status().message().find("spec.training.val_data"), std::string::npos) << job.status().message();
+}
+
+TEST(JobPlacementTest, RestrictKeepsOnlyTheNamedDataCenters) {
+  const Topology topo = ParseClusterYaml(kCluster, "cluster.yaml").value();
+  const Topology only = RestrictToDataCenters(topo, {"dc-s"});
+  ASSERT_EQ(only.data_centers.size(), 1u);
+  EXPECT_EQ(only.data_centers[0].name, "dc-s");
+  EXPECT_EQ(only.data_centers[0].launcher, LauncherKind::kSlurm);
+  ASSERT_EQ(only.nodes.size(), 2u);
+  EXPECT_EQ(RestrictToDataCenters(topo, {}).nodes.size(), topo.nodes.size());
+}
+
+}  // namespace
+}  // namespace meridian::scheduler
