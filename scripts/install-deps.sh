@@ -14,6 +14,9 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   python3 python3-numpy
   iproute2
+  # The multi-host test bed and real deployments: sshd for Open MPI's SSH
+  # launcher, Slurm and MUNGE for data centers that run Slurm.
+  openssh-server openssh-client slurm-wlm munge
 )
 # The PyTorch peer for the side-by-side benchmark and the independent
 # reference implementation in the tests. Skip with MERIDIAN_NO_TORCH=1.

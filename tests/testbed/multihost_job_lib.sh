@@ -1,0 +1,159 @@
+#!/usr/bin/env bash
+# What the multi-host tests share: the test bed (multihost_testbed.sh), the
+# daemon in the hub, meridianctl against it, the test job, waiting for
+# states, and the same job run on one machine for comparison.
+# Set src, bin and work before sourcing.
+source "$src/tests/testbed/multihost_testbed.sh"
+
+MH_PORT=7070
+MH_SCHEDULER=10.78.1.1:$MH_PORT   # the hub's address in dc-a, what --advertise picks
+
+fail() {
+  echo "FAIL: $*"
+  for f in "$MH_DIR"/daemon.log "$MH_DIR"/jobs/jobs/*/output.log; do
+    [[ -f $f ]] && { echo "--- $f"; tail -25 "$f"; }
+  done
+  exit 1
+}
+
+# Makes the bed (exit 77 where it cannot) and tears it down on exit.
+bed_up() {
+  rm -rf "$work" && mkdir -p "$work"
+  "$bin/meridian-data" synth --out "$work/data" --train-bytes 100000 --val-bytes 10000 >/dev/null || exit 1
+  mh_up "$work/bed"
+  local rc=$?
+  trap 'mh_down' EXIT
+  [[ $rc -eq 77 ]] && exit 77
+  [[ $rc -eq 0 ]] || fail "the test bed did not come up ($rc)"
+}
+
+ctl() { ip netns exec "$MH_TAG-hub" "$bin/meridianctl" --scheduler "$MH_SCHEDULER" "$@"; }
+
+start_daemon() {
+  mh_bg hub daemon "$bin/meridian-scheduler" --listen "0.0.0.0:$MH_PORT" --cluster "$MH_DIR/cluster.yaml" \
+    --state "${1:-$work/state}" --node-timeout 5
+  for _ in $(seq 100); do ctl pools >/dev/null 2>&1 && return 0; sleep 0.1; done
+  fail "the daemon did not come up"
+}
+
+# alive_nodes: the names of the nodes that are alive, one per line.
+alive_nodes() {
+  ctl --json nodes 2>/dev/null | python3 -c '
+import json, sys
+for p in json.load(sys.stdin).get("pools", []):
+    for n in p.get("nodes", []):
+        if n.get("alive"): print(n["name"])'
+}
+
+# wait_nodes N: until N nodes are alive (registered by their agents).
+wait_nodes() {
+  local alive=0
+  for _ in $(seq 150); do
+    alive=$(alive_nodes | wc -l)
+    [[ $alive -ge $1 ]] && return 0
+    sleep 0.2
+  done
+  ctl nodes
+  fail "only ${alive:-0} of $1 nodes registered"
+}
+
+# job_file NAME STEPS [DATA_CENTERS]: the test job, DP2 x PP2.
+job_file() {
+  cat <<YAML
+name: $1
+model: {preset: d4, n_layer: 2, n_embd: 64, n_head: 2, vocab_size: 256, max_seq_len: 32}
+training: {batch: 2, seq: 32, microbatches: 2, steps: $2, lr: 2.0e-3, data: "$work/data/train_*.bin",
+           val_data: "$work/data/val_*.bin", eval_every: 6, threads: 1}
+layout: {dp: 2, pp: 2, dp_sync: sync}
+YAML
+  [[ -n ${3:-} ]] && echo "data_centers: [$3]"
+  true
+}
+
+# wait_state JOB STATE... : until the job is in one of the states; prints it.
+wait_state() {
+  local job=$1 state=""; shift
+  for _ in $(seq 600); do
+    state=$(ctl --json get "$job" 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["state"])' 2>/dev/null)
+    for s in "$@"; do [[ $state == "$s" ]] && { echo "$state"; return 0; }; done
+    sleep 0.2
+  done
+  fail "$job is $state, never reached $*"
+}
+
+# losses FILE: the training losses of a metrics file, one per line.
+losses() { python3 -c '
+import json, sys
+for l in open(sys.argv[1]):
+    r = json.loads(l)
+    if "loss" in r and "step" in r: print(r["step"], repr(r["loss"]))' "$1"; }
+
+# The same job on one machine: a daemon with the built-in cluster, local
+# launcher. Writes its metrics to $work/one-host/metrics.jsonl.
+run_on_one_host() {
+  local dir=$work/one-host port=$((40000 + RANDOM % 20000))
+  mkdir -p "$dir"
+  "$bin/meridian-scheduler" --listen "127.0.0.1:$port" --state "$dir/state" --slots-per-dc 2 >"$dir/daemon.log" 2>&1 &
+  local daemon=$!
+  for _ in $(seq 100); do "$bin/meridianctl" --scheduler "127.0.0.1:$port" pools >/dev/null 2>&1 && break; sleep 0.1; done
+  job_file one-host 12 >"$dir/job.yaml"
+  "$bin/meridianctl" --scheduler "127.0.0.1:$port" submit --watch "$dir/job.yaml" >"$dir/watch.log" 2>&1
+  local rc=$?
+  local first
+  first=$("$bin/meridianctl" --scheduler "127.0.0.1:$port" --json watch job-000001 | first_step_from_events)
+  kill "$daemon"; wait "$daemon" 2>/dev/null
+  [[ $rc -eq 0 ]] || { cat "$dir/watch.log" "$dir/daemon.log"; fail "the one-host run failed"; }
+  cp "$dir/state/jobs/job-000001/metrics.jsonl" "$dir/metrics.jsonl"
+  echo "one host, local launcher: submit to first step: $first s"
+}
+
+# same_losses A B: the two metrics files have equal losses at every step.
+same_losses() {
+  diff <(losses "$1") <(losses "$2") >"$work/losses.diff" || { cat "$work/losses.diff"; fail "losses differ: $1 vs $2"; }
+  [[ $(losses "$1" | wc -l) -ge 12 ]] || fail "$1 has $(losses "$1" | wc -l) losses, expected 12"
+}
+
+# ranks_where JOB: "RANK HOST" for each running meridian-train of the job,
+# HOST being the host namespace the process is in (seen from outside).
+ranks_where() {
+  local pid rank
+  for pid in $(pgrep -x meridian-train); do
+    tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q -- "--job $1 " || continue
+    rank=$(tr '\0' '\n' <"/proc/$pid/environ" 2>/dev/null | sed -n 's/^\(OMPI_COMM_WORLD_RANK\|PMIX_RANK\)=//p' | head -1)
+    echo "${rank:-?} $(mh_ns_of_pid "$pid")"
+  done | sort -u
+}
+
+# placed_hosts JOB: "RANK NODE" from the job's placement.
+placed_hosts() {
+  ctl --json get "$1" | python3 -c '
+import json, sys
+for i, r in enumerate(json.load(sys.stdin)["placement"]["ranks"]):
+    print(r.get("rank", i), r["node"])'
+}
+
+# check_ranks_on_placed_hosts JOB: samples the ranks while the job runs
+# and compares each one's namespace with its placement.
+check_ranks_on_placed_hosts() {
+  local seen=""
+  for _ in $(seq 300); do
+    seen=$(ranks_where "$1")
+    [[ $(grep -c . <<<"$seen") -ge 4 && $seen != *"?"* ]] && break
+    sleep 0.1
+  done
+  echo "ranks seen in:"; echo "$seen"
+  echo "placement:"; placed_hosts "$1" | tee "$work/placed"
+  [[ $seen == "$(sort "$work/placed")" ]] || fail "ranks do not run where the placement says"
+}
+
+# first_step_from_events: reads a job's events (meridianctl --json watch)
+# and prints the seconds from its submission to its first progress report,
+# by the daemon's clock.
+first_step_from_events() {
+  python3 -c '
+import json, sys
+events = [json.loads(l) for l in sys.stdin if l.startswith("{")]
+steps = [e["unix_s"] for e in events if int(e.get("progress", {}).get("step", 0)) >= 1]
+print("%.2f" % (steps[0] - events[0]["unix_s"]) if steps else "?")'
+}
+seconds_to_first_step() { ctl --json watch "$1" | first_step_from_events; }

@@ -1,0 +1,269 @@
+#!/usr/bin/env bash
+# A cluster of real hosts on one machine: six "hosts", each a network
+# namespace with its own address, its own UTS hostname and its own sshd
+# (key-based root login), in three data centers joined by a hub namespace
+# that routes between them and shapes every link into a data center with
+# tc tbf (the slow-link test bed's shaping). dc-a and dc-b are launched over
+# SSH; dc-s runs a real Slurm (munged, slurmctld in the hub, one slurmd per
+# host). The hub also runs the Meridian daemon.
+#
+#   dc-a  10.78.1.0/24  hosta .2  hostb .3     (1 CPU slot each)
+#   dc-b  10.78.2.0/24  hostc .2  hostd .3     (1 CPU slot each)
+#   dc-s  10.78.3.0/24  hoste .2  hostf .3     (2 CPU slots each, Slurm)
+#   hub   10.78.X.1 on every data center's bridge
+#
+# Use it from a test (source it) or by hand:
+#   multihost_testbed.sh up DIR      # prints what it made; DIR keeps keys, configs, logs
+#   multihost_testbed.sh down DIR
+# Sourced, it gives mh_up DIR, mh_down, mh_bg HOST NAME CMD..., mh_exec HOST CMD...,
+# mh_start_agents BIN SCHEDULER_ADDR and mh_ns_of_pid PID. mh_up returns 77 (skip)
+# where namespaces, veths or tc cannot be made. Needs root.
+# Recipes and pitfalls: shared notes on many hosts with sshd and Slurm.
+
+MH_HOSTS=(hosta hostb hostc hostd hoste hostf)
+declare -A MH_DC=([hosta]=dc-a [hostb]=dc-a [hostc]=dc-b [hostd]=dc-b [hoste]=dc-s [hostf]=dc-s)
+declare -A MH_ADDR=([hosta]=10.78.1.2 [hostb]=10.78.1.3 [hostc]=10.78.2.2 [hostd]=10.78.2.3
+                    [hoste]=10.78.3.2 [hostf]=10.78.3.3)
+declare -A MH_SLOTS=([hosta]=1 [hostb]=1 [hostc]=1 [hostd]=1 [hoste]=2 [hostf]=2)
+declare -A MH_BRIDGE=([dc-a]=1 [dc-b]=2 [dc-s]=3)
+MH_RATE=${MH_RATE:-100mbit}
+MH_DIR=""
+MH_TAG=""
+
+mh_skip() { echo "SKIP: $*" >&2; return 77; }
+
+# Runs CMD in HOST's network namespace under HOST's hostname (own UTS
+# namespace: Open MPI's shared-memory names include the hostname).
+mh_exec() {
+  local host=$1; shift
+  nsenter --net="/run/netns/$MH_TAG-$host" unshare --uts sh -c 'hostname "$0"; exec "$@"' "$host" "$@"
+}
+
+# Starts CMD in the background in HOST ("hub" for the hub), logs to
+# DIR/NAME.log, records its PID (the exec chain makes $! the command itself).
+mh_bg() {
+  local host=$1 name=$2; shift 2
+  nsenter --net="/run/netns/$MH_TAG-$host" unshare --uts sh -c 'hostname "$0"; exec "$@"' "$host" "$@" \
+    >>"$MH_DIR/$name.log" 2>&1 &
+  echo "$name $!" >>"$MH_DIR/pids"
+  disown $!  # stopped by PID (mh_kill, mh_down), never waited for
+}
+
+mh_pid() { awk -v n="$1" '$1 == n { p = $2 } END { print p }' "$MH_DIR/pids"; }
+
+mh_kill() {
+  local pid
+  pid=$(mh_pid "$1")
+  [[ -n $pid ]] && kill "${2:--TERM}" "$pid" 2>/dev/null
+  true
+}
+
+# The host (by name) whose network namespace process PID is in, or "?".
+mh_ns_of_pid() {
+  local ino host
+  ino=$(stat -L -c %i "/proc/$1/ns/net" 2>/dev/null) || { echo "?"; return; }
+  for host in hub "${MH_HOSTS[@]}"; do
+    [[ $(stat -L -c %i "/run/netns/$MH_TAG-$host") == "$ino" ]] && { echo "$host"; return; }
+  done
+  echo "?"
+}
+
+mh_make_network() {
+  local hub=$MH_TAG-hub dc host n
+  ip netns add "$hub" 2>/dev/null || { mh_skip "ip netns add is not permitted here"; return; }
+  echo "$MH_TAG" >"$MH_DIR/tag"
+  ip -n "$hub" link set lo up
+  ip netns exec "$hub" sysctl -qw net.ipv4.ip_forward=1
+  for dc in dc-a dc-b dc-s; do
+    n=${MH_BRIDGE[$dc]}
+    ip -n "$hub" link add "br-$dc" type bridge || { mh_skip "cannot create bridges"; return; }
+    ip -n "$hub" addr add "10.78.$n.1/24" dev "br-$dc"
+    ip -n "$hub" link set "br-$dc" up
+    # Everything routed into the data center leaves through its bridge:
+    # the shaped inter-DC link. Hosts of one data center talk through the
+    # bridge's ports, unshaped.
+    tc -n "$hub" qdisc add dev "br-$dc" root tbf rate "$MH_RATE" burst 256kb latency 50ms ||
+      { mh_skip "tc tbf unavailable"; return; }
+  done
+  for host in "${MH_HOSTS[@]}"; do
+    dc=${MH_DC[$host]}
+    ip netns add "$MH_TAG-$host" || { mh_skip "cannot create namespace $MH_TAG-$host"; return; }
+    ip -n "$MH_TAG-$host" link set lo up
+    ip link add "v$MH_TAG$host" netns "$hub" type veth peer name eth0 netns "$MH_TAG-$host" ||
+      { mh_skip "cannot create veth pairs"; return; }
+    ip -n "$hub" link set "v$MH_TAG$host" master "br-$dc" up
+    ip -n "$MH_TAG-$host" addr add "${MH_ADDR[$host]}/24" dev eth0
+    ip -n "$MH_TAG-$host" link set eth0 up
+    ip -n "$MH_TAG-$host" route add default via "10.78.${MH_BRIDGE[$dc]}.1"
+  done
+}
+
+mh_start_sshd() {
+  local host
+  command -v /usr/sbin/sshd >/dev/null || { mh_skip "sshd is not installed (openssh-server)"; return; }
+  ssh-keygen -q -t ed25519 -N '' -f "$MH_DIR/host_key" && ssh-keygen -q -t ed25519 -N '' -f "$MH_DIR/id" || return 1
+  cp "$MH_DIR/id.pub" "$MH_DIR/authorized_keys"
+  mkdir -p /run/sshd
+  for host in "${MH_HOSTS[@]}"; do
+    # StrictModes no: the keys live under the world-writable temp dir.
+    # SetEnv: what each host's data center is, for the ranks' self-check.
+    printf '%s\n' "HostKey $MH_DIR/host_key" "AuthorizedKeysFile $MH_DIR/authorized_keys" 'PidFile none' \
+      'PermitRootLogin prohibit-password' 'StrictModes no' 'PasswordAuthentication no' 'UsePAM no' \
+      "SetEnv MERIDIAN_DATA_CENTER=${MH_DC[$host]}" >"$MH_DIR/sshd_config.$host"
+    mh_bg "$host" "sshd-$host" /usr/sbin/sshd -D -e -f "$MH_DIR/sshd_config.$host"
+  done
+  printf '%s\n' 'Host 10.78.* host?' '  User root' "  IdentityFile $MH_DIR/id" '  IdentitiesOnly yes' \
+    '  StrictHostKeyChecking no' '  UserKnownHostsFile /dev/null' '  BatchMode yes' '  LogLevel ERROR' \
+    >"$MH_DIR/ssh_config"
+}
+
+mh_start_slurm() {
+  local host
+  command -v slurmctld >/dev/null && command -v munged >/dev/null ||
+    { mh_skip "Slurm or MUNGE is not installed (slurm-wlm, munge)"; return; }
+  # One munged serves every namespace (its socket is a file). Reuse a
+  # running one; otherwise start one with the package's key.
+  if ! munge -n </dev/null 2>/dev/null | unmunge >/dev/null 2>&1; then
+    [[ -s /etc/munge/munge.key ]] || { mh_skip "no MUNGE key in /etc/munge"; return; }
+    install -d -o munge -g munge -m 755 /run/munge
+    setpriv --reuid=munge --regid=munge --init-groups /usr/sbin/munged -F >"$MH_DIR/munged.log" 2>&1 &
+    echo "munged $!" >>"$MH_DIR/pids"
+    for _ in $(seq 50); do munge -n </dev/null 2>/dev/null | unmunge >/dev/null 2>&1 && break; sleep 0.1; done
+  fi
+  mkdir -p "$MH_DIR/slurm-state"
+  {
+    echo "ClusterName=meridian-testbed"
+    echo "SlurmctldHost=hub(10.78.3.1)"
+    echo "SlurmUser=root"
+    echo "SlurmdUser=root"
+    echo "StateSaveLocation=$MH_DIR/slurm-state"
+    echo "SlurmdSpoolDir=$MH_DIR/%n/spool"
+    echo "TmpFS=$MH_DIR/%n/tmp"  # per node: pmix's app directories would collide
+    echo "SlurmctldPidFile=$MH_DIR/slurmctld.pid"
+    echo "SlurmdPidFile=$MH_DIR/%n/slurmd.pid"
+    echo "SlurmctldPort=6817"
+    echo "SlurmdPort=6818"
+    echo "ProctrackType=proctrack/linuxproc"
+    echo "TaskPlugin=task/none"
+    echo "SelectType=select/cons_tres"
+    echo "SelectTypeParameters=CR_Core"
+    echo "SlurmdParameters=config_overrides"
+    echo "MpiDefault=pmix"
+    echo "MailProg=/bin/true"
+    echo "ReturnToService=2"
+    echo "KillWait=5"
+    for host in hoste hostf; do
+      mkdir -p "$MH_DIR/$host/spool" "$MH_DIR/$host/tmp"
+      echo "NodeName=$host NodeAddr=${MH_ADDR[$host]} CPUs=${MH_SLOTS[$host]} Boards=1 SocketsPerBoard=1" \
+        "CoresPerSocket=${MH_SLOTS[$host]} ThreadsPerCore=1 RealMemory=1000"
+    done
+    echo "PartitionName=batch Nodes=hoste,hostf Default=YES MaxTime=INFINITE State=UP"
+  } >"$MH_DIR/slurm.conf"
+  mh_bg hub slurmctld /usr/sbin/slurmctld -D -f "$MH_DIR/slurm.conf"
+  # slurmd under nsenter --net, never `ip netns exec` (which remounts /sys
+  # and hides the cgroup file system that slurmd needs).
+  for host in hoste hostf; do
+    mh_bg "$host" "slurmd-$host" env MERIDIAN_DATA_CENTER=dc-s /usr/sbin/slurmd -D -f "$MH_DIR/slurm.conf"
+  done
+  local idle
+  for _ in $(seq 100); do
+    idle=$(SLURM_CONF=$MH_DIR/slurm.conf ip netns exec "$MH_TAG-hub" sinfo -h -o '%D %t' 2>/dev/null)
+    [[ $idle == "2 idle" ]] && return 0
+    sleep 0.2
+  done
+  echo "testbed: Slurm nodes did not become idle: $idle" >&2
+  tail -5 "$MH_DIR/slurmctld.log" "$MH_DIR"/slurmd-*.log >&2
+  return 1
+}
+
+# The cluster file for this bed: the six hosts as nodes that come alive
+# when their agents register, the launch options every mpirun needs here.
+mh_write_cluster_file() {
+  # Ranks over SSH get sshd's environment, not the daemon's: pass what
+  # changes their numbers (OpenBLAS picks its kernels by core type).
+  local env=""
+  [[ -n ${OPENBLAS_CORETYPE:-} ]] && env="  env: [OPENBLAS_CORETYPE=$OPENBLAS_CORETYPE]"
+  cat >"$MH_DIR/cluster.yaml" <<YAML
+# Written by multihost_testbed.sh for the bed in $MH_DIR.
+launch:
+  ssh_config: $MH_DIR/ssh_config
+  network: 10.78.0.0/16
+  ports: 47000-47999
+  job_root: $MH_DIR/jobs
+$env
+data_centers:
+  - name: dc-a
+    launcher: ssh
+    nodes:
+      - {name: hosta, gpus: 1, agent: true}
+      - {name: hostb, gpus: 1, agent: true}
+  - name: dc-b
+    launcher: ssh
+    nodes:
+      - {name: hostc, gpus: 1, agent: true}
+      - {name: hostd, gpus: 1, agent: true}
+  - name: dc-s
+    launcher: slurm
+    slurm: {conf: $MH_DIR/slurm.conf, partition: batch}
+    nodes:
+      - {name: hoste, gpus: 2, agent: true}
+      - {name: hostf, gpus: 2, agent: true}
+links:
+  - {a: dc-a, b: dc-b, gbps: 0.1, latency_ms: 1}
+  - {a: dc-a, b: dc-s, gbps: 0.1, latency_ms: 1}
+  - {a: dc-b, b: dc-s, gbps: 0.1, latency_ms: 1}
+YAML
+}
+
+# mh_up DIR: makes the bed. 0 ready, 77 cannot be made here, else failed.
+mh_up() {
+  MH_DIR=$1
+  mkdir -p "$MH_DIR/jobs" && : >"$MH_DIR/pids"
+  [[ $(id -u) -eq 0 ]] || { mh_skip "needs root for network namespaces"; return; }
+  command -v ip >/dev/null && command -v tc >/dev/null && command -v nsenter >/dev/null ||
+    { mh_skip "needs iproute2 and util-linux (ip, tc, nsenter)"; return; }
+  MH_TAG=mh$((RANDOM % 9000 + 1000))
+  mh_make_network || return
+  mh_start_sshd || return
+  mh_start_slurm || return
+  mh_write_cluster_file
+  echo "testbed: 6 hosts in dc-a, dc-b (ssh) and dc-s (Slurm), links $MH_RATE, namespaces $MH_TAG-*, files in $MH_DIR" >&2
+}
+
+# Agents for every host, each in its host, registering by itself.
+mh_start_agents() {
+  local bin=$1 scheduler=$2 host
+  for host in "${MH_HOSTS[@]}"; do
+    mh_bg "$host" "agent-$host" "$bin/meridian-scheduler" agent --scheduler "$scheduler" \
+      --data-center "${MH_DC[$host]}" --slots "${MH_SLOTS[$host]}" --interval 0.5
+  done
+}
+
+# mh_down [DIR]: stops everything the bed started and removes its namespaces.
+mh_down() {
+  [[ -n ${1:-} ]] && MH_DIR=$1
+  [[ -n $MH_DIR && -f $MH_DIR/pids ]] || return 0
+  [[ -z $MH_TAG && -f $MH_DIR/tag ]] && MH_TAG=$(cat "$MH_DIR/tag")
+  local name pid ns
+  while read -r name pid; do kill "$pid" 2>/dev/null; done <"$MH_DIR/pids"
+  # Whatever the hosts still run (ranks, orted, slurmstepd) goes with them.
+  for ns in $(ip netns list 2>/dev/null | awk -v t="$MH_TAG-" 'index($1, t) == 1 { print $1 }'); do
+    ip netns pids "$ns" 2>/dev/null | xargs -r kill 2>/dev/null
+  done
+  sleep 1.5  # slurmd takes a moment to exit
+  while read -r name pid; do kill -9 "$pid" 2>/dev/null; done <"$MH_DIR/pids"
+  for ns in $(ip netns list 2>/dev/null | awk -v t="$MH_TAG-" 'index($1, t) == 1 { print $1 }'); do
+    ip netns pids "$ns" 2>/dev/null | xargs -r kill -9 2>/dev/null
+    ip netns del "$ns"
+  done
+  : >"$MH_DIR/pids"
+}
+
+if [[ ${BASH_SOURCE[0]} == "$0" ]]; then
+  set -uo pipefail
+  case ${1:-} in
+    up) mh_up "$2"; rc=$?; [[ $rc -eq 0 ]] && cat "$MH_DIR/cluster.yaml"; exit $rc ;;
+    down) mh_down "$2" ;;
+    *) echo "usage: $0 up DIR | down DIR" >&2; exit 2 ;;
+  esac
+fi
