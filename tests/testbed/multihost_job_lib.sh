@@ -36,6 +36,14 @@ start_daemon() {
   fail "the daemon did not come up"
 }
 
+# The bed, the daemon in its hub, and every host registered by its agent.
+cluster_up() {
+  bed_up
+  start_daemon
+  mh_start_agents "$bin" "$MH_SCHEDULER"
+  wait_nodes 6
+}
+
 # alive_nodes: the names of the nodes that are alive, one per line.
 alive_nodes() {
   ctl --json nodes 2>/dev/null | python3 -c '

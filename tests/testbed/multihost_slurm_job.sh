@@ -7,10 +7,7 @@
 set -uo pipefail
 src=$1; bin=$2; work=$3
 source "$src/tests/testbed/multihost_job_lib.sh"
-bed_up
-start_daemon
-mh_start_agents "$bin" "$MH_SCHEDULER"
-wait_nodes 6
+cluster_up
 slurm() { SLURM_CONF=$MH_DIR/slurm.conf ip netns exec "$MH_TAG-hub" "$@"; }
 job_file in-slurm 12 dc-s >"$work/job.yaml"
 ctl submit "$work/job.yaml" || fail "submit"
