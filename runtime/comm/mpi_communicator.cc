@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <climits>
+#include <cstdio>
 #include <cstdlib>
 #include <sstream>
 
@@ -83,6 +84,16 @@ void FinalizeAtExit() {
 }
 
 }  // namespace
+
+void MpiCommunicator::AbortWorld(int exit_code) {
+  std::fflush(stderr);
+  std::fflush(stdout);
+  int initialized = 0, finalized = 0;
+  MPI_Initialized(&initialized);
+  MPI_Finalized(&finalized);
+  if (initialized && !finalized) MPI_Abort(MPI_COMM_WORLD, exit_code);
+  std::_Exit(exit_code);
+}
 
 bool MpiCommunicator::LaunchedByMpirun() {
   return std::getenv("OMPI_COMM_WORLD_SIZE") != nullptr || std::getenv("PMIX_RANK") != nullptr ||
@@ -267,7 +278,11 @@ Status MpiCommunicator::Barrier() {
 
 Result<std::unique_ptr<Communicator>> MpiCommunicator::Split(int color, int key, const std::string& name) {
   MPI_Comm sub;
-  MERIDIAN_MPI_CHECK(MPI_Comm_split(comm_, color, key, &sub), Describe("split into " + name));
+  // Collective over the group: a peer that never arrives (a blocked port,
+  // a dead rank) must end in the watchdog's message, not hang.
+  const std::string what = Describe("split into " + name);
+  WatchScope scope(what);
+  MERIDIAN_MPI_CHECK(MPI_Comm_split(comm_, color, key, &sub), what);
   MPI_Comm_set_errhandler(sub, MPI_ERRORS_RETURN);
   return std::unique_ptr<Communicator>(new MpiCommunicator(sub, name, true));
 }

@@ -15,6 +15,10 @@ class MpiCommunicator : public Communicator {
   static Result<std::unique_ptr<Communicator>> InitWorld(int* argc, char*** argv);
 
   // True when this process was started by mpirun (or another PMIx launcher).
+  // Ends every rank of the MPI world at once (MPI_Abort), so that one
+  // rank's error is not followed by its peers waiting in a collective for
+  // the watchdog. For errors after MPI_Init; the caller prints the reason.
+  [[noreturn]] static void AbortWorld(int exit_code);
   static bool LaunchedByMpirun();
 
   MpiCommunicator(MPI_Comm comm, std::string name, bool owned);

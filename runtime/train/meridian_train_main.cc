@@ -30,9 +30,13 @@ int main(int argc, char** argv) {
     world = std::make_unique<meridian::SelfCommunicator>("world");
   }
   const int rank = world->rank();
+  const bool many_ranks = world->size() > 1;
+  // One rank's error ends the job at once: its peers would otherwise wait
+  // in their next collective until the watchdog fires.
   auto fail = [&](const meridian::Status& s) {
-    std::fprintf(stderr, "error%s: %s\n", world->size() > 1 ? (" [rank " + std::to_string(rank) + "]").c_str() : "",
+    std::fprintf(stderr, "error%s: %s\n", many_ranks ? (" [rank " + std::to_string(rank) + "]").c_str() : "",
                  s.ToString().c_str());
+    if (many_ranks) meridian::MpiCommunicator::AbortWorld(1);
     return 1;
   };
   // A scheduled rank takes its job, layout and data centers from the daemon.
@@ -46,10 +50,7 @@ int main(int argc, char** argv) {
   // On GPUs every group's float traffic goes through NCCL on device memory.
   if (options->device == "cuda") {
     auto cuda_world = meridian::SetUpCudaWorld(std::move(world), options->gpu);
-    if (!cuda_world.ok()) {
-      std::fprintf(stderr, "error [rank %d]: %s\n", rank, cuda_world.status().ToString().c_str());
-      return 1;
-    }
+    if (!cuda_world.ok()) return fail(cuda_world.status());
     world = std::move(cuda_world).value();
   }
   auto trainer = meridian::Trainer::Create(*options, world.get());

@@ -272,14 +272,22 @@ Status Trainer::OptimizerStep(float lr, float grad_scale) {
   return Status::OK();
 }
 
-// Fault injection for the watchdog test: MERIDIAN_FAULT_STALL="RANK:STEP"
-// makes world rank RANK hang at the start of step STEP.
-void MaybeStallForFaultInjection(int rank, long step) {
-  const char* spec = std::getenv("MERIDIAN_FAULT_STALL");
-  int stall_rank = -1;
-  long stall_step = -1;
-  if (spec == nullptr || std::sscanf(spec, "%d:%ld", &stall_rank, &stall_step) != 2) return;
-  if (stall_rank != rank || stall_step != step) return;
+// Fault injection for the failure tests: MERIDIAN_FAULT_STALL="RANK:STEP"
+// makes world rank RANK hang at the start of step STEP (the watchdog must
+// end the job); MERIDIAN_FAULT_FAIL="RANK:STEP" makes it fail there with an
+// error (the job must end at once, not when the watchdog fires).
+bool FaultAt(const char* variable, int rank, long step) {
+  const char* spec = std::getenv(variable);
+  int fault_rank = -1;
+  long fault_step = -1;
+  if (spec == nullptr || std::sscanf(spec, "%d:%ld", &fault_rank, &fault_step) != 2) return false;
+  return fault_rank == rank && fault_step == step;
+}
+
+Status MaybeInjectFault(int rank, long step) {
+  if (FaultAt("MERIDIAN_FAULT_FAIL", rank, step))
+    return Status::Internal("MERIDIAN_FAULT_FAIL: rank " + std::to_string(rank) + " fails at step " + std::to_string(step));
+  if (!FaultAt("MERIDIAN_FAULT_STALL", rank, step)) return Status::OK();
   std::fprintf(stderr, "[rank %d] MERIDIAN_FAULT_STALL: stalling at step %ld\n", rank, step);
   for (;;) sleep(60);
 }
@@ -306,7 +314,7 @@ Status Trainer::RunDeviceMicrobatches(DataLoader* data, int batches, bool comput
 
 Status Trainer::TrainStep(double* loss, double* grad_norm, float* lr) {
   SetCommContext("step " + std::to_string(step_ + 1));
-  MaybeStallForFaultInjection(world_->rank(), step_ + 1);
+  MERIDIAN_RETURN_IF_ERROR(MaybeInjectFault(world_->rank(), step_ + 1));
   double loss_sum = 0.0;
   DataLoader* data = train_data_.get();
   if (device_) {
