@@ -124,11 +124,13 @@ same_losses() {
 # ranks_where JOB: "RANK HOST" for each running meridian-train of the job,
 # HOST being the host namespace the process is in (seen from outside).
 ranks_where() {
-  local pid rank
+  local pid rank host
   for pid in $(pgrep -x meridian-train); do
     tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q -- "--job $1 " || continue
+    host=$(mh_ns_of_pid "$pid")
+    [[ $host == "?" ]] && continue  # not in this bed (another bed's job of the same id)
     rank=$(tr '\0' '\n' <"/proc/$pid/environ" 2>/dev/null | sed -n 's/^\(OMPI_COMM_WORLD_RANK\|PMIX_RANK\)=//p' | head -1)
-    echo "${rank:-?} $(mh_ns_of_pid "$pid")"
+    echo "${rank:-?} $host"
   done | sort -u
 }
 
