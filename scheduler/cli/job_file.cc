@@ -36,10 +36,15 @@ Status CheckKeys(const YAML::Node& node, const std::string& where, std::initiali
 }
 
 Status Parse(const YAML::Node& root, const std::string& f, v1::JobSpec* spec) {
-  MERIDIAN_RETURN_IF_ERROR(CheckKeys(root, f, {"name", "model", "training", "layout", "data_centers"}));
+  MERIDIAN_RETURN_IF_ERROR(CheckKeys(root, f, {"name", "model", "training", "layout", "data_centers", "max_restarts"}));
   std::string name;
   MERIDIAN_RETURN_IF_ERROR(Read(root, "name", f, &name));
   spec->set_name(name);
+  if (root["max_restarts"]) {
+    int max_restarts = 0;
+    MERIDIAN_RETURN_IF_ERROR(Read(root, "max_restarts", f, &max_restarts));
+    spec->set_max_restarts(max_restarts);
+  }
   if (root["data_centers"]) {
     // Like Slurm's --partition: the job runs only in these data centers.
     const YAML::Node dcs = root["data_centers"];

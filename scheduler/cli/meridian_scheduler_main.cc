@@ -47,6 +47,7 @@ struct DaemonOptions {
   std::string cluster_file;
   int slots_per_dc = (int)std::max(2u, std::thread::hardware_concurrency());
   double node_timeout = 30.0;
+  double node_probation = 30.0;
   std::string train_binary;
   std::vector<std::string> mpirun_args;
   bool dry_run = false;
@@ -84,6 +85,7 @@ int RunDaemon(const DaemonOptions& o) {
   }
   SchedulerCoreOptions co;
   co.node_timeout_s = o.node_timeout;
+  co.node_probation_s = o.node_probation;
   co.check_data_paths = !o.dry_run;
   ClusterLauncherOptions lo;
   lo.state_dir = state_dir;
@@ -139,6 +141,9 @@ int main(int argc, char** argv) {
   app.add_option("--slots-per-dc", d.slots_per_dc, "Slots per data center of the built-in cluster")
       ->capture_default_str();
   app.add_option("--node-timeout", d.node_timeout, "Seconds without heartbeat before a node is dead")
+      ->capture_default_str();
+  app.add_option("--node-probation", d.node_probation,
+                 "Seconds a node that failed and came back must stay alive before it gets new jobs")
       ->capture_default_str();
   app.add_option("--train-binary", d.train_binary,
                  "meridian-train to launch, at the same path on every host (default: next to this binary)");

@@ -56,6 +56,7 @@ void PrintJob(const v1::Job& j) {
   if (j.last_progress().step() > 0)
     std::printf("  step %lld/%lld loss %.4f", (long long)j.last_progress().step(), (long long)j.spec().training().steps(),
                 j.last_progress().loss());
+  if (j.restarts() > 0) std::printf("  restarts %d", j.restarts());
   if (!j.message().empty()) std::printf("  (%s)", j.message().c_str());
   std::printf("\n");
 }

@@ -36,6 +36,10 @@ struct Node {
   double last_heartbeat_s = 0.0;   // seconds since the epoch; 0 for nodes from the cluster file
   bool from_agent = false;         // registered by an agent: alive while it heartbeats
   bool wait_for_agent = false;     // cluster file `agent: true`: dead until its agent registers
+  // A node that stopped heartbeating and came back is given no new job
+  // until it has stayed alive for a while (the daemon's --node-probation).
+  bool failed = false;             // declared dead for missed heartbeats, not back yet
+  double probation_until_s = 0.0;  // back after a failure: no placements before this time
 };
 
 struct DataCenter {

@@ -17,6 +17,15 @@ namespace {
 constexpr size_t kMaxNameLength = 256;
 constexpr int kMaxExtraArgs = 64;
 constexpr int kMaxRanks = 1 << 16;
+constexpr int kDefaultMaxRestarts = 3;
+constexpr int kMaxMaxRestarts = 1000;
+
+// How the job's launcher (mpirun, or sbatch for Slurm) ended.
+std::string LauncherExitText(int exit_code) {
+  std::string text = "the launcher exited with status " + std::to_string(exit_code);
+  if (exit_code > 128 && exit_code < 160) text += " (signal " + std::to_string(exit_code - 128) + ")";
+  return text;
+}
 
 bool Terminal(v1::JobState s) {
   return s == v1::SUCCEEDED || s == v1::FAILED || s == v1::CANCELLED;
@@ -104,6 +113,8 @@ Status SchedulerCore::ValidateSpec(const v1::JobSpec& spec) {
     return Invalid("spec.training.dtype", "\"bf16\"", "needs device cuda");
   if (t.device() == "cuda" && l.pp() > 1)
     return Invalid("spec.layout.pp", std::to_string(l.pp()), "device cuda runs data parallelism only (pp 1)");
+  if (spec.has_max_restarts() && (spec.max_restarts() < 0 || spec.max_restarts() > kMaxMaxRestarts))
+    return Invalid("spec.max_restarts", std::to_string(spec.max_restarts()), "must be in [0, 1000]");
   if (spec.data_centers_size() > 1024)
     return Invalid("spec.data_centers", std::to_string(spec.data_centers_size()) + " entries", "more than 1024");
   for (int i = 0; i < spec.data_centers_size(); ++i) {
@@ -243,9 +254,12 @@ Result<v1::Node> SchedulerCore::RegisterNode(const v1::Node& request) {
   if (it != topology_.nodes.end()) {
     // A cluster-file node keeps what the agent cannot know.
     n.wait_for_agent = it->wait_for_agent;
+    n.failed = it->failed;
+    n.probation_until_s = it->probation_until_s;
     if (request.intra_node_gbps() <= 0) n.intra_node_gbps = it->intra_node_gbps;
     n.intra_node_latency_us = it->intra_node_latency_us;
   }
+  NodeBackLocked(n, n.last_heartbeat_s);
   const v1::Node stored = NodeToProto(n);
   MERIDIAN_RETURN_IF_ERROR(store_->PutNode(stored));
   if (it != topology_.nodes.end()) *it = n;
@@ -268,6 +282,7 @@ Status SchedulerCore::Heartbeat(const std::string& name) {
     n.last_heartbeat_s = NowUnixSeconds();
     if (!n.alive) {
       n.alive = true;
+      NodeBackLocked(n, n.last_heartbeat_s);
       MERIDIAN_RETURN_IF_ERROR(store_->PutNode(NodeToProto(n)));
       ++capacity_version_;
       ScheduleLocked();
@@ -287,20 +302,20 @@ Status SchedulerCore::DeregisterNode(const std::string& name) {
   if (file != file_nodes_.end()) *it = *file;  // alive unless it waits for an agent
   else it->alive = false;                       // forgotten below
   std::fprintf(stderr, "node %s deregistered by its agent\n", name.c_str());
-  StopJobsOnNodeLocked(name);
+  StopJobsOnNodeLocked(name, "the agent of node " + name + " left");
   if (file == file_nodes_.end()) topology_.nodes.erase(it);
   ++capacity_version_;
   ScheduleLocked();
   return Status::OK();
 }
 
-void SchedulerCore::StopJobsOnNodeLocked(const std::string& node) {
+void SchedulerCore::StopJobsOnNodeLocked(const std::string& node, const std::string& why) {
   for (v1::Job& job : jobs_) {
     if (job.state() != v1::RUNNING && job.state() != v1::PLACED) continue;
     bool uses = false;
     for (const auto& r : job.placement().ranks()) uses |= r.node() == node;
     if (!uses) continue;
-    requeue_on_exit_.insert(job.id());
+    stopped_because_[job.id()] = why;
     (void)launcher_->Kill(job.id());
   }
 }
@@ -311,10 +326,30 @@ void SchedulerCore::CheckLiveness(double now) {
     if (!n.alive || n.last_heartbeat_s <= 0 || now - n.last_heartbeat_s <= options_.node_timeout_s) continue;
     n.alive = false;
     (void)store_->PutNode(NodeToProto(n));
+    n.failed = true;
     std::fprintf(stderr, "node %s missed heartbeats for %.0f s: marked dead\n", n.name.c_str(),
                  now - n.last_heartbeat_s);
-    StopJobsOnNodeLocked(n.name);
+    StopJobsOnNodeLocked(n.name, "node " + n.name + " stopped heartbeating");
   }
+  bool ended = false;
+  for (Node& n : topology_.nodes) {
+    if (n.probation_until_s <= 0 || now < n.probation_until_s) continue;
+    n.probation_until_s = 0;
+    ended = true;
+    std::fprintf(stderr, "node %s stayed alive through its probation: it takes jobs again\n", n.name.c_str());
+  }
+  if (ended) {
+    ++capacity_version_;
+    ScheduleLocked();
+  }
+}
+
+void SchedulerCore::NodeBackLocked(Node& n, double now) {
+  if (!n.failed) return;
+  n.failed = false;
+  n.probation_until_s = now + options_.node_probation_s;
+  std::fprintf(stderr, "node %s is back after it failed: no new job on it for %.0f s\n", n.name.c_str(),
+               options_.node_probation_s);
 }
 
 v1::ListPoolsResponse SchedulerCore::ListPools() {
@@ -389,11 +424,12 @@ Result<v1::Job> SchedulerCore::SubmitJob(const v1::JobSpec& spec) {
 }
 
 void SchedulerCore::ScheduleLocked() {
-  // First-in first-out with backfill: every queued job, in submission
+  // First-in first-out with backfill: every waiting job, in submission
   // order, is placed if it fits now; one that does not fit does not block
-  // smaller jobs behind it.
+  // smaller jobs behind it. Jobs restarting after a failure go first.
+  for (v1::JobState waiting : {v1::RESTARTING, v1::QUEUED})
   for (v1::Job& job : jobs_) {
-    if (job.state() != v1::QUEUED) continue;
+    if (job.state() != waiting) continue;
     uint64_t& tried = tried_at_version_[job.id()];
     if (tried == capacity_version_) continue;  // nothing freed since it last failed
     Result<JobRequest> request = ToJobRequest(job.spec());
@@ -424,7 +460,13 @@ void SchedulerCore::ScheduleLocked() {
 Result<Placement> SchedulerCore::PlaceLocked(const v1::JobSpec& spec, const JobRequest& request,
                                              const Occupancy& occupied) {
   const std::vector<std::string> dcs(spec.data_centers().begin(), spec.data_centers().end());
-  return PlaceWithinLaunchers(topology_, occupied, request, dcs);
+  const double now = NowUnixSeconds();
+  const bool probation = std::any_of(topology_.nodes.begin(), topology_.nodes.end(),
+                                     [&](const Node& n) { return n.probation_until_s > now; });
+  if (!probation) return PlaceWithinLaunchers(topology_, occupied, request, dcs);
+  Topology healthy = topology_;
+  for (Node& n : healthy.nodes) n.alive = n.alive && n.probation_until_s <= now;
+  return PlaceWithinLaunchers(healthy, occupied, request, dcs);
 }
 
 Status SchedulerCore::CheckDataCenters(const v1::JobSpec& spec) const {
@@ -473,8 +515,8 @@ Result<v1::Job> SchedulerCore::CancelJob(const std::string& id) {
   v1::Job* job = FindLocked(id);
   if (job == nullptr) return Status::NotFound("job '" + id + "' does not exist");
   if (Terminal(job->state())) return Status::FailedPrecondition("job '" + id + "' has already ended");
-  if (job->state() == v1::QUEUED) {
-    MERIDIAN_RETURN_IF_ERROR(Transition(*job, v1::CANCELLED, "cancelled while queued", nullptr));
+  if (job->state() == v1::QUEUED || job->state() == v1::RESTARTING) {
+    MERIDIAN_RETURN_IF_ERROR(Transition(*job, v1::CANCELLED, "cancelled while waiting to be placed", nullptr));
     return *job;
   }
   cancel_requested_[id] = true;
@@ -553,23 +595,35 @@ void SchedulerCore::OnJobExit(const std::string& job_id, int exit_code) {
   ReleaseLocked(*job);
   job->set_exit_code(exit_code);
   job->set_launcher_pid(0);
-  bool dead_node = false;
+  // Why it ended, when it did not succeed: the daemon stopped it (a node
+  // failed or its agent left), a node is gone, or a rank failed.
+  std::string why;
+  if (auto it = stopped_because_.find(job_id); it != stopped_because_.end()) {
+    why = it->second;
+    stopped_because_.erase(it);
+  }
   for (const auto& r : job->placement().ranks()) {
     const Node* n = topology_.FindNode(r.node());
-    dead_node |= n == nullptr || !n->alive;  // gone: its agent left
+    if (why.empty() && (n == nullptr || !n->alive)) why = "node " + r.node() + " is gone";
   }
-  const bool node_left = requeue_on_exit_.erase(job_id) > 0;
+  if (why.empty()) why = "a rank failed: " + LauncherExitText(exit_code);
+  const int max_restarts = job->spec().has_max_restarts() ? job->spec().max_restarts() : kDefaultMaxRestarts;
   if (cancel_requested_.erase(job_id)) {
     (void)Transition(*job, v1::CANCELLED, "cancelled", nullptr);
   } else if (exit_code == 0) {
     (void)Transition(*job, v1::SUCCEEDED, "finished", nullptr);
-  } else if ((node_left || dead_node) && job->launches() < 3) {
+  } else if (job->restarts() < max_restarts) {
+    job->set_restarts(job->restarts() + 1);
     job->clear_placement();
-    (void)Transition(*job, v1::QUEUED,
-                     "requeued: a node of the job died or its agent left (resumes from its last checkpoint)", nullptr);
+    (void)Transition(*job, v1::RESTARTING,
+                     why + "; restart " + std::to_string(job->restarts()) + " of " + std::to_string(max_restarts) +
+                         ", from the newest checkpoint (meridianctl logs " + job_id + ")",
+                     nullptr);
   } else {
-    (void)Transition(*job, v1::FAILED, "mpirun exited with status " + std::to_string(exit_code) +
-                                           " (see meridianctl logs " + job_id + ")", nullptr);
+    (void)Transition(*job, v1::FAILED,
+                     why + "; no restart left (max_restarts " + std::to_string(max_restarts) +
+                         "; meridianctl logs " + job_id + ")",
+                     nullptr);
   }
   ScheduleLocked();
 }

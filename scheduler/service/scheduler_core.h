@@ -24,6 +24,9 @@ namespace meridian::scheduler {
 
 struct SchedulerCoreOptions {
   double node_timeout_s = 30.0;  // a registered node silent this long is dead
+  // A node that was declared dead and comes back gets no new job for this
+  // long (a flapping node would otherwise fail job after job).
+  double node_probation_s = 30.0;
   // Refuse at submit a job whose data globs match no file here (the daemon
   // that launches real jobs; not for dry runs and unit tests).
   bool check_data_paths = false;
@@ -46,7 +49,8 @@ class SchedulerCore {
   // An agent leaves: jobs on its node are stopped and requeued; a node it
   // brought is forgotten, a cluster-file node returns to its definition.
   Status DeregisterNode(const std::string& node);
-  // Marks silent nodes dead and requeues the jobs running on them.
+  // Marks silent nodes dead and restarts the jobs running on them; ends
+  // the probation of nodes that came back.
   void CheckLiveness(double now_unix_s);
   v1::ListPoolsResponse ListPools();
 
@@ -77,7 +81,8 @@ class SchedulerCore {
   Status LaunchLocked(v1::Job& job);
   void ReleaseLocked(const v1::Job& job);
   Result<Placement> PlaceLocked(const v1::JobSpec& spec, const JobRequest& request, const Occupancy& occupied);
-  void StopJobsOnNodeLocked(const std::string& node);
+  void StopJobsOnNodeLocked(const std::string& node, const std::string& why);
+  void NodeBackLocked(Node& node, double now);
   Status CheckDataCenters(const v1::JobSpec& spec) const;
   v1::Job* FindLocked(const std::string& id);
 
@@ -91,7 +96,7 @@ class SchedulerCore {
   std::vector<v1::Job> jobs_;                    // submission order
   std::map<std::string, int64_t> last_sequence_;  // per job
   std::map<std::string, bool> cancel_requested_;
-  std::set<std::string> requeue_on_exit_;  // stopped because a node's agent left
+  std::map<std::string, std::string> stopped_because_;  // job -> why the daemon stopped it (a node failed or left)
   Occupancy occupancy_;
   // Bumped whenever capacity may have grown (GPUs freed, nodes joined or
   // revived). A queued job that failed to place is retried only after a

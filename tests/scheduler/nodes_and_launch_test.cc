@@ -156,7 +156,7 @@ TEST_F(NodesTest, AgentRegistrationsSurviveARestart) {
   EXPECT_EQ(FindNode("hostc")->host(), "10.0.2.2");
 }
 
-TEST_F(NodesTest, AJobOnANodeWhoseAgentLeavesIsRequeued) {
+TEST_F(NodesTest, AJobOnANodeWhoseAgentLeavesRestarts) {
   RegisterDcAB();
   v1::JobSpec spec = Dp2Pp2(Data());
   spec.add_data_centers("dc-a");
@@ -167,8 +167,10 @@ TEST_F(NodesTest, AJobOnANodeWhoseAgentLeavesIsRequeued) {
   ASSERT_TRUE(core_->DeregisterNode("hostc").ok());
   ASSERT_EQ(launcher_.killed.size(), 1u);
   launcher_.Exit(job->id(), 143);
-  // Requeued, and waits: only 3 one-slot hosts are left in dc-a and dc-b.
-  EXPECT_EQ(core_->GetJob(job->id())->state(), v1::QUEUED);
+  // Restarting, and waits: only 3 one-slot hosts are left in dc-a and dc-b.
+  EXPECT_EQ(core_->GetJob(job->id())->state(), v1::RESTARTING);
+  EXPECT_NE(core_->GetJob(job->id())->message().find("the agent of node hostc left"), std::string::npos)
+      << core_->GetJob(job->id())->message();
   ASSERT_TRUE(core_->RegisterNode(AgentNode("hostc", "dc-b", "10.0.2.2")).ok());
   EXPECT_EQ(core_->GetJob(job->id())->state(), v1::RUNNING);
 }

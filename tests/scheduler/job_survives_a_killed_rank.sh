@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# A scheduled DP2 x PP2 job one of whose ranks is killed with -9 mid-run
+# restarts by itself from its newest checkpoint and finishes with the same
+# final loss, bit for bit, as the same job left alone.
+set -uo pipefail
+bin=$1; work=$2
+rm -rf "$work" && mkdir -p "$work"
+port=$(( 40000 + RANDOM % 20000 ))
+export MERIDIAN_SCHEDULER=127.0.0.1:$port
+"$bin/meridian-data" synth --out "$work/data" --train-bytes 100000 --val-bytes 10000 >/dev/null || exit 1
+"$bin/meridian-scheduler" --listen "$MERIDIAN_SCHEDULER" --state "$work/state" --slots-per-dc 2 >"$work/daemon.log" 2>&1 &
+daemon=$!
+trap 'kill $daemon 2>/dev/null; wait $daemon 2>/dev/null' EXIT
+for _ in $(seq 100); do "$bin/meridianctl" pools >/dev/null 2>&1 && break; sleep 0.1; done
+fail() { echo "FAIL: $*"; "$bin/meridianctl" get job-000001; tail -30 "$work/daemon.log"; exit 1; }
+field() { "$bin/meridianctl" --json get "$1" | python3 -c "import json,sys; j=json.load(sys.stdin); print($2)"; }
+cat >"$work/job.yaml" <<YAML
+name: chaos
+model: {preset: d4, n_layer: 2, n_embd: 64, n_head: 2, vocab_size: 256, max_seq_len: 32}
+training: {batch: 2, seq: 32, microbatches: 2, steps: 600, lr: 2.0e-3, data: "$work/data/train_*.bin", threads: 1}
+layout: {dp: 2, pp: 2, dp_sync: sync}
+max_restarts: 2
+YAML
+"$bin/meridianctl" submit "$work/job.yaml" >/dev/null || fail "submit"
+# Kill mid-run: after the first checkpoint (every steps/5 = 120 steps),
+# watching rank 0's metrics file, which is cheaper to poll than the daemon.
+metrics=$work/state/jobs/job-000001/metrics.jsonl
+step=0
+for _ in $(seq 3000); do
+  step=$(tail -n 1 "$metrics" 2>/dev/null | grep -o '"step":[0-9]*' | cut -d: -f2)
+  [[ ${step:-0} -ge 150 ]] && break
+  sleep 0.01
+done
+victim=""
+for pid in $(pgrep -x meridian-train); do
+  tr '\0' '\n' <"/proc/$pid/environ" 2>/dev/null | grep -qx OMPI_COMM_WORLD_RANK=3 && victim=$pid
+done
+[[ -n $victim ]] || fail "no rank 3 to kill"
+killed_at=$(date +%s.%N)
+kill -9 "$victim"
+echo "killed rank 3 (pid $victim) after step $step"
+for _ in $(seq 1200); do
+  state=$(field job-000001 'j["state"]')
+  [[ $state == SUCCEEDED || $state == FAILED || $state == CANCELLED ]] && break
+  sleep 0.1
+done
+"$bin/meridianctl" get job-000001
+[[ $state == SUCCEEDED ]] || fail "the job ended $state"
+[[ $(field job-000001 'j.get("restarts", 0)') == 1 ]] || fail "expected one restart"
+"$bin/meridianctl" --json watch job-000001 >"$work/events.jsonl"
+grep '"RESTARTING"' "$work/events.jsonl" | grep -q "a rank failed" || fail "no RESTARTING event saying a rank failed"
+# How long training stopped: from the kill to the first step trained after it.
+python3 - "$work/events.jsonl" "$killed_at" <<'PY'
+import json, sys
+events = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
+restart = next(i for i, e in enumerate(events) if e["state"] == "RESTARTING")
+back = next(e for e in events[restart:] if "progress" in e)
+print("training again %.1f s after the kill (RESTARTING after %.1f s), at step %s" % (
+    back["unix_s"] - float(sys.argv[2]), events[restart]["unix_s"] - float(sys.argv[2]), back["progress"]["step"]))
+PY
+# The same job, left alone.
+"$bin/meridianctl" submit --watch "$work/job.yaml" >/dev/null || fail "the uninterrupted run failed"
+last_loss() { python3 -c '
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1]) if "\"loss\"" in l and "\"step\"" in l]
+print(repr([r for r in rows if r["step"] == 600][-1]["loss"]))' "$work/state/jobs/$1/metrics.jsonl"; }
+a=$(last_loss job-000001); b=$(last_loss job-000002)
+[[ $a == "$b" ]] || fail "final loss $a after the restart, $b left alone"
+echo "ok: restarted after the kill, final loss $a equals the uninterrupted run's"
