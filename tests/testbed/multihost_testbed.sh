@@ -121,18 +121,30 @@ mh_start_slurm() {
   local host
   command -v slurmctld >/dev/null && command -v munged >/dev/null ||
     { mh_skip "Slurm or MUNGE is not installed (slurm-wlm, munge)"; return; }
-  # One munged serves every namespace (its socket is a file). Reuse a
-  # running one; otherwise start one with the package's key.
-  if ! munge -n </dev/null 2>/dev/null | unmunge >/dev/null 2>&1; then
-    [[ -s /etc/munge/munge.key ]] || { mh_skip "no MUNGE key in /etc/munge"; return; }
-    install -d -o munge -g munge -m 755 /run/munge
-    setpriv --reuid=munge --regid=munge --init-groups /usr/sbin/munged -F >"$MH_DIR/munged.log" 2>&1 &
-    echo "munged $!" >>"$MH_DIR/pids"
-    for _ in $(seq 50); do munge -n </dev/null 2>/dev/null | unmunge >/dev/null 2>&1 && break; sleep 0.1; done
-  fi
+  # The bed's own munged (its socket is a file, so one serves every
+  # namespace), with its own key and socket: another bed on this machine,
+  # or the machine's munged, neither shares nor stops it.
+  local m=$MH_DIR/munge
+  install -d -o munge -g munge -m 700 "$m"
+  mungekey -c -k "$m/munge.key" 2>/dev/null || dd if=/dev/urandom of="$m/munge.key" bs=1024 count=1 2>/dev/null
+  chown munge:munge "$m/munge.key" && chmod 400 "$m/munge.key"
+  setpriv --reuid=munge --regid=munge --init-groups /usr/sbin/munged -F --force --key-file="$m/munge.key" \
+    --socket="$m/socket" --pid-file="$m/munged.pid" --log-file="$m/munged.log" --seed-file="$m/seed" \
+    >"$MH_DIR/munged.log" 2>&1 &
+  echo "munged $!" >>"$MH_DIR/pids"
+  disown $!
+  local ok=0
+  for _ in $(seq 50); do
+    munge -n -S "$m/socket" </dev/null 2>/dev/null | unmunge -S "$m/socket" >/dev/null 2>&1 && { ok=1; break; }
+    sleep 0.1
+  done
+  [[ $ok -eq 1 ]] || { echo "testbed: munged did not start" >&2; cat "$MH_DIR/munged.log" >&2; return 1; }
   mkdir -p "$MH_DIR/slurm-state"
   {
     echo "ClusterName=meridian-testbed"
+    echo "AuthType=auth/munge"
+    echo "CredType=cred/munge"
+    echo "AuthInfo=socket=$m/socket"
     echo "SlurmctldHost=hub(10.78.3.1)"
     echo "SlurmUser=root"
     echo "SlurmdUser=root"
