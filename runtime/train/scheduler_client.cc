@@ -1,7 +1,11 @@
 #include "runtime/train/scheduler_client.h"
 
 #include <chrono>
+#include <condition_variable>
 #include <cstdio>
+#include <deque>
+#include <mutex>
+#include <thread>
 
 #include <grpcpp/grpcpp.h>
 
@@ -90,16 +94,53 @@ class GrpcSchedulerClient : public SchedulerClient {
     return ValidateTrainOptions(*o);
   }
 
+  ~GrpcSchedulerClient() override {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stopping_ = true;
+    }
+    cv_.notify_all();
+    if (sender_.joinable()) sender_.join();  // sends what is still pending (the final step) first
+  }
+
+  // Off the step's critical path: queued here, sent by a background thread.
+  // Reports that pile up while an RPC is in flight collapse into the newest,
+  // except those that carry an eval loss.
   void ReportProgress(long step, double loss, double tokens_per_s, double eval_loss) override {
+    v1::Progress p;
+    p.set_step(step);
+    p.set_loss(loss);
+    p.set_tokens_per_s(tokens_per_s);
+    p.set_eval_loss(eval_loss);
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (!pending_.empty() && pending_.back().eval_loss() == 0) pending_.back() = p;
+      else pending_.push_back(p);
+      if (!sender_.joinable()) sender_ = std::thread([this] { SendLoop(); });
+    }
+    cv_.notify_all();
+  }
+
+ private:
+  void SendLoop() {
+    std::unique_lock<std::mutex> lock(mu_);
+    for (;;) {
+      cv_.wait(lock, [&] { return stopping_ || !pending_.empty(); });
+      if (pending_.empty()) return;  // stopping, nothing left
+      const v1::Progress p = pending_.front();
+      pending_.pop_front();
+      lock.unlock();
+      Send(p);
+      lock.lock();
+    }
+  }
+
+  void Send(const v1::Progress& progress) {
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(2));
     v1::ReportProgressRequest req;
     req.set_job_id(job_id_);
-    v1::Progress* p = req.mutable_progress();
-    p->set_step(step);
-    p->set_loss(loss);
-    p->set_tokens_per_s(tokens_per_s);
-    p->set_eval_loss(eval_loss);
+    *req.mutable_progress() = progress;
     v1::ReportProgressResponse resp;
     grpc::Status s = stub_->ReportProgress(&ctx, req, &resp);
     if (!s.ok() && !warned_) {
@@ -109,10 +150,14 @@ class GrpcSchedulerClient : public SchedulerClient {
     }
   }
 
- private:
   std::string address_, job_id_;
   std::unique_ptr<v1::Scheduler::Stub> stub_;
-  bool warned_ = false;
+  bool warned_ = false;  // sender thread only
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<v1::Progress> pending_;
+  bool stopping_ = false;
+  std::thread sender_;
 };
 
 }  // namespace

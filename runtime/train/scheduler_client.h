@@ -21,7 +21,9 @@ class SchedulerClient {
   // into *options (command-line paths such as --checkpoint-dir stay).
   virtual Status ApplyAssignment(int rank, TrainOptions* options) = 0;
 
-  // Best effort: a daemon that is briefly away must not stop training.
+  // Best effort and asynchronous: returns at once, and a daemon that is
+  // briefly away does not stop training. Destroying the client sends what
+  // is still pending.
   virtual void ReportProgress(long step, double loss, double tokens_per_s, double eval_loss) = 0;
 };
 
