@@ -6,6 +6,7 @@
 #include "bench/allreduce_bench.h"
 #include "bench/crossdc_bench.h"
 #include "bench/placement_bench.h"
+#include "bench/recovery_bench.h"
 #include "bench/rpc_bench.h"
 #include "bench/train_bench.h"
 
@@ -16,6 +17,7 @@ int main(int argc, char** argv) {
   meridian::bench::AddTrainBenchmark(app, &exit_code, &argc, &argv);
   meridian::bench::AddPlacementBenchmark(app, &exit_code);
   meridian::bench::AddRpcBenchmark(app, &exit_code);
+  meridian::bench::AddRecoveryBenchmark(app, &exit_code);
   meridian::bench::AddCrossDcBenchmark(app, &exit_code);
   meridian::bench::AddAllReduceBenchmark(app, &exit_code, &argc, &argv);
   CLI11_PARSE(app, argc, argv);

@@ -1,0 +1,283 @@
+#include "bench/recovery_bench.h"
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <memory>
+#include <sstream>
+#include <thread>
+#include <vector>
+
+#include <grpcpp/grpcpp.h>
+
+#include "bench/table.h"
+#include "meridian/v1/scheduler.grpc.pb.h"
+
+namespace meridian::bench {
+
+namespace {
+
+namespace fs = std::filesystem;
+namespace v1 = meridian::v1;
+
+struct RecoveryOptions {
+  double kill_every_s = 120;  // seconds of training between kills
+  int steps = 20000;          // the job's length; the run ends when it finishes
+  int checkpoint_every = 500;
+  std::string work_dir;       // default: a temporary folder, removed at the end
+};
+
+double Now() { return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count(); }
+void Sleep(double s) { std::this_thread::sleep_for(std::chrono::duration<double>(s)); }
+
+// Runs a program next to this one; its output goes to `log`.
+pid_t Spawn(const std::vector<std::string>& argv, const std::string& log) {
+  const pid_t pid = fork();
+  if (pid == 0) {
+    FILE* f = std::fopen(log.c_str(), "a");
+    if (f != nullptr) {
+      dup2(fileno(f), STDOUT_FILENO);
+      dup2(fileno(f), STDERR_FILENO);
+    }
+    std::vector<char*> args;
+    for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    execv(args[0], args.data());
+    _exit(127);
+  }
+  return pid;
+}
+
+// The process of world rank `rank` of job `job_id`, or -1.
+pid_t FindRank(const std::string& job_id, int rank) {
+  for (const fs::directory_entry& e : fs::directory_iterator("/proc")) {
+    const std::string name = e.path().filename().string();
+    if (name.empty() || !std::isdigit((unsigned char)name[0])) continue;
+    std::ifstream cmd(e.path() / "cmdline");
+    std::string cmdline((std::istreambuf_iterator<char>(cmd)), std::istreambuf_iterator<char>());
+    std::replace(cmdline.begin(), cmdline.end(), '\0', ' ');
+    if (cmdline.find("meridian-train ") == std::string::npos || cmdline.find("--job " + job_id + " ") == std::string::npos)
+      continue;
+    std::ifstream env(e.path() / "environ");
+    std::string environ_text((std::istreambuf_iterator<char>(env)), std::istreambuf_iterator<char>());
+    if (environ_text.find(std::string(1, '\0') + "OMPI_COMM_WORLD_RANK=" + std::to_string(rank) + '\0') !=
+        std::string::npos)
+      return (pid_t)std::stol(name);
+  }
+  return -1;
+}
+
+class Daemon {
+ public:
+  Daemon(const std::string& bin, const std::string& dir) : dir_(dir) {
+    address_ = "127.0.0.1:" + std::to_string(30000 + (int)(getpid() % 20000));
+    pid_ = Spawn({bin + "/meridian-scheduler", "--listen", address_, "--state", dir + "/state", "--slots-per-dc", "2"},
+                 dir + "/daemon.log");
+    stub_ = v1::Scheduler::NewStub(grpc::CreateChannel(address_, grpc::InsecureChannelCredentials()));
+  }
+  ~Daemon() {
+    kill(pid_, SIGTERM);
+    waitpid(pid_, nullptr, 0);
+  }
+  bool WaitUp() {
+    for (int i = 0; i < 100; ++i) {
+      grpc::ClientContext ctx;
+      v1::ListPoolsResponse r;
+      if (stub_->ListPools(&ctx, v1::ListPoolsRequest(), &r).ok()) return true;
+      Sleep(0.1);
+    }
+    return false;
+  }
+  v1::Scheduler::Stub& stub() { return *stub_; }
+  v1::Job Get(const std::string& id) {
+    grpc::ClientContext ctx;
+    v1::GetJobRequest req;
+    req.set_id(id);
+    v1::GetJobResponse resp;
+    (void)stub_->GetJob(&ctx, req, &resp);
+    return resp.job();
+  }
+  std::vector<v1::JobEvent> Events(const std::string& id) {
+    grpc::ClientContext ctx;
+    v1::WatchJobRequest req;
+    req.set_id(id);
+    auto reader = stub_->WatchJob(&ctx, req);
+    std::vector<v1::JobEvent> out;
+    v1::JobEvent e;
+    while (reader->Read(&e)) out.push_back(e);
+    (void)reader->Finish();
+    return out;
+  }
+
+ private:
+  std::string dir_, address_;
+  pid_t pid_;
+  std::unique_ptr<v1::Scheduler::Stub> stub_;
+};
+
+bool Ended(v1::JobState s) { return s == v1::SUCCEEDED || s == v1::FAILED || s == v1::CANCELLED; }
+
+v1::JobSpec Job(const RecoveryOptions& o, const std::string& data, int kills) {
+  v1::JobSpec spec;
+  spec.set_name("recovery");
+  spec.mutable_model()->set_preset("d4");
+  spec.mutable_model()->set_n_layer(2);
+  spec.mutable_model()->set_n_embd(64);
+  spec.mutable_model()->set_n_head(2);
+  spec.mutable_model()->set_vocab_size(256);
+  spec.mutable_model()->set_max_seq_len(32);
+  v1::TrainingOptions* t = spec.mutable_training();
+  t->set_batch(2);
+  t->set_seq(32);
+  t->set_microbatches(2);
+  t->set_steps(o.steps);
+  t->set_lr(1e-3);
+  t->set_data(data);
+  t->set_threads(1);
+  t->add_extra_args("--checkpoint-every");
+  t->add_extra_args(std::to_string(o.checkpoint_every));
+  spec.mutable_layout()->set_dp(2);
+  spec.mutable_layout()->set_pp(2);
+  spec.mutable_layout()->set_dp_sync("sync");
+  spec.set_max_restarts(kills + 3);
+  return spec;
+}
+
+struct Kill {
+  double at_unix_s;
+  long step;  // last step reported before the kill
+  int rank;
+};
+
+std::string Submit(Daemon& d, const v1::JobSpec& spec, std::string* error) {
+  grpc::ClientContext ctx;
+  v1::SubmitJobRequest req;
+  *req.mutable_spec() = spec;
+  v1::SubmitJobResponse resp;
+  grpc::Status s = d.stub().SubmitJob(&ctx, req, &resp);
+  if (!s.ok()) *error = s.error_message();
+  return resp.job().id();
+}
+
+int RunRecovery(const RecoveryOptions& o) {
+  const std::string bin = fs::canonical("/proc/self/exe").parent_path().string();
+  const bool temporary = o.work_dir.empty();
+  const std::string dir = temporary ? (fs::temp_directory_path() / ("meridian-bench-recovery-" + std::to_string(getpid()))).string()
+                                    : o.work_dir;
+  fs::create_directories(dir);
+  const pid_t synth = Spawn({bin + "/meridian-data", "synth", "--out", dir + "/data"}, dir + "/data.log");
+  int status = 0;
+  waitpid(synth, &status, 0);
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    std::fprintf(stderr, "error: meridian-data synth failed (%s/data.log)\n", dir.c_str());
+    return 1;
+  }
+  Daemon daemon(bin, dir);
+  if (!daemon.WaitUp()) {
+    std::fprintf(stderr, "error: the daemon did not come up (%s/daemon.log)\n", dir.c_str());
+    return 1;
+  }
+  const std::string data = dir + "/data/train_*.bin";
+  std::string error;
+
+  // The undisturbed run.
+  const std::string calm = Submit(daemon, Job(o, data, 0), &error);
+  if (calm.empty()) {
+    std::fprintf(stderr, "error: SubmitJob: %s\n", error.c_str());
+    return 1;
+  }
+  v1::Job calm_job;
+  while (!Ended((calm_job = daemon.Get(calm)).state())) Sleep(0.5);
+  if (calm_job.state() != v1::SUCCEEDED) {
+    std::fprintf(stderr, "error: the undisturbed run ended %s: %s\n", v1::JobState_Name(calm_job.state()).c_str(),
+                 calm_job.message().c_str());
+    return 1;
+  }
+  const double calm_s = calm_job.finished_unix_s() - calm_job.submitted_unix_s();
+
+  // The same job, a rank killed every kill_every_s seconds of its life.
+  const int planned_kills = std::max(1, (int)(calm_s / o.kill_every_s));
+  const std::string chaos = Submit(daemon, Job(o, data, planned_kills), &error);
+  std::vector<Kill> kills;
+  v1::Job job;
+  double next_kill = Now() + o.kill_every_s;
+  while (!Ended((job = daemon.Get(chaos)).state())) {
+    if (Now() >= next_kill && job.state() == v1::RUNNING) {
+      const int rank = 1 + (int)kills.size() % 3;  // never the same rank twice in a row
+      const pid_t victim = FindRank(chaos, rank);
+      if (victim > 0 && kill(victim, SIGKILL) == 0) {
+        kills.push_back({Now(), (long)job.last_progress().step(), rank});
+        next_kill = Now() + o.kill_every_s;
+      }
+    }
+    Sleep(0.05);
+  }
+  if (job.state() != v1::SUCCEEDED) {
+    std::fprintf(stderr, "error: the disturbed run ended %s: %s\n", v1::JobState_Name(job.state()).c_str(),
+                 job.message().c_str());
+    return 1;
+  }
+  const double chaos_s = job.finished_unix_s() - job.submitted_unix_s();
+
+  // Each kill against the job's events: when it trained again, from where.
+  const std::vector<v1::JobEvent> events = daemon.Events(chaos);
+  Table table({"kill", "rank", "step", "resumed-at", "steps-lost", "restarting(s)", "training-again(s)"});
+  std::vector<double> back_s;
+  long lost_total = 0;
+  for (size_t k = 0; k < kills.size(); ++k) {
+    const Kill& kill = kills[k];
+    auto restart = std::find_if(events.begin(), events.end(), [&](const v1::JobEvent& e) {
+      return e.state() == v1::RESTARTING && e.unix_s() >= kill.at_unix_s;
+    });
+    auto back = std::find_if(restart, events.end(), [](const v1::JobEvent& e) { return e.has_progress(); });
+    if (restart == events.end() || back == events.end()) {
+      table.AddRow({std::to_string(k + 1), std::to_string(kill.rank), std::to_string(kill.step), "-", "-", "-", "-"});
+      continue;
+    }
+    const long resumed = back->progress().step() - 1;
+    const long lost = std::max(0L, kill.step - resumed);
+    lost_total += lost;
+    back_s.push_back(back->unix_s() - kill.at_unix_s);
+    table.AddRow({std::to_string(k + 1), std::to_string(kill.rank), std::to_string(kill.step), std::to_string(resumed),
+                  std::to_string(lost), Fixed(restart->unix_s() - kill.at_unix_s, 1), Fixed(back_s.back(), 1)});
+  }
+  std::sort(back_s.begin(), back_s.end());
+  const double goodput = calm_s / chaos_s;
+  std::printf("# meridian-bench recovery: DP2 x PP2 d4 (2 layers, C64), %d steps, checkpoint every %d, "
+              "a rank killed (-9) every %.0f s; %u hardware threads\n",
+              o.steps, o.checkpoint_every, o.kill_every_s, std::thread::hardware_concurrency());
+  std::printf("%s", table.ToString().c_str());
+  std::printf("# undisturbed %.1f s, with %zu kills %.1f s: goodput %s (target >= 90%% with a kill every 120 s)\n",
+              calm_s, kills.size(), chaos_s, Percent(goodput).c_str());
+  if (!back_s.empty()) {
+    std::printf("# training again after a kill: median %.1f s, worst %.1f s (target <= 30 s); %ld steps trained twice\n",
+                back_s[back_s.size() / 2], back_s.back(), lost_total);
+  }
+  if (temporary) {
+    std::error_code ec;
+    fs::remove_all(dir, ec);
+  }
+  return back_s.size() == kills.size() ? 0 : 1;
+}
+
+}  // namespace
+
+void AddRecoveryBenchmark(CLI::App& app, int* exit_code) {
+  auto o = std::make_shared<RecoveryOptions>();
+  CLI::App* sub = app.add_subcommand("recovery", "Time to train again after a rank is killed, and goodput");
+  sub->add_option("--kill-every", o->kill_every_s, "Seconds between kills")->capture_default_str();
+  sub->add_option("--steps", o->steps, "Steps of the job")->capture_default_str();
+  sub->add_option("--checkpoint-every", o->checkpoint_every, "Steps between checkpoints")->capture_default_str();
+  sub->add_option("--work-dir", o->work_dir, "Keep the runs' files here (default: a temporary folder, removed)");
+  sub->callback([o, exit_code] { *exit_code = RunRecovery(*o); });
+}
+
+}  // namespace meridian::bench
