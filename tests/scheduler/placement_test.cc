@@ -3,7 +3,6 @@
 // and request validation.
 #include <gtest/gtest.h>
 
-#include <chrono>
 #include <random>
 
 #include "scheduler/core/synthetic_cluster.h"
@@ -365,19 +364,18 @@ TEST(StageMemoryBytes, GrowsWithLayersAndMicroBatchesInFlight) {
   EXPECT_LT(whole, 40e9);
 }
 
-TEST(PlaceJob, PlacesFourThousandRanksOnTwoHundredFiftyDataCentersQuickly) {
+// Its speed is measured by meridian-bench placement, not asserted here (a
+// shared machine's clock is no test); here: valid and well shaped.
+TEST(PlaceJob, PlacesFourThousandRanksOnTwoHundredFiftyDataCenters) {
   SyntheticClusterSpec spec;
   spec.data_centers = 250;
   spec.nodes_per_dc = 64;
   spec.region_size = 10;
   const Topology topo = SyntheticCluster(spec);
   const JobRequest job = GptJob(512, 8);
-  const auto start = std::chrono::steady_clock::now();
   Result<Placement> p = PlaceJob(topo, {}, job);
-  const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
   ASSERT_TRUE(p.ok()) << p.status().ToString();
   EXPECT_TRUE(ValidatePlacement(topo, {}, job, *p).ok());
-  EXPECT_LT(ms, 1000.0);  // the benchmark holds the real target (100 ms); this catches blow-ups
   // Every replica on one node, and the job in one region of 8 data centers.
   std::set<std::string> dcs;
   for (int d = 0; d < 512; ++d) {
