@@ -31,7 +31,7 @@ ctl() { ip netns exec "$MH_TAG-hub" "$bin/meridianctl" --scheduler "$MH_SCHEDULE
 
 start_daemon() {
   mh_bg hub daemon "$bin/meridian-scheduler" --listen "0.0.0.0:$MH_PORT" --cluster "$MH_DIR/cluster.yaml" \
-    --state "${1:-$work/state}" --node-timeout 5
+    --state "${1:-$work/state}" --node-timeout 5 --node-probation 3
   for _ in $(seq 100); do ctl pools >/dev/null 2>&1 && return 0; sleep 0.1; done
   fail "the daemon did not come up"
 }
