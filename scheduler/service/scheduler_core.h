@@ -46,7 +46,7 @@ class SchedulerCore {
   Result<v1::Node> RegisterNode(const v1::Node& node);
   // NOT_FOUND for a node no agent has registered (the agent registers again).
   Status Heartbeat(const std::string& node);
-  // An agent leaves: jobs on its node are stopped and requeued; a node it
+  // An agent leaves: jobs on its node are stopped and restarted; a node it
   // brought is forgotten, a cluster-file node returns to its definition.
   Status DeregisterNode(const std::string& node);
   // Marks silent nodes dead and restarts the jobs running on them; ends
