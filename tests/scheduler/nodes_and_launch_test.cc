@@ -10,6 +10,7 @@
 #include "scheduler/service/job_placement.h"
 #include "scheduler/service/scheduler_core.h"
 #include "tests/scheduler/fake_launcher.h"
+#include "tests/scheduler/tiny_job.h"
 
 namespace meridian::scheduler {
 namespace {
@@ -30,22 +31,7 @@ data_centers:
     nodes: [{name: hoste, gpus: 2, host: 10.0.3.2}, {name: hostf, gpus: 2, host: 10.0.3.3}]
 )";
 
-v1::JobSpec Dp2Pp2(const std::string& data) {
-  v1::JobSpec spec;
-  spec.set_name("t");
-  spec.mutable_model()->set_preset("d4");
-  spec.mutable_model()->set_n_layer(2);
-  spec.mutable_model()->set_n_embd(32);
-  spec.mutable_model()->set_n_head(2);
-  spec.mutable_model()->set_vocab_size(256);
-  spec.mutable_training()->set_batch(2);
-  spec.mutable_training()->set_seq(16);
-  spec.mutable_training()->set_steps(10);
-  spec.mutable_training()->set_data(data);
-  spec.mutable_layout()->set_dp(2);
-  spec.mutable_layout()->set_pp(2);
-  return spec;
-}
+v1::JobSpec Dp2Pp2(const std::string& data) { return TinyJob(2, 2, data); }
 
 v1::Node AgentNode(const std::string& name, const std::string& dc, const std::string& host, int slots = 1) {
   v1::Node n;

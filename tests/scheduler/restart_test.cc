@@ -9,24 +9,13 @@
 
 #include "scheduler/service/scheduler_core.h"
 #include "tests/scheduler/fake_launcher.h"
+#include "tests/scheduler/tiny_job.h"
 
 namespace meridian::scheduler {
 namespace {
 
 v1::JobSpec Dp2(std::optional<int> max_restarts = std::nullopt) {
-  v1::JobSpec spec;
-  spec.set_name("t");
-  spec.mutable_model()->set_preset("d4");
-  spec.mutable_model()->set_n_layer(2);
-  spec.mutable_model()->set_n_embd(32);
-  spec.mutable_model()->set_n_head(2);
-  spec.mutable_model()->set_vocab_size(256);
-  spec.mutable_training()->set_batch(2);
-  spec.mutable_training()->set_seq(16);
-  spec.mutable_training()->set_steps(10);
-  spec.mutable_training()->set_data("data/*.bin");
-  spec.mutable_layout()->set_dp(2);
-  spec.mutable_layout()->set_pp(1);
+  v1::JobSpec spec = TinyJob(2, 1);
   if (max_restarts) spec.set_max_restarts(*max_restarts);
   return spec;
 }
