@@ -401,7 +401,7 @@ Result<v1::Job> SchedulerCore::SubmitJob(const v1::JobSpec& spec) {
   MERIDIAN_RETURN_IF_ERROR(CheckDataCenters(spec));
   // A job that can never fit is refused now rather than queued forever.
   MERIDIAN_ASSIGN_OR_RETURN(JobRequest request, ToJobRequest(spec));
-  Result<Placement> empty_fit = PlaceLocked(spec, request, Occupancy{});
+  Result<Placement> empty_fit = PlaceLocked(spec, request, Occupancy{}, /*now=*/false);
   if (!empty_fit.ok() && empty_fit.status().code() != Status::Code::kUnavailable) {
     return Status::InvalidArgument("spec does not fit this cluster: " + empty_fit.status().message());
   }
@@ -435,6 +435,8 @@ void SchedulerCore::ScheduleLocked() {
     Result<JobRequest> request = ToJobRequest(job.spec());
     if (!request.ok()) continue;
     Result<Placement> placement = PlaceLocked(job.spec(), *request, occupancy_);
+    std::string shrunk;
+    if (!placement.ok() && job.state() == v1::RESTARTING) placement = ShrinkLocked(job, *request, &shrunk);
     if (!placement.ok()) {
       tried = capacity_version_;
       continue;
@@ -445,7 +447,7 @@ void SchedulerCore::ScheduleLocked() {
     char msg[160];
     std::snprintf(msg, sizeof(msg), "placed: dp %d x pp %d, %s sync, predicted %.3f s/step", placement->dp,
                   placement->pp, placement->dp_sync.c_str(), placement->predicted_step_s);
-    if (!Transition(job, v1::PLACED, msg, nullptr).ok()) {
+    if (!Transition(job, v1::PLACED, shrunk + msg, nullptr).ok()) {
       ReleaseLocked(job);
       continue;
     }
@@ -457,12 +459,41 @@ void SchedulerCore::ScheduleLocked() {
   }
 }
 
+Result<Placement> SchedulerCore::ShrinkLocked(v1::Job& job, const JobRequest& request, std::string* note) {
+  const v1::Layout& layout = job.spec().layout();
+  if (layout.auto_layout() || layout.dp() <= 1) return Status::Unavailable("cannot shrink");
+  // Only when the old size cannot be placed on the healthy cluster even
+  // once every other job has ended: otherwise it waits for its GPUs.
+  if (PlaceLocked(job.spec(), request, Occupancy{}, /*now=*/false).ok())
+    return Status::Unavailable("waits for its old size");
+  const int old_dp = layout.dp();
+  const int old_micro = std::max(1, job.spec().training().microbatches());
+  for (int dp = old_dp - 1; dp >= 1; --dp) {
+    if (old_dp % dp != 0) continue;
+    // Fewer replicas, more micro-batches each: the same global batch, so
+    // the loss curve goes on as it would have.
+    v1::JobSpec smaller = job.spec();
+    smaller.mutable_layout()->set_dp(dp);
+    smaller.mutable_training()->set_microbatches(old_micro * (old_dp / dp));
+    Result<JobRequest> smaller_request = ToJobRequest(smaller);
+    if (!smaller_request.ok()) continue;
+    Result<Placement> p = PlaceLocked(smaller, *smaller_request, occupancy_);
+    if (!p.ok()) continue;
+    *note = "shrunk from dp " + std::to_string(old_dp) + " to dp " + std::to_string(dp) + " with " +
+            std::to_string(smaller.training().microbatches()) +
+            " micro-batches a step (the same global batch): the old size no longer fits; ";
+    *job.mutable_spec() = std::move(smaller);
+    return p;
+  }
+  return Status::Unavailable("no smaller data-parallel degree fits either");
+}
+
 Result<Placement> SchedulerCore::PlaceLocked(const v1::JobSpec& spec, const JobRequest& request,
-                                             const Occupancy& occupied) {
+                                             const Occupancy& occupied, bool now_only) {
   const std::vector<std::string> dcs(spec.data_centers().begin(), spec.data_centers().end());
   const double now = NowUnixSeconds();
-  const bool probation = std::any_of(topology_.nodes.begin(), topology_.nodes.end(),
-                                     [&](const Node& n) { return n.probation_until_s > now; });
+  const bool probation = now_only && std::any_of(topology_.nodes.begin(), topology_.nodes.end(),
+                                                 [&](const Node& n) { return n.probation_until_s > now; });
   if (!probation) return PlaceWithinLaunchers(topology_, occupied, request, dcs);
   Topology healthy = topology_;
   for (Node& n : healthy.nodes) n.alive = n.alive && n.probation_until_s <= now;
@@ -538,7 +569,7 @@ Result<v1::PlanResponse> SchedulerCore::Plan(const v1::JobSpec& spec) {
   }
   if (now.status().code() != Status::Code::kUnavailable)
     return Status::InvalidArgument("spec does not fit this cluster: " + now.status().message());
-  Result<Placement> empty = PlaceLocked(spec, request, Occupancy{});
+  Result<Placement> empty = PlaceLocked(spec, request, Occupancy{}, /*now=*/false);
   if (!empty.ok()) return Status::InvalidArgument("spec does not fit this cluster: " + empty.status().message());
   *out.mutable_placement() = PlacementToProto(*empty, topology_);
   out.set_fits_now(false);

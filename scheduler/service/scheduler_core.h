@@ -80,7 +80,15 @@ class SchedulerCore {
   void ScheduleLocked();  // places queued jobs, FIFO with backfill
   Status LaunchLocked(v1::Job& job);
   void ReleaseLocked(const v1::Job& job);
-  Result<Placement> PlaceLocked(const v1::JobSpec& spec, const JobRequest& request, const Occupancy& occupied);
+  // `now_only`: only on nodes that may take a job now (not on probation);
+  // false for "would it fit once they do" questions.
+  Result<Placement> PlaceLocked(const v1::JobSpec& spec, const JobRequest& request, const Occupancy& occupied,
+                                bool now_only = true);
+  // A restarting job whose layout no longer fits the healthy cluster:
+  // placed at the largest smaller data-parallel degree that fits, with
+  // more micro-batches per step to keep its global batch (its spec is
+  // changed to what runs); *note says so for the job's events.
+  Result<Placement> ShrinkLocked(v1::Job& job, const JobRequest& request, std::string* note);
   void StopJobsOnNodeLocked(const std::string& node, const std::string& why);
   void NodeBackLocked(Node& node, double now);
   Status CheckDataCenters(const v1::JobSpec& spec) const;

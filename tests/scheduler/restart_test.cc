@@ -117,6 +117,38 @@ TEST_F(RestartTest, ANodeThatFailedWaitsOutItsProbation) {
   EXPECT_EQ(Get(job.id()).restarts(), 1);
 }
 
+TEST_F(RestartTest, AJobThatNoLongerFitsShrinksItsDataParallelDegree) {
+  v1::Node n2;
+  n2.set_name("n2");
+  n2.set_data_center("dc");
+  n2.set_host("10.0.0.3");
+  n2.add_gpus()->set_model("cpu");
+  n2.add_gpus()->set_model("cpu");
+  ASSERT_TRUE(core_->RegisterNode(n2).ok());
+  const v1::Job job = core_->SubmitJob(TinyJob(4, 1)).value();
+  ASSERT_EQ(Get(job.id()).state(), v1::RUNNING);
+  ASSERT_TRUE(core_->DeregisterNode("n2").ok());
+  launcher_.Exit(job.id(), 143);
+  // Two slots are left: dp 2 with twice the micro-batches, the same global batch.
+  const v1::Job after = Get(job.id());
+  ASSERT_EQ(after.state(), v1::RUNNING);
+  EXPECT_EQ(after.spec().layout().dp(), 2);
+  EXPECT_EQ(after.spec().training().microbatches(), 2);
+  EXPECT_EQ(after.placement().ranks_size(), 2);
+  const auto placed = Messages(job.id(), v1::PLACED);
+  ASSERT_EQ(placed.size(), 2u);
+  EXPECT_NE(placed[1].find("shrunk from dp 4 to dp 2 with 2 micro-batches"), std::string::npos) << placed[1];
+}
+
+TEST_F(RestartTest, AJobThatFitsKeepsItsSize) {
+  const v1::Job job = core_->SubmitJob(TinyJob(2, 1)).value();
+  launcher_.Exit(job.id(), 137);
+  const v1::Job after = Get(job.id());
+  EXPECT_EQ(after.state(), v1::RUNNING);
+  EXPECT_EQ(after.spec().layout().dp(), 2);
+  EXPECT_EQ(after.spec().training().microbatches(), 0);
+}
+
 TEST_F(RestartTest, CancelStopsARestartingJob) {
   const v1::Job job = core_->SubmitJob(Dp2()).value();
   core_->CheckLiveness(NowUnixSeconds() + 101);
