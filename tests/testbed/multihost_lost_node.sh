@@ -10,7 +10,7 @@
 set -uo pipefail
 src=$1; bin=$2; work=$3
 source "$src/tests/testbed/multihost_job_lib.sh"
-steps=6000  # long enough to outlive --node-timeout (a step takes a few ms)
+steps=600  # DP2 steps take ~60 ms over the shaped link: outlives --node-timeout
 cluster_up
 job_file lost-node $steps "dc-a, dc-b" >"$work/job.yaml"
 ctl submit "$work/job.yaml" >/dev/null || fail "submit"
