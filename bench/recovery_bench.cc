@@ -18,6 +18,7 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include "bench/local_daemon.h"
 #include "bench/table.h"
 #include "meridian/v1/scheduler.grpc.pb.h"
 
@@ -77,25 +78,10 @@ pid_t FindRank(const std::string& job_id, int rank) {
 
 class Daemon {
  public:
-  Daemon(const std::string& bin, const std::string& dir) : dir_(dir) {
-    address_ = "127.0.0.1:" + std::to_string(30000 + (int)(getpid() % 20000));
-    pid_ = Spawn({bin + "/meridian-scheduler", "--listen", address_, "--state", dir + "/state", "--slots-per-dc", "2"},
-                 dir + "/daemon.log");
-    stub_ = v1::Scheduler::NewStub(grpc::CreateChannel(address_, grpc::InsecureChannelCredentials()));
-  }
-  ~Daemon() {
-    kill(pid_, SIGTERM);
-    waitpid(pid_, nullptr, 0);
-  }
-  bool WaitUp() {
-    for (int i = 0; i < 100; ++i) {
-      grpc::ClientContext ctx;
-      v1::ListPoolsResponse r;
-      if (stub_->ListPools(&ctx, v1::ListPoolsRequest(), &r).ok()) return true;
-      Sleep(0.1);
-    }
-    return false;
-  }
+  explicit Daemon(const std::string& dir)
+      : local_({"--state", dir + "/state", "--slots-per-dc", "2"}, dir + "/daemon.log"),
+        stub_(v1::Scheduler::NewStub(grpc::CreateChannel(local_.address(), grpc::InsecureChannelCredentials()))) {}
+  bool WaitUp() { return WaitForScheduler(*stub_); }
   v1::Scheduler::Stub& stub() { return *stub_; }
   v1::Job Get(const std::string& id) {
     grpc::ClientContext ctx;
@@ -118,8 +104,7 @@ class Daemon {
   }
 
  private:
-  std::string dir_, address_;
-  pid_t pid_;
+  LocalDaemon local_;
   std::unique_ptr<v1::Scheduler::Stub> stub_;
 };
 
@@ -180,7 +165,7 @@ int RunRecovery(const RecoveryOptions& o) {
     std::fprintf(stderr, "error: meridian-data synth failed (%s/data.log)\n", dir.c_str());
     return 1;
   }
-  Daemon daemon(bin, dir);
+  Daemon daemon(dir);
   if (!daemon.WaitUp()) {
     std::fprintf(stderr, "error: the daemon did not come up (%s/daemon.log)\n", dir.c_str());
     return 1;

@@ -15,6 +15,7 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include "bench/local_daemon.h"
 #include "bench/table.h"
 #include "meridian/v1/scheduler.grpc.pb.h"
 
@@ -75,32 +76,17 @@ RpcResult Hammer(const std::string& address, int clients, double seconds, Call c
 
 int RunRpc(const RpcOptions& o) {
   std::string address = o.scheduler;
-  pid_t daemon = -1;
+  std::unique_ptr<LocalDaemon> daemon;
   std::string state_dir;
   if (address.empty()) {
-    const int port = 30000 + (int)(getpid() % 20000);
-    address = "127.0.0.1:" + std::to_string(port);
     state_dir = (std::filesystem::temp_directory_path() / ("meridian-bench-rpc-" + std::to_string(getpid()))).string();
-    const std::string binary = std::filesystem::canonical("/proc/self/exe").parent_path().string() + "/meridian-scheduler";
-    daemon = fork();
-    if (daemon == 0) {
-      execl(binary.c_str(), binary.c_str(), "--dry-run", "--listen", address.c_str(), "--state", state_dir.c_str(),
-            "--slots-per-dc", "64", (char*)nullptr);
-      _exit(127);
-    }
+    daemon = std::make_unique<LocalDaemon>(
+        std::vector<std::string>{"--dry-run", "--state", state_dir, "--slots-per-dc", "64"}, "/dev/null");
+    address = daemon->address();
   }
   auto probe = v1::Scheduler::NewStub(grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
-  bool up = false;
-  for (int i = 0; i < 100 && !up; ++i) {
-    grpc::ClientContext ctx;
-    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(200));
-    v1::ListPoolsResponse r;
-    up = probe->ListPools(&ctx, v1::ListPoolsRequest(), &r).ok();
-    if (!up) std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  if (!up) {
+  if (!WaitForScheduler(*probe)) {
     std::fprintf(stderr, "error: no scheduler answers at %s\n", address.c_str());
-    if (daemon > 0) kill(daemon, SIGKILL);
     return 1;
   }
   // A node to heartbeat.
@@ -153,9 +139,8 @@ int RunRpc(const RpcOptions& o) {
     table.AddRow({"SubmitJob", std::to_string(clients), std::to_string(r.calls), Fixed(r.calls / r.seconds, 0),
                   Fixed(r.p50_us, 0), Fixed(r.p99_us, 0), std::to_string(r.errors)});
   }
-  if (daemon > 0) {
-    kill(daemon, SIGTERM);
-    waitpid(daemon, nullptr, 0);
+  if (daemon) {
+    daemon.reset();
     std::error_code ec;
     std::filesystem::remove_all(state_dir, ec);
   }

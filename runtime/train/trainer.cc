@@ -276,18 +276,27 @@ Status Trainer::OptimizerStep(float lr, float grad_scale) {
 // makes world rank RANK hang at the start of step STEP (the watchdog must
 // end the job); MERIDIAN_FAULT_FAIL="RANK:STEP" makes it fail there with an
 // error (the job must end at once, not when the watchdog fires).
-bool FaultAt(const char* variable, int rank, long step) {
+struct Fault {
+  int rank = -1;
+  long step = -1;
+};
+
+// Read once: the check runs at every step.
+Fault FaultFromEnvironment(const char* variable) {
+  Fault f;
   const char* spec = std::getenv(variable);
-  int fault_rank = -1;
-  long fault_step = -1;
-  if (spec == nullptr || std::sscanf(spec, "%d:%ld", &fault_rank, &fault_step) != 2) return false;
-  return fault_rank == rank && fault_step == step;
+  if (spec == nullptr || std::sscanf(spec, "%d:%ld", &f.rank, &f.step) != 2) return Fault{};
+  return f;
 }
 
+bool FaultAt(const Fault& fault, int rank, long step) { return fault.rank == rank && fault.step == step; }
+
 Status MaybeInjectFault(int rank, long step) {
-  if (FaultAt("MERIDIAN_FAULT_FAIL", rank, step))
+  static const Fault fail = FaultFromEnvironment("MERIDIAN_FAULT_FAIL");
+  static const Fault stall = FaultFromEnvironment("MERIDIAN_FAULT_STALL");
+  if (FaultAt(fail, rank, step))
     return Status::Internal("MERIDIAN_FAULT_FAIL: rank " + std::to_string(rank) + " fails at step " + std::to_string(step));
-  if (!FaultAt("MERIDIAN_FAULT_STALL", rank, step)) return Status::OK();
+  if (!FaultAt(stall, rank, step)) return Status::OK();
   std::fprintf(stderr, "[rank %d] MERIDIAN_FAULT_STALL: stalling at step %ld\n", rank, step);
   for (;;) sleep(60);
 }

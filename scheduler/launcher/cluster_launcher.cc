@@ -27,21 +27,20 @@ std::vector<std::string> SlurmEnv(const DataCenter& dc) {
 }  // namespace
 
 ClusterLauncher::ClusterLauncher(const Topology& topology, ClusterLauncherOptions options)
-    : data_centers_(topology.data_centers),
-      launch_(topology.launch),
-      options_(std::move(options)),
-      processes_(options_.kill_grace_s) {}
+    : options_(std::move(options)),
+      processes_(options_.kill_grace_s) {
+  cluster_.data_centers = topology.data_centers;
+  cluster_.launch = topology.launch;
+}
 
 std::string ClusterLauncher::JobRoot() const {
-  return launch_.job_root.empty() ? options_.state_dir : launch_.job_root;
+  return cluster_.launch.job_root.empty() ? options_.state_dir : cluster_.launch.job_root;
 }
 
 std::string ClusterLauncher::LogPath(const std::string& job_id) const { return PathsFor(JobRoot(), job_id).log; }
 
 Result<int64_t> ClusterLauncher::Launch(const v1::Job& job) {
-  Topology topo;
-  topo.data_centers = data_centers_;
-  MERIDIAN_ASSIGN_OR_RETURN(LauncherKind kind, LauncherForPlacement(topo, job.placement()));
+  MERIDIAN_ASSIGN_OR_RETURN(LauncherKind kind, LauncherForPlacement(cluster_, job.placement()));
   const JobPaths paths = PathsFor(JobRoot(), job.id());
   LaunchSettings settings;
   {
@@ -53,10 +52,10 @@ Result<int64_t> ClusterLauncher::Launch(const v1::Job& job) {
   if (ec) return Status::IOError(paths.dir + ": " + ec.message());
   MERIDIAN_RETURN_IF_ERROR(WriteFile(paths.hostfile, HostFileFor(job.placement(), kind, HostName())));
   if (kind != LauncherKind::kSlurm)
-    return processes_.Start(job.id(), MpirunCommand(job, paths, launch_, kind, settings), paths.log);
+    return processes_.Start(job.id(), MpirunCommand(job, paths, cluster_.launch, kind, settings), paths.log);
 
-  const DataCenter* dc = topo.FindDataCenter(job.placement().ranks(0).data_center());
-  MERIDIAN_RETURN_IF_ERROR(WriteFile(paths.batch_script, SlurmBatchScript(job, paths, launch_, settings)));
+  const DataCenter* dc = cluster_.FindDataCenter(job.placement().ranks(0).data_center());
+  MERIDIAN_RETURN_IF_ERROR(WriteFile(paths.batch_script, SlurmBatchScript(job, paths, cluster_.launch, settings)));
   // `sbatch --wait` stays until the Slurm job ends and exits with its
   // status, so a Slurm job is followed like a local process.
   MERIDIAN_ASSIGN_OR_RETURN(int64_t pgid,
@@ -90,7 +89,7 @@ Status ClusterLauncher::Kill(const std::string& job_id) {
 
 void ClusterLauncher::KillOrphan(const v1::Job& job) {
   JobProcesses::KillGroup(job.launcher_pid());
-  for (const DataCenter& dc : data_centers_) {
+  for (const DataCenter& dc : cluster_.data_centers) {
     if (dc.launcher != LauncherKind::kSlurm) continue;
     for (const v1::RankAssignment& r : job.placement().ranks()) {
       if (r.data_center() == dc.name) {

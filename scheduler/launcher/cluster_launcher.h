@@ -44,8 +44,7 @@ class ClusterLauncher : public Launcher {
   void CancelSlurmJob(const std::string& job_id, const DataCenter& dc);
   std::string JobRoot() const;
 
-  std::vector<DataCenter> data_centers_;
-  LaunchOptions launch_;
+  Topology cluster_;  // the cluster's data centers and launch options; no nodes (agents change those)
   ClusterLauncherOptions options_;
   JobProcesses processes_;
   std::mutex mu_;

@@ -15,7 +15,7 @@
 # Use it from a test (source it) or by hand:
 #   multihost_testbed.sh up DIR      # prints what it made; DIR keeps keys, configs, logs
 #   multihost_testbed.sh down DIR
-# Sourced, it gives mh_up DIR, mh_down, mh_bg HOST NAME CMD..., mh_exec HOST CMD...,
+# Sourced, it gives mh_up DIR, mh_down, mh_bg HOST NAME CMD..., mh_kill NAME,
 # mh_start_agents BIN SCHEDULER_ADDR and mh_ns_of_pid PID. mh_up returns 77 (skip)
 # where namespaces, veths or tc cannot be made. Needs root.
 # Recipes and pitfalls: shared notes on many hosts with sshd and Slurm.
@@ -32,15 +32,10 @@ MH_TAG=""
 
 mh_skip() { echo "SKIP: $*" >&2; return 77; }
 
-# Runs CMD in HOST's network namespace under HOST's hostname (own UTS
-# namespace: Open MPI's shared-memory names include the hostname).
-mh_exec() {
-  local host=$1; shift
-  nsenter --net="/run/netns/$MH_TAG-$host" unshare --uts sh -c 'hostname "$0"; exec "$@"' "$host" "$@"
-}
-
-# Starts CMD in the background in HOST ("hub" for the hub), logs to
-# DIR/NAME.log, records its PID (the exec chain makes $! the command itself).
+# Starts CMD in the background in HOST ("hub" for the hub) under HOST's
+# hostname (own UTS namespace: Open MPI's shared-memory names include the
+# hostname), logs to DIR/NAME.log, records its PID (the exec chain makes $!
+# the command itself).
 mh_bg() {
   local host=$1 name=$2; shift 2
   nsenter --net="/run/netns/$MH_TAG-$host" unshare --uts sh -c 'hostname "$0"; exec "$@"' "$host" "$@" \
