@@ -19,7 +19,9 @@ Status MetricsWriter::Open(const std::string& path) {
 
 Status MetricsWriter::Write(const nlohmann::json& record) {
   if (file_ == nullptr) return Status::OK();
-  const std::string line = record.dump() + "\n";
+  nlohmann::json full = record;
+  if (attempt_ > 0) full["attempt"] = attempt_;
+  const std::string line = full.dump() + "\n";
   if (std::fwrite(line.data(), 1, line.size(), file_) != line.size() || std::fflush(file_) != 0)
     return Status::IOError(path_ + ": write failed: " + std::strerror(errno));
   return Status::OK();

@@ -22,10 +22,15 @@ class MetricsWriter {
   // An empty path makes a writer that discards everything.
   Status Open(const std::string& path);
   Status Write(const nlohmann::json& record);
+  // Launch number of a scheduled job (its restarts start new attempts);
+  // written into every record when set, so each step appears once per
+  // attempt.
+  void SetAttempt(int attempt) { attempt_ = attempt; }
 
  private:
   std::string path_;
   std::FILE* file_ = nullptr;
+  int attempt_ = 0;
 };
 
 }  // namespace meridian

@@ -1,6 +1,7 @@
 #include "runtime/train/scheduler_client.h"
 
 #include <chrono>
+#include <atomic>
 #include <condition_variable>
 #include <cstdio>
 #include <deque>
@@ -16,16 +17,30 @@ namespace meridian {
 
 namespace {
 
+// A daemon that restarts (even after kill -9) is found again within about a
+// second: gRPC's default reconnect backoff grows to two minutes, during
+// which every progress report would fail at once.
+grpc::ChannelArguments ChannelArguments() {
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 200);
+  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 200);
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
+  return args;
+}
+
 class GrpcSchedulerClient : public SchedulerClient {
  public:
   GrpcSchedulerClient(const std::string& address, std::string job_id)
       : address_(address),
         job_id_(std::move(job_id)),
-        stub_(v1::Scheduler::NewStub(grpc::CreateChannel(address, grpc::InsecureChannelCredentials()))) {}
+        stub_(v1::Scheduler::NewStub(
+            grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), ChannelArguments()))) {}
 
   Status ApplyAssignment(int rank, TrainOptions* o) override {
     grpc::ClientContext ctx;
-    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+    // A daemon that restarts while the ranks start is waited for.
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
+    ctx.set_wait_for_ready(true);
     v1::GetAssignmentRequest req;
     req.set_job_id(job_id_);
     req.set_rank(rank);
@@ -89,6 +104,8 @@ class GrpcSchedulerClient : public SchedulerClient {
       return Status::Internal("GetAssignment(rank " + std::to_string(rank) + ") answered rank " + std::to_string(a.rank()));
     MERIDIAN_RETURN_IF_ERROR(CheckAssignment(rank, a, FindRankSurroundings()));
     o->gpu = a.gpu();
+    o->attempt = resp.attempt();
+    attempt_ = resp.attempt();
     o->assigned_layer_begin = a.layer_begin();
     o->assigned_layer_end = a.layer_end();
     return ValidateTrainOptions(*o);
@@ -137,10 +154,14 @@ class GrpcSchedulerClient : public SchedulerClient {
 
   void Send(const v1::Progress& progress) {
     grpc::ClientContext ctx;
+    // Waits (briefly) for a daemon that is reconnecting instead of failing
+    // at once: the report then reaches a daemon that has just restarted.
     ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(2));
+    ctx.set_wait_for_ready(true);
     v1::ReportProgressRequest req;
     req.set_job_id(job_id_);
     *req.mutable_progress() = progress;
+    req.mutable_progress()->set_attempt(attempt_);
     v1::ReportProgressResponse resp;
     grpc::Status s = stub_->ReportProgress(&ctx, req, &resp);
     if (!s.ok() && !warned_) {
@@ -153,6 +174,7 @@ class GrpcSchedulerClient : public SchedulerClient {
   std::string address_, job_id_;
   std::unique_ptr<v1::Scheduler::Stub> stub_;
   bool warned_ = false;  // sender thread only
+  std::atomic<int> attempt_{0};
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<v1::Progress> pending_;

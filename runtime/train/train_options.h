@@ -69,6 +69,7 @@ struct TrainOptions {
   // Where the math runs: cpu, or cuda (one GPU per rank, NCCL between them).
   std::string device = "cpu";
   std::string dtype = "fp32";  // fp32 | bf16 (bf16: cuda only; float master weights)
+  int attempt = 0;  // the job's launch this rank belongs to (0: not scheduled)
   int gpu = -1;                // CUDA device index; -1: the local rank's (modulo the device count)
 
   // Run.

@@ -116,6 +116,7 @@ Status Trainer::Initialize() {
   }
   if (is_root()) {
     MERIDIAN_RETURN_IF_ERROR(metrics_.Open(o.metrics_out));
+    metrics_.SetAttempt(o.attempt);
     std::fprintf(stderr, "model %s: %zu parameters | batch %d x seq %d x %d micro-batches x dp %d | %d threads\n",
                  DescribeConfig(config_).c_str(), NumParameters(config_), o.batch, o.seq, microbatches_, layout_.dp,
                  omp_get_max_threads());
@@ -275,28 +276,33 @@ Status Trainer::OptimizerStep(float lr, float grad_scale) {
 // Fault injection for the failure tests: MERIDIAN_FAULT_STALL="RANK:STEP"
 // makes world rank RANK hang at the start of step STEP (the watchdog must
 // end the job); MERIDIAN_FAULT_FAIL="RANK:STEP" makes it fail there with an
-// error (the job must end at once, not when the watchdog fires).
+// error (the job must end at once, not when the watchdog fires). A third
+// field, ":ATTEMPT", limits the fault to that launch of a scheduled job, so
+// the restarted job gets past the step.
 struct Fault {
   int rank = -1;
   long step = -1;
+  int attempt = 0;  // 0: every attempt
 };
 
 // Read once: the check runs at every step.
 Fault FaultFromEnvironment(const char* variable) {
   Fault f;
   const char* spec = std::getenv(variable);
-  if (spec == nullptr || std::sscanf(spec, "%d:%ld", &f.rank, &f.step) != 2) return Fault{};
+  if (spec == nullptr || std::sscanf(spec, "%d:%ld:%d", &f.rank, &f.step, &f.attempt) < 2) return Fault{};
   return f;
 }
 
-bool FaultAt(const Fault& fault, int rank, long step) { return fault.rank == rank && fault.step == step; }
+bool FaultAt(const Fault& fault, int rank, long step, int attempt) {
+  return fault.rank == rank && fault.step == step && (fault.attempt == 0 || fault.attempt == attempt);
+}
 
-Status MaybeInjectFault(int rank, long step) {
+Status MaybeInjectFault(int rank, long step, int attempt) {
   static const Fault fail = FaultFromEnvironment("MERIDIAN_FAULT_FAIL");
   static const Fault stall = FaultFromEnvironment("MERIDIAN_FAULT_STALL");
-  if (FaultAt(fail, rank, step))
+  if (FaultAt(fail, rank, step, attempt))
     return Status::Internal("MERIDIAN_FAULT_FAIL: rank " + std::to_string(rank) + " fails at step " + std::to_string(step));
-  if (!FaultAt(stall, rank, step)) return Status::OK();
+  if (!FaultAt(stall, rank, step, attempt)) return Status::OK();
   std::fprintf(stderr, "[rank %d] MERIDIAN_FAULT_STALL: stalling at step %ld\n", rank, step);
   for (;;) sleep(60);
 }
@@ -323,7 +329,7 @@ Status Trainer::RunDeviceMicrobatches(DataLoader* data, int batches, bool comput
 
 Status Trainer::TrainStep(double* loss, double* grad_norm, float* lr) {
   SetCommContext("step " + std::to_string(step_ + 1));
-  MERIDIAN_RETURN_IF_ERROR(MaybeInjectFault(world_->rank(), step_ + 1));
+  MERIDIAN_RETURN_IF_ERROR(MaybeInjectFault(world_->rank(), step_ + 1, options_.attempt));
   double loss_sum = 0.0;
   DataLoader* data = train_data_.get();
   if (device_) {

@@ -51,15 +51,16 @@ Result<int64_t> ClusterLauncher::Launch(const v1::Job& job) {
   std::filesystem::create_directories(paths.dir, ec);
   if (ec) return Status::IOError(paths.dir + ": " + ec.message());
   MERIDIAN_RETURN_IF_ERROR(WriteFile(paths.hostfile, HostFileFor(job.placement(), kind, HostName())));
+  const AttemptFiles attempt{paths.LaunchLock(job.launches()), paths.LaunchExit(job.launches())};
   if (kind != LauncherKind::kSlurm)
-    return processes_.Start(job.id(), MpirunCommand(job, paths, cluster_.launch, kind, settings), paths.log);
+    return processes_.Start(job.id(), MpirunCommand(job, paths, cluster_.launch, kind, settings), paths.log, attempt);
 
   const DataCenter* dc = cluster_.FindDataCenter(job.placement().ranks(0).data_center());
   MERIDIAN_RETURN_IF_ERROR(WriteFile(paths.batch_script, SlurmBatchScript(job, paths, cluster_.launch, settings)));
   // `sbatch --wait` stays until the Slurm job ends and exits with its
   // status, so a Slurm job is followed like a local process.
   MERIDIAN_ASSIGN_OR_RETURN(int64_t pgid,
-                            processes_.Start(job.id(), SbatchCommand(job, paths, *dc), paths.log, SlurmEnv(*dc)));
+                            processes_.Start(job.id(), SbatchCommand(job, paths, *dc), paths.log, attempt, SlurmEnv(*dc)));
   std::lock_guard<std::mutex> lock(mu_);
   slurm_jobs_[job.id()] = *dc;
   return pgid;
@@ -87,17 +88,27 @@ Status ClusterLauncher::Kill(const std::string& job_id) {
   return processes_.Stop(job_id);
 }
 
-void ClusterLauncher::KillOrphan(const v1::Job& job) {
-  JobProcesses::KillGroup(job.launcher_pid());
-  for (const DataCenter& dc : cluster_.data_centers) {
-    if (dc.launcher != LauncherKind::kSlurm) continue;
-    for (const v1::RankAssignment& r : job.placement().ranks()) {
-      if (r.data_center() == dc.name) {
-        CancelSlurmJob(job.id(), dc);
-        return;
-      }
-    }
+const DataCenter* ClusterLauncher::SlurmDataCenterOf(const v1::Job& job) const {
+  for (const v1::RankAssignment& r : job.placement().ranks()) {
+    const DataCenter* dc = cluster_.FindDataCenter(r.data_center());
+    if (dc != nullptr && dc->launcher == LauncherKind::kSlurm) return dc;
   }
+  return nullptr;
+}
+
+Orphan ClusterLauncher::Reattach(const v1::Job& job) {
+  const JobPaths paths = PathsFor(JobRoot(), job.id());
+  const Orphan found =
+      processes_.Adopt(job.id(), AttemptFiles{paths.LaunchLock(job.launches()), paths.LaunchExit(job.launches())});
+  const DataCenter* slurm = SlurmDataCenterOf(job);
+  if (slurm != nullptr && found.state == Orphan::State::kRunning) {
+    std::lock_guard<std::mutex> lock(mu_);
+    slurm_jobs_[job.id()] = *slurm;
+  } else if (slurm != nullptr && found.state == Orphan::State::kGone) {
+    // `sbatch --wait` is gone, but the Slurm job it submitted may run on.
+    CancelSlurmJob(job.id(), *slurm);
+  }
+  return found;
 }
 
 }  // namespace meridian::scheduler

@@ -36,13 +36,15 @@ class ClusterLauncher : public Launcher {
   void SetExitCallback(ExitCallback callback) override { processes_.SetExitCallback(std::move(callback)); }
   Result<int64_t> Launch(const v1::Job& job) override;
   Status Kill(const std::string& job_id) override;
-  void KillOrphan(const v1::Job& job) override;
+  Orphan Reattach(const v1::Job& job) override;
   std::string LogPath(const std::string& job_id) const override;
 
  private:
   // Runs scancel for the job's Slurm job, if it was launched through Slurm.
   void CancelSlurmJob(const std::string& job_id, const DataCenter& dc);
   std::string JobRoot() const;
+  // The placement's Slurm data center, or nullptr.
+  const DataCenter* SlurmDataCenterOf(const v1::Job& job) const;
 
   Topology cluster_;  // the cluster's data centers and launch options; no nodes (agents change those)
   ClusterLauncherOptions options_;

@@ -19,7 +19,8 @@ class DryRunLauncher : public Launcher {
     std::thread([cb = on_exit_, job_id] { if (cb) cb(job_id, 143); }).detach();
     return Status::OK();
   }
-  void KillOrphan(const v1::Job&) override {}
+  // Nothing ran, so nothing is found: the job is placed again.
+  Orphan Reattach(const v1::Job&) override { return Orphan{}; }
   std::string LogPath(const std::string&) const override { return ""; }
 
  private:

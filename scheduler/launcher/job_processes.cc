@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -10,48 +11,135 @@
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <thread>
 
 namespace meridian::scheduler {
 
 namespace {
 
-// fork + exec with its own session, output appended to `log_fd`.
-Result<pid_t> Spawn(const std::vector<std::string>& argv, int log_fd, const std::vector<std::string>& env) {
-  std::vector<char*> args;
-  for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-  args.push_back(nullptr);
-  // The environment is built before fork: the child of a threaded process
-  // must not allocate.
+// Everything the child of fork() needs, prepared before the fork: the
+// child of a threaded process may only make async-signal-safe calls.
+struct SpawnPlan {
+  std::vector<char*> args, envp;
+  std::vector<std::string> env_storage;
+  int log_fd = -1;
+  int lock_fd = -1;             // supervised: the attempt's lock, already locked
+  std::string exit_path, exit_tmp;
+};
+
+SpawnPlan PlanSpawn(const std::vector<std::string>& argv, int log_fd, const std::vector<std::string>& env) {
+  SpawnPlan plan;
+  plan.log_fd = log_fd;
+  for (const std::string& a : argv) plan.args.push_back(const_cast<char*>(a.c_str()));
+  plan.args.push_back(nullptr);
   std::vector<std::string> overridden;
   for (const std::string& e : env) overridden.push_back(e.substr(0, e.find('=') + 1));
-  std::vector<char*> envp;
   for (char** e = environ; *e != nullptr; ++e) {
     bool replaced = false;
     for (const std::string& name : overridden) replaced |= std::strncmp(*e, name.c_str(), name.size()) == 0;
-    if (!replaced) envp.push_back(*e);
+    if (!replaced) plan.envp.push_back(*e);
   }
-  for (const std::string& e : env) envp.push_back(const_cast<char*>(e.c_str()));
-  envp.push_back(nullptr);
-  const pid_t pid = fork();
-  if (pid < 0) return Status::Internal(std::string("fork: ") + std::strerror(errno));
-  if (pid == 0) {
-    // Child: its own session and process group, so stopping the job reaches
-    // every process it started, and a daemon crash leaves it killable.
-    setsid();
-    dup2(log_fd, STDOUT_FILENO);
-    dup2(log_fd, STDERR_FILENO);
-    const int devnull = open("/dev/null", O_RDONLY);
-    if (devnull >= 0) dup2(devnull, STDIN_FILENO);
-    execvpe(args[0], args.data(), envp.data());
-    std::fprintf(stderr, "exec %s: %s\n", args[0], std::strerror(errno));
-    _exit(127);
+  plan.env_storage = env;
+  for (const std::string& e : plan.env_storage) plan.envp.push_back(const_cast<char*>(e.c_str()));
+  plan.envp.push_back(nullptr);
+  return plan;
+}
+
+void WriteAll(int fd, const char* data, size_t n) {
+  while (n > 0) {
+    const ssize_t w = write(fd, data, n);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) return;
+    data += w;
+    n -= (size_t)w;
   }
-  return pid;
+}
+
+// Decimal text of v, async-signal-safe.
+size_t FormatInt(long v, char* out) {
+  char tmp[24];
+  size_t n = 0;
+  const bool negative = v < 0;
+  unsigned long u = negative ? 0ul - (unsigned long)v : (unsigned long)v;
+  do {
+    tmp[n++] = (char)('0' + u % 10);
+    u /= 10;
+  } while (u != 0);
+  size_t k = 0;
+  if (negative) out[k++] = '-';
+  while (n > 0) out[k++] = tmp[--n];
+  out[k++] = '\n';
+  return k;
 }
 
 int ExitCode(int status) {
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+}
+
+[[noreturn]] void ExecOrDie(const SpawnPlan& plan) {
+  execvpe(plan.args[0], plan.args.data(), plan.envp.data());
+  const char* what = "exec failed: ";
+  WriteAll(STDERR_FILENO, what, std::strlen(what));
+  WriteAll(STDERR_FILENO, plan.args[0], std::strlen(plan.args[0]));
+  WriteAll(STDERR_FILENO, "\n", 1);
+  _exit(127);
+}
+
+void IgnoreButKeepDefaultAcrossExec(int) {}
+
+// The supervisor: keeps the attempt's lock (fd 3) while the launcher runs,
+// survives the SIGTERM sent to its group so it can record how the launcher
+// ended, and writes the exit file (atomically, durably) before exiting
+// with the launcher's status.
+[[noreturn]] void Supervise(const SpawnPlan& plan) {
+  if (plan.lock_fd != 3) dup2(plan.lock_fd, 3);
+  close_range(4, ~0u, 0);  // the daemon's sockets and database stay the daemon's
+  fcntl(3, F_SETFD, FD_CLOEXEC);  // the launcher must not hold the lock
+  char text[24];
+  WriteAll(3, text, FormatInt((long)getpid(), text));
+  struct sigaction sa {};
+  sa.sa_handler = IgnoreButKeepDefaultAcrossExec;  // a handler, unlike SIG_IGN, is reset by exec
+  for (int sig : {SIGTERM, SIGINT, SIGHUP}) sigaction(sig, &sa, nullptr);
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, nullptr);
+  const pid_t child = fork();
+  if (child == 0) ExecOrDie(plan);
+  int code = 127;
+  if (child > 0) {
+    int status = 0;
+    pid_t r;
+    while ((r = waitpid(child, &status, 0)) < 0 && errno == EINTR) {
+    }
+    if (r == child) code = ExitCode(status);
+  }
+  const int fd = open(plan.exit_tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  if (fd >= 0) {
+    WriteAll(fd, text, FormatInt(code, text));
+    fsync(fd);
+    close(fd);
+    rename(plan.exit_tmp.c_str(), plan.exit_path.c_str());
+  }
+  _exit(code);
+}
+
+// fork, then in the child: its own session and process group (stopping the
+// job reaches every process it started, and a daemon crash leaves it
+// alone), output to the log, then exec or, supervised, Supervise.
+Result<pid_t> Spawn(const SpawnPlan& plan) {
+  const pid_t pid = fork();
+  if (pid < 0) return Status::Internal(std::string("fork: ") + std::strerror(errno));
+  if (pid == 0) {
+    setsid();
+    dup2(plan.log_fd, STDOUT_FILENO);
+    dup2(plan.log_fd, STDERR_FILENO);
+    const int devnull = open("/dev/null", O_RDONLY);
+    if (devnull >= 0) dup2(devnull, STDIN_FILENO);
+    if (plan.lock_fd >= 0) Supervise(plan);
+    ExecOrDie(plan);
+  }
+  return pid;
 }
 
 Result<int> OpenLog(const std::string& log_path, const std::vector<std::string>& argv) {
@@ -60,17 +148,57 @@ Result<int> OpenLog(const std::string& log_path, const std::vector<std::string>&
   std::string line = "+";
   for (const std::string& a : argv) line += " " + a;
   line += "\n";
-  (void)!write(fd, line.data(), line.size());
+  WriteAll(fd, line.data(), line.size());
   return fd;
+}
+
+// The number in a small text file, or `fallback`.
+long ReadNumber(const std::string& path, long fallback) {
+  std::ifstream in(path);
+  long v = 0;
+  return (in >> v) ? v : fallback;
+}
+
+bool GroupExists(int64_t pgid) { return pgid > 1 && (kill(-(pid_t)pgid, 0) == 0 || errno == EPERM); }
+
+// Processes left in the group of a supervisor that was killed before it
+// could record an exit (so perhaps before its launcher ended): killed, and
+// waited for, so that nothing of the attempt trains on. The kernel does not
+// reuse a number as a process id while a group of that number has members,
+// so a group found here is the attempt's.
+void KillStragglers(int64_t pgid) {
+  if (!GroupExists(pgid)) return;
+  kill(-(pid_t)pgid, SIGKILL);
+  for (int i = 0; i < 200 && GroupExists(pgid); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(25));
 }
 
 }  // namespace
 
 Result<int64_t> JobProcesses::Start(const std::string& job_id, const std::vector<std::string>& argv,
-                                    const std::string& log_path, const std::vector<std::string>& env) {
-  MERIDIAN_ASSIGN_OR_RETURN(int fd, OpenLog(log_path, argv));
-  Result<pid_t> pid = Spawn(argv, fd, env);
-  close(fd);
+                                    const std::string& log_path, const AttemptFiles& files,
+                                    const std::vector<std::string>& env) {
+  // Locked before the fork and shared with the supervisor: from here on, a
+  // daemon that dies leaves the lock held by the supervisor, never free
+  // while the attempt may still start.
+  const int lock_fd = open(files.lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (lock_fd < 0) return Status::IOError(files.lock_path + ": " + std::strerror(errno));
+  if (flock(lock_fd, LOCK_EX | LOCK_NB) != 0 || ftruncate(lock_fd, 0) != 0) {
+    close(lock_fd);
+    return Status::FailedPrecondition(files.lock_path + " is held: this attempt already runs");
+  }
+  Result<int> log_fd = OpenLog(log_path, argv);
+  if (!log_fd.ok()) {
+    close(lock_fd);
+    return log_fd.status();
+  }
+  SpawnPlan plan = PlanSpawn(argv, *log_fd, env);
+  plan.lock_fd = lock_fd;
+  plan.exit_path = files.exit_path;
+  plan.exit_tmp = files.exit_path + ".tmp";
+  unlink(files.exit_path.c_str());
+  Result<pid_t> pid = Spawn(plan);
+  close(*log_fd);
+  close(lock_fd);
   if (!pid.ok()) return pid.status();
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -89,6 +217,59 @@ Result<int64_t> JobProcesses::Start(const std::string& job_id, const std::vector
   return (int64_t)*pid;
 }
 
+Orphan JobProcesses::Adopt(const std::string& job_id, const AttemptFiles& files) {
+  Orphan out;
+  const int fd = open(files.lock_path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return out;  // the attempt never forked: kGone
+  if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    // Held: the supervisor lives. Its first act is to write its process
+    // group into the lock; give it a moment if it has just started.
+    long pgid = 0;
+    for (int i = 0; i < 40 && (pgid = ReadNumber(files.lock_path, 0)) <= 1; ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(25));
+    out.state = Orphan::State::kRunning;
+    out.process_group = pgid;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      running_[job_id] = pgid;
+    }
+    std::thread([this, job_id, fd, exit_path = files.exit_path] { Follow(job_id, fd, exit_path); }).detach();
+    return out;
+  }
+  close(fd);
+  const long code = ReadNumber(files.exit_path, -1);
+  if (code >= 0) {
+    out.state = Orphan::State::kExited;
+    out.exit_code = (int)code;
+  } else {
+    KillStragglers(ReadNumber(files.lock_path, 0));
+  }
+  return out;
+}
+
+// An adopted attempt is not this daemon's child: its end is the release of
+// the supervisor's lock, its status the exit file.
+void JobProcesses::Follow(const std::string& job_id, int lock_fd, const std::string& exit_path) {
+  while (flock(lock_fd, LOCK_EX) != 0 && errno == EINTR) {
+  }
+  close(lock_fd);
+  int64_t pgid = 0;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = running_.find(job_id);
+    if (it != running_.end()) pgid = it->second;
+    running_.erase(job_id);
+  }
+  // No exit file: the supervisor itself was killed (SIGKILL after the grace
+  // period, or by hand), perhaps before the launcher it started.
+  long code = ReadNumber(exit_path, -1);
+  if (code < 0) {
+    KillStragglers(pgid);
+    code = 128 + SIGKILL;
+  }
+  if (on_exit_) on_exit_(job_id, (int)code);
+}
+
 Status JobProcesses::Stop(const std::string& job_id) {
   int64_t pgid = 0;
   {
@@ -97,6 +278,7 @@ Status JobProcesses::Stop(const std::string& job_id) {
     if (it == running_.end()) return Status::OK();  // already gone
     pgid = it->second;
   }
+  if (pgid <= 1) return Status::Internal("job " + job_id + ": its process group is unknown");
   kill(-(pid_t)pgid, SIGTERM);
   std::thread([this, pgid, job_id, grace = kill_grace_s_] {
     std::this_thread::sleep_for(std::chrono::duration<double>(grace));
@@ -106,15 +288,12 @@ Status JobProcesses::Stop(const std::string& job_id) {
   return Status::OK();
 }
 
-void JobProcesses::KillGroup(int64_t process_group) {
-  if (process_group > 1) kill(-(pid_t)process_group, SIGKILL);
-}
-
 int RunToCompletion(const std::vector<std::string>& argv, const std::string& log_path,
                     const std::vector<std::string>& env, double timeout_s) {
   Result<int> fd = OpenLog(log_path, argv);
   if (!fd.ok()) fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
-  Result<pid_t> pid = Spawn(argv, *fd, env);
+  const SpawnPlan plan = PlanSpawn(argv, *fd, env);
+  Result<pid_t> pid = Spawn(plan);
   close(*fd);
   if (!pid.ok()) return -1;
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_s);

@@ -1,7 +1,11 @@
 // The local processes that stand for running jobs (an mpirun, or an
-// `sbatch --wait` following a Slurm job): each in its own session and
-// process group, output appended to the job's log, a thread per job that
-// waits for it and reports its exit status.
+// `sbatch --wait` following a Slurm job). Each runs under a supervisor: a
+// small child of the daemon, in its own session and process group, that
+// holds an flock on the attempt's lock file while it lives and writes the
+// launcher's exit status to the attempt's exit file before it ends. So a
+// daemon killed with -9 leaves its jobs running, and the next daemon tells
+// a running attempt (lock held: adopt it) from one that ended (exit file)
+// without trusting process ids. Output is appended to the job's log.
 #pragma once
 
 #include <functional>
@@ -11,8 +15,14 @@
 #include <vector>
 
 #include "common/status.h"
+#include "scheduler/service/launcher.h"
 
 namespace meridian::scheduler {
+
+// Where an attempt's supervisor keeps its lock and exit status.
+struct AttemptFiles {
+  std::string lock_path, exit_path;
+};
 
 class JobProcesses {
  public:
@@ -22,17 +32,21 @@ class JobProcesses {
   void SetExitCallback(ExitCallback callback) { on_exit_ = std::move(callback); }
 
   // Starts argv (with `env` added to this process's environment: NAME=VALUE
-  // entries) with stdout and stderr appended to `log_path`, after a line
-  // showing the command. Returns the process group id.
+  // entries) under a supervisor, stdout and stderr appended to `log_path`
+  // after a line showing the command. Returns the process group id.
   Result<int64_t> Start(const std::string& job_id, const std::vector<std::string>& argv, const std::string& log_path,
-                        const std::vector<std::string>& env = {});
+                        const AttemptFiles& files, const std::vector<std::string>& env = {});
+  // Finds an attempt started by an earlier daemon: kRunning (now followed
+  // like a started one), kExited, or kGone. Stragglers of an attempt whose
+  // supervisor is gone are killed before this returns.
+  Orphan Adopt(const std::string& job_id, const AttemptFiles& files);
   // SIGTERM to the job's process group, SIGKILL after the grace period.
   // OK when the job has already exited.
   Status Stop(const std::string& job_id);
-  // SIGKILL to a process group left by an earlier daemon.
-  static void KillGroup(int64_t process_group);
 
  private:
+  void Follow(const std::string& job_id, int lock_fd, const std::string& exit_path);
+
   double kill_grace_s_;
   ExitCallback on_exit_;
   std::mutex mu_;

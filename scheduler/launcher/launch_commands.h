@@ -30,6 +30,12 @@ struct LaunchSettings {
 // file, output.log). `root` must be on storage every host of the job sees.
 struct JobPaths {
   std::string dir, checkpoints, metrics, hostfile, log, batch_script;
+  // Attempt N's supervisor holds an flock on launch-N.lock (its process
+  // group id inside) for as long as it lives, and writes the launcher's
+  // exit status to launch-N.exit before it ends: how a restarted daemon
+  // tells a running attempt from one that ended.
+  std::string LaunchLock(int attempt) const { return dir + "/launch-" + std::to_string(attempt) + ".lock"; }
+  std::string LaunchExit(int attempt) const { return dir + "/launch-" + std::to_string(attempt) + ".exit"; }
 };
 JobPaths PathsFor(const std::string& root, const std::string& job_id);
 

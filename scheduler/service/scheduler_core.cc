@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 
 #include <glob.h>
@@ -163,25 +164,71 @@ v1::Job* SchedulerCore::FindLocked(const std::string& id) {
   return nullptr;
 }
 
-Status SchedulerCore::Transition(v1::Job& job, v1::JobState state, const std::string& message,
-                                 const v1::Progress* progress) {
-  v1::Job updated = job;
-  updated.set_state(state);
-  if (!message.empty()) updated.set_message(message);
-  if (Terminal(state)) updated.set_finished_unix_s(NowUnixSeconds());
-  if (progress != nullptr) *updated.mutable_last_progress() = *progress;
+v1::JobEvent SchedulerCore::NextEventLocked(v1::Job& job, v1::JobState state, const std::string& message,
+                                            const v1::Progress* progress) {
+  job.set_state(state);
+  if (!message.empty()) job.set_message(message);
+  if (Terminal(state)) job.set_finished_unix_s(NowUnixSeconds());
+  if (progress != nullptr) *job.mutable_last_progress() = *progress;
   v1::JobEvent event;
   event.set_sequence(last_sequence_[job.id()] + 1);
   event.set_unix_s(NowUnixSeconds());
   event.set_state(state);
   event.set_message(message);
   if (progress != nullptr) *event.mutable_progress() = *progress;
-  // Durable first: the in-memory state only moves once the store has it.
-  MERIDIAN_RETURN_IF_ERROR(store_->PutJob(updated, &event));
-  job = std::move(updated);
+  return event;
+}
+
+Status SchedulerCore::CommitLocked(v1::Job& job, v1::Job next, v1::JobState state, const std::string& message) {
+  MERIDIAN_RETURN_IF_ERROR(FlushJobLocked(job.id()));  // its events stay in order
+  const v1::JobEvent event = NextEventLocked(next, state, message, nullptr);
+  if (Status s = store_->PutJob(next, {event}); !s.ok()) {
+    store_failing_ = true;  // FlushLocked finds out when it works again
+    return s;
+  }
+  job = std::move(next);
   last_sequence_[job.id()] = event.sequence();
   events_cv_.notify_all();
   return Status::OK();
+}
+
+void SchedulerCore::RecordLocked(v1::Job& job, v1::JobState state, const std::string& message,
+                                 const v1::Progress* progress) {
+  const v1::JobEvent event = NextEventLocked(job, state, message, progress);
+  unsaved_[job.id()].push_back(event);
+  last_sequence_[job.id()] = event.sequence();
+  events_cv_.notify_all();
+  if (progress == nullptr) (void)FlushJobLocked(job.id());  // progress waits for the next flush
+}
+
+Status SchedulerCore::FlushJobLocked(const std::string& id) {
+  auto it = unsaved_.find(id);
+  if (it == unsaved_.end()) return Status::OK();
+  const v1::Job* job = FindLocked(id);
+  Status s = job == nullptr ? Status::OK() : store_->PutJob(*job, it->second);
+  if (!s.ok()) {
+    if (!store_failing_)
+      std::fprintf(stderr, "error: the state store failed (%s); job states are kept in memory and written again "
+                   "until it works\n", s.ToString().c_str());
+    store_failing_ = true;
+    return s;
+  }
+  unsaved_.erase(it);
+  return Status::OK();
+}
+
+void SchedulerCore::FlushLocked() {
+  last_flush_s_ = NowUnixSeconds();
+  std::vector<std::string> ids;
+  for (const auto& [id, events] : unsaved_) ids.push_back(id);
+  bool failed = false;
+  for (const std::string& id : ids) failed |= !FlushJobLocked(id).ok();
+  if (store_failing_ && !failed) {
+    store_failing_ = false;
+    std::fprintf(stderr, "the state store works again; every job state is written\n");
+    ++capacity_version_;  // jobs that could not be placed while it failed are tried again
+    ScheduleLocked();
+  }
 }
 
 Status SchedulerCore::Recover() {
@@ -206,15 +253,36 @@ Status SchedulerCore::Recover() {
   for (v1::Job& job : jobs_) {
     MERIDIAN_ASSIGN_OR_RETURN(std::vector<v1::JobEvent> events, store_->ListEvents(job.id(), 0));
     last_sequence_[job.id()] = events.empty() ? 0 : events.back().sequence();
-    if (job.state() == v1::PLACED || job.state() == v1::RUNNING) {
-      launcher_->KillOrphan(job);
-      job.set_launcher_pid(0);
-      job.clear_placement();
-      MERIDIAN_RETURN_IF_ERROR(Transition(job, v1::QUEUED, "requeued: the scheduler restarted while it ran", nullptr));
-    }
+    if (job.state() == v1::PLACED || job.state() == v1::RUNNING) ReattachLocked(job);
   }
   ScheduleLocked();
   return Status::OK();
+}
+
+void SchedulerCore::ReattachLocked(v1::Job& job) {
+  const std::string attempt = "attempt " + std::to_string(job.launches());
+  const Orphan found = launcher_->Reattach(job);
+  for (const auto& r : job.placement().ranks()) occupancy_[r.node()][r.gpu()] = job.id();
+  switch (found.state) {
+    case Orphan::State::kRunning:
+      job.set_launcher_pid(found.process_group);
+      job.set_log_path(launcher_->LogPath(job.id()));
+      RecordLocked(job, v1::RUNNING, "the scheduler restarted and adopted " + attempt + ", still running", nullptr);
+      return;
+    case Orphan::State::kExited:
+      EndAttemptLocked(job, found.exit_code, " (" + attempt + " ended while the scheduler was down)");
+      return;
+    case Orphan::State::kGone:
+      // Not the job's fault: no restart is used up.
+      ReleaseLocked(job);
+      job.set_launcher_pid(0);
+      job.clear_placement();
+      RecordLocked(job, v1::RESTARTING,
+                   "the scheduler restarted and " + attempt + " had left no process; restarting from the newest "
+                   "checkpoint",
+                   nullptr);
+      return;
+  }
 }
 
 Result<v1::Node> SchedulerCore::RegisterNode(const v1::Node& request) {
@@ -322,6 +390,8 @@ void SchedulerCore::StopJobsOnNodeLocked(const std::string& node, const std::str
 
 void SchedulerCore::CheckLiveness(double now) {
   std::lock_guard<std::mutex> lock(mu_);
+  if ((!unsaved_.empty() || store_failing_) && std::abs(now - last_flush_s_) >= options_.flush_interval_s)
+    FlushLocked();
   for (Node& n : topology_.nodes) {
     if (!n.alive || n.last_heartbeat_s <= 0 || now - n.last_heartbeat_s <= options_.node_timeout_s) continue;
     n.alive = false;
@@ -413,10 +483,10 @@ Result<v1::Job> SchedulerCore::SubmitJob(const v1::JobSpec& spec) {
   *job.mutable_spec() = spec;
   job.set_submitted_unix_s(NowUnixSeconds());
   jobs_.push_back(job);
-  v1::Job& stored = jobs_.back();
-  Status s = Transition(stored, v1::QUEUED, "submitted", nullptr);
+  Status s = CommitLocked(jobs_.back(), job, v1::QUEUED, "submitted");
   if (!s.ok()) {
     jobs_.pop_back();
+    last_sequence_.erase(job.id());
     return s;
   }
   ScheduleLocked();
@@ -434,27 +504,32 @@ void SchedulerCore::ScheduleLocked() {
     if (tried == capacity_version_) continue;  // nothing freed since it last failed
     Result<JobRequest> request = ToJobRequest(job.spec());
     if (!request.ok()) continue;
-    Result<Placement> placement = PlaceLocked(job.spec(), *request, occupancy_);
+    v1::Job next = job;  // what it becomes once placed (a shrink changes its spec)
+    Result<Placement> placement = PlaceLocked(next.spec(), *request, occupancy_);
     std::string shrunk;
-    if (!placement.ok() && job.state() == v1::RESTARTING) placement = ShrinkLocked(job, *request, &shrunk);
+    if (!placement.ok() && job.state() == v1::RESTARTING) placement = ShrinkLocked(next, *request, &shrunk);
     if (!placement.ok()) {
       tried = capacity_version_;
       continue;
     }
-    tried_at_version_.erase(job.id());
     for (const RankPlacement& r : placement->ranks) occupancy_[r.node][r.gpu] = job.id();
-    *job.mutable_placement() = PlacementToProto(*placement, topology_);
+    *next.mutable_placement() = PlacementToProto(*placement, topology_);
+    next.set_launches(next.launches() + 1);
     char msg[160];
     std::snprintf(msg, sizeof(msg), "placed: dp %d x pp %d, %s sync, predicted %.3f s/step", placement->dp,
                   placement->pp, placement->dp_sync.c_str(), placement->predicted_step_s);
-    if (!Transition(job, v1::PLACED, shrunk + msg, nullptr).ok()) {
+    // Durable before the launch, with the attempt's number: a daemon that
+    // restarts knows which attempt may be running.
+    if (!CommitLocked(job, std::move(next), v1::PLACED, shrunk + msg).ok()) {
       ReleaseLocked(job);
+      tried = capacity_version_;  // tried again once the store works (FlushLocked)
       continue;
     }
+    tried_at_version_.erase(job.id());
     Status launched = LaunchLocked(job);
     if (!launched.ok()) {
       ReleaseLocked(job);
-      (void)Transition(job, v1::FAILED, "launch failed: " + launched.message(), nullptr);
+      RecordLocked(job, v1::FAILED, "launch failed: " + launched.message(), nullptr);
     }
   }
 }
@@ -509,11 +584,12 @@ Status SchedulerCore::CheckDataCenters(const v1::JobSpec& spec) const {
 }
 
 Status SchedulerCore::LaunchLocked(v1::Job& job) {
-  job.set_launches(job.launches() + 1);
   MERIDIAN_ASSIGN_OR_RETURN(int64_t pgid, launcher_->Launch(job));
   job.set_launcher_pid(pgid);
   job.set_log_path(launcher_->LogPath(job.id()));
-  return Transition(job, v1::RUNNING, "launched (attempt " + std::to_string(job.launches()) + ")", nullptr);
+  // A fact from here on: its processes run whatever the store says.
+  RecordLocked(job, v1::RUNNING, "launched (attempt " + std::to_string(job.launches()) + ")", nullptr);
+  return Status::OK();
 }
 
 void SchedulerCore::ReleaseLocked(const v1::Job& job) {
@@ -547,7 +623,7 @@ Result<v1::Job> SchedulerCore::CancelJob(const std::string& id) {
   if (job == nullptr) return Status::NotFound("job '" + id + "' does not exist");
   if (Terminal(job->state())) return Status::FailedPrecondition("job '" + id + "' has already ended");
   if (job->state() == v1::QUEUED || job->state() == v1::RESTARTING) {
-    MERIDIAN_RETURN_IF_ERROR(Transition(*job, v1::CANCELLED, "cancelled while waiting to be placed", nullptr));
+    MERIDIAN_RETURN_IF_ERROR(CommitLocked(*job, *job, v1::CANCELLED, "cancelled while waiting to be placed"));
     return *job;
   }
   cancel_requested_[id] = true;
@@ -589,6 +665,7 @@ Result<v1::GetAssignmentResponse> SchedulerCore::GetAssignment(const std::string
   *out.mutable_assignment() = job->placement().ranks(rank);
   *out.mutable_placement() = job->placement();
   *out.mutable_spec() = job->spec();
+  out.set_attempt(job->launches());
   return out;
 }
 
@@ -599,9 +676,11 @@ Result<v1::JobState> SchedulerCore::ReportProgress(const std::string& job_id, co
   if (job == nullptr) return Status::NotFound("job '" + job_id + "' does not exist");
   if (cancel_requested_.count(job_id)) return v1::CANCELLED;
   if (job->state() != v1::RUNNING) return job->state();
+  // A straggler of an attempt that is over must not rewrite the progress.
+  if (progress.attempt() != 0 && progress.attempt() != job->launches()) return job->state();
   v1::Progress p = progress;
   if (p.unix_s() == 0) p.set_unix_s(NowUnixSeconds());
-  MERIDIAN_RETURN_IF_ERROR(Transition(*job, v1::RUNNING, "", &p));
+  RecordLocked(*job, v1::RUNNING, "", &p);  // durable at the next flush: one write for many reports
   return job->state();
 }
 
@@ -613,6 +692,11 @@ Result<std::vector<v1::JobEvent>> SchedulerCore::WaitForEvents(const std::string
   events_cv_.wait_for(lock, std::chrono::duration<double>(timeout_s),
                       [&] { return last_sequence_[job_id] > after; });
   MERIDIAN_ASSIGN_OR_RETURN(std::vector<v1::JobEvent> events, store_->ListEvents(job_id, after));
+  // Then those not written yet (batched progress, or a failing store).
+  if (auto it = unsaved_.find(job_id); it != unsaved_.end()) {
+    for (const v1::JobEvent& e : it->second)
+      if (e.sequence() > after && (events.empty() || e.sequence() > events.back().sequence())) events.push_back(e);
+  }
   const v1::Job* job = FindLocked(job_id);
   const int64_t last_seen = events.empty() ? after : events.back().sequence();
   *done = Terminal(job->state()) && last_seen >= last_sequence_[job_id];
@@ -623,9 +707,15 @@ void SchedulerCore::OnJobExit(const std::string& job_id, int exit_code) {
   std::lock_guard<std::mutex> lock(mu_);
   v1::Job* job = FindLocked(job_id);
   if (job == nullptr || Terminal(job->state())) return;
-  ReleaseLocked(*job);
-  job->set_exit_code(exit_code);
-  job->set_launcher_pid(0);
+  EndAttemptLocked(*job, exit_code, "");
+  ScheduleLocked();
+}
+
+void SchedulerCore::EndAttemptLocked(v1::Job& job, int exit_code, const std::string& context) {
+  const std::string& job_id = job.id();
+  ReleaseLocked(job);
+  job.set_exit_code(exit_code);
+  job.set_launcher_pid(0);
   // Why it ended, when it did not succeed: the daemon stopped it (a node
   // failed or its agent left), a node is gone, or a rank failed.
   std::string why;
@@ -633,30 +723,30 @@ void SchedulerCore::OnJobExit(const std::string& job_id, int exit_code) {
     why = it->second;
     stopped_because_.erase(it);
   }
-  for (const auto& r : job->placement().ranks()) {
+  for (const auto& r : job.placement().ranks()) {
     const Node* n = topology_.FindNode(r.node());
     if (why.empty() && (n == nullptr || !n->alive)) why = "node " + r.node() + " is gone";
   }
   if (why.empty()) why = "a rank failed: " + LauncherExitText(exit_code);
-  const int max_restarts = job->spec().has_max_restarts() ? job->spec().max_restarts() : kDefaultMaxRestarts;
+  why += context;
+  const int max_restarts = job.spec().has_max_restarts() ? job.spec().max_restarts() : kDefaultMaxRestarts;
   if (cancel_requested_.erase(job_id)) {
-    (void)Transition(*job, v1::CANCELLED, "cancelled", nullptr);
+    RecordLocked(job, v1::CANCELLED, "cancelled", nullptr);
   } else if (exit_code == 0) {
-    (void)Transition(*job, v1::SUCCEEDED, "finished", nullptr);
-  } else if (job->restarts() < max_restarts) {
-    job->set_restarts(job->restarts() + 1);
-    job->clear_placement();
-    (void)Transition(*job, v1::RESTARTING,
-                     why + "; restart " + std::to_string(job->restarts()) + " of " + std::to_string(max_restarts) +
-                         ", from the newest checkpoint (meridianctl logs " + job_id + ")",
-                     nullptr);
+    RecordLocked(job, v1::SUCCEEDED, "finished" + context, nullptr);
+  } else if (job.restarts() < max_restarts) {
+    job.set_restarts(job.restarts() + 1);
+    job.clear_placement();
+    RecordLocked(job, v1::RESTARTING,
+                 why + "; restart " + std::to_string(job.restarts()) + " of " + std::to_string(max_restarts) +
+                     ", from the newest checkpoint (meridianctl logs " + job_id + ")",
+                 nullptr);
   } else {
-    (void)Transition(*job, v1::FAILED,
-                     why + "; no restart left (max_restarts " + std::to_string(max_restarts) +
-                         "; meridianctl logs " + job_id + ")",
-                     nullptr);
+    RecordLocked(job, v1::FAILED,
+                 why + "; no restart left (max_restarts " + std::to_string(max_restarts) + "; meridianctl logs " +
+                     job_id + ")",
+                 nullptr);
   }
-  ScheduleLocked();
 }
 
 }  // namespace meridian::scheduler

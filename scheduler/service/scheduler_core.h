@@ -30,6 +30,10 @@ struct SchedulerCoreOptions {
   // Refuse at submit a job whose data globs match no file here (the daemon
   // that launches real jobs; not for dry runs and unit tests).
   bool check_data_paths = false;
+  // Progress reports are durable in batches: written at most this often
+  // (a daemon killed with -9 loses at most this much progress history).
+  // Also how often writes that failed are tried again.
+  double flush_interval_s = 1.0;
 };
 
 class SchedulerCore {
@@ -38,9 +42,10 @@ class SchedulerCore {
   // `store` and `launcher` must outlive the core.
   SchedulerCore(Topology cluster, StateStore* store, Launcher* launcher, SchedulerCoreOptions options);
 
-  // Loads nodes and jobs from the store. Jobs that were placed or running
-  // when the daemon stopped are requeued (their old processes killed) and
-  // resume from their last checkpoint when placed again.
+  // Loads nodes and jobs from the store. A job that was placed or running
+  // when the daemon stopped is adopted if its processes still run, ends as
+  // its launcher did if that ended meanwhile, and otherwise is placed again
+  // and resumes from its newest checkpoint. Never two attempts at once.
   Status Recover();
 
   Result<v1::Node> RegisterNode(const v1::Node& node);
@@ -50,7 +55,8 @@ class SchedulerCore {
   // brought is forgotten, a cluster-file node returns to its definition.
   Status DeregisterNode(const std::string& node);
   // Marks silent nodes dead and restarts the jobs running on them; ends
-  // the probation of nodes that came back.
+  // the probation of nodes that came back; writes batched progress and
+  // what the store refused before. Called periodically.
   void CheckLiveness(double now_unix_s);
   v1::ListPoolsResponse ListPools();
 
@@ -76,7 +82,26 @@ class SchedulerCore {
   static Result<JobRequest> ToJobRequest(const v1::JobSpec& spec);
 
  private:
-  Status Transition(v1::Job& job, v1::JobState state, const std::string& message, const v1::Progress* progress);
+  // How a job's state moves. The store is the memory of the next daemon,
+  // and a job's processes are facts it must not contradict:
+  // - CommitLocked, for what a client asks (submit, cancel a waiting job)
+  //   and for a placement before its launch: durable first; on a store
+  //   error nothing changes and the error is returned.
+  // - RecordLocked, for what has happened (a launch, an exit, progress):
+  //   memory moves at once and the store follows, now or, for progress and
+  //   while the store fails, at the next flush. A failed write never leaves
+  //   a job RUNNING without processes or FAILED while they run.
+  Status CommitLocked(v1::Job& job, v1::Job next, v1::JobState state, const std::string& message);
+  void RecordLocked(v1::Job& job, v1::JobState state, const std::string& message, const v1::Progress* progress);
+  v1::JobEvent NextEventLocked(v1::Job& job, v1::JobState state, const std::string& message,
+                               const v1::Progress* progress);
+  Status FlushJobLocked(const std::string& id);
+  void FlushLocked();
+  // A job the store says was placed or running, after a daemon restart.
+  void ReattachLocked(v1::Job& job);
+  // Its launcher exited with `exit_code`: done, restarted or failed.
+  // `context` is added to the event's message.
+  void EndAttemptLocked(v1::Job& job, int exit_code, const std::string& context);
   void ScheduleLocked();  // places queued jobs, FIFO with backfill
   Status LaunchLocked(v1::Job& job);
   void ReleaseLocked(const v1::Job& job);
@@ -105,6 +130,9 @@ class SchedulerCore {
   std::map<std::string, int64_t> last_sequence_;  // per job
   std::map<std::string, bool> cancel_requested_;
   std::map<std::string, std::string> stopped_because_;  // job -> why the daemon stopped it (a node failed or left)
+  std::map<std::string, std::vector<v1::JobEvent>> unsaved_;  // job -> events recorded, not yet in the store
+  bool store_failing_ = false;
+  double last_flush_s_ = 0;
   Occupancy occupancy_;
   // Bumped whenever capacity may have grown (GPUs freed, nodes joined or
   // revived). A queued job that failed to place is retried only after a

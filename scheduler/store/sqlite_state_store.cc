@@ -72,24 +72,24 @@ class SqliteStateStore : public StateStore {
     return ListBlobs<v1::Node>("SELECT data FROM nodes ORDER BY name", "");
   }
 
-  Status PutJob(const v1::Job& job, const v1::JobEvent* event) override {
+  Status PutJob(const v1::Job& job, const std::vector<v1::JobEvent>& events) override {
     std::lock_guard<std::mutex> lock(mu_);
     MERIDIAN_RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
     Status s = PutBlob("INSERT INTO jobs(id, data) VALUES(?1, ?2) ON CONFLICT(id) DO UPDATE SET data=excluded.data",
                        job.id(), job);
-    if (s.ok() && event != nullptr) {
+    for (const v1::JobEvent& event : events) {
+      if (!s.ok()) break;
       sqlite3_stmt* st = nullptr;
       s = Prepare("INSERT INTO events(job_id, sequence, data) VALUES(?1, ?2, ?3)", &st);
-      if (s.ok()) {
-        const std::string blob = event->SerializeAsString();
-        sqlite3_bind_text(st, 1, job.id().c_str(), -1, SQLITE_TRANSIENT);
-        sqlite3_bind_int64(st, 2, event->sequence());
-        sqlite3_bind_blob(st, 3, blob.data(), (int)blob.size(), SQLITE_TRANSIENT);
-        s = StepDone(st, "insert event");
-      }
+      if (!s.ok()) break;
+      const std::string blob = event.SerializeAsString();
+      sqlite3_bind_text(st, 1, job.id().c_str(), -1, SQLITE_TRANSIENT);
+      sqlite3_bind_int64(st, 2, event.sequence());
+      sqlite3_bind_blob(st, 3, blob.data(), (int)blob.size(), SQLITE_TRANSIENT);
+      s = StepDone(st, "insert event");
     }
     if (!s.ok()) {
-      Exec("ROLLBACK");
+      (void)Exec("ROLLBACK");
       return s;
     }
     return Exec("COMMIT");

@@ -24,8 +24,8 @@ class StateStore {
   virtual Status DeleteNode(const std::string& name) = 0;  // OK when absent
   virtual Result<std::vector<v1::Node>> ListNodes() = 0;
 
-  // Inserts or replaces the job and appends the event, atomically.
-  virtual Status PutJob(const v1::Job& job, const v1::JobEvent* event) = 0;
+  // Inserts or replaces the job and appends the events, atomically.
+  virtual Status PutJob(const v1::Job& job, const std::vector<v1::JobEvent>& events) = 0;
   virtual Result<std::vector<v1::Job>> ListJobs() = 0;  // in submission order
   virtual Result<std::vector<v1::JobEvent>> ListEvents(const std::string& job_id, int64_t after_sequence) = 0;
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The daemon as a process: acknowledged requests survive kill -9. Nodes
 # registered by an agent, queued and running jobs are all there after a
-# restart, and the running job is placed and launched again.
+# restart, and the running job is adopted, not launched again.
 set -uo pipefail
 bin=$1; work=$2
 rm -rf "$work" && mkdir -p "$work"
@@ -35,6 +35,9 @@ YAML
 sed 's/name: long/name: queued/' "$work/long.yaml" >"$work/queued.yaml"
 "$bin/meridianctl" submit "$work/long.yaml" >/dev/null || fail "submit long"
 "$bin/meridianctl" submit "$work/queued.yaml" >/dev/null || fail "submit queued"
+# Killed while the long job really trains: after its first metrics line.
+for _ in $(seq 600); do [[ -s "$work/state/jobs/job-000001/metrics.jsonl" ]] && break; sleep 0.1; done
+[[ -s "$work/state/jobs/job-000001/metrics.jsonl" ]] || fail "the long job never trained a step"
 before=$("$bin/meridianctl" list)
 echo "$before"
 kill -9 "$daemon"
@@ -45,6 +48,7 @@ echo "$after"
 "$bin/meridianctl" nodes | grep -q "agent-node" || fail "the registered node was lost"
 grep -q "job-000001.*long" <<<"$after" || fail "job-000001 was lost"
 grep -q "job-000002.*QUEUED.*queued" <<<"$after" || fail "the queued job was lost"
-"$bin/meridianctl" --json get job-000001 | grep -q '"launches":2' || fail "the running job was not relaunched"
+"$bin/meridianctl" --json get job-000001 | grep -q '"launches":1' || fail "the running job was launched again"
+"$bin/meridianctl" get job-000001 | grep -q RUNNING || fail "the running job is not RUNNING"
 "$bin/meridianctl" cancel job-000001 >/dev/null || fail "cancel"
 echo "ok: state survived kill -9"

@@ -23,12 +23,17 @@ class FakeLauncher : public Launcher {
     killed.push_back(job_id);
     return Status::OK();
   }
-  void KillOrphan(const v1::Job& job) override { orphans.push_back(job.launcher_pid()); }
+  // What a restarted daemon finds: `orphan`, for every job it asks about.
+  Orphan Reattach(const v1::Job& job) override {
+    reattached.push_back(job.id());
+    return orphan;
+  }
   std::string LogPath(const std::string& job_id) const override { return "/tmp/" + job_id + ".log"; }
   void Exit(const std::string& job_id, int code) { cb_(job_id, code); }
 
   std::vector<std::string> launched, killed;
-  std::vector<int64_t> orphans;
+  std::vector<std::string> reattached;
+  Orphan orphan;  // kGone unless a test says otherwise
 
  private:
   std::mutex mu_;

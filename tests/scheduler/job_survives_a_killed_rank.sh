@@ -1,17 +1,23 @@
 #!/usr/bin/env bash
-# A scheduled DP2 x PP2 job one of whose ranks is killed with -9 mid-run
-# restarts by itself from its newest checkpoint and finishes with the same
-# final loss, bit for bit, as the same job left alone.
+# A scheduled DP2 x PP2 job one of whose ranks fails mid-run restarts by
+# itself from its newest checkpoint and finishes with the same final loss,
+# bit for bit, as the same job left alone. MODE kill: rank 3 is killed with
+# -9; MODE stall: rank 3 hangs at step 150 of the first attempt (fault
+# injection) and the watchdog ends that attempt.
 set -uo pipefail
-bin=$1; work=$2
+bin=$1; work=$2; mode=${3:-kill}
 rm -rf "$work" && mkdir -p "$work"
 port=$(( 40000 + RANDOM % 20000 ))
 export MERIDIAN_SCHEDULER=127.0.0.1:$port
 "$bin/meridian-data" synth --out "$work/data" --train-bytes 100000 --val-bytes 10000 >/dev/null || exit 1
-"$bin/meridian-scheduler" --listen "$MERIDIAN_SCHEDULER" --state "$work/state" --slots-per-dc 2 >"$work/daemon.log" 2>&1 &
-daemon=$!
+start_daemon() {  # extra environment for the daemon and its ranks as arguments
+  env "$@" "$bin/meridian-scheduler" --listen "$MERIDIAN_SCHEDULER" --state "$work/state" --slots-per-dc 2 \
+    >>"$work/daemon.log" 2>&1 &
+  daemon=$!
+  for _ in $(seq 100); do "$bin/meridianctl" pools >/dev/null 2>&1 && break; sleep 0.1; done
+}
+if [[ $mode == stall ]]; then start_daemon MERIDIAN_FAULT_STALL=3:150:1; else start_daemon; fi
 trap 'kill $daemon 2>/dev/null; wait $daemon 2>/dev/null' EXIT
-for _ in $(seq 100); do "$bin/meridianctl" pools >/dev/null 2>&1 && break; sleep 0.1; done
 fail() { echo "FAIL: $*"; "$bin/meridianctl" get job-000001; tail -30 "$work/daemon.log"; exit 1; }
 field() { "$bin/meridianctl" --json get "$1" | python3 -c "import json,sys; j=json.load(sys.stdin); print($2)"; }
 cat >"$work/job.yaml" <<YAML
@@ -21,7 +27,10 @@ training: {batch: 2, seq: 32, microbatches: 2, steps: 600, lr: 2.0e-3, data: "$w
 layout: {dp: 2, pp: 2, dp_sync: sync}
 max_restarts: 2
 YAML
+# A hung collective is noticed after --comm-timeout (default 300 s).
+[[ $mode == stall ]] && sed -i 's/threads: 1}/threads: 1, extra_args: ["--comm-timeout", "5"]}/' "$work/job.yaml"
 "$bin/meridianctl" submit "$work/job.yaml" >/dev/null || fail "submit"
+if [[ $mode == kill ]]; then
 # Kill mid-run: after the first checkpoint (every steps/5 = 120 steps),
 # watching rank 0's metrics file, which is cheaper to poll than the daemon.
 metrics=$work/state/jobs/job-000001/metrics.jsonl
@@ -39,6 +48,7 @@ done
 killed_at=$(date +%s.%N)
 kill -9 "$victim"
 echo "killed rank 3 (pid $victim) after step $step"
+fi
 for _ in $(seq 1200); do
   state=$(field job-000001 'j["state"]')
   [[ $state == SUCCEEDED || $state == FAILED || $state == CANCELLED ]] && break
@@ -50,7 +60,7 @@ done
 "$bin/meridianctl" --json watch job-000001 >"$work/events.jsonl"
 grep '"RESTARTING"' "$work/events.jsonl" | grep -q "a rank failed" || fail "no RESTARTING event saying a rank failed"
 # How long training stopped: from the kill to the first step trained after it.
-python3 - "$work/events.jsonl" "$killed_at" <<'PY'
+[[ $mode == kill ]] && python3 - "$work/events.jsonl" "$killed_at" <<'PY'
 import json, sys
 events = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
 restart = next(i for i, e in enumerate(events) if e["state"] == "RESTARTING")
@@ -58,7 +68,9 @@ back = next(e for e in events[restart:] if "progress" in e)
 print("training again %.1f s after the kill (RESTARTING after %.1f s), at step %s" % (
     back["unix_s"] - float(sys.argv[2]), events[restart]["unix_s"] - float(sys.argv[2]), back["progress"]["step"]))
 PY
-# The same job, left alone.
+# The same job, left alone (by a daemon without the fault).
+kill "$daemon"; wait "$daemon" 2>/dev/null
+start_daemon
 "$bin/meridianctl" submit --watch "$work/job.yaml" >/dev/null || fail "the uninterrupted run failed"
 last_loss() { python3 -c '
 import json, sys
@@ -66,4 +78,4 @@ rows = [json.loads(l) for l in open(sys.argv[1]) if "\"loss\"" in l and "\"step\
 print(repr([r for r in rows if r["step"] == 600][-1]["loss"]))' "$work/state/jobs/$1/metrics.jsonl"; }
 a=$(last_loss job-000001); b=$(last_loss job-000002)
 [[ $a == "$b" ]] || fail "final loss $a after the restart, $b left alone"
-echo "ok: restarted after the kill, final loss $a equals the uninterrupted run's"
+echo "ok: restarted after the $mode, final loss $a equals the uninterrupted run's"

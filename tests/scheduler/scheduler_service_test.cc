@@ -317,20 +317,22 @@ TEST_F(ServiceTest, BadRequestsGetInvalidArgumentOrNotFound) {
   }
 }
 
-TEST_F(ServiceTest, RestartRecoversJobsAndRequeuesRunningOnes) {
+TEST_F(ServiceTest, RestartRecoversJobsAndRelaunchesOnesWhoseProcessesAreGone) {
   v1::Job running, queued;
   ASSERT_TRUE(Submit(SmallJob(2, 4), &running).ok());
   ASSERT_TRUE(Submit(SmallJob(2, 4), &queued).ok());
   Stop();
   Start();
-  // The running job was requeued (its old process group killed) and placed
-  // again; the queued one waits behind it.
-  EXPECT_EQ(launcher_.orphans.size(), 1u);
+  // The launcher found nothing of the running job (the fake's default):
+  // it is placed and launched again from its checkpoint, without using up
+  // a restart; the queued one waits behind it.
+  EXPECT_EQ(launcher_.reattached, std::vector<std::string>{running.id()});
   auto jobs = core_->ListJobs({});
   ASSERT_EQ(jobs.size(), 2u);
   EXPECT_EQ(jobs[0].id(), running.id());
   EXPECT_EQ(jobs[0].state(), v1::RUNNING);
   EXPECT_EQ(jobs[0].launches(), 2);
+  EXPECT_EQ(jobs[0].restarts(), 0);
   EXPECT_EQ(jobs[1].state(), v1::QUEUED);
 }
 
