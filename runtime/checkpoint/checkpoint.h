@@ -12,7 +12,9 @@
 // A step directory only ever appears complete: it is written under a
 // temporary name (step_N.tmp-<pid>), fsynced, then renamed into place.
 // Leftover temporary directories from a crash are ignored by the loader and
-// may be deleted by hand.
+// may be deleted by hand. That is format version 1; version 2 (sharded:
+// every rank writes its own part) is in sharded_checkpoint.h, and the
+// loaders below read both.
 //
 // Thread safety: the functions are stateless; concurrent saves of the same
 // step into one root from different processes are not supported (one
@@ -65,9 +67,11 @@ struct TrainingCheckpoint {
 // is removed).
 Status SaveCheckpoint(const std::string& root_dir, const TrainingCheckpoint& ckpt);
 
-// Loads and fully verifies a checkpoint. `path` is either a step directory
-// or a root directory, in which case the checkpoint LatestCheckpoint names
-// is loaded. Every file's size and xxh64 are checked against the manifest.
+// Loads and fully verifies a checkpoint of either format version. `path`
+// is either a step directory or a root directory, in which case the
+// checkpoint LatestCheckpoint names is loaded. Every file's size and every
+// file's (version 1) or piece's (version 2) xxh64 are checked against the
+// manifest.
 // Errors name the file and the problem:
 //   NotFound    `path` does not exist, the step directory has no
 //               manifest.json, or a root holds no complete checkpoint;
@@ -85,5 +89,23 @@ Result<TrainingCheckpoint> LoadCheckpoint(const std::string& path);
 // the manifest exists; LoadCheckpoint verifies the contents.
 // NotFound naming root_dir when it is missing or holds no checkpoint.
 Result<std::string> LatestCheckpoint(const std::string& root_dir);
+
+// Every complete step directory under root_dir (one holding a
+// manifest.json), newest step first. NotFound when root_dir is missing.
+Result<std::vector<std::string>> ListCheckpoints(const std::string& root_dir);
+
+// The newest checkpoint under root_dir that loads and verifies; its
+// directory in *path. Each newer one that does not (a checksum or size
+// mismatch, a missing file: corrupted, or half copied) is skipped and its
+// error, which names the bad file, appended to *skipped. NotFound when no
+// checkpoint is left.
+Result<TrainingCheckpoint> LoadNewestValidCheckpoint(const std::string& root_dir, std::string* path,
+                                                     std::vector<Status>* skipped);
+
+// Deletes all but the newest `keep` (>= 1) complete step directories under
+// root_dir, and never the one `latest` names. Meant right after a save, so
+// the newest is known to be good. Temporary directories of saves in
+// progress are not touched.
+Status PruneCheckpoints(const std::string& root_dir, int keep);
 
 }  // namespace meridian

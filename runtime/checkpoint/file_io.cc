@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <new>
 #include <utility>
 
 #include "runtime/model/parameter_layout.h"
@@ -167,11 +168,31 @@ std::optional<uint64_t> CheckedParameterCount(const GPTConfig& config) {
   return total;
 }
 
-std::string Xxh64Hex(const void* data, size_t size) {
+namespace {
+
+std::string HexOf(XXH64_hash_t hash) {
   char buf[17];
-  std::snprintf(buf, sizeof(buf), "%016llx",
-                static_cast<unsigned long long>(XXH64(data, size, /*seed=*/0)));
+  std::snprintf(buf, sizeof(buf), "%016llx", static_cast<unsigned long long>(hash));
   return buf;
+}
+
+}  // namespace
+
+std::string Xxh64Hex(const void* data, size_t size) { return HexOf(XXH64(data, size, /*seed=*/0)); }
+
+Xxh64Stream::Xxh64Stream() : state_(XXH64_createState()) {
+  if (state_ == nullptr) throw std::bad_alloc();
+  XXH64_reset(static_cast<XXH64_state_t*>(state_), /*seed=*/0);
+}
+
+Xxh64Stream::~Xxh64Stream() { XXH64_freeState(static_cast<XXH64_state_t*>(state_)); }
+
+void Xxh64Stream::Update(const void* data, size_t size) {
+  XXH64_update(static_cast<XXH64_state_t*>(state_), data, size);
+}
+
+std::string Xxh64Stream::HexDigest() const {
+  return HexOf(XXH64_digest(static_cast<const XXH64_state_t*>(state_)));
 }
 
 }  // namespace meridian::checkpoint_io

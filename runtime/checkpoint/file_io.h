@@ -80,4 +80,21 @@ std::optional<uint64_t> CheckedParameterCount(const GPTConfig& config);
 // XXH64 (seed 0) of a buffer, as 16 lowercase hex digits.
 std::string Xxh64Hex(const void* data, size_t size);
 
+// The same digest computed incrementally, for a range read in slices (a
+// piece too large to hold in memory at once). Not copyable.
+class Xxh64Stream {
+ public:
+  Xxh64Stream();
+  ~Xxh64Stream();
+  Xxh64Stream(const Xxh64Stream&) = delete;
+  Xxh64Stream& operator=(const Xxh64Stream&) = delete;
+
+  void Update(const void* data, size_t size);
+  // Xxh64Hex of everything passed to Update so far.
+  std::string HexDigest() const;
+
+ private:
+  void* state_;  // an XXH64_state_t; xxhash.h stays out of this header
+};
+
 }  // namespace meridian::checkpoint_io

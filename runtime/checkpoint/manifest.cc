@@ -1,70 +1,19 @@
-#include <cctype>
 #include "runtime/checkpoint/manifest.h"
 
+#include <cctype>
 #include <climits>
 #include <cstdint>
 #include <vector>
 
 #include "runtime/checkpoint/file_io.h"
+#include "runtime/checkpoint/json_fields.h"
 #include "runtime/model/parameter_layout.h"
 
 namespace meridian::checkpoint_manifest {
 namespace {
 
 using nlohmann::json;
-
-// Reads typed fields out of one JSON object and names any defect by its
-// dotted path ("model.n_layer"), so a hand-edited or damaged manifest says
-// exactly what to fix.
-class FieldReader {
- public:
-  FieldReader(const json& object, std::string prefix, const std::string& file)
-      : object_(object), prefix_(std::move(prefix)), file_(file) {}
-
-  Result<const json*> Get(const char* key) const {
-    if (!object_.is_object()) return Bad(prefix_.empty() ? "(top level)" : prefix_, "must be an object");
-    auto it = object_.find(key);
-    if (it == object_.end()) {
-      return Status::Corruption(file_ + ": manifest field '" + Name(key) + "' is missing");
-    }
-    return &*it;
-  }
-
-  Result<const json*> GetObject(const char* key) const {
-    MERIDIAN_ASSIGN_OR_RETURN(const json* v, Get(key));
-    if (!v->is_object()) return Bad(Name(key), "must be an object");
-    return v;
-  }
-
-  Result<uint64_t> GetUnsigned(const char* key) const {
-    MERIDIAN_ASSIGN_OR_RETURN(const json* v, Get(key));
-    if (!v->is_number_unsigned()) return Bad(Name(key), "must be a non-negative integer");
-    return v->get<uint64_t>();
-  }
-
-  Result<int> GetInt(const char* key) const {
-    MERIDIAN_ASSIGN_OR_RETURN(uint64_t v, GetUnsigned(key));
-    if (v > static_cast<uint64_t>(INT_MAX)) return Bad(Name(key), "is out of range");
-    return static_cast<int>(v);
-  }
-
-  Result<std::string> GetString(const char* key) const {
-    MERIDIAN_ASSIGN_OR_RETURN(const json* v, Get(key));
-    if (!v->is_string()) return Bad(Name(key), "must be a string");
-    return v->get<std::string>();
-  }
-
-  std::string Name(const char* key) const { return prefix_.empty() ? key : prefix_ + "." + key; }
-
-  Status Bad(const std::string& name, const std::string& why) const {
-    return Status::Corruption(file_ + ": manifest field '" + name + "' " + why);
-  }
-
- private:
-  const json& object_;
-  std::string prefix_;
-  const std::string& file_;
-};
+using nlohmann::ordered_json;
 
 Result<FileEntry> ParseFileEntry(const json& object, const std::string& name,
                                  const std::string& path) {
@@ -74,7 +23,7 @@ Result<FileEntry> ParseFileEntry(const json& object, const std::string& name,
   MERIDIAN_ASSIGN_OR_RETURN(e.bytes, r.GetUnsigned("bytes"));
   MERIDIAN_ASSIGN_OR_RETURN(e.xxh64, r.GetString("xxh64"));
   // A name with a slash could point the loader outside the step directory.
-  if (e.file.empty() || e.file.find('/') != std::string::npos || e.file == "." || e.file == "..") {
+  if (!IsPlainFileName(e.file)) {
     return r.Bad(r.Name("file"), "must be a plain file name, found '" + e.file + "'");
   }
   return e;
@@ -119,48 +68,20 @@ Status CheckFileSize(const FileEntry& e, const char* field, uint64_t expected_by
   return Status::OK();
 }
 
-Result<Manifest> ParseChecked(const json& root, const std::string& path) {
+// The version 1 part: one whole-model file per array.
+Result<Manifest> ParseVersion1(const json& root, const std::string& path) {
   FieldReader top(root, "", path);
-  MERIDIAN_ASSIGN_OR_RETURN(std::string format, top.GetString("format"));
-  if (format != kFormatName) {
-    return top.Bad("format", "is '" + format + "', expected '" + kFormatName + "'");
+  MERIDIAN_ASSIGN_OR_RETURN(int version, ParseManifestVersion(root, path));
+  if (version != kFormatVersion) {
+    return top.Bad("version", "is " + std::to_string(version) + ", expected " +
+                                  std::to_string(kFormatVersion) + " here");
   }
-  MERIDIAN_ASSIGN_OR_RETURN(uint64_t version, top.GetUnsigned("version"));
-  if (version != static_cast<uint64_t>(kFormatVersion)) {
-    return top.Bad("version", "is " + std::to_string(version) + ", this build reads version " +
-                                  std::to_string(kFormatVersion));
-  }
-
   Manifest m;
-  MERIDIAN_ASSIGN_OR_RETURN(uint64_t step, top.GetUnsigned("step"));
-  if (step > static_cast<uint64_t>(INT64_MAX)) return top.Bad("step", "is out of range");
-  m.step = static_cast<int64_t>(step);
-
-  MERIDIAN_ASSIGN_OR_RETURN(const json* model, top.GetObject("model"));
-  FieldReader mr(*model, "model", path);
-  MERIDIAN_ASSIGN_OR_RETURN(m.config.max_seq_len, mr.GetInt("max_seq_len"));
-  MERIDIAN_ASSIGN_OR_RETURN(m.config.vocab_size, mr.GetInt("vocab_size"));
-  MERIDIAN_ASSIGN_OR_RETURN(m.config.padded_vocab_size, mr.GetInt("padded_vocab_size"));
-  MERIDIAN_ASSIGN_OR_RETURN(m.config.n_layer, mr.GetInt("n_layer"));
-  MERIDIAN_ASSIGN_OR_RETURN(m.config.n_head, mr.GetInt("n_head"));
-  MERIDIAN_ASSIGN_OR_RETURN(m.config.n_embd, mr.GetInt("n_embd"));
-  Status valid = ValidateConfig(m.config);
-  if (!valid.ok()) return Status::Corruption(path + ": " + valid.message());
-  const std::optional<uint64_t> count = checkpoint_io::CheckedParameterCount(m.config);
-  if (!count) return mr.Bad("model", "describes an impossibly large model");
-
-  MERIDIAN_ASSIGN_OR_RETURN(m.num_parameters, top.GetUnsigned("num_parameters"));
-  if (m.num_parameters != *count) {
-    return top.Bad("num_parameters", "is " + std::to_string(m.num_parameters) +
-                                         " but the model config (" + DescribeConfig(m.config) +
-                                         ") has " + std::to_string(*count) + " parameters");
-  }
-  MERIDIAN_ASSIGN_OR_RETURN(const json* tensors, top.Get("tensors"));
-  MERIDIAN_RETURN_IF_ERROR(CheckTensors(*tensors, m.config, path));
+  MERIDIAN_ASSIGN_OR_RETURN(m.run, ParseRunFields(root, path));
 
   MERIDIAN_ASSIGN_OR_RETURN(const json* files, top.GetObject("files"));
   FieldReader fr(*files, "files", path);
-  const uint64_t bytes = *count * sizeof(float);
+  const uint64_t bytes = m.run.num_parameters * sizeof(float);  // CheckedParameterCount leaves headroom
   MERIDIAN_ASSIGN_OR_RETURN(const json* model_file, fr.GetObject("model"));
   MERIDIAN_ASSIGN_OR_RETURN(m.model, ParseFileEntry(*model_file, "files.model", path));
   MERIDIAN_RETURN_IF_ERROR(CheckFileSize(m.model, "model", bytes, path));
@@ -188,15 +109,6 @@ Result<Manifest> ParseChecked(const json& root, const std::string& path) {
     MERIDIAN_RETURN_IF_ERROR(CheckFileSize(e, name.c_str(), bytes, path));
     m.extra_arrays[name] = e;
   }
-
-  MERIDIAN_ASSIGN_OR_RETURN(const json* data, top.GetObject("train_data"));
-  FieldReader dr(*data, "train_data", path);
-  MERIDIAN_ASSIGN_OR_RETURN(m.train_data.epoch, dr.GetUnsigned("epoch"));
-  MERIDIAN_ASSIGN_OR_RETURN(m.train_data.shard_index, dr.GetUnsigned("shard_index"));
-  MERIDIAN_ASSIGN_OR_RETURN(m.train_data.token_offset, dr.GetUnsigned("token_offset"));
-  MERIDIAN_ASSIGN_OR_RETURN(m.rng_state, top.GetUnsigned("rng_state"));
-  MERIDIAN_ASSIGN_OR_RETURN(const json* extra, top.Get("extra"));
-  m.extra = *extra;
   return m;
 }
 
@@ -210,16 +122,105 @@ bool IsExtraArrayName(const std::string& name) {
   return true;
 }
 
-Result<std::string> RenderManifest(const Manifest& m) {
+Result<json> ParseManifestJson(const std::string& text, const std::string& path) {
+  try {
+    return json::parse(text);
+  } catch (const json::exception& e) {
+    return Status::Corruption(path + ": manifest is not valid JSON: " + e.what());
+  }
+}
+
+Result<int> ParseManifestVersion(const json& root, const std::string& path) {
+  FieldReader top(root, "", path);
+  MERIDIAN_ASSIGN_OR_RETURN(std::string format, top.GetString("format"));
+  if (format != kFormatName) {
+    return top.Bad("format", "is '" + format + "', expected '" + kFormatName + "'");
+  }
+  MERIDIAN_ASSIGN_OR_RETURN(uint64_t version, top.GetUnsigned("version"));
+  if (version != static_cast<uint64_t>(kFormatVersion) &&
+      version != static_cast<uint64_t>(kShardedFormatVersion)) {
+    return top.Bad("version", "is " + std::to_string(version) + ", this build reads versions " +
+                                  std::to_string(kFormatVersion) + " and " +
+                                  std::to_string(kShardedFormatVersion));
+  }
+  return static_cast<int>(version);
+}
+
+Result<RunFields> ParseRunFields(const json& root, const std::string& path) {
+  FieldReader top(root, "", path);
+  RunFields m;
+  MERIDIAN_ASSIGN_OR_RETURN(uint64_t step, top.GetUnsigned("step"));
+  if (step > static_cast<uint64_t>(INT64_MAX)) return top.Bad("step", "is out of range");
+  m.step = static_cast<int64_t>(step);
+
+  MERIDIAN_ASSIGN_OR_RETURN(const json* model, top.GetObject("model"));
+  FieldReader mr(*model, "model", path);
+  MERIDIAN_ASSIGN_OR_RETURN(m.config.max_seq_len, mr.GetInt("max_seq_len"));
+  MERIDIAN_ASSIGN_OR_RETURN(m.config.vocab_size, mr.GetInt("vocab_size"));
+  MERIDIAN_ASSIGN_OR_RETURN(m.config.padded_vocab_size, mr.GetInt("padded_vocab_size"));
+  MERIDIAN_ASSIGN_OR_RETURN(m.config.n_layer, mr.GetInt("n_layer"));
+  MERIDIAN_ASSIGN_OR_RETURN(m.config.n_head, mr.GetInt("n_head"));
+  MERIDIAN_ASSIGN_OR_RETURN(m.config.n_embd, mr.GetInt("n_embd"));
+  Status valid = ValidateConfig(m.config);
+  if (!valid.ok()) return Status::Corruption(path + ": " + valid.message());
+  const std::optional<uint64_t> count = checkpoint_io::CheckedParameterCount(m.config);
+  if (!count) return mr.Bad("model", "describes an impossibly large model");
+
+  MERIDIAN_ASSIGN_OR_RETURN(m.num_parameters, top.GetUnsigned("num_parameters"));
+  if (m.num_parameters != *count) {
+    return top.Bad("num_parameters", "is " + std::to_string(m.num_parameters) +
+                                         " but the model config (" + DescribeConfig(m.config) +
+                                         ") has " + std::to_string(*count) + " parameters");
+  }
+  MERIDIAN_ASSIGN_OR_RETURN(const json* tensors, top.Get("tensors"));
+  MERIDIAN_RETURN_IF_ERROR(CheckTensors(*tensors, m.config, path));
+
+  MERIDIAN_ASSIGN_OR_RETURN(const json* data, top.GetObject("train_data"));
+  FieldReader dr(*data, "train_data", path);
+  MERIDIAN_ASSIGN_OR_RETURN(m.train_data.epoch, dr.GetUnsigned("epoch"));
+  MERIDIAN_ASSIGN_OR_RETURN(m.train_data.shard_index, dr.GetUnsigned("shard_index"));
+  MERIDIAN_ASSIGN_OR_RETURN(m.train_data.token_offset, dr.GetUnsigned("token_offset"));
+  MERIDIAN_ASSIGN_OR_RETURN(m.rng_state, top.GetUnsigned("rng_state"));
+  MERIDIAN_ASSIGN_OR_RETURN(const json* extra, top.Get("extra"));
+  m.extra = *extra;
+  return m;
+}
+
+Result<std::string> RenderManifestText(const RunFields& run, int version, const ordered_json& layout) {
   // ordered_json keeps the fields in the order written here (format and
   // step first), which is what a person opening the file wants to see.
-  using ordered_json = nlohmann::ordered_json;
-  const ParameterLayout layout(m.config, WholeModel(m.config));
+  const ParameterLayout tensor_layout(run.config, WholeModel(run.config));
   ordered_json tensors = ordered_json::array();
-  for (const ParamTensorInfo& t : layout.tensors()) {
+  for (const ParamTensorInfo& t : tensor_layout.tensors()) {
     tensors.push_back(ordered_json{{"name", t.name}, {"offset", t.offset}, {"count", t.count},
                                    {"shape", t.shape}});
   }
+  const GPTConfig& c = run.config;
+  try {
+    ordered_json root = {
+        {"format", kFormatName},
+        {"version", version},
+        {"step", run.step},
+        {"model", {{"max_seq_len", c.max_seq_len}, {"vocab_size", c.vocab_size},
+                   {"padded_vocab_size", c.padded_vocab_size}, {"n_layer", c.n_layer},
+                   {"n_head", c.n_head}, {"n_embd", c.n_embd}}},
+        {"num_parameters", run.num_parameters},
+        {"train_data", {{"epoch", run.train_data.epoch}, {"shard_index", run.train_data.shard_index},
+                        {"token_offset", run.train_data.token_offset}}},
+        {"rng_state", run.rng_state},
+    };
+    for (auto it = layout.begin(); it != layout.end(); ++it) root[it.key()] = it.value();
+    root["tensors"] = std::move(tensors);
+    // The two json flavours do not convert into each other directly.
+    root["extra"] = ordered_json::parse(run.extra.dump());
+    return root.dump(2) + "\n";
+  } catch (const nlohmann::json::exception& e) {
+    return Status::InvalidArgument(std::string("checkpoint extra cannot be written as JSON: ") +
+                                   e.what());
+  }
+}
+
+Result<std::string> RenderManifest(const Manifest& m) {
   auto file_entry = [](const FileEntry& e) {
     return ordered_json{{"file", e.file}, {"bytes", e.bytes}, {"xxh64", e.xxh64}};
   };
@@ -228,40 +229,15 @@ Result<std::string> RenderManifest(const Manifest& m) {
   if (m.adam_m) files["adam_m"] = file_entry(*m.adam_m);
   if (m.adam_v) files["adam_v"] = file_entry(*m.adam_v);
   for (const auto& [name, e] : m.extra_arrays) files[name] = file_entry(e);
-  const GPTConfig& c = m.config;
-  try {
-    ordered_json root = {
-        {"format", kFormatName},
-        {"version", kFormatVersion},
-        {"step", m.step},
-        {"model", {{"max_seq_len", c.max_seq_len}, {"vocab_size", c.vocab_size},
-                   {"padded_vocab_size", c.padded_vocab_size}, {"n_layer", c.n_layer},
-                   {"n_head", c.n_head}, {"n_embd", c.n_embd}}},
-        {"num_parameters", m.num_parameters},
-        {"train_data", {{"epoch", m.train_data.epoch}, {"shard_index", m.train_data.shard_index},
-                        {"token_offset", m.train_data.token_offset}}},
-        {"rng_state", m.rng_state},
-        {"files", files},
-        {"tensors", tensors},
-        // The two json flavours do not convert into each other directly.
-        {"extra", ordered_json::parse(m.extra.dump())},
-    };
-    return root.dump(2) + "\n";
-  } catch (const nlohmann::json::exception& e) {
-    return Status::InvalidArgument(std::string("checkpoint extra cannot be written as JSON: ") +
-                                   e.what());
-  }
+  ordered_json layout = ordered_json::object();
+  layout["files"] = std::move(files);
+  return RenderManifestText(m.run, kFormatVersion, layout);
 }
 
 Result<Manifest> ParseManifest(const std::string& text, const std::string& path) {
-  json root;
+  MERIDIAN_ASSIGN_OR_RETURN(json root, ParseManifestJson(text, path));
   try {
-    root = json::parse(text);
-  } catch (const json::exception& e) {
-    return Status::Corruption(path + ": manifest is not valid JSON: " + e.what());
-  }
-  try {
-    return ParseChecked(root, path);
+    return ParseVersion1(root, path);
   } catch (const json::exception& e) {
     // The reader checks types before every get(); this is a safety net so
     // no exception ever crosses the module boundary.

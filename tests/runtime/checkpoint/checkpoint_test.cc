@@ -19,6 +19,8 @@ namespace {
 
 namespace fs = std::filesystem;
 using nlohmann::json;
+using testing_util::BitEqual;
+using testing_util::ExpectErrorNaming;
 using testing_util::FreshTempDir;
 using testing_util::RandomFloats;
 using testing_util::ReadBytes;
@@ -39,17 +41,6 @@ TrainingCheckpoint MakeCheckpoint(int64_t step, uint32_t seed, bool with_optimiz
   c.rng_state = 0xfedcba9876543210ull;  // above 2^63: must survive JSON
   c.extra = {{"lr", 6e-4}, {"layout", {{"dp", 2}, {"pp", 1}}}, {"note", "tiny"}};
   return c;
-}
-
-bool BitEqual(const std::vector<float>& a, const std::vector<float>& b) {
-  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
-}
-
-void ExpectErrorNaming(const Status& s, Status::Code code, const std::string& what1,
-                       const std::string& what2 = "") {
-  EXPECT_EQ(s.code(), code) << s.ToString();
-  EXPECT_NE(s.message().find(what1), std::string::npos) << s.ToString();
-  EXPECT_NE(s.message().find(what2), std::string::npos) << s.ToString();
 }
 
 // Rewrites a step directory's manifest through `edit`.
@@ -323,8 +314,9 @@ TEST(TrainingCheckpoint, UnknownFormatVersionIsRefused) {
   const std::string root = FreshTempDir();
   ASSERT_TRUE(SaveCheckpoint(root, MakeCheckpoint(1, 1)).ok());
   const std::string dir = root + "/step_00000001";
-  EditManifest(dir, [](json& m) { m["version"] = 2; });
-  ExpectErrorNaming(LoadCheckpoint(dir).status(), Status::Code::kCorruption, "'version'", "is 2");
+  // Version 2 is the sharded format (sharded_checkpoint_test.cc); 3 is unknown.
+  EditManifest(dir, [](json& m) { m["version"] = 3; });
+  ExpectErrorNaming(LoadCheckpoint(dir).status(), Status::Code::kCorruption, "'version'", "is 3");
 }
 
 TEST(TrainingCheckpoint, FileNameEscapingTheStepDirectoryIsRefused) {
@@ -354,6 +346,56 @@ TEST(TrainingCheckpoint, SaveRefusesExtraThatIsNotValidUtf8) {
   ExpectErrorNaming(SaveCheckpoint(root, c), Status::Code::kInvalidArgument, "extra");
   // Nothing, not even a temporary directory, is left behind.
   EXPECT_TRUE(fs::is_empty(root));
+}
+
+}  // namespace
+}  // namespace meridian
+
+namespace meridian {
+namespace {
+
+TEST(NewestValidCheckpoint, ACorruptedAndAHalfCopiedNewestAreSkippedNamingTheBadFile) {
+  const std::string root = FreshTempDir();
+  for (int step = 1; step <= 4; ++step) ASSERT_TRUE(SaveCheckpoint(root, MakeCheckpoint(step, step)).ok());
+  const std::string corrupt = root + "/step_00000003/model.bin";
+  std::string bytes = ReadBytes(corrupt);
+  bytes[bytes.size() / 3] ^= 0x10;
+  WriteBytes(corrupt, bytes);
+  const std::string half = root + "/step_00000004/adam_v.bin";
+  fs::resize_file(half, fs::file_size(half) / 2);
+  std::string path;
+  std::vector<Status> skipped;
+  Result<TrainingCheckpoint> ckpt = LoadNewestValidCheckpoint(root, &path, &skipped);
+  ASSERT_TRUE(ckpt.ok()) << ckpt.status().ToString();
+  EXPECT_EQ(ckpt->step, 2);
+  EXPECT_EQ(path, root + "/step_00000002");
+  EXPECT_TRUE(BitEqual(ckpt->params, MakeCheckpoint(2, 2).params));
+  ASSERT_EQ(skipped.size(), 2u);
+  ExpectErrorNaming(skipped[0], Status::Code::kCorruption, half, "size mismatch");
+  ExpectErrorNaming(skipped[1], Status::Code::kCorruption, corrupt, "checksum mismatch");
+}
+
+TEST(NewestValidCheckpoint, NoneThatVerifiesIsNotFound) {
+  const std::string root = FreshTempDir();
+  ASSERT_TRUE(SaveCheckpoint(root, MakeCheckpoint(1, 1)).ok());
+  fs::remove(root + "/step_00000001/adam_m.bin");
+  std::string path;
+  std::vector<Status> skipped;
+  EXPECT_EQ(LoadNewestValidCheckpoint(root, &path, &skipped).status().code(), Status::Code::kNotFound);
+  EXPECT_EQ(skipped.size(), 1u);
+}
+
+TEST(PruneCheckpoints, KeepsTheNewestNAndTheOneLatestNames) {
+  const std::string root = FreshTempDir();
+  for (int step = 1; step <= 5; ++step) ASSERT_TRUE(SaveCheckpoint(root, MakeCheckpoint(step, step)).ok());
+  fs::create_directory(root + "/step_00000006.tmp-999");  // a save in progress
+  WriteBytes(root + "/latest", "step_00000002\n");          // as if the newer saves had not updated it
+  ASSERT_TRUE(PruneCheckpoints(root, 2).ok());
+  std::vector<std::string> left = ListCheckpoints(root).value();
+  EXPECT_EQ(left, (std::vector<std::string>{root + "/step_00000005", root + "/step_00000004",
+                                            root + "/step_00000002"}));
+  EXPECT_TRUE(fs::exists(root + "/step_00000006.tmp-999"));
+  EXPECT_FALSE(PruneCheckpoints(root, 0).ok());
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cstdint>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -12,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "common/status.h"
 #include "runtime/model/gpt_config.h"
 
 namespace meridian::testing_util {
@@ -55,6 +57,18 @@ inline std::string ReadBytes(const std::string& path) {
 inline void WriteBytes(const std::string& path, const std::string& bytes) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+}
+
+inline bool BitEqual(const std::vector<float>& a, const std::vector<float>& b) {
+  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
+}
+
+// `s` has code `code` and its message mentions both strings.
+inline void ExpectErrorNaming(const Status& s, Status::Code code, const std::string& what1,
+                              const std::string& what2 = "") {
+  EXPECT_EQ(s.code(), code) << s.ToString();
+  EXPECT_NE(s.message().find(what1), std::string::npos) << s.ToString();
+  EXPECT_NE(s.message().find(what2), std::string::npos) << s.ToString();
 }
 
 }  // namespace meridian::testing_util
