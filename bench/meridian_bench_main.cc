@@ -4,6 +4,7 @@
 #include <CLI/CLI.hpp>
 
 #include "bench/allreduce_bench.h"
+#include "bench/checkpoint_bench.h"
 #include "bench/crossdc_bench.h"
 #include "bench/placement_bench.h"
 #include "bench/recovery_bench.h"
@@ -20,6 +21,7 @@ int main(int argc, char** argv) {
   meridian::bench::AddRecoveryBenchmark(app, &exit_code);
   meridian::bench::AddCrossDcBenchmark(app, &exit_code);
   meridian::bench::AddAllReduceBenchmark(app, &exit_code, &argc, &argv);
+  meridian::bench::AddCheckpointBenchmark(app, &exit_code, &argc, &argv);
   CLI11_PARSE(app, argc, argv);
   return exit_code;
 }

@@ -24,6 +24,16 @@ void ForEachRun(const ParameterLayout& whole, const ParameterLayout& stage, F f)
 
 }  // namespace
 
+std::vector<StageRun> StageRunsIn(const ParameterLayout& whole, const ParameterLayout& stage, size_t begin,
+                                  size_t end) {
+  std::vector<StageRun> out;
+  ForEachRun(whole, stage, [&](size_t w, size_t s, size_t n) {
+    const size_t b = std::max(begin, s), e = std::min(end, s + n);
+    if (b < e) out.push_back(StageRun{w + (b - s), b, e - b});
+  });
+  return out;
+}
+
 void CopyWholeToStage(const ParameterLayout& whole, const float* src, const ParameterLayout& stage, float* dst) {
   ForEachRun(whole, stage, [&](size_t w, size_t s, size_t n) { std::copy(src + w, src + w + n, dst + s); });
 }

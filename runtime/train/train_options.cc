@@ -62,7 +62,16 @@ Result<TrainOptions> ParseTrainOptions(int argc, char** argv, int* exit_code) {
   app.add_option("--checkpoint-dir", o.checkpoint_dir, "Where training checkpoints go")->group("Files");
   app.add_option("--checkpoint-every", o.checkpoint_every, "Checkpoint every N steps (0: at the end)")
       ->group("Files");
-  app.add_flag("--resume", o.resume, "Continue from the newest checkpoint in --checkpoint-dir")->group("Files");
+  app.add_option("--keep-last", o.keep_last, "Keep only the newest N checkpoints (0: keep all)")->group("Files");
+  app.add_option("--checkpoint-format", o.checkpoint_format,
+                 "sharded: every rank writes its part, in the background (the directory must be shared by all "
+                 "hosts); whole: rank 0 gathers and writes the whole model")
+      ->check(CLI::IsMember({"sharded", "whole"}))
+      ->group("Files");
+  app.add_flag("--resume", o.resume,
+               "Continue from the newest checkpoint in --checkpoint-dir that verifies (newer ones that do not are "
+               "skipped with a warning)")
+      ->group("Files");
   app.add_option("--metrics-out", o.metrics_out, "Append JSON lines of metrics here")->group("Files");
 
   app.add_option("--dp", o.dp, "Data-parallel replicas (0: world size / pp)")->group("Parallel");
@@ -166,6 +175,7 @@ Status ValidateTrainOptions(const TrainOptions& o) {
   if (!(o.sample_temperature > 0)) return bad("sample-temperature", std::to_string(o.sample_temperature), "must be > 0");
   if (o.scheduler.empty() != o.job.empty()) return bad("job", o.job, "--scheduler and --job go together");
   if (o.resume && o.checkpoint_dir.empty()) return bad("resume", "true", "needs --checkpoint-dir");
+  if (o.keep_last < 0) return bad("keep-last", std::to_string(o.keep_last), "must be >= 0");
   if (o.eval_only && o.val_data.empty()) return bad("eval-only", "true", "needs --val-data");
   if (o.init_from.empty() && o.seq > o.max_seq)
     return bad("seq", std::to_string(o.seq), "exceeds --max-seq " + std::to_string(o.max_seq));

@@ -40,6 +40,10 @@ struct TrainOptions {
   std::string checkpoint_dir;
   long checkpoint_every = 0;  // 0: only at the end (when checkpoint_dir is set)
   bool resume = false;        // continue from the newest checkpoint in checkpoint_dir
+  int keep_last = 0;          // prune all but the newest N checkpoints after each save; 0: keep all
+  // sharded: every rank writes its part in the background; whole: rank 0
+  // gathers and writes the whole model (a directory not every host sees).
+  std::string checkpoint_format = "sharded";
   std::string metrics_out;
 
   // Parallelism (under mpirun). dp 0: world size / pp.
@@ -65,11 +69,11 @@ struct TrainOptions {
   // What the scheduler's assignment says this rank owns (checked against
   // what the rank finds; -1: not scheduled).
   int assigned_layer_begin = -1, assigned_layer_end = -1;
+  int attempt = 0;  // the job's launch this rank belongs to (0: not scheduled)
 
   // Where the math runs: cpu, or cuda (one GPU per rank, NCCL between them).
   std::string device = "cpu";
   std::string dtype = "fp32";  // fp32 | bf16 (bf16: cuda only; float master weights)
-  int attempt = 0;  // the job's launch this rank belongs to (0: not scheduled)
   int gpu = -1;                // CUDA device index; -1: the local rank's (modulo the device count)
 
   // Run.

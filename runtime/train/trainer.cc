@@ -85,12 +85,23 @@ Status Trainer::Initialize() {
     }
   }
 
+  if (!o.checkpoint_dir.empty()) {
+    CheckpointerOptions c;
+    c.dir = o.checkpoint_dir;
+    c.sharded = o.checkpoint_format == "sharded";
+    c.keep_last = o.keep_last;
+    c.publish_timeout_s = o.comm_timeout;
+    MERIDIAN_ASSIGN_OR_RETURN(checkpointer_,
+                              Checkpointer::Create(c, ParameterLayout(config_, WholeModel(config_)), model_->layout(),
+                                                   world_));
+  }
   if (o.resume) {
-    Result<std::string> latest = LatestCheckpoint(o.checkpoint_dir);
-    if (latest.ok()) {
-      MERIDIAN_RETURN_IF_ERROR(RestoreCheckpoint(*latest));
-    } else if (latest.status().code() != Status::Code::kNotFound) {
-      return latest.status();
+    Result<std::string> restored =
+        checkpointer_->RestoreNewest([this](CheckpointReader& reader) { return RestoreCheckpoint(reader); });
+    if (restored.ok()) {
+      if (is_root()) std::fprintf(stderr, "resumed from %s at step %ld\n", restored->c_str(), step_);
+    } else if (restored.status().code() != Status::Code::kNotFound) {
+      return restored.status();
     } else if (is_root()) {
       std::fprintf(stderr, "resume: no checkpoint in %s yet; starting fresh\n", o.checkpoint_dir.c_str());
     }
@@ -149,6 +160,8 @@ Status Trainer::InitializeParallelism() {
   traffic_ = TrafficCounter(data_centers.rank_to_dc);
   dc_first_replica_.assign(data_centers.num_data_centers(), -1);
   for (int r = layout_.dp - 1; r >= 0; --r) dc_first_replica_[data_centers.rank_to_dc[layout_.RankOf(r, 0)]] = r;
+  dc_replicas_.assign(data_centers.num_data_centers(), {});
+  for (int r = 0; r < layout_.dp; ++r) dc_replicas_[data_centers.rank_to_dc[layout_.RankOf(r, 0)]].push_back(r);
   stages_ = PartitionLayers(config_, layout_.pp, o.seq);
   const StageSpec& mine = stages_[groups_.stage];
   if (o.assigned_layer_begin >= 0 &&
@@ -418,11 +431,7 @@ Status Trainer::GatherToRoot(int replica, const std::vector<const float*>& stage
 
 Status Trainer::GatherWholeModel(bool with_optimizer, TrainingCheckpoint* out) {
   const size_t n = model_->num_params();
-  if (device_) {
-    // The host mirror catches up with the GPU's weights (and moments).
-    MERIDIAN_RETURN_IF_ERROR(device_->Download(model_->params(), with_optimizer ? optimizer_->m().data() : nullptr,
-                                               with_optimizer ? optimizer_->v().data() : nullptr));
-  }
+  MERIDIAN_RETURN_IF_ERROR(SyncHostCopy(with_optimizer));
   std::vector<const float*> stage = {model_->params()};
   std::vector<std::vector<float>*> whole = {&out->params};
   std::vector<float> stage_m, stage_v;
@@ -464,85 +473,125 @@ Status Trainer::GatherWholeModel(bool with_optimizer, TrainingCheckpoint* out) {
   return Status::OK();
 }
 
-Status Trainer::RestoreCheckpoint(const std::string& path) {
-  MERIDIAN_ASSIGN_OR_RETURN(TrainingCheckpoint ckpt, LoadCheckpoint(path));
-  const GPTConfig& c = ckpt.config;
-  if (c.n_layer != config_.n_layer || c.n_head != config_.n_head || c.n_embd != config_.n_embd ||
-      c.vocab_size != config_.vocab_size || c.padded_vocab_size != config_.padded_vocab_size ||
-      c.max_seq_len != config_.max_seq_len) {
-    return Status::InvalidArgument(path + ": checkpoint model " + DescribeConfig(c) +
-                                   " differs from the requested " + DescribeConfig(config_));
+Status Trainer::SyncHostCopy(bool with_optimizer) {
+  if (!device_) return Status::OK();
+  // The host mirror catches up with the GPU's weights (and moments).
+  return device_->Download(model_->params(), with_optimizer ? optimizer_->m().data() : nullptr,
+                           with_optimizer ? optimizer_->v().data() : nullptr);
+}
+
+// Replicated state is written in equal parts by the replicas that hold
+// it: part k of m of the stage buffer.
+static std::pair<size_t, size_t> Part(size_t n, int k, int m) { return {n * k / m, n * (k + 1) / m}; }
+
+std::vector<HeldArray> Trainer::HeldArrays() {
+  const size_t n = model_->num_params();
+  std::vector<HeldArray> out;
+  if (!diloco_) {
+    // The parts are ZeRO-1's shards, so a rank writes what it holds either way.
+    const auto [b, e] = Part(n, groups_.dp->rank(), groups_.dp->size());
+    out.push_back({"model", model_->params(), 0, n, b, e});
+    out.push_back({"adam_m", optimizer_->m().data(), shard_begin_, shard_end_, b, e});
+    out.push_back({"adam_v", optimizer_->v().data(), shard_begin_, shard_end_, b, e});
+    return out;
   }
-  const ParameterLayout whole(config_, WholeModel(config_));
-  if (ckpt.params.size() != whole.total() || ckpt.adam_m.size() != whole.total() ||
-      ckpt.adam_v.size() != whole.total()) {
-    return Status::Corruption(path + ": parameter or optimizer state size does not match the model");
+  // DiLoCo: the weights and outer momentum agree everywhere at a round's
+  // end; the inner AdamW state (and int8 error feedback) is per data
+  // center, written by that data center's replicas ("adam_m" is data center
+  // 0's, "dc<D>.adam_m" the others', as in the whole format).
+  const auto [b, e] = Part(n, groups_.dp_index, layout_.dp);
+  out.push_back({"model", model_->params(), 0, n, b, e});
+  out.push_back({"outer_momentum", diloco_->momentum().data(), 0, n, b, e});
+  const int d = groups_.data_center;
+  const std::vector<int>& mates = dc_replicas_[d];
+  const int k = (int)(std::find(mates.begin(), mates.end(), groups_.dp_index) - mates.begin());
+  const auto [db, de] = Part(n, k, (int)mates.size());
+  const std::string prefix = d == 0 ? "" : "dc" + std::to_string(d) + ".";
+  out.push_back({prefix + "adam_m", optimizer_->m().data(), 0, n, db, de});
+  out.push_back({prefix + "adam_v", optimizer_->v().data(), 0, n, db, de});
+  if (!diloco_->error_feedback().empty())
+    out.push_back({"dc" + std::to_string(d) + ".outer_error", diloco_->error_feedback().data(), 0, n, db, de});
+  return out;
+}
+
+CheckpointHeader Trainer::Header() const {
+  CheckpointHeader h;
+  h.config = config_;
+  h.step = step_;
+  if (train_data_) {
+    const DataPosition pos = train_data_->position();
+    h.train_data = DataCursor{pos.epoch, pos.shard_index, pos.token_offset};
   }
-  // Checkpoints hold the whole model, so any layout takes its own part.
-  const ParameterLayout& mine = model_->layout();
-  CopyWholeToStage(whole, ckpt.params.data(), mine, model_->params());
-  std::vector<float> stage_m(mine.total()), stage_v(mine.total());
-  CopyWholeToStage(whole, ckpt.adam_m.data(), mine, stage_m.data());
-  CopyWholeToStage(whole, ckpt.adam_v.data(), mine, stage_v.data());
-  optimizer_->m().assign(stage_m.begin() + shard_begin_, stage_m.begin() + shard_end_);
-  optimizer_->v().assign(stage_v.begin() + shard_begin_, stage_v.begin() + shard_end_);
-  optimizer_->set_step(ckpt.step);
-  if (options_.dp_sync == "diloco") {
-    MERIDIAN_ASSIGN_OR_RETURN(Compression compress, ParseCompression(options_.outer_compress));
-    diloco_ = std::make_unique<DilocoOuterOptimizer>(
-        model_->params(), mine.total(),
-        DilocoConfig{options_.diloco_h, options_.outer_lr, options_.outer_momentum, compress});
-    // Checkpoints are taken at round ends, where the round starts from the
-    // saved weights; this data center's inner state is restored when the
-    // checkpoint has it (saved by the same data-center layout).
-    auto restore = [&](const std::string& name, float* stage_array) {
-      auto it = ckpt.extra_arrays.find(name);
-      if (it != ckpt.extra_arrays.end()) CopyWholeToStage(whole, it->second.data(), mine, stage_array);
-    };
-    restore("outer_momentum", diloco_->momentum().data());
-    const std::string prefix = "dc" + std::to_string(groups_.data_center) + ".";
-    std::vector<float> dc_m(mine.total()), dc_v(mine.total());
-    if (ckpt.extra_arrays.count(prefix + "adam_m")) {
-      restore(prefix + "adam_m", dc_m.data());
-      restore(prefix + "adam_v", dc_v.data());
-      optimizer_->m().assign(dc_m.begin(), dc_m.end());
-      optimizer_->v().assign(dc_v.begin(), dc_v.end());
+  h.rng_state = rng_.state();
+  h.extra = {{"data", options_.data}, {"batch", options_.batch}, {"seq", options_.seq},
+             {"microbatches", microbatches_}, {"seed", options_.seed}, {"dp", layout_.dp},
+             {"pp", layout_.pp}, {"zero", options_.zero}};
+  h.arrays = {"model", "adam_m", "adam_v"};
+  if (diloco_) {
+    h.arrays.push_back("outer_momentum");
+    for (size_t d = 0; d < dc_replicas_.size(); ++d) {
+      if (dc_replicas_[d].empty()) continue;
+      const std::string prefix = "dc" + std::to_string(d) + ".";
+      if (d > 0) h.arrays.insert(h.arrays.end(), {prefix + "adam_m", prefix + "adam_v"});
+      if (!diloco_->error_feedback().empty()) h.arrays.push_back(prefix + "outer_error");
     }
-    if (!diloco_->error_feedback().empty()) restore(prefix + "outer_error", diloco_->error_feedback().data());
   }
-  step_ = ckpt.step;
-  rng_.set_state(ckpt.rng_state);
-  DataPosition pos;
-  pos.epoch = ckpt.train_data.epoch;
-  pos.shard_index = ckpt.train_data.shard_index;
-  pos.token_offset = ckpt.train_data.token_offset;
-  if (train_data_) MERIDIAN_RETURN_IF_ERROR(train_data_->Seek(pos));
-  if (is_root()) std::fprintf(stderr, "resumed from %s at step %ld\n", path.c_str(), step_);
-  return Status::OK();
+  return h;
 }
 
 Status Trainer::SaveCheckpoint() {
   SetCommContext("checkpoint at step " + std::to_string(step_));
-  TrainingCheckpoint ckpt;
-  MERIDIAN_RETURN_IF_ERROR(GatherWholeModel(true, &ckpt));
-  Status saved = Status::OK();
-  if (is_root()) {
-    ckpt.config = config_;
-    ckpt.step = step_;
-    const DataPosition pos = train_data_->position();
-    ckpt.train_data = DataCursor{pos.epoch, pos.shard_index, pos.token_offset};
-    ckpt.rng_state = rng_.state();
-    ckpt.extra = {{"data", options_.data}, {"batch", options_.batch}, {"seq", options_.seq},
-                  {"microbatches", microbatches_}, {"seed", options_.seed}, {"dp", layout_.dp},
-                  {"pp", layout_.pp}, {"zero", options_.zero}};
-    saved = meridian::SaveCheckpoint(options_.checkpoint_dir, ckpt);
+  MERIDIAN_RETURN_IF_ERROR(SyncHostCopy(true));
+  return checkpointer_->Save(Header(), HeldArrays(),
+                             [this](TrainingCheckpoint* whole) { return GatherWholeModel(true, whole); });
+}
+
+Status Trainer::RestoreCheckpoint(CheckpointReader& reader) {
+  const CheckpointHeader& h = reader.header();
+  const GPTConfig& c = h.config;
+  if (c.n_layer != config_.n_layer || c.n_head != config_.n_head || c.n_embd != config_.n_embd ||
+      c.vocab_size != config_.vocab_size || c.padded_vocab_size != config_.padded_vocab_size ||
+      c.max_seq_len != config_.max_seq_len) {
+    return Status::InvalidArgument("checkpoint model " + DescribeConfig(c) + " differs from the requested " +
+                                   DescribeConfig(config_));
   }
-  // Everyone learns whether the save worked, so no rank runs ahead of a
-  // failed checkpoint.
-  double failed = saved.ok() ? 0.0 : 1.0;
-  MERIDIAN_RETURN_IF_ERROR(world_->AllReduceDouble(&failed, 1, ReduceOp::kSum));
-  if (!saved.ok()) return saved;
-  if (failed > 0) return Status::Internal("checkpoint at step " + std::to_string(step_) + " failed on rank 0");
+  if (!reader.has_array("adam_m") || !reader.has_array("adam_v"))
+    return Status::InvalidArgument("the checkpoint has no optimizer state to resume from");
+  // Each rank reads the ranges it holds, whatever layout wrote them.
+  const size_t n = model_->num_params();
+  MERIDIAN_RETURN_IF_ERROR(checkpointer_->ReadStageRange(reader, "model", 0, n, model_->params()));
+  MERIDIAN_RETURN_IF_ERROR(
+      checkpointer_->ReadStageRange(reader, "adam_m", shard_begin_, shard_end_, optimizer_->m().data()));
+  MERIDIAN_RETURN_IF_ERROR(
+      checkpointer_->ReadStageRange(reader, "adam_v", shard_begin_, shard_end_, optimizer_->v().data()));
+  optimizer_->set_step(h.step);
+  if (options_.dp_sync == "diloco") {
+    MERIDIAN_ASSIGN_OR_RETURN(Compression compress, ParseCompression(options_.outer_compress));
+    diloco_ = std::make_unique<DilocoOuterOptimizer>(
+        model_->params(), n, DilocoConfig{options_.diloco_h, options_.outer_lr, options_.outer_momentum, compress});
+    // Checkpoints are taken at round ends, where the round starts from the
+    // saved weights; this data center's inner state is restored when the
+    // checkpoint has it (saved by the same data-center layout).
+    auto restore = [&](const std::string& name, float* stage_array) -> Status {
+      if (!reader.has_array(name)) return Status::OK();
+      return checkpointer_->ReadStageRange(reader, name, 0, n, stage_array);
+    };
+    MERIDIAN_RETURN_IF_ERROR(restore("outer_momentum", diloco_->momentum().data()));
+    const std::string prefix = "dc" + std::to_string(groups_.data_center) + ".";
+    if (groups_.data_center > 0) {
+      MERIDIAN_RETURN_IF_ERROR(restore(prefix + "adam_m", optimizer_->m().data()));
+      MERIDIAN_RETURN_IF_ERROR(restore(prefix + "adam_v", optimizer_->v().data()));
+    }
+    if (!diloco_->error_feedback().empty())
+      MERIDIAN_RETURN_IF_ERROR(restore(prefix + "outer_error", diloco_->error_feedback().data()));
+  }
+  step_ = h.step;
+  rng_.set_state(h.rng_state);
+  DataPosition pos;
+  pos.epoch = h.train_data.epoch;
+  pos.shard_index = h.train_data.shard_index;
+  pos.token_offset = h.train_data.token_offset;
+  if (train_data_) MERIDIAN_RETURN_IF_ERROR(train_data_->Seek(pos));
   return Status::OK();
 }
 
@@ -604,6 +653,8 @@ Status Trainer::Run() {
     }
   }
   progress.Break();
+  // The last checkpoint is published before the run counts as done.
+  if (checkpointer_) MERIDIAN_RETURN_IF_ERROR(checkpointer_->Wait());
   if (!o.export_llmc.empty()) {
     TrainingCheckpoint whole;
     MERIDIAN_RETURN_IF_ERROR(GatherWholeModel(false, &whole));

@@ -21,6 +21,7 @@
 #include "runtime/parallel/pipeline_runner.h"
 #include "runtime/parallel/process_groups.h"
 #include "runtime/train/device_step.h"
+#include "runtime/train/checkpointer.h"
 #include "runtime/train/metrics_writer.h"
 #include "runtime/train/train_options.h"
 
@@ -62,8 +63,16 @@ class Trainer {
   // Stage arrays of one replica -> whole-model arrays on world rank 0.
   Status GatherToRoot(int replica, const std::vector<const float*>& stage_arrays,
                       std::vector<std::vector<float>*> whole_arrays);
+  // The host copy of the weights (and moments) catches up with the GPU's.
+  Status SyncHostCopy(bool with_optimizer);
+  // What this rank holds of the training state and the part of it it
+  // writes in a sharded checkpoint; the checkpoint's header (rank 0's
+  // counts).
+  std::vector<HeldArray> HeldArrays();
+  CheckpointHeader Header() const;
   Status SaveCheckpoint();
-  Status RestoreCheckpoint(const std::string& path);
+  // Loads this rank's part of a checkpoint of any layout.
+  Status RestoreCheckpoint(CheckpointReader& reader);
   Status PrintSample();
   bool is_root() const { return world_->rank() == 0; }
   PipelineRunner::FetchFn Fetcher(DataLoader* loader);
@@ -93,6 +102,8 @@ class Trainer {
   std::unique_ptr<DilocoOuterOptimizer> diloco_;
   TrafficCounter traffic_;
   std::vector<int> dc_first_replica_;  // data center -> its lowest replica index (-1: none)
+  std::vector<std::vector<int>> dc_replicas_;  // data center -> its replica indices
+  std::unique_ptr<Checkpointer> checkpointer_;  // with --checkpoint-dir
   bool sync_in_backward_ = false;
   std::unique_ptr<PipelineRunner> pipeline_;
   std::unique_ptr<DataLoader> train_data_, val_data_;

@@ -22,8 +22,20 @@ printf 'garbage' > "$work/garbage.bin"
 expect_error "llm.c checkpoint that is not one" "garbage.bin" "${train[@]}" --data "$work/data/train_*.bin" --init-from "$work/garbage.bin"
 expect_error "missing data" "nothing.bin" "${train[@]}" --data "$work/nothing.bin"
 "${train[@]}" --data "$work/data/train_*.bin" --checkpoint-dir "$work/ckpt" 2>/dev/null || { echo "FAIL: training run"; exit 1; }
-printf '\x01' | dd of="$work/ckpt/step_00000001/model.bin" bs=1 seek=100 conv=notrunc status=none
-expect_error "corrupt checkpoint" "model.bin" "${train[@]}" --data "$work/data/train_*.bin" --checkpoint-dir "$work/ckpt" --resume --steps 2
+printf '\x01' | dd of="$work/ckpt/step_00000001/rank-00000.bin" bs=1 seek=100 conv=notrunc status=none
+expect_error "corrupt checkpoint" "rank-00000.bin" "${train[@]}" --data "$work/data/train_*.bin" --checkpoint-dir "$work/ckpt" --resume --steps 2
+# With older checkpoints to fall back on, a corrupted newest one is skipped
+# with a warning naming its file, and training resumes from the one before.
+"${train[@]}" --data "$work/data/train_*.bin" --checkpoint-dir "$work/ckpt3" --checkpoint-every 1 --steps 3 \
+  2>/dev/null || { echo "FAIL: training run"; exit 1; }
+printf '\x01' | dd of="$work/ckpt3/step_00000003/rank-00000.bin" bs=1 seek=100 conv=notrunc status=none
+out=$("${train[@]}" --data "$work/data/train_*.bin" --checkpoint-dir "$work/ckpt3" --resume --steps 4 2>&1)
+if [[ $? -eq 0 ]] && grep -q "skipping checkpoint .*step_00000003: .*step_00000003/rank-00000.bin" <<<"$out" &&
+   grep -q "resumed from .*step_00000002 at step 2" <<<"$out"; then
+  echo "ok: corrupted newest checkpoint skipped, resumed from step 2"
+else
+  echo "FAIL: corrupted newest checkpoint: $out"; fail=1
+fi
 printf 'batch: [1, 2\n' > "$work/bad.yaml"
 expect_error "malformed YAML config" "YAML" "${train[@]}" --config "$work/bad.yaml"
 expect_error "negative batch" "batch" "${train[@]}" --batch -1

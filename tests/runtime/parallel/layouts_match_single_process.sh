@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Every DP x PP x ZeRO layout trains the same model as one process on the
 # same global batch: per-step losses agree to 1e-5 relative over 20 steps.
-# Also: a checkpoint written at DP2 x PP2 with ZeRO-1 resumes at PP4 and in
-# one process on the same loss curve.
+# Also: a checkpoint written at DP2 x PP2 with ZeRO-1 (sharded: one file per
+# rank) resumes at PP4, at DP4 with ZeRO-1 and in one process on the same
+# loss curve; so does a whole-model checkpoint (the older format).
 set -euo pipefail
 mpirun_line=$1; bin=$2; work=$3
 rm -rf "$work" && mkdir -p "$work"
@@ -19,11 +20,18 @@ run pp4_gpipe 4 --dp 1 --pp 4 --batch 4 --microbatches 2 --pp-schedule gpipe
 run dp2pp2 4 --dp 2 --pp 2 --batch 2 --microbatches 2
 run dp2pp2_zero1 4 --dp 2 --pp 2 --batch 2 --microbatches 2 --zero 1 --checkpoint-dir "$work/ckpt" --checkpoint-every 10
 run dp2_no_overlap 2 --dp 2 --batch 2 --grad-accum 2 --no-overlap --bucket-mb 0.01
-# Resume the DP2xPP2 ZeRO-1 checkpoint of step 10 in other layouts.
-rm -rf "$work/ckpt/step_00000020" "$work/ckpt/latest"
-cp -r "$work/ckpt" "$work/ckpt_pp4"; cp -r "$work/ckpt" "$work/ckpt_single"
+run dp2pp2_whole 4 --dp 2 --pp 2 --batch 2 --microbatches 2 --checkpoint-dir "$work/ckpt_whole" \
+  --checkpoint-every 10 --checkpoint-format whole
+# Four ranks wrote four files; the whole format one set of arrays.
+for r in 0 1 2 3; do test -s "$work/ckpt/step_00000010/rank-0000$r.bin"; done
+test -s "$work/ckpt_whole/step_00000010/model.bin"
+# Resume the step-10 checkpoints in other layouts.
+rm -rf "$work/ckpt/step_00000020" "$work/ckpt/latest" "$work/ckpt_whole/step_00000020" "$work/ckpt_whole/latest"
+cp -r "$work/ckpt" "$work/ckpt_pp4"; cp -r "$work/ckpt" "$work/ckpt_single"; cp -r "$work/ckpt" "$work/ckpt_dp4"
 run resume_pp4 4 --dp 1 --pp 4 --batch 4 --microbatches 2 --checkpoint-dir "$work/ckpt_pp4" --resume
 run resume_single 1 --batch 4 --grad-accum 2 --checkpoint-dir "$work/ckpt_single" --resume
+run resume_dp4_zero1 4 --dp 4 --batch 1 --microbatches 2 --zero 1 --checkpoint-dir "$work/ckpt_dp4" --resume
+run resume_whole_dp4 4 --dp 4 --batch 1 --microbatches 2 --zero 1 --checkpoint-dir "$work/ckpt_whole" --resume
 python3 - "$work" <<'PY'
 import json, sys
 w = sys.argv[1]
@@ -34,7 +42,7 @@ assert sorted(ref) == list(range(1, 21)), sorted(ref)
 assert ref[20] < ref[1], "the reference run did not learn"
 bad = False
 for name in ["accum", "dp2", "pp2", "pp4", "pp4_gpipe", "dp2pp2", "dp2pp2_zero1", "dp2_no_overlap",
-             "resume_pp4", "resume_single"]:
+             "dp2pp2_whole", "resume_pp4", "resume_single", "resume_dp4_zero1", "resume_whole_dp4"]:
     got = losses(name)
     steps = sorted(got)
     expect = list(range(11, 21)) if name.startswith("resume") else list(range(1, 21))
