@@ -13,6 +13,8 @@ const char* StatusCodeName(Status::Code code) {
     case Status::Code::kUnavailable: return "Unavailable";
     case Status::Code::kDeadlineExceeded: return "Deadline exceeded";
     case Status::Code::kInternal: return "Internal";
+    case Status::Code::kUnauthenticated: return "Unauthenticated";
+    case Status::Code::kPermissionDenied: return "Permission denied";
   }
   return "Unknown";
 }

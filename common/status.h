@@ -25,6 +25,8 @@ class [[nodiscard]] Status {
     kUnavailable,
     kDeadlineExceeded,
     kInternal,
+    kUnauthenticated,    // no, or no valid, credentials
+    kPermissionDenied,   // valid credentials, not allowed this
   };
 
   Status() = default;  // OK
@@ -38,6 +40,8 @@ class [[nodiscard]] Status {
   static Status Unavailable(std::string msg) { return Status(Code::kUnavailable, std::move(msg)); }
   static Status DeadlineExceeded(std::string msg) { return Status(Code::kDeadlineExceeded, std::move(msg)); }
   static Status Internal(std::string msg) { return Status(Code::kInternal, std::move(msg)); }
+  static Status Unauthenticated(std::string msg) { return Status(Code::kUnauthenticated, std::move(msg)); }
+  static Status PermissionDenied(std::string msg) { return Status(Code::kPermissionDenied, std::move(msg)); }
 
   bool ok() const { return code_ == Code::kOk; }
   Code code() const { return code_; }

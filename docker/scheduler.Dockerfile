@@ -8,4 +8,7 @@ COPY . .
 RUN bash scripts/build.sh -DMERIDIAN_BUILD_TESTS=OFF -DMERIDIAN_CUDA=OFF -DMERIDIAN_NATIVE=OFF
 EXPOSE 50051
 VOLUME /var/lib/meridian
-ENTRYPOINT ["/opt/meridian/build/bin/meridian-scheduler", "--listen", "0.0.0.0:50051", "--state", "/var/lib/meridian"]
+# Reachable on the compose network only, plaintext and without tokens
+# (--insecure): for a real deployment mount a certificate and a token file
+# and pass --tls-cert, --tls-key and --token-file instead (docs/deploy.md).
+ENTRYPOINT ["/opt/meridian/build/bin/meridian-scheduler", "--listen", "0.0.0.0:50051", "--insecure", "--state", "/var/lib/meridian"]

@@ -11,6 +11,8 @@ packages=(
   protobuf-compiler libprotobuf-dev libgrpc++-dev protobuf-compiler-grpc
   libyaml-cpp-dev libcli11-dev nlohmann-json3-dev libspdlog-dev libfmt-dev
   libsqlite3-dev sqlite3
+  # TLS and job tokens (HMAC) for the daemon; the CLI makes test certificates.
+  libssl-dev openssl
   libgtest-dev libgmock-dev libbenchmark-dev
   python3 python3-numpy
   iproute2

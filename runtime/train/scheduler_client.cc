@@ -11,6 +11,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include "meridian/v1/scheduler.grpc.pb.h"
+#include "scheduler/auth/client_channel.h"
 #include "runtime/train/assignment_check.h"
 
 namespace meridian {
@@ -30,11 +31,10 @@ grpc::ChannelArguments ChannelArguments() {
 
 class GrpcSchedulerClient : public SchedulerClient {
  public:
-  GrpcSchedulerClient(const std::string& address, std::string job_id)
+  GrpcSchedulerClient(const std::string& address, std::string job_id, const scheduler::ClientSecurity& security)
       : address_(address),
         job_id_(std::move(job_id)),
-        stub_(v1::Scheduler::NewStub(
-            grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), ChannelArguments()))) {}
+        stub_(v1::Scheduler::NewStub(scheduler::OpenChannel(address, security, ChannelArguments()))) {}
 
   Status ApplyAssignment(int rank, TrainOptions* o) override {
     grpc::ClientContext ctx;
@@ -187,7 +187,10 @@ class GrpcSchedulerClient : public SchedulerClient {
 Result<std::unique_ptr<SchedulerClient>> SchedulerClient::Connect(const std::string& address,
                                                                   const std::string& job_id) {
   if (address.empty() || job_id.empty()) return Status::InvalidArgument("--scheduler and --job go together");
-  return std::unique_ptr<SchedulerClient>(new GrpcSchedulerClient(address, job_id));
+  // The daemon hands its ranks a job token (MERIDIAN_JOB_TOKEN) and the CA
+  // to trust (MERIDIAN_TLS_CA).
+  MERIDIAN_ASSIGN_OR_RETURN(scheduler::ClientSecurity security, scheduler::LoadClientSecurity());
+  return std::unique_ptr<SchedulerClient>(new GrpcSchedulerClient(address, job_id, security));
 }
 
 }  // namespace meridian

@@ -16,6 +16,7 @@
 #include <CLI/CLI.hpp>
 
 #include "common/net_address.h"
+#include "scheduler/auth/client_channel.h"
 #include "scheduler/cli/node_agent.h"
 #include "scheduler/core/topology.h"
 #include "scheduler/launcher/cluster_launcher.h"
@@ -25,7 +26,9 @@
 namespace {
 
 std::atomic<bool> g_stop{false};
+std::atomic<bool> g_reload{false};
 void OnSignal(int) { g_stop = true; }
+void OnHangup(int) { g_reload = true; }
 
 std::string DefaultStateDir() {
   if (const char* x = std::getenv("XDG_STATE_HOME")) return std::string(x) + "/meridian";
@@ -48,6 +51,9 @@ struct DaemonOptions {
   int slots_per_dc = (int)std::max(2u, std::thread::hardware_concurrency());
   double node_timeout = 30.0;
   double node_probation = 30.0;
+  std::string token_file;  // bearer tokens and roles (none: no authentication)
+  std::string tls_cert, tls_key, tls_client_ca;
+  bool insecure = false;
   std::string train_binary;
   std::vector<std::string> mpirun_args;
   bool dry_run = false;
@@ -67,8 +73,47 @@ std::string AdvertisedAddress(const DaemonOptions& o, int port) {
   return host + ":" + std::to_string(port);
 }
 
+bool IsLoopback(const std::string& host) {
+  return host == "localhost" || host.rfind("127.", 0) == 0 || host == "::1" || host == "[::1]";
+}
+
+// Loopback, or TLS and tokens, or --insecure said out loud.
+meridian::Status CheckExposure(const DaemonOptions& o) {
+  std::string host, port;
+  meridian::SplitHostPort(o.listen, &host, &port);
+  const bool secured = !o.tls_cert.empty() && !o.token_file.empty();
+  if (IsLoopback(host) || secured) return meridian::Status::OK();
+  if (!o.insecure)
+    return meridian::Status::InvalidArgument(
+        "--listen " + o.listen + ": serving beyond loopback needs TLS and tokens (--tls-cert, --tls-key and "
+        "--token-file); --insecure serves it without them");
+  std::fprintf(stderr,
+               "WARNING: --insecure: serving %s without %s%s%s; anyone who reaches this port can submit jobs, "
+               "run them as this user and register nodes\n",
+               o.listen.c_str(), o.tls_cert.empty() ? "TLS" : "", o.tls_cert.empty() && o.token_file.empty() ? " and " : "",
+               o.token_file.empty() ? "tokens" : "");
+  return meridian::Status::OK();
+}
+
 int RunDaemon(const DaemonOptions& o) {
   using namespace meridian::scheduler;
+  if (meridian::Status s = CheckExposure(o); !s.ok()) {
+    std::fprintf(stderr, "error: %s\n", s.message().c_str());
+    return 2;
+  }
+  ServerTls tls;
+  if (!o.tls_cert.empty()) {
+    auto cert = ReadPemFile(o.tls_cert), key = ReadPemFile(o.tls_key);
+    meridian::Result<std::string> ca = o.tls_client_ca.empty() ? meridian::Result<std::string>(std::string())
+                                                                : ReadPemFile(o.tls_client_ca);
+    for (const meridian::Status& s : {cert.status(), key.status(), ca.status()}) {
+      if (!s.ok()) {
+        std::fprintf(stderr, "error: %s\n", s.ToString().c_str());
+        return 2;
+      }
+    }
+    tls = ServerTls{*cert, *key, *ca};
+  }
   const std::string& listen = o.listen;
   const std::string& state_dir = o.state_dir;
   const std::string& cluster_file = o.cluster_file;
@@ -87,18 +132,30 @@ int RunDaemon(const DaemonOptions& o) {
   co.node_timeout_s = o.node_timeout;
   co.node_probation_s = o.node_probation;
   co.check_data_paths = !o.dry_run;
+  co.insecure = o.insecure;
+  std::filesystem::create_directories(state_dir);
+  auto authorizer = Authorizer::Create(o.token_file, state_dir + "/job-token.key");
+  if (!authorizer.ok()) {
+    std::fprintf(stderr, "error: %s\n", authorizer.status().ToString().c_str());
+    return 2;
+  }
   ClusterLauncherOptions lo;
   lo.state_dir = state_dir;
   lo.settings.train_binary = o.train_binary;
   lo.settings.mpirun_args = o.mpirun_args;
   lo.settings.as_root = geteuid() == 0;
+  // Ranks trust what signed the daemon's certificate (a self-signed one
+  // signs itself); the file must be at the same path on every host.
+  if (!o.tls_cert.empty()) lo.settings.rank_env.push_back("MERIDIAN_TLS_CA=" + o.tls_cert);
   ClusterLauncher cluster_launcher(*topo, lo);
+  if ((*authorizer)->enabled())
+    cluster_launcher.SetJobTokens([a = authorizer->get()](const std::string& id) { return a->JobToken(id); });
   DryRunLauncher dry_run_launcher;
   Launcher* launcher = o.dry_run ? static_cast<Launcher*>(&dry_run_launcher) : &cluster_launcher;
   SchedulerCore core(*topo, store->get(), launcher, co);
-  SchedulerService service(&core);
+  SchedulerService service(&core, authorizer->get());
   int port = 0;
-  std::unique_ptr<grpc::Server> server = StartSchedulerServer(listen, &service, &port);
+  std::unique_ptr<grpc::Server> server = StartSchedulerServer(listen, &service, &port, tls);
   if (!server || port == 0) {
     std::fprintf(stderr, "error: cannot listen on %s (in use?)\n", listen.c_str());
     return 1;
@@ -119,6 +176,11 @@ int RunDaemon(const DaemonOptions& o) {
   while (!g_stop) {
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
     core.CheckLiveness(NowUnixSeconds());
+    if (g_reload.exchange(false)) {
+      meridian::Status s = (*authorizer)->Reload();
+      std::fprintf(stderr, "SIGHUP: %s\n",
+                   s.ok() ? "token file reloaded" : ("token file kept as it was: " + s.ToString()).c_str());
+    }
   }
   std::fprintf(stderr, "meridian-scheduler: shutting down\n");
   service.Stop();
@@ -151,6 +213,19 @@ int main(int argc, char** argv) {
                  "Extra argument for every mpirun the daemon starts (repeat for several, e.g. --mpirun-arg=--mca "
                  "--mpirun-arg=plm_rsh_args --mpirun-arg='-F /etc/meridian/ssh_config')");
   app.add_flag("--dry-run", d.dry_run, "Place jobs but start nothing (control-plane tests and benchmarks)");
+  app.add_option("--token-file", d.token_file,
+                 "YAML file of bearer tokens and their roles (admin, submit, read, agent); reloaded on SIGHUP. "
+                 "Without it nobody is asked for credentials")
+      ->check(CLI::ExistingFile);
+  app.add_option("--tls-cert", d.tls_cert, "PEM certificate to serve TLS with (with --tls-key)")
+      ->check(CLI::ExistingFile);
+  app.add_option("--tls-key", d.tls_key, "PEM private key of --tls-cert")->check(CLI::ExistingFile);
+  app.add_option("--tls-client-ca", d.tls_client_ca,
+                 "PEM CA that client certificates must be signed by (mutual TLS)")
+      ->check(CLI::ExistingFile);
+  app.add_flag("--insecure", d.insecure,
+               "Serve a non-loopback --listen address without TLS and tokens (never on a network you do not "
+               "control)");
 
   meridian::scheduler::NodeAgentOptions a;
   CLI::App* agent = app.add_subcommand("agent", "Register this node with the daemon and keep it alive");
@@ -163,6 +238,10 @@ int main(int argc, char** argv) {
   agent->add_option("--slots", a.slots, "CPU slots to offer where the node has no CUDA device")
       ->check(CLI::Range(1, 1024))
       ->capture_default_str();
+  agent->add_option("--token-file", a.token_file, "File whose first line is this agent's token (role agent)")
+      ->check(CLI::ExistingFile);
+  agent->add_option("--tls-ca", a.tls_ca, "PEM CA that signed the daemon's certificate (TLS)")
+      ->check(CLI::ExistingFile);
   agent->add_option("--interval", a.interval_s, "Heartbeat period, seconds")
       ->check(CLI::Range(0.05, 3600.0))
       ->capture_default_str();
@@ -170,7 +249,16 @@ int main(int argc, char** argv) {
 
   signal(SIGINT, OnSignal);
   signal(SIGTERM, OnSignal);
+  signal(SIGHUP, OnHangup);
   if (*agent) return meridian::scheduler::RunNodeAgent(a, g_stop);
+  if (d.tls_cert.empty() != d.tls_key.empty()) {
+    std::fprintf(stderr, "error: --tls-cert and --tls-key go together\n");
+    return 2;
+  }
+  if (!d.tls_client_ca.empty() && d.tls_cert.empty()) {
+    std::fprintf(stderr, "error: --tls-client-ca needs --tls-cert and --tls-key\n");
+    return 2;
+  }
   if (d.train_binary.empty()) d.train_binary = SelfDir(argv[0]) + "/meridian-train";
   // Job directories are handed to ranks; absolute paths keep them valid
   // whatever the ranks' working directory.

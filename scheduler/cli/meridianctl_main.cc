@@ -14,6 +14,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include "meridian/v1/scheduler.grpc.pb.h"
+#include "scheduler/auth/client_channel.h"
 #include "scheduler/cli/job_file.h"
 
 namespace v1 = meridian::v1;
@@ -95,6 +96,14 @@ int main(int argc, char** argv) {
   std::string address = std::getenv("MERIDIAN_SCHEDULER") ? std::getenv("MERIDIAN_SCHEDULER") : "127.0.0.1:50051";
   app.add_option("--scheduler", address, "Daemon address (or $MERIDIAN_SCHEDULER)")->capture_default_str();
   app.add_flag("--json", g_json, "Print JSON instead of tables");
+  std::string token_file, tls_ca, tls_cert, tls_key;
+  app.add_option("--token-file", token_file, "File whose first line is your token (or $MERIDIAN_TOKEN_FILE)")
+      ->check(CLI::ExistingFile);
+  app.add_option("--tls-ca", tls_ca, "PEM CA that signed the daemon's certificate (or $MERIDIAN_TLS_CA)")
+      ->check(CLI::ExistingFile);
+  app.add_option("--tls-cert", tls_cert, "Your PEM certificate, for mutual TLS (or $MERIDIAN_TLS_CERT)")
+      ->check(CLI::ExistingFile);
+  app.add_option("--tls-key", tls_key, "Its PEM private key (or $MERIDIAN_TLS_KEY)")->check(CLI::ExistingFile);
   app.require_subcommand(1);
   std::string file, id;
   bool watch_after = false;
@@ -116,7 +125,13 @@ int main(int argc, char** argv) {
   logs->add_option("id", id)->required();
   CLI11_PARSE(app, argc, argv);
 
-  auto stub = v1::Scheduler::NewStub(grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+  meridian::Result<meridian::scheduler::ClientSecurity> security =
+      meridian::scheduler::LoadClientSecurity(token_file, tls_ca, tls_cert, tls_key);
+  if (!security.ok()) {
+    std::fprintf(stderr, "error: %s\n", security.status().ToString().c_str());
+    return 2;
+  }
+  auto stub = v1::Scheduler::NewStub(meridian::scheduler::OpenChannel(address, *security));
   auto ctx = [] {
     auto c = std::make_unique<grpc::ClientContext>();
     c->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
@@ -138,6 +153,8 @@ int main(int argc, char** argv) {
                     p.free_gpus(), p.fabric_gbps(), p.launcher().c_str());
       for (const auto& l : r.links())
         std::printf("link %s <-> %s: %.1f Gbit/s, %.1f ms\n", l.a().c_str(), l.b().c_str(), l.gbps(), l.latency_ms());
+      if (r.insecure())
+        std::printf("WARNING: the daemon runs with --insecure: anyone who reaches its port may use it\n");
     } else {
       std::printf("%-14s %-12s %-15s %-12s %5s %5s %-6s %s\n", "node", "data-center", "host", "hostname", "gpus",
                   "alive", "model", "jobs");

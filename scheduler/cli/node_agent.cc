@@ -13,6 +13,7 @@
 #endif
 #include "common/net_address.h"
 #include "meridian/v1/scheduler.grpc.pb.h"
+#include "scheduler/auth/client_channel.h"
 
 namespace meridian::scheduler {
 
@@ -50,7 +51,12 @@ std::chrono::system_clock::time_point Deadline(double seconds) {
 }  // namespace
 
 int RunNodeAgent(const NodeAgentOptions& o, const std::atomic<bool>& stop) {
-  auto stub = v1::Scheduler::NewStub(grpc::CreateChannel(o.scheduler, grpc::InsecureChannelCredentials()));
+  Result<ClientSecurity> security = LoadClientSecurity(o.token_file, o.tls_ca);
+  if (!security.ok()) {
+    std::fprintf(stderr, "error: agent: %s\n", security.status().ToString().c_str());
+    return 2;
+  }
+  auto stub = v1::Scheduler::NewStub(OpenChannel(o.scheduler, *security));
   const std::string name = o.name.empty() ? HostName() : o.name;
   if (name.empty()) {
     std::fprintf(stderr, "error: agent: no --name and no host name\n");

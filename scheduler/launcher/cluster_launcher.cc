@@ -19,6 +19,11 @@ Status WriteFile(const std::string& path, const std::string& text) {
   return Status::OK();
 }
 
+std::vector<std::string> Concat(std::vector<std::string> a, const std::vector<std::string>& b) {
+  a.insert(a.end(), b.begin(), b.end());
+  return a;
+}
+
 std::vector<std::string> SlurmEnv(const DataCenter& dc) {
   if (dc.slurm_conf.empty()) return {};
   return {"SLURM_CONF=" + dc.slurm_conf};
@@ -46,6 +51,7 @@ Result<int64_t> ClusterLauncher::Launch(const v1::Job& job) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     settings = options_.settings;
+    if (job_token_) settings.rank_env.push_back("MERIDIAN_JOB_TOKEN=" + job_token_(job.id()));
   }
   std::error_code ec;
   std::filesystem::create_directories(paths.dir, ec);
@@ -53,14 +59,16 @@ Result<int64_t> ClusterLauncher::Launch(const v1::Job& job) {
   MERIDIAN_RETURN_IF_ERROR(WriteFile(paths.hostfile, HostFileFor(job.placement(), kind, HostName())));
   const AttemptFiles attempt{paths.LaunchLock(job.launches()), paths.LaunchExit(job.launches())};
   if (kind != LauncherKind::kSlurm)
-    return processes_.Start(job.id(), MpirunCommand(job, paths, cluster_.launch, kind, settings), paths.log, attempt);
+    return processes_.Start(job.id(), MpirunCommand(job, paths, cluster_.launch, kind, settings), paths.log, attempt,
+                            settings.rank_env);
 
   const DataCenter* dc = cluster_.FindDataCenter(job.placement().ranks(0).data_center());
   MERIDIAN_RETURN_IF_ERROR(WriteFile(paths.batch_script, SlurmBatchScript(job, paths, cluster_.launch, settings)));
   // `sbatch --wait` stays until the Slurm job ends and exits with its
   // status, so a Slurm job is followed like a local process.
   MERIDIAN_ASSIGN_OR_RETURN(int64_t pgid,
-                            processes_.Start(job.id(), SbatchCommand(job, paths, *dc), paths.log, attempt, SlurmEnv(*dc)));
+                            processes_.Start(job.id(), SbatchCommand(job, paths, *dc), paths.log, attempt,
+                                             Concat(SlurmEnv(*dc), settings.rank_env)));
   std::lock_guard<std::mutex> lock(mu_);
   slurm_jobs_[job.id()] = *dc;
   return pgid;

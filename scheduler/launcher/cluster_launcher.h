@@ -4,6 +4,7 @@
 // launch_commands.h for the command lines and docs/deploy.md for set-up.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <mutex>
 #include <string>
@@ -32,6 +33,11 @@ class ClusterLauncher : public Launcher {
     std::lock_guard<std::mutex> lock(mu_);
     options_.settings.scheduler_address = address;
   }
+  // The token a job's ranks present (MERIDIAN_JOB_TOKEN); none when unset.
+  void SetJobTokens(std::function<std::string(const std::string& job_id)> token_for) {
+    std::lock_guard<std::mutex> lock(mu_);
+    job_token_ = std::move(token_for);
+  }
 
   void SetExitCallback(ExitCallback callback) override { processes_.SetExitCallback(std::move(callback)); }
   Result<int64_t> Launch(const v1::Job& job) override;
@@ -51,6 +57,7 @@ class ClusterLauncher : public Launcher {
   JobProcesses processes_;
   std::mutex mu_;
   std::map<std::string, DataCenter> slurm_jobs_;  // running job id -> its Slurm data center
+  std::function<std::string(const std::string&)> job_token_;
 };
 
 }  // namespace meridian::scheduler

@@ -97,6 +97,7 @@ std::vector<std::string> MpirunCommand(const v1::Job& job, const JobPaths& paths
   }
   for (const auto& [key, value] : launch.mca) Mca(&cmd, key, value);
   for (const std::string& e : launch.env) cmd.insert(cmd.end(), {"-x", e});
+  for (const std::string& e : settings.rank_env) cmd.insert(cmd.end(), {"-x", e.substr(0, e.find('='))});
   cmd.insert(cmd.end(), settings.mpirun_args.begin(), settings.mpirun_args.end());
   cmd.insert(cmd.end(), {"-np", std::to_string(job.placement().ranks_size())});
   const std::vector<std::string> train = TrainCommand(job, paths, settings);

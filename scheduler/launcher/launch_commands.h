@@ -24,6 +24,10 @@ struct LaunchSettings {
   std::string mpirun = "mpirun";
   std::vector<std::string> mpirun_args;   // the daemon's --mpirun-arg flags
   bool as_root = false;                   // adds --allow-run-as-root
+  // Environment every rank gets, NAME=VALUE (the job token, the CA that
+  // signed the daemon's certificate): set for the launcher, forwarded to
+  // remote ranks by name (mpirun -x; Slurm exports the environment).
+  std::vector<std::string> rank_env;
 };
 
 // Where a job's files live: `root`/jobs/ID (checkpoints, metrics, host

@@ -53,6 +53,8 @@ int GrpcCodeFor(Status::Code code) {
     case Status::Code::kCorruption: return 15;          // DATA_LOSS
     case Status::Code::kIOError: return 13;             // INTERNAL
     case Status::Code::kInternal: return 13;            // INTERNAL
+    case Status::Code::kUnauthenticated: return 16;     // UNAUTHENTICATED
+    case Status::Code::kPermissionDenied: return 7;     // PERMISSION_DENIED
   }
   return 2;  // UNKNOWN
 }
@@ -457,10 +459,11 @@ v1::ListPoolsResponse SchedulerCore::ListPools() {
     p->set_gbps(l.gbps);
     p->set_latency_ms(l.latency_ms);
   }
+  out.set_insecure(options_.insecure);
   return out;
 }
 
-Result<v1::Job> SchedulerCore::SubmitJob(const v1::JobSpec& spec) {
+Result<v1::Job> SchedulerCore::SubmitJob(const v1::JobSpec& spec, const std::string& owner) {
   MERIDIAN_RETURN_IF_ERROR(ValidateSpec(spec));
   if (options_.check_data_paths) {
     MERIDIAN_RETURN_IF_ERROR(CheckDataGlob("spec.training.data", spec.training().data()));
@@ -482,6 +485,7 @@ Result<v1::Job> SchedulerCore::SubmitJob(const v1::JobSpec& spec) {
   job.set_id(id);
   *job.mutable_spec() = spec;
   job.set_submitted_unix_s(NowUnixSeconds());
+  job.set_owner(owner);
   jobs_.push_back(job);
   Status s = CommitLocked(jobs_.back(), job, v1::QUEUED, "submitted");
   if (!s.ok()) {

@@ -34,6 +34,7 @@ struct SchedulerCoreOptions {
   // (a daemon killed with -9 loses at most this much progress history).
   // Also how often writes that failed are tried again.
   double flush_interval_s = 1.0;
+  bool insecure = false;  // started with --insecure (ListPools says so)
 };
 
 class SchedulerCore {
@@ -60,7 +61,8 @@ class SchedulerCore {
   void CheckLiveness(double now_unix_s);
   v1::ListPoolsResponse ListPools();
 
-  Result<v1::Job> SubmitJob(const v1::JobSpec& spec);
+  // `owner`: the submitting token's name, kept in the job.
+  Result<v1::Job> SubmitJob(const v1::JobSpec& spec, const std::string& owner = "");
   Result<v1::Job> GetJob(const std::string& id);
   std::vector<v1::Job> ListJobs(const std::vector<v1::JobState>& states);
   Result<v1::Job> CancelJob(const std::string& id);

@@ -13,8 +13,38 @@ grpc::Status ToGrpc(const Status& status) {
   return grpc::Status(static_cast<grpc::StatusCode>(GrpcCodeFor(status.code())), status.message());
 }
 
-grpc::Status SchedulerService::RegisterNode(grpc::ServerContext*, const v1::RegisterNodeRequest* req,
+Result<Principal> SchedulerService::Caller(grpc::ServerContext* ctx) const {
+  if (authorizer_ == nullptr) return Principal{"anyone", Role::kAdmin, ""};
+  std::string authorization;
+  const auto& md = ctx->client_metadata();
+  if (auto it = md.find("authorization"); it != md.end()) authorization.assign(it->second.data(), it->second.size());
+  return authorizer_->Authenticate(authorization, NowUnixSeconds());
+}
+
+grpc::Status SchedulerService::Check(grpc::ServerContext* ctx, Action action, const std::string& subject,
+                                     Principal* who) const {
+  Result<Principal> caller = Caller(ctx);
+  if (!caller.ok()) return ToGrpc(caller.status());
+  if (Status allowed = Allow(*caller, action, subject); !allowed.ok()) return ToGrpc(allowed);
+  if (who != nullptr) *who = *caller;
+  return grpc::Status::OK;
+}
+
+grpc::Status SchedulerService::CheckJob(grpc::ServerContext* ctx, Action action, const std::string& id) const {
+  Result<Principal> caller = Caller(ctx);
+  if (!caller.ok()) return ToGrpc(caller.status());
+  std::string owner;
+  if (caller->role == Role::kSubmit) {  // only a submit token's rights depend on the job
+    auto job = core_->GetJob(id);
+    if (!job.ok()) return ToGrpc(job.status());
+    owner = job->owner();
+  }
+  return ToGrpc(Allow(*caller, action, owner));
+}
+
+grpc::Status SchedulerService::RegisterNode(grpc::ServerContext* ctx, const v1::RegisterNodeRequest* req,
                                             v1::RegisterNodeResponse* resp) {
+  if (grpc::Status s = Check(ctx, Action::kManageNode, req->node().name()); !s.ok()) return s;
   if (!req->has_node()) return ToGrpc(Status::InvalidArgument("node: missing"));
   auto node = core_->RegisterNode(req->node());
   if (!node.ok()) return ToGrpc(node.status());
@@ -22,58 +52,68 @@ grpc::Status SchedulerService::RegisterNode(grpc::ServerContext*, const v1::Regi
   return grpc::Status::OK;
 }
 
-grpc::Status SchedulerService::Heartbeat(grpc::ServerContext*, const v1::HeartbeatRequest* req,
+grpc::Status SchedulerService::Heartbeat(grpc::ServerContext* ctx, const v1::HeartbeatRequest* req,
                                          v1::HeartbeatResponse* resp) {
+  if (grpc::Status s = Check(ctx, Action::kManageNode, req->node()); !s.ok()) return s;
   if (req->node().empty()) return ToGrpc(Status::InvalidArgument("node: missing"));
   Status s = core_->Heartbeat(req->node());
   resp->set_known(s.ok());
   return ToGrpc(s);
 }
 
-grpc::Status SchedulerService::DeregisterNode(grpc::ServerContext*, const v1::DeregisterNodeRequest* req,
+grpc::Status SchedulerService::DeregisterNode(grpc::ServerContext* ctx, const v1::DeregisterNodeRequest* req,
                                               v1::DeregisterNodeResponse*) {
+  if (grpc::Status s = Check(ctx, Action::kManageNode, req->node()); !s.ok()) return s;
   if (req->node().empty()) return ToGrpc(Status::InvalidArgument("node: missing"));
   return ToGrpc(core_->DeregisterNode(req->node()));
 }
 
-grpc::Status SchedulerService::ListPools(grpc::ServerContext*, const v1::ListPoolsRequest*,
+grpc::Status SchedulerService::ListPools(grpc::ServerContext* ctx, const v1::ListPoolsRequest*,
                                          v1::ListPoolsResponse* resp) {
+  if (grpc::Status s = Check(ctx, Action::kReadCluster, ""); !s.ok()) return s;
   *resp = core_->ListPools();
   return grpc::Status::OK;
 }
 
-grpc::Status SchedulerService::SubmitJob(grpc::ServerContext*, const v1::SubmitJobRequest* req,
+grpc::Status SchedulerService::SubmitJob(grpc::ServerContext* ctx, const v1::SubmitJobRequest* req,
                                          v1::SubmitJobResponse* resp) {
+  Principal who;
+  if (grpc::Status s = Check(ctx, Action::kSubmit, "", &who); !s.ok()) return s;
   if (!req->has_spec()) return ToGrpc(Status::InvalidArgument("spec: missing"));
-  auto job = core_->SubmitJob(req->spec());
+  auto job = core_->SubmitJob(req->spec(), authorizer_ != nullptr && authorizer_->enabled() ? who.name : "");
   if (!job.ok()) return ToGrpc(job.status());
   *resp->mutable_job() = *job;
   return grpc::Status::OK;
 }
 
-grpc::Status SchedulerService::GetJob(grpc::ServerContext*, const v1::GetJobRequest* req, v1::GetJobResponse* resp) {
+grpc::Status SchedulerService::GetJob(grpc::ServerContext* ctx, const v1::GetJobRequest* req, v1::GetJobResponse* resp) {
   if (req->id().empty()) return ToGrpc(Status::InvalidArgument("id: missing"));
+  if (grpc::Status s = CheckJob(ctx, Action::kReadJob, req->id()); !s.ok()) return s;
   auto job = core_->GetJob(req->id());
   if (!job.ok()) return ToGrpc(job.status());
   *resp->mutable_job() = *job;
   return grpc::Status::OK;
 }
 
-grpc::Status SchedulerService::ListJobs(grpc::ServerContext*, const v1::ListJobsRequest* req,
+grpc::Status SchedulerService::ListJobs(grpc::ServerContext* ctx, const v1::ListJobsRequest* req,
                                         v1::ListJobsResponse* resp) {
+  Principal who;
+  if (grpc::Status s = Check(ctx, Action::kListJobs, "", &who); !s.ok()) return s;
   std::vector<v1::JobState> states;
   for (int s : req->states()) {
     if (!v1::JobState_IsValid(s) || s == v1::JOB_STATE_UNSPECIFIED)
       return ToGrpc(Status::InvalidArgument("states: " + std::to_string(s) + " is not a job state"));
     states.push_back(static_cast<v1::JobState>(s));
   }
-  for (v1::Job& j : core_->ListJobs(states)) *resp->add_jobs() = std::move(j);
+  for (v1::Job& j : core_->ListJobs(states))
+    if (SeesJob(who, j.owner())) *resp->add_jobs() = std::move(j);
   return grpc::Status::OK;
 }
 
-grpc::Status SchedulerService::CancelJob(grpc::ServerContext*, const v1::CancelJobRequest* req,
+grpc::Status SchedulerService::CancelJob(grpc::ServerContext* ctx, const v1::CancelJobRequest* req,
                                          v1::CancelJobResponse* resp) {
   if (req->id().empty()) return ToGrpc(Status::InvalidArgument("id: missing"));
+  if (grpc::Status s = CheckJob(ctx, Action::kCancelJob, req->id()); !s.ok()) return s;
   auto job = core_->CancelJob(req->id());
   if (!job.ok()) return ToGrpc(job.status());
   *resp->mutable_job() = *job;
@@ -83,6 +123,7 @@ grpc::Status SchedulerService::CancelJob(grpc::ServerContext*, const v1::CancelJ
 grpc::Status SchedulerService::WatchJob(grpc::ServerContext* ctx, const v1::WatchJobRequest* req,
                                         grpc::ServerWriter<v1::JobEvent>* writer) {
   if (req->id().empty()) return ToGrpc(Status::InvalidArgument("id: missing"));
+  if (grpc::Status s = CheckJob(ctx, Action::kReadJob, req->id()); !s.ok()) return s;
   if (req->after_sequence() < 0)
     return ToGrpc(Status::InvalidArgument("after_sequence: " + std::to_string(req->after_sequence()) + " must be >= 0"));
   int64_t after = req->after_sequence();
@@ -99,7 +140,8 @@ grpc::Status SchedulerService::WatchJob(grpc::ServerContext* ctx, const v1::Watc
   }
 }
 
-grpc::Status SchedulerService::Plan(grpc::ServerContext*, const v1::PlanRequest* req, v1::PlanResponse* resp) {
+grpc::Status SchedulerService::Plan(grpc::ServerContext* ctx, const v1::PlanRequest* req, v1::PlanResponse* resp) {
+  if (grpc::Status s = Check(ctx, Action::kReadCluster, ""); !s.ok()) return s;
   if (!req->has_spec()) return ToGrpc(Status::InvalidArgument("spec: missing"));
   auto plan = core_->Plan(req->spec());
   if (!plan.ok()) return ToGrpc(plan.status());
@@ -107,8 +149,9 @@ grpc::Status SchedulerService::Plan(grpc::ServerContext*, const v1::PlanRequest*
   return grpc::Status::OK;
 }
 
-grpc::Status SchedulerService::GetAssignment(grpc::ServerContext*, const v1::GetAssignmentRequest* req,
+grpc::Status SchedulerService::GetAssignment(grpc::ServerContext* ctx, const v1::GetAssignmentRequest* req,
                                              v1::GetAssignmentResponse* resp) {
+  if (grpc::Status s = Check(ctx, Action::kRankCall, req->job_id()); !s.ok()) return s;
   if (req->job_id().empty()) return ToGrpc(Status::InvalidArgument("job_id: missing"));
   auto a = core_->GetAssignment(req->job_id(), req->rank());
   if (!a.ok()) return ToGrpc(a.status());
@@ -116,8 +159,9 @@ grpc::Status SchedulerService::GetAssignment(grpc::ServerContext*, const v1::Get
   return grpc::Status::OK;
 }
 
-grpc::Status SchedulerService::ReportProgress(grpc::ServerContext*, const v1::ReportProgressRequest* req,
+grpc::Status SchedulerService::ReportProgress(grpc::ServerContext* ctx, const v1::ReportProgressRequest* req,
                                               v1::ReportProgressResponse* resp) {
+  if (grpc::Status s = Check(ctx, Action::kRankCall, req->job_id()); !s.ok()) return s;
   if (req->job_id().empty()) return ToGrpc(Status::InvalidArgument("job_id: missing"));
   auto state = core_->ReportProgress(req->job_id(), req->progress());
   if (!state.ok()) return ToGrpc(state.status());
@@ -126,10 +170,19 @@ grpc::Status SchedulerService::ReportProgress(grpc::ServerContext*, const v1::Re
 }
 
 std::unique_ptr<grpc::Server> StartSchedulerServer(const std::string& address, SchedulerService* service,
-                                                   int* bound_port) {
+                                                   int* bound_port, const ServerTls& tls) {
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(address, grpc::InsecureServerCredentials(), bound_port);
+  std::shared_ptr<grpc::ServerCredentials> creds = grpc::InsecureServerCredentials();
+  if (!tls.cert_pem.empty()) {
+    grpc::SslServerCredentialsOptions ssl(
+        tls.client_ca_pem.empty() ? GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE
+                                  : GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+    ssl.pem_root_certs = tls.client_ca_pem;
+    ssl.pem_key_cert_pairs.push_back({tls.key_pem, tls.cert_pem});
+    creds = grpc::SslServerCredentials(ssl);
+  }
+  builder.AddListeningPort(address, creds, bound_port);
   builder.RegisterService(service);
   builder.SetMaxReceiveMessageSize(kMaxMessageBytes);
   return builder.BuildAndStart();

@@ -9,6 +9,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include "meridian/v1/scheduler.grpc.pb.h"
+#include "scheduler/auth/authorizer.h"
 #include "scheduler/service/scheduler_core.h"
 
 namespace meridian::scheduler {
@@ -17,7 +18,9 @@ grpc::Status ToGrpc(const Status& status);
 
 class SchedulerService final : public v1::Scheduler::Service {
  public:
-  explicit SchedulerService(SchedulerCore* core) : core_(core) {}
+  // `authorizer` may be null: no authentication (every caller is admin).
+  explicit SchedulerService(SchedulerCore* core, const Authorizer* authorizer = nullptr)
+      : core_(core), authorizer_(authorizer) {}
   // Makes open WatchJob streams return (server shutdown).
   void Stop() { stopping_ = true; }
 
@@ -38,13 +41,27 @@ class SchedulerService final : public v1::Scheduler::Service {
                               v1::ReportProgressResponse*) override;
 
  private:
+  // UNAUTHENTICATED or PERMISSION_DENIED, or OK with *who set.
+  Result<Principal> Caller(grpc::ServerContext* ctx) const;
+  grpc::Status Check(grpc::ServerContext* ctx, Action action, const std::string& subject,
+                     Principal* who = nullptr) const;
+  // For calls about one job (a submit token may act on its own jobs only).
+  grpc::Status CheckJob(grpc::ServerContext* ctx, Action action, const std::string& id) const;
+
   SchedulerCore* core_;
+  const Authorizer* authorizer_;
   std::atomic<bool> stopping_{false};
+};
+
+// The server's TLS: PEM contents; cert_pem "" serves plaintext;
+// client_ca_pem set requires and verifies client certificates.
+struct ServerTls {
+  std::string cert_pem, key_pem, client_ca_pem;
 };
 
 // Builds and starts a server on `address` (host:port; port 0 picks one)
 // with reflection on. *bound_port receives the port.
 std::unique_ptr<grpc::Server> StartSchedulerServer(const std::string& address, SchedulerService* service,
-                                                   int* bound_port);
+                                                   int* bound_port, const ServerTls& tls = ServerTls());
 
 }  // namespace meridian::scheduler

@@ -30,7 +30,8 @@ bed_up() {
 ctl() { ip netns exec "$MH_TAG-hub" "$bin/meridianctl" --scheduler "$MH_SCHEDULER" "$@"; }
 
 start_daemon() {
-  mh_bg hub daemon "$bin/meridian-scheduler" --listen "0.0.0.0:$MH_PORT" --cluster "$MH_DIR/cluster.yaml" \
+  # The bed is its own closed network: plaintext, no tokens (--insecure).
+  mh_bg hub daemon "$bin/meridian-scheduler" --listen "0.0.0.0:$MH_PORT" --insecure --cluster "$MH_DIR/cluster.yaml" \
     --state "${1:-$work/state}" --node-timeout 5 --node-probation 3
   for _ in $(seq 100); do ctl pools >/dev/null 2>&1 && return 0; sleep 0.1; done
   fail "the daemon did not come up"

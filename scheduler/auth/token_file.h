@@ -1,0 +1,36 @@
+// The daemon's token file (--token-file): who may call it, with which role.
+//
+//   tokens:
+//     - {name: alice, role: submit, token: "3f0c...", expires: 1798761600}
+//     - {name: east-0, role: agent, token: "..."}      # an agent's name is its node's
+//     - {name: ops, role: admin, token: "..."}
+//
+// Roles: admin (everything), submit (submit, and cancel and read its own
+// jobs), read (list and get), agent (register and heartbeat the node of
+// its name). `expires` (Unix seconds) is optional. A token is at least 16
+// characters. Reloaded on SIGHUP: a token taken out is revoked.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+
+namespace meridian::scheduler {
+
+enum class Role { kAdmin, kSubmit, kRead, kAgent, kJob };
+const char* RoleName(Role role);
+
+struct TokenEntry {
+  std::string name;
+  Role role = Role::kRead;
+  std::string token;
+  double expires_unix_s = 0;  // 0: never
+};
+
+// InvalidArgument naming the file, the entry and the field for anything
+// malformed (an unknown role or field, a short or repeated token, a
+// repeated name); never echoes a token.
+Result<std::vector<TokenEntry>> LoadTokenFile(const std::string& path);
+
+}  // namespace meridian::scheduler

@@ -1,0 +1,248 @@
+// Who may call the daemon, over a real channel: bearer tokens and their
+// roles, job tokens, revocation on reload, and TLS (server and mutual).
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+
+#include "scheduler/auth/client_channel.h"
+#include "scheduler/auth/token_file.h"
+#include "scheduler/service/scheduler_service.h"
+#include "tests/scheduler/fake_launcher.h"
+#include "tests/scheduler/tiny_job.h"
+
+namespace meridian::scheduler {
+namespace {
+
+namespace fs = std::filesystem;
+
+const char* kTokens = R"(tokens:
+  - {name: ops, role: admin, token: "admin-token-0123456789"}
+  - {name: alice, role: submit, token: "alice-token-0123456789"}
+  - {name: bob, role: submit, token: "bob-token-0123456789ab"}
+  - {name: viewer, role: read, token: "read-token-0123456789"}
+  - {name: n1, role: agent, token: "agent-token-0123456789"}
+  - {name: old, role: admin, token: "expired-token-0123456789", expires: 1000}
+)";
+
+void Write(const fs::path& path, const std::string& text) { std::ofstream(path) << text; }
+
+class AuthTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::path(::testing::TempDir()) /
+           ("auth_" + std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+    Write(dir_ / "tokens.yaml", kTokens);
+  }
+  void TearDown() override {
+    if (server_) server_->Shutdown();
+  }
+  void Start(const ServerTls& tls = ServerTls()) {
+    store_ = std::move(OpenSqliteStateStore(dir_.string())).value();
+    core_ = std::make_unique<SchedulerCore>(DefaultCluster(4), store_.get(), &launcher_, SchedulerCoreOptions{});
+    ASSERT_TRUE(core_->Recover().ok());
+    authorizer_ = std::move(Authorizer::Create((dir_ / "tokens.yaml").string(), (dir_ / "job.key").string())).value();
+    service_ = std::make_unique<SchedulerService>(core_.get(), authorizer_.get());
+    server_ = StartSchedulerServer("127.0.0.1:0", service_.get(), &port_, tls);
+    ASSERT_TRUE(server_ != nullptr);
+  }
+  std::unique_ptr<v1::Scheduler::Stub> Client(const std::string& token, const std::string& ca = "",
+                                              const std::string& cert = "", const std::string& key = "") {
+    ClientSecurity s;
+    s.token = token;
+    s.tls_ca_pem = ca;
+    s.tls_cert_pem = cert;
+    s.tls_key_pem = key;
+    grpc::ChannelArguments args;
+    args.SetSslTargetNameOverride("localhost");
+    return v1::Scheduler::NewStub(OpenChannel("127.0.0.1:" + std::to_string(port_), s, args));
+  }
+  static grpc::Status Pools(v1::Scheduler::Stub& stub) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+    v1::ListPoolsResponse r;
+    return stub.ListPools(&ctx, v1::ListPoolsRequest(), &r);
+  }
+  static grpc::Status Submit(v1::Scheduler::Stub& stub, v1::Job* job = nullptr) {
+    grpc::ClientContext ctx;
+    v1::SubmitJobRequest req;
+    *req.mutable_spec() = TinyJob(1, 1);
+    v1::SubmitJobResponse r;
+    grpc::Status s = stub.SubmitJob(&ctx, req, &r);
+    if (job != nullptr) *job = r.job();
+    return s;
+  }
+  static grpc::Status Get(v1::Scheduler::Stub& stub, const std::string& id) {
+    grpc::ClientContext ctx;
+    v1::GetJobRequest req;
+    req.set_id(id);
+    v1::GetJobResponse r;
+    return stub.GetJob(&ctx, req, &r);
+  }
+  static grpc::Status Cancel(v1::Scheduler::Stub& stub, const std::string& id) {
+    grpc::ClientContext ctx;
+    v1::CancelJobRequest req;
+    req.set_id(id);
+    v1::CancelJobResponse r;
+    return stub.CancelJob(&ctx, req, &r);
+  }
+  static grpc::Status Assignment(v1::Scheduler::Stub& stub, const std::string& id) {
+    grpc::ClientContext ctx;
+    v1::GetAssignmentRequest req;
+    req.set_job_id(id);
+    v1::GetAssignmentResponse r;
+    return stub.GetAssignment(&ctx, req, &r);
+  }
+  static std::vector<std::string> List(v1::Scheduler::Stub& stub) {
+    grpc::ClientContext ctx;
+    v1::ListJobsResponse r;
+    EXPECT_TRUE(stub.ListJobs(&ctx, v1::ListJobsRequest(), &r).ok());
+    std::vector<std::string> ids;
+    for (const v1::Job& j : r.jobs()) ids.push_back(j.id());
+    return ids;
+  }
+  static grpc::Status Register(v1::Scheduler::Stub& stub, const std::string& name) {
+    grpc::ClientContext ctx;
+    v1::RegisterNodeRequest req;
+    req.mutable_node()->set_name(name);
+    req.mutable_node()->set_data_center("dc-east");
+    req.mutable_node()->set_host("10.0.0.9");
+    req.mutable_node()->add_gpus()->set_model("cpu");
+    v1::RegisterNodeResponse r;
+    return stub.RegisterNode(&ctx, req, &r);
+  }
+  // A self-signed certificate for localhost / 127.0.0.1: {cert, key}.
+  std::pair<std::string, std::string> SelfSigned(const std::string& name) {
+    const fs::path cert = dir_ / (name + ".crt"), key = dir_ / (name + ".key");
+    const std::string cmd = "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost -addext "
+                            "subjectAltName=DNS:localhost,IP:127.0.0.1 -keyout " + key.string() + " -out " +
+                            cert.string() + " >/dev/null 2>&1";
+    EXPECT_EQ(std::system(cmd.c_str()), 0) << cmd;
+    return {ReadPemFile(cert.string()).value(), ReadPemFile(key.string()).value()};
+  }
+
+  fs::path dir_;
+  FakeLauncher launcher_;
+  std::unique_ptr<StateStore> store_;
+  std::unique_ptr<SchedulerCore> core_;
+  std::unique_ptr<Authorizer> authorizer_;
+  std::unique_ptr<SchedulerService> service_;
+  std::unique_ptr<grpc::Server> server_;
+  int port_ = 0;
+};
+
+TEST_F(AuthTest, MissingWrongAndExpiredTokensAreUnauthenticated) {
+  Start();
+  for (const std::string& token : {std::string(), std::string("not-a-token-at-all-000"),
+                                   std::string("expired-token-0123456789"), std::string("job.job-000001.00ff")}) {
+    auto stub = Client(token);
+    grpc::Status s = Pools(*stub);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAUTHENTICATED) << token;
+    EXPECT_EQ(s.error_message(), "missing or invalid credentials");
+  }
+  EXPECT_TRUE(Pools(*Client("admin-token-0123456789")).ok());
+}
+
+TEST_F(AuthTest, EachRoleMayDoItsOwnThingsOnly) {
+  Start();
+  auto viewer = Client("read-token-0123456789"), agent = Client("agent-token-0123456789");
+  EXPECT_TRUE(Pools(*viewer).ok());
+  EXPECT_EQ(Submit(*viewer).error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(Submit(*agent).error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(Pools(*agent).error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_TRUE(Register(*agent, "n1").ok());
+  EXPECT_EQ(Register(*agent, "n2").error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(Register(*viewer, "n1").error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_TRUE(Register(*Client("admin-token-0123456789"), "n2").ok());
+}
+
+TEST_F(AuthTest, ASubmitTokenSeesAndCancelsItsOwnJobsOnly) {
+  Start();
+  auto alice = Client("alice-token-0123456789"), bob = Client("bob-token-0123456789ab");
+  v1::Job mine, theirs;
+  ASSERT_TRUE(Submit(*alice, &mine).ok());
+  ASSERT_TRUE(Submit(*bob, &theirs).ok());
+  EXPECT_EQ(mine.owner(), "alice");
+  EXPECT_EQ(List(*alice), std::vector<std::string>{mine.id()});
+  EXPECT_EQ(List(*Client("read-token-0123456789")).size(), 2u);
+  EXPECT_EQ(Get(*alice, theirs.id()).error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(Cancel(*alice, theirs.id()).error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(Cancel(*Client("read-token-0123456789"), mine.id()).error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_TRUE(Cancel(*alice, mine.id()).ok());
+  EXPECT_TRUE(Cancel(*Client("admin-token-0123456789"), theirs.id()).ok());
+}
+
+TEST_F(AuthTest, AJobTokenActsForItsJobOnly) {
+  Start();
+  auto admin = Client("admin-token-0123456789");
+  v1::Job a, b;
+  ASSERT_TRUE(Submit(*admin, &a).ok());
+  ASSERT_TRUE(Submit(*admin, &b).ok());
+  auto ranks_of_a = Client(authorizer_->JobToken(a.id()));
+  EXPECT_TRUE(Assignment(*ranks_of_a, a.id()).ok());
+  EXPECT_EQ(Assignment(*ranks_of_a, b.id()).error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(Submit(*ranks_of_a).error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(Assignment(*Client("alice-token-0123456789"), a.id()).error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  // A token for another job id is not made by editing the id.
+  std::string forged = authorizer_->JobToken(a.id());
+  forged.replace(forged.find(a.id()), a.id().size(), b.id());
+  EXPECT_EQ(Assignment(*Client(forged), b.id()).error_code(), grpc::StatusCode::UNAUTHENTICATED);
+}
+
+TEST_F(AuthTest, ATokenTakenOutOfTheFileIsRevokedOnReload) {
+  Start();
+  auto alice = Client("alice-token-0123456789");
+  ASSERT_TRUE(Pools(*alice).ok());
+  std::string without_alice = kTokens;
+  without_alice.erase(without_alice.find("  - {name: alice"), without_alice.find("  - {name: bob") -
+                                                                 without_alice.find("  - {name: alice"));
+  Write(dir_ / "tokens.yaml", without_alice);
+  ASSERT_TRUE(authorizer_->Reload().ok());
+  EXPECT_EQ(Pools(*alice).error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  // A broken file keeps the tokens in force.
+  Write(dir_ / "tokens.yaml", "tokens: [{name: x, role: boss, token: \"0123456789abcdef\"}]\n");
+  EXPECT_FALSE(authorizer_->Reload().ok());
+  EXPECT_TRUE(Pools(*Client("bob-token-0123456789ab")).ok());
+}
+
+TEST_F(AuthTest, TlsRefusesPlaintextAndUntrustedCertificates) {
+  const auto [cert, key] = SelfSigned("server");
+  const auto [other_cert, other_key] = SelfSigned("other");
+  Start(ServerTls{cert, key, ""});
+  EXPECT_TRUE(Pools(*Client("admin-token-0123456789", cert)).ok());
+  EXPECT_EQ(Pools(*Client("admin-token-0123456789")).error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_EQ(Pools(*Client("admin-token-0123456789", other_cert)).error_code(), grpc::StatusCode::UNAVAILABLE);
+}
+
+TEST_F(AuthTest, MutualTlsRefusesAClientWithoutACertificate) {
+  const auto [cert, key] = SelfSigned("server");
+  const auto [client_cert, client_key] = SelfSigned("client");
+  Start(ServerTls{cert, key, client_cert});
+  EXPECT_TRUE(Pools(*Client("admin-token-0123456789", cert, client_cert, client_key)).ok());
+  EXPECT_EQ(Pools(*Client("admin-token-0123456789", cert)).error_code(), grpc::StatusCode::UNAVAILABLE);
+}
+
+TEST(TokenFile, MalformedEntriesAreNamedWithoutEchoingTokens) {
+  const fs::path path = fs::path(::testing::TempDir()) / "bad_tokens.yaml";
+  auto error = [&](const std::string& text) {
+    Write(path, text);
+    Result<std::vector<TokenEntry>> r = LoadTokenFile(path.string());
+    EXPECT_FALSE(r.ok());
+    return r.ok() ? std::string() : r.status().message();
+  };
+  EXPECT_NE(error("tokens: [{name: a, role: boss, token: \"0123456789abcdef\"}]").find("tokens[0].role"),
+            std::string::npos);
+  EXPECT_NE(error("tokens: [{name: a, role: read, token: short}]").find("tokens[0].token"), std::string::npos);
+  EXPECT_NE(error("tokens: [{name: a, role: read, token: \"0123456789abcdef\", colour: red}]").find("colour"),
+            std::string::npos);
+  const std::string repeated = error(
+      "tokens: [{name: a, role: read, token: \"0123456789abcdef\"}, {name: b, role: read, token: \"0123456789abcdef\"}]");
+  EXPECT_NE(repeated.find("tokens[1].token"), std::string::npos);
+  EXPECT_EQ(repeated.find("0123456789abcdef"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace meridian::scheduler
