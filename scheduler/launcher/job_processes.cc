@@ -174,6 +174,21 @@ void KillStragglers(int64_t pgid) {
 
 }  // namespace
 
+JobProcesses::~JobProcesses() {
+  std::lock_guard<std::mutex> lock(shared_->callback_mu);
+  shared_->closed = true;
+}
+
+void JobProcesses::SetExitCallback(ExitCallback callback) {
+  std::lock_guard<std::mutex> lock(shared_->callback_mu);
+  shared_->on_exit = std::move(callback);
+}
+
+void JobProcesses::Shared::Report(const std::string& job_id, int exit_code) {
+  std::lock_guard<std::mutex> lock(callback_mu);
+  if (!closed && on_exit) on_exit(job_id, exit_code);
+}
+
 Result<int64_t> JobProcesses::Start(const std::string& job_id, const std::vector<std::string>& argv,
                                     const std::string& log_path, const AttemptFiles& files,
                                     const std::vector<std::string>& env) {
@@ -201,18 +216,18 @@ Result<int64_t> JobProcesses::Start(const std::string& job_id, const std::vector
   close(lock_fd);
   if (!pid.ok()) return pid.status();
   {
-    std::lock_guard<std::mutex> lock(mu_);
-    running_[job_id] = *pid;
+    std::lock_guard<std::mutex> lock(shared_->mu);
+    shared_->running[job_id] = *pid;
   }
-  std::thread([this, pid = *pid, job_id] {
+  std::thread([shared = shared_, pid = *pid, job_id] {
     int status = 0;
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
     }
     {
-      std::lock_guard<std::mutex> lock(mu_);
-      running_.erase(job_id);
+      std::lock_guard<std::mutex> lock(shared->mu);
+      shared->running.erase(job_id);
     }
-    if (on_exit_) on_exit_(job_id, ExitCode(status));
+    shared->Report(job_id, ExitCode(status));
   }).detach();
   return (int64_t)*pid;
 }
@@ -230,10 +245,11 @@ Orphan JobProcesses::Adopt(const std::string& job_id, const AttemptFiles& files)
     out.state = Orphan::State::kRunning;
     out.process_group = pgid;
     {
-      std::lock_guard<std::mutex> lock(mu_);
-      running_[job_id] = pgid;
+      std::lock_guard<std::mutex> lock(shared_->mu);
+      shared_->running[job_id] = pgid;
     }
-    std::thread([this, job_id, fd, exit_path = files.exit_path] { Follow(job_id, fd, exit_path); }).detach();
+    std::thread([shared = shared_, job_id, fd, exit_path = files.exit_path] { Follow(shared, job_id, fd, exit_path); })
+        .detach();
     return out;
   }
   close(fd);
@@ -249,16 +265,17 @@ Orphan JobProcesses::Adopt(const std::string& job_id, const AttemptFiles& files)
 
 // An adopted attempt is not this daemon's child: its end is the release of
 // the supervisor's lock, its status the exit file.
-void JobProcesses::Follow(const std::string& job_id, int lock_fd, const std::string& exit_path) {
+void JobProcesses::Follow(std::shared_ptr<Shared> shared, const std::string& job_id, int lock_fd,
+                          const std::string& exit_path) {
   while (flock(lock_fd, LOCK_EX) != 0 && errno == EINTR) {
   }
   close(lock_fd);
   int64_t pgid = 0;
   {
-    std::lock_guard<std::mutex> lock(mu_);
-    auto it = running_.find(job_id);
-    if (it != running_.end()) pgid = it->second;
-    running_.erase(job_id);
+    std::lock_guard<std::mutex> lock(shared->mu);
+    auto it = shared->running.find(job_id);
+    if (it != shared->running.end()) pgid = it->second;
+    shared->running.erase(job_id);
   }
   // No exit file: the supervisor itself was killed (SIGKILL after the grace
   // period, or by hand), perhaps before the launcher it started.
@@ -267,23 +284,23 @@ void JobProcesses::Follow(const std::string& job_id, int lock_fd, const std::str
     KillStragglers(pgid);
     code = 128 + SIGKILL;
   }
-  if (on_exit_) on_exit_(job_id, (int)code);
+  shared->Report(job_id, (int)code);
 }
 
 Status JobProcesses::Stop(const std::string& job_id) {
   int64_t pgid = 0;
   {
-    std::lock_guard<std::mutex> lock(mu_);
-    auto it = running_.find(job_id);
-    if (it == running_.end()) return Status::OK();  // already gone
+    std::lock_guard<std::mutex> lock(shared_->mu);
+    auto it = shared_->running.find(job_id);
+    if (it == shared_->running.end()) return Status::OK();  // already gone
     pgid = it->second;
   }
   if (pgid <= 1) return Status::Internal("job " + job_id + ": its process group is unknown");
   kill(-(pid_t)pgid, SIGTERM);
-  std::thread([this, pgid, job_id, grace = kill_grace_s_] {
+  std::thread([shared = shared_, pgid, job_id, grace = kill_grace_s_] {
     std::this_thread::sleep_for(std::chrono::duration<double>(grace));
-    std::lock_guard<std::mutex> lock(mu_);
-    if (running_.count(job_id)) kill(-(pid_t)pgid, SIGKILL);
+    std::lock_guard<std::mutex> lock(shared->mu);
+    if (shared->running.count(job_id)) kill(-(pid_t)pgid, SIGKILL);
   }).detach();
   return Status::OK();
 }

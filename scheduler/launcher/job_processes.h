@@ -10,6 +10,7 @@
 
 #include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -28,8 +29,11 @@ class JobProcesses {
  public:
   using ExitCallback = std::function<void(const std::string& job_id, int exit_code)>;
 
-  explicit JobProcesses(double kill_grace_s) : kill_grace_s_(kill_grace_s) {}
-  void SetExitCallback(ExitCallback callback) { on_exit_ = std::move(callback); }
+  explicit JobProcesses(double kill_grace_s) : kill_grace_s_(kill_grace_s), shared_(std::make_shared<Shared>()) {}
+  // Exits reported after this are dropped; the threads that follow jobs
+  // keep what they use alive on their own.
+  ~JobProcesses();
+  void SetExitCallback(ExitCallback callback);
 
   // Starts argv (with `env` added to this process's environment: NAME=VALUE
   // entries) under a supervisor, stdout and stderr appended to `log_path`
@@ -45,12 +49,21 @@ class JobProcesses {
   Status Stop(const std::string& job_id);
 
  private:
-  void Follow(const std::string& job_id, int lock_fd, const std::string& exit_path);
+  // What the threads following jobs share with this object, which may go
+  // first.
+  struct Shared {
+    std::mutex mu;
+    std::map<std::string, int64_t> running;  // job id -> process group
+    std::mutex callback_mu;                  // held while reporting, and to close
+    ExitCallback on_exit;
+    bool closed = false;
+    void Report(const std::string& job_id, int exit_code);
+  };
+  static void Follow(std::shared_ptr<Shared> shared, const std::string& job_id, int lock_fd,
+                     const std::string& exit_path);
 
   double kill_grace_s_;
-  ExitCallback on_exit_;
-  std::mutex mu_;
-  std::map<std::string, int64_t> running_;  // job id -> process group
+  std::shared_ptr<Shared> shared_;
 };
 
 // Runs a short command to completion (scancel, ...) with output to

@@ -64,9 +64,9 @@ class JobProcessesTest : public ::testing::Test {
 
   std::filesystem::path dir_;
   AttemptFiles files_;
+  Exits first_exits_, second_exits_;  // outlive the JobProcesses that report to them
   JobProcesses first_{0.5};   // the daemon that launched
   JobProcesses second_{0.5};  // the one that restarted
-  Exits first_exits_, second_exits_;
 };
 
 TEST_F(JobProcessesTest, TheSupervisorRecordsTheLauncherStatus) {
