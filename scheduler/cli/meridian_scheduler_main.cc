@@ -54,6 +54,7 @@ struct DaemonOptions {
   std::string token_file;  // bearer tokens and roles (none: no authentication)
   std::string tls_cert, tls_key, tls_client_ca;
   bool insecure = false;
+  std::vector<std::string> data_roots;
   std::string train_binary;
   std::vector<std::string> mpirun_args;
   bool dry_run = false;
@@ -133,6 +134,9 @@ int RunDaemon(const DaemonOptions& o) {
   co.node_probation_s = o.node_probation;
   co.check_data_paths = !o.dry_run;
   co.insecure = o.insecure;
+  co.data_roots = o.data_roots;
+  if (o.data_roots.empty() && !o.dry_run)
+    std::fprintf(stderr, "note: no --data-root: jobs may read data anywhere this user can\n");
   std::filesystem::create_directories(state_dir);
   auto authorizer = Authorizer::Create(o.token_file, state_dir + "/job-token.key");
   if (!authorizer.ok()) {
@@ -223,6 +227,10 @@ int main(int argc, char** argv) {
   app.add_option("--tls-client-ca", d.tls_client_ca,
                  "PEM CA that client certificates must be signed by (mutual TLS)")
       ->check(CLI::ExistingFile);
+  app.add_option("--data-root", d.data_roots,
+                 "Directory jobs may read data from (repeat for several); data paths, globs and --init-from must "
+                 "resolve under one, after .. and symbolic links")
+      ->check(CLI::ExistingDirectory);
   app.add_flag("--insecure", d.insecure,
                "Serve a non-loopback --listen address without TLS and tokens (never on a network you do not "
                "control)");

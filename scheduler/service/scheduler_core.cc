@@ -8,6 +8,7 @@
 
 #include <glob.h>
 
+#include "scheduler/service/job_options.h"
 #include "scheduler/service/job_placement.h"
 #include "scheduler/service/proto_convert.h"
 
@@ -16,6 +17,7 @@ namespace meridian::scheduler {
 namespace {
 
 constexpr size_t kMaxNameLength = 256;
+constexpr size_t kMaxPathLength = 4096;
 constexpr int kMaxExtraArgs = 64;
 constexpr int kMaxRanks = 1 << 16;
 constexpr int kDefaultMaxRestarts = 3;
@@ -126,6 +128,12 @@ Status SchedulerCore::ValidateSpec(const v1::JobSpec& spec) {
                      "must be a data center name");
   }
   if (t.extra_args_size() > kMaxExtraArgs) return Invalid("spec.training.extra_args", std::to_string(t.extra_args_size()) + " entries", "more than 64");
+  for (const std::string* path : {&t.data(), &t.val_data()}) {
+    if (path->size() > kMaxPathLength)
+      return Invalid(path == &t.data() ? "spec.training.data" : "spec.training.val_data",
+                     "(" + std::to_string(path->size()) + " characters)", "longer than 4096");
+  }
+  MERIDIAN_RETURN_IF_ERROR(CheckExtraArgs(t, {}));
   MERIDIAN_ASSIGN_OR_RETURN(JobRequest request, ToJobRequest(spec));
   if (!l.auto_layout() && l.pp() > request.model.n_layer)
     return Invalid("spec.layout.pp", std::to_string(l.pp()), "exceeds the model's " + std::to_string(request.model.n_layer) + " layers");
@@ -465,6 +473,12 @@ v1::ListPoolsResponse SchedulerCore::ListPools() {
 
 Result<v1::Job> SchedulerCore::SubmitJob(const v1::JobSpec& spec, const std::string& owner) {
   MERIDIAN_RETURN_IF_ERROR(ValidateSpec(spec));
+  MERIDIAN_RETURN_IF_ERROR(CheckUnderDataRoots("spec.training.data", spec.training().data(), options_.data_roots));
+  if (!spec.training().val_data().empty()) {
+    MERIDIAN_RETURN_IF_ERROR(
+        CheckUnderDataRoots("spec.training.val_data", spec.training().val_data(), options_.data_roots));
+  }
+  MERIDIAN_RETURN_IF_ERROR(CheckExtraArgs(spec.training(), options_.data_roots));
   if (options_.check_data_paths) {
     MERIDIAN_RETURN_IF_ERROR(CheckDataGlob("spec.training.data", spec.training().data()));
     if (!spec.training().val_data().empty())

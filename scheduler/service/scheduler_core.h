@@ -35,6 +35,9 @@ struct SchedulerCoreOptions {
   // Also how often writes that failed are tried again.
   double flush_interval_s = 1.0;
   bool insecure = false;  // started with --insecure (ListPools says so)
+  // Where jobs may read data (--data-root): data paths, globs and
+  // --init-from must resolve under one. Empty: anywhere.
+  std::vector<std::string> data_roots;
 };
 
 class SchedulerCore {

@@ -1,0 +1,149 @@
+#include "scheduler/service/job_options.h"
+
+#include <glob.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <map>
+#include <set>
+
+namespace meridian::scheduler {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+// How an allowed option's value is checked.
+struct Allowed {
+  enum Kind { kFlag, kNumber, kChoice, kDataPath } kind;
+  double min = 0, max = 0;           // kNumber
+  std::set<std::string> choices;     // kChoice
+};
+
+const std::map<std::string, Allowed>& AllowedOptions() {
+  static const std::map<std::string, Allowed> options = {
+      {"--weight-decay", {Allowed::kNumber, 0, 10}},
+      {"--beta1", {Allowed::kNumber, 0, 1}},
+      {"--beta2", {Allowed::kNumber, 0, 1}},
+      {"--adam-eps", {Allowed::kNumber, 0, 1}},
+      {"--grad-clip", {Allowed::kNumber, 0, 1e6}},
+      {"--seed", {Allowed::kNumber, 0, 1.8e19}},
+      {"--eval-batches", {Allowed::kNumber, 1, 1e6}},
+      {"--checkpoint-every", {Allowed::kNumber, 0, 1e12}},
+      {"--keep-last", {Allowed::kNumber, 0, 1e6}},
+      {"--checkpoint-format", {Allowed::kChoice, 0, 0, {"sharded", "whole"}}},
+      {"--pp-schedule", {Allowed::kChoice, 0, 0, {"1f1b", "gpipe"}}},
+      {"--bucket-mb", {Allowed::kNumber, 0, 1e5}},
+      {"--no-overlap", {Allowed::kFlag}},
+      {"--comm-timeout", {Allowed::kNumber, 0.1, 1e6}},
+      {"--diloco-h", {Allowed::kNumber, 1, 1e9}},
+      {"--outer-lr", {Allowed::kNumber, 0, 100}},
+      {"--outer-momentum", {Allowed::kNumber, 0, 1}},
+      {"--outer-compress", {Allowed::kChoice, 0, 0, {"none", "fp16", "int8"}}},
+      {"--sample-temperature", {Allowed::kNumber, 1e-6, 100}},
+      {"--log-every", {Allowed::kNumber, 0, 1e12}},
+      {"--init-from", {Allowed::kDataPath}},
+  };
+  return options;
+}
+
+Status Refused(int i, const std::string& arg, const std::string& why) {
+  return Status::InvalidArgument("spec.training.extra_args[" + std::to_string(i) + "] = " + arg.substr(0, 60) + ": " +
+                                 why);
+}
+
+bool Under(const fs::path& path, const fs::path& root) {
+  auto p = path.begin(), r = root.begin();
+  for (; r != root.end() && !r->empty(); ++r, ++p) {
+    if (p == path.end() || *p != *r) return false;
+  }
+  return true;
+}
+
+// The path with `..` and every symbolic link that exists resolved.
+fs::path Resolved(const std::string& path) {
+  std::error_code ec;
+  fs::path p = fs::weakly_canonical(fs::absolute(path, ec), ec);
+  return ec ? fs::absolute(path).lexically_normal() : p;
+}
+
+}  // namespace
+
+Status CheckUnderDataRoots(const std::string& field, const std::string& pattern,
+                           const std::vector<std::string>& data_roots) {
+  if (data_roots.empty()) return Status::OK();
+  std::vector<fs::path> roots;
+  for (const std::string& r : data_roots) roots.push_back(Resolved(r));
+  auto inside = [&](const fs::path& p) {
+    for (const fs::path& r : roots)
+      if (Under(p, r)) return true;
+    return false;
+  };
+  const std::string why = "lies outside the data roots (--data-root) once .. and symbolic links are resolved";
+  // The pattern's fixed part, then each file it matches (a link inside a
+  // root may point out of it).
+  const std::string fixed = pattern.substr(0, pattern.find_first_of("*?["));
+  if (!inside(Resolved(fixed.empty() ? "." : fixed))) return Status::InvalidArgument(field + " = \"" + pattern + "\": " + why);
+  glob_t g{};
+  if (glob(pattern.c_str(), 0, nullptr, &g) == 0) {
+    for (size_t i = 0; i < g.gl_pathc; ++i) {
+      if (!inside(Resolved(g.gl_pathv[i]))) {
+        const std::string match = g.gl_pathv[i];
+        globfree(&g);
+        return Status::InvalidArgument(field + " = \"" + pattern + "\": its match " + match + " " + why);
+      }
+    }
+  }
+  globfree(&g);
+  return Status::OK();
+}
+
+Status CheckExtraArgs(const v1::TrainingOptions& training, const std::vector<std::string>& data_roots) {
+  const auto& args = training.extra_args();
+  for (int i = 0; i < args.size(); ++i) {
+    std::string name = args[i], value;
+    bool inline_value = false;
+    if (const size_t eq = name.find('='); eq != std::string::npos) {
+      value = name.substr(eq + 1);
+      name = name.substr(0, eq);
+      inline_value = true;
+    }
+    auto it = AllowedOptions().find(name);
+    if (it == AllowedOptions().end())
+      return Refused(i, args[i],
+                     "not an option a job file may set (paths the daemon chooses, layout and model come from the "
+                     "job file's own fields; see docs/formats.md)");
+    const Allowed& a = it->second;
+    if (a.kind == Allowed::kFlag) {
+      if (inline_value) return Refused(i, args[i], "takes no value");
+      continue;
+    }
+    if (!inline_value) {
+      if (i + 1 >= args.size()) return Refused(i, args[i], "needs a value");
+      value = args[++i];
+    }
+    switch (a.kind) {
+      case Allowed::kNumber: {
+        char* end = nullptr;
+        const double v = std::strtod(value.c_str(), &end);
+        if (value.empty() || *end != '\0' || !std::isfinite(v) || v < a.min || v > a.max)
+          return Refused(i, value, name + " takes a number in [" + std::to_string(a.min) + ", " +
+                                       std::to_string(a.max) + "]");
+        break;
+      }
+      case Allowed::kChoice:
+        if (!a.choices.count(value)) return Refused(i, value, name + " takes one of its documented values");
+        break;
+      case Allowed::kDataPath:
+        MERIDIAN_RETURN_IF_ERROR(CheckUnderDataRoots(
+            "spec.training.extra_args[" + std::to_string(i) + "] (" + name + ")", value, data_roots));
+        break;
+      case Allowed::kFlag:
+        break;
+    }
+  }
+  return Status::OK();
+}
+
+}  // namespace meridian::scheduler

@@ -1,0 +1,28 @@
+// What a job may touch. A job file's `training.extra_args` go to
+// meridian-train on every rank, run as the daemon's user, so only options
+// that are known and harmless pass, each with its value checked: nothing
+// that names a file the daemon chose (checkpoints, metrics, exports), and
+// no path outside the configured data roots. Data paths are checked after
+// resolving `..` and symbolic links.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "meridian/v1/scheduler.pb.h"
+
+namespace meridian::scheduler {
+
+// INVALID_ARGUMENT naming spec.training.extra_args[i], the option and why,
+// for an option not allowed, a value that is not valid, or an --init-from
+// outside `data_roots` (empty: any path).
+Status CheckExtraArgs(const v1::TrainingOptions& training, const std::vector<std::string>& data_roots);
+
+// `pattern` (a path or a glob) and every file it matches must lie under
+// one of `data_roots` once `..` and symbolic links are resolved.
+// INVALID_ARGUMENT naming `field`. OK when data_roots is empty.
+Status CheckUnderDataRoots(const std::string& field, const std::string& pattern,
+                           const std::vector<std::string>& data_roots);
+
+}  // namespace meridian::scheduler

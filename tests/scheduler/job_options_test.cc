@@ -1,0 +1,92 @@
+// What a job may touch: only allowed extra options with valid values, and
+// data under the data roots after `..` and symbolic links.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "scheduler/service/job_options.h"
+#include "scheduler/service/scheduler_core.h"
+#include "tests/scheduler/fake_launcher.h"
+#include "tests/scheduler/tiny_job.h"
+
+namespace meridian::scheduler {
+namespace {
+
+namespace fs = std::filesystem;
+
+v1::TrainingOptions With(std::vector<std::string> args) {
+  v1::TrainingOptions t;
+  for (std::string& a : args) t.add_extra_args(std::move(a));
+  return t;
+}
+
+void ExpectRefused(const Status& s, const std::string& what) {
+  EXPECT_EQ(s.code(), Status::Code::kInvalidArgument) << s.ToString();
+  EXPECT_NE(s.message().find(what), std::string::npos) << s.ToString();
+}
+
+TEST(ExtraArgs, OnlyAllowedOptionsWithValidValuesPass) {
+  EXPECT_TRUE(CheckExtraArgs(With({"--comm-timeout", "5", "--no-overlap", "--pp-schedule=gpipe"}), {}).ok());
+  ExpectRefused(CheckExtraArgs(With({"--export-llmc", "/etc/cron.d/x"}), {}), "extra_args[0] = --export-llmc");
+  ExpectRefused(CheckExtraArgs(With({"--log-every", "1", "--checkpoint-dir", "/tmp/x"}), {}),
+                "extra_args[2] = --checkpoint-dir");
+  ExpectRefused(CheckExtraArgs(With({"--metrics-out=/root/.bashrc"}), {}), "--metrics-out");
+  ExpectRefused(CheckExtraArgs(With({"--comm-timeout", "abc"}), {}), "--comm-timeout takes a number");
+  ExpectRefused(CheckExtraArgs(With({"--comm-timeout", "nan"}), {}), "--comm-timeout");
+  ExpectRefused(CheckExtraArgs(With({"--pp-schedule", "zigzag"}), {}), "--pp-schedule");
+  ExpectRefused(CheckExtraArgs(With({"--no-overlap=1"}), {}), "takes no value");
+  ExpectRefused(CheckExtraArgs(With({"--comm-timeout"}), {}), "needs a value");
+}
+
+class DataRootsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    base_ = fs::path(::testing::TempDir()) / "data_roots";
+    fs::remove_all(base_);
+    fs::create_directories(base_ / "root");
+    fs::create_directories(base_ / "outside");
+    std::ofstream(base_ / "root/train_000.bin") << "x";
+    std::ofstream(base_ / "outside/secret.bin") << "x";
+    fs::create_symlink(base_ / "outside/secret.bin", base_ / "root/train_001.bin");
+    fs::create_symlink(base_ / "outside", base_ / "root/elsewhere");
+    roots_ = {(base_ / "root").string()};
+  }
+  std::string P(const std::string& rel) const { return (base_ / rel).string(); }
+  fs::path base_;
+  std::vector<std::string> roots_;
+};
+
+TEST_F(DataRootsTest, PathsOutsideTheRootsAreRefusedThroughDotDotAndSymbolicLinks) {
+  EXPECT_TRUE(CheckUnderDataRoots("spec.training.data", P("root/train_000.bin"), roots_).ok());
+  ExpectRefused(CheckUnderDataRoots("spec.training.data", P("root/../outside/secret.bin"), roots_),
+                "spec.training.data");
+  ExpectRefused(CheckUnderDataRoots("spec.training.data", P("root/elsewhere/*.bin"), roots_), "outside the data roots");
+  // A glob inside the root whose match is a link out of it.
+  ExpectRefused(CheckUnderDataRoots("spec.training.val_data", P("root/train_*.bin"), roots_),
+                "its match " + P("root/train_001.bin"));
+  ExpectRefused(CheckExtraArgs(With({"--init-from", P("root/elsewhere/secret.bin")}), roots_),
+                "extra_args[1] (--init-from)");
+  EXPECT_TRUE(CheckExtraArgs(With({"--init-from", P("root/train_000.bin")}), roots_).ok());
+  EXPECT_TRUE(CheckUnderDataRoots("spec.training.data", P("outside/secret.bin"), {}).ok());  // no roots: anywhere
+}
+
+TEST_F(DataRootsTest, SubmitRefusesDataOutsideTheRootsNamingTheField) {
+  auto store = std::move(OpenSqliteStateStore((base_ / "state").string())).value();
+  FakeLauncher launcher;
+  SchedulerCoreOptions options;
+  options.data_roots = roots_;
+  SchedulerCore core(DefaultCluster(4), store.get(), &launcher, options);
+  ASSERT_TRUE(core.Recover().ok());
+  Result<v1::Job> outside = core.SubmitJob(TinyJob(1, 1, P("root/../outside/*.bin")));
+  ASSERT_FALSE(outside.ok());
+  ExpectRefused(outside.status(), "spec.training.data");
+  EXPECT_TRUE(core.SubmitJob(TinyJob(1, 1, P("root/train_000.bin"))).ok());
+  v1::JobSpec exporting = TinyJob(1, 1, P("root/train_000.bin"));
+  exporting.mutable_training()->add_extra_args("--export-llmc");
+  exporting.mutable_training()->add_extra_args("/any/path");
+  ExpectRefused(core.SubmitJob(exporting).status(), "--export-llmc");
+}
+
+}  // namespace
+}  // namespace meridian::scheduler
