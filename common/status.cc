@@ -15,6 +15,7 @@ const char* StatusCodeName(Status::Code code) {
     case Status::Code::kInternal: return "Internal";
     case Status::Code::kUnauthenticated: return "Unauthenticated";
     case Status::Code::kPermissionDenied: return "Permission denied";
+    case Status::Code::kResourceExhausted: return "Resource exhausted";
   }
   return "Unknown";
 }

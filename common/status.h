@@ -27,6 +27,7 @@ class [[nodiscard]] Status {
     kInternal,
     kUnauthenticated,    // no, or no valid, credentials
     kPermissionDenied,   // valid credentials, not allowed this
+    kResourceExhausted,  // a limit is reached (named in the message)
   };
 
   Status() = default;  // OK
@@ -42,6 +43,7 @@ class [[nodiscard]] Status {
   static Status Internal(std::string msg) { return Status(Code::kInternal, std::move(msg)); }
   static Status Unauthenticated(std::string msg) { return Status(Code::kUnauthenticated, std::move(msg)); }
   static Status PermissionDenied(std::string msg) { return Status(Code::kPermissionDenied, std::move(msg)); }
+  static Status ResourceExhausted(std::string msg) { return Status(Code::kResourceExhausted, std::move(msg)); }
 
   bool ok() const { return code_ == Code::kOk; }
   Code code() const { return code_; }

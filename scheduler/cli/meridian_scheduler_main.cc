@@ -58,6 +58,8 @@ struct DaemonOptions {
   std::string train_binary;
   std::vector<std::string> mpirun_args;
   bool dry_run = false;
+  meridian::scheduler::ServiceLimits limits;
+  meridian::scheduler::SchedulerCoreOptions core_limits;  // the limits in it
 };
 
 // What ranks and agents are told to dial: --advertise, or --listen with a
@@ -129,7 +131,7 @@ int RunDaemon(const DaemonOptions& o) {
     std::fprintf(stderr, "error: %s\n", store.status().ToString().c_str());
     return 1;
   }
-  SchedulerCoreOptions co;
+  SchedulerCoreOptions co = o.core_limits;
   co.node_timeout_s = o.node_timeout;
   co.node_probation_s = o.node_probation;
   co.check_data_paths = !o.dry_run;
@@ -157,7 +159,7 @@ int RunDaemon(const DaemonOptions& o) {
   DryRunLauncher dry_run_launcher;
   Launcher* launcher = o.dry_run ? static_cast<Launcher*>(&dry_run_launcher) : &cluster_launcher;
   SchedulerCore core(*topo, store->get(), launcher, co);
-  SchedulerService service(&core, authorizer->get());
+  SchedulerService service(&core, authorizer->get(), o.limits);
   int port = 0;
   std::unique_ptr<grpc::Server> server = StartSchedulerServer(listen, &service, &port, tls);
   if (!server || port == 0) {
@@ -231,6 +233,23 @@ int main(int argc, char** argv) {
                  "Directory jobs may read data from (repeat for several); data paths, globs and --init-from must "
                  "resolve under one, after .. and symbolic links")
       ->check(CLI::ExistingDirectory);
+  app.add_option("--max-ranks-per-job", d.core_limits.max_ranks_per_job, "Most ranks one job may ask for")
+      ->check(CLI::Range(1, 1 << 16))
+      ->capture_default_str();
+  app.add_option("--max-queued-jobs", d.core_limits.max_waiting_jobs, "Most jobs waiting to be placed, in all")
+      ->check(CLI::Range(1, 10000000))
+      ->capture_default_str();
+  app.add_option("--max-queued-per-token", d.core_limits.max_waiting_per_owner,
+                 "Most jobs one token may have waiting")
+      ->check(CLI::Range(1, 10000000))
+      ->capture_default_str();
+  app.add_option("--max-message-bytes", d.limits.max_message_bytes, "Largest request accepted")
+      ->check(CLI::Range(4096, 1 << 30))
+      ->capture_default_str();
+  app.add_option("--max-watches-per-client", d.limits.max_watches_per_client,
+                 "Most WatchJob streams one token (or address) may hold open")
+      ->check(CLI::Range(1, 100000))
+      ->capture_default_str();
   app.add_flag("--insecure", d.insecure,
                "Serve a non-loopback --listen address without TLS and tokens (never on a network you do not "
                "control)");

@@ -115,6 +115,8 @@ int main(int argc, char** argv) {
   auto* plan = app.add_subcommand("plan", "Show where a job would run and its predicted step time");
   plan->add_option("file", file)->required();
   auto* list = app.add_subcommand("list", "Jobs");
+  std::vector<std::string> list_states;
+  list->add_option("--state", list_states, "Only jobs in these states (QUEUED, RUNNING, ...; repeatable)");
   auto* get = app.add_subcommand("get", "One job");
   get->add_option("id", id)->required();
   auto* watch = app.add_subcommand("watch", "Stream a job's events until it ends");
@@ -209,11 +211,26 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (*list) {
-    v1::ListJobsResponse r;
-    grpc::Status s = stub->ListJobs(ctx().get(), v1::ListJobsRequest(), &r);
-    if (!s.ok()) return Fail(s, "ListJobs");
-    if (g_json) PrintJson(r);
-    else for (const auto& j : r.jobs()) PrintJob(j);
+    v1::ListJobsRequest req;
+    for (const std::string& name : list_states) {
+      v1::JobState state;
+      if (!v1::JobState_Parse(name, &state) || state == v1::JOB_STATE_UNSPECIFIED) {
+        std::fprintf(stderr, "error: --state %s: not a job state\n", name.c_str());
+        return 2;
+      }
+      req.add_states(state);
+    }
+    // Every page, in order.
+    v1::ListJobsResponse all;
+    do {
+      v1::ListJobsResponse r;
+      grpc::Status s = stub->ListJobs(ctx().get(), req, &r);
+      if (!s.ok()) return Fail(s, "ListJobs");
+      for (auto& j : *r.mutable_jobs()) *all.add_jobs() = std::move(j);
+      req.set_page_token(r.next_page_token());
+    } while (!req.page_token().empty());
+    if (g_json) PrintJson(all);
+    else for (const auto& j : all.jobs()) PrintJob(j);
     return 0;
   }
   if (*get || *logs) {

@@ -57,6 +57,7 @@ int GrpcCodeFor(Status::Code code) {
     case Status::Code::kInternal: return 13;            // INTERNAL
     case Status::Code::kUnauthenticated: return 16;     // UNAUTHENTICATED
     case Status::Code::kPermissionDenied: return 7;     // PERMISSION_DENIED
+    case Status::Code::kResourceExhausted: return 8;    // RESOURCE_EXHAUSTED
   }
   return 2;  // UNKNOWN
 }
@@ -484,8 +485,14 @@ Result<v1::Job> SchedulerCore::SubmitJob(const v1::JobSpec& spec, const std::str
     if (!spec.training().val_data().empty())
       MERIDIAN_RETURN_IF_ERROR(CheckDataGlob("spec.training.val_data", spec.training().val_data()));
   }
+  const long ranks = spec.layout().auto_layout() ? spec.layout().gpus() : (long)spec.layout().dp() * spec.layout().pp();
+  if (ranks > options_.max_ranks_per_job)
+    return Invalid("spec.layout", std::to_string(ranks) + " ranks",
+                   "more than this daemon allows a job (--max-ranks-per-job " +
+                       std::to_string(options_.max_ranks_per_job) + ")");
   std::lock_guard<std::mutex> lock(mu_);
   MERIDIAN_RETURN_IF_ERROR(CheckDataCenters(spec));
+  MERIDIAN_RETURN_IF_ERROR(CheckWaitingLimitsLocked(owner));
   // A job that can never fit is refused now rather than queued forever.
   MERIDIAN_ASSIGN_OR_RETURN(JobRequest request, ToJobRequest(spec));
   Result<Placement> empty_fit = PlaceLocked(spec, request, Occupancy{}, /*now=*/false);
@@ -509,6 +516,24 @@ Result<v1::Job> SchedulerCore::SubmitJob(const v1::JobSpec& spec, const std::str
   }
   ScheduleLocked();
   return *FindLocked(id);
+}
+
+Status SchedulerCore::CheckWaitingLimitsLocked(const std::string& owner) const {
+  int waiting = 0, of_owner = 0;
+  for (const v1::Job& j : jobs_) {
+    if (j.state() != v1::QUEUED && j.state() != v1::RESTARTING) continue;
+    ++waiting;
+    of_owner += j.owner() == owner;
+  }
+  if (waiting >= options_.max_waiting_jobs)
+    return Status::ResourceExhausted("the queue is full: " + std::to_string(waiting) +
+                                     " jobs wait (--max-queued-jobs " + std::to_string(options_.max_waiting_jobs) +
+                                     ")");
+  if (!owner.empty() && of_owner >= options_.max_waiting_per_owner)
+    return Status::ResourceExhausted("this token has " + std::to_string(of_owner) +
+                                     " jobs waiting (--max-queued-per-token " +
+                                     std::to_string(options_.max_waiting_per_owner) + ")");
+  return Status::OK();
 }
 
 void SchedulerCore::ScheduleLocked() {

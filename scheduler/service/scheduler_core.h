@@ -38,6 +38,10 @@ struct SchedulerCoreOptions {
   // Where jobs may read data (--data-root): data paths, globs and
   // --init-from must resolve under one. Empty: anywhere.
   std::vector<std::string> data_roots;
+  // Limits, each refused naming its flag.
+  int max_ranks_per_job = 1 << 16;     // --max-ranks-per-job (INVALID_ARGUMENT)
+  int max_waiting_jobs = 10000;        // --max-queued-jobs: QUEUED and RESTARTING (RESOURCE_EXHAUSTED)
+  int max_waiting_per_owner = 1000;    // --max-queued-per-token (RESOURCE_EXHAUSTED)
 };
 
 class SchedulerCore {
@@ -108,6 +112,7 @@ class SchedulerCore {
   // `context` is added to the event's message.
   void EndAttemptLocked(v1::Job& job, int exit_code, const std::string& context);
   void ScheduleLocked();  // places queued jobs, FIFO with backfill
+  Status CheckWaitingLimitsLocked(const std::string& owner) const;
   Status LaunchLocked(v1::Job& job);
   void ReleaseLocked(const v1::Job& job);
   // `now_only`: only on nodes that may take a job now (not on probation);

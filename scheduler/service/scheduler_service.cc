@@ -1,11 +1,14 @@
 #include "scheduler/service/scheduler_service.h"
 
+#include <algorithm>
+
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 
 namespace meridian::scheduler {
 
 namespace {
-constexpr int kMaxMessageBytes = 4 << 20;
+constexpr int kDefaultPageSize = 500;
+constexpr int kMaxPageSize = 1000;
 }  // namespace
 
 grpc::Status ToGrpc(const Status& status) {
@@ -19,6 +22,28 @@ Result<Principal> SchedulerService::Caller(grpc::ServerContext* ctx) const {
   const auto& md = ctx->client_metadata();
   if (auto it = md.find("authorization"); it != md.end()) authorization.assign(it->second.data(), it->second.size());
   return authorizer_->Authenticate(authorization, NowUnixSeconds());
+}
+
+std::string SchedulerService::ClientKey(grpc::ServerContext* ctx) const {
+  Result<Principal> who = Caller(ctx);
+  if (who.ok() && authorizer_ != nullptr && authorizer_->enabled()) return "token:" + who->name;
+  // Without tokens: the peer's address without its port.
+  const std::string peer = ctx->peer();
+  return peer.substr(0, peer.rfind(':'));
+}
+
+SchedulerService::WatchSlot::WatchSlot(SchedulerService* service, std::string key)
+    : service_(service), key_(std::move(key)) {
+  std::lock_guard<std::mutex> lock(service_->watches_mu_);
+  int& open = service_->watches_[key_];
+  ok_ = open < service_->limits_.max_watches_per_client;
+  if (ok_) ++open;
+}
+
+SchedulerService::WatchSlot::~WatchSlot() {
+  if (!ok_) return;
+  std::lock_guard<std::mutex> lock(service_->watches_mu_);
+  if (--service_->watches_[key_] == 0) service_->watches_.erase(key_);
 }
 
 grpc::Status SchedulerService::Check(grpc::ServerContext* ctx, Action action, const std::string& subject,
@@ -105,8 +130,36 @@ grpc::Status SchedulerService::ListJobs(grpc::ServerContext* ctx, const v1::List
       return ToGrpc(Status::InvalidArgument("states: " + std::to_string(s) + " is not a job state"));
     states.push_back(static_cast<v1::JobState>(s));
   }
-  for (v1::Job& j : core_->ListJobs(states))
-    if (SeesJob(who, j.owner())) *resp->add_jobs() = std::move(j);
+  if (req->page_size() < 0 || req->page_size() > kMaxPageSize)
+    return ToGrpc(Status::InvalidArgument("page_size: " + std::to_string(req->page_size()) + " must be in [0, " +
+                                          std::to_string(kMaxPageSize) + "]"));
+  const int page_size = req->page_size() > 0 ? req->page_size() : kDefaultPageSize;
+  std::vector<v1::Job> jobs = core_->ListJobs(states);
+  // The page token is the id of the last job of the previous page.
+  size_t first = 0;
+  if (!req->page_token().empty()) {
+    auto it = std::find_if(jobs.begin(), jobs.end(), [&](const v1::Job& j) { return j.id() == req->page_token(); });
+    if (it == jobs.end()) {
+      // The job left the filter (its state changed): resume at the first
+      // job submitted after it (ids grow with submission: longer, or
+      // as long and greater).
+      const std::string& after = req->page_token();
+      it = std::find_if(jobs.begin(), jobs.end(), [&](const v1::Job& j) {
+        return j.id().size() > after.size() || (j.id().size() == after.size() && j.id() > after);
+      });
+      first = it - jobs.begin();
+    } else {
+      first = it - jobs.begin() + 1;
+    }
+  }
+  for (size_t i = first; i < jobs.size(); ++i) {
+    if (!SeesJob(who, jobs[i].owner())) continue;
+    if (resp->jobs_size() == page_size) {
+      resp->set_next_page_token(resp->jobs(resp->jobs_size() - 1).id());
+      break;
+    }
+    *resp->add_jobs() = std::move(jobs[i]);
+  }
   return grpc::Status::OK;
 }
 
@@ -124,6 +177,10 @@ grpc::Status SchedulerService::WatchJob(grpc::ServerContext* ctx, const v1::Watc
                                         grpc::ServerWriter<v1::JobEvent>* writer) {
   if (req->id().empty()) return ToGrpc(Status::InvalidArgument("id: missing"));
   if (grpc::Status s = CheckJob(ctx, Action::kReadJob, req->id()); !s.ok()) return s;
+  WatchSlot slot(this, ClientKey(ctx));
+  if (!slot.ok())
+    return ToGrpc(Status::ResourceExhausted("this client has " + std::to_string(limits_.max_watches_per_client) +
+                                            " watches open (--max-watches-per-client)"));
   if (req->after_sequence() < 0)
     return ToGrpc(Status::InvalidArgument("after_sequence: " + std::to_string(req->after_sequence()) + " must be >= 0"));
   int64_t after = req->after_sequence();
@@ -184,7 +241,7 @@ std::unique_ptr<grpc::Server> StartSchedulerServer(const std::string& address, S
   }
   builder.AddListeningPort(address, creds, bound_port);
   builder.RegisterService(service);
-  builder.SetMaxReceiveMessageSize(kMaxMessageBytes);
+  builder.SetMaxReceiveMessageSize(service->limits().max_message_bytes);
   return builder.BuildAndStart();
 }
 

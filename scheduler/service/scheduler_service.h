@@ -3,7 +3,9 @@
 #pragma once
 
 #include <atomic>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include <grpcpp/grpcpp.h>
@@ -16,11 +18,19 @@ namespace meridian::scheduler {
 
 grpc::Status ToGrpc(const Status& status);
 
+// Limits the service enforces on its own (the core's are in its options).
+struct ServiceLimits {
+  int max_message_bytes = 4 << 20;  // --max-message-bytes: larger requests are refused by the transport
+  int max_watches_per_client = 16;  // --max-watches-per-client: open WatchJob streams per token (or address)
+};
+
 class SchedulerService final : public v1::Scheduler::Service {
  public:
   // `authorizer` may be null: no authentication (every caller is admin).
-  explicit SchedulerService(SchedulerCore* core, const Authorizer* authorizer = nullptr)
-      : core_(core), authorizer_(authorizer) {}
+  explicit SchedulerService(SchedulerCore* core, const Authorizer* authorizer = nullptr,
+                            ServiceLimits limits = ServiceLimits())
+      : core_(core), authorizer_(authorizer), limits_(limits) {}
+  const ServiceLimits& limits() const { return limits_; }
   // Makes open WatchJob streams return (server shutdown).
   void Stop() { stopping_ = true; }
 
@@ -48,8 +58,26 @@ class SchedulerService final : public v1::Scheduler::Service {
   // For calls about one job (a submit token may act on its own jobs only).
   grpc::Status CheckJob(grpc::ServerContext* ctx, Action action, const std::string& id) const;
 
+  // Who a client is for its limits: its token's name, or its address.
+  std::string ClientKey(grpc::ServerContext* ctx) const;
+  // One open watch of a client, while it lasts; !ok() past the limit.
+  class WatchSlot {
+   public:
+    WatchSlot(SchedulerService* service, std::string key);
+    ~WatchSlot();
+    bool ok() const { return ok_; }
+
+   private:
+    SchedulerService* service_;
+    std::string key_;
+    bool ok_ = false;
+  };
+
   SchedulerCore* core_;
   const Authorizer* authorizer_;
+  ServiceLimits limits_;
+  std::mutex watches_mu_;
+  std::map<std::string, int> watches_;  // client -> open watches
   std::atomic<bool> stopping_{false};
 };
 

@@ -246,3 +246,115 @@ TEST(TokenFile, MalformedEntriesAreNamedWithoutEchoingTokens) {
 
 }  // namespace
 }  // namespace meridian::scheduler
+
+namespace meridian::scheduler {
+namespace {
+
+// Limits and paging, over the same kind of real channel.
+class LimitsTest : public AuthTest {
+ protected:
+  void StartWith(SchedulerCoreOptions core_options, ServiceLimits limits) {
+    store_ = std::move(OpenSqliteStateStore(dir_.string())).value();
+    core_ = std::make_unique<SchedulerCore>(DefaultCluster(1), store_.get(), &launcher_, core_options);
+    ASSERT_TRUE(core_->Recover().ok());
+    authorizer_ = std::move(Authorizer::Create((dir_ / "tokens.yaml").string(), (dir_ / "job.key").string())).value();
+    service_ = std::make_unique<SchedulerService>(core_.get(), authorizer_.get(), limits);
+    server_ = StartSchedulerServer("127.0.0.1:0", service_.get(), &port_);
+    ASSERT_TRUE(server_ != nullptr);
+  }
+};
+
+TEST_F(LimitsTest, WaitingJobsAreLimitedInAllAndPerToken) {
+  SchedulerCoreOptions o;
+  o.max_waiting_jobs = 3;
+  o.max_waiting_per_owner = 2;
+  StartWith(o, ServiceLimits());
+  auto alice = Client("alice-token-0123456789"), bob = Client("bob-token-0123456789ab");
+  // One slot per data center: the first two jobs run, the rest wait.
+  ASSERT_TRUE(Submit(*alice).ok());
+  ASSERT_TRUE(Submit(*bob).ok());
+  ASSERT_TRUE(Submit(*alice).ok());
+  ASSERT_TRUE(Submit(*alice).ok());
+  grpc::Status s = Submit(*alice);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_NE(s.error_message().find("--max-queued-per-token 2"), std::string::npos) << s.error_message();
+  ASSERT_TRUE(Submit(*bob).ok());
+  s = Submit(*bob);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_NE(s.error_message().find("--max-queued-jobs 3"), std::string::npos) << s.error_message();
+}
+
+TEST_F(LimitsTest, ARequestPastTheRankLimitIsRefusedNamingIt) {
+  SchedulerCoreOptions o;
+  o.max_ranks_per_job = 1;
+  StartWith(o, ServiceLimits());
+  grpc::ClientContext ctx;
+  v1::SubmitJobRequest req;
+  *req.mutable_spec() = TinyJob(2, 1);
+  v1::SubmitJobResponse r;
+  grpc::Status s = Client("admin-token-0123456789")->SubmitJob(&ctx, req, &r);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(s.error_message().find("--max-ranks-per-job 1"), std::string::npos) << s.error_message();
+}
+
+TEST_F(LimitsTest, WatchesPerClientAreLimited) {
+  ServiceLimits limits;
+  limits.max_watches_per_client = 1;
+  StartWith(SchedulerCoreOptions(), limits);
+  auto admin = Client("admin-token-0123456789");
+  v1::Job job;
+  ASSERT_TRUE(Submit(*admin, &job).ok());
+  v1::WatchJobRequest req;
+  req.set_id(job.id());
+  grpc::ClientContext first_ctx;
+  auto first = admin->WatchJob(&first_ctx, req);
+  v1::JobEvent e;
+  ASSERT_TRUE(first->Read(&e));  // the first stream is open
+  grpc::ClientContext second_ctx;
+  auto second = admin->WatchJob(&second_ctx, req);
+  while (second->Read(&e)) {
+  }
+  grpc::Status s = second->Finish();
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_NE(s.error_message().find("--max-watches-per-client"), std::string::npos);
+  first_ctx.TryCancel();
+}
+
+TEST_F(LimitsTest, ListJobsPagesAndFiltersByState) {
+  StartWith(SchedulerCoreOptions(), ServiceLimits());
+  auto admin = Client("admin-token-0123456789");
+  std::vector<std::string> ids;
+  for (int i = 0; i < 5; ++i) {
+    v1::Job j;
+    ASSERT_TRUE(Submit(*admin, &j).ok());
+    ids.push_back(j.id());
+  }
+  std::vector<std::string> seen;
+  v1::ListJobsRequest req;
+  req.set_page_size(2);
+  int pages = 0;
+  do {
+    grpc::ClientContext ctx;
+    v1::ListJobsResponse r;
+    ASSERT_TRUE(admin->ListJobs(&ctx, req, &r).ok());
+    EXPECT_LE(r.jobs_size(), 2);
+    for (const v1::Job& j : r.jobs()) seen.push_back(j.id());
+    req.set_page_token(r.next_page_token());
+    ++pages;
+  } while (!req.page_token().empty() && pages < 10);
+  EXPECT_EQ(seen, ids);
+  EXPECT_EQ(pages, 3);
+  grpc::ClientContext ctx;
+  v1::ListJobsRequest queued;
+  queued.add_states(v1::QUEUED);
+  v1::ListJobsResponse r;
+  ASSERT_TRUE(admin->ListJobs(&ctx, queued, &r).ok());
+  EXPECT_EQ(r.jobs_size(), 3);  // two run on the two slots
+  grpc::ClientContext bad_ctx;
+  v1::ListJobsRequest bad;
+  bad.set_page_size(100000);
+  EXPECT_EQ(admin->ListJobs(&bad_ctx, bad, &r).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+}  // namespace
+}  // namespace meridian::scheduler
