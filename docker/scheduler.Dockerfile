@@ -6,6 +6,9 @@ COPY scripts/install-deps.sh scripts/install-deps.sh
 RUN MERIDIAN_NO_TORCH=1 bash scripts/install-deps.sh && rm -rf /var/lib/apt/lists/*
 COPY . .
 RUN bash scripts/build.sh -DMERIDIAN_BUILD_TESTS=OFF -DMERIDIAN_CUDA=OFF -DMERIDIAN_NATIVE=OFF
+# The daemon, and the jobs it starts, run as an unprivileged user.
+RUN useradd --system --create-home --home-dir /var/lib/meridian meridian && chown meridian /var/lib/meridian
+USER meridian
 EXPOSE 50051
 VOLUME /var/lib/meridian
 # Reachable on the compose network only, plaintext and without tokens

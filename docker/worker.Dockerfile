@@ -8,5 +8,8 @@ RUN apt-get update && apt-get install -y --no-install-recommends libnccl2 libncc
     MERIDIAN_NO_TORCH=1 bash scripts/install-deps.sh && rm -rf /var/lib/apt/lists/*
 COPY . .
 RUN bash scripts/build.sh -DMERIDIAN_BUILD_TESTS=OFF -DMERIDIAN_NATIVE=OFF
+# The agent, and the ranks it hosts, run as an unprivileged user.
+RUN useradd --system --create-home meridian
+USER meridian
 ENTRYPOINT ["/opt/meridian/build/bin/meridian-scheduler", "agent"]
 CMD ["--scheduler", "scheduler:50051", "--data-center", "dc-east", "--slots", "8"]

@@ -16,6 +16,8 @@ for dockerfile in sorted((root / "docker").glob("*.Dockerfile")):
     for script in re.findall(r"bash\s+(scripts/\S+\.sh)", text):
         if not (root / script).exists():
             failures.append(f"{dockerfile.name}: runs '{script}', which does not exist")
+    if not re.search(r"^USER\s+(?!root\b)\S+", text, re.M):
+        failures.append(f"{dockerfile.name}: runs as root (no USER line naming another user)")
     if "install-deps.sh" not in text:
         failures.append(f"{dockerfile.name}: does not use scripts/install-deps.sh")
     for binary in re.findall(r"build/bin/([\w-]+)", text):
