@@ -55,6 +55,7 @@ struct DaemonOptions {
   std::string tls_cert, tls_key, tls_client_ca;
   bool insecure = false;
   std::vector<std::string> data_roots;
+  std::string run_as;  // root daemon: the user jobs run as
   std::string train_binary;
   std::vector<std::string> mpirun_args;
   bool dry_run = false;
@@ -149,7 +150,21 @@ int RunDaemon(const DaemonOptions& o) {
   lo.state_dir = state_dir;
   lo.settings.train_binary = o.train_binary;
   lo.settings.mpirun_args = o.mpirun_args;
-  lo.settings.as_root = geteuid() == 0;
+  if (!o.run_as.empty()) {
+    if (geteuid() != 0) {
+      std::fprintf(stderr, "error: --run-as %s: only a daemon started as root changes users\n", o.run_as.c_str());
+      return 2;
+    }
+    auto user = LookUpUser(o.run_as);
+    if (!user.ok()) {
+      std::fprintf(stderr, "error: %s\n", user.status().message().c_str());
+      return 2;
+    }
+    lo.run_as = *user;
+  } else if (geteuid() == 0 && !o.dry_run) {
+    std::fprintf(stderr, "WARNING: running as root without --run-as: jobs run as root too\n");
+  }
+  lo.settings.as_root = geteuid() == 0 && !lo.run_as;
   // Ranks trust what signed the daemon's certificate (a self-signed one
   // signs itself); the file must be at the same path on every host.
   if (!o.tls_cert.empty()) lo.settings.rank_env.push_back("MERIDIAN_TLS_CA=" + o.tls_cert);
@@ -233,6 +248,9 @@ int main(int argc, char** argv) {
                  "Directory jobs may read data from (repeat for several); data paths, globs and --init-from must "
                  "resolve under one, after .. and symbolic links")
       ->check(CLI::ExistingDirectory);
+  app.add_option("--run-as", d.run_as,
+                 "User the jobs run as when the daemon runs as root (it owns their job directories; the job root "
+                 "must be reachable by it)");
   app.add_option("--max-ranks-per-job", d.core_limits.max_ranks_per_job, "Most ranks one job may ask for")
       ->check(CLI::Range(1, 1 << 16))
       ->capture_default_str();

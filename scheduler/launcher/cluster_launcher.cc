@@ -2,6 +2,10 @@
 
 #include "common/net_address.h"
 
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <cstdio>
 #include <fstream>
@@ -57,10 +61,13 @@ Result<int64_t> ClusterLauncher::Launch(const v1::Job& job) {
   std::filesystem::create_directories(paths.dir, ec);
   if (ec) return Status::IOError(paths.dir + ": " + ec.message());
   MERIDIAN_RETURN_IF_ERROR(WriteFile(paths.hostfile, HostFileFor(job.placement(), kind, HostName())));
+  const RunAs* as = options_.run_as ? &*options_.run_as : nullptr;
+  if (as != nullptr && chown(paths.dir.c_str(), as->uid, as->gid) != 0)
+    return Status::IOError(paths.dir + ": cannot give it to --run-as " + as->name + ": " + std::strerror(errno));
   const AttemptFiles attempt{paths.LaunchLock(job.launches()), paths.LaunchExit(job.launches())};
   if (kind != LauncherKind::kSlurm)
     return processes_.Start(job.id(), MpirunCommand(job, paths, cluster_.launch, kind, settings), paths.log, attempt,
-                            settings.rank_env);
+                            settings.rank_env, as);
 
   const DataCenter* dc = cluster_.FindDataCenter(job.placement().ranks(0).data_center());
   MERIDIAN_RETURN_IF_ERROR(WriteFile(paths.batch_script, SlurmBatchScript(job, paths, cluster_.launch, settings)));
@@ -68,7 +75,7 @@ Result<int64_t> ClusterLauncher::Launch(const v1::Job& job) {
   // status, so a Slurm job is followed like a local process.
   MERIDIAN_ASSIGN_OR_RETURN(int64_t pgid,
                             processes_.Start(job.id(), SbatchCommand(job, paths, *dc), paths.log, attempt,
-                                             Concat(SlurmEnv(*dc), settings.rank_env)));
+                                             Concat(SlurmEnv(*dc), settings.rank_env), as));
   std::lock_guard<std::mutex> lock(mu_);
   slurm_jobs_[job.id()] = *dc;
   return pgid;

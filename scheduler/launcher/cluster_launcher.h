@@ -6,6 +6,7 @@
 
 #include <functional>
 #include <map>
+#include <optional>
 #include <mutex>
 #include <string>
 
@@ -21,6 +22,9 @@ struct ClusterLauncherOptions {
   LaunchSettings settings;
   double kill_grace_s = 5.0;      // SIGTERM, then SIGKILL after this
   double slurm_command_timeout_s = 30.0;
+  // A root daemon's --run-as: jobs run as this user, who owns their
+  // directories.
+  std::optional<RunAs> run_as;
 };
 
 class ClusterLauncher : public Launcher {

@@ -1,6 +1,8 @@
 #include "scheduler/launcher/job_processes.h"
 
 #include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
 #include <signal.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -25,6 +27,7 @@ struct SpawnPlan {
   std::vector<std::string> env_storage;
   int log_fd = -1;
   int lock_fd = -1;             // supervised: the attempt's lock, already locked
+  const RunAs* as = nullptr;    // supervised: drop to this user first
   std::string exit_path, exit_tmp;
 };
 
@@ -93,6 +96,15 @@ void IgnoreButKeepDefaultAcrossExec(int) {}
 // ended, and writes the exit file (atomically, durably) before exiting
 // with the launcher's status.
 [[noreturn]] void Supervise(const SpawnPlan& plan) {
+  if (plan.as != nullptr) {
+    // Groups, then group, then user: after setuid nothing else may change.
+    if (setgroups(plan.as->groups.size(), plan.as->groups.data()) != 0 || setgid(plan.as->gid) != 0 ||
+        setuid(plan.as->uid) != 0) {
+      const char* what = "cannot take the --run-as user's identity\n";
+      WriteAll(STDERR_FILENO, what, std::strlen(what));
+      _exit(126);
+    }
+  }
   if (plan.lock_fd != 3) dup2(plan.lock_fd, 3);
   close_range(4, ~0u, 0);  // the daemon's sockets and database stay the daemon's
   fcntl(3, F_SETFD, FD_CLOEXEC);  // the launcher must not hold the lock
@@ -174,6 +186,27 @@ void KillStragglers(int64_t pgid) {
 
 }  // namespace
 
+Result<RunAs> LookUpUser(const std::string& name) {
+  struct passwd pw {};
+  struct passwd* found = nullptr;
+  std::vector<char> buf(16384);
+  if (getpwnam_r(name.c_str(), &pw, buf.data(), buf.size(), &found) != 0 || found == nullptr)
+    return Status::InvalidArgument("--run-as " + name + ": no such user");
+  RunAs as;
+  as.uid = pw.pw_uid;
+  as.gid = pw.pw_gid;
+  as.name = name;
+  as.home = pw.pw_dir != nullptr ? pw.pw_dir : "/";
+  int n = 64;
+  as.groups.resize(n);
+  if (getgrouplist(name.c_str(), as.gid, as.groups.data(), &n) < 0) {
+    as.groups.resize(n);
+    (void)getgrouplist(name.c_str(), as.gid, as.groups.data(), &n);
+  }
+  as.groups.resize(n);
+  return as;
+}
+
 JobProcesses::~JobProcesses() {
   std::lock_guard<std::mutex> lock(shared_->callback_mu);
   shared_->closed = true;
@@ -191,7 +224,7 @@ void JobProcesses::Shared::Report(const std::string& job_id, int exit_code) {
 
 Result<int64_t> JobProcesses::Start(const std::string& job_id, const std::vector<std::string>& argv,
                                     const std::string& log_path, const AttemptFiles& files,
-                                    const std::vector<std::string>& env) {
+                                    const std::vector<std::string>& env, const RunAs* as) {
   // Locked before the fork and shared with the supervisor: from here on, a
   // daemon that dies leaves the lock held by the supervisor, never free
   // while the attempt may still start.
@@ -206,8 +239,11 @@ Result<int64_t> JobProcesses::Start(const std::string& job_id, const std::vector
     close(lock_fd);
     return log_fd.status();
   }
-  SpawnPlan plan = PlanSpawn(argv, *log_fd, env);
+  std::vector<std::string> full_env = env;
+  if (as != nullptr) full_env.insert(full_env.end(), {"HOME=" + as->home, "USER=" + as->name, "LOGNAME=" + as->name});
+  SpawnPlan plan = PlanSpawn(argv, *log_fd, full_env);
   plan.lock_fd = lock_fd;
+  plan.as = as;
   plan.exit_path = files.exit_path;
   plan.exit_tmp = files.exit_path + ".tmp";
   unlink(files.exit_path.c_str());

@@ -15,6 +15,8 @@
 #include <string>
 #include <vector>
 
+#include <sys/types.h>
+
 #include "common/status.h"
 #include "scheduler/service/launcher.h"
 
@@ -24,6 +26,16 @@ namespace meridian::scheduler {
 struct AttemptFiles {
   std::string lock_path, exit_path;
 };
+
+// The unprivileged user a job runs as (a root daemon's --run-as).
+struct RunAs {
+  uid_t uid = 0;
+  gid_t gid = 0;
+  std::vector<gid_t> groups;
+  std::string name, home;
+};
+// Looks the user up; InvalidArgument naming it when unknown.
+Result<RunAs> LookUpUser(const std::string& name);
 
 class JobProcesses {
  public:
@@ -38,8 +50,11 @@ class JobProcesses {
   // Starts argv (with `env` added to this process's environment: NAME=VALUE
   // entries) under a supervisor, stdout and stderr appended to `log_path`
   // after a line showing the command. Returns the process group id.
+  // With `as`, the supervisor (and all it starts) takes that user's ids
+  // and HOME, USER and LOGNAME before it starts anything.
   Result<int64_t> Start(const std::string& job_id, const std::vector<std::string>& argv, const std::string& log_path,
-                        const AttemptFiles& files, const std::vector<std::string>& env = {});
+                        const AttemptFiles& files, const std::vector<std::string>& env = {},
+                        const RunAs* as = nullptr);
   // Finds an attempt started by an earlier daemon: kRunning (now followed
   // like a started one), kExited, or kGone. Stragglers of an attempt whose
   // supervisor is gone are killed before this returns.

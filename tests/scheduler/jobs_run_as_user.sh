@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# A daemon started as root with --run-as runs its jobs as that user: the
+# job's files are the user's, and a file only root may read stays unread.
+set -uo pipefail
+bin=$1; work=$2
+[[ $(id -u) == 0 ]] || { echo "skipped: needs root"; exit 77; }
+getent passwd nobody >/dev/null || { echo "skipped: no user 'nobody'"; exit 77; }
+# The user must reach the binaries (a checkout under /root is not reachable).
+setpriv --reuid=nobody --regid=nogroup --clear-groups test -x "$bin/meridian-train" ||
+  { echo "skipped: 'nobody' cannot run $bin/meridian-train"; exit 77; }
+# And the job files: a directory of its own under /tmp, not under the build.
+rm -rf "$work" && mkdir -p "$work"
+work=$(mktemp -d /tmp/meridian-run-as.XXXXXX) && chmod 755 "$work"
+trap 'rm -rf "$work"' EXIT
+port=$(( 40000 + RANDOM % 20000 ))
+export MERIDIAN_SCHEDULER=127.0.0.1:$port
+fail() { echo "FAIL: $*"; tail -20 "$work/daemon.log"; exit 1; }
+"$bin/meridian-data" synth --out "$work/data" --train-bytes 100000 --val-bytes 10000 >/dev/null || exit 1
+chmod -R a+rX "$work/data"
+mkdir -p "$work/secret" && cp "$work/data/train_000.bin" "$work/secret/train_000.bin" && chmod 600 "$work/secret/train_000.bin"
+"$bin/meridian-scheduler" --listen "$MERIDIAN_SCHEDULER" --state "$work/state" --slots-per-dc 2 --run-as nobody \
+  >"$work/daemon.log" 2>&1 &
+daemon=$!
+trap 'kill $daemon 2>/dev/null; wait $daemon 2>/dev/null; rm -rf "$work"' EXIT
+for _ in $(seq 100); do "$bin/meridianctl" pools >/dev/null 2>&1 && break; sleep 0.1; done
+job() {  # job NAME DATA
+  cat >"$work/$1.yaml" <<YAML
+name: $1
+model: {preset: d4, n_layer: 2, n_embd: 32, n_head: 2, vocab_size: 256, max_seq_len: 16}
+training: {batch: 2, seq: 16, steps: 10, data: "$2", threads: 1}
+layout: {dp: 2, pp: 1}
+max_restarts: 0
+YAML
+  "$bin/meridianctl" submit --watch "$work/$1.yaml" >"$work/$1.watch" 2>&1
+}
+job plain "$work/data/train_*.bin" || fail "the job did not succeed: $(tail -5 "$work/state/jobs/job-000001/output.log")"
+owner=$(stat -c %U "$work/state/jobs/job-000001/metrics.jsonl")
+[[ $owner == nobody ]] || fail "metrics written by $owner, not nobody"
+ckpt=$(find "$work/state/jobs/job-000001/checkpoints" -name 'rank-*.bin' | head -1)
+[[ -n $ckpt && $(stat -c %U "$ckpt") == nobody ]] || fail "checkpoint not written by nobody"
+job secret "$work/secret/train_*.bin" && fail "a job read a file only root may read"
+grep -qi "permission denied" "$work/state/jobs/job-000002/output.log" || fail "no permission error in the log"
+echo "ok: jobs ran as nobody; a root-only file stayed unread"
