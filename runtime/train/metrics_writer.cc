@@ -17,11 +17,10 @@ Status MetricsWriter::Open(const std::string& path) {
   return Status::OK();
 }
 
-Status MetricsWriter::Write(const nlohmann::json& record) {
+Status MetricsWriter::Write(nlohmann::json record) {
   if (file_ == nullptr) return Status::OK();
-  nlohmann::json full = record;
-  if (attempt_ > 0) full["attempt"] = attempt_;
-  const std::string line = full.dump() + "\n";
+  if (attempt_ > 0) record["attempt"] = attempt_;
+  const std::string line = record.dump() + "\n";
   if (std::fwrite(line.data(), 1, line.size(), file_) != line.size() || std::fflush(file_) != 0)
     return Status::IOError(path_ + ": write failed: " + std::strerror(errno));
   return Status::OK();

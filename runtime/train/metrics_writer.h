@@ -21,7 +21,7 @@ class MetricsWriter {
 
   // An empty path makes a writer that discards everything.
   Status Open(const std::string& path);
-  Status Write(const nlohmann::json& record);
+  Status Write(nlohmann::json record);
   // Launch number of a scheduled job (its restarts start new attempts);
   // written into every record when set, so each step appears once per
   // attempt.

@@ -632,7 +632,7 @@ Status Trainer::Run() {
       record["compute_ms"] = last_compute_s_ * 1e3;
       record["exposed_allreduce_ms"] = last_exposed_comm_s_ * 1e3;
     }
-    MERIDIAN_RETURN_IF_ERROR(metrics_.Write(record));
+    MERIDIAN_RETURN_IF_ERROR(metrics_.Write(std::move(record)));
     last_loss_ = loss;
     last_tokens_per_s_ = tokens_per_s;
     if (is_root() && progress_fn_) progress_fn_(step_, loss, tokens_per_s, 0.0);

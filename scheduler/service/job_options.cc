@@ -8,6 +8,8 @@
 #include <map>
 #include <set>
 
+#include "scheduler/service/request_checks.h"
+
 namespace meridian::scheduler {
 
 namespace {
@@ -96,6 +98,19 @@ Status CheckUnderDataRoots(const std::string& field, const std::string& pattern,
     }
   }
   globfree(&g);
+  return Status::OK();
+}
+
+Status CheckDataGlob(const std::string& field, const std::string& pattern) {
+  glob_t g{};
+  const int rc = glob(pattern.c_str(), 0, nullptr, &g);
+  const size_t matches = rc == 0 ? g.gl_pathc : 0;
+  globfree(&g);
+  if (matches == 0) {
+    return Invalid(field, "\"" + pattern + "\"",
+                   "matches no file on the scheduler's host (job data must be on storage that the scheduler and "
+                   "every host see at the same path)");
+  }
   return Status::OK();
 }
 

@@ -19,6 +19,11 @@ namespace meridian::scheduler {
 // outside `data_roots` (empty: any path).
 Status CheckExtraArgs(const v1::TrainingOptions& training, const std::vector<std::string>& data_roots);
 
+// A job's data globs must match files on the daemon's host, which sees the
+// same shared storage as the ranks: refusing at submit beats a job that
+// fails on every rank later. INVALID_ARGUMENT naming `field`.
+Status CheckDataGlob(const std::string& field, const std::string& pattern);
+
 // `pattern` (a path or a glob) and every file it matches must lie under
 // one of `data_roots` once `..` and symbolic links are resolved.
 // INVALID_ARGUMENT naming `field`. OK when data_roots is empty.

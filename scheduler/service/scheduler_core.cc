@@ -6,22 +6,16 @@
 #include <cmath>
 #include <cstdio>
 
-#include <glob.h>
-
 #include "scheduler/service/job_options.h"
 #include "scheduler/service/job_placement.h"
 #include "scheduler/service/proto_convert.h"
+#include "scheduler/service/request_checks.h"
 
 namespace meridian::scheduler {
 
 namespace {
 
-constexpr size_t kMaxNameLength = 256;
-constexpr size_t kMaxPathLength = 4096;
-constexpr int kMaxExtraArgs = 64;
-constexpr int kMaxRanks = 1 << 16;
 constexpr int kDefaultMaxRestarts = 3;
-constexpr int kMaxMaxRestarts = 1000;
 
 // How the job's launcher (mpirun, or sbatch for Slurm) ended.
 std::string LauncherExitText(int exit_code) {
@@ -32,10 +26,6 @@ std::string LauncherExitText(int exit_code) {
 
 bool Terminal(v1::JobState s) {
   return s == v1::SUCCEEDED || s == v1::FAILED || s == v1::CANCELLED;
-}
-
-Status Invalid(const std::string& field, const std::string& value, const std::string& why) {
-  return Status::InvalidArgument(field + " = " + value + ": " + why);
 }
 
 }  // namespace
@@ -62,111 +52,11 @@ int GrpcCodeFor(Status::Code code) {
   return 2;  // UNKNOWN
 }
 
-namespace {
-
-// A job's data globs must match files on the daemon's host, which sees the
-// same shared storage as the ranks: refusing now beats a job that fails on
-// every rank later with "mpirun exited with status 1".
-Status CheckDataGlob(const std::string& field, const std::string& pattern) {
-  glob_t g{};
-  const int rc = glob(pattern.c_str(), 0, nullptr, &g);
-  const size_t matches = rc == 0 ? g.gl_pathc : 0;
-  globfree(&g);
-  if (matches == 0) {
-    return Invalid(field, "\"" + pattern + "\"",
-                   "matches no file on the scheduler's host (job data must be on storage that the scheduler and "
-                   "every host see at the same path)");
-  }
-  return Status::OK();
-}
-
-}  // namespace
 
 SchedulerCore::SchedulerCore(Topology cluster, StateStore* store, Launcher* launcher, SchedulerCoreOptions options)
     : topology_(std::move(cluster)), store_(store), launcher_(launcher), options_(options) {
   file_nodes_ = topology_.nodes;
   launcher_->SetExitCallback([this](const std::string& id, int code) { OnJobExit(id, code); });
-}
-
-Status SchedulerCore::ValidateSpec(const v1::JobSpec& spec) {
-  if (spec.name().size() > kMaxNameLength)
-    return Invalid("spec.name", "(" + std::to_string(spec.name().size()) + " characters)", "longer than 256");
-  const v1::Layout& l = spec.layout();
-  if (l.auto_layout()) {
-    if (l.gpus() < 1 || l.gpus() > kMaxRanks) return Invalid("spec.layout.gpus", std::to_string(l.gpus()), "must be in [1, 65536] with auto_layout");
-  } else {
-    if (l.dp() < 1) return Invalid("spec.layout.dp", std::to_string(l.dp()), "must be >= 1");
-    if (l.pp() < 1) return Invalid("spec.layout.pp", std::to_string(l.pp()), "must be >= 1");
-    if ((long)l.dp() * l.pp() > kMaxRanks) return Invalid("spec.layout", std::to_string(l.dp() * (long)l.pp()) + " ranks", "more than 65536");
-  }
-  const std::string& sync = l.dp_sync();
-  if (!sync.empty() && sync != "auto" && sync != "sync" && sync != "hierarchical" && sync != "diloco")
-    return Invalid("spec.layout.dp_sync", sync, "expected auto, sync, hierarchical or diloco");
-  const v1::TrainingOptions& t = spec.training();
-  if (t.batch() < 1) return Invalid("spec.training.batch", std::to_string(t.batch()), "must be >= 1");
-  if (t.seq() < 1) return Invalid("spec.training.seq", std::to_string(t.seq()), "must be >= 1");
-  if (t.microbatches() < 0) return Invalid("spec.training.microbatches", std::to_string(t.microbatches()), "must be >= 0");
-  if (t.steps() < 1) return Invalid("spec.training.steps", std::to_string(t.steps()), "must be >= 1");
-  if (t.lr() < 0) return Invalid("spec.training.lr", std::to_string(t.lr()), "must be >= 0");
-  if (t.threads() < 0) return Invalid("spec.training.threads", std::to_string(t.threads()), "must be >= 0");
-  if (t.zero() != 0 && t.zero() != 1) return Invalid("spec.training.zero", std::to_string(t.zero()), "expected 0 or 1");
-  if (t.data().empty()) return Invalid("spec.training.data", "\"\"", "a token shard glob is required");
-  if (!t.device().empty() && t.device() != "cpu" && t.device() != "cuda")
-    return Invalid("spec.training.device", "\"" + t.device() + "\"", "expected cpu or cuda");
-  if (!t.dtype().empty() && t.dtype() != "fp32" && t.dtype() != "bf16")
-    return Invalid("spec.training.dtype", "\"" + t.dtype() + "\"", "expected fp32 or bf16");
-  if (t.dtype() == "bf16" && t.device() != "cuda")
-    return Invalid("spec.training.dtype", "\"bf16\"", "needs device cuda");
-  if (t.device() == "cuda" && l.pp() > 1)
-    return Invalid("spec.layout.pp", std::to_string(l.pp()), "device cuda runs data parallelism only (pp 1)");
-  if (spec.has_max_restarts() && (spec.max_restarts() < 0 || spec.max_restarts() > kMaxMaxRestarts))
-    return Invalid("spec.max_restarts", std::to_string(spec.max_restarts()), "must be in [0, 1000]");
-  if (spec.data_centers_size() > 1024)
-    return Invalid("spec.data_centers", std::to_string(spec.data_centers_size()) + " entries", "more than 1024");
-  for (int i = 0; i < spec.data_centers_size(); ++i) {
-    if (spec.data_centers(i).empty() || spec.data_centers(i).size() > kMaxNameLength)
-      return Invalid("spec.data_centers[" + std::to_string(i) + "]", "\"" + spec.data_centers(i).substr(0, 40) + "\"",
-                     "must be a data center name");
-  }
-  if (t.extra_args_size() > kMaxExtraArgs) return Invalid("spec.training.extra_args", std::to_string(t.extra_args_size()) + " entries", "more than 64");
-  for (const std::string* path : {&t.data(), &t.val_data()}) {
-    if (path->size() > kMaxPathLength)
-      return Invalid(path == &t.data() ? "spec.training.data" : "spec.training.val_data",
-                     "(" + std::to_string(path->size()) + " characters)", "longer than 4096");
-  }
-  MERIDIAN_RETURN_IF_ERROR(CheckExtraArgs(t, {}));
-  MERIDIAN_ASSIGN_OR_RETURN(JobRequest request, ToJobRequest(spec));
-  if (!l.auto_layout() && l.pp() > request.model.n_layer)
-    return Invalid("spec.layout.pp", std::to_string(l.pp()), "exceeds the model's " + std::to_string(request.model.n_layer) + " layers");
-  return Status::OK();
-}
-
-Result<JobRequest> SchedulerCore::ToJobRequest(const v1::JobSpec& spec) {
-  const v1::ModelConfig& m = spec.model();
-  Result<GPTConfig> preset = PresetConfig(m.preset().empty() ? "d4" : m.preset());
-  if (!preset.ok()) return Invalid("spec.model.preset", m.preset(), "unknown (expected d4, d12, d24, d36 or d48)");
-  GPTConfig c = *preset;
-  if (m.n_layer() < 0 || m.n_head() < 0 || m.n_embd() < 0 || m.vocab_size() < 0 || m.max_seq_len() < 0)
-    return Status::InvalidArgument("spec.model: sizes must not be negative");
-  if (m.n_layer() > 0) c.n_layer = m.n_layer();
-  if (m.n_head() > 0) c.n_head = m.n_head();
-  if (m.n_embd() > 0) c.n_embd = m.n_embd();
-  if (m.vocab_size() > 0) c.vocab_size = m.vocab_size();
-  c.padded_vocab_size = PadVocab(c.vocab_size);
-  c.max_seq_len = m.max_seq_len() > 0 ? m.max_seq_len() : std::max(spec.training().seq(), 1);
-  Status valid = ValidateConfig(c);
-  if (!valid.ok()) return Status::InvalidArgument("spec.model: " + valid.message());
-  JobRequest r;
-  r.model = c;
-  r.batch = std::max(1, spec.training().batch());
-  r.seq = std::max(1, spec.training().seq());
-  r.microbatches = std::max(1, spec.training().microbatches());
-  r.dp = spec.layout().dp();
-  r.pp = spec.layout().pp();
-  r.auto_layout = spec.layout().auto_layout();
-  r.gpus = spec.layout().gpus();
-  r.dp_sync = spec.layout().dp_sync().empty() ? "auto" : spec.layout().dp_sync();
-  return r;
 }
 
 v1::Job* SchedulerCore::FindLocked(const std::string& id) {

@@ -24,9 +24,8 @@ Result<Principal> SchedulerService::Caller(grpc::ServerContext* ctx) const {
   return authorizer_->Authenticate(authorization, NowUnixSeconds());
 }
 
-std::string SchedulerService::ClientKey(grpc::ServerContext* ctx) const {
-  Result<Principal> who = Caller(ctx);
-  if (who.ok() && authorizer_ != nullptr && authorizer_->enabled()) return "token:" + who->name;
+std::string SchedulerService::ClientKey(grpc::ServerContext* ctx, const Principal& who) const {
+  if (authorizer_ != nullptr && authorizer_->enabled()) return "token:" + who.name;
   // Without tokens: the peer's address without its port.
   const std::string peer = ctx->peer();
   return peer.substr(0, peer.rfind(':'));
@@ -55,7 +54,8 @@ grpc::Status SchedulerService::Check(grpc::ServerContext* ctx, Action action, co
   return grpc::Status::OK;
 }
 
-grpc::Status SchedulerService::CheckJob(grpc::ServerContext* ctx, Action action, const std::string& id) const {
+grpc::Status SchedulerService::CheckJob(grpc::ServerContext* ctx, Action action, const std::string& id,
+                                        Principal* who) const {
   Result<Principal> caller = Caller(ctx);
   if (!caller.ok()) return ToGrpc(caller.status());
   std::string owner;
@@ -64,7 +64,9 @@ grpc::Status SchedulerService::CheckJob(grpc::ServerContext* ctx, Action action,
     if (!job.ok()) return ToGrpc(job.status());
     owner = job->owner();
   }
-  return ToGrpc(Allow(*caller, action, owner));
+  if (Status allowed = Allow(*caller, action, owner); !allowed.ok()) return ToGrpc(allowed);
+  if (who != nullptr) *who = *caller;
+  return grpc::Status::OK;
 }
 
 grpc::Status SchedulerService::RegisterNode(grpc::ServerContext* ctx, const v1::RegisterNodeRequest* req,
@@ -176,8 +178,9 @@ grpc::Status SchedulerService::CancelJob(grpc::ServerContext* ctx, const v1::Can
 grpc::Status SchedulerService::WatchJob(grpc::ServerContext* ctx, const v1::WatchJobRequest* req,
                                         grpc::ServerWriter<v1::JobEvent>* writer) {
   if (req->id().empty()) return ToGrpc(Status::InvalidArgument("id: missing"));
-  if (grpc::Status s = CheckJob(ctx, Action::kReadJob, req->id()); !s.ok()) return s;
-  WatchSlot slot(this, ClientKey(ctx));
+  Principal who;
+  if (grpc::Status s = CheckJob(ctx, Action::kReadJob, req->id(), &who); !s.ok()) return s;
+  WatchSlot slot(this, ClientKey(ctx, who));
   if (!slot.ok())
     return ToGrpc(Status::ResourceExhausted("this client has " + std::to_string(limits_.max_watches_per_client) +
                                             " watches open (--max-watches-per-client)"));

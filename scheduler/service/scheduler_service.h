@@ -51,15 +51,17 @@ class SchedulerService final : public v1::Scheduler::Service {
                               v1::ReportProgressResponse*) override;
 
  private:
-  // UNAUTHENTICATED or PERMISSION_DENIED, or OK with *who set.
+  // Who calls: UNAUTHENTICATED for missing or invalid credentials.
   Result<Principal> Caller(grpc::ServerContext* ctx) const;
+  // UNAUTHENTICATED or PERMISSION_DENIED, or OK with *who set.
   grpc::Status Check(grpc::ServerContext* ctx, Action action, const std::string& subject,
                      Principal* who = nullptr) const;
   // For calls about one job (a submit token may act on its own jobs only).
-  grpc::Status CheckJob(grpc::ServerContext* ctx, Action action, const std::string& id) const;
+  grpc::Status CheckJob(grpc::ServerContext* ctx, Action action, const std::string& id,
+                        Principal* who = nullptr) const;
 
   // Who a client is for its limits: its token's name, or its address.
-  std::string ClientKey(grpc::ServerContext* ctx) const;
+  std::string ClientKey(grpc::ServerContext* ctx, const Principal& who) const;
   // One open watch of a client, while it lasts; !ok() past the limit.
   class WatchSlot {
    public:
