@@ -43,8 +43,10 @@ Result<std::vector<TokenEntry>> LoadTokenFile(const std::string& path) {
   if (!root.IsMap() || !root["tokens"] || !root["tokens"].IsSequence())
     return Status::InvalidArgument(path + ": expected a map with a `tokens:` list");
   for (const auto& kv : root) {
-    if (kv.first.as<std::string>() != "tokens")
-      return Status::InvalidArgument(path + ": " + kv.first.as<std::string>() + ": unknown field");
+    // A key may be any YAML node ("? [a, b]"): only the scalar "tokens" is known.
+    if (!kv.first.IsScalar()) return Status::InvalidArgument(path + ": a key that is not a name: unknown field");
+    if (kv.first.Scalar() != "tokens")
+      return Status::InvalidArgument(path + ": " + kv.first.Scalar().substr(0, 40) + ": unknown field");
   }
   std::vector<TokenEntry> out;
   std::set<std::string> names, tokens;

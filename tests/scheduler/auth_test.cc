@@ -244,6 +244,20 @@ TEST(TokenFile, MalformedEntriesAreNamedWithoutEchoingTokens) {
   EXPECT_EQ(repeated.find("0123456789abcdef"), std::string::npos);
 }
 
+// Found by token_file_fuzz: a key that is not a plain string threw out of
+// the loader (and would have ended the daemon on SIGHUP).
+TEST(TokenFile, KeysThatAreNotStringsAreRefused) {
+  const fs::path path = fs::path(::testing::TempDir()) / "odd_keys.yaml";
+  Write(path, "tokens: []\n? [a, b]\n: 1\n");
+  Result<std::vector<TokenEntry>> r = LoadTokenFile(path.string());
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("unknown field"), std::string::npos) << r.status().message();
+  Write(path, "tokens: [{? {x: 1} : 1, name: a}]\n");
+  r = LoadTokenFile(path.string());
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("tokens[0]"), std::string::npos) << r.status().message();
+}
+
 }  // namespace
 }  // namespace meridian::scheduler
 
