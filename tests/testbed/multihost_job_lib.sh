@@ -27,12 +27,22 @@ bed_up() {
   [[ $rc -eq 0 ]] || fail "the test bed did not come up ($rc)"
 }
 
-ctl() { ip netns exec "$MH_TAG-hub" "$bin/meridianctl" --scheduler "$MH_SCHEDULER" "$@"; }
+# meridianctl as the operator: over TLS, with the admin token.
+ctl() {
+  ip netns exec "$MH_TAG-hub" "$bin/meridianctl" --scheduler "$MH_SCHEDULER" \
+    --tls-ca "$MH_DIR/daemon.crt" --token-file "$MH_DIR/tokens/admin" "$@"
+}
 
+# start_daemon [STATE]: the daemon in the hub, as a deployment runs one
+# beyond loopback: TLS with the bed's certificate and tokens from its token
+# file (mh_make_credentials). Its ranks get their job token and the CA
+# from it (MERIDIAN_JOB_TOKEN, MERIDIAN_TLS_CA: the path is the same on
+# every host).
 start_daemon() {
-  # The bed is its own closed network: plaintext, no tokens (--insecure).
-  mh_bg hub daemon "$bin/meridian-scheduler" --listen "0.0.0.0:$MH_PORT" --insecure --cluster "$MH_DIR/cluster.yaml" \
-    --state "${1:-$work/state}" --node-timeout 5 --node-probation 3
+  MH_STATE=${1:-$work/state}  # its job-token key, for check_no_token_logged
+  mh_bg hub daemon "$bin/meridian-scheduler" --listen "0.0.0.0:$MH_PORT" --cluster "$MH_DIR/cluster.yaml" \
+    --tls-cert "$MH_DIR/daemon.crt" --tls-key "$MH_DIR/daemon.key" --token-file "$MH_DIR/tokens.yaml" \
+    --state "$MH_STATE" --node-timeout 5 --node-probation 3
   for _ in $(seq 100); do ctl pools >/dev/null 2>&1 && return 0; sleep 0.1; done
   fail "the daemon did not come up"
 }
@@ -80,14 +90,52 @@ YAML
 }
 
 # wait_state JOB STATE... : until the job is in one of the states; prints it.
+# A job that has ended is checked for refused ranks and logged tokens here,
+# so every test checks every job it sees end (on stderr: callers read the
+# state from stdout, some drop it).
 wait_state() {
   local job=$1 state=""; shift
   for _ in $(seq 600); do
     state=$(ctl --json get "$job" 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["state"])' 2>/dev/null)
-    for s in "$@"; do [[ $state == "$s" ]] && { echo "$state"; return 0; }; done
+    for s in "$@"; do
+      [[ $state == "$s" ]] || continue
+      [[ $state =~ ^(SUCCEEDED|FAILED|CANCELLED)$ ]] && check_job_credentials "$job" >&2
+      echo "$state"
+      return 0
+    done
     sleep 0.2
   done
   fail "$job is $state, never reached $*"
+}
+
+# bed_tokens [JOB]: every token of the bed, one per line: the token file's,
+# and JOB's job token (its secret part: the HMAC of the job id under the
+# daemon's key, as the daemon derives it).
+bed_tokens() {
+  cat "$MH_DIR"/tokens/*
+  [[ -n ${1:-} ]] && python3 -c '
+import hashlib, hmac, sys
+print(hmac.new(open(sys.argv[1], "rb").read(), sys.argv[2].encode(), hashlib.sha256).hexdigest())' \
+    "$MH_STATE/job-token.key" "$1"
+  true
+}
+
+# check_no_token_logged [JOB]: no token is in any log of the bed (the
+# daemon's, the agents', sshd's, Slurm's) or of JOB. Prints only file names.
+check_no_token_logged() {
+  [[ -z ${1:-} || -f $MH_STATE/job-token.key ]] || fail "no job-token key in $MH_STATE"
+  local leaked  # the tokens go to grep through a pipe, never into a file of their own
+  leaked=$(grep -l -F -f <(bed_tokens "${1:-}") "$MH_DIR"/*.log ${1:+"$MH_DIR/jobs/jobs/$1"/*.log} 2>/dev/null)
+  [[ -z $leaked ]] || fail "a token is logged in: $leaked"
+}
+
+# check_job_credentials JOB: the ended JOB's ranks, on whichever hosts, got
+# in with their job token over TLS (none refused), and no token is logged.
+check_job_credentials() {
+  local log=$MH_DIR/jobs/jobs/$1/output.log
+  [[ -f $log ]] || fail "$1 has no output.log"
+  grep -q -e "missing or invalid credentials" -e "UNAUTHENTICATED" "$log" && fail "a rank of $1 was refused"
+  check_no_token_logged "$1"
 }
 
 # losses FILE: the training losses of a metrics file, one per line.

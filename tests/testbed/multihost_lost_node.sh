@@ -33,8 +33,7 @@ grep '"RESTARTING"' "$work/events.jsonl" | grep -q "node $victim stopped heartbe
 grep -q "shrunk from dp 2 to dp 1 with 4 micro-batches" "$work/events.jsonl" || fail "the job did not shrink to dp 1"
 placed_hosts job-000001 | grep -qw "$victim" && fail "placed again on the lost $victim"
 # The same job undisturbed, in the same bed, once the node is back.
-mh_bg "$victim" "agent-$victim" "$bin/meridian-scheduler" agent --scheduler "$MH_SCHEDULER" \
-  --data-center "${MH_DC[$victim]}" --slots "${MH_SLOTS[$victim]}" --interval 0.5
+mh_start_agent "$bin" "$MH_SCHEDULER" "$victim"
 wait_nodes 6
 job_file lost-node $steps "dc-a, dc-b" >"$work/calm.yaml"
 ctl submit "$work/calm.yaml" >/dev/null || fail "submit the undisturbed run"

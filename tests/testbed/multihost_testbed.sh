@@ -5,7 +5,10 @@
 # that routes between them and shapes every link into a data center with
 # tc tbf (the slow-link test bed's shaping). dc-a and dc-b are launched over
 # SSH; dc-s runs a real Slurm (munged, slurmctld in the hub, one slurmd per
-# host). The hub also runs the Meridian daemon.
+# host). The hub also runs the Meridian daemon, which the bed secures as a
+# deployment must: it makes a certificate for the hub (daemon.crt/.key) and
+# a token file (tokens.yaml: an admin token, and one agent token per host
+# named after it), each token also alone in tokens/NAME for its client.
 #
 #   dc-a  10.78.1.0/24  hosta .2  hostb .3     (1 CPU slot each)
 #   dc-b  10.78.2.0/24  hostc .2  hostd .3     (1 CPU slot each)
@@ -16,8 +19,9 @@
 #   multihost_testbed.sh up DIR      # prints what it made; DIR keeps keys, configs, logs
 #   multihost_testbed.sh down DIR
 # Sourced, it gives mh_up DIR, mh_down, mh_bg HOST NAME CMD..., mh_kill NAME,
-# mh_start_agents BIN SCHEDULER_ADDR and mh_ns_of_pid PID. mh_up returns 77 (skip)
-# where namespaces, veths or tc cannot be made. Needs root.
+# mh_start_agents BIN SCHEDULER_ADDR, mh_start_agent BIN SCHEDULER_ADDR HOST
+# and mh_ns_of_pid PID. mh_up returns 77 (skip) where namespaces, veths or tc
+# cannot be made. Needs root.
 # Recipes and pitfalls: shared notes on many hosts with sshd and Slurm.
 
 MH_HOSTS=(hosta hostb hostc hostd hoste hostf)
@@ -183,6 +187,30 @@ mh_start_slurm() {
   return 1
 }
 
+# The bed's credentials. The certificate names every address of the hub
+# (agents and ranks dial the daemon's advertised address, 10.78.1.1 in
+# dc-a; a client by hand may use any data center's gateway or loopback).
+# Tokens never go on a command line: each client reads its own from a file.
+mh_make_credentials() {
+  command -v openssl >/dev/null || { mh_skip "openssl is not installed"; return; }
+  local name role
+  (
+    umask 077  # the key and the tokens: root's alone, as on a daemon machine
+    openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=meridian-testbed-hub \
+      -addext "subjectAltName=IP:10.78.1.1,IP:10.78.2.1,IP:10.78.3.1,IP:127.0.0.1,DNS:localhost" \
+      -keyout "$MH_DIR/daemon.key" -out "$MH_DIR/daemon.crt" >"$MH_DIR/openssl.log" 2>&1 || exit 1
+    mkdir -p "$MH_DIR/tokens"
+    echo "tokens:" >"$MH_DIR/tokens.yaml"
+    for name in admin "${MH_HOSTS[@]}"; do
+      role=agent  # an agent token's name is its node's: it registers that node only
+      [[ $name == admin ]] && role=admin
+      openssl rand -hex 24 >"$MH_DIR/tokens/$name" || exit 1
+      echo "  - {name: $name, role: $role, token: \"$(cat "$MH_DIR/tokens/$name")\"}" >>"$MH_DIR/tokens.yaml"
+    done
+  ) || { echo "testbed: could not make the credentials" >&2; cat "$MH_DIR/openssl.log" >&2; return 1; }
+  chmod 644 "$MH_DIR/daemon.crt"  # the CA every client (ranks too) reads
+}
+
 # The cluster file for this bed: the six hosts as nodes that come alive
 # when their agents register, the launch options every mpirun needs here.
 mh_write_cluster_file() {
@@ -231,19 +259,28 @@ mh_up() {
     { mh_skip "needs iproute2 and util-linux (ip, tc, nsenter)"; return; }
   MH_TAG=mh$((RANDOM % 9000 + 1000))
   mh_make_network || return
+  mh_make_credentials || return
   mh_start_sshd || return
   mh_start_slurm || return
   mh_write_cluster_file
   echo "testbed: 6 hosts in dc-a, dc-b (ssh) and dc-s (Slurm), links $MH_RATE, namespaces $MH_TAG-*, files in $MH_DIR" >&2
+  echo "testbed: daemon TLS $MH_DIR/daemon.crt (.key), tokens $MH_DIR/tokens.yaml, one per client in $MH_DIR/tokens/" >&2
 }
 
-# Agents for every host, each in its host, registering by itself.
+# mh_start_agent BIN SCHEDULER_ADDR HOST [NAME TOKEN_FILE]: HOST's agent, in
+# its host, registering by itself over TLS with HOST's agent token; or, with
+# NAME (its log) and TOKEN_FILE, an agent in HOST presenting that token.
+mh_start_agent() {
+  local bin=$1 scheduler=$2 host=$3
+  mh_bg "$host" "${4:-agent-$host}" "$bin/meridian-scheduler" agent --scheduler "$scheduler" \
+    --tls-ca "$MH_DIR/daemon.crt" --token-file "${5:-$MH_DIR/tokens/$host}" \
+    --data-center "${MH_DC[$host]}" --slots "${MH_SLOTS[$host]}" --interval 0.5
+}
+
+# Agents for every host.
 mh_start_agents() {
-  local bin=$1 scheduler=$2 host
-  for host in "${MH_HOSTS[@]}"; do
-    mh_bg "$host" "agent-$host" "$bin/meridian-scheduler" agent --scheduler "$scheduler" \
-      --data-center "${MH_DC[$host]}" --slots "${MH_SLOTS[$host]}" --interval 0.5
-  done
+  local host
+  for host in "${MH_HOSTS[@]}"; do mh_start_agent "$1" "$2" "$host"; done
 }
 
 # mh_down [DIR]: stops everything the bed started and removes its namespaces.
