@@ -14,6 +14,9 @@ packages=(
   # TLS and job tokens (HMAC) for the daemon; the CLI makes test certificates.
   libssl-dev openssl
   libgtest-dev libgmock-dev libbenchmark-dev
+  # The fuzz targets (scripts/fuzz.sh): clang with libFuzzer and the
+  # sanitizers' runtimes, and its OpenMP.
+  clang libclang-rt-dev libomp-dev
   python3 python3-numpy
   iproute2
   # The multi-host test bed and real deployments: sshd for Open MPI's SSH
