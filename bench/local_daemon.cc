@@ -7,30 +7,41 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
-#include <thread>
 
 #include <grpcpp/grpcpp.h>
 
 namespace meridian::bench {
 
-LocalDaemon::LocalDaemon(const std::vector<std::string>& args, const std::string& log_path) {
-  address_ = "127.0.0.1:" + std::to_string(30000 + (int)(getpid() % 20000));
-  std::vector<std::string> argv = {
-      std::filesystem::canonical("/proc/self/exe").parent_path().string() + "/meridian-scheduler", "--listen",
-      address_};
-  argv.insert(argv.end(), args.begin(), args.end());
-  pid_ = fork();
-  if (pid_ == 0) {
+std::string BenchBinDir() { return std::filesystem::canonical("/proc/self/exe").parent_path().string(); }
+
+pid_t SpawnLogged(const std::vector<std::string>& argv, const std::string& log_path) {
+  const pid_t pid = fork();
+  if (pid == 0) {
     if (FILE* f = std::fopen(log_path.c_str(), "a")) {
       dup2(fileno(f), STDOUT_FILENO);
       dup2(fileno(f), STDERR_FILENO);
     }
     std::vector<char*> c;
-    for (std::string& a : argv) c.push_back(a.data());
+    for (const std::string& a : argv) c.push_back(const_cast<char*>(a.c_str()));
     c.push_back(nullptr);
-    execv(c[0], c.data());
+    execvp(c[0], c.data());
     _exit(127);
   }
+  return pid;
+}
+
+bool RunLogged(const std::vector<std::string>& argv, const std::string& log_path) {
+  const pid_t pid = SpawnLogged(argv, log_path);
+  int status = 0;
+  if (pid < 0 || waitpid(pid, &status, 0) != pid) return false;
+  return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+LocalDaemon::LocalDaemon(const std::vector<std::string>& args, const std::string& log_path) {
+  address_ = "127.0.0.1:" + std::to_string(30000 + (int)(getpid() % 20000));
+  std::vector<std::string> argv = {BenchBinDir() + "/meridian-scheduler", "--listen", address_};
+  argv.insert(argv.end(), args.begin(), args.end());
+  pid_ = SpawnLogged(argv, log_path);
 }
 
 LocalDaemon::~LocalDaemon() {
@@ -40,14 +51,14 @@ LocalDaemon::~LocalDaemon() {
 }
 
 bool WaitForScheduler(v1::Scheduler::Stub& stub) {
-  for (int i = 0; i < 100; ++i) {
-    grpc::ClientContext ctx;
-    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(200));
-    v1::ListPoolsResponse r;
-    if (stub.ListPools(&ctx, v1::ListPoolsRequest(), &r).ok()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  return false;
+  // One call that waits for the connection (a busy machine can take
+  // seconds for a TLS handshake), rather than fail-fast retries that the
+  // channel's reconnect backoff would space out.
+  grpc::ClientContext ctx;
+  ctx.set_wait_for_ready(true);
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
+  v1::ListPoolsResponse r;
+  return stub.ListPools(&ctx, v1::ListPoolsRequest(), &r).ok();
 }
 
 }  // namespace meridian::bench

@@ -1,5 +1,6 @@
 // A meridian-scheduler a benchmark starts on this machine: the binary next
 // to meridian-bench, on a loopback port, stopped (SIGTERM) when destroyed.
+// And the other programs a benchmark runs (meridian-data, openssl).
 #pragma once
 
 #include <sys/types.h>
@@ -10,6 +11,15 @@
 #include "meridian/v1/scheduler.grpc.pb.h"
 
 namespace meridian::bench {
+
+// The directory meridian-bench runs from (where the other binaries are).
+std::string BenchBinDir();
+
+// Starts argv[0] (a path, or a name looked up in PATH) with its output
+// appended to `log_path`; returns its PID.
+pid_t SpawnLogged(const std::vector<std::string>& argv, const std::string& log_path);
+// Runs it to the end; true when it exits 0.
+bool RunLogged(const std::vector<std::string>& argv, const std::string& log_path);
 
 class LocalDaemon {
  public:
@@ -26,7 +36,7 @@ class LocalDaemon {
   pid_t pid_ = -1;
 };
 
-// Until the daemon behind `stub` answers ListPools; false after 10 s.
+// Until the daemon behind `stub` answers ListPools; false after 60 s.
 bool WaitForScheduler(v1::Scheduler::Stub& stub);
 
 }  // namespace meridian::bench

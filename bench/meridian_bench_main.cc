@@ -6,6 +6,7 @@
 #include "bench/allreduce_bench.h"
 #include "bench/checkpoint_bench.h"
 #include "bench/crossdc_bench.h"
+#include "bench/load_bench.h"
 #include "bench/placement_bench.h"
 #include "bench/recovery_bench.h"
 #include "bench/rpc_bench.h"
@@ -18,6 +19,7 @@ int main(int argc, char** argv) {
   meridian::bench::AddTrainBenchmark(app, &exit_code, &argc, &argv);
   meridian::bench::AddPlacementBenchmark(app, &exit_code);
   meridian::bench::AddRpcBenchmark(app, &exit_code);
+  meridian::bench::AddLoadBenchmark(app, &exit_code);
   meridian::bench::AddRecoveryBenchmark(app, &exit_code);
   meridian::bench::AddCrossDcBenchmark(app, &exit_code);
   meridian::bench::AddAllReduceBenchmark(app, &exit_code, &argc, &argv);

@@ -39,24 +39,6 @@ struct RecoveryOptions {
 double Now() { return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count(); }
 void Sleep(double s) { std::this_thread::sleep_for(std::chrono::duration<double>(s)); }
 
-// Runs a program next to this one; its output goes to `log`.
-pid_t Spawn(const std::vector<std::string>& argv, const std::string& log) {
-  const pid_t pid = fork();
-  if (pid == 0) {
-    FILE* f = std::fopen(log.c_str(), "a");
-    if (f != nullptr) {
-      dup2(fileno(f), STDOUT_FILENO);
-      dup2(fileno(f), STDERR_FILENO);
-    }
-    std::vector<char*> args;
-    for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-    execv(args[0], args.data());
-    _exit(127);
-  }
-  return pid;
-}
-
 // The process of world rank `rank` of job `job_id`, or -1.
 pid_t FindRank(const std::string& job_id, int rank) {
   for (const fs::directory_entry& e : fs::directory_iterator("/proc")) {
@@ -153,15 +135,12 @@ std::string Submit(Daemon& d, const v1::JobSpec& spec, std::string* error) {
 }
 
 int RunRecovery(const RecoveryOptions& o) {
-  const std::string bin = fs::canonical("/proc/self/exe").parent_path().string();
+  const std::string bin = BenchBinDir();
   const bool temporary = o.work_dir.empty();
   const std::string dir = temporary ? (fs::temp_directory_path() / ("meridian-bench-recovery-" + std::to_string(getpid()))).string()
                                     : o.work_dir;
   fs::create_directories(dir);
-  const pid_t synth = Spawn({bin + "/meridian-data", "synth", "--out", dir + "/data"}, dir + "/data.log");
-  int status = 0;
-  waitpid(synth, &status, 0);
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+  if (!RunLogged({bin + "/meridian-data", "synth", "--out", dir + "/data"}, dir + "/data.log")) {
     std::fprintf(stderr, "error: meridian-data synth failed (%s/data.log)\n", dir.c_str());
     return 1;
   }
