@@ -4,8 +4,8 @@
 
 namespace meridian {
 
-DilocoOuterOptimizer::DilocoOuterOptimizer(const float* params, size_t n, const DilocoConfig& config)
-    : config_(config), start_(params, params + n), momentum_(n, 0.0f), delta_(n), average_(n) {
+DilocoOuterOptimizer::DilocoOuterOptimizer(size_t n, const DilocoConfig& config)
+    : config_(config), start_(n, 0.0f), momentum_(n, 0.0f), delta_(n), average_(n) {
   if (config.compress == Compression::kInt8) error_.assign(n, 0.0f);
 }
 

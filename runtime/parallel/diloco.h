@@ -24,8 +24,10 @@ struct DilocoConfig {
 
 class DilocoOuterOptimizer {
  public:
-  // Starts a round from `params` (n floats, this rank's stage).
-  DilocoOuterOptimizer(const float* params, size_t n, const DilocoConfig& config);
+  // For a stage of n floats; StartRound before the first inner step.
+  DilocoOuterOptimizer(size_t n, const DilocoConfig& config);
+  // The round starts from `params` (the initial or restored weights).
+  void StartRound(const float* params) { start_.assign(params, params + start_.size()); }
 
   // True after inner step `step` (1-based) when a round ends.
   bool RoundEnds(long step) const { return step % config_.inner_steps == 0; }
@@ -39,6 +41,7 @@ class DilocoOuterOptimizer {
   std::vector<float>& round_start() { return start_; }
   std::vector<float>& momentum() { return momentum_; }
   std::vector<float>& error_feedback() { return error_; }
+  const std::vector<float>& error_feedback() const { return error_; }
 
  private:
   DilocoConfig config_;

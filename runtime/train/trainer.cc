@@ -115,16 +115,13 @@ Status Trainer::Initialize() {
     MERIDIAN_ASSIGN_OR_RETURN(device_, CreateCudaStep(config_, d));
     MERIDIAN_RETURN_IF_ERROR(device_->Upload(model_->params(), optimizer_->m().data(), optimizer_->v().data()));
     device_->set_backward_hook([this](int layer) {
-      if (sync_in_backward_) buckets_->OnGradientsReady(grads(), layer);
+      if (sync_in_backward_) sync_->OnGradientsReady(grads(), layer);
     });
     device_inputs_.assign((size_t)o.batch * o.seq, 0);
     device_targets_.assign((size_t)o.batch * o.seq, 0);
   }
-  if (o.dp_sync == "diloco" && !diloco_) {
-    MERIDIAN_ASSIGN_OR_RETURN(Compression compress, ParseCompression(o.outer_compress));
-    diloco_ = std::make_unique<DilocoOuterOptimizer>(
-        model_->params(), model_->num_params(), DilocoConfig{o.diloco_h, o.outer_lr, o.outer_momentum, compress});
-  }
+  // A DiLoCo round starts from the weights training starts from.
+  if (DilocoOuterOptimizer* outer = sync_->diloco()) outer->StartRound(model_->params());
   if (is_root()) {
     MERIDIAN_RETURN_IF_ERROR(metrics_.Open(o.metrics_out));
     metrics_.SetAttempt(o.attempt);
@@ -186,28 +183,18 @@ Status Trainer::InitializeParallelism() {
   adam.beta2 = o.beta2;
   adam.eps = o.adam_eps;
   adam.weight_decay = o.weight_decay;
-  const size_t total = model_->num_params();
-  if (o.zero == 1) {
-    // Near-equal contiguous shards of this stage's flat buffer.
-    const int n = groups_.dp->size(), r = groups_.dp->rank();
-    zero_counts_.resize(n);
-    for (int i = 0; i < n; ++i) zero_counts_[i] = total * (i + 1) / n - total * i / n;
-    shard_begin_ = total * r / n;
-    shard_end_ = shard_begin_ + zero_counts_[r];
-    grad_shard_.assign(zero_counts_[r], 0.0f);
-  } else {
-    shard_begin_ = 0;
-    shard_end_ = total;
-    // sync averages over the whole DP group; hierarchical and diloco first
-    // (or only) inside each data center.
-    bucket_group_ = o.dp_sync == "sync" ? groups_.dp.get() : groups_.dp_intra_dc.get();
-    buckets_ = std::make_unique<GradientBuckets>(bucket_group_, model_->layout(),
-                                                 (size_t)(o.bucket_mb * 1024 * 1024), !o.no_overlap);
-    model_->set_backward_hook([this](int layer) {
-      if (sync_in_backward_) buckets_->OnGradientsReady(grads(), layer);
-    });
-  }
-  optimizer_ = std::make_unique<AdamWOptimizer>(model_->layout(), adam, shard_begin_, shard_end_);
+  GradientSyncOptions sync;
+  MERIDIAN_ASSIGN_OR_RETURN(sync.mode, ParseDpSync(o.dp_sync));
+  sync.zero1 = o.zero == 1;
+  sync.bucket_bytes = (size_t)(o.bucket_mb * 1024 * 1024);
+  sync.overlap = !o.no_overlap;
+  MERIDIAN_ASSIGN_OR_RETURN(Compression compress, ParseCompression(o.outer_compress));
+  sync.diloco = DilocoConfig{o.diloco_h, o.outer_lr, o.outer_momentum, compress};
+  MERIDIAN_ASSIGN_OR_RETURN(sync_, GradientSync::Create(sync, &groups_, model_->layout(), layout_.dp, &traffic_));
+  model_->set_backward_hook([this](int layer) {
+    if (sync_in_backward_) sync_->OnGradientsReady(grads(), layer);
+  });
+  optimizer_ = std::make_unique<AdamWOptimizer>(model_->layout(), adam, sync_->shard_begin(), sync_->shard_end());
   return Status::OK();
 }
 
@@ -216,28 +203,9 @@ PipelineRunner::FetchFn Trainer::Fetcher(DataLoader* loader) {
 }
 
 Status Trainer::SynchronizeGradients() {
-  float* grads = this->grads();
-  const ParamTensorInfo& wte = model_->layout().tensor(kWte);
-  auto tie = [&]() -> Status {
-    // The first and last stage each hold part of the tied embedding's
-    // gradient; both need the sum.
-    if (!groups_.tied) return Status::OK();
-    return groups_.tied->AllReduce(grads + wte.offset, wte.count, ReduceOp::kSum);
-  };
-  if (options_.zero == 1) {
-    MERIDIAN_RETURN_IF_ERROR(tie());
-    MERIDIAN_RETURN_IF_ERROR(groups_.dp->ReduceScatter(grads, grad_shard_.data(), zero_counts_, ReduceOp::kAvg));
-    traffic_.AllReduce(*groups_.dp, 2.0 * model_->num_params());  // reduce-scatter + all-gather of 4-byte values
-    std::copy(grad_shard_.begin(), grad_shard_.end(), grads + shard_begin_);
-    return Status::OK();
-  }
-  MERIDIAN_RETURN_IF_ERROR(buckets_->Finish(grads));
-  last_exposed_comm_s_ = buckets_->exposed_wait_s();
-  traffic_.AllReduce(*bucket_group_, (double)buckets_->bytes_per_step());
-  if (options_.dp_sync == "hierarchical") {
-    MERIDIAN_RETURN_IF_ERROR(HierarchicalFinish(grads, model_->num_params(), groups_, layout_.dp, &traffic_));
-  }
-  return tie();
+  MERIDIAN_RETURN_IF_ERROR(sync_->Finish(grads()));
+  last_exposed_comm_s_ = sync_->exposed_wait_s();
+  return Status::OK();
 }
 
 Result<double> Trainer::GlobalGradNorm() {
@@ -251,6 +219,7 @@ Result<double> Trainer::GlobalGradNorm() {
     MERIDIAN_ASSIGN_OR_RETURN(local, device_->GradSumOfSquares());
     return std::sqrt(local);
   }
+  const size_t shard_begin = sync_->shard_begin(), shard_end = sync_->shard_end();
   {
     size_t skip_begin = 0, skip_end = 0;
     const StageSpec& s = model_->layout().stage();
@@ -261,14 +230,10 @@ Result<double> Trainer::GlobalGradNorm() {
     auto add = [&](size_t lo, size_t hi) {
       if (lo < hi) local += cpu::SumOfSquares(model_->grads() + lo, hi - lo);
     };
-    add(shard_begin_, std::min(shard_end_, std::max(shard_begin_, skip_begin)));
-    add(std::max(shard_begin_, skip_end), shard_end_);
+    add(shard_begin, std::min(shard_end, std::max(shard_begin, skip_begin)));
+    add(std::max(shard_begin, skip_end), shard_end);
   }
-  // Without ZeRO each replica holds whole (averaged) stage gradients, so its
-  // pipeline group has the full norm; under diloco data centers differ and
-  // each clips by its own.
-  Communicator* group = options_.zero == 1 ? world_ : groups_.pp.get();
-  MERIDIAN_RETURN_IF_ERROR(group->AllReduceDouble(&local, 1, ReduceOp::kSum));
+  MERIDIAN_RETURN_IF_ERROR(sync_->norm_group()->AllReduceDouble(&local, 1, ReduceOp::kSum));
   return std::sqrt(local);
 }
 
@@ -278,12 +243,7 @@ Status Trainer::OptimizerStep(float lr, float grad_scale) {
     return device_->OptimizerStep(lr, grad_scale, optimizer_->step());
   }
   optimizer_->Step(model_->params(), model_->grads(), lr, grad_scale);
-  if (options_.zero == 1) {
-    // Every rank updated its shard; gather the whole stage back.
-    MERIDIAN_RETURN_IF_ERROR(
-        groups_.dp->AllGather(model_->params() + shard_begin_, model_->params(), zero_counts_));
-  }
-  return Status::OK();
+  return sync_->AfterOptimizerStep(model_->params());
 }
 
 // Fault injection for the failure tests: MERIDIAN_FAULT_STALL="RANK:STEP"
@@ -376,11 +336,7 @@ Status Trainer::TrainStep(double* loss, double* grad_norm, float* lr) {
   *lr = schedule_.At(step_);
   MERIDIAN_RETURN_IF_ERROR(OptimizerStep(*lr, scale));
   ++step_;
-  if (diloco_ && diloco_->RoundEnds(step_)) {
-    SetCommContext("DiLoCo outer step after step " + std::to_string(step_));
-    MERIDIAN_RETURN_IF_ERROR(diloco_->OuterStep(model_->params(), groups_, &traffic_));
-  }
-  return Status::OK();
+  return sync_->AfterStep(step_, model_->params());
 }
 
 Result<float> Trainer::Evaluate() {
@@ -432,28 +388,27 @@ Status Trainer::GatherToRoot(int replica, const std::vector<const float*>& stage
 Status Trainer::GatherWholeModel(bool with_optimizer, TrainingCheckpoint* out) {
   const size_t n = model_->num_params();
   MERIDIAN_RETURN_IF_ERROR(SyncHostCopy(with_optimizer));
+  DilocoOuterOptimizer* diloco = sync_->diloco();
   std::vector<const float*> stage = {model_->params()};
   std::vector<std::vector<float>*> whole = {&out->params};
   std::vector<float> stage_m, stage_v;
   if (with_optimizer) {
-    // Under ZeRO each DP rank holds a shard of the moments: gather them.
-    if (options_.zero == 1) {
-      stage_m.assign(n, 0.0f);
-      stage_v.assign(n, 0.0f);
-      MERIDIAN_RETURN_IF_ERROR(groups_.dp->AllGather(optimizer_->m().data(), stage_m.data(), zero_counts_));
-      MERIDIAN_RETURN_IF_ERROR(groups_.dp->AllGather(optimizer_->v().data(), stage_v.data(), zero_counts_));
-    }
-    stage.push_back(options_.zero == 1 ? stage_m.data() : optimizer_->m().data());
-    stage.push_back(options_.zero == 1 ? stage_v.data() : optimizer_->v().data());
+    // The moments of the whole stage (each rank holds those of its shard).
+    stage_m.assign(n, 0.0f);
+    stage_v.assign(n, 0.0f);
+    MERIDIAN_RETURN_IF_ERROR(sync_->GatherShards(optimizer_->m().data(), stage_m.data()));
+    MERIDIAN_RETURN_IF_ERROR(sync_->GatherShards(optimizer_->v().data(), stage_v.data()));
+    stage.push_back(stage_m.data());
+    stage.push_back(stage_v.data());
     whole.push_back(&out->adam_m);
     whole.push_back(&out->adam_v);
-    if (diloco_) {
-      stage.push_back(diloco_->momentum().data());
+    if (diloco) {
+      stage.push_back(diloco->momentum().data());
       whole.push_back(&out->extra_arrays["outer_momentum"]);
     }
   }
   MERIDIAN_RETURN_IF_ERROR(GatherToRoot(0, stage, whole));
-  if (!with_optimizer || !diloco_) return Status::OK();
+  if (!with_optimizer || !diloco) return Status::OK();
   // Each data center trains with its own inner AdamW state (and int8 error
   // feedback); its first replica's copy is saved as "dc<D>.<array>".
   for (size_t d = 0; d < dc_first_replica_.size(); ++d) {
@@ -464,8 +419,8 @@ Status Trainer::GatherWholeModel(bool with_optimizer, TrainingCheckpoint* out) {
       arrays = {optimizer_->m().data(), optimizer_->v().data()};
       outs = {&out->extra_arrays[prefix + "adam_m"], &out->extra_arrays[prefix + "adam_v"]};
     }
-    if (!diloco_->error_feedback().empty()) {
-      arrays.push_back(diloco_->error_feedback().data());
+    if (!diloco->error_feedback().empty()) {
+      arrays.push_back(diloco->error_feedback().data());
       outs.push_back(&out->extra_arrays[prefix + "outer_error"]);
     }
     if (!arrays.empty()) MERIDIAN_RETURN_IF_ERROR(GatherToRoot(dc_first_replica_[d], arrays, outs));
@@ -487,12 +442,14 @@ static std::pair<size_t, size_t> Part(size_t n, int k, int m) { return {n * k / 
 std::vector<HeldArray> Trainer::HeldArrays() {
   const size_t n = model_->num_params();
   std::vector<HeldArray> out;
-  if (!diloco_) {
+  DilocoOuterOptimizer* diloco = sync_->diloco();
+  if (!diloco) {
     // The parts are ZeRO-1's shards, so a rank writes what it holds either way.
     const auto [b, e] = Part(n, groups_.dp->rank(), groups_.dp->size());
+    const size_t held_begin = sync_->shard_begin(), held_end = sync_->shard_end();
     out.push_back({"model", model_->params(), 0, n, b, e});
-    out.push_back({"adam_m", optimizer_->m().data(), shard_begin_, shard_end_, b, e});
-    out.push_back({"adam_v", optimizer_->v().data(), shard_begin_, shard_end_, b, e});
+    out.push_back({"adam_m", optimizer_->m().data(), held_begin, held_end, b, e});
+    out.push_back({"adam_v", optimizer_->v().data(), held_begin, held_end, b, e});
     return out;
   }
   // DiLoCo: the weights and outer momentum agree everywhere at a round's
@@ -501,7 +458,7 @@ std::vector<HeldArray> Trainer::HeldArrays() {
   // 0's, "dc<D>.adam_m" the others', as in the whole format).
   const auto [b, e] = Part(n, groups_.dp_index, layout_.dp);
   out.push_back({"model", model_->params(), 0, n, b, e});
-  out.push_back({"outer_momentum", diloco_->momentum().data(), 0, n, b, e});
+  out.push_back({"outer_momentum", diloco->momentum().data(), 0, n, b, e});
   const int d = groups_.data_center;
   const std::vector<int>& mates = dc_replicas_[d];
   const int k = (int)(std::find(mates.begin(), mates.end(), groups_.dp_index) - mates.begin());
@@ -509,8 +466,8 @@ std::vector<HeldArray> Trainer::HeldArrays() {
   const std::string prefix = d == 0 ? "" : "dc" + std::to_string(d) + ".";
   out.push_back({prefix + "adam_m", optimizer_->m().data(), 0, n, db, de});
   out.push_back({prefix + "adam_v", optimizer_->v().data(), 0, n, db, de});
-  if (!diloco_->error_feedback().empty())
-    out.push_back({"dc" + std::to_string(d) + ".outer_error", diloco_->error_feedback().data(), 0, n, db, de});
+  if (!diloco->error_feedback().empty())
+    out.push_back({"dc" + std::to_string(d) + ".outer_error", diloco->error_feedback().data(), 0, n, db, de});
   return out;
 }
 
@@ -527,13 +484,13 @@ CheckpointHeader Trainer::Header() const {
              {"microbatches", microbatches_}, {"seed", options_.seed}, {"dp", layout_.dp},
              {"pp", layout_.pp}, {"zero", options_.zero}};
   h.arrays = {"model", "adam_m", "adam_v"};
-  if (diloco_) {
+  if (const DilocoOuterOptimizer* diloco = sync_->diloco()) {
     h.arrays.push_back("outer_momentum");
     for (size_t d = 0; d < dc_replicas_.size(); ++d) {
       if (dc_replicas_[d].empty()) continue;
       const std::string prefix = "dc" + std::to_string(d) + ".";
       if (d > 0) h.arrays.insert(h.arrays.end(), {prefix + "adam_m", prefix + "adam_v"});
-      if (!diloco_->error_feedback().empty()) h.arrays.push_back(prefix + "outer_error");
+      if (!diloco->error_feedback().empty()) h.arrays.push_back(prefix + "outer_error");
     }
   }
   return h;
@@ -560,30 +517,29 @@ Status Trainer::RestoreCheckpoint(CheckpointReader& reader) {
   // Each rank reads the ranges it holds, whatever layout wrote them.
   const size_t n = model_->num_params();
   MERIDIAN_RETURN_IF_ERROR(checkpointer_->ReadStageRange(reader, "model", 0, n, model_->params()));
+  const size_t held_begin = sync_->shard_begin(), held_end = sync_->shard_end();
   MERIDIAN_RETURN_IF_ERROR(
-      checkpointer_->ReadStageRange(reader, "adam_m", shard_begin_, shard_end_, optimizer_->m().data()));
+      checkpointer_->ReadStageRange(reader, "adam_m", held_begin, held_end, optimizer_->m().data()));
   MERIDIAN_RETURN_IF_ERROR(
-      checkpointer_->ReadStageRange(reader, "adam_v", shard_begin_, shard_end_, optimizer_->v().data()));
+      checkpointer_->ReadStageRange(reader, "adam_v", held_begin, held_end, optimizer_->v().data()));
   optimizer_->set_step(h.step);
-  if (options_.dp_sync == "diloco") {
-    MERIDIAN_ASSIGN_OR_RETURN(Compression compress, ParseCompression(options_.outer_compress));
-    diloco_ = std::make_unique<DilocoOuterOptimizer>(
-        model_->params(), n, DilocoConfig{options_.diloco_h, options_.outer_lr, options_.outer_momentum, compress});
+  if (DilocoOuterOptimizer* diloco = sync_->diloco()) {
     // Checkpoints are taken at round ends, where the round starts from the
-    // saved weights; this data center's inner state is restored when the
-    // checkpoint has it (saved by the same data-center layout).
+    // saved weights (Initialize starts it); this data center's inner state
+    // is restored when the checkpoint has it (saved by the same data-center
+    // layout).
     auto restore = [&](const std::string& name, float* stage_array) -> Status {
       if (!reader.has_array(name)) return Status::OK();
       return checkpointer_->ReadStageRange(reader, name, 0, n, stage_array);
     };
-    MERIDIAN_RETURN_IF_ERROR(restore("outer_momentum", diloco_->momentum().data()));
+    MERIDIAN_RETURN_IF_ERROR(restore("outer_momentum", diloco->momentum().data()));
     const std::string prefix = "dc" + std::to_string(groups_.data_center) + ".";
     if (groups_.data_center > 0) {
       MERIDIAN_RETURN_IF_ERROR(restore(prefix + "adam_m", optimizer_->m().data()));
       MERIDIAN_RETURN_IF_ERROR(restore(prefix + "adam_v", optimizer_->v().data()));
     }
-    if (!diloco_->error_feedback().empty())
-      MERIDIAN_RETURN_IF_ERROR(restore(prefix + "outer_error", diloco_->error_feedback().data()));
+    if (!diloco->error_feedback().empty())
+      MERIDIAN_RETURN_IF_ERROR(restore(prefix + "outer_error", diloco->error_feedback().data()));
   }
   step_ = h.step;
   rng_.set_state(h.rng_state);
@@ -645,7 +601,7 @@ Status Trainer::Run() {
     }
     // Under diloco the data centers agree on the weights only at the end of
     // a round, so checkpoints are taken there.
-    const bool consistent = !diloco_ || diloco_->RoundEnds(step_);
+    const bool consistent = sync_->WeightsAgreeAfter(step_);
     if (!o.checkpoint_dir.empty() && consistent &&
         ((o.checkpoint_every > 0 && step_ % o.checkpoint_every == 0) || last)) {
       progress.Break();

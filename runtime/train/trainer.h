@@ -15,8 +15,7 @@
 #include "runtime/model/gpt_model.h"
 #include "runtime/optim/adamw_optimizer.h"
 #include "runtime/optim/lr_schedule.h"
-#include "runtime/parallel/diloco.h"
-#include "runtime/parallel/gradient_buckets.h"
+#include "runtime/parallel/gradient_sync.h"
 #include "runtime/parallel/parallel_layout.h"
 #include "runtime/parallel/pipeline_runner.h"
 #include "runtime/parallel/process_groups.h"
@@ -93,13 +92,8 @@ class Trainer {
   std::unique_ptr<GPTModel> model_;
   std::unique_ptr<DeviceStep> device_;
   std::vector<int> device_inputs_, device_targets_;
-  std::unique_ptr<AdamWOptimizer> optimizer_;
-  std::vector<size_t> zero_counts_;  // ZeRO-1: each DP rank's share of the stage buffer
-  size_t shard_begin_ = 0, shard_end_ = 0;
-  std::vector<float> grad_shard_;
-  std::unique_ptr<GradientBuckets> buckets_;
-  Communicator* bucket_group_ = nullptr;  // dp, or dp_intra_dc for hierarchical / diloco
-  std::unique_ptr<DilocoOuterOptimizer> diloco_;
+  std::unique_ptr<AdamWOptimizer> optimizer_;  // for this rank's shard of the stage (sync_)
+  std::unique_ptr<GradientSync> sync_;
   TrafficCounter traffic_;
   std::vector<int> dc_first_replica_;  // data center -> its lowest replica index (-1: none)
   std::vector<std::vector<int>> dc_replicas_;  // data center -> its replica indices

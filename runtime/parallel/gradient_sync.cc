@@ -1,0 +1,145 @@
+#include "runtime/parallel/gradient_sync.h"
+
+#include <algorithm>
+
+#include "runtime/parallel/gradient_buckets.h"
+
+namespace meridian {
+
+Result<DpSync> ParseDpSync(const std::string& name) {
+  if (name == "sync") return DpSync::kSync;
+  if (name == "hierarchical") return DpSync::kHierarchical;
+  if (name == "diloco") return DpSync::kDiloco;
+  return Status::InvalidArgument("dp-sync = " + name + ": expected sync, hierarchical or diloco");
+}
+
+const char* DpSyncName(DpSync mode) {
+  switch (mode) {
+    case DpSync::kSync: return "sync";
+    case DpSync::kHierarchical: return "hierarchical";
+    case DpSync::kDiloco: return "diloco";
+  }
+  return "?";
+}
+
+Status GradientSync::SumTiedEmbedding(float* grads) {
+  if (!groups_->tied) return Status::OK();
+  return groups_->tied->AllReduce(grads + tied_.offset, tied_.count, ReduceOp::kSum);
+}
+
+namespace {
+
+// sync, hierarchical and diloco's inner steps: gradient buckets whose
+// all-reduces start during backward, over the DP group or its data center.
+class BucketedSync : public GradientSync {
+ public:
+  BucketedSync(const GradientSyncOptions& o, const ProcessGroups* groups, const ParameterLayout& layout, int dp_size,
+               TrafficCounter* traffic, BufferRange tied)
+      : GradientSync(groups, 0, layout.total(), tied),
+        mode_(o.mode),
+        dp_size_(dp_size),
+        traffic_(traffic),
+        group_(o.mode == DpSync::kSync ? groups->dp.get() : groups->dp_intra_dc.get()),
+        buckets_(group_, layout, o.bucket_bytes, o.overlap) {}
+
+  void OnGradientsReady(float* grads, int layer) override { buckets_.OnGradientsReady(grads, layer); }
+
+  Status Finish(float* grads) override {
+    MERIDIAN_RETURN_IF_ERROR(buckets_.Finish(grads));
+    traffic_->AllReduce(*group_, (double)buckets_.bytes_per_step());
+    if (mode_ == DpSync::kHierarchical)
+      MERIDIAN_RETURN_IF_ERROR(HierarchicalFinish(grads, shard_end_, *groups_, dp_size_, traffic_));
+    return SumTiedEmbedding(grads);
+  }
+
+  // Replicas hold whole, equal stage gradients: a replica's stages have the
+  // norm (under diloco data centers differ, and each clips by its own).
+  Communicator* norm_group() const override { return groups_->pp.get(); }
+
+  Status GatherShards(const float* shard, float* whole) override {
+    std::copy(shard, shard + shard_end_, whole);
+    return Status::OK();
+  }
+  double exposed_wait_s() const override { return buckets_.exposed_wait_s(); }
+
+ protected:
+  DpSync mode_;
+  int dp_size_;
+  TrafficCounter* traffic_;
+  Communicator* group_;
+  GradientBuckets buckets_;
+};
+
+class DilocoSync : public BucketedSync {
+ public:
+  DilocoSync(const GradientSyncOptions& o, const ProcessGroups* groups, const ParameterLayout& layout, int dp_size,
+             TrafficCounter* traffic, BufferRange tied)
+      : BucketedSync(o, groups, layout, dp_size, traffic, tied), outer_(layout.total(), o.diloco) {}
+
+  Status AfterStep(long step, float* params) override {
+    if (!outer_.RoundEnds(step)) return Status::OK();
+    SetCommContext("DiLoCo outer step after step " + std::to_string(step));
+    return outer_.OuterStep(params, *groups_, traffic_);
+  }
+  // Data centers agree on the weights only where a round ends.
+  bool WeightsAgreeAfter(long step) const override { return outer_.RoundEnds(step); }
+  DilocoOuterOptimizer* diloco() override { return &outer_; }
+
+ private:
+  DilocoOuterOptimizer outer_;
+};
+
+// ZeRO-1: near-equal contiguous shards of the stage buffer, one per replica.
+class Zero1Sync : public GradientSync {
+ public:
+  Zero1Sync(const ProcessGroups* groups, size_t total, TrafficCounter* traffic, BufferRange tied)
+      : GradientSync(groups, 0, 0, tied), total_(total), traffic_(traffic) {
+    const int n = groups->dp->size(), r = groups->dp->rank();
+    counts_.resize(n);
+    for (int i = 0; i < n; ++i) counts_[i] = total * (i + 1) / n - total * i / n;
+    shard_begin_ = total * r / n;
+    shard_end_ = shard_begin_ + counts_[r];
+    shard_.assign(counts_[r], 0.0f);
+  }
+
+  Status Finish(float* grads) override {
+    MERIDIAN_RETURN_IF_ERROR(SumTiedEmbedding(grads));
+    MERIDIAN_RETURN_IF_ERROR(groups_->dp->ReduceScatter(grads, shard_.data(), counts_, ReduceOp::kAvg));
+    traffic_->AllReduce(*groups_->dp, 2.0 * total_);  // reduce-scatter + all-gather of 4-byte values
+    std::copy(shard_.begin(), shard_.end(), grads + shard_begin_);
+    return Status::OK();
+  }
+  // Shards of every stage of every replica: the whole world.
+  Communicator* norm_group() const override { return groups_->world; }
+  Status AfterOptimizerStep(float* params) override {
+    return groups_->dp->AllGather(params + shard_begin_, params, counts_);
+  }
+  Status GatherShards(const float* shard, float* whole) override {
+    return groups_->dp->AllGather(shard, whole, counts_);
+  }
+
+ private:
+  size_t total_;
+  TrafficCounter* traffic_;
+  std::vector<size_t> counts_;  // each replica's shard
+  std::vector<float> shard_;    // this rank's averaged gradient shard
+};
+
+}  // namespace
+
+Result<std::unique_ptr<GradientSync>> GradientSync::Create(const GradientSyncOptions& o, const ProcessGroups* groups,
+                                                           const ParameterLayout& layout, int dp_size,
+                                                           TrafficCounter* traffic) {
+  const ParamTensorInfo& wte = layout.tensor(kWte);
+  const BufferRange tied{wte.offset, wte.count};
+  if (o.zero1) {
+    if (o.mode != DpSync::kSync)
+      return Status::InvalidArgument(std::string("zero = 1 works with dp-sync sync only, not ") + DpSyncName(o.mode));
+    return std::unique_ptr<GradientSync>(new Zero1Sync(groups, layout.total(), traffic, tied));
+  }
+  if (o.mode == DpSync::kDiloco)
+    return std::unique_ptr<GradientSync>(new DilocoSync(o, groups, layout, dp_size, traffic, tied));
+  return std::unique_ptr<GradientSync>(new BucketedSync(o, groups, layout, dp_size, traffic, tied));
+}
+
+}  // namespace meridian
