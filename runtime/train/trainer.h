@@ -19,8 +19,9 @@
 #include "runtime/parallel/parallel_layout.h"
 #include "runtime/parallel/pipeline_runner.h"
 #include "runtime/parallel/process_groups.h"
-#include "runtime/train/device_step.h"
 #include "runtime/train/checkpointer.h"
+#include "runtime/train/device_step.h"
+#include "runtime/train/distributed_state.h"
 #include "runtime/train/metrics_writer.h"
 #include "runtime/train/train_options.h"
 
@@ -55,19 +56,12 @@ class Trainer {
   Status SynchronizeGradients();
   Result<double> GlobalGradNorm();
   Status OptimizerStep(float lr, float grad_scale);
-  // Assembles the whole model (and AdamW moments when with_optimizer) on
-  // world rank 0; other ranks send their stage and get empty vectors.
-  // (With optimizer: AdamW moments and any outer optimizer state too.)
+  // The whole model (with_optimizer: and the optimizers' state) on world
+  // rank 0, from the GPU's copy where there is one (DistributedState).
   Status GatherWholeModel(bool with_optimizer, TrainingCheckpoint* out);
-  // Stage arrays of one replica -> whole-model arrays on world rank 0.
-  Status GatherToRoot(int replica, const std::vector<const float*>& stage_arrays,
-                      std::vector<std::vector<float>*> whole_arrays);
   // The host copy of the weights (and moments) catches up with the GPU's.
   Status SyncHostCopy(bool with_optimizer);
-  // What this rank holds of the training state and the part of it it
-  // writes in a sharded checkpoint; the checkpoint's header (rank 0's
-  // counts).
-  std::vector<HeldArray> HeldArrays();
+  // The checkpoint's header (rank 0's counts).
   CheckpointHeader Header() const;
   Status SaveCheckpoint();
   // Loads this rank's part of a checkpoint of any layout.
@@ -95,8 +89,7 @@ class Trainer {
   std::unique_ptr<AdamWOptimizer> optimizer_;  // for this rank's shard of the stage (sync_)
   std::unique_ptr<GradientSync> sync_;
   TrafficCounter traffic_;
-  std::vector<int> dc_first_replica_;  // data center -> its lowest replica index (-1: none)
-  std::vector<std::vector<int>> dc_replicas_;  // data center -> its replica indices
+  std::unique_ptr<DistributedState> state_;
   std::unique_ptr<Checkpointer> checkpointer_;  // with --checkpoint-dir
   bool sync_in_backward_ = false;
   std::unique_ptr<PipelineRunner> pipeline_;
