@@ -1,8 +1,10 @@
 // Runs one optimizer step's micro-batches through this rank's stage: the
-// schedule's forwards and backwards, activations sent forward and their
-// gradients sent back through the pipeline group. Sends are non-blocking
-// (a blocking send in 1F1B can deadlock against the neighbour's send);
-// receives block under the watchdog.
+// schedule's forwards and backwards on the stage's executor, activations
+// sent forward and their gradients sent back through the pipeline group.
+// It never knows the device: buffers go from the executor to the
+// Communicator as they are. Sends are non-blocking (a blocking send in 1F1B
+// can deadlock against the neighbour's send); receives block under the
+// watchdog.
 #pragma once
 
 #include <functional>
@@ -10,8 +12,8 @@
 #include <vector>
 
 #include "runtime/comm/communicator.h"
-#include "runtime/model/gpt_model.h"
 #include "runtime/parallel/pipeline_schedule.h"
+#include "runtime/parallel/stage_executor.h"
 
 namespace meridian {
 
@@ -23,11 +25,13 @@ class PipelineRunner {
   // Called before each backward with its micro-batch index.
   using BeforeBackwardFn = std::function<void(int microbatch)>;
 
-  // REQUIRES: model has PipelineSlots(kind, stage, pp, microbatches) slots.
-  PipelineRunner(GPTModel* model, Communicator* pp_group, PipelineScheduleKind kind, int microbatches, int B, int T);
+  // REQUIRES: the executor has PipelineSlots(kind, stage, pp, microbatches)
+  // slots; it and pp_group outlive the runner.
+  PipelineRunner(StageExecutor* stage, Communicator* pp_group, PipelineScheduleKind kind, int microbatches, int B,
+                 int T);
 
   // Runs the step; *loss_sum (last stage) is the sum of the micro-batches'
-  // mean losses. Gradients accumulate into the model's gradient buffer.
+  // mean losses. Gradients accumulate in the executor's stage.
   Status RunStep(const FetchFn& fetch, const BeforeBackwardFn& before_backward, double* loss_sum);
 
   // Forward passes only (evaluation): `batches` micro-batches, no gradients.
@@ -40,13 +44,11 @@ class PipelineRunner {
   Status Run(const std::vector<PipelineAction>& schedule, bool compute_grad, const FetchFn& fetch,
              const BeforeBackwardFn& before_backward, double* loss_sum);
 
-  GPTModel* model_;
+  StageExecutor* executor_;
   Communicator* pp_;
   int stage_, num_stages_, microbatches_, B_, T_;
   std::vector<PipelineAction> schedule_;
-  std::vector<int> inputs_, targets_;  // per slot, (B,T)
-  std::vector<float> recv_buffer_;
-  std::vector<std::vector<float>> dinput_send_;  // per slot
+  std::vector<int> inputs_, targets_;  // per slot, (B,T), host
   std::vector<std::unique_ptr<CommRequest>> act_send_, grad_send_;  // per slot
   double compute_s_ = 0.0;
 };

@@ -164,7 +164,8 @@ Status Trainer::InitializeParallelism() {
   const bool gpu = o.device == "cuda";
   model_ = std::make_unique<GPTModel>(config_, stages_[groups_.stage], gpu ? 0 : o.batch, gpu ? 0 : o.seq,
                                       gpu ? 0 : slots);
-  pipeline_ = std::make_unique<PipelineRunner>(model_.get(), groups_.pp.get(), kind, microbatches_, o.batch, o.seq);
+  executor_ = CpuStageExecutor(model_.get(), o.batch, o.seq);
+  pipeline_ = std::make_unique<PipelineRunner>(executor_.get(), groups_.pp.get(), kind, microbatches_, o.batch, o.seq);
 
   AdamWConfig adam;
   adam.beta1 = o.beta1;

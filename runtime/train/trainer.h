@@ -92,6 +92,7 @@ class Trainer {
   std::unique_ptr<DistributedState> state_;
   std::unique_ptr<Checkpointer> checkpointer_;  // with --checkpoint-dir
   bool sync_in_backward_ = false;
+  std::unique_ptr<StageExecutor> executor_;  // this rank's stage on the CPU
   std::unique_ptr<PipelineRunner> pipeline_;
   std::unique_ptr<DataLoader> train_data_, val_data_;
   LrSchedule schedule_;

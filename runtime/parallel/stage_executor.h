@@ -1,0 +1,52 @@
+// One pipeline stage's compute for one micro-batch slot, on whatever device
+// holds the stage: forward and backward, the activations it hands the next
+// stage and the gradient it hands the previous one. Activation buffers
+// live on the executor's device (host memory on the CPU, device memory
+// under CUDA), so the pipeline runner passes them to the Communicator
+// (MPI, NCCL) untouched and never knows the device.
+#pragma once
+
+#include <cstddef>
+#include <memory>
+
+#include "common/status.h"
+#include "runtime/model/gpt_model.h"
+
+namespace meridian {
+
+class StageExecutor {
+ public:
+  virtual ~StageExecutor() = default;
+
+  // Micro-batches in flight at once (PipelineSlots), each with its own
+  // saved activations.
+  virtual int num_slots() const = 0;
+  // Floats in one micro-batch's boundary activations (B x T x C): what
+  // travels between stages in either direction.
+  virtual size_t boundary_count() const = 0;
+
+  // tokens (first stage) and targets (last stage) are host (B,T) arrays;
+  // input (other stages) is a boundary buffer of this device. The first
+  // stage passes input null, the others tokens null; targets null except
+  // on the last stage. Gradients of the loss accumulate later only when
+  // compute_grad.
+  virtual Status Forward(int slot, const int* tokens, const float* input, const int* targets, bool compute_grad) = 0;
+  // The slot's output activations (not the last stage), a boundary buffer.
+  virtual const float* output(int slot) const = 0;
+  // The last stage: the slot's mean loss, added to *sum.
+  virtual Status AddLoss(int slot, double* sum) = 0;
+  // output_grad: the gradient of the slot's output (null on the last
+  // stage). Gradients accumulate; afterwards input_grad(slot) holds the
+  // gradient of the slot's input (not the first stage) until the slot's
+  // next Backward.
+  virtual Status Backward(int slot, const float* output_grad) = 0;
+  virtual const float* input_grad(int slot) const = 0;
+  // A boundary buffer to receive into (activations, or output gradients);
+  // valid until the next Forward or Backward that takes it.
+  virtual float* receive_buffer() = 0;
+};
+
+// The CPU executor: a GPTModel stage with host buffers.
+std::unique_ptr<StageExecutor> CpuStageExecutor(GPTModel* model, int B, int T);
+
+}  // namespace meridian
