@@ -19,6 +19,11 @@ class CpuExecutor : public StageExecutor {
 
   int num_slots() const override { return model_->num_slots(); }
   size_t boundary_count() const override { return count_; }
+  Status ZeroGrads() override {
+    model_->ZeroGrads();
+    return Status::OK();
+  }
+  void set_loss_scale(float scale) override { model_->set_loss_scale(scale); }
 
   Status Forward(int slot, const int* tokens, const float* input, const int* targets, bool compute_grad) override {
     model_->Forward(tokens, input, targets, B_, T_, compute_grad, slot);

@@ -25,6 +25,11 @@ class StageExecutor {
   // travels between stages in either direction.
   virtual size_t boundary_count() const = 0;
 
+  // Before a step's first backward: gradients to zero, and the factor the
+  // loss is scaled by (1 / micro-batches: the step's mean).
+  virtual Status ZeroGrads() = 0;
+  virtual void set_loss_scale(float scale) = 0;
+
   // tokens (first stage) and targets (last stage) are host (B,T) arrays;
   // input (other stages) is a boundary buffer of this device. The first
   // stage passes input null, the others tokens null; targets null except

@@ -1,0 +1,217 @@
+// Each gradient synchronisation strategy against a plain reference, with
+// threads as ranks (InProcessWorld): what Finish leaves in the gradients,
+// the shard the optimizer owns, the norm group, ZeRO-1's gathers, the
+// tied embedding across stages and DiLoCo's outer step.
+#include "runtime/parallel/gradient_sync.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <memory>
+#include <vector>
+
+#include "runtime/parallel/parallel_layout.h"
+#include "runtime/parallel/process_groups.h"
+#include "tests/runtime/comm/in_process_communicator.h"
+
+namespace meridian {
+namespace {
+
+GPTConfig Tiny() {
+  GPTConfig c;
+  c.max_seq_len = 8;
+  c.vocab_size = 16;
+  c.padded_vocab_size = 64;
+  c.n_layer = 2;
+  c.n_head = 1;
+  c.n_embd = 8;
+  return c;
+}
+
+// A rank's gradient: different on every rank and element.
+float Grad(int rank, size_t i) { return (float)((rank + 1) * 0.25 + std::sin(0.37 * (double)i)); }
+
+struct World {
+  ParallelLayout layout;
+  DataCenterMap data_centers;
+};
+
+// Runs fn on every rank with its process groups and stage layout.
+Status OnEveryRank(const World& w, const std::function<Status(int, ProcessGroups&, const ParameterLayout&)>& fn) {
+  InProcessWorld world(w.layout.world());
+  const std::vector<StageSpec> stages = PartitionLayers(Tiny(), w.layout.pp, 8);
+  return RunRanks(world, [&](int rank, Communicator* comm) -> Status {
+    MERIDIAN_ASSIGN_OR_RETURN(ProcessGroups groups, BuildProcessGroups(comm, w.layout, w.data_centers));
+    const ParameterLayout stage(Tiny(), stages[w.layout.Stage(rank)]);
+    return fn(rank, groups, stage);
+  });
+}
+
+World DataParallel(int dp, const std::string& pools) {
+  World w;
+  w.layout.dp = dp;
+  w.layout.pp = 1;
+  w.data_centers = *ParsePools(pools, dp);
+  return w;
+}
+
+// Finish under `options` on 4 replicas in two data centers (east: ranks 0,
+// 1; west: 2, 3); `expected(rank, i)` is what rank's gradient i must be.
+void ExpectFinish(const GradientSyncOptions& options, const std::function<double(int, size_t)>& expected) {
+  const World w = DataParallel(4, "east:2,west:2");
+  Status s = OnEveryRank(w, [&](int rank, ProcessGroups& groups, const ParameterLayout& layout) -> Status {
+    TrafficCounter traffic(w.data_centers.rank_to_dc);
+    MERIDIAN_ASSIGN_OR_RETURN(auto sync, GradientSync::Create(options, &groups, layout, 4, &traffic));
+    std::vector<float> grads(layout.total());
+    for (size_t i = 0; i < grads.size(); ++i) grads[i] = Grad(rank, i);
+    MERIDIAN_RETURN_IF_ERROR(sync->Finish(grads.data()));
+    for (size_t i = sync->shard_begin(); i < sync->shard_end(); ++i) {
+      if (std::abs(grads[i] - expected(rank, i)) > 1e-6 * (1 + std::abs(expected(rank, i))))
+        return Status::Internal("rank " + std::to_string(rank) + " gradient " + std::to_string(i) + " = " +
+                                std::to_string(grads[i]) + ", expected " + std::to_string(expected(rank, i)));
+    }
+    return Status::OK();
+  });
+  EXPECT_TRUE(s.ok()) << s.ToString();
+}
+
+double Mean(const std::vector<int>& ranks, size_t i) {
+  double sum = 0;
+  for (int r : ranks) sum += Grad(r, i);
+  return sum / ranks.size();
+}
+
+TEST(GradientSync, SyncAveragesOverEveryReplica) {
+  GradientSyncOptions o;
+  o.bucket_bytes = 256;  // several buckets
+  ExpectFinish(o, [](int, size_t i) { return Mean({0, 1, 2, 3}, i); });
+}
+
+TEST(GradientSync, HierarchicalAveragesOverEveryReplicaToo) {
+  GradientSyncOptions o;
+  o.mode = DpSync::kHierarchical;
+  ExpectFinish(o, [](int, size_t i) { return Mean({0, 1, 2, 3}, i); });
+}
+
+TEST(GradientSync, DilocoAveragesInsideEachDataCenterOnly) {
+  GradientSyncOptions o;
+  o.mode = DpSync::kDiloco;
+  ExpectFinish(o, [](int rank, size_t i) { return rank < 2 ? Mean({0, 1}, i) : Mean({2, 3}, i); });
+}
+
+TEST(GradientSync, Zero1LeavesEachReplicaTheAverageOfItsShard) {
+  GradientSyncOptions o;
+  o.zero1 = true;
+  ExpectFinish(o, [](int, size_t i) { return Mean({0, 1, 2, 3}, i); });
+}
+
+TEST(GradientSync, Zero1ShardsTileTheStageAndGatherBack) {
+  GradientSyncOptions o;
+  o.zero1 = true;
+  const World w = DataParallel(3, "one:3");
+  Status s = OnEveryRank(w, [&](int rank, ProcessGroups& groups, const ParameterLayout& layout) -> Status {
+    TrafficCounter traffic(w.data_centers.rank_to_dc);
+    MERIDIAN_ASSIGN_OR_RETURN(auto sync, GradientSync::Create(o, &groups, layout, 3, &traffic));
+    const size_t n = layout.total(), b = sync->shard_begin(), e = sync->shard_end();
+    if (b != n * rank / 3 || e != n * (rank + 1) / 3) return Status::Internal("unexpected shard");
+    if (sync->norm_group()->size() != 3) return Status::Internal("ZeRO-1 norms sum over the world");
+    // Each rank updated only its shard: the whole stage comes back.
+    std::vector<float> params(n, -1.0f);
+    for (size_t i = b; i < e; ++i) params[i] = (float)i;
+    MERIDIAN_RETURN_IF_ERROR(sync->AfterOptimizerStep(params.data()));
+    std::vector<float> shard(e - b), whole(n, -1.0f);
+    for (size_t i = b; i < e; ++i) shard[i - b] = 2.0f * i;
+    MERIDIAN_RETURN_IF_ERROR(sync->GatherShards(shard.data(), whole.data()));
+    for (size_t i = 0; i < n; ++i)
+      if (params[i] != (float)i || whole[i] != 2.0f * i) return Status::Internal("gathered wrong at " + std::to_string(i));
+    return Status::OK();
+  });
+  EXPECT_TRUE(s.ok()) << s.ToString();
+}
+
+TEST(GradientSync, WithoutZeroEveryRankOwnsItsWholeStageAndNormsSumOverStages) {
+  const World w = DataParallel(2, "one:2");
+  Status s = OnEveryRank(w, [&](int, ProcessGroups& groups, const ParameterLayout& layout) -> Status {
+    TrafficCounter traffic(w.data_centers.rank_to_dc);
+    MERIDIAN_ASSIGN_OR_RETURN(auto sync, GradientSync::Create(GradientSyncOptions(), &groups, layout, 2, &traffic));
+    if (sync->shard_begin() != 0 || sync->shard_end() != layout.total()) return Status::Internal("not the whole stage");
+    if (sync->norm_group() != groups.pp.get()) return Status::Internal("norm group is not the pipeline group");
+    return sync->WeightsAgreeAfter(1) ? Status::OK() : Status::Internal("sync replicas always agree");
+  });
+  EXPECT_TRUE(s.ok()) << s.ToString();
+}
+
+TEST(GradientSync, ZeroWithAnotherModeIsRefusedNamingBoth) {
+  const World w = DataParallel(1, "one:1");
+  Status s = OnEveryRank(w, [&](int, ProcessGroups& groups, const ParameterLayout& layout) -> Status {
+    GradientSyncOptions o;
+    o.zero1 = true;
+    o.mode = DpSync::kHierarchical;
+    TrafficCounter traffic;
+    auto sync = GradientSync::Create(o, &groups, layout, 1, &traffic);
+    if (sync.ok()) return Status::Internal("accepted");
+    return sync.status().message().find("hierarchical") != std::string::npos ? Status::OK() : sync.status();
+  });
+  EXPECT_TRUE(s.ok()) << s.ToString();
+}
+
+TEST(GradientSync, TheTiedEmbeddingIsSummedBetweenFirstAndLastStage) {
+  World w;
+  w.layout.dp = 1;
+  w.layout.pp = 2;
+  w.data_centers = *ParsePools("one:2", 2);
+  for (bool zero : {false, true}) {
+    Status s = OnEveryRank(w, [&](int rank, ProcessGroups& groups, const ParameterLayout& layout) -> Status {
+      GradientSyncOptions o;
+      o.zero1 = zero;
+      TrafficCounter traffic;
+      MERIDIAN_ASSIGN_OR_RETURN(auto sync, GradientSync::Create(o, &groups, layout, 1, &traffic));
+      const ParamTensorInfo& wte = layout.tensor(kWte);
+      std::vector<float> grads(layout.total(), 0.0f);
+      for (size_t i = 0; i < wte.count; ++i) grads[wte.offset + i] = (float)(rank + 1) * i;
+      MERIDIAN_RETURN_IF_ERROR(sync->Finish(grads.data()));
+      for (size_t i = 0; i < wte.count; ++i)
+        if (grads[wte.offset + i] != 3.0f * i) return Status::Internal("tied gradient " + std::to_string(i));
+      return Status::OK();
+    });
+    EXPECT_TRUE(s.ok()) << (zero ? "zero1: " : "sync: ") << s.ToString();
+  }
+}
+
+TEST(GradientSync, DilocoStepsOutwardOnlyWhereARoundEnds) {
+  GradientSyncOptions o;
+  o.mode = DpSync::kDiloco;
+  o.diloco.inner_steps = 2;
+  o.diloco.outer_lr = 0.5f;
+  o.diloco.outer_momentum = 0.5f;
+  const World w = DataParallel(4, "east:2,west:2");
+  Status s = OnEveryRank(w, [&](int rank, ProcessGroups& groups, const ParameterLayout& layout) -> Status {
+    TrafficCounter traffic(w.data_centers.rank_to_dc);
+    MERIDIAN_ASSIGN_OR_RETURN(auto sync, GradientSync::Create(o, &groups, layout, 4, &traffic));
+    const size_t n = layout.total();
+    std::vector<float> params(n, 10.0f);
+    sync->diloco()->StartRound(params.data());
+    // Inner steps moved east by 1 and west by 3 (equal inside each).
+    for (float& p : params) p -= rank < 2 ? 1.0f : 3.0f;
+    const std::vector<float> before = params;
+    MERIDIAN_RETURN_IF_ERROR(sync->AfterStep(1, params.data()));
+    if (sync->WeightsAgreeAfter(1) || params != before) return Status::Internal("an outer step after step 1");
+    MERIDIAN_RETURN_IF_ERROR(sync->AfterStep(2, params.data()));
+    if (!sync->WeightsAgreeAfter(2)) return Status::Internal("round 1 ends after step 2");
+    // Mean pseudo-gradient 2; momentum 2; Nesterov: 10 - 0.5 * (2 + 0.5 * 2).
+    for (size_t i = 0; i < n; ++i)
+      if (std::abs(params[i] - 8.5f) > 1e-6f) return Status::Internal("param " + std::to_string(params[i]));
+    return Status::OK();
+  });
+  EXPECT_TRUE(s.ok()) << s.ToString();
+}
+
+TEST(DpSyncNames, ParseAndNameRoundTripAndUnknownIsNamed) {
+  for (DpSync m : {DpSync::kSync, DpSync::kHierarchical, DpSync::kDiloco}) EXPECT_EQ(*ParseDpSync(DpSyncName(m)), m);
+  Result<DpSync> bad = ParseDpSync("ring");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("ring"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace meridian
