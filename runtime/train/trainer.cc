@@ -17,6 +17,7 @@
 #include "runtime/data/byte_tokenizer.h"
 #include "runtime/model/flops.h"
 #include "runtime/parallel/stage_params.h"
+#include "runtime/train/device_stage_executor.h"
 #include "runtime/train/progress_line.h"
 #include "runtime/train/sampler.h"
 
@@ -98,19 +99,11 @@ Status Trainer::Initialize() {
       std::fprintf(stderr, "resume: no checkpoint in %s yet; starting fresh\n", o.checkpoint_dir.c_str());
     }
   }
-  if (o.device == "cuda") {
-    DeviceStepOptions d;
-    d.dtype = o.dtype;
-    d.max_batch = o.batch;
-    d.max_seq = o.seq;
-    d.adam = AdamWConfig{o.beta1, o.beta2, o.adam_eps, o.weight_decay};
-    MERIDIAN_ASSIGN_OR_RETURN(device_, CreateCudaStep(config_, d));
+  if (device_) {
     MERIDIAN_RETURN_IF_ERROR(device_->Upload(model_->params(), optimizer_->m().data(), optimizer_->v().data()));
     device_->set_backward_hook([this](int layer) {
       if (sync_in_backward_) sync_->OnGradientsReady(grads(), layer);
     });
-    device_inputs_.assign((size_t)o.batch * o.seq, 0);
-    device_targets_.assign((size_t)o.batch * o.seq, 0);
   }
   // A DiLoCo round starts from the weights training starts from.
   if (DilocoOuterOptimizer* outer = sync_->diloco()) outer->StartRound(model_->params());
@@ -159,12 +152,25 @@ Status Trainer::InitializeParallelism() {
   }
   microbatches_ = o.MicroBatches();
   MERIDIAN_ASSIGN_OR_RETURN(PipelineScheduleKind kind, ParsePipelineSchedule(o.pp_schedule));
+  const bool gpu = o.device == "cuda";
+  // One stage on the GPU, one micro-batch in flight: 1F1B (for one stage
+  // the same gradients as GPipe).
+  if (gpu) kind = PipelineScheduleKind::k1F1B;
   const int slots = PipelineSlots(kind, groups_.stage, layout_.pp, std::max(microbatches_, o.eval_batches));
   // On a GPU the host model is a parameter-only mirror (no activations).
-  const bool gpu = o.device == "cuda";
   model_ = std::make_unique<GPTModel>(config_, stages_[groups_.stage], gpu ? 0 : o.batch, gpu ? 0 : o.seq,
                                       gpu ? 0 : slots);
-  executor_ = CpuStageExecutor(model_.get(), o.batch, o.seq);
+  if (gpu) {
+    DeviceStepOptions d;
+    d.dtype = o.dtype;
+    d.max_batch = o.batch;
+    d.max_seq = o.seq;
+    d.adam = AdamWConfig{o.beta1, o.beta2, o.adam_eps, o.weight_decay};
+    MERIDIAN_ASSIGN_OR_RETURN(device_, CreateCudaStep(config_, d));
+    executor_ = DeviceStageExecutor(device_.get(), o.batch, o.seq);
+  } else {
+    executor_ = CpuStageExecutor(model_.get(), o.batch, o.seq);
+  }
   pipeline_ = std::make_unique<PipelineRunner>(executor_.get(), groups_.pp.get(), kind, microbatches_, o.batch, o.seq);
 
   AdamWConfig adam;
@@ -271,45 +277,18 @@ Status MaybeInjectFault(int rank, long step, int attempt) {
   for (;;) sleep(60);
 }
 
-Status Trainer::RunDeviceMicrobatches(DataLoader* data, int batches, bool compute_grad, double* loss_sum) {
-  *loss_sum = 0.0;
-  const auto t0 = std::chrono::steady_clock::now();
-  for (int i = 0; i < batches; ++i) {
-    MERIDIAN_RETURN_IF_ERROR(data->NextBatch(device_inputs_.data(), device_targets_.data()));
-    MERIDIAN_RETURN_IF_ERROR(device_->Forward(device_inputs_.data(), device_targets_.data(), options_.batch,
-                                              options_.seq, compute_grad));
-    if (compute_grad) {
-      // As on the CPU: the overlapped all-reduce starts in the last
-      // micro-batch's backward.
-      sync_in_backward_ = i == batches - 1;
-      MERIDIAN_RETURN_IF_ERROR(device_->Backward());
-    }
-    MERIDIAN_ASSIGN_OR_RETURN(double loss, device_->MeanLoss());
-    *loss_sum += loss;
-  }
-  last_compute_s_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  return Status::OK();
-}
-
 Status Trainer::TrainStep(double* loss, double* grad_norm, float* lr) {
   SetCommContext("step " + std::to_string(step_ + 1));
   MERIDIAN_RETURN_IF_ERROR(MaybeInjectFault(world_->rank(), step_ + 1, options_.attempt));
   double loss_sum = 0.0;
-  DataLoader* data = train_data_.get();
-  if (device_) {
-    MERIDIAN_RETURN_IF_ERROR(device_->ZeroGrads());
-    device_->set_loss_scale(1.0f / microbatches_);
-    MERIDIAN_RETURN_IF_ERROR(RunDeviceMicrobatches(data, microbatches_, true, &loss_sum));
-  } else {
-    model_->ZeroGrads();
-    model_->set_loss_scale(1.0f / microbatches_);
-    MERIDIAN_RETURN_IF_ERROR(pipeline_->RunStep(
-        Fetcher(data),
-        // Gradients are final only in the last micro-batch's backward: start
-        // the overlapped all-reduce there (like DDP's no_sync before it).
-        [this](int microbatch) { sync_in_backward_ = microbatch == microbatches_ - 1; }, &loss_sum));
-    last_compute_s_ = pipeline_->compute_s();
-  }
+  MERIDIAN_RETURN_IF_ERROR(executor_->ZeroGrads());
+  executor_->set_loss_scale(1.0f / microbatches_);
+  MERIDIAN_RETURN_IF_ERROR(pipeline_->RunStep(
+      Fetcher(train_data_.get()),
+      // Gradients are final only in the last micro-batch's backward: start
+      // the overlapped all-reduce there (like DDP's no_sync before it).
+      [this](int microbatch) { sync_in_backward_ = microbatch == microbatches_ - 1; }, &loss_sum));
+  last_compute_s_ = pipeline_->compute_s();
   sync_in_backward_ = false;
   MERIDIAN_RETURN_IF_ERROR(SynchronizeGradients());
 
@@ -335,12 +314,7 @@ Result<float> Trainer::Evaluate() {
   SetCommContext("evaluation after step " + std::to_string(step_));
   if (val_data_) val_data_->Reset();
   double loss_sum = 0.0;
-  if (device_) {
-    MERIDIAN_RETURN_IF_ERROR(RunDeviceMicrobatches(val_data_.get(), options_.eval_batches, false, &loss_sum));
-  } else {
-    MERIDIAN_RETURN_IF_ERROR(
-        pipeline_->RunForwardOnly(Fetcher(val_data_.get()), options_.eval_batches, &loss_sum));
-  }
+  MERIDIAN_RETURN_IF_ERROR(pipeline_->RunForwardOnly(Fetcher(val_data_.get()), options_.eval_batches, &loss_sum));
   double contribution =
       model_->layout().stage().last ? loss_sum / options_.eval_batches / layout_.dp : 0.0;
   MERIDIAN_RETURN_IF_ERROR(world_->AllReduceDouble(&contribution, 1, ReduceOp::kSum));

@@ -69,8 +69,6 @@ class Trainer {
   Status PrintSample();
   bool is_root() const { return world_->rank() == 0; }
   PipelineRunner::FetchFn Fetcher(DataLoader* loader);
-  // --device cuda: one step's micro-batches, and evaluation, on the GPU.
-  Status RunDeviceMicrobatches(DataLoader* data, int batches, bool compute_grad, double* loss_sum);
   // The gradient buffer the all-reduce works on (device memory under cuda).
   float* grads() { return device_ ? device_->grads() : model_->grads(); }
 
@@ -85,14 +83,13 @@ class Trainer {
   // checkpoints and sampling) and device_ does the math.
   std::unique_ptr<GPTModel> model_;
   std::unique_ptr<DeviceStep> device_;
-  std::vector<int> device_inputs_, device_targets_;
   std::unique_ptr<AdamWOptimizer> optimizer_;  // for this rank's shard of the stage (sync_)
   std::unique_ptr<GradientSync> sync_;
   TrafficCounter traffic_;
   std::unique_ptr<DistributedState> state_;
   std::unique_ptr<Checkpointer> checkpointer_;  // with --checkpoint-dir
   bool sync_in_backward_ = false;
-  std::unique_ptr<StageExecutor> executor_;  // this rank's stage on the CPU
+  std::unique_ptr<StageExecutor> executor_;  // this rank's stage: model_'s, or device_'s under cuda
   std::unique_ptr<PipelineRunner> pipeline_;
   std::unique_ptr<DataLoader> train_data_, val_data_;
   LrSchedule schedule_;
