@@ -11,6 +11,7 @@
 #include "bench/recovery_bench.h"
 #include "bench/rpc_bench.h"
 #include "bench/train_bench.h"
+#include "common/command_line.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"meridian-bench: how fast each part of Meridian is, measured against a peer or the hardware"};
@@ -24,6 +25,6 @@ int main(int argc, char** argv) {
   meridian::bench::AddCrossDcBenchmark(app, &exit_code);
   meridian::bench::AddAllReduceBenchmark(app, &exit_code, &argc, &argv);
   meridian::bench::AddCheckpointBenchmark(app, &exit_code, &argc, &argv);
-  CLI11_PARSE(app, argc, argv);
+  if (std::optional<int> exit_code = meridian::ParseCommandLine(app, argc, argv)) return *exit_code;
   return exit_code;
 }

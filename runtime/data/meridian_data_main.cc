@@ -18,6 +18,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "common/command_line.h"
 #include "common/status.h"
 #include "runtime/data/byte_tokenizer.h"
 #include "runtime/data/synth_corpus.h"
@@ -202,12 +203,7 @@ int main(int argc, char** argv) {
   CLI::App* inspect = app.add_subcommand("inspect", "print a shard's header and first tokens");
   inspect->add_option("file", shard_file, "token shard (.bin)")->required();
 
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    const int rc = app.exit(e);
-    return rc == 0 ? 0 : 1;
-  }
+  if (std::optional<int> exit_code = ParseCommandLine(app, argc, argv)) return *exit_code;
 
   if (*synth) return Finish(RunSynth(out_dir, seed, train_bytes, val_bytes, shard_tokens));
   if (*encode) return Finish(RunEncode(in_file, out_dir, val_fraction, shard_tokens));

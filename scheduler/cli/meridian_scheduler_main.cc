@@ -15,6 +15,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "common/command_line.h"
 #include "common/net_address.h"
 #include "scheduler/auth/client_channel.h"
 #include "scheduler/cli/node_agent.h"
@@ -290,7 +291,7 @@ int main(int argc, char** argv) {
   agent->add_option("--interval", a.interval_s, "Heartbeat period, seconds")
       ->check(CLI::Range(0.05, 3600.0))
       ->capture_default_str();
-  CLI11_PARSE(app, argc, argv);
+  if (std::optional<int> exit_code = meridian::ParseCommandLine(app, argc, argv)) return *exit_code;
 
   signal(SIGINT, OnSignal);
   signal(SIGTERM, OnSignal);

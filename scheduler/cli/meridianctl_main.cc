@@ -1,7 +1,8 @@
 // meridianctl: command-line client of the scheduler daemon.
 //   pools | nodes | submit FILE.yaml [--watch] | plan FILE.yaml | list | get ID | watch ID | cancel ID | logs ID
-// Readable tables by default, --json for scripts. Exit codes: 0 ok, 1 the
-// daemon said no (its message is printed), 2 bad usage or job file,
+// Readable tables by default, --json (anywhere on the line) for scripts:
+// every field, zeros included, 64-bit numbers as numbers. Exit codes: 0 ok,
+// 1 the daemon said no (its message is printed), 2 bad usage or job file,
 // 3 a watched job ended other than SUCCEEDED.
 #include <cstdio>
 #include <cstdlib>
@@ -10,12 +11,13 @@
 #include <iostream>
 
 #include <CLI/CLI.hpp>
-#include <google/protobuf/util/json_util.h>
 #include <grpcpp/grpcpp.h>
 
+#include "common/command_line.h"
 #include "meridian/v1/scheduler.grpc.pb.h"
 #include "scheduler/auth/client_channel.h"
 #include "scheduler/cli/job_file.h"
+#include "scheduler/cli/proto_json.h"
 
 namespace v1 = meridian::v1;
 
@@ -24,12 +26,7 @@ namespace {
 bool g_json = false;
 
 void PrintJson(const google::protobuf::Message& m) {
-  std::string out;
-  google::protobuf::util::JsonPrintOptions opts;
-  opts.add_whitespace = false;
-  opts.preserve_proto_field_names = true;
-  (void)google::protobuf::util::MessageToJsonString(m, &out, opts);
-  std::printf("%s\n", out.c_str());
+  std::printf("%s\n", meridian::scheduler::ProtoToJson(m).dump().c_str());
 }
 
 int Fail(const grpc::Status& s, const char* what) {
@@ -105,6 +102,9 @@ int main(int argc, char** argv) {
       ->check(CLI::ExistingFile);
   app.add_option("--tls-key", tls_key, "Its PEM private key (or $MERIDIAN_TLS_KEY)")->check(CLI::ExistingFile);
   app.require_subcommand(1);
+  // Options of meridianctl itself (--json, --scheduler, ...) go anywhere on
+  // the line, before or after the verb: the verbs, added below, inherit this.
+  app.fallthrough();
   std::string file, id;
   bool watch_after = false;
   auto* pools = app.add_subcommand("pools", "Data centers, GPUs free/total, links");
@@ -125,7 +125,7 @@ int main(int argc, char** argv) {
   cancel->add_option("id", id)->required();
   auto* logs = app.add_subcommand("logs", "Print a job's output (daemon on this machine)");
   logs->add_option("id", id)->required();
-  CLI11_PARSE(app, argc, argv);
+  if (std::optional<int> exit_code = meridian::ParseCommandLine(app, argc, argv)) return *exit_code;
 
   meridian::Result<meridian::scheduler::ClientSecurity> security =
       meridian::scheduler::LoadClientSecurity(token_file, tls_ca, tls_cert, tls_key);

@@ -29,7 +29,7 @@ if [[ $rc -ne 0 ]]; then
 fi
 state=$("$bin/meridianctl" --json get job-000001)
 grep -q '"state":"SUCCEEDED"' <<<"$state" || { echo "FAIL: $state"; exit 1; }
-grep -q '"step":"12"' <<<"$state" || { echo "FAIL: progress not recorded: $state"; exit 1; }
+grep -q '"step":12' <<<"$state" || { echo "FAIL: progress not recorded: $state"; exit 1; }
 grep -q "step 12 " "$work/watch.log" || { echo "FAIL: watch did not stream progress"; exit 1; }
 # The placement spans both data centers, one replica in each.
 "$bin/meridianctl" --json get job-000001 | python3 -c '
