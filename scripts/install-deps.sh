@@ -13,6 +13,9 @@ packages=(
   libsqlite3-dev sqlite3
   # TLS and job tokens (HMAC) for the daemon; the CLI makes test certificates.
   libssl-dev openssl
+  # The daemon's HTTP port (/healthz, /metrics) and its Prometheus metrics;
+  # promtool checks them in the tests.
+  libcpp-httplib-dev prometheus-cpp-dev prometheus
   libgtest-dev libgmock-dev libbenchmark-dev
   # The fuzz targets (scripts/fuzz.sh): clang with libFuzzer and the
   # sanitizers' runtimes, and its OpenMP.

@@ -22,6 +22,8 @@
 #include "scheduler/core/topology.h"
 #include "scheduler/launcher/cluster_launcher.h"
 #include "scheduler/launcher/dry_run_launcher.h"
+#include "scheduler/observe/http_server.h"
+#include "scheduler/observe/rpc_metrics_interceptor.h"
 #include "scheduler/service/scheduler_service.h"
 
 namespace {
@@ -54,6 +56,7 @@ struct DaemonOptions {
   double node_probation = 30.0;
   std::string token_file;  // bearer tokens and roles (none: no authentication)
   std::string tls_cert, tls_key, tls_client_ca;
+  std::string http;  // /healthz and /metrics; empty: off
   bool insecure = false;
   std::vector<std::string> data_roots;
   std::string run_as;  // root daemon: the user jobs run as
@@ -82,29 +85,33 @@ bool IsLoopback(const std::string& host) {
   return host == "localhost" || host.rfind("127.", 0) == 0 || host == "::1" || host == "[::1]";
 }
 
-// Loopback, or TLS and tokens, or --insecure said out loud.
-meridian::Status CheckExposure(const DaemonOptions& o) {
+// Loopback, or TLS and tokens, or --insecure said out loud; for the gRPC
+// address (--listen) and the HTTP one (--http).
+meridian::Status CheckExposure(const DaemonOptions& o, const std::string& flag, const std::string& address) {
   std::string host, port;
-  meridian::SplitHostPort(o.listen, &host, &port);
+  meridian::SplitHostPort(address, &host, &port);
   const bool secured = !o.tls_cert.empty() && !o.token_file.empty();
   if (IsLoopback(host) || secured) return meridian::Status::OK();
   if (!o.insecure)
     return meridian::Status::InvalidArgument(
-        "--listen " + o.listen + ": serving beyond loopback needs TLS and tokens (--tls-cert, --tls-key and "
+        flag + " " + address + ": serving beyond loopback needs TLS and tokens (--tls-cert, --tls-key and "
         "--token-file); --insecure serves it without them");
   std::fprintf(stderr,
                "WARNING: --insecure: serving %s without %s%s%s; anyone who reaches this port can submit jobs, "
                "run them as this user and register nodes\n",
-               o.listen.c_str(), o.tls_cert.empty() ? "TLS" : "", o.tls_cert.empty() && o.token_file.empty() ? " and " : "",
+               address.c_str(), o.tls_cert.empty() ? "TLS" : "", o.tls_cert.empty() && o.token_file.empty() ? " and " : "",
                o.token_file.empty() ? "tokens" : "");
   return meridian::Status::OK();
 }
 
 int RunDaemon(const DaemonOptions& o) {
   using namespace meridian::scheduler;
-  if (meridian::Status s = CheckExposure(o); !s.ok()) {
-    std::fprintf(stderr, "error: %s\n", s.message().c_str());
-    return 2;
+  for (const auto& [flag, address] : {std::pair{"--listen", o.listen}, std::pair{"--http", o.http}}) {
+    if (address.empty()) continue;
+    if (meridian::Status s = CheckExposure(o, flag, address); !s.ok()) {
+      std::fprintf(stderr, "error: %s\n", s.message().c_str());
+      return 2;
+    }
   }
   ServerTls tls;
   if (!o.tls_cert.empty()) {
@@ -176,8 +183,11 @@ int RunDaemon(const DaemonOptions& o) {
   Launcher* launcher = o.dry_run ? static_cast<Launcher*>(&dry_run_launcher) : &cluster_launcher;
   SchedulerCore core(*topo, store->get(), launcher, co);
   SchedulerService service(&core, authorizer->get(), o.limits);
+  DaemonMetrics metrics;
+  std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
+  interceptors.push_back(RpcMetricsInterceptor(&metrics));
   int port = 0;
-  std::unique_ptr<grpc::Server> server = StartSchedulerServer(listen, &service, &port, tls);
+  std::unique_ptr<grpc::Server> server = StartSchedulerServer(listen, &service, &port, tls, std::move(interceptors));
   if (!server || port == 0) {
     std::fprintf(stderr, "error: cannot listen on %s (in use?)\n", listen.c_str());
     return 1;
@@ -189,6 +199,18 @@ int RunDaemon(const DaemonOptions& o) {
   if (meridian::Status s = core.Recover(); !s.ok()) {
     std::fprintf(stderr, "error: recovering state from %s: %s\n", state_dir.c_str(), s.ToString().c_str());
     return 1;
+  }
+  std::unique_ptr<DaemonHttpServer> http;
+  if (!o.http.empty()) {
+    auto started = DaemonHttpServer::Start(HttpOptions{o.http, o.tls_cert, o.tls_key}, &core, &metrics,
+                                           authorizer->get());
+    if (!started.ok()) {
+      std::fprintf(stderr, "error: %s\n", started.status().message().c_str());
+      return 1;
+    }
+    http = std::move(started).value();
+    std::fprintf(stderr, "meridian-scheduler: /healthz and /metrics on %s://%s (port %d)\n",
+                 o.tls_cert.empty() ? "http" : "https", o.http.c_str(), http->port());
   }
   std::fprintf(stderr,
                "meridian-scheduler listening on %s (port %d), advertised to agents and ranks as %s, state in %s, "
@@ -269,6 +291,8 @@ int main(int argc, char** argv) {
                  "Most WatchJob streams one token (or address) may hold open")
       ->check(CLI::Range(1, 100000))
       ->capture_default_str();
+  app.add_option("--http", d.http,
+                 "host:port for /healthz and /metrics (Prometheus), HTTPS with --tls-cert; default: off");
   app.add_flag("--insecure", d.insecure,
                "Serve a non-loopback --listen address without TLS and tokens (never on a network you do not "
                "control)");

@@ -229,9 +229,11 @@ grpc::Status SchedulerService::ReportProgress(grpc::ServerContext* ctx, const v1
   return grpc::Status::OK;
 }
 
-std::unique_ptr<grpc::Server> StartSchedulerServer(const std::string& address, SchedulerService* service,
-                                                   int* bound_port, const ServerTls& tls) {
+std::unique_ptr<grpc::Server> StartSchedulerServer(
+    const std::string& address, SchedulerService* service, int* bound_port, const ServerTls& tls,
+    std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors) {
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::EnableDefaultHealthCheckService(true);
   grpc::ServerBuilder builder;
   std::shared_ptr<grpc::ServerCredentials> creds = grpc::InsecureServerCredentials();
   if (!tls.cert_pem.empty()) {
@@ -245,6 +247,7 @@ std::unique_ptr<grpc::Server> StartSchedulerServer(const std::string& address, S
   builder.AddListeningPort(address, creds, bound_port);
   builder.RegisterService(service);
   builder.SetMaxReceiveMessageSize(service->limits().max_message_bytes);
+  if (!interceptors.empty()) builder.experimental().SetInterceptorCreators(std::move(interceptors));
   return builder.BuildAndStart();
 }
 

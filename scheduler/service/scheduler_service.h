@@ -7,8 +7,10 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include <grpcpp/grpcpp.h>
+#include <grpcpp/support/server_interceptor.h>
 
 #include "meridian/v1/scheduler.grpc.pb.h"
 #include "scheduler/auth/authorizer.h"
@@ -90,8 +92,11 @@ struct ServerTls {
 };
 
 // Builds and starts a server on `address` (host:port; port 0 picks one)
-// with reflection on. *bound_port receives the port.
-std::unique_ptr<grpc::Server> StartSchedulerServer(const std::string& address, SchedulerService* service,
-                                                   int* bound_port, const ServerTls& tls = ServerTls());
+// with reflection and the standard gRPC health service (grpc.health.v1)
+// on. *bound_port receives the port. `interceptors` see every call (the
+// daemon's RPC metrics).
+std::unique_ptr<grpc::Server> StartSchedulerServer(
+    const std::string& address, SchedulerService* service, int* bound_port, const ServerTls& tls = ServerTls(),
+    std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors = {});
 
 }  // namespace meridian::scheduler

@@ -1,0 +1,38 @@
+// The daemon's Prometheus metrics (`/metrics` on --http): every RPC by
+// method and status code with its latency, and, read from the scheduler
+// core when scraped, jobs by state, the queue, nodes and GPUs, and each
+// running job's step, loss, eval loss, tokens/s and restarts. Counters
+// and histograms use prometheus-cpp; the text is Prometheus' exposition
+// format (`promtool check metrics` clean).
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+
+#include "scheduler/service/scheduler_core.h"
+
+namespace meridian::scheduler {
+
+class DaemonMetrics {
+ public:
+  DaemonMetrics();
+
+  // One finished RPC: its method ("SubmitJob"), gRPC status code name
+  // ("OK", "INVALID_ARGUMENT", ...) and duration. Thread-safe.
+  void RecordRpc(const std::string& method, const std::string& code, double seconds);
+
+  // The exposition text: the RPC metrics and a snapshot of `core`.
+  std::string Render(SchedulerCore& core) const;
+
+ private:
+  std::shared_ptr<prometheus::Registry> registry_;
+  prometheus::Family<prometheus::Counter>* rpcs_;
+  prometheus::Family<prometheus::Histogram>* rpc_seconds_;
+};
+
+}  // namespace meridian::scheduler

@@ -1,0 +1,173 @@
+// What operators watch the daemon through: the standard gRPC health
+// service, every RPC counted by the interceptor, the metrics text built
+// from the core, and the HTTP port's /healthz and /metrics with and
+// without a token file.
+#include <gtest/gtest.h>
+#include <httplib.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include <grpcpp/generic/generic_stub.h>
+
+#include "scheduler/observe/daemon_metrics.h"
+#include "scheduler/observe/http_server.h"
+#include "scheduler/observe/rpc_metrics_interceptor.h"
+#include "scheduler/service/scheduler_service.h"
+#include "tests/scheduler/fake_launcher.h"
+#include "tests/scheduler/tiny_job.h"
+
+namespace meridian::scheduler {
+namespace {
+
+namespace fs = std::filesystem;
+
+bool Contains(const std::string& text, const std::string& what) { return text.find(what) != std::string::npos; }
+
+class ObserveTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::path(::testing::TempDir()) /
+           ("observe_" + std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+    store_ = std::move(OpenSqliteStateStore(dir_.string())).value();
+    core_ = std::make_unique<SchedulerCore>(DefaultCluster(2), store_.get(), &launcher_, SchedulerCoreOptions{});
+    ASSERT_TRUE(core_->Recover().ok());
+  }
+  void TearDown() override {
+    if (server_) server_->Shutdown();
+  }
+  void StartGrpc() {
+    service_ = std::make_unique<SchedulerService>(core_.get());
+    std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
+    interceptors.push_back(RpcMetricsInterceptor(&metrics_));
+    server_ = StartSchedulerServer("127.0.0.1:0", service_.get(), &port_, ServerTls(), std::move(interceptors));
+    ASSERT_TRUE(server_ != nullptr);
+    stub_ = v1::Scheduler::NewStub(
+        grpc::CreateChannel("127.0.0.1:" + std::to_string(port_), grpc::InsecureChannelCredentials()));
+  }
+
+  fs::path dir_;
+  FakeLauncher launcher_;
+  std::unique_ptr<StateStore> store_;
+  std::unique_ptr<SchedulerCore> core_;
+  DaemonMetrics metrics_;
+  std::unique_ptr<SchedulerService> service_;
+  std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<v1::Scheduler::Stub> stub_;
+  int port_ = 0;
+};
+
+TEST_F(ObserveTest, TheGrpcHealthServiceSaysServing) {
+  StartGrpc();
+  // grpc.health.v1.Health/Check with an empty HealthCheckRequest (the
+  // whole server); the answer is HealthCheckResponse{status: SERVING = 1}.
+  auto channel = grpc::CreateChannel("127.0.0.1:" + std::to_string(port_), grpc::InsecureChannelCredentials());
+  grpc::GenericStub generic(channel);
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  grpc::ByteBuffer request, response;
+  grpc::Slice empty("", 0);
+  request = grpc::ByteBuffer(&empty, 1);
+  grpc::Status s;
+  std::mutex mu;
+  std::condition_variable done;
+  bool finished = false;
+  generic.UnaryCall(&ctx, "/grpc.health.v1.Health/Check", grpc::StubOptions(), &request, &response,
+                    [&](grpc::Status status) {
+                      std::lock_guard<std::mutex> lock(mu);
+                      s = status;
+                      finished = true;
+                      done.notify_one();
+                    });
+  std::unique_lock<std::mutex> lock(mu);
+  done.wait(lock, [&] { return finished; });
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  std::vector<grpc::Slice> slices;
+  ASSERT_TRUE(response.Dump(&slices).ok());
+  std::string bytes;
+  for (const grpc::Slice& slice : slices) bytes.append((const char*)slice.begin(), slice.size());
+  EXPECT_EQ(bytes, std::string("\x08\x01", 2));
+}
+
+TEST_F(ObserveTest, EveryRpcIsCountedByMethodAndCode) {
+  StartGrpc();
+  for (int i = 0; i < 2; ++i) {
+    grpc::ClientContext ctx;
+    v1::ListPoolsResponse r;
+    ASSERT_TRUE(stub_->ListPools(&ctx, v1::ListPoolsRequest(), &r).ok());
+  }
+  grpc::ClientContext ctx;
+  v1::GetJobRequest req;
+  req.set_id("job-999999");
+  v1::GetJobResponse r;
+  EXPECT_EQ(stub_->GetJob(&ctx, req, &r).error_code(), grpc::StatusCode::NOT_FOUND);
+  const std::string text = metrics_.Render(*core_);
+  EXPECT_TRUE(Contains(text, "meridian_rpc_requests_total{code=\"OK\",method=\"ListPools\"} 2")) << text;
+  EXPECT_TRUE(Contains(text, "meridian_rpc_requests_total{code=\"NOT_FOUND\",method=\"GetJob\"} 1")) << text;
+  EXPECT_TRUE(Contains(text, "meridian_rpc_duration_seconds_count{method=\"ListPools\"} 2")) << text;
+}
+
+TEST_F(ObserveTest, TheMetricsShowJobsQueueNodesAndRunningJobs) {
+  // Two one-GPU-per-DC slots per data center: a 4-rank job runs, a second waits.
+  ASSERT_TRUE(core_->SubmitJob(TinyJob(2, 2)).ok());
+  ASSERT_TRUE(core_->SubmitJob(TinyJob(2, 2)).ok());
+  v1::Progress p;
+  p.set_step(7);
+  p.set_loss(2.5);
+  p.set_tokens_per_s(1000);
+  ASSERT_TRUE(core_->ReportProgress("job-000001", p).ok());
+  const std::string text = metrics_.Render(*core_);
+  EXPECT_TRUE(Contains(text, "meridian_jobs{state=\"RUNNING\"} 1")) << text;
+  EXPECT_TRUE(Contains(text, "meridian_jobs{state=\"QUEUED\"} 1")) << text;
+  EXPECT_TRUE(Contains(text, "meridian_jobs{state=\"FAILED\"} 0")) << text;
+  EXPECT_TRUE(Contains(text, "meridian_queue_length 1")) << text;
+  EXPECT_TRUE(Contains(text, "meridian_nodes{state=\"alive\"} 2")) << text;
+  EXPECT_TRUE(Contains(text, "meridian_job_step{job=\"job-000001\"")) << text;
+  EXPECT_TRUE(Contains(text, "} 7\n")) << text;
+  EXPECT_TRUE(Contains(text, "meridian_gpus{data_center=\"dc-east\",use=\"used\"} 2")) << text;
+  // A job that ended leaves the per-job series.
+  launcher_.Exit("job-000001", 0);
+  EXPECT_FALSE(Contains(metrics_.Render(*core_), "job=\"job-000001\""));
+}
+
+TEST_F(ObserveTest, TheHttpPortServesHealthAndMetricsAndChecksTokens) {
+  auto plain = DaemonHttpServer::Start(HttpOptions{"127.0.0.1:0", "", ""}, core_.get(), &metrics_, nullptr);
+  ASSERT_TRUE(plain.ok()) << plain.status().ToString();
+  httplib::Client client("127.0.0.1", (*plain)->port());
+  auto health = client.Get("/healthz");
+  ASSERT_TRUE(health);
+  EXPECT_EQ(health->status, 200);
+  auto text = client.Get("/metrics");
+  ASSERT_TRUE(text);
+  EXPECT_EQ(text->status, 200);
+  EXPECT_TRUE(Contains(text->body, "# TYPE meridian_jobs gauge"));
+  EXPECT_TRUE(Contains(text->get_header_value("Content-Type"), "text/plain; version=0.0.4"));
+
+  std::ofstream(dir_ / "tokens.yaml") << "tokens:\n"
+                                         "  - {name: viewer, role: read, token: \"read-token-0123456789\"}\n"
+                                         "  - {name: n1, role: agent, token: \"agent-token-0123456789\"}\n";
+  auto authorizer = Authorizer::Create((dir_ / "tokens.yaml").string(), (dir_ / "job.key").string());
+  ASSERT_TRUE(authorizer.ok());
+  auto secured = DaemonHttpServer::Start(HttpOptions{"127.0.0.1:0", "", ""}, core_.get(), &metrics_,
+                                         authorizer->get());
+  ASSERT_TRUE(secured.ok());
+  httplib::Client c("127.0.0.1", (*secured)->port());
+  EXPECT_EQ(c.Get("/healthz")->status, 200);  // says nothing about what runs
+  EXPECT_EQ(c.Get("/metrics")->status, 401);
+  EXPECT_EQ(c.Get("/metrics", {{"Authorization", "Bearer agent-token-0123456789"}})->status, 403);
+  EXPECT_EQ(c.Get("/metrics", {{"Authorization", "Bearer read-token-0123456789"}})->status, 200);
+}
+
+TEST_F(ObserveTest, AnAddressInUseIsAnErrorNamingIt) {
+  auto first = DaemonHttpServer::Start(HttpOptions{"127.0.0.1:0", "", ""}, core_.get(), &metrics_, nullptr);
+  ASSERT_TRUE(first.ok());
+  const std::string taken = "127.0.0.1:" + std::to_string((*first)->port());
+  auto second = DaemonHttpServer::Start(HttpOptions{taken, "", ""}, core_.get(), &metrics_, nullptr);
+  ASSERT_FALSE(second.ok());
+  EXPECT_TRUE(Contains(second.status().message(), taken)) << second.status().message();
+}
+
+}  // namespace
+}  // namespace meridian::scheduler
