@@ -57,8 +57,14 @@ Result<TrainOptions> ParseTrainOptions(int argc, char** argv, int* exit_code) {
   app.add_option("--eval-batches", o.eval_batches, "Validation micro-batches per evaluation")->group("Data");
   app.add_flag("--eval-only", o.eval_only, "Evaluate the initial model and stop")->group("Data");
 
-  app.add_option("--init-from", o.init_from, "Start from an llm.c checkpoint (v1 or v3)")->group("Files");
+  app.add_option("--init-from", o.init_from,
+                 "Start from an llm.c checkpoint (v1 or v3) or a Hugging Face GPT-2 model (a directory with "
+                 "model.safetensors and config.json, or a .safetensors file with config.json beside it)")
+      ->group("Files");
   app.add_option("--export-llmc", o.export_llmc, "Write an llm.c v3 checkpoint at the end")->group("Files");
+  app.add_option("--export-hf", o.export_hf,
+                 "Write a Hugging Face GPT-2 model directory (model.safetensors, config.json) at the end")
+      ->group("Files");
   app.add_option("--checkpoint-dir", o.checkpoint_dir, "Where training checkpoints go")->group("Files");
   app.add_option("--checkpoint-every", o.checkpoint_every, "Checkpoint every N steps (0: at the end)")
       ->group("Files");

@@ -10,7 +10,7 @@
 namespace meridian {
 
 struct TrainOptions {
-  // Model. --init-from takes the config from the llm.c file instead.
+  // Model. --init-from takes the config from the imported model instead.
   std::string model = "d4";
   int n_layer = 0, n_head = 0, n_embd = 0;  // 0: from the preset
   int vocab = 50257;
@@ -35,8 +35,9 @@ struct TrainOptions {
   bool eval_only = false;
 
   // Files.
-  std::string init_from;    // llm.c checkpoint to start from
+  std::string init_from;    // llm.c checkpoint or Hugging Face GPT-2 model (directory / .safetensors) to start from
   std::string export_llmc;  // llm.c checkpoint to write at the end
+  std::string export_hf;    // Hugging Face GPT-2 model directory to write at the end
   std::string checkpoint_dir;
   long checkpoint_every = 0;  // 0: only at the end (when checkpoint_dir is set)
   bool resume = false;        // continue from the newest checkpoint in checkpoint_dir

@@ -12,7 +12,9 @@
 #include "kernels/cpu/blas.h"
 #include "kernels/cpu/reduce.h"
 #include "runtime/checkpoint/checkpoint.h"
+#include "runtime/checkpoint/hf_gpt2.h"
 #include "runtime/checkpoint/llmc_format.h"
+#include "runtime/checkpoint/model_import.h"
 #include "runtime/comm/watchdog.h"
 #include "runtime/data/byte_tokenizer.h"
 #include "runtime/model/flops.h"
@@ -37,7 +39,7 @@ Status Trainer::Initialize() {
 
   std::vector<float> initial_params;
   if (!o.init_from.empty()) {
-    MERIDIAN_ASSIGN_OR_RETURN(LlmcModel imported, ReadLlmcCheckpoint(o.init_from));
+    MERIDIAN_ASSIGN_OR_RETURN(LlmcModel imported, ReadModelWeights(o.init_from));
     config_ = imported.config;
     initial_params = std::move(imported.params);
     if (o.seq > config_.max_seq_len)
@@ -429,12 +431,16 @@ Status Trainer::Run() {
   progress.Break();
   // The last checkpoint is published before the run counts as done.
   if (checkpointer_) MERIDIAN_RETURN_IF_ERROR(checkpointer_->Wait());
-  if (!o.export_llmc.empty()) {
+  if (!o.export_llmc.empty() || !o.export_hf.empty()) {
     TrainingCheckpoint whole;
     MERIDIAN_RETURN_IF_ERROR(GatherWholeModel(false, &whole));
-    if (is_root()) {
+    if (is_root() && !o.export_llmc.empty()) {
       MERIDIAN_RETURN_IF_ERROR(WriteLlmcCheckpoint(o.export_llmc, config_, whole.params.data()));
       std::fprintf(stderr, "exported llm.c checkpoint %s\n", o.export_llmc.c_str());
+    }
+    if (is_root() && !o.export_hf.empty()) {
+      MERIDIAN_RETURN_IF_ERROR(WriteHfGpt2(o.export_hf, config_, whole.params.data()));
+      std::fprintf(stderr, "exported Hugging Face GPT-2 model %s\n", o.export_hf.c_str());
     }
   }
   if (o.sample > 0) MERIDIAN_RETURN_IF_ERROR(PrintSample());

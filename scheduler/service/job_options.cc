@@ -25,27 +25,27 @@ struct Allowed {
 
 const std::map<std::string, Allowed>& AllowedOptions() {
   static const std::map<std::string, Allowed> options = {
-      {"--weight-decay", {Allowed::kNumber, 0, 10}},
-      {"--beta1", {Allowed::kNumber, 0, 1}},
-      {"--beta2", {Allowed::kNumber, 0, 1}},
-      {"--adam-eps", {Allowed::kNumber, 0, 1}},
-      {"--grad-clip", {Allowed::kNumber, 0, 1e6}},
-      {"--seed", {Allowed::kNumber, 0, 1.8e19}},
-      {"--eval-batches", {Allowed::kNumber, 1, 1e6}},
-      {"--checkpoint-every", {Allowed::kNumber, 0, 1e12}},
-      {"--keep-last", {Allowed::kNumber, 0, 1e6}},
+      {"--weight-decay", {Allowed::kNumber, 0, 10, {}}},
+      {"--beta1", {Allowed::kNumber, 0, 1, {}}},
+      {"--beta2", {Allowed::kNumber, 0, 1, {}}},
+      {"--adam-eps", {Allowed::kNumber, 0, 1, {}}},
+      {"--grad-clip", {Allowed::kNumber, 0, 1e6, {}}},
+      {"--seed", {Allowed::kNumber, 0, 1.8e19, {}}},
+      {"--eval-batches", {Allowed::kNumber, 1, 1e6, {}}},
+      {"--checkpoint-every", {Allowed::kNumber, 0, 1e12, {}}},
+      {"--keep-last", {Allowed::kNumber, 0, 1e6, {}}},
       {"--checkpoint-format", {Allowed::kChoice, 0, 0, {"sharded", "whole"}}},
       {"--pp-schedule", {Allowed::kChoice, 0, 0, {"1f1b", "gpipe"}}},
-      {"--bucket-mb", {Allowed::kNumber, 0, 1e5}},
-      {"--no-overlap", {Allowed::kFlag}},
-      {"--comm-timeout", {Allowed::kNumber, 0.1, 1e6}},
-      {"--diloco-h", {Allowed::kNumber, 1, 1e9}},
-      {"--outer-lr", {Allowed::kNumber, 0, 100}},
-      {"--outer-momentum", {Allowed::kNumber, 0, 1}},
+      {"--bucket-mb", {Allowed::kNumber, 0, 1e5, {}}},
+      {"--no-overlap", {Allowed::kFlag, 0, 0, {}}},
+      {"--comm-timeout", {Allowed::kNumber, 0.1, 1e6, {}}},
+      {"--diloco-h", {Allowed::kNumber, 1, 1e9, {}}},
+      {"--outer-lr", {Allowed::kNumber, 0, 100, {}}},
+      {"--outer-momentum", {Allowed::kNumber, 0, 1, {}}},
       {"--outer-compress", {Allowed::kChoice, 0, 0, {"none", "fp16", "int8"}}},
-      {"--sample-temperature", {Allowed::kNumber, 1e-6, 100}},
-      {"--log-every", {Allowed::kNumber, 0, 1e12}},
-      {"--init-from", {Allowed::kDataPath}},
+      {"--sample-temperature", {Allowed::kNumber, 1e-6, 100, {}}},
+      {"--log-every", {Allowed::kNumber, 0, 1e12, {}}},
+      {"--init-from", {Allowed::kDataPath, 0, 0, {}}},
   };
   return options;
 }
@@ -68,6 +68,16 @@ fs::path Resolved(const std::string& path) {
   std::error_code ec;
   fs::path p = fs::weakly_canonical(fs::absolute(path, ec), ec);
   return ec ? fs::absolute(path).lexically_normal() : p;
+}
+
+// The files besides `path` itself that meridian-train --init-from may read
+// (runtime/checkpoint/hf_gpt2.h).
+std::vector<std::string> InitFromCompanionFiles(const std::string& path) {
+  std::error_code ec;
+  if (fs::is_directory(path, ec)) {
+    return {(fs::path(path) / "model.safetensors").string(), (fs::path(path) / "config.json").string()};
+  }
+  return {(fs::path(path).parent_path() / "config.json").string()};
 }
 
 }  // namespace
@@ -150,10 +160,17 @@ Status CheckExtraArgs(const v1::TrainingOptions& training, const std::vector<std
       case Allowed::kChoice:
         if (!a.choices.count(value)) return Refused(i, value, name + " takes one of its documented values");
         break;
-      case Allowed::kDataPath:
-        MERIDIAN_RETURN_IF_ERROR(CheckUnderDataRoots(
-            "spec.training.extra_args[" + std::to_string(i) + "] (" + name + ")", value, data_roots));
+      case Allowed::kDataPath: {
+        const std::string field = "spec.training.extra_args[" + std::to_string(i) + "] (" + name + ")";
+        MERIDIAN_RETURN_IF_ERROR(CheckUnderDataRoots(field, value, data_roots));
+        // --init-from also opens the files of a Hugging Face model: those in
+        // its directory, or the config.json beside a .safetensors file; a
+        // link among them must not lead out of the roots either.
+        for (const std::string& file : InitFromCompanionFiles(value)) {
+          MERIDIAN_RETURN_IF_ERROR(CheckUnderDataRoots(field, file, data_roots));
+        }
         break;
+      }
       case Allowed::kFlag:
         break;
     }

@@ -36,6 +36,15 @@ if [[ $? -eq 0 ]] && grep -q "skipping checkpoint .*step_00000003: .*step_000000
 else
   echo "FAIL: corrupted newest checkpoint: $out"; fail=1
 fi
+# Hugging Face GPT-2 imports: a damaged safetensors file, a config Meridian cannot compute.
+"${train[@]}" --data "$work/data/train_*.bin" --export-hf "$work/hf" 2>/dev/null || { echo "FAIL: HF export"; exit 1; }
+mkdir -p "$work/hf_cut" && cp "$work/hf/config.json" "$work/hf_cut/"
+head -c 3000 "$work/hf/model.safetensors" > "$work/hf_cut/model.safetensors"
+expect_error "truncated safetensors file" "hf_cut/model.safetensors" "${train[@]}" --data "$work/data/train_*.bin" \
+  --init-from "$work/hf_cut"
+sed -i 's/"layer_norm_epsilon": 1e-05/"layer_norm_epsilon": 1e-06/' "$work/hf/config.json"
+expect_error "HF config with another LayerNorm epsilon" "layer_norm_epsilon" "${train[@]}" \
+  --data "$work/data/train_*.bin" --init-from "$work/hf"
 printf 'batch: [1, 2\n' > "$work/bad.yaml"
 expect_error "malformed YAML config" "YAML" "${train[@]}" --config "$work/bad.yaml"
 expect_error "negative batch" "batch" "${train[@]}" --batch -1

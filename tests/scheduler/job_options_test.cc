@@ -71,6 +71,24 @@ TEST_F(DataRootsTest, PathsOutsideTheRootsAreRefusedThroughDotDotAndSymbolicLink
   EXPECT_TRUE(CheckUnderDataRoots("spec.training.data", P("outside/secret.bin"), {}).ok());  // no roots: anywhere
 }
 
+TEST_F(DataRootsTest, HuggingFaceModelFilesMayNotLinkOutOfTheRoots) {
+  // --init-from DIR reads DIR/model.safetensors and DIR/config.json;
+  // --init-from X.safetensors reads the config.json beside it.
+  fs::create_directories(base_ / "root/hf");
+  std::ofstream(base_ / "root/hf/model.safetensors") << "x";
+  std::ofstream(base_ / "root/hf/config.json") << "{}";
+  EXPECT_TRUE(CheckExtraArgs(With({"--init-from", P("root/hf")}), roots_).ok());
+  EXPECT_TRUE(CheckExtraArgs(With({"--init-from", P("root/hf/model.safetensors")}), roots_).ok());
+  fs::remove(base_ / "root/hf/config.json");
+  fs::create_symlink(base_ / "outside/secret.bin", base_ / "root/hf/config.json");
+  ExpectRefused(CheckExtraArgs(With({"--init-from", P("root/hf")}), roots_), P("root/hf/config.json"));
+  ExpectRefused(CheckExtraArgs(With({"--init-from", P("root/hf/model.safetensors")}), roots_),
+                "extra_args[1] (--init-from)");
+  fs::create_directories(base_ / "root/hf2");
+  fs::create_symlink(base_ / "outside/secret.bin", base_ / "root/hf2/model.safetensors");
+  ExpectRefused(CheckExtraArgs(With({"--init-from", P("root/hf2")}), roots_), P("root/hf2/model.safetensors"));
+}
+
 TEST_F(DataRootsTest, SubmitRefusesDataOutsideTheRootsNamingTheField) {
   auto store = std::move(OpenSqliteStateStore((base_ / "state").string())).value();
   FakeLauncher launcher;
