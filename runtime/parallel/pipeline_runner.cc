@@ -79,9 +79,9 @@ Status PipelineRunner::Run(const std::vector<PipelineAction>& schedule, bool com
         MERIDIAN_RETURN_IF_ERROR(pp_->Recv(output_grad, count, stage_ + 1, GradTag(a.microbatch)));
       }
       if (before_backward) before_backward(a.microbatch);
-      MERIDIAN_RETURN_IF_ERROR(wait(grad_send_[slot]));  // Backward rewrites the slot's input gradient
       MERIDIAN_RETURN_IF_ERROR(timed([&] { return executor_->Backward(slot, output_grad); }));
       if (!first) {
+        MERIDIAN_RETURN_IF_ERROR(wait(grad_send_[slot]));  // input_grad rewrites the slot's buffer
         MERIDIAN_ASSIGN_OR_RETURN(grad_send_[slot],
                                   pp_->ISend(executor_->input_grad(slot), count, stage_ - 1, GradTag(a.microbatch)));
       }

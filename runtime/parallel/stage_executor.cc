@@ -36,12 +36,14 @@ class CpuExecutor : public StageExecutor {
   }
   Status Backward(int slot, const float* output_grad) override {
     model_->Backward(output_grad, slot);
-    // The model keeps one input gradient; the slot's copy lives while its
-    // send to the previous stage is in flight.
-    if (!input_grad_.empty()) std::copy(model_->dinput(), model_->dinput() + count_, input_grad_[slot].begin());
     return Status::OK();
   }
-  const float* input_grad(int slot) const override { return input_grad_[slot].data(); }
+  // The model keeps one input gradient; the slot's copy lives while its
+  // send to the previous stage is in flight.
+  const float* input_grad(int slot) override {
+    std::copy(model_->dinput(), model_->dinput() + count_, input_grad_[slot].begin());
+    return input_grad_[slot].data();
+  }
   float* receive_buffer() override { return receive_.data(); }
 
  private:

@@ -41,11 +41,13 @@ class StageExecutor {
   // The last stage: the slot's mean loss, added to *sum.
   virtual Status AddLoss(int slot, double* sum) = 0;
   // output_grad: the gradient of the slot's output (null on the last
-  // stage). Gradients accumulate; afterwards input_grad(slot) holds the
-  // gradient of the slot's input (not the first stage) until the slot's
-  // next Backward.
+  // stage). Gradients accumulate.
   virtual Status Backward(int slot, const float* output_grad) = 0;
-  virtual const float* input_grad(int slot) const = 0;
+  // The gradient of the input of the slot's latest Backward (not the first
+  // stage), moved into the slot's own boundary buffer, where it stays until
+  // the slot's next call: the runner asks once the slot's previous send has
+  // completed, so that send overlaps this Backward.
+  virtual const float* input_grad(int slot) = 0;
   // A boundary buffer to receive into (activations, or output gradients);
   // valid until the next Forward or Backward that takes it.
   virtual float* receive_buffer() = 0;

@@ -29,7 +29,7 @@ class WholeModelExecutor : public StageExecutor {
       return Status::FailedPrecondition("the GPU step runs the whole model, one micro-batch at a time");
     return step_->Backward();
   }
-  const float* input_grad(int) const override { return nullptr; }
+  const float* input_grad(int) override { return nullptr; }
   float* receive_buffer() override { return nullptr; }
 
  private:

@@ -52,7 +52,7 @@ class AddOneStage : public StageExecutor {
     ++backwards;
     return Status::OK();
   }
-  const float* input_grad(int slot) const override { return in_grad_[slot].data(); }
+  const float* input_grad(int slot) override { return in_grad_[slot].data(); }
   float* receive_buffer() override { return receive_.data(); }
 
   std::vector<std::string> log;  // "F<value>@<slot>" / "B<value>@<slot>"
