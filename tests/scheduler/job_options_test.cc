@@ -42,7 +42,9 @@ TEST(ExtraArgs, OnlyAllowedOptionsWithValidValuesPass) {
 class DataRootsTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    base_ = fs::path(::testing::TempDir()) / "data_roots";
+    // One directory per test: ctest runs them in parallel.
+    base_ = fs::path(::testing::TempDir()) /
+            ("data_roots_" + std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
     fs::remove_all(base_);
     fs::create_directories(base_ / "root");
     fs::create_directories(base_ / "outside");

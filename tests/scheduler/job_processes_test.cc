@@ -92,8 +92,12 @@ TEST_F(JobProcessesTest, AnAdoptedAttemptCanBeStopped) {
   ASSERT_TRUE(pgid.ok());
   ASSERT_EQ(second_.Adopt("job", files_).state, Orphan::State::kRunning);
   ASSERT_TRUE(second_.Stop("job").ok());
-  EXPECT_EQ(second_exits_.Wait("job"), 128 + SIGTERM);  // the shell's status, recorded by its supervisor
-  EXPECT_EQ(first_exits_.Wait("job"), 128 + SIGTERM);
+  // The shell's status, recorded by its supervisor: SIGTERM's, or SIGKILL's
+  // when a loaded machine let the 0.5 s grace run out first. Both daemons
+  // see the same one.
+  const int code = second_exits_.Wait("job");
+  EXPECT_TRUE(code == 128 + SIGTERM || code == 128 + SIGKILL) << code;
+  EXPECT_EQ(first_exits_.Wait("job"), code);
 }
 
 TEST_F(JobProcessesTest, NoLockFileMeansTheAttemptNeverStarted) {
