@@ -1,5 +1,6 @@
 #include "runtime/train/train_options.h"
 
+#include <algorithm>
 #include <memory>
 #include <sstream>
 
@@ -21,6 +22,46 @@ Result<GPTConfig> TrainOptions::ModelConfig() const {
   return config;
 }
 
+namespace {
+
+size_t EditDistance(const std::string& a, const std::string& b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diagonal = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      const size_t up = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] != b[j - 1])});
+      diagonal = up;
+    }
+  }
+  return row[b.size()];
+}
+
+// CLI11 says "INI was not able to parse KEY" for a config key that is no
+// option: name the file and the key, and the option it most resembles.
+Status UnknownConfigKey(const CLI::App& app, const std::string& what) {
+  const std::string prefix = "INI was not able to parse ";
+  const std::string file = app.get_config_ptr() != nullptr ? app.get_config_ptr()->as<std::string>() : "";
+  if (what.rfind(prefix, 0) != 0) return Status::InvalidArgument("meridian-train: --config " + file + ": " + what);
+  std::string key = what.substr(prefix.size());
+  std::replace(key.begin(), key.end(), '_', '-');
+  std::string closest;
+  size_t best = std::string::npos;
+  for (const CLI::Option* option : app.get_options()) {
+    for (const std::string& name : option->get_lnames()) {
+      const size_t d = EditDistance(key, name);
+      if (d < best) best = d, closest = name;
+    }
+  }
+  std::string message = "meridian-train: --config " + file + ": unknown key \"" + what.substr(prefix.size()) + "\"";
+  if (!closest.empty() && best <= std::max<size_t>(2, key.size() / 3)) message += " (did you mean \"" + closest + "\"?)";
+  return Status::InvalidArgument(message);
+}
+
+}  // namespace
+
 Result<TrainOptions> ParseTrainOptions(int argc, char** argv, int* exit_code) {
   *exit_code = -1;
   TrainOptions o;
@@ -28,6 +69,8 @@ Result<TrainOptions> ParseTrainOptions(int argc, char** argv, int* exit_code) {
   app.option_defaults()->always_capture_default()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   app.config_formatter(std::make_shared<YamlCliConfig>());
   app.set_config("--config", "", "YAML file of options (keys are option names); the command line wins");
+  // A misspelt key ("step: 3") must stop the run, not train with defaults.
+  app.allow_config_extras(CLI::config_extras_mode::error);
 
   app.add_option("--model", o.model, "Preset: d4, d12, d24, d36, d48")->group("Model");
   app.add_option("--n-layer", o.n_layer, "Override the preset's layers")->group("Model");
@@ -124,6 +167,8 @@ Result<TrainOptions> ParseTrainOptions(int argc, char** argv, int* exit_code) {
   } catch (const CLI::CallForHelp& e) {
     *exit_code = app.exit(e);
     return o;
+  } catch (const CLI::ConfigError& e) {
+    return UnknownConfigKey(app, e.what());
   } catch (const CLI::ParseError& e) {
     std::ostringstream msg;
     msg << e.what();

@@ -47,5 +47,8 @@ expect_error "HF config with another LayerNorm epsilon" "layer_norm_epsilon" "${
   --data "$work/data/train_*.bin" --init-from "$work/hf"
 printf 'batch: [1, 2\n' > "$work/bad.yaml"
 expect_error "malformed YAML config" "YAML" "${train[@]}" --config "$work/bad.yaml"
+printf 'step: 3\n' > "$work/misspelt.yaml"
+expect_error "misspelt config key" 'misspelt.yaml: unknown key "step" (did you mean "steps"?)' \
+  "${train[@]}" --data "$work/data/train_*.bin" --config "$work/misspelt.yaml"
 expect_error "negative batch" "batch" "${train[@]}" --batch -1
 exit $fail
