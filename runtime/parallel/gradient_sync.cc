@@ -56,10 +56,7 @@ class BucketedSync : public GradientSync {
   // norm (under diloco data centers differ, and each clips by its own).
   Communicator* norm_group() const override { return groups_->pp.get(); }
 
-  Status GatherShards(const float* shard, float* whole) override {
-    std::copy(shard, shard + shard_end_, whole);
-    return Status::OK();
-  }
+  Result<const float*> WholeStage(const float* held, std::vector<float>*) override { return held; }
   double exposed_wait_s() const override { return buckets_.exposed_wait_s(); }
 
  protected:
@@ -114,8 +111,10 @@ class Zero1Sync : public GradientSync {
   Status AfterOptimizerStep(float* params) override {
     return groups_->dp->AllGather(params + shard_begin_, params, counts_);
   }
-  Status GatherShards(const float* shard, float* whole) override {
-    return groups_->dp->AllGather(shard, whole, counts_);
+  Result<const float*> WholeStage(const float* held, std::vector<float>* scratch) override {
+    scratch->assign(total_, 0.0f);
+    MERIDIAN_RETURN_IF_ERROR(groups_->dp->AllGather(held, scratch->data(), counts_));
+    return (const float*)scratch->data();
   }
 
  private:

@@ -21,6 +21,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "common/status.h"
 #include "runtime/model/parameter_layout.h"
@@ -84,9 +85,10 @@ class GradientSync {
     (void)step;
     return true;
   }
-  // recv (the whole stage buffer) <- every rank's shard of an array held
-  // sharded (AdamW moments under ZeRO-1); a copy otherwise.
-  virtual Status GatherShards(const float* shard, float* whole) = 0;
+  // The whole stage's values of an array each rank holds its shard of
+  // (the AdamW moments): `held` itself where the shard is the whole stage,
+  // else every rank's shard all-gathered into *scratch (ZeRO-1).
+  virtual Result<const float*> WholeStage(const float* held, std::vector<float>* scratch) = 0;
   // Seconds Finish waited for communication, last step (the all-reduce
   // time backward did not hide).
   virtual double exposed_wait_s() const { return 0.0; }

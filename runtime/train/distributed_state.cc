@@ -46,19 +46,16 @@ std::vector<std::string> DistributedState::ArrayNames() const {
 }
 
 Status DistributedState::GatherWhole(bool with_optimizer, TrainingCheckpoint* out) {
-  const size_t n = model_->num_params();
   DilocoOuterOptimizer* diloco = sync_->diloco();
   std::vector<const float*> stage = {model_->params()};
   std::vector<std::vector<float>*> whole = {&out->params};
-  std::vector<float> stage_m, stage_v;
+  std::vector<float> scratch_m, scratch_v;
   if (with_optimizer) {
     // The moments of the whole stage (each rank holds those of its shard).
-    stage_m.assign(n, 0.0f);
-    stage_v.assign(n, 0.0f);
-    MERIDIAN_RETURN_IF_ERROR(sync_->GatherShards(optimizer_->m().data(), stage_m.data()));
-    MERIDIAN_RETURN_IF_ERROR(sync_->GatherShards(optimizer_->v().data(), stage_v.data()));
-    stage.push_back(stage_m.data());
-    stage.push_back(stage_v.data());
+    MERIDIAN_ASSIGN_OR_RETURN(const float* stage_m, sync_->WholeStage(optimizer_->m().data(), &scratch_m));
+    MERIDIAN_ASSIGN_OR_RETURN(const float* stage_v, sync_->WholeStage(optimizer_->v().data(), &scratch_v));
+    stage.push_back(stage_m);
+    stage.push_back(stage_v);
     whole.push_back(&out->adam_m);
     whole.push_back(&out->adam_v);
     if (diloco) {
