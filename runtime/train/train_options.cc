@@ -6,6 +6,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "common/command_line.h"
 #include "common/yaml_cli_config.h"
 
 namespace meridian {
@@ -162,9 +163,13 @@ Result<TrainOptions> ParseTrainOptions(int argc, char** argv, int* exit_code) {
   app.add_option("--sample-temperature", o.sample_temperature)->group("Run");
   app.add_option("--log-every", o.log_every, "Log line every N steps when not on a terminal")->group("Run");
 
+  AddVersionFlag(app, argc > 0 ? argv[0] : nullptr);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
+    *exit_code = app.exit(e);
+    return o;
+  } catch (const CLI::CallForVersion& e) {
     *exit_code = app.exit(e);
     return o;
   } catch (const CLI::ConfigError& e) {

@@ -2,7 +2,7 @@
 # What scripts rely on from every program's command line: --json anywhere
 # on meridianctl's line, with every field (zeros too) and 64-bit numbers as
 # numbers; exit codes 0 done (--help too), 1 failed, 2 bad usage, from
-# every program.
+# every program; --version on every program.
 set -uo pipefail
 bin=$1; work=$2
 rm -rf "$work" && mkdir -p "$work"
@@ -26,9 +26,12 @@ exit_code 2 "$bin/meridianctl"
 exit_code 2 "$bin/meridianctl" --no-such-option pools
 exit_code 2 "$bin/meridianctl" get
 exit_code 1 "$bin/meridianctl" get job-999999
-for program in meridian-scheduler meridian-train meridian-data meridian-bench; do
+for program in meridianctl meridian-scheduler meridian-train meridian-data meridian-bench; do
   exit_code 0 "$bin/$program" --help
   exit_code 2 "$bin/$program" --no-such-option
+  # --version: the program, the project's version and the commit it was built from.
+  exit_code 0 "$bin/$program" --version
+  grep -Eq "^$program [0-9]+\.[0-9]+\.[0-9]+ \(commit [0-9a-z-]+\)$" "$work/out" || { cat "$work/out"; fail "$program --version"; }
 done
 
 cat >"$work/job.yaml" <<YAML
