@@ -1,6 +1,7 @@
 #include "runtime/train/metrics_writer.h"
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 
 namespace meridian {
@@ -19,7 +20,10 @@ Status MetricsWriter::Open(const std::string& path) {
 
 Status MetricsWriter::Write(nlohmann::json record) {
   if (file_ == nullptr) return Status::OK();
-  if (attempt_ > 0) record["attempt"] = attempt_;
+  // Wall-clock time of the record, so curves of runs can be put on one
+  // time axis and a stalled job is seen as such.
+  record["time"] = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+  record["attempt"] = attempt_;
   const std::string line = record.dump() + "\n";
   if (std::fwrite(line.data(), 1, line.size(), file_) != line.size() || std::fflush(file_) != 0)
     return Status::IOError(path_ + ": write failed: " + std::strerror(errno));

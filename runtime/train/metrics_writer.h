@@ -22,15 +22,15 @@ class MetricsWriter {
   // An empty path makes a writer that discards everything.
   Status Open(const std::string& path);
   Status Write(nlohmann::json record);
-  // Launch number of a scheduled job (its restarts start new attempts);
-  // written into every record when set, so each step appears once per
-  // attempt.
-  void SetAttempt(int attempt) { attempt_ = attempt; }
+  // Launch number of a scheduled job (its restarts start new attempts),
+  // written into every record so each step appears once per attempt; a
+  // run started by hand is attempt 1.
+  void SetAttempt(int attempt) { attempt_ = attempt > 0 ? attempt : 1; }
 
  private:
   std::string path_;
   std::FILE* file_ = nullptr;
-  int attempt_ = 0;
+  int attempt_ = 1;
 };
 
 }  // namespace meridian

@@ -162,6 +162,9 @@ Result<TrainOptions> ParseTrainOptions(int argc, char** argv, int* exit_code) {
   app.add_option("--sample-prompt", o.sample_prompt, "Prompt for --sample (byte-level vocab)")->group("Run");
   app.add_option("--sample-temperature", o.sample_temperature)->group("Run");
   app.add_option("--log-every", o.log_every, "Log line every N steps when not on a terminal")->group("Run");
+  app.add_option("--peak-tflops", o.peak_tflops,
+                 "Dense peak TFLOP/s of one rank's device; metrics then carry mfu (model FLOPs utilisation)")
+      ->group("Run");
 
   AddVersionFlag(app, argc > 0 ? argv[0] : nullptr);
   try {
@@ -226,6 +229,7 @@ Status ValidateTrainOptions(const TrainOptions& o) {
     if (o.zero != 0) return bad("zero", std::to_string(o.zero), "ZeRO-1 is not wired for --device cuda");
     if (o.dp_sync != "sync") return bad("dp-sync", o.dp_sync, "--device cuda supports sync only");
   }
+  if (!(o.peak_tflops >= 0)) return bad("peak-tflops", std::to_string(o.peak_tflops), "must be >= 0");
   if (o.threads < 0) return bad("threads", std::to_string(o.threads), "must be >= 0");
   if (o.sample < 0) return bad("sample", std::to_string(o.sample), "must be >= 0");
   if (!(o.sample_temperature > 0)) return bad("sample-temperature", std::to_string(o.sample_temperature), "must be > 0");

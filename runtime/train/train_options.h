@@ -83,6 +83,9 @@ struct TrainOptions {
   std::string sample_prompt = "\n";
   float sample_temperature = 0.8f;
   long log_every = 10;
+  // Dense peak of one rank's device in TFLOP/s, for the MFU in the metrics
+  // (0: not known, no MFU).
+  double peak_tflops = 0;
 
   // The model config the options name (preset plus overrides). Not used
   // with --init-from.

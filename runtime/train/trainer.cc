@@ -399,6 +399,9 @@ Status Trainer::Run() {
                              {"tokens_per_s", tokens_per_s},
                              {"ms_per_step", ms},
                              {"gflops", flops_per_step / (ms / 1e3) / 1e9}};
+    // MFU as PaLM counts it: the model's FLOPs per second over the peak of
+    // every rank's device.
+    if (o.peak_tflops > 0) record["mfu"] = flops_per_step / (ms / 1e3) / (o.peak_tflops * 1e12 * layout_.world());
     if (layout_.world() > 1) {
       double bytes[2] = {traffic_.intra_dc(), traffic_.inter_dc()};
       MERIDIAN_RETURN_IF_ERROR(world_->AllReduceDouble(bytes, 2, ReduceOp::kSum));
