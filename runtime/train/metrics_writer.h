@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/status.h"
+#include "runtime/train/tensorboard_writer.h"
 
 namespace meridian {
 
@@ -21,6 +22,10 @@ class MetricsWriter {
 
   // An empty path makes a writer that discards everything.
   Status Open(const std::string& path);
+  // Also writes every record's numbers as TensorBoard scalars into `dir`
+  // ("train/loss", "train/mfu", ...; an eval record's "eval_loss" as
+  // "eval/loss"), stepped by the record's step.
+  Status OpenTensorBoard(const std::string& dir);
   Status Write(nlohmann::json record);
   // Launch number of a scheduled job (its restarts start new attempts),
   // written into every record so each step appears once per attempt; a
@@ -31,6 +36,7 @@ class MetricsWriter {
   std::string path_;
   std::FILE* file_ = nullptr;
   int attempt_ = 1;
+  TensorBoardWriter tensorboard_;
 };
 
 }  // namespace meridian

@@ -166,6 +166,10 @@ Result<TrainOptions> ParseTrainOptions(int argc, char** argv, int* exit_code) {
                  "Dense peak TFLOP/s of one rank's device; metrics then carry mfu (model FLOPs utilisation)")
       ->group("Run");
 
+  app.add_option("--tensorboard", o.tensorboard,
+                 "Also write the metrics as TensorBoard event files into DIR (tensorboard --logdir DIR)")
+      ->group("Run");
+
   AddVersionFlag(app, argc > 0 ? argv[0] : nullptr);
   try {
     app.parse(argc, argv);

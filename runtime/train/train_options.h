@@ -86,6 +86,7 @@ struct TrainOptions {
   // Dense peak of one rank's device in TFLOP/s, for the MFU in the metrics
   // (0: not known, no MFU).
   double peak_tflops = 0;
+  std::string tensorboard;  // directory for TensorBoard event files; empty: none
 
   // The model config the options name (preset plus overrides). Not used
   // with --init-from.

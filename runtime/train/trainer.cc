@@ -112,6 +112,7 @@ Status Trainer::Initialize() {
   if (is_root()) {
     MERIDIAN_RETURN_IF_ERROR(metrics_.Open(o.metrics_out));
     metrics_.SetAttempt(o.attempt);
+    MERIDIAN_RETURN_IF_ERROR(metrics_.OpenTensorBoard(o.tensorboard));
     std::fprintf(stderr, "model %s: %zu parameters | batch %d x seq %d x %d micro-batches x dp %d | %d threads\n",
                  DescribeConfig(config_).c_str(), NumParameters(config_), o.batch, o.seq, microbatches_, layout_.dp,
                  omp_get_max_threads());

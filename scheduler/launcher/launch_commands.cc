@@ -24,6 +24,7 @@ JobPaths PathsFor(const std::string& root, const std::string& job_id) {
   p.dir = root + "/jobs/" + job_id;
   p.checkpoints = p.dir + "/checkpoints";
   p.metrics = p.dir + "/metrics.jsonl";
+  p.tensorboard = p.dir + "/tensorboard";
   p.hostfile = p.dir + "/hostfile";
   p.log = p.dir + "/output.log";
   p.batch_script = p.dir + "/job.sbatch";
@@ -69,7 +70,7 @@ std::vector<std::string> TrainCommand(const v1::Job& job, const JobPaths& paths,
   std::vector<std::string> cmd = {settings.train_binary, "--scheduler",      settings.scheduler_address,
                                   "--job",               job.id(),           "--checkpoint-dir",
                                   paths.checkpoints,     "--resume",         "--metrics-out",
-                                  paths.metrics};
+                                  paths.metrics,         "--tensorboard",    paths.tensorboard};
   for (const std::string& a : job.spec().training().extra_args()) cmd.push_back(a);
   return cmd;
 }

@@ -33,7 +33,7 @@ struct LaunchSettings {
 // Where a job's files live: `root`/jobs/ID (checkpoints, metrics, host
 // file, output.log). `root` must be on storage every host of the job sees.
 struct JobPaths {
-  std::string dir, checkpoints, metrics, hostfile, log, batch_script;
+  std::string dir, checkpoints, metrics, tensorboard, hostfile, log, batch_script;
   // Attempt N's supervisor holds an flock on launch-N.lock (its process
   // group id inside) for as long as it lives, and writes the launcher's
   // exit status to launch-N.exit before it ends: how a restarted daemon

@@ -52,6 +52,7 @@ TEST(LaunchCommandsTest, PathsLiveUnderTheJobRoot) {
   EXPECT_EQ(p.dir, "/shared/meridian/jobs/job-000007");
   EXPECT_EQ(p.metrics, "/shared/meridian/jobs/job-000007/metrics.jsonl");
   EXPECT_EQ(p.checkpoints, "/shared/meridian/jobs/job-000007/checkpoints");
+  EXPECT_EQ(p.tensorboard, "/shared/meridian/jobs/job-000007/tensorboard");
 }
 
 TEST(LaunchCommandsTest, SshMpirunPinsRanksAndCarriesTheLaunchOptions) {
@@ -79,7 +80,7 @@ TEST(LaunchCommandsTest, SshMpirunPinsRanksAndCarriesTheLaunchOptions) {
   EXPECT_TRUE(HasSequence(cmd, {"--mca", "btl_base_verbose", "1"}));
   EXPECT_TRUE(HasSequence(cmd, {"-np", "4", "/opt/meridian/bin/meridian-train", "--scheduler", "10.0.0.1:7070",
                                 "--job", "job-000007"}));
-  EXPECT_TRUE(HasSequence(cmd, {"--metrics-out", paths.metrics, "--log-every", "1"}));
+  EXPECT_TRUE(HasSequence(cmd, {"--metrics-out", paths.metrics, "--tensorboard", paths.tensorboard, "--log-every", "1"}));
   // Over SSH, hosts are not oversubscribed.
   EXPECT_EQ(std::count(cmd.begin(), cmd.end(), "--oversubscribe"), 0);
   const auto local = MpirunCommand(PlacedJob(), paths, LaunchOptions{}, LauncherKind::kLocal, Settings());
