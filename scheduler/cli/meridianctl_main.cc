@@ -1,9 +1,12 @@
 // meridianctl: command-line client of the scheduler daemon.
-//   pools | nodes | submit FILE.yaml [--watch] | plan FILE.yaml | list | get ID | watch ID | cancel ID | logs ID
+//   pools | nodes | submit FILE.yaml [--watch] | plan FILE.yaml | list [--state S] | get ID | watch ID | cancel ID
+//   | logs ID [-f] [--tail BYTES]
 // Readable tables by default, --json (anywhere on the line) for scripts:
 // every field, zeros included, 64-bit numbers as numbers. Exit codes: 0 ok,
 // 1 the daemon said no (its message is printed), 2 bad usage or job file,
 // 3 a watched job ended other than SUCCEEDED.
+#include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -49,8 +52,19 @@ void PrintPlacement(const v1::Placement& p) {
   }
 }
 
+// "42s", "17m", "5h", "3d": how long ago a Unix time was.
+std::string Age(double unix_s) {
+  if (unix_s <= 0) return "-";
+  const double s = std::max(0.0, std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count() - unix_s);
+  if (s < 120) return std::to_string((long)s) + "s";
+  if (s < 7200) return std::to_string((long)(s / 60)) + "m";
+  if (s < 172800) return std::to_string((long)(s / 3600)) + "h";
+  return std::to_string((long)(s / 86400)) + "d";
+}
+
 void PrintJob(const v1::Job& j) {
-  std::printf("%s  %-10s %s", j.id().c_str(), State(j.state()).c_str(), j.spec().name().c_str());
+  std::printf("%s  %-10s %5s  %s", j.id().c_str(), State(j.state()).c_str(), Age(j.submitted_unix_s()).c_str(),
+              j.spec().name().c_str());
   if (j.last_progress().step() > 0)
     std::printf("  step %lld/%lld loss %.4f", (long long)j.last_progress().step(), (long long)j.spec().training().steps(),
                 j.last_progress().loss());
@@ -84,6 +98,27 @@ int Watch(v1::Scheduler::Stub& stub, const std::string& id) {
   grpc::Status s = reader->Finish();
   if (!s.ok()) return Fail(s, "WatchJob");
   return last == v1::SUCCEEDED ? 0 : 3;
+}
+
+// The job's output as the daemon's machine has it, written to stdout as it
+// arrives; with follow until the job ends. offset < 0: the last -offset
+// bytes.
+int Logs(v1::Scheduler::Stub& stub, const std::string& id, bool follow, long long offset) {
+  grpc::ClientContext ctx;
+  v1::StreamJobLogRequest req;
+  req.set_id(id);
+  req.set_follow(follow);
+  req.set_offset(offset);
+  auto reader = stub.StreamJobLog(&ctx, req);
+  v1::JobLogChunk chunk;
+  while (reader->Read(&chunk)) {
+    if (g_json) PrintJson(chunk);
+    else std::fwrite(chunk.data().data(), 1, chunk.data().size(), stdout);
+    std::fflush(stdout);
+  }
+  grpc::Status s = reader->Finish();
+  if (!s.ok()) return Fail(s, "StreamJobLog");
+  return 0;
 }
 
 }  // namespace
@@ -123,8 +158,12 @@ int main(int argc, char** argv) {
   watch->add_option("id", id)->required();
   auto* cancel = app.add_subcommand("cancel", "Cancel a job");
   cancel->add_option("id", id)->required();
-  auto* logs = app.add_subcommand("logs", "Print a job's output (daemon on this machine)");
+  auto* logs = app.add_subcommand("logs", "Print a job's output (every rank's), from the daemon");
   logs->add_option("id", id)->required();
+  bool follow = false;
+  long long tail_bytes = 0;
+  logs->add_flag("-f,--follow", follow, "Keep printing what the job writes until it ends");
+  logs->add_option("--tail", tail_bytes, "Start this many bytes before the end")->check(CLI::NonNegativeNumber);
   if (std::optional<int> exit_code = meridian::ParseCommandLine(app, argc, argv)) return *exit_code;
 
   meridian::Result<meridian::scheduler::ClientSecurity> security =
@@ -233,21 +272,13 @@ int main(int argc, char** argv) {
     else for (const auto& j : all.jobs()) PrintJob(j);
     return 0;
   }
-  if (*get || *logs) {
+  if (*logs) return Logs(*stub, id, follow, -tail_bytes);
+  if (*get) {
     v1::GetJobRequest req;
     req.set_id(id);
     v1::GetJobResponse r;
     grpc::Status s = stub->GetJob(ctx().get(), req, &r);
     if (!s.ok()) return Fail(s, "GetJob");
-    if (*logs) {
-      std::ifstream in(r.job().log_path());
-      if (!in) {
-        std::fprintf(stderr, "error: %s: no log yet at '%s'\n", id.c_str(), r.job().log_path().c_str());
-        return 1;
-      }
-      std::cout << in.rdbuf();
-      return 0;
-    }
     if (g_json) PrintJson(r.job());
     else {
       PrintJob(r.job());

@@ -1,6 +1,9 @@
 #include "scheduler/service/scheduler_service.h"
 
 #include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
 
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 
@@ -9,6 +12,35 @@ namespace meridian::scheduler {
 namespace {
 constexpr int kDefaultPageSize = 500;
 constexpr int kMaxPageSize = 1000;
+constexpr size_t kLogChunkBytes = 64 << 10;
+// How long a following log stream waits for new output before it looks
+// again (it also wakes on the job's events).
+constexpr double kLogPollSeconds = 0.25;
+
+// The log's bytes from `offset` up to kLogChunkBytes; empty at its end or
+// while the file does not exist yet.
+Result<std::string> ReadLogChunk(const std::string& path, int64_t offset) {
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (f == nullptr) {
+    if (errno == ENOENT) return std::string();
+    return Status::IOError("job log " + path + ": " + std::strerror(errno));
+  }
+  std::string data(kLogChunkBytes, '\0');
+  size_t n = 0;
+  if (std::fseek(f, offset, SEEK_SET) == 0) n = std::fread(data.data(), 1, data.size(), f);
+  std::fclose(f);
+  data.resize(n);
+  return data;
+}
+
+int64_t LogSize(const std::string& path) {
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (f == nullptr) return 0;
+  std::fseek(f, 0, SEEK_END);
+  const long size = std::ftell(f);
+  std::fclose(f);
+  return size < 0 ? 0 : size;
+}
 }  // namespace
 
 grpc::Status ToGrpc(const Status& status) {
@@ -197,6 +229,42 @@ grpc::Status SchedulerService::WatchJob(grpc::ServerContext* ctx, const v1::Watc
     }
     if (done) return grpc::Status::OK;
     if (ctx->IsCancelled() || stopping_) return grpc::Status(grpc::StatusCode::CANCELLED, "watch ended");
+  }
+}
+
+grpc::Status SchedulerService::StreamJobLog(grpc::ServerContext* ctx, const v1::StreamJobLogRequest* req,
+                                            grpc::ServerWriter<v1::JobLogChunk>* writer) {
+  if (req->id().empty()) return ToGrpc(Status::InvalidArgument("id: missing"));
+  Principal who;
+  if (grpc::Status s = CheckJob(ctx, Action::kReadJob, req->id(), &who); !s.ok()) return s;
+  WatchSlot slot(this, ClientKey(ctx, who));
+  if (!slot.ok())
+    return ToGrpc(Status::ResourceExhausted("this client has " + std::to_string(limits_.max_watches_per_client) +
+                                            " streams open (--max-watches-per-client)"));
+  auto job = core_->GetJob(req->id());
+  if (!job.ok()) return ToGrpc(job.status());
+  const std::string path = job->log_path();
+  int64_t offset = req->offset() >= 0 ? req->offset() : std::max<int64_t>(0, LogSize(path) + req->offset());
+  int64_t after_event = 0;
+  bool ended = false;
+  for (;;) {
+    for (;;) {
+      auto data = ReadLogChunk(path, offset);
+      if (!data.ok()) return ToGrpc(data.status());
+      if (data->empty()) break;
+      v1::JobLogChunk chunk;
+      chunk.set_offset(offset);
+      offset += static_cast<int64_t>(data->size());
+      chunk.set_data(std::move(*data));
+      if (!writer->Write(chunk)) return grpc::Status::OK;  // the client went away
+    }
+    if (!req->follow() || ended) return grpc::Status::OK;
+    if (ctx->IsCancelled() || stopping_) return grpc::Status(grpc::StatusCode::CANCELLED, "log stream ended");
+    // Whether the job has ended is known before the next read, so what it
+    // wrote before ending is still read once more.
+    auto events = core_->WaitForEvents(req->id(), after_event, kLogPollSeconds, &ended);
+    if (!events.ok()) return ToGrpc(events.status());
+    if (!events->empty()) after_event = events->back().sequence();
   }
 }
 

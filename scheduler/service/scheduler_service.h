@@ -23,7 +23,7 @@ grpc::Status ToGrpc(const Status& status);
 // Limits the service enforces on its own (the core's are in its options).
 struct ServiceLimits {
   int max_message_bytes = 4 << 20;  // --max-message-bytes: larger requests are refused by the transport
-  int max_watches_per_client = 16;  // --max-watches-per-client: open WatchJob streams per token (or address)
+  int max_watches_per_client = 16;  // --max-watches-per-client: open WatchJob/StreamJobLog streams per token (or address)
 };
 
 class SchedulerService final : public v1::Scheduler::Service {
@@ -33,7 +33,7 @@ class SchedulerService final : public v1::Scheduler::Service {
                             ServiceLimits limits = ServiceLimits())
       : core_(core), authorizer_(authorizer), limits_(limits) {}
   const ServiceLimits& limits() const { return limits_; }
-  // Makes open WatchJob streams return (server shutdown).
+  // Makes open WatchJob and StreamJobLog streams return (server shutdown).
   void Stop() { stopping_ = true; }
 
   grpc::Status RegisterNode(grpc::ServerContext*, const v1::RegisterNodeRequest*, v1::RegisterNodeResponse*) override;
@@ -46,6 +46,8 @@ class SchedulerService final : public v1::Scheduler::Service {
   grpc::Status ListJobs(grpc::ServerContext*, const v1::ListJobsRequest*, v1::ListJobsResponse*) override;
   grpc::Status CancelJob(grpc::ServerContext*, const v1::CancelJobRequest*, v1::CancelJobResponse*) override;
   grpc::Status WatchJob(grpc::ServerContext*, const v1::WatchJobRequest*, grpc::ServerWriter<v1::JobEvent>*) override;
+  grpc::Status StreamJobLog(grpc::ServerContext*, const v1::StreamJobLogRequest*,
+                            grpc::ServerWriter<v1::JobLogChunk>*) override;
   grpc::Status Plan(grpc::ServerContext*, const v1::PlanRequest*, v1::PlanResponse*) override;
   grpc::Status GetAssignment(grpc::ServerContext*, const v1::GetAssignmentRequest*,
                              v1::GetAssignmentResponse*) override;

@@ -171,6 +171,20 @@ TEST_F(AuthTest, ASubmitTokenSeesAndCancelsItsOwnJobsOnly) {
   EXPECT_EQ(Get(*alice, theirs.id()).error_code(), grpc::StatusCode::PERMISSION_DENIED);
   EXPECT_EQ(Cancel(*alice, theirs.id()).error_code(), grpc::StatusCode::PERMISSION_DENIED);
   EXPECT_EQ(Cancel(*Client("read-token-0123456789"), mine.id()).error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  // A job's output is the job's: its log stream is refused to other owners.
+  auto log_status = [](v1::Scheduler::Stub& stub, const std::string& id) {
+    grpc::ClientContext ctx;
+    v1::StreamJobLogRequest req;
+    req.set_id(id);
+    auto reader = stub.StreamJobLog(&ctx, req);
+    v1::JobLogChunk chunk;
+    while (reader->Read(&chunk)) {
+    }
+    return reader->Finish();
+  };
+  EXPECT_EQ(log_status(*alice, theirs.id()).error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_TRUE(log_status(*alice, mine.id()).ok());
+  EXPECT_EQ(log_status(*Client("not-a-token-at-all-000"), mine.id()).error_code(), grpc::StatusCode::UNAUTHENTICATED);
   EXPECT_TRUE(Cancel(*alice, mine.id()).ok());
   EXPECT_TRUE(Cancel(*Client("admin-token-0123456789"), theirs.id()).ok());
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # End to end: daemon + meridianctl + a 4-rank mpirun job (DP2 x PP2 across
 # the built-in cluster's two data centers) that reaches SUCCEEDED with its
-# progress recorded.
+# progress recorded; `meridianctl logs -f` follows its output until it ends.
 set -uo pipefail
 bin=$1; work=$2
 rm -rf "$work" && mkdir -p "$work"
@@ -21,7 +21,10 @@ training: {batch: 2, seq: 32, microbatches: 2, steps: 12, lr: 2.0e-3, data: "$wo
 layout: {dp: 2, pp: 2}
 YAML
 "$bin/meridianctl" plan "$work/job.yaml" || { cat "$work/daemon.log"; exit 1; }
-"$bin/meridianctl" submit --watch "$work/job.yaml" | tee "$work/watch.log"
+"$bin/meridianctl" submit "$work/job.yaml" || { cat "$work/daemon.log"; exit 1; }
+"$bin/meridianctl" logs -f job-000001 >"$work/follow.log" 2>&1 &
+follower=$!
+"$bin/meridianctl" watch job-000001 | tee "$work/watch.log"
 rc=${PIPESTATUS[0]}
 "$bin/meridianctl" get job-000001
 if [[ $rc -ne 0 ]]; then
@@ -40,4 +43,16 @@ assert len(dcs) == 2, dcs
 for d in range(2):
     assert len({r["data_center"] for r in p["ranks"] if r.get("dp_index", 0) == d}) == 1, "a replica straddles data centers"
 print("placement ok:", sorted(dcs), p["dp_sync"])'
-echo "ok: scheduled DP2xPP2 job succeeded"
+# The follower ends by itself once the job has, having printed the whole
+# log (the same bytes a plain `logs` prints now), and --tail is its end.
+for _ in $(seq 100); do kill -0 $follower 2>/dev/null || break; sleep 0.1; done
+kill -0 $follower 2>/dev/null && { echo "FAIL: logs -f still running after the job ended"; exit 1; }
+wait $follower || { echo "FAIL: logs -f exited $?"; cat "$work/follow.log"; exit 1; }
+"$bin/meridianctl" logs job-000001 >"$work/whole.log" || exit 1
+cmp "$work/follow.log" "$work/whole.log" || { echo "FAIL: logs -f and logs differ"; exit 1; }
+grep -q "sample" "$work/follow.log" || { echo "FAIL: the followed log lacks the final sample"; cat "$work/follow.log"; exit 1; }
+"$bin/meridianctl" logs --tail 100 job-000001 >"$work/tail.log" || exit 1
+[[ $(stat -c %s "$work/tail.log") == 100 && "$(tail -c 100 "$work/whole.log" | md5sum)" == "$(md5sum <"$work/tail.log")" ]] ||
+  { echo "FAIL: --tail 100 is not the log's last 100 bytes"; exit 1; }
+"$bin/meridianctl" logs job-999999 >/dev/null 2>&1 && { echo "FAIL: logs of an unknown job succeeded"; exit 1; }
+echo "ok: scheduled DP2xPP2 job succeeded; its log followed to the end"
