@@ -2,7 +2,7 @@
 # What scripts rely on from every program's command line: --json anywhere
 # on meridianctl's line, with every field (zeros too) and 64-bit numbers as
 # numbers; exit codes 0 done (--help too), 1 failed, 2 bad usage, from
-# every program; --version on every program.
+# every program; --version on every program; meridianctl's bash completion.
 set -uo pipefail
 bin=$1; work=$2
 rm -rf "$work" && mkdir -p "$work"
@@ -55,4 +55,12 @@ assert isinstance(job["submitted_unix_s"], float)
 assert job["state"] in ("PLACED", "RUNNING", "QUEUED", "SUCCEEDED"), job["state"]
 print("json ok:", job["state"])
 PY
-echo "ok: exit codes 0/1/2 everywhere, --json anywhere with every field"
+# bash completion: verbs, the verb's options, and the daemon's job ids.
+complete_line() {  # the words of a command line; prints the completions of its last word
+  PATH="$bin:$PATH" bash -c 'source "$1"; shift; COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); _meridianctl; echo "${COMPREPLY[*]}"' \
+    _ "$(dirname "$0")/../../scripts/completion/meridianctl.bash" "$@"
+}
+[[ $(complete_line meridianctl su) == submit ]] || fail "completion of 'su': $(complete_line meridianctl su)"
+[[ " $(complete_line meridianctl logs --f) " == *" --follow "* ]] || fail "completion of 'logs --f'"
+[[ " $(complete_line meridianctl get job-) " == *" job-000001 "* ]] || fail "completion of job ids: $(complete_line meridianctl get job-)"
+echo "ok: exit codes 0/1/2 everywhere, --json anywhere with every field, completion"
