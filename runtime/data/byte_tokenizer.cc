@@ -16,4 +16,10 @@ std::string ByteTokenizer::Decode(const uint16_t* tokens, size_t n) {
   return text;
 }
 
+void ByteTokenizer::EncodeImpl(std::string_view text, std::vector<uint16_t>* tokens) const {
+  const size_t old = tokens->size();
+  tokens->resize(old + text.size());
+  for (size_t i = 0; i < text.size(); ++i) (*tokens)[old + i] = static_cast<unsigned char>(text[i]);
+}
+
 }  // namespace meridian

@@ -1,17 +1,22 @@
 // Byte-level tokenizer: one token per byte, vocabulary of 256.
 //
 // The smallest tokenizer that can represent any text exactly; the tiny
-// models used in tests and the CPU demo train on it.
+// models used in tests and the CPU demo train on it. The static functions
+// need no object; an object is the same tokenizer behind the Tokenizer
+// interface (MakeTokenizer("bytes")).
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "runtime/data/tokenizer.h"
+
 namespace meridian {
 
-class ByteTokenizer {
+class ByteTokenizer : public Tokenizer {
  public:
   static constexpr int kVocabSize = 256;
   // What Decode writes for a token outside [0, kVocabSize).
@@ -24,6 +29,17 @@ class ByteTokenizer {
   static std::string Decode(const uint16_t* tokens, size_t n);
   static std::string Decode(const std::vector<uint16_t>& tokens) {
     return Decode(tokens.data(), tokens.size());
+  }
+
+  // The Tokenizer interface; no end-of-text token (all 256 ids are bytes).
+  std::string_view name() const override { return "bytes"; }
+  int vocab_size() const override { return kVocabSize; }
+  std::optional<uint16_t> eot() const override { return std::nullopt; }
+
+ private:
+  void EncodeImpl(std::string_view text, std::vector<uint16_t>* tokens) const override;
+  std::string DecodeImpl(const uint16_t* tokens, size_t n) const override {
+    return Decode(tokens, n);
   }
 };
 

@@ -1,26 +1,35 @@
 // meridian-data: turns text into llm.c token shards and looks inside them.
 //
 //   meridian-data synth --out DIR [--seed N] [--train-bytes N] [--val-bytes N] [--shard-tokens N]
-//   meridian-data encode --in FILE.txt --out DIR [--val-fraction F] [--shard-tokens N]
-//   meridian-data inspect FILE.bin
+//   meridian-data encode INPUT... --out DIR [--tokenizer bytes|gpt2] [--vocab-dir DIR]
+//       [--format auto|text|jsonl] [--text-field NAME] [--text-docs paragraph|file]
+//       [--val-fraction F] [--shard-tokens N] [--threads N] [--on-error fail|skip]
+//       [--special-in-text]           (INPUT: files, directories, globs; --in FILE also works)
+//   meridian-data inspect FILE.bin [--tokenizer bytes|gpt2] [--vocab-dir DIR]
 //
-// Every error becomes one line on stderr naming the file, and exit code 1.
+// encode streams: memory does not grow with the corpus (corpus_encoder.h).
+// Every error becomes one line on stderr naming the file, and exit code 1;
+// usage errors exit 2.
 #include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
-#include <iterator>
 #include <sstream>
+#include <memory>
 #include <string>
+#include <thread>
 #include <vector>
+
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
 
 #include "common/command_line.h"
 #include "common/status.h"
 #include "runtime/data/byte_tokenizer.h"
+#include "runtime/data/corpus_encoder.h"
+#include "runtime/data/tokenizer.h"
 #include "runtime/data/synth_corpus.h"
 #include "runtime/data/token_shard.h"
 
@@ -89,32 +98,38 @@ Status RunSynth(const std::string& dir, uint64_t seed, uint64_t train_bytes, uin
                     shard_tokens);
 }
 
-Status RunEncode(const std::string& in, const std::string& dir, double val_fraction,
-                 uint64_t shard_tokens) {
-  if (!(val_fraction >= 0.0 && val_fraction < 1.0)) {
-    std::ostringstream msg;
-    msg << "--val-fraction: " << val_fraction << " must be in [0, 1)";
-    return Status::InvalidArgument(msg.str());
+Status RunEncode(const std::string& tokenizer_name, const TokenizerOptions& tokenizer_options,
+                 CorpusEncodeOptions options) {
+  MERIDIAN_ASSIGN_OR_RETURN(std::unique_ptr<Tokenizer> tokenizer,
+                            MakeTokenizer(tokenizer_name, tokenizer_options));
+  options.read.warn = [](const Status& s) {
+    std::fprintf(stderr, "meridian-data: skipped: %s\n", s.ToString().c_str());
+  };
+  options.progress = ::isatty(STDERR_FILENO) != 0;
+  MERIDIAN_ASSIGN_OR_RETURN(CorpusEncodeSummary sum, EncodeCorpus(*tokenizer, options));
+  const uint64_t tokens = sum.train_tokens + sum.val_tokens;
+  std::printf("encoded %llu files (%llu skipped), %llu documents (%llu val), %.2f MB -> %llu tokens "
+              "(train %llu, val %llu) in %llu + %llu shards, %.1f s, %.2f MB/s, %.2fM tokens/s\n",
+              static_cast<unsigned long long>(sum.files),
+              static_cast<unsigned long long>(sum.skipped_files),
+              static_cast<unsigned long long>(sum.documents),
+              static_cast<unsigned long long>(sum.val_documents),
+              static_cast<double>(sum.bytes) / 1e6, static_cast<unsigned long long>(tokens),
+              static_cast<unsigned long long>(sum.train_tokens),
+              static_cast<unsigned long long>(sum.val_tokens),
+              static_cast<unsigned long long>(sum.train_shards),
+              static_cast<unsigned long long>(sum.val_shards), sum.seconds,
+              sum.seconds > 0 ? static_cast<double>(sum.bytes) / 1e6 / sum.seconds : 0.0,
+              sum.seconds > 0 ? static_cast<double>(tokens) / 1e6 / sum.seconds : 0.0);
+  if (sum.skipped_lines > 0) {
+    std::printf("skipped %llu bad JSON lines\n", static_cast<unsigned long long>(sum.skipped_lines));
   }
-  std::ifstream file(in, std::ios::binary);
-  if (!file) return Status::NotFound(in + ": cannot open for reading");
-  std::string text((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
-  if (file.bad()) return Status::IOError(in + ": read failed");
-  if (text.empty()) return Status::InvalidArgument(in + ": file is empty, nothing to encode");
-
-  std::vector<uint16_t> tokens = ByteTokenizer::Encode(text);
-  // Val is the tail of the text, so train and val never share a byte.
-  const size_t n_val = static_cast<size_t>(static_cast<double>(tokens.size()) * val_fraction);
-  std::vector<uint16_t> val(tokens.end() - static_cast<std::ptrdiff_t>(n_val), tokens.end());
-  tokens.resize(tokens.size() - n_val);
-  MERIDIAN_RETURN_IF_ERROR(MakeDir(dir));
-  MERIDIAN_RETURN_IF_ERROR(WriteSplit(dir, "train", tokens, shard_tokens));
-  if (val.empty()) {
-    std::printf("no val shard: val fraction %g of %zu tokens is 0 tokens\n", val_fraction,
-                tokens.size());
-    return Status::OK();
+  std::printf("tokenizer %s: train with --vocab %d\n", std::string(tokenizer->name()).c_str(),
+              tokenizer->vocab_size());
+  if (sum.val_tokens == 0 && options.val_fraction > 0) {
+    std::printf("no val shard: no document fell in the val fraction %g\n", options.val_fraction);
   }
-  return WriteSplit(dir, "val", val, shard_tokens);
+  return Status::OK();
 }
 
 // C-style escaping so control bytes and newlines stay on one line.
@@ -135,7 +150,10 @@ std::string Escape(const std::string& s) {
   return out;
 }
 
-Status RunInspect(const std::string& path) {
+Status RunInspect(const std::string& path, const std::string& tokenizer_name,
+                  const TokenizerOptions& tokenizer_options) {
+  MERIDIAN_ASSIGN_OR_RETURN(std::unique_ptr<Tokenizer> tokenizer,
+                            MakeTokenizer(tokenizer_name, tokenizer_options));
   MERIDIAN_ASSIGN_OR_RETURN(TokenShardHeader h, ReadTokenShardHeader(path));
   MERIDIAN_ASSIGN_OR_RETURN(std::vector<uint16_t> tokens, ReadTokenShard(path));
   std::printf("file:       %s\n", path.c_str());
@@ -154,9 +172,9 @@ Status RunInspect(const std::string& path) {
   std::ostringstream ids;
   for (size_t i = 0; i < n; ++i) ids << (i ? " " : "") << tokens[i];
   std::printf("first %zu:   %s\n", n, ids.str().c_str());
-  std::printf("decoded:    \"%s\" (bytes; tokens >= 256 shown as '%c')\n",
-              Escape(ByteTokenizer::Decode(tokens.data(), n)).c_str(),
-              ByteTokenizer::kUnknownByte);
+  std::printf("decoded:    \"%s\" (%s tokenizer)\n",
+              Escape(tokenizer->Decode(tokens.data(), n)).c_str(),
+              std::string(tokenizer->name()).c_str());
   return Status::OK();
 }
 
@@ -189,23 +207,73 @@ int main(int argc, char** argv) {
   synth->add_option("--shard-tokens", shard_tokens, "most tokens per shard")
       ->check(shard_check)->capture_default_str();
 
-  std::string in_file;
-  double val_fraction = 0.05;
-  CLI::App* encode = app.add_subcommand("encode", "byte-tokenize a text file into shards");
-  encode->add_option("--in", in_file, "text file")->required();
-  encode->add_option("--out", out_dir, "output directory")->required();
-  encode->add_option("--val-fraction", val_fraction, "tail of the text held out as val")
+  std::vector<std::string> in_files, inputs;
+  std::string tokenizer_name = "bytes";
+  TokenizerOptions tokenizer_options;
+  CorpusEncodeOptions enc;
+  std::string format = "auto", text_docs = "paragraph", on_error = "fail";
+  enc.threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  CLI::App* encode = app.add_subcommand(
+      "encode",
+      "tokenize text files and JSON lines into train/val shards, streaming.\n"
+      "Documents: a JSON line's text field, or a paragraph of a text file (ending after a blank "
+      "line; --text-docs file: the whole file). With gpt2 each document starts with "
+      "<|endoftext|> (50256).\n"
+      "Split: document i (counted from 0 over all inputs in order) goes to val when "
+      "SplitMix64(i ^ salt) / 2^64 < --val-fraction (document 0 never), so train and val "
+      "never share a document and the split is the same on every run.\n"
+      "Output is the same bytes for any --threads.");
+  encode->add_option("inputs", inputs, "text or .jsonl files, directories (recursive), globs");
+  encode->add_option("--in", in_files, "input (same as a positional input; may repeat)");
+  encode->add_option("--out", enc.out_dir, "output directory")->required();
+  encode->add_option("--tokenizer", tokenizer_name, "bytes (vocab 256) or gpt2 (vocab 50257)")
+      ->check(CLI::IsMember({"bytes", "gpt2"}))->capture_default_str();
+  encode->add_option("--vocab-dir", tokenizer_options.vocab_dir,
+                     "gpt2: directory of encoder.json and vocab.bpe (default: "
+                     "$MERIDIAN_GPT2_VOCAB_DIR, else ~/.cache/meridian/gpt2; fill it with "
+                     "scripts/fetch-gpt2-vocab.sh)");
+  encode->add_flag("--special-in-text", tokenizer_options.special_tokens_in_text,
+                   "gpt2: the text \"<|endoftext|>\" in a document becomes token 50256 "
+                   "(default: encoded as ordinary text)");
+  encode->add_option("--format", format, "auto (.jsonl/.ndjson are JSON lines, else text), "
+                     "text, jsonl")->check(CLI::IsMember({"auto", "text", "jsonl"}))
       ->capture_default_str();
-  encode->add_option("--shard-tokens", shard_tokens, "most tokens per shard")
+  encode->add_option("--text-field", enc.read.text_field, "JSON lines: the document's field")
+      ->capture_default_str();
+  encode->add_option("--text-docs", text_docs, "text files: a document per paragraph or per file")
+      ->check(CLI::IsMember({"paragraph", "file"}))->capture_default_str();
+  encode->add_option("--val-fraction", enc.val_fraction,
+                     "fraction of documents held out as val (by a hash of the document index)")
+      ->check(CLI::Range(0.0, 0.999999))->capture_default_str();
+  encode->add_option("--shard-tokens", enc.shard_tokens, "tokens per shard")
       ->check(shard_check)->capture_default_str();
+  encode->add_option("--threads", enc.threads, "encoding threads (default: all cores)")
+      ->check(CLI::Range(1, 1024))->capture_default_str();
+  encode->add_option("--on-error", on_error, "an unreadable file or bad JSON line: fail, or "
+                     "report it and skip it")
+      ->check(CLI::IsMember({"fail", "skip"}))->capture_default_str();
 
   std::string shard_file;
   CLI::App* inspect = app.add_subcommand("inspect", "print a shard's header and first tokens");
   inspect->add_option("file", shard_file, "token shard (.bin)")->required();
+  inspect->add_option("--tokenizer", tokenizer_name, "decode the first tokens as bytes or gpt2")
+      ->check(CLI::IsMember({"bytes", "gpt2"}))->capture_default_str();
+  inspect->add_option("--vocab-dir", tokenizer_options.vocab_dir, "gpt2: vocabulary directory");
 
   if (std::optional<int> exit_code = ParseCommandLine(app, argc, argv)) return *exit_code;
 
   if (*synth) return Finish(RunSynth(out_dir, seed, train_bytes, val_bytes, shard_tokens));
-  if (*encode) return Finish(RunEncode(in_file, out_dir, val_fraction, shard_tokens));
-  return Finish(RunInspect(shard_file));
+  if (*encode) {
+    enc.inputs = in_files;
+    enc.inputs.insert(enc.inputs.end(), inputs.begin(), inputs.end());
+    if (enc.inputs.empty()) {
+      std::fprintf(stderr, "encode: give at least one input (file, directory or glob)\n");
+      return kExitUsage;
+    }
+    enc.read.format = *ParseInputFormat(format);
+    enc.read.text_documents = text_docs == "file" ? TextDocuments::kFile : TextDocuments::kParagraph;
+    enc.read.on_error = on_error == "skip" ? OnError::kSkip : OnError::kFail;
+    return Finish(RunEncode(tokenizer_name, tokenizer_options, std::move(enc)));
+  }
+  return Finish(RunInspect(shard_file, tokenizer_name, tokenizer_options));
 }
