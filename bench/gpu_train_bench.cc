@@ -103,13 +103,14 @@ int RunGpuTrainBenchmark(const GpuTrainBenchOptions& o) {
   for (int s = 0; s < o.warmup_steps + o.steps; ++s) {
     const auto t0 = std::chrono::steady_clock::now();
     Status st = step.ZeroGrads();
-    if (st.ok()) st = step.Forward(inputs.data(), targets.data(), o.batch, o.seq, true);
-    if (st.ok()) st = step.Backward();
-    Result<double> norm = st.ok() ? step.GradSumOfSquares() : Result<double>(st);
+    if (st.ok()) st = step.Forward(0, inputs.data(), nullptr, targets.data(), o.batch, o.seq, true);
+    if (st.ok()) st = step.AddLoss(0);
+    if (st.ok()) st = step.Backward(0, nullptr);
+    Result<double> norm = st.ok() ? step.GradSumOfSquares(0, step.layout().total()) : Result<double>(st);
     if (!norm.ok()) return fail(norm.status());
     const double n = std::sqrt(*norm);
     st = step.OptimizerStep(1e-4f, n > 1.0 ? (float)(1.0 / n) : 1.0f, s + 1);
-    Result<double> loss = st.ok() ? step.MeanLoss() : Result<double>(st);  // waits for the step
+    Result<double> loss = st.ok() ? step.TakeLossSum() : Result<double>(st);  // waits for the step
     if (!loss.ok()) return fail(loss.status());
     const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
     losses.push_back(*loss);

@@ -67,7 +67,7 @@ Status PipelineRunner::Run(const std::vector<PipelineAction>& schedule, bool com
         return executor_->Forward(slot, first ? inputs : nullptr, input, last ? targets : nullptr, compute_grad);
       }));
       if (last) {
-        MERIDIAN_RETURN_IF_ERROR(executor_->AddLoss(slot, loss_sum));
+        MERIDIAN_RETURN_IF_ERROR(executor_->AddLoss(slot));
       } else {
         MERIDIAN_ASSIGN_OR_RETURN(act_send_[slot],
                                   pp_->ISend(executor_->output(slot), count, stage_ + 1, ActTag(a.microbatch)));
@@ -82,8 +82,8 @@ Status PipelineRunner::Run(const std::vector<PipelineAction>& schedule, bool com
       MERIDIAN_RETURN_IF_ERROR(timed([&] { return executor_->Backward(slot, output_grad); }));
       if (!first) {
         MERIDIAN_RETURN_IF_ERROR(wait(grad_send_[slot]));  // input_grad rewrites the slot's buffer
-        MERIDIAN_ASSIGN_OR_RETURN(grad_send_[slot],
-                                  pp_->ISend(executor_->input_grad(slot), count, stage_ - 1, GradTag(a.microbatch)));
+        MERIDIAN_ASSIGN_OR_RETURN(const float* input_grad, executor_->input_grad(slot));
+        MERIDIAN_ASSIGN_OR_RETURN(grad_send_[slot], pp_->ISend(input_grad, count, stage_ - 1, GradTag(a.microbatch)));
       }
     }
   }
@@ -92,6 +92,9 @@ Status PipelineRunner::Run(const std::vector<PipelineAction>& schedule, bool com
       if (req) MERIDIAN_RETURN_IF_ERROR(req->Wait());
       req.reset();
     }
+  }
+  if (last) {
+    MERIDIAN_ASSIGN_OR_RETURN(*loss_sum, executor_->TakeLossSum());
   }
   return Status::OK();
 }

@@ -1,6 +1,7 @@
 #include "runtime/parallel/stage_executor.h"
 
 #include <algorithm>
+#include <utility>
 #include <vector>
 
 namespace meridian {
@@ -30,19 +31,20 @@ class CpuExecutor : public StageExecutor {
     return Status::OK();
   }
   const float* output(int slot) const override { return model_->output_acts(slot); }
-  Status AddLoss(int slot, double* sum) override {
-    *sum += model_->mean_loss(slot);
+  Status AddLoss(int slot) override {
+    loss_sum_ += model_->mean_loss(slot);
     return Status::OK();
   }
+  Result<double> TakeLossSum() override { return std::exchange(loss_sum_, 0.0); }
   Status Backward(int slot, const float* output_grad) override {
     model_->Backward(output_grad, slot);
     return Status::OK();
   }
   // The model keeps one input gradient; the slot's copy lives while its
   // send to the previous stage is in flight.
-  const float* input_grad(int slot) override {
+  Result<const float*> input_grad(int slot) override {
     std::copy(model_->dinput(), model_->dinput() + count_, input_grad_[slot].begin());
-    return input_grad_[slot].data();
+    return (const float*)input_grad_[slot].data();
   }
   float* receive_buffer() override { return receive_.data(); }
 
@@ -52,6 +54,7 @@ class CpuExecutor : public StageExecutor {
   size_t count_;
   std::vector<float> receive_;
   std::vector<std::vector<float>> input_grad_;  // per slot; none on the first stage
+  double loss_sum_ = 0.0;
 };
 
 }  // namespace

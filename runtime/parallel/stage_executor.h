@@ -38,8 +38,13 @@ class StageExecutor {
   virtual Status Forward(int slot, const int* tokens, const float* input, const int* targets, bool compute_grad) = 0;
   // The slot's output activations (not the last stage), a boundary buffer.
   virtual const float* output(int slot) const = 0;
-  // The last stage: the slot's mean loss, added to *sum.
-  virtual Status AddLoss(int slot, double* sum) = 0;
+  // The last stage: adds the slot's mean loss to the run's sum, which may
+  // stay on the device until TakeLossSum.
+  virtual Status AddLoss(int slot) = 0;
+  // The last stage: the sum of the mean losses added since the previous
+  // call, restarted from 0. The runner asks once per run, so a device
+  // executor waits for its device once per step, not per micro-batch.
+  virtual Result<double> TakeLossSum() = 0;
   // output_grad: the gradient of the slot's output (null on the last
   // stage). Gradients accumulate.
   virtual Status Backward(int slot, const float* output_grad) = 0;
@@ -47,7 +52,7 @@ class StageExecutor {
   // stage), moved into the slot's own boundary buffer, where it stays until
   // the slot's next call: the runner asks once the slot's previous send has
   // completed, so that send overlaps this Backward.
-  virtual const float* input_grad(int slot) = 0;
+  virtual Result<const float*> input_grad(int slot) = 0;
   // A boundary buffer to receive into (activations, or output gradients);
   // valid until the next Forward or Backward that takes it.
   virtual float* receive_buffer() = 0;

@@ -1,7 +1,8 @@
-// A whole model on one GPU (DeviceStep) as the pipeline's stage executor,
-// so the trainer runs GPU and CPU steps through the same pipeline runner.
-// One stage (pp 1) and one micro-batch in flight (the runner's 1F1B
-// schedule): nothing crosses a stage boundary.
+// A DeviceStep (this rank's pipeline stage on its GPU) as the pipeline's
+// stage executor, so the trainer runs GPU and CPU steps through the same
+// pipeline runner. Boundary buffers are the step's device memory and go to
+// the Communicator (NCCL) as they are; losses stay on the device until the
+// runner takes the step's sum.
 #pragma once
 
 #include <memory>

@@ -1,20 +1,25 @@
-// The GPU half of a training step (--device cuda): this rank's whole model
-// on its GPU, in fp32 or bf16 compute, with its AdamW state there too. The
-// trainer keeps driving data, gradient synchronisation (NCCL, through the
-// same GradientBuckets as the CPU path), clipping, checkpoints and metrics;
-// it calls Download/Upload where those need host copies.
+// The GPU half of a training step (--device cuda): this rank's pipeline
+// stage (the whole model with pp 1) on its GPU, in fp32 or bf16 compute,
+// with its AdamW state there too. Its ParameterLayout is the CPU stage's, so
+// the trainer keeps driving data, gradient synchronisation (NCCL, through
+// the same GradientBuckets as the CPU path), clipping, checkpoints and
+// metrics on the same offsets; it calls Download/Upload where those need
+// host copies. DeviceStageExecutor puts the compute half behind the
+// pipeline runner's StageExecutor.
 //
-// Pipeline stages and ZeRO-1 on GPUs are not wired yet: the trainer refuses
-// those combinations with --device cuda.
+// ZeRO-1 and the cross-data-center sync modes on GPUs are not wired yet:
+// the trainer refuses those combinations with --device cuda.
 #pragma once
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "common/status.h"
 #include "runtime/comm/communicator.h"
 #include "runtime/model/gpt_config.h"
+#include "runtime/model/parameter_layout.h"
 #include "runtime/optim/adamw_optimizer.h"
 
 namespace meridian {
@@ -23,15 +28,37 @@ class DeviceStep {
  public:
   virtual ~DeviceStep() = default;
 
-  // tokens/targets (B,T) are host memory; see GPTModel::Forward.
-  virtual Status Forward(const int* tokens, const int* targets, int B, int T, bool compute_grad) = 0;
-  virtual Status Backward() = 0;
+  // The stage held (layers, embedding on the first stage, final LayerNorm
+  // and head on the last) and its micro-batch slots.
+  virtual const ParameterLayout& layout() const = 0;
+  virtual int num_slots() const = 0;
+
+  // A stage's forward into `slot`, as CudaGPTModel::Forward: tokens and
+  // targets (B,T) are host memory; input is a boundary buffer (device,
+  // float (B,T,C)) on stages after the first.
+  virtual Status Forward(int slot, const int* tokens, const float* input, const int* targets, int B, int T,
+                         bool compute_grad) = 0;
+  // The slot's output activations (not the last stage), a boundary buffer.
+  virtual const float* output(int slot) = 0;
+  // The last stage: adds the slot's mean loss to a sum kept on the device;
+  // TakeLossSum reads it and restarts it from 0 (waits for the device).
+  virtual Status AddLoss(int slot) = 0;
+  virtual Result<double> TakeLossSum() = 0;
+  // Accumulates the slot's gradients; output_grad (a boundary buffer) is
+  // null on the last stage only.
+  virtual Status Backward(int slot, const float* output_grad) = 0;
+  // Writes the input gradient of the latest Backward (not the first stage)
+  // into the slot's own boundary buffer and returns that buffer.
+  virtual Result<const float*> InputGrad(int slot) = 0;
+  // A boundary buffer to receive into, shared by all slots.
+  virtual float* receive_buffer() = 0;
+
   virtual void set_loss_scale(float scale) = 0;
   virtual void set_backward_hook(std::function<void(int)> hook) = 0;
   virtual Status ZeroGrads() = 0;
-  virtual Result<double> MeanLoss() = 0;          // of the latest Forward with targets
-  virtual Result<double> GradSumOfSquares() = 0;  // over all gradients
-  virtual float* grads() = 0;                     // device memory, the layout's flat buffer
+  // Over the layout's gradients [begin, end) (waits for the device).
+  virtual Result<double> GradSumOfSquares(size_t begin, size_t end) = 0;
+  virtual float* grads() = 0;  // device memory, the layout's flat buffer
 
   // AdamW step t (from 1) over every tensor, decay per the layout.
   virtual Status OptimizerStep(float lr, float grad_scale, long t) = 0;
@@ -39,6 +66,12 @@ class DeviceStep {
   // Host copies of master weights and AdamW moments (each may be null).
   virtual Status Download(float* params, float* m, float* v) = 0;
   virtual Status Upload(const float* params, const float* m, const float* v) = 0;
+
+  // Point-to-point of a host array over `comm`, whose float buffers are
+  // device memory (NCCL), staged through this GPU: how host copies (a
+  // checkpoint's or export's gather of the stages) cross ranks.
+  virtual Status SendHost(Communicator* comm, const float* host, size_t count, int peer, int tag) = 0;
+  virtual Status RecvHost(Communicator* comm, float* host, size_t count, int peer, int tag) = 0;
 
   virtual size_t activation_bytes() const = 0;
   virtual size_t state_bytes() const = 0;  // weights, gradients, moments
@@ -48,11 +81,13 @@ class DeviceStep {
 struct DeviceStepOptions {
   std::string dtype = "fp32";  // fp32 | bf16
   int max_batch = 1, max_seq = 1;
+  std::optional<StageSpec> stage;  // unset: the whole model
+  int slots = 1;                   // micro-batches in flight (PipelineSlots)
   AdamWConfig adam;
 };
 
 // Fails where Meridian was built without CUDA, or on an unsupported model
-// (head size) or out of device memory.
+// (head size), a stage without layers, or out of device memory.
 Result<std::unique_ptr<DeviceStep>> CreateCudaStep(const GPTConfig& config, const DeviceStepOptions& options);
 
 // For --device cuda: selects GPU `gpu` (the scheduler's assignment or

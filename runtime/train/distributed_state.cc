@@ -165,7 +165,8 @@ Status DistributedState::GatherToRoot(int replica, const std::vector<const float
   // The replica's stages send their arrays to world rank 0.
   if (groups_.dp_index == replica && !root) {
     for (size_t k = 0; k < stage_arrays.size(); ++k)
-      MERIDIAN_RETURN_IF_ERROR(groups_.world->Send(stage_arrays[k], n, 0, kGatherTag + (int)k));
+      MERIDIAN_RETURN_IF_ERROR(send_ ? send_(stage_arrays[k], n, 0, kGatherTag + (int)k)
+                                     : groups_.world->Send(stage_arrays[k], n, 0, kGatherTag + (int)k));
     return Status::OK();
   }
   if (!root) return Status::OK();
@@ -178,7 +179,9 @@ Status DistributedState::GatherToRoot(int replica, const std::vector<const float
     for (size_t k = 0; k < stage_arrays.size(); ++k) {
       const float* src = stage_arrays[k];
       if (source != 0) {
-        MERIDIAN_RETURN_IF_ERROR(groups_.world->Recv(buffer.data(), buffer.size(), source, kGatherTag + (int)k));
+        const int tag = kGatherTag + (int)k;
+        MERIDIAN_RETURN_IF_ERROR(recv_ ? recv_(buffer.data(), buffer.size(), source, tag)
+                                       : groups_.world->Recv(buffer.data(), buffer.size(), source, tag));
         src = buffer.data();
       }
       CopyStageToWhole(stage, src, whole, whole_arrays[k]->data());

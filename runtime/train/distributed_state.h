@@ -7,6 +7,7 @@
 // by any layout.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -46,6 +47,16 @@ class DistributedState {
   // model or a checkpoint without optimizer state.
   Status Restore(CheckpointReader& reader, const Checkpointer& checkpointer);
 
+  // How a gather moves a host array to or from another world rank. By
+  // default the world's own Send/Recv; where the world's float buffers are
+  // device memory (NCCL), the trainer stages them through its GPU.
+  using HostSendFn = std::function<Status(const float* host, size_t count, int peer, int tag)>;
+  using HostRecvFn = std::function<Status(float* host, size_t count, int peer, int tag)>;
+  void set_host_transfer(HostSendFn send, HostRecvFn recv) {
+    send_ = std::move(send);
+    recv_ = std::move(recv);
+  }
+
  private:
   // Stage arrays of one replica -> whole-model arrays on world rank 0.
   Status GatherToRoot(int replica, const std::vector<const float*>& stage_arrays,
@@ -60,6 +71,8 @@ class DistributedState {
   GradientSync* sync_;
   std::vector<int> dc_first_replica_;          // data center -> its lowest replica index (-1: none)
   std::vector<std::vector<int>> dc_replicas_;  // data center -> its replica indices
+  HostSendFn send_;                            // unset: groups_.world->Send
+  HostRecvFn recv_;                            // unset: groups_.world->Recv
 };
 
 }  // namespace meridian

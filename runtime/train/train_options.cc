@@ -227,9 +227,8 @@ Status ValidateTrainOptions(const TrainOptions& o) {
   if (o.dtype != "fp32" && o.dtype != "bf16") return bad("dtype", o.dtype, "expected fp32 or bf16");
   if (o.dtype == "bf16" && o.device != "cuda") return bad("dtype", o.dtype, "bf16 runs with --device cuda only");
   if (o.device == "cuda") {
-    // The GPU step holds the whole model per rank and syncs replicas with
-    // NCCL all-reduce; the other layouts run on the CPU path for now.
-    if (o.pp != 1) return bad("pp", std::to_string(o.pp), "--device cuda runs data parallelism only (pp 1)");
+    // The GPU step holds one pipeline stage per rank and syncs replicas with
+    // NCCL all-reduce; ZeRO-1 and the cross-DC modes run on the CPU path for now.
     if (o.zero != 0) return bad("zero", std::to_string(o.zero), "ZeRO-1 is not wired for --device cuda");
     if (o.dp_sync != "sync") return bad("dp-sync", o.dp_sync, "--device cuda supports sync only");
   }

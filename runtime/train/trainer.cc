@@ -156,9 +156,10 @@ Status Trainer::InitializeParallelism() {
   microbatches_ = o.MicroBatches();
   MERIDIAN_ASSIGN_OR_RETURN(PipelineScheduleKind kind, ParsePipelineSchedule(o.pp_schedule));
   const bool gpu = o.device == "cuda";
-  // One stage on the GPU, one micro-batch in flight: 1F1B (for one stage
-  // the same gradients as GPipe).
-  if (gpu) kind = PipelineScheduleKind::k1F1B;
+  // With one stage 1F1B and GPipe give the same gradients, and 1F1B keeps
+  // one micro-batch's activations instead of all of them: on a GPU that
+  // memory is the scarce part.
+  if (gpu && layout_.pp == 1) kind = PipelineScheduleKind::k1F1B;
   const int slots = PipelineSlots(kind, groups_.stage, layout_.pp, std::max(microbatches_, o.eval_batches));
   // On a GPU the host model is a parameter-only mirror (no activations).
   model_ = std::make_unique<GPTModel>(config_, stages_[groups_.stage], gpu ? 0 : o.batch, gpu ? 0 : o.seq,
@@ -168,6 +169,8 @@ Status Trainer::InitializeParallelism() {
     d.dtype = o.dtype;
     d.max_batch = o.batch;
     d.max_seq = o.seq;
+    d.stage = stages_[groups_.stage];  // the CPU stage's layout, so sync and checkpoints address it alike
+    d.slots = slots;
     d.adam = AdamWConfig{o.beta1, o.beta2, o.adam_eps, o.weight_decay};
     MERIDIAN_ASSIGN_OR_RETURN(device_, CreateCudaStep(config_, d));
     executor_ = DeviceStageExecutor(device_.get(), o.batch, o.seq);
@@ -195,6 +198,17 @@ Status Trainer::InitializeParallelism() {
   optimizer_ = std::make_unique<AdamWOptimizer>(model_->layout(), adam, sync_->shard_begin(), sync_->shard_end());
   state_ = std::make_unique<DistributedState>(config_, layout_, stages_, groups_, data_centers, model_.get(),
                                               optimizer_.get(), sync_.get());
+  if (device_) {
+    // The world carries device buffers (NCCL); the gathered host copies of
+    // the stages cross it through the GPU.
+    state_->set_host_transfer(
+        [this](const float* host, size_t n, int peer, int tag) {
+          return device_->SendHost(groups_.world, host, n, peer, tag);
+        },
+        [this](float* host, size_t n, int peer, int tag) {
+          return device_->RecvHost(groups_.world, host, n, peer, tag);
+        });
+  }
   return Status::OK();
 }
 
@@ -213,12 +227,8 @@ Result<double> Trainer::GlobalGradNorm() {
   // shard, or (without ZeRO, where replicas hold equal gradients) its stage
   // on replica 0 only. The last stage skips the tied embedding when the
   // first stage also holds it, so it counts once.
+  // The GPU stage's gradients stay on the device; only the sums come back.
   double local = 0.0;
-  if (device_) {
-    // Whole model per rank (pp 1, no ZeRO): every replica holds the full norm.
-    MERIDIAN_ASSIGN_OR_RETURN(local, device_->GradSumOfSquares());
-    return std::sqrt(local);
-  }
   const size_t shard_begin = sync_->shard_begin(), shard_end = sync_->shard_end();
   {
     size_t skip_begin = 0, skip_end = 0;
@@ -227,11 +237,18 @@ Result<double> Trainer::GlobalGradNorm() {
       skip_begin = model_->layout().tensor(kWte).offset;
       skip_end = skip_begin + model_->layout().tensor(kWte).count;
     }
-    auto add = [&](size_t lo, size_t hi) {
-      if (lo < hi) local += cpu::SumOfSquares(model_->grads() + lo, hi - lo);
+    auto add = [&](size_t lo, size_t hi) -> Status {
+      if (lo >= hi) return Status::OK();
+      if (!device_) {
+        local += cpu::SumOfSquares(model_->grads() + lo, hi - lo);
+        return Status::OK();
+      }
+      MERIDIAN_ASSIGN_OR_RETURN(double sum, device_->GradSumOfSquares(lo, hi));
+      local += sum;
+      return Status::OK();
     };
-    add(shard_begin, std::min(shard_end, std::max(shard_begin, skip_begin)));
-    add(std::max(shard_begin, skip_end), shard_end);
+    MERIDIAN_RETURN_IF_ERROR(add(shard_begin, std::min(shard_end, std::max(shard_begin, skip_begin))));
+    MERIDIAN_RETURN_IF_ERROR(add(std::max(shard_begin, skip_end), shard_end));
   }
   MERIDIAN_RETURN_IF_ERROR(sync_->norm_group()->AllReduceDouble(&local, 1, ReduceOp::kSum));
   return std::sqrt(local);

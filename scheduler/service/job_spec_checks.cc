@@ -44,8 +44,6 @@ Status SchedulerCore::ValidateSpec(const v1::JobSpec& spec) {
     return Invalid("spec.training.dtype", "\"" + t.dtype() + "\"", "expected fp32 or bf16");
   if (t.dtype() == "bf16" && t.device() != "cuda")
     return Invalid("spec.training.dtype", "\"bf16\"", "needs device cuda");
-  if (t.device() == "cuda" && l.pp() > 1)
-    return Invalid("spec.layout.pp", std::to_string(l.pp()), "device cuda runs data parallelism only (pp 1)");
   if (spec.has_max_restarts() && (spec.max_restarts() < 0 || spec.max_restarts() > kMaxMaxRestarts))
     return Invalid("spec.max_restarts", std::to_string(spec.max_restarts()), "must be in [0, 1000]");
   if (spec.data_centers_size() > 1024)

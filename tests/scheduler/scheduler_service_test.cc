@@ -196,6 +196,16 @@ TEST_F(ServiceTest, NodesRegisterHeartbeatAndDie) {
   EXPECT_TRUE(found_dead);
 }
 
+// Pipeline stages on GPUs are a layout like any other: each stage is one
+// rank on its own GPU.
+TEST_F(ServiceTest, AcceptsPipelineStagesOnGpus) {
+  v1::JobSpec spec = SmallJob(1, 2);
+  spec.mutable_training()->set_device("cuda");
+  v1::Job job;
+  grpc::Status s = Submit(spec, &job);
+  EXPECT_TRUE(s.ok()) << s.error_message();
+}
+
 // Every malformed request gets INVALID_ARGUMENT naming the field, every
 // unknown id NOT_FOUND; nothing crashes.
 TEST_F(ServiceTest, BadRequestsGetInvalidArgumentOrNotFound) {
@@ -223,8 +233,6 @@ TEST_F(ServiceTest, BadRequestsGetInvalidArgumentOrNotFound) {
   bad([](v1::JobSpec& s) { s.mutable_training()->set_device("tpu"); }, "spec.training.device");
   bad([](v1::JobSpec& s) { s.mutable_training()->set_dtype("fp8"); }, "spec.training.dtype");
   bad([](v1::JobSpec& s) { s.mutable_training()->set_dtype("bf16"); }, "spec.training.dtype");  // bf16 on cpu
-  bad([](v1::JobSpec& s) { s.mutable_training()->set_device("cuda"); s.mutable_layout()->set_pp(2); },
-      "spec.layout.pp");
   {
     grpc::ClientContext ctx;
     v1::SubmitJobResponse r;

@@ -31,8 +31,8 @@ LayerCounts CountsFor(const GPTConfig& c, int B, int T) {
 }  // namespace
 
 template <typename T>
-Result<std::unique_ptr<CudaGPTModel<T>>> CudaGPTModel<T>::Create(const GPTConfig& config, int max_batch,
-                                                                 int max_seq) {
+Result<std::unique_ptr<CudaGPTModel<T>>> CudaGPTModel<T>::Create(const GPTConfig& config, const StageSpec& stage,
+                                                                 int max_batch, int max_seq, int num_slots) {
   MERIDIAN_RETURN_IF_ERROR(ValidateConfig(config));
   if (!cuda::AttentionSupportsHeadSize(config.head_size()))
     return Status::InvalidArgument("head size " + std::to_string(config.head_size()) + " (n_embd " +
@@ -42,17 +42,30 @@ Result<std::unique_ptr<CudaGPTModel<T>>> CudaGPTModel<T>::Create(const GPTConfig
     return Status::InvalidArgument("CUDA model: batch " + std::to_string(max_batch) + " x seq " +
                                    std::to_string(max_seq) + " out of range (max_seq_len " +
                                    std::to_string(config.max_seq_len) + ")");
-  std::unique_ptr<CudaGPTModel> model(new CudaGPTModel(config));
-  MERIDIAN_RETURN_IF_ERROR(model->Allocate(max_batch, max_seq));
+  // The fused residual + LayerNorm chain runs through at least one block.
+  if (stage.layer_begin < 0 || stage.layer_end > config.n_layer || stage.num_layers() < 1)
+    return Status::InvalidArgument("CUDA model: stage layers [" + std::to_string(stage.layer_begin) + "," +
+                                   std::to_string(stage.layer_end) + ") of " + std::to_string(config.n_layer) +
+                                   ": a stage holds at least one layer of the model");
+  if (num_slots < 1) return Status::InvalidArgument("CUDA model: " + std::to_string(num_slots) + " slots");
+  std::unique_ptr<CudaGPTModel> model(new CudaGPTModel(config, stage));
+  MERIDIAN_RETURN_IF_ERROR(model->Allocate(max_batch, max_seq, num_slots));
   return model;
 }
 
 template <typename T>
-Status CudaGPTModel<T>::Allocate(int max_batch, int max_seq) {
+Result<std::unique_ptr<CudaGPTModel<T>>> CudaGPTModel<T>::Create(const GPTConfig& config, int max_batch,
+                                                                 int max_seq) {
+  return Create(config, WholeModel(config), max_batch, max_seq, 1);
+}
+
+template <typename T>
+Status CudaGPTModel<T>::Allocate(int max_batch, int max_seq, int num_slots) {
   max_batch_ = max_batch;
   max_seq_ = max_seq;
   const GPTConfig& c = config();
-  const size_t BT = (size_t)max_batch * max_seq, C = c.n_embd, L = c.n_layer;
+  const StageSpec& st = stage();
+  const size_t BT = (size_t)max_batch * max_seq, C = c.n_embd, L = st.num_layers();
   MERIDIAN_ASSIGN_OR_RETURN(matmul_, cuda::MatmulContext::Create());
   MERIDIAN_RETURN_IF_ERROR(params_.Allocate(layout_.total()));
   MERIDIAN_RETURN_IF_ERROR(grads_.Allocate(layout_.total()));
@@ -60,21 +73,45 @@ Status CudaGPTModel<T>::Allocate(int max_batch, int max_seq) {
   const LayerCounts counts = CountsFor(c, max_batch, max_seq);
   layer_t_stride_ = counts.t_count;
   layer_f_stride_ = counts.f_count;
-  MERIDIAN_RETURN_IF_ERROR(acts_.Allocate(layer_t_stride_ * L));
-  MERIDIAN_RETURN_IF_ERROR(stats_.Allocate(layer_f_stride_ * L));
-  for (cuda::DeviceBuffer<T>* b : {&encoded_, &lnf_, &scratch_, &dres_, &dbtc_})
-    MERIDIAN_RETURN_IF_ERROR(b->Allocate(BT * C));
-  MERIDIAN_RETURN_IF_ERROR(logits_.Allocate(BT * c.padded_vocab_size));
+  size_t bytes = 0;
+  slots_.resize(num_slots);
+  for (Slot& slot : slots_) {
+    MERIDIAN_RETURN_IF_ERROR(slot.acts.Allocate(layer_t_stride_ * L));
+    MERIDIAN_RETURN_IF_ERROR(slot.stats.Allocate(layer_f_stride_ * L));
+    MERIDIAN_RETURN_IF_ERROR(slot.encoded.Allocate(BT * C));
+    if (st.first) MERIDIAN_RETURN_IF_ERROR(slot.tokens.Allocate(BT));
+    if (st.last) {
+      MERIDIAN_RETURN_IF_ERROR(slot.lnf.Allocate(BT * C));
+      MERIDIAN_RETURN_IF_ERROR(slot.logits.Allocate(BT * c.padded_vocab_size));
+      for (cuda::DeviceBuffer<float>* b : {&slot.lnf_mean, &slot.lnf_rstd, &slot.losses})
+        MERIDIAN_RETURN_IF_ERROR(b->Allocate(BT));
+    } else if constexpr (std::is_same_v<T, bf16>) {
+      MERIDIAN_RETURN_IF_ERROR(slot.output.Allocate(BT * C));
+    }
+    bytes += slot.acts.bytes() + slot.stats.bytes() + slot.encoded.bytes() + slot.tokens.bytes() +
+             slot.lnf.bytes() + slot.logits.bytes() + slot.lnf_mean.bytes() + slot.lnf_rstd.bytes() +
+             slot.losses.bytes() + slot.output.bytes();
+  }
+  for (cuda::DeviceBuffer<T>* b : {&scratch_, &dres_, &dbtc_}) MERIDIAN_RETURN_IF_ERROR(b->Allocate(BT * C));
   MERIDIAN_RETURN_IF_ERROR(dqkv_.Allocate(BT * 3 * C));
   MERIDIAN_RETURN_IF_ERROR(dfch_.Allocate(BT * 4 * C));
-  for (cuda::DeviceBuffer<float>* b : {&lnf_mean_, &lnf_rstd_, &losses_}) MERIDIAN_RETURN_IF_ERROR(b->Allocate(BT));
   MERIDIAN_RETURN_IF_ERROR(delta_.Allocate((size_t)max_batch * c.n_head * max_seq));
-  MERIDIAN_RETURN_IF_ERROR(tokens_.Allocate(BT));
-  MERIDIAN_RETURN_IF_ERROR(targets_.Allocate(BT));
+  if (st.last) MERIDIAN_RETURN_IF_ERROR(targets_.Allocate(BT));
   MERIDIAN_RETURN_IF_ERROR(sum_.Allocate(1));
-  activation_bytes_ = acts_.bytes() + stats_.bytes() + encoded_.bytes() * 5 + logits_.bytes() + dqkv_.bytes() +
-                      dfch_.bytes() + lnf_mean_.bytes() * 3 + delta_.bytes() + tokens_.bytes() * 2;
-  MERIDIAN_CUDA_CHECK(cudaMemsetAsync(grads_.data(), 0, grads_.bytes(), cuda::ComputeStream()));
+  MERIDIAN_RETURN_IF_ERROR(loss_sum_.Allocate(1));
+  activation_bytes_ = bytes + scratch_.bytes() * 3 + dqkv_.bytes() + dfch_.bytes() + delta_.bytes() +
+                      targets_.bytes();
+  cudaStream_t s = cuda::ComputeStream();
+  MERIDIAN_CUDA_CHECK(cudaMemsetAsync(grads_.data(), 0, grads_.bytes(), s));
+  MERIDIAN_CUDA_CHECK(cudaMemsetAsync(loss_sum_.data(), 0, sizeof(double), s));
+  return Status::OK();
+}
+
+template <typename T>
+Status CudaGPTModel<T>::CheckSlot(int slot) const {
+  if (slot < 0 || slot >= num_slots())
+    return Status::InvalidArgument("CUDA model: slot " + std::to_string(slot) + " of " +
+                                   std::to_string(num_slots()));
   return Status::OK();
 }
 
@@ -98,11 +135,11 @@ float* CudaGPTModel<T>::D(int index, int layer) {
 }
 
 template <typename T>
-typename CudaGPTModel<T>::LayerActs CudaGPTModel<T>::Acts(int l) {
-  // Carved with the maximal micro-batch's sizes, so a slot's position does
+typename CudaGPTModel<T>::LayerActs CudaGPTModel<T>::Acts(Slot& slot, int l) {
+  // Carved with the maximal micro-batch's sizes, so a tensor's position does
   // not depend on the current B and T.
   const size_t BTC = (size_t)max_batch_ * max_seq_ * config().n_embd, BT = (size_t)max_batch_ * max_seq_;
-  T* p = acts_.data() + layer_t_stride_ * l;
+  T* p = slot.acts.data() + layer_t_stride_ * l;
   LayerActs a;
   a.ln1 = p; p += BTC;
   a.qkv = p; p += 3 * BTC;
@@ -112,7 +149,7 @@ typename CudaGPTModel<T>::LayerActs CudaGPTModel<T>::Acts(int l) {
   a.fch = p; p += 4 * BTC;
   a.fch_gelu = p; p += 4 * BTC;
   a.residual3 = p;
-  float* f = stats_.data() + layer_f_stride_ * l;
+  float* f = slot.stats.data() + layer_f_stride_ * l;
   a.ln1_mean = f; f += BT;
   a.ln1_rstd = f; f += BT;
   a.ln2_mean = f; f += BT;
@@ -146,89 +183,144 @@ Status CudaGPTModel<T>::ZeroGrads() {
 }
 
 template <typename T>
-Status CudaGPTModel<T>::Forward(const int* tokens, const int* targets, int B, int T_in, bool compute_grad) {
+Status CudaGPTModel<T>::Forward(int slot_index, const int* tokens, const float* input, const int* targets, int B,
+                                int T_in, bool compute_grad) {
   const GPTConfig& c = config();
+  const StageSpec& st = stage();
+  MERIDIAN_RETURN_IF_ERROR(CheckSlot(slot_index));
   if (B < 1 || T_in < 1 || B > max_batch_ || T_in > max_seq_)
     return Status::InvalidArgument("CUDA model: micro-batch " + std::to_string(B) + " x " + std::to_string(T_in) +
                                    " exceeds the allocated " + std::to_string(max_batch_) + " x " +
                                    std::to_string(max_seq_));
-  if (compute_grad && targets == nullptr) return Status::InvalidArgument("CUDA model: compute_grad needs targets");
+  if (st.first ? tokens == nullptr : input == nullptr)
+    return Status::InvalidArgument(st.first ? "CUDA model: the first stage reads tokens"
+                                            : "CUDA model: a stage after the first reads input activations");
+  if (!st.last) targets = nullptr;  // only the last stage has a loss
+  if (compute_grad && st.last && targets == nullptr)
+    return Status::InvalidArgument("CUDA model: compute_grad on the last stage needs targets");
   cudaStream_t s = cuda::ComputeStream();
-  const int C = c.n_embd, NH = c.n_head, L = c.n_layer, BT = B * T_in;
-  B_ = B;
-  T_ = T_in;
-  have_targets_ = targets != nullptr;
-  MERIDIAN_CUDA_CHECK(cudaMemcpyAsync(tokens_.data(), tokens, (size_t)BT * sizeof(int), cudaMemcpyHostToDevice, s));
-  if (have_targets_)
+  const int C = c.n_embd, NH = c.n_head, L = st.num_layers(), BT = B * T_in;
+  const size_t BTC = (size_t)BT * C;
+  Slot& slot = slots_[slot_index];
+  slot.batch = B;
+  slot.seq = T_in;
+  slot.have_targets = targets != nullptr;
+  slot.have_dlogits = false;
+
+  if (st.first) {
+    MERIDIAN_CUDA_CHECK(
+        cudaMemcpyAsync(slot.tokens.data(), tokens, (size_t)BT * sizeof(int), cudaMemcpyHostToDevice, s));
+    MERIDIAN_RETURN_IF_ERROR(
+        cuda::EncoderForward(slot.encoded.data(), slot.tokens.data(), W(kWte), W(kWpe), B, T_in, C, s));
+  } else if constexpr (std::is_same_v<T, float>) {
+    // The receive buffer is reused for the next message: keep a copy.
+    MERIDIAN_CUDA_CHECK(
+        cudaMemcpyAsync(slot.encoded.data(), input, BTC * sizeof(float), cudaMemcpyDeviceToDevice, s));
+  } else {
+    MERIDIAN_RETURN_IF_ERROR(cuda::ConvertFloatToBf16(slot.encoded.data(), input, BTC, s));
+  }
+  if (slot.have_targets)
     MERIDIAN_CUDA_CHECK(
         cudaMemcpyAsync(targets_.data(), targets, (size_t)BT * sizeof(int), cudaMemcpyHostToDevice, s));
 
-  MERIDIAN_RETURN_IF_ERROR(cuda::EncoderForward(encoded_.data(), tokens_.data(), W(kWte), W(kWpe), B, T_in, C, s));
-  MERIDIAN_RETURN_IF_ERROR(cuda::LayerNormForward(Acts(0).ln1, Acts(0).ln1_mean, Acts(0).ln1_rstd, encoded_.data(),
+  const LayerActs first = Acts(slot, 0);
+  MERIDIAN_RETURN_IF_ERROR(cuda::LayerNormForward(first.ln1, first.ln1_mean, first.ln1_rstd, slot.encoded.data(),
                                                   W(kLn1w, 0), W(kLn1b, 0), BT, C, s));
   T* scratch = scratch_.data();
   for (int l = 0; l < L; ++l) {
-    const LayerActs a = Acts(l);
-    const T* input = l == 0 ? encoded_.data() : Acts(l - 1).residual3;
-    // a.ln1 = LayerNorm1(input) was produced by the previous step (fused
-    // with the residual add that made `input`).
+    const LayerActs a = Acts(slot, l);
+    const T* in = l == 0 ? slot.encoded.data() : Acts(slot, l - 1).residual3;
+    // a.ln1 = LayerNorm1(in) was produced by the previous step (fused with
+    // the residual add that made `in`).
     MERIDIAN_RETURN_IF_ERROR(
         cuda::MatmulForward<T>(matmul_.get(), a.qkv, nullptr, a.ln1, W(kQkvw, l), W(kQkvb, l), BT, C, 3 * C, s));
     MERIDIAN_RETURN_IF_ERROR(cuda::AttentionForward<T>(a.atty, a.lse, a.qkv, B, T_in, C, NH, s));
     MERIDIAN_RETURN_IF_ERROR(cuda::MatmulForward<T>(matmul_.get(), scratch, nullptr, a.atty, W(kAttprojw, l),
                                                     W(kAttprojb, l), BT, C, C, s));
-    MERIDIAN_RETURN_IF_ERROR(cuda::ResidualLayerNormForward<T>(a.residual2, a.ln2, a.ln2_mean, a.ln2_rstd, input,
+    MERIDIAN_RETURN_IF_ERROR(cuda::ResidualLayerNormForward<T>(a.residual2, a.ln2, a.ln2_mean, a.ln2_rstd, in,
                                                                scratch, W(kLn2w, l), W(kLn2b, l), BT, C, s));
     MERIDIAN_RETURN_IF_ERROR(cuda::MatmulForward<T>(matmul_.get(), a.fch_gelu, a.fch, a.ln2, W(kFcw, l), W(kFcb, l),
                                                     BT, C, 4 * C, s));
     MERIDIAN_RETURN_IF_ERROR(cuda::MatmulForward<T>(matmul_.get(), scratch, nullptr, a.fch_gelu, W(kFcprojw, l),
                                                     W(kFcprojb, l), BT, 4 * C, C, s));
     // The block's second residual add, fused with whichever LayerNorm
-    // reads it next: the next layer's first, or the final one.
+    // reads it next on this stage: the next layer's first, or the final
+    // one. The stage's last block hands its residual on unnormalised.
     if (l + 1 < L) {
-      const LayerActs next = Acts(l + 1);
+      const LayerActs next = Acts(slot, l + 1);
       MERIDIAN_RETURN_IF_ERROR(cuda::ResidualLayerNormForward<T>(a.residual3, next.ln1, next.ln1_mean,
                                                                  next.ln1_rstd, a.residual2, scratch,
                                                                  W(kLn1w, l + 1), W(kLn1b, l + 1), BT, C, s));
+    } else if (st.last) {
+      MERIDIAN_RETURN_IF_ERROR(cuda::ResidualLayerNormForward<T>(a.residual3, slot.lnf.data(), slot.lnf_mean.data(),
+                                                                 slot.lnf_rstd.data(), a.residual2, scratch,
+                                                                 W(kLnfw), W(kLnfb), BT, C, s));
     } else {
-      MERIDIAN_RETURN_IF_ERROR(cuda::ResidualLayerNormForward<T>(a.residual3, lnf_.data(), lnf_mean_.data(),
-                                                                 lnf_rstd_.data(), a.residual2, scratch, W(kLnfw),
-                                                                 W(kLnfb), BT, C, s));
+      MERIDIAN_RETURN_IF_ERROR(cuda::ResidualForward<T>(a.residual3, a.residual2, scratch, BTC, s));
     }
   }
-  MERIDIAN_RETURN_IF_ERROR(cuda::MatmulForward<T>(matmul_.get(), logits_.data(), nullptr, lnf_.data(), W(kWte),
-                                                  nullptr, BT, C, c.padded_vocab_size, s));
-  have_dlogits_ = compute_grad;
-  if (!have_targets_) return Status::OK();
+  if (!st.last) {
+    if constexpr (std::is_same_v<T, bf16>)
+      MERIDIAN_RETURN_IF_ERROR(cuda::ConvertBf16ToFloat(slot.output.data(), Acts(slot, L - 1).residual3, BTC, s));
+    slot.have_dlogits = compute_grad;  // here: the slot may run Backward
+    return Status::OK();
+  }
+  MERIDIAN_RETURN_IF_ERROR(cuda::MatmulForward<T>(matmul_.get(), slot.logits.data(), nullptr, slot.lnf.data(),
+                                                  W(kWte), nullptr, BT, C, c.padded_vocab_size, s));
+  slot.have_dlogits = compute_grad;
+  if (!slot.have_targets) return Status::OK();
   // As on the CPU, dlogits arrive pre-scaled by the mean over the
   // micro-batch and the caller's loss scale.
-  return cuda::SoftmaxCrossEntropy<T>(logits_.data(), losses_.data(), targets_.data(), BT, c.vocab_size,
+  return cuda::SoftmaxCrossEntropy<T>(slot.logits.data(), slot.losses.data(), targets_.data(), BT, c.vocab_size,
                                       c.padded_vocab_size, loss_scale_ / BT, compute_grad, s);
 }
 
 template <typename T>
-Status CudaGPTModel<T>::Backward() {
-  if (!have_dlogits_) return Status::FailedPrecondition("CUDA model: Backward without a compute_grad Forward");
-  have_dlogits_ = false;
+const float* CudaGPTModel<T>::output(int slot_index) {
+  if (stage().last || !CheckSlot(slot_index).ok()) return nullptr;
+  Slot& slot = slots_[slot_index];
+  if constexpr (std::is_same_v<T, float>) return Acts(slot, stage().num_layers() - 1).residual3;
+  else return slot.output.data();
+}
+
+template <typename T>
+Status CudaGPTModel<T>::Backward(int slot_index, const float* doutput) {
+  MERIDIAN_RETURN_IF_ERROR(CheckSlot(slot_index));
+  Slot& slot = slots_[slot_index];
+  if (!slot.have_dlogits)
+    return Status::FailedPrecondition("CUDA model: Backward of slot " + std::to_string(slot_index) +
+                                      " without a compute_grad Forward");
+  const StageSpec& st = stage();
+  if (!st.last && doutput == nullptr)
+    return Status::InvalidArgument("CUDA model: a stage before the last needs its output gradient");
+  slot.have_dlogits = false;
   const GPTConfig& c = config();
   cudaStream_t s = cuda::ComputeStream();
-  const int B = B_, T_len = T_, C = c.n_embd, NH = c.n_head, L = c.n_layer, BT = B * T_len;
+  const int B = slot.batch, T_len = slot.seq, C = c.n_embd, NH = c.n_head, L = st.num_layers(), BT = B * T_len;
+  const size_t BTC = (size_t)BT * C;
   cuda::MatmulContext* mm = matmul_.get();
   T* dres = dres_.data();
   T* dbtc = dbtc_.data();
   T* dfch = dfch_.data();
 
-  // The logits buffer holds dlogits after a compute_grad Forward.
-  MERIDIAN_RETURN_IF_ERROR(cuda::MatmulBackward<T>(mm, dbtc, D(kWte), nullptr, logits_.data(), lnf_.data(), W(kWte),
-                                                   BT, C, c.padded_vocab_size, s));
-  MERIDIAN_CUDA_CHECK(cudaMemsetAsync(dres, 0, (size_t)BT * C * sizeof(T), s));
-  MERIDIAN_RETURN_IF_ERROR(cuda::LayerNormBackward<T>(dres, D(kLnfw), D(kLnfb), dbtc, Acts(L - 1).residual3, W(kLnfw),
-                                                      lnf_mean_.data(), lnf_rstd_.data(), BT, C, s));
+  if (st.last) {
+    // The logits buffer holds dlogits after a compute_grad Forward.
+    MERIDIAN_RETURN_IF_ERROR(cuda::MatmulBackward<T>(mm, dbtc, D(kWte), nullptr, slot.logits.data(),
+                                                     slot.lnf.data(), W(kWte), BT, C, c.padded_vocab_size, s));
+    MERIDIAN_CUDA_CHECK(cudaMemsetAsync(dres, 0, BTC * sizeof(T), s));
+    MERIDIAN_RETURN_IF_ERROR(cuda::LayerNormBackward<T>(dres, D(kLnfw), D(kLnfb), dbtc, Acts(slot, L - 1).residual3,
+                                                        W(kLnfw), slot.lnf_mean.data(), slot.lnf_rstd.data(), BT,
+                                                        C, s));
+  } else if constexpr (std::is_same_v<T, float>) {
+    MERIDIAN_CUDA_CHECK(cudaMemcpyAsync(dres, doutput, BTC * sizeof(float), cudaMemcpyDeviceToDevice, s));
+  } else {
+    MERIDIAN_RETURN_IF_ERROR(cuda::ConvertFloatToBf16(dres, doutput, BTC, s));
+  }
   // dres is the gradient of the running residual stream; each sub-block
   // adds its input gradient onto it.
   for (int l = L - 1; l >= 0; --l) {
-    const LayerActs a = Acts(l);
-    const T* input = l == 0 ? encoded_.data() : Acts(l - 1).residual3;
+    const LayerActs a = Acts(slot, l);
+    const T* in = l == 0 ? slot.encoded.data() : Acts(slot, l - 1).residual3;
     MERIDIAN_RETURN_IF_ERROR(cuda::MatmulBackward<T>(mm, dfch, D(kFcprojw, l), D(kFcprojb, l), dres, a.fch_gelu,
                                                      W(kFcprojw, l), BT, 4 * C, C, s));
     MERIDIAN_RETURN_IF_ERROR(cuda::GeluBackward<T>(dfch, a.fch, dfch, (size_t)BT * 4 * C, s));
@@ -242,26 +334,66 @@ Status CudaGPTModel<T>::Backward() {
         cuda::AttentionBackward<T>(dqkv_.data(), delta_.data(), dbtc, a.atty, a.qkv, a.lse, B, T_len, C, NH, s));
     MERIDIAN_RETURN_IF_ERROR(cuda::MatmulBackward<T>(mm, dbtc, D(kQkvw, l), D(kQkvb, l), dqkv_.data(), a.ln1,
                                                      W(kQkvw, l), BT, C, 3 * C, s));
-    MERIDIAN_RETURN_IF_ERROR(cuda::LayerNormBackward<T>(dres, D(kLn1w, l), D(kLn1b, l), dbtc, input, W(kLn1w, l),
+    MERIDIAN_RETURN_IF_ERROR(cuda::LayerNormBackward<T>(dres, D(kLn1w, l), D(kLn1b, l), dbtc, in, W(kLn1w, l),
                                                         a.ln1_mean, a.ln1_rstd, BT, C, s));
     if (backward_hook_) backward_hook_(l);
   }
-  MERIDIAN_RETURN_IF_ERROR(cuda::EncoderBackward<T>(D(kWte), D(kWpe), dres, tokens_.data(), B, T_len, C, s));
+  if (st.first) {
+    MERIDIAN_RETURN_IF_ERROR(
+        cuda::EncoderBackward<T>(D(kWte), D(kWpe), dres, slot.tokens.data(), B, T_len, C, s));
+  }
+  input_grad_count_ = st.first ? 0 : BTC;
   if (backward_hook_) backward_hook_(-1);
   return Status::OK();
 }
 
 template <typename T>
-Result<double> CudaGPTModel<T>::MeanLoss() {
-  if (!have_targets_) return Status::FailedPrecondition("CUDA model: no loss without targets");
-  const size_t BT = (size_t)B_ * T_;
+Status CudaGPTModel<T>::CopyInputGrad(float* dst) {
+  if (input_grad_count_ == 0)
+    return Status::FailedPrecondition("CUDA model: no input gradient (the first stage, or no Backward yet)");
+  cudaStream_t s = cuda::ComputeStream();
+  if constexpr (std::is_same_v<T, float>) {
+    MERIDIAN_CUDA_CHECK(
+        cudaMemcpyAsync(dst, dres_.data(), input_grad_count_ * sizeof(float), cudaMemcpyDeviceToDevice, s));
+  } else {
+    MERIDIAN_RETURN_IF_ERROR(cuda::ConvertBf16ToFloat(dst, dres_.data(), input_grad_count_, s));
+  }
+  return Status::OK();
+}
+
+template <typename T>
+Result<double> CudaGPTModel<T>::MeanLoss(int slot_index) {
+  MERIDIAN_RETURN_IF_ERROR(CheckSlot(slot_index));
+  const Slot& slot = slots_[slot_index];
+  if (!stage().last || !slot.have_targets) return Status::FailedPrecondition("CUDA model: no loss without targets");
+  const size_t BT = (size_t)slot.batch * slot.seq;
   std::vector<float> host(BT);
   cudaStream_t s = cuda::ComputeStream();
-  MERIDIAN_CUDA_CHECK(cudaMemcpyAsync(host.data(), losses_.data(), BT * sizeof(float), cudaMemcpyDeviceToHost, s));
+  MERIDIAN_CUDA_CHECK(
+      cudaMemcpyAsync(host.data(), slot.losses.data(), BT * sizeof(float), cudaMemcpyDeviceToHost, s));
   MERIDIAN_CUDA_CHECK(cudaStreamSynchronize(s));
   double sum = 0.0;
   for (float x : host) sum += x;
   return sum / (double)BT;
+}
+
+template <typename T>
+Status CudaGPTModel<T>::AddLoss(int slot_index) {
+  MERIDIAN_RETURN_IF_ERROR(CheckSlot(slot_index));
+  const Slot& slot = slots_[slot_index];
+  if (!stage().last || !slot.have_targets) return Status::FailedPrecondition("CUDA model: no loss without targets");
+  const size_t BT = (size_t)slot.batch * slot.seq;
+  return cuda::SumAccumulate(loss_sum_.data(), slot.losses.data(), BT, 1.0 / (double)BT, cuda::ComputeStream());
+}
+
+template <typename T>
+Result<double> CudaGPTModel<T>::TakeLossSum() {
+  cudaStream_t s = cuda::ComputeStream();
+  double host = 0.0;
+  MERIDIAN_CUDA_CHECK(cudaMemcpyAsync(&host, loss_sum_.data(), sizeof(double), cudaMemcpyDeviceToHost, s));
+  MERIDIAN_CUDA_CHECK(cudaMemsetAsync(loss_sum_.data(), 0, sizeof(double), s));
+  MERIDIAN_CUDA_CHECK(cudaStreamSynchronize(s));
+  return host;
 }
 
 template <typename T>
@@ -276,11 +408,14 @@ Result<double> CudaGPTModel<T>::GradSumOfSquares(size_t begin, size_t end) {
 }
 
 template <typename T>
-Status CudaGPTModel<T>::DownloadLogits(std::vector<float>* host) {
-  const size_t n = (size_t)B_ * T_ * config().padded_vocab_size;
+Status CudaGPTModel<T>::DownloadLogits(std::vector<float>* host, int slot_index) {
+  MERIDIAN_RETURN_IF_ERROR(CheckSlot(slot_index));
+  if (!stage().last) return Status::FailedPrecondition("CUDA model: only the last stage has logits");
+  const Slot& slot = slots_[slot_index];
+  const size_t n = (size_t)slot.batch * slot.seq * config().padded_vocab_size;
   std::vector<T> staged(n);
   cudaStream_t s = cuda::ComputeStream();
-  MERIDIAN_CUDA_CHECK(cudaMemcpyAsync(staged.data(), logits_.data(), n * sizeof(T), cudaMemcpyDeviceToHost, s));
+  MERIDIAN_CUDA_CHECK(cudaMemcpyAsync(staged.data(), slot.logits.data(), n * sizeof(T), cudaMemcpyDeviceToHost, s));
   MERIDIAN_CUDA_CHECK(cudaStreamSynchronize(s));
   host->resize(n);
   for (size_t i = 0; i < n; ++i) (*host)[i] = cuda::ToFloat(staged[i]);

@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <cstdio>
 #include <vector>
 
@@ -17,24 +18,50 @@ class CudaStep : public DeviceStep {
  public:
   static Result<std::unique_ptr<DeviceStep>> Create(const GPTConfig& config, const DeviceStepOptions& o) {
     std::unique_ptr<CudaStep> step(new CudaStep(o));
-    MERIDIAN_ASSIGN_OR_RETURN(step->model_, CudaGPTModel<T>::Create(config, o.max_batch, o.max_seq));
+    const StageSpec stage = o.stage.value_or(WholeModel(config));
+    MERIDIAN_ASSIGN_OR_RETURN(step->model_,
+                              CudaGPTModel<T>::Create(config, stage, o.max_batch, o.max_seq, o.slots));
     MERIDIAN_RETURN_IF_ERROR(step->m_.Allocate(step->model_->num_params()));
     MERIDIAN_RETURN_IF_ERROR(step->v_.Allocate(step->model_->num_params()));
+    // Boundary buffers, float whatever T is: one to receive into (a stage
+    // with a neighbour), and per slot the input gradient a send to the
+    // previous stage reads while later slots compute.
+    const size_t count = (size_t)o.max_batch * o.max_seq * config.n_embd;
+    if (!(stage.first && stage.last)) MERIDIAN_RETURN_IF_ERROR(step->receive_.Allocate(count));
+    if (!stage.first) {
+      step->input_grads_.resize(o.slots);
+      for (cuda::DeviceBuffer<float>& b : step->input_grads_) MERIDIAN_RETURN_IF_ERROR(b.Allocate(count));
+    }
     cudaStream_t s = cuda::ComputeStream();
     MERIDIAN_CUDA_CHECK(cudaMemsetAsync(step->m_.data(), 0, step->m_.bytes(), s));
     MERIDIAN_CUDA_CHECK(cudaMemsetAsync(step->v_.data(), 0, step->v_.bytes(), s));
     return std::unique_ptr<DeviceStep>(std::move(step));
   }
 
-  Status Forward(const int* tokens, const int* targets, int B, int T_len, bool compute_grad) override {
-    return model_->Forward(tokens, targets, B, T_len, compute_grad);
+  const ParameterLayout& layout() const override { return model_->layout(); }
+  int num_slots() const override { return model_->num_slots(); }
+  Status Forward(int slot, const int* tokens, const float* input, const int* targets, int B, int T_len,
+                 bool compute_grad) override {
+    return model_->Forward(slot, tokens, input, targets, B, T_len, compute_grad);
   }
-  Status Backward() override { return model_->Backward(); }
+  const float* output(int slot) override { return model_->output(slot); }
+  Status AddLoss(int slot) override { return model_->AddLoss(slot); }
+  Result<double> TakeLossSum() override { return model_->TakeLossSum(); }
+  Status Backward(int slot, const float* output_grad) override { return model_->Backward(slot, output_grad); }
+  Result<const float*> InputGrad(int slot) override {
+    if (slot < 0 || slot >= (int)input_grads_.size())
+      return Status::InvalidArgument("CUDA step: no input-gradient buffer for slot " + std::to_string(slot) +
+                                     (input_grads_.empty() ? " (the first stage has no input gradient)" : ""));
+    MERIDIAN_RETURN_IF_ERROR(model_->CopyInputGrad(input_grads_[slot].data()));
+    return (const float*)input_grads_[slot].data();
+  }
+  float* receive_buffer() override { return receive_.data(); }
   void set_loss_scale(float scale) override { model_->set_loss_scale(scale); }
   void set_backward_hook(std::function<void(int)> hook) override { model_->set_backward_hook(std::move(hook)); }
   Status ZeroGrads() override { return model_->ZeroGrads(); }
-  Result<double> MeanLoss() override { return model_->MeanLoss(); }
-  Result<double> GradSumOfSquares() override { return model_->GradSumOfSquares(0, model_->num_params()); }
+  Result<double> GradSumOfSquares(size_t begin, size_t end) override {
+    return model_->GradSumOfSquares(begin, std::min(end, model_->num_params()));
+  }
   float* grads() override { return model_->grads(); }
 
   Status OptimizerStep(float lr, float grad_scale, long t) override {
@@ -74,10 +101,37 @@ class CudaStep : public DeviceStep {
     return Status::OK();
   }
 
-  size_t activation_bytes() const override { return model_->activation_bytes(); }
+  // A staging buffer for the call only: gathers are rare, and the memory
+  // is the stage's weights' size.
+  Status SendHost(Communicator* comm, const float* host, size_t count, int peer, int tag) override {
+    cuda::DeviceBuffer<float> staged;
+    MERIDIAN_RETURN_IF_ERROR(staged.Allocate(count));
+    cudaStream_t s = cuda::ComputeStream();
+    MERIDIAN_CUDA_CHECK(cudaMemcpyAsync(staged.data(), host, count * sizeof(float), cudaMemcpyHostToDevice, s));
+    // Blocking: the send has finished on the device before `staged` is freed.
+    return comm->Send(staged.data(), count, peer, tag);
+  }
+  Status RecvHost(Communicator* comm, float* host, size_t count, int peer, int tag) override {
+    cuda::DeviceBuffer<float> staged;
+    MERIDIAN_RETURN_IF_ERROR(staged.Allocate(count));
+    MERIDIAN_RETURN_IF_ERROR(comm->Recv(staged.data(), count, peer, tag));
+    cudaStream_t s = cuda::ComputeStream();
+    MERIDIAN_CUDA_CHECK(cudaMemcpyAsync(host, staged.data(), count * sizeof(float), cudaMemcpyDeviceToHost, s));
+    MERIDIAN_CUDA_CHECK(cudaStreamSynchronize(s));
+    return Status::OK();
+  }
+
+  size_t activation_bytes() const override {
+    size_t bytes = model_->activation_bytes() + receive_.bytes();
+    for (const cuda::DeviceBuffer<float>& b : input_grads_) bytes += b.bytes();
+    return bytes;
+  }
   size_t state_bytes() const override { return model_->weight_bytes() + m_.bytes() + v_.bytes(); }
   std::string Describe() const override {
-    return std::string("GPU ") + std::to_string(cuda::CurrentDevice()) + ", " +
+    const StageSpec& st = model_->stage();
+    return std::string("GPU ") + std::to_string(cuda::CurrentDevice()) + ", layers [" +
+           std::to_string(st.layer_begin) + "," + std::to_string(st.layer_end) + "), " +
+           std::to_string(model_->num_slots()) + (model_->num_slots() == 1 ? " slot, " : " slots, ") +
            cuda::DTypeName(cuda::DTypeOf<T>()) + (model_->gelu_fused() ? ", GELU fused into cuBLASLt" : "");
   }
 
@@ -86,6 +140,8 @@ class CudaStep : public DeviceStep {
   DeviceStepOptions options_;
   std::unique_ptr<CudaGPTModel<T>> model_;
   cuda::DeviceBuffer<float> m_, v_;
+  cuda::DeviceBuffer<float> receive_;                  // a stage with a neighbour
+  std::vector<cuda::DeviceBuffer<float>> input_grads_;  // per slot; none on the first stage
 };
 
 }  // namespace

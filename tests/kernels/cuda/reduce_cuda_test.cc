@@ -48,10 +48,32 @@ TEST(SumOfSquaresAccumulateCuda, AddsTheSumOfSquaresInDoubleOntoTheOutput) {
   }
 }
 
+TEST(SumAccumulateCuda, AddsTheScaledSumInDoubleOntoTheOutput) {
+  MERIDIAN_SKIP_WITHOUT_GPU();
+  std::mt19937 rng(1202);
+  for (size_t n : {size_t{1}, size_t{77}, size_t{1000003}}) {
+    SCOPED_TRACE("n=" + std::to_string(n));
+    const std::vector<float> x = RandomFloats(rng, n, 0.0f, 8.0f);  // losses are non-negative
+    auto d_x = Upload<float>(x);
+    DeviceBuffer<double> d_out;
+    ASSERT_TRUE(d_out.Allocate(1).ok());
+    const double start = 0.5, scale = 1.0 / (double)n;  // a mean, as the loss uses it
+    ASSERT_EQ(cudaMemcpy(d_out.data(), &start, sizeof(double), cudaMemcpyHostToDevice), cudaSuccess);
+    Status st = cuda::SumAccumulate(d_out.data(), d_x.data(), n, scale, nullptr);
+    ASSERT_TRUE(st.ok()) << st.ToString();
+    double want = 0.0;
+    for (float v : x) want += v;
+    want *= scale;
+    EXPECT_NEAR(DownloadDouble(d_out.data()), start + want, 1e-12 * (start + want));
+  }
+}
+
 TEST(SumOfSquaresAccumulateCudaArguments, EmptyInputIsANoOpAndNullBuffersAreRefused) {
   // Checked before any device work, so this runs without a GPU.
   EXPECT_TRUE(cuda::SumOfSquaresAccumulate(nullptr, nullptr, 0, nullptr).ok());
   EXPECT_EQ(cuda::SumOfSquaresAccumulate(nullptr, nullptr, 5, nullptr).code(), Status::Code::kInvalidArgument);
+  EXPECT_TRUE(cuda::SumAccumulate(nullptr, nullptr, 0, 1.0, nullptr).ok());
+  EXPECT_EQ(cuda::SumAccumulate(nullptr, nullptr, 5, 1.0, nullptr).code(), Status::Code::kInvalidArgument);
 }
 
 }  // namespace

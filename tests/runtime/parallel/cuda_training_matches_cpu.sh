@@ -3,7 +3,10 @@
 # same data: per-step losses over 20 steps agree with the CPU run (fp32
 # 1e-4 relative: float sums in another order compound over steps; bf16
 # 3e-2), gradient accumulation and (with two or more GPUs) DP2 over NCCL
-# agree with one GPU, and a GPU checkpoint resumes on the same curve.
+# agree with one GPU, and a GPU checkpoint resumes on the same curve. With
+# two GPUs, pipeline stages (pp 2, 1F1B and GPipe, activations over NCCL)
+# follow the CPU curve and resume from their own checkpoint; with four, pp 4
+# and dp 2 x pp 2 do too.
 # Without a GPU it checks that --device cuda fails with a clear message,
 # then reports a skip (77).
 set -euo pipefail
@@ -35,7 +38,17 @@ run gpu_resume 1 --batch 4 --grad-accum 2 --device cuda --checkpoint-dir "$work/
 compare=("gpu cpu 1e-4" "gpu_accum gpu 1e-5" "gpu_bf16 cpu 3e-2" "gpu_resume gpu 1e-5")
 if [[ $gpus -ge 2 ]]; then
   run gpu_dp2 2 --dp 2 --batch 2 --grad-accum 2 --device cuda
-  compare+=("gpu_dp2 gpu 1e-5")
+  run gpu_pp2 2 --pp 2 --batch 4 --grad-accum 2 --device cuda --checkpoint-dir "$work/ckpt_pp2" --checkpoint-every 10
+  run gpu_pp2_gpipe 2 --pp 2 --pp-schedule gpipe --batch 4 --grad-accum 2 --device cuda
+  rm -rf "$work/ckpt_pp2/step_00000020" "$work/ckpt_pp2/latest"
+  run gpu_pp2_resume 2 --pp 2 --batch 4 --grad-accum 2 --device cuda --checkpoint-dir "$work/ckpt_pp2" --resume
+  # 1F1B and GPipe run each stage's backwards in the same micro-batch order.
+  compare+=("gpu_dp2 gpu 1e-5" "gpu_pp2 cpu 1e-4" "gpu_pp2_gpipe gpu_pp2 1e-5" "gpu_pp2_resume gpu_pp2 1e-5")
+fi
+if [[ $gpus -ge 4 ]]; then
+  run gpu_pp4 4 --pp 4 --batch 4 --grad-accum 2 --device cuda
+  run gpu_dp2_pp2 4 --dp 2 --pp 2 --batch 2 --grad-accum 2 --device cuda
+  compare+=("gpu_pp4 cpu 1e-4" "gpu_dp2_pp2 cpu 1e-4")
 fi
 python3 - "$work" "${compare[@]}" <<'PY'
 import json, sys

@@ -38,11 +38,16 @@ class AddOneStage : public StageExecutor {
     return Status::OK();
   }
   const float* output(int slot) const override { return out_[slot].data(); }
-  Status AddLoss(int slot, double* sum) override {
+  Status AddLoss(int slot) override {
     double mean = 0;
     for (float v : out_[slot]) mean += v;
-    *sum += mean / kCount;
+    loss_sum_ += mean / kCount;
     return Status::OK();
+  }
+  Result<double> TakeLossSum() override {
+    const double sum = loss_sum_;
+    loss_sum_ = 0.0;
+    return sum;
   }
   Status Backward(int slot, const float* output_grad) override {
     if (last_ != (output_grad == nullptr)) return Status::Internal("wrong output gradient for this stage");
@@ -52,7 +57,7 @@ class AddOneStage : public StageExecutor {
     ++backwards;
     return Status::OK();
   }
-  const float* input_grad(int slot) override { return in_grad_[slot].data(); }
+  Result<const float*> input_grad(int slot) override { return (const float*)in_grad_[slot].data(); }
   float* receive_buffer() override { return receive_.data(); }
 
   std::vector<std::string> log;  // "F<value>@<slot>" / "B<value>@<slot>"
@@ -69,6 +74,7 @@ class AddOneStage : public StageExecutor {
   bool first_, last_;
   std::vector<std::vector<float>> out_, in_grad_;
   std::vector<float> receive_;
+  double loss_sum_ = 0.0;
 };
 
 struct StageResult {
