@@ -31,4 +31,33 @@ void SampleTokens(GPTModel& model, std::vector<int>& tokens, int count, float te
   }
 }
 
+std::string ChooseTokenizer(const std::string& option, const std::string& recorded, int vocab_size) {
+  if (option != "auto") return option;
+  if (!recorded.empty()) return recorded;
+  if (vocab_size == 50257) return "gpt2";
+  if (vocab_size <= 256) return "bytes";
+  return "";
+}
+
+void WriteSample(GPTModel& model, const Tokenizer* tokenizer, const SampleRequest& request, Rng& rng,
+                 std::FILE* out) {
+  std::vector<int> tokens;
+  if (tokenizer != nullptr) {
+    for (uint16_t t : tokenizer->Encode(request.prompt)) tokens.push_back(t);
+  }
+  if (tokens.empty()) tokens.push_back(tokenizer != nullptr && tokenizer->eot() ? *tokenizer->eot() : 0);
+  const size_t prompt_len = tokens.size();
+  SampleTokens(model, tokens, request.count, request.temperature, rng);
+  std::fprintf(out, "---- sample (%d tokens, temperature %.2f) ----\n", request.count, request.temperature);
+  if (tokenizer != nullptr) {
+    const std::vector<uint16_t> ids(tokens.begin(), tokens.end());
+    std::fprintf(out, "%s\n", tokenizer->Decode(ids).c_str());
+  } else {
+    for (size_t i = prompt_len; i < tokens.size(); ++i) std::fprintf(out, "%d ", tokens[i]);
+    std::fprintf(out, "\n");
+  }
+  std::fprintf(out, "---- end of sample ----\n");
+  std::fflush(out);
+}
+
 }  // namespace meridian

@@ -159,7 +159,15 @@ Result<TrainOptions> ParseTrainOptions(int argc, char** argv, int* exit_code) {
   app.add_option("--dtype", o.dtype, "Compute precision: fp32, or bf16 (cuda; float master weights)")->group("Run");
   app.add_option("--threads", o.threads, "CPU threads (0: all cores)")->group("Run");
   app.add_option("--sample", o.sample, "Generate N tokens at the end")->group("Run");
-  app.add_option("--sample-prompt", o.sample_prompt, "Prompt for --sample (byte-level vocab)")->group("Run");
+  app.add_option("--sample-prompt", o.sample_prompt, "Prompt for --sample, encoded with the tokenizer")->group("Run");
+  app.add_option("--tokenizer", o.tokenizer,
+                 "Text tokenizer for samples, recorded in checkpoints: auto (the checkpoint's, else gpt2 for a "
+                 "50257 vocabulary, bytes up to 256), bytes, gpt2")
+      ->group("Run");
+  app.add_option("--vocab-dir", o.vocab_dir,
+                 "GPT-2's encoder.json and vocab.bpe (default: $MERIDIAN_GPT2_VOCAB_DIR, else "
+                 "~/.cache/meridian/gpt2; scripts/fetch-gpt2-vocab.sh fills it)")
+      ->group("Run");
   app.add_option("--sample-temperature", o.sample_temperature)->group("Run");
   app.add_option("--log-every", o.log_every, "Log line every N steps when not on a terminal")->group("Run");
   app.add_option("--peak-tflops", o.peak_tflops,
@@ -232,6 +240,8 @@ Status ValidateTrainOptions(const TrainOptions& o) {
     if (o.zero != 0) return bad("zero", std::to_string(o.zero), "ZeRO-1 is not wired for --device cuda");
     if (o.dp_sync != "sync") return bad("dp-sync", o.dp_sync, "--device cuda supports sync only");
   }
+  if (o.tokenizer != "auto" && o.tokenizer != "bytes" && o.tokenizer != "gpt2")
+    return bad("tokenizer", o.tokenizer, "expected auto, bytes or gpt2");
   if (!(o.peak_tflops >= 0)) return bad("peak-tflops", std::to_string(o.peak_tflops), "must be >= 0");
   if (o.threads < 0) return bad("threads", std::to_string(o.threads), "must be >= 0");
   if (o.sample < 0) return bad("sample", std::to_string(o.sample), "must be >= 0");

@@ -81,6 +81,10 @@ struct TrainOptions {
   int threads = 0;  // 0: all cores
   int sample = 0;   // tokens to generate at the end
   std::string sample_prompt = "\n";
+  // The text tokenizer (sampling, and recorded in checkpoints): auto, bytes
+  // or gpt2; auto takes the checkpoint's, else goes by the vocabulary.
+  std::string tokenizer = "auto";
+  std::string vocab_dir;  // GPT-2's encoder.json and vocab.bpe; empty: the default cache
   float sample_temperature = 0.8f;
   long log_every = 10;
   // Dense peak of one rank's device in TFLOP/s, for the MFU in the metrics

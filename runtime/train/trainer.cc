@@ -16,7 +16,6 @@
 #include "runtime/checkpoint/llmc_format.h"
 #include "runtime/checkpoint/model_import.h"
 #include "runtime/comm/watchdog.h"
-#include "runtime/data/byte_tokenizer.h"
 #include "runtime/model/flops.h"
 #include "runtime/parallel/stage_params.h"
 #include "runtime/train/device_stage_executor.h"
@@ -101,6 +100,7 @@ Status Trainer::Initialize() {
       std::fprintf(stderr, "resume: no checkpoint in %s yet; starting fresh\n", o.checkpoint_dir.c_str());
     }
   }
+  MERIDIAN_RETURN_IF_ERROR(ChooseTextTokenizer());
   if (device_) {
     MERIDIAN_RETURN_IF_ERROR(device_->Upload(model_->params(), optimizer_->m().data(), optimizer_->v().data()));
     device_->set_backward_hook([this](int layer) {
@@ -365,6 +365,7 @@ CheckpointHeader Trainer::Header() const {
   h.extra = {{"data", options_.data}, {"batch", options_.batch}, {"seq", options_.seq},
              {"microbatches", microbatches_}, {"seed", options_.seed}, {"dp", layout_.dp},
              {"pp", layout_.pp}, {"zero", options_.zero}};
+  if (!tokenizer_name_.empty()) h.extra["tokenizer"] = tokenizer_name_;
   h.arrays = state_->ArrayNames();
   return h;
 }
@@ -381,6 +382,8 @@ Status Trainer::RestoreCheckpoint(CheckpointReader& reader) {
   const CheckpointHeader& h = reader.header();
   step_ = h.step;
   rng_.set_state(h.rng_state);
+  if (h.extra.is_object() && h.extra.value("tokenizer", nlohmann::json()).is_string())
+    tokenizer_name_ = h.extra["tokenizer"].get<std::string>();
   DataPosition pos;
   pos.epoch = h.train_data.epoch;
   pos.shard_index = h.train_data.shard_index;
@@ -476,24 +479,20 @@ Status Trainer::PrintSample() {
   const std::vector<float>& params = gathered.params;
   GPTModel whole(config_, WholeModel(config_), 1, std::min(config_.max_seq_len, std::max(options_.seq, 1)));
   std::copy(params.begin(), params.end(), whole.params());
-  const bool bytes = config_.vocab_size <= 256;
-  std::vector<int> tokens;
-  if (bytes) {
-    for (uint16_t t : ByteTokenizer::Encode(options_.sample_prompt)) tokens.push_back(t);
-  }
-  if (tokens.empty()) tokens.push_back(0);
-  const size_t prompt_len = tokens.size();
-  SampleTokens(whole, tokens, options_.sample, options_.sample_temperature, rng_);
-  std::printf("---- sample (%d tokens, temperature %.2f) ----\n", options_.sample, options_.sample_temperature);
-  if (bytes) {
-    std::vector<uint16_t> out(tokens.begin(), tokens.end());
-    std::printf("%s\n", ByteTokenizer::Decode(out).c_str());
-  } else {
-    for (size_t i = prompt_len; i < tokens.size(); ++i) std::printf("%d ", tokens[i]);
-    std::printf("\n");
-  }
-  std::printf("---- end of sample ----\n");
-  std::fflush(stdout);
+  WriteSample(whole, tokenizer_.get(),
+              SampleRequest{options_.sample_prompt, options_.sample, options_.sample_temperature}, rng_, stdout);
+  return Status::OK();
+}
+
+Status Trainer::ChooseTextTokenizer() {
+  const TrainOptions& o = options_;
+  tokenizer_name_ = ChooseTokenizer(o.tokenizer, tokenizer_name_, config_.vocab_size);
+  if (!is_root() || tokenizer_name_.empty() || (o.sample == 0 && o.tokenizer == "auto")) return Status::OK();
+  MERIDIAN_ASSIGN_OR_RETURN(tokenizer_, MakeTokenizer(tokenizer_name_, TokenizerOptions{.vocab_dir = o.vocab_dir}));
+  if (tokenizer_->vocab_size() > config_.vocab_size)
+    return Status::InvalidArgument("--tokenizer " + tokenizer_name_ + ": its " +
+                                   std::to_string(tokenizer_->vocab_size()) + " tokens do not fit the model's vocabulary of " +
+                                   std::to_string(config_.vocab_size));
   return Status::OK();
 }
 

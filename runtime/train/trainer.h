@@ -12,6 +12,7 @@
 #include "runtime/checkpoint/checkpoint.h"
 #include "runtime/comm/communicator.h"
 #include "runtime/data/data_loader.h"
+#include "runtime/data/tokenizer.h"
 #include "runtime/model/gpt_model.h"
 #include "runtime/optim/adamw_optimizer.h"
 #include "runtime/optim/lr_schedule.h"
@@ -67,6 +68,9 @@ class Trainer {
   // Loads this rank's part of a checkpoint of any layout.
   Status RestoreCheckpoint(CheckpointReader& reader);
   Status PrintSample();
+  // The run's text tokenizer once the model and any checkpoint are known;
+  // loaded on rank 0 when it samples or when --tokenizer names it.
+  Status ChooseTextTokenizer();
   bool is_root() const { return world_->rank() == 0; }
   PipelineRunner::FetchFn Fetcher(DataLoader* loader);
   // The gradient buffer the all-reduce works on (device memory under cuda).
@@ -96,6 +100,8 @@ class Trainer {
   MetricsWriter metrics_;
   Rng rng_;
   long step_ = 0;  // optimizer steps completed
+  std::string tokenizer_name_;           // ChooseTokenizer's pick ("" none); a restored checkpoint's first
+  std::unique_ptr<Tokenizer> tokenizer_;  // rank 0, when loaded
   double last_exposed_comm_s_ = 0.0, last_compute_s_ = 0.0;
   ProgressFn progress_fn_;
   double last_loss_ = 0.0, last_tokens_per_s_ = 0.0;

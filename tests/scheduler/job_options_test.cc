@@ -37,6 +37,8 @@ TEST(ExtraArgs, OnlyAllowedOptionsWithValidValuesPass) {
   ExpectRefused(CheckExtraArgs(With({"--pp-schedule", "zigzag"}), {}), "--pp-schedule");
   ExpectRefused(CheckExtraArgs(With({"--no-overlap=1"}), {}), "takes no value");
   ExpectRefused(CheckExtraArgs(With({"--comm-timeout"}), {}), "needs a value");
+  EXPECT_TRUE(CheckExtraArgs(With({"--tokenizer", "gpt2", "--peak-tflops", "989"}), {}).ok());
+  ExpectRefused(CheckExtraArgs(With({"--tokenizer", "sentencepiece"}), {}), "--tokenizer");
 }
 
 class DataRootsTest : public ::testing::Test {
@@ -89,6 +91,17 @@ TEST_F(DataRootsTest, HuggingFaceModelFilesMayNotLinkOutOfTheRoots) {
   fs::create_directories(base_ / "root/hf2");
   fs::create_symlink(base_ / "outside/secret.bin", base_ / "root/hf2/model.safetensors");
   ExpectRefused(CheckExtraArgs(With({"--init-from", P("root/hf2")}), roots_), P("root/hf2/model.safetensors"));
+}
+
+TEST_F(DataRootsTest, Gpt2VocabularyFilesMayNotLinkOutOfTheRoots) {
+  fs::create_directories(base_ / "root/gpt2");
+  std::ofstream(base_ / "root/gpt2/encoder.json") << "{}";
+  std::ofstream(base_ / "root/gpt2/vocab.bpe") << "#";
+  EXPECT_TRUE(CheckExtraArgs(With({"--vocab-dir", P("root/gpt2")}), roots_).ok());
+  ExpectRefused(CheckExtraArgs(With({"--vocab-dir", P("outside")}), roots_), "extra_args[1] (--vocab-dir)");
+  fs::remove(base_ / "root/gpt2/vocab.bpe");
+  fs::create_symlink(base_ / "outside/secret.bin", base_ / "root/gpt2/vocab.bpe");
+  ExpectRefused(CheckExtraArgs(With({"--vocab-dir", P("root/gpt2")}), roots_), P("root/gpt2/vocab.bpe"));
 }
 
 TEST_F(DataRootsTest, SubmitRefusesDataOutsideTheRootsNamingTheField) {
