@@ -1,6 +1,7 @@
 #include "runtime/train/train_options.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <memory>
 #include <sstream>
 
@@ -73,16 +74,24 @@ Result<TrainOptions> ParseTrainOptions(int argc, char** argv, int* exit_code) {
   // A misspelt key ("step: 3") must stop the run, not train with defaults.
   app.allow_config_extras(CLI::config_extras_mode::error);
 
-  app.add_option("--model", o.model, "Preset: d4, d12, d24, d36, d48")->group("Model");
+  // Second names are the job file's (model.preset, vocab_size,
+  // max_seq_len), so its model and training sections read as a --config.
+  app.add_option("--model,--preset", o.model, "Preset: d4, d12, d24, d36, d48")->group("Model");
   app.add_option("--n-layer", o.n_layer, "Override the preset's layers")->group("Model");
   app.add_option("--n-head", o.n_head, "Override the preset's heads")->group("Model");
   app.add_option("--n-embd", o.n_embd, "Override the preset's width")->group("Model");
-  app.add_option("--vocab", o.vocab, "Vocabulary size (256 for byte-level data)")->group("Model");
-  app.add_option("--max-seq", o.max_seq, "Rows of the position embedding")->group("Model");
+  app.add_option("--vocab,--vocab-size", o.vocab, "Vocabulary size (256 for byte-level data)")->group("Model");
+  app.add_option("--max-seq,--max-seq-len", o.max_seq, "Rows of the position embedding")->group("Model");
 
   app.add_option("--batch", o.batch, "Sequences per micro-batch")->group("Batch");
   app.add_option("--seq", o.seq, "Tokens per sequence")->group("Batch");
   app.add_option("--grad-accum", o.grad_accum, "Micro-batches per optimizer step")->group("Batch");
+  app.add_option("--global-batch", o.global_batch,
+                 "Sequences per optimizer step over all replicas (instead of --grad-accum / --microbatches)")
+      ->group("Batch");
+  app.add_option("--global-batch-tokens", o.global_batch_tokens,
+                 "Tokens per optimizer step over all replicas (a multiple of --seq)")
+      ->group("Batch");
   app.add_option("--steps", o.steps, "Optimizer steps")->group("Batch");
 
   app.add_option("--lr", o.lr, "Peak learning rate")->group("Optimizer");
@@ -143,8 +152,8 @@ Result<TrainOptions> ParseTrainOptions(int argc, char** argv, int* exit_code) {
   app.add_option("--scheduler", o.scheduler, "Scheduler daemon address; the job's spec and placement come from it")
       ->group("Scheduler");
   app.add_option("--job", o.job, "Job id (with --scheduler)")->group("Scheduler");
-  app.add_option("--gpu", o.gpu, "CUDA device of this rank (default: its local rank; scheduled ranks: the assignment's)")
-      ->check(CLI::Range(0, 1023))
+  app.add_option("--gpu", o.gpu,
+                 "CUDA device of this rank (-1, the default: its local rank; scheduled ranks: the assignment's)")
       ->group("Run");
 
   app.add_option("--dp-sync", o.dp_sync, "sync, hierarchical or diloco (data-parallel sync across data centers)")
@@ -178,6 +187,12 @@ Result<TrainOptions> ParseTrainOptions(int argc, char** argv, int* exit_code) {
                  "Also write the metrics as TensorBoard event files into DIR (tensorboard --logdir DIR)")
       ->group("Run");
 
+  app.add_flag("--print-config", o.print_config,
+               "Print the effective options (defaults, --config file and command line) as YAML that --config "
+               "loads, and stop")
+      ->configurable(false)
+      ->group("Run");
+
   AddVersionFlag(app, argc > 0 ? argv[0] : nullptr);
   try {
     app.parse(argc, argv);
@@ -195,7 +210,23 @@ Result<TrainOptions> ParseTrainOptions(int argc, char** argv, int* exit_code) {
     return Status::InvalidArgument("meridian-train: " + msg.str() + " (see --help)");
   }
   MERIDIAN_RETURN_IF_ERROR(ValidateTrainOptions(o));
+  if (o.print_config) {
+    std::fputs(app.config_to_str(true, false).c_str(), stdout);
+    *exit_code = 0;
+  }
   return o;
+}
+
+Result<int> TrainOptions::MicroBatches(int dp) const {
+  if (global_batch == 0 && global_batch_tokens == 0) return microbatches > 0 ? microbatches : grad_accum;
+  const long sequences = global_batch > 0 ? global_batch : global_batch_tokens / seq;
+  const long per_step = (long)batch * dp;
+  if (sequences % per_step != 0 || sequences == 0) {
+    return Status::InvalidArgument("--global-batch " + std::to_string(sequences) + " sequences is not a multiple of dp " +
+                                   std::to_string(dp) + " x --batch " + std::to_string(batch) + " = " +
+                                   std::to_string(per_step));
+  }
+  return static_cast<int>(sequences / per_step);
 }
 
 Status ValidateTrainOptions(const TrainOptions& o) {
@@ -205,6 +236,18 @@ Status ValidateTrainOptions(const TrainOptions& o) {
   if (o.batch < 1) return bad("batch", std::to_string(o.batch), "must be >= 1");
   if (o.seq < 1) return bad("seq", std::to_string(o.seq), "must be >= 1");
   if (o.grad_accum < 1) return bad("grad-accum", std::to_string(o.grad_accum), "must be >= 1");
+  if (o.global_batch < 0) return bad("global-batch", std::to_string(o.global_batch), "must be >= 0");
+  if (o.global_batch_tokens < 0)
+    return bad("global-batch-tokens", std::to_string(o.global_batch_tokens), "must be >= 0");
+  if (o.global_batch > 0 && o.global_batch_tokens > 0)
+    return bad("global-batch-tokens", std::to_string(o.global_batch_tokens), "give --global-batch or this, not both");
+  if ((o.global_batch > 0 || o.global_batch_tokens > 0) && (o.grad_accum != 1 || o.microbatches != 0))
+    return bad(o.global_batch > 0 ? "global-batch" : "global-batch-tokens",
+               std::to_string(o.global_batch > 0 ? o.global_batch : o.global_batch_tokens),
+               "sets the micro-batches per step: give it or --grad-accum / --microbatches, not both");
+  if (o.global_batch_tokens > 0 && o.seq > 0 && o.global_batch_tokens % o.seq != 0)
+    return bad("global-batch-tokens", std::to_string(o.global_batch_tokens),
+               "is not a multiple of --seq " + std::to_string(o.seq));
   if (o.steps < 0) return bad("steps", std::to_string(o.steps), "must be >= 0");
   if (!(o.lr >= 0)) return bad("lr", std::to_string(o.lr), "must be >= 0");
   if (!(o.min_lr >= 0)) return bad("min-lr", std::to_string(o.min_lr), "must be >= 0");
@@ -243,6 +286,7 @@ Status ValidateTrainOptions(const TrainOptions& o) {
   if (o.tokenizer != "auto" && o.tokenizer != "bytes" && o.tokenizer != "gpt2")
     return bad("tokenizer", o.tokenizer, "expected auto, bytes or gpt2");
   if (!(o.peak_tflops >= 0)) return bad("peak-tflops", std::to_string(o.peak_tflops), "must be >= 0");
+  if (o.gpu < -1 || o.gpu > 1023) return bad("gpu", std::to_string(o.gpu), "must be in [0, 1023] (or -1: the local rank's)");
   if (o.threads < 0) return bad("threads", std::to_string(o.threads), "must be >= 0");
   if (o.sample < 0) return bad("sample", std::to_string(o.sample), "must be >= 0");
   if (!(o.sample_temperature > 0)) return bad("sample-temperature", std::to_string(o.sample_temperature), "must be > 0");

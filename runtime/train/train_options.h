@@ -20,6 +20,9 @@ struct TrainOptions {
   int batch = 4;       // sequences per micro-batch
   int seq = 64;        // tokens per sequence
   int grad_accum = 1;  // micro-batches per optimizer step
+  // The step's size over all replicas instead, in sequences or in tokens
+  // (0: not given); the micro-batches per replica follow from the layout.
+  long global_batch = 0, global_batch_tokens = 0;
   long steps = 100;
   float lr = 3e-4f, min_lr = 0.0f;
   long warmup = 0;
@@ -91,11 +94,16 @@ struct TrainOptions {
   // (0: not known, no MFU).
   double peak_tflops = 0;
   std::string tensorboard;  // directory for TensorBoard event files; empty: none
+  bool print_config = false;  // print the effective options as YAML (a --config file) and stop
 
   // The model config the options name (preset plus overrides). Not used
   // with --init-from.
   Result<GPTConfig> ModelConfig() const;
-  int MicroBatches() const { return microbatches > 0 ? microbatches : grad_accum; }
+  // Micro-batches per optimizer step per replica with `dp` replicas: from
+  // --global-batch(-tokens) when given, else --microbatches, else
+  // --grad-accum. InvalidArgument naming the numbers when the global batch
+  // is not a whole number of micro-batches per replica.
+  Result<int> MicroBatches(int dp) const;
 };
 
 // Parses argv (and the --config YAML file it may name). Returns

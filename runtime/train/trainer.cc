@@ -153,7 +153,7 @@ Status Trainer::InitializeParallelism() {
         std::to_string(groups_.stage) + " of this layout holds [" + std::to_string(mine.layer_begin) + "," +
         std::to_string(mine.layer_end) + ")");
   }
-  microbatches_ = o.MicroBatches();
+  MERIDIAN_ASSIGN_OR_RETURN(microbatches_, o.MicroBatches(layout_.dp));
   MERIDIAN_ASSIGN_OR_RETURN(PipelineScheduleKind kind, ParsePipelineSchedule(o.pp_schedule));
   const bool gpu = o.device == "cuda";
   // With one stage 1F1B and GPipe give the same gradients, and 1F1B keeps

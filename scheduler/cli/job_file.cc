@@ -1,8 +1,10 @@
 #include "scheduler/cli/job_file.h"
 
+#include <algorithm>
 #include <fstream>
 #include <functional>
 #include <map>
+#include <set>
 #include <sstream>
 
 #include <yaml-cpp/yaml.h>
@@ -82,9 +84,7 @@ Status Parse(const YAML::Node& root, const std::string& f, v1::JobSpec* spec) {
   if (root["training"]) {
     const YAML::Node n = root["training"];
     const std::string w = f + ": training";
-    MERIDIAN_RETURN_IF_ERROR(CheckKeys(n, w, {"batch", "seq", "microbatches", "steps", "lr", "min_lr", "warmup",
-                                              "data", "val_data", "eval_every", "sample", "sample_prompt",
-                                              "threads", "zero", "extra_args", "device", "dtype"}));
+    if (!n.IsMap()) return Status::InvalidArgument(w + ": must be a map");
     int batch = t->batch(), seq = t->seq(), micro = t->microbatches(), sample = 0, threads = 0, zero = 0;
     long steps = t->steps(), warmup = 0, eval_every = 0;
     float lr = t->lr(), min_lr = 0;
@@ -128,6 +128,23 @@ Status Parse(const YAML::Node& root, const std::string& f, v1::JobSpec* spec) {
     if (n["extra_args"]) {
       if (!n["extra_args"].IsSequence()) return Status::InvalidArgument(w + ".extra_args: must be a list");
       for (const auto& a : n["extra_args"]) t->add_extra_args(a.as<std::string>());
+    }
+    // Any other key is a meridian-train option by its own name (weight_decay:
+    // 0.1 is --weight-decay 0.1): one schema for a trainer config and a job's
+    // training section. The daemon checks them as it checks extra_args.
+    static const std::set<std::string> kFields = {"batch", "seq", "microbatches", "steps", "lr", "min_lr", "warmup",
+                                                  "data", "val_data", "eval_every", "sample", "sample_prompt",
+                                                  "threads", "zero", "extra_args", "device", "dtype"};
+    for (const auto& kv : n) {
+      const std::string key = kv.first.as<std::string>();
+      if (kFields.count(key)) continue;
+      if (!kv.second.IsScalar())
+        return Status::InvalidArgument(w + "." + key + ": must be a single value (a meridian-train option)");
+      std::string option = "--" + key;
+      std::replace(option.begin(), option.end(), '_', '-');
+      const std::string value = kv.second.Scalar();
+      if (value == "true") t->add_extra_args(option);  // a flag
+      else if (value != "false") t->add_extra_args(option + "=" + value);
     }
   }
   v1::Layout* l = spec->mutable_layout();

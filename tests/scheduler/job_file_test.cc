@@ -1,0 +1,49 @@
+#include "scheduler/cli/job_file.h"
+
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+namespace meridian::scheduler {
+namespace {
+
+std::vector<std::string> ExtraArgs(const v1::JobSpec& spec) {
+  return {spec.training().extra_args().begin(), spec.training().extra_args().end()};
+}
+
+TEST(JobFileTest, TrainingKeysAreTheTrainersOptionsByName) {
+  auto spec = ParseJobYaml(R"(name: x
+training:
+  batch: 2
+  weight_decay: 0.05
+  no_overlap: true
+  resume_never: false
+  tokenizer: gpt2
+  extra_args: ["--seed", "7"]
+)",
+                           "job.yaml");
+  ASSERT_TRUE(spec.ok()) << spec.status().ToString();
+  EXPECT_EQ(spec->training().batch(), 2);
+  EXPECT_EQ(ExtraArgs(*spec),
+            (std::vector<std::string>{"--seed", "7", "--weight-decay=0.05", "--no-overlap", "--tokenizer=gpt2"}));
+}
+
+TEST(JobFileTest, AnOptionKeyMustHoldOneValue) {
+  auto spec = ParseJobYaml("training: {weight_decay: [1, 2]}", "job.yaml");
+  ASSERT_FALSE(spec.ok());
+  EXPECT_NE(spec.status().message().find("job.yaml: training.weight_decay: must be a single value"), std::string::npos)
+      << spec.status().message();
+}
+
+TEST(JobFileTest, UnknownTopLevelAndModelFieldsAreStillErrors) {
+  auto top = ParseJobYaml("nmae: x", "job.yaml");
+  ASSERT_FALSE(top.ok());
+  EXPECT_NE(top.status().message().find("job.yaml.nmae: unknown field"), std::string::npos) << top.status().message();
+  auto model = ParseJobYaml("model: {layers: 2}", "job.yaml");
+  ASSERT_FALSE(model.ok());
+  EXPECT_NE(model.status().message().find("model.layers: unknown field"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace meridian::scheduler
