@@ -28,6 +28,8 @@ packages=(
   # The multi-host test bed and real deployments: sshd for Open MPI's SSH
   # launcher, Slurm and MUNGE for data centers that run Slurm.
   openssh-server openssh-client slurm-wlm munge
+  # Headless browser for the dashboard test (tests/scheduler/dashboard_browser.sh).
+  chromium
 )
 # The PyTorch peer for the side-by-side benchmark and the independent
 # reference implementation in the tests. Skip with MERIDIAN_NO_TORCH=1.

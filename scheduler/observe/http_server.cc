@@ -3,31 +3,152 @@
 #include <httplib.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <chrono>
+#include <optional>
+#include <string_view>
 #include <thread>
 
 #include "common/net_address.h"
+#include "scheduler/observe/dashboard_api.h"
+#include "scheduler/observe/dashboard_assets.h"
 
 namespace meridian::scheduler {
 
 namespace {
 
-// The bearer-token check of the gRPC API, for /metrics.
-bool Admitted(const httplib::Request& req, httplib::Response& res, const Authorizer* authorizer) {
-  if (authorizer == nullptr || !authorizer->enabled()) return true;
+// The API's answers: JSON, with bytes that are not UTF-8 (a log's) replaced
+// rather than failing the answer.
+void SendJson(httplib::Response& res, int status, const ApiJson& body) {
+  res.status = status;
+  res.set_header("Cache-Control", "no-store");
+  res.set_content(body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace), "application/json");
+}
+
+void SendError(httplib::Response& res, const Status& status) {
+  ApiJson body;
+  body["error"] = status.message();
+  SendJson(res, HttpStatusFor(status), body);
+}
+
+// The bearer-token check of the gRPC API, for /metrics and /api: a token
+// whose role may read the cluster. The caller, or nullopt after answering
+// 401 or 403 (as JSON when `json`).
+std::optional<Principal> Admitted(const httplib::Request& req, httplib::Response& res, const Authorizer* authorizer,
+                                  bool json = false) {
+  if (authorizer == nullptr || !authorizer->enabled()) return Principal{"anyone", Role::kAdmin, ""};
   Result<Principal> who = authorizer->Authenticate(req.get_header_value("Authorization"), NowUnixSeconds());
+  Status refused;
   if (!who.ok()) {
-    res.status = 401;
     res.set_header("WWW-Authenticate", "Bearer");
-    res.set_content("missing or invalid credentials\n", "text/plain");
-    return false;
+    refused = Status::Unauthenticated("missing or invalid credentials");
+  } else if (!Allow(*who, Action::kReadCluster, "").ok()) {
+    refused = Status::PermissionDenied("not allowed for this token");
+  } else {
+    return *who;
   }
-  if (!Allow(*who, Action::kReadCluster, "").ok()) {
-    res.status = 403;
-    res.set_content("not allowed for this token\n", "text/plain");
-    return false;
+  if (json) {
+    SendError(res, refused);
+  } else {
+    res.status = HttpStatusFor(refused);
+    res.set_content(refused.message() + "\n", "text/plain");
   }
-  return true;
+  return std::nullopt;
+}
+
+const char* ContentTypeOf(std::string_view name) {
+  auto ends = [&](std::string_view ext) {
+    return name.size() >= ext.size() && name.substr(name.size() - ext.size()) == ext;
+  };
+  if (ends(".html")) return "text/html; charset=utf-8";
+  if (ends(".css")) return "text/css; charset=utf-8";
+  if (ends(".js")) return "text/javascript; charset=utf-8";
+  if (ends(".svg")) return "image/svg+xml";
+  return "application/octet-stream";
+}
+
+// Sends a dashboard file; false when there is none by that name.
+bool SendFile(httplib::Response& res, const std::string& name) {
+  for (const EmbeddedFile& f : DashboardFiles()) {
+    if (name != f.name) continue;
+    res.set_header("Cache-Control", "no-cache");
+    res.set_header("X-Content-Type-Options", "nosniff");
+    // The page needs nothing from anywhere else, and names (jobs' among
+    // them) are put in as text: nothing outside these files may run.
+    res.set_header("Content-Security-Policy",
+                   "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+                   "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'");
+    res.set_content(std::string(reinterpret_cast<const char*>(f.data), f.size), ContentTypeOf(f.name));
+    return true;
+  }
+  return false;
+}
+
+// Integer query parameter `name`, `fallback` when absent; InvalidArgument
+// naming it when it is not a number.
+Result<int64_t> IntParam(const httplib::Request& req, const char* name, int64_t fallback) {
+  if (!req.has_param(name)) return fallback;
+  const std::string text = req.get_param_value(name);
+  char* end = nullptr;
+  const long long v = std::strtoll(text.c_str(), &end, 10);
+  if (text.empty() || *end != '\0') return Status::InvalidArgument(std::string(name) + ": '" + text + "' is not an integer");
+  return (int64_t)v;
+}
+
+void AddDashboard(httplib::Server& server, SchedulerCore* core, const Authorizer* authorizer) {
+  // The pages are one document that reads its route from the address; it
+  // holds no data, so it loads without a token and asks for one on a 401.
+  auto page = [](const httplib::Request&, httplib::Response& res) { SendFile(res, "index.html"); };
+  server.Get("/", page);
+  server.Get("/compare", page);
+  server.Get(R"(/job/([^/]+))", page);
+  server.Get(R"(/dashboard/([A-Za-z0-9_.-]+))", [](const httplib::Request& req, httplib::Response& res) {
+    if (!SendFile(res, req.matches[1].str())) {
+      res.status = 404;
+      res.set_content("no such file\n", "text/plain");
+    }
+  });
+
+  server.Get("/api/cluster", [core, authorizer](const httplib::Request& req, httplib::Response& res) {
+    if (!Admitted(req, res, authorizer, true)) return;
+    SendJson(res, 200, ClusterJson(*core));
+  });
+  server.Get("/api/jobs", [core, authorizer](const httplib::Request& req, httplib::Response& res) {
+    auto who = Admitted(req, res, authorizer, true);
+    if (!who) return;
+    Result<ApiJson> jobs = JobsJson(*core, *who, req.get_param_value("state"));
+    jobs.ok() ? SendJson(res, 200, *jobs) : SendError(res, jobs.status());
+  });
+  server.Get(R"(/api/jobs/([^/]+))", [core, authorizer](const httplib::Request& req, httplib::Response& res) {
+    auto who = Admitted(req, res, authorizer, true);
+    if (!who) return;
+    Result<ApiJson> job = JobJson(*core, *who, req.matches[1].str());
+    job.ok() ? SendJson(res, 200, *job) : SendError(res, job.status());
+  });
+  server.Get(R"(/api/jobs/([^/]+)/metrics)", [core, authorizer](const httplib::Request& req, httplib::Response& res) {
+    auto who = Admitted(req, res, authorizer, true);
+    if (!who) return;
+    Result<int64_t> since = IntParam(req, "since", -1);
+    if (!since.ok()) return SendError(res, since.status());
+    Result<int64_t> offset = IntParam(req, "offset", 0);
+    if (!offset.ok()) return SendError(res, offset.status());
+    Result<ApiJson> page = JobMetricsJson(*core, *who, req.matches[1].str(), *since, *offset);
+    page.ok() ? SendJson(res, 200, *page) : SendError(res, page.status());
+  });
+  server.Get(R"(/api/jobs/([^/]+)/log)", [core, authorizer](const httplib::Request& req, httplib::Response& res) {
+    auto who = Admitted(req, res, authorizer, true);
+    if (!who) return;
+    Result<int64_t> tail = IntParam(req, "tail", 200);
+    if (!tail.ok()) return SendError(res, tail.status());
+    Result<ApiJson> log =
+        JobLogJson(*core, *who, req.matches[1].str(), (int)std::clamp<int64_t>(*tail, -1, 1 << 20));
+    log.ok() ? SendJson(res, 200, *log) : SendError(res, log.status());
+  });
+  // Any other /api/ path: a JSON 404, as the page expects of the API.
+  server.Get(R"(/api/.*)", [authorizer](const httplib::Request& req, httplib::Response& res) {
+    if (!Admitted(req, res, authorizer, true)) return;
+    SendError(res, Status::NotFound("no API at " + req.path));
+  });
 }
 
 }  // namespace
@@ -58,6 +179,7 @@ Result<std::unique_ptr<DaemonHttpServer>> DaemonHttpServer::Start(const HttpOpti
     if (!Admitted(req, res, authorizer)) return;
     res.set_content(metrics->Render(*core), "text/plain; version=0.0.4; charset=utf-8");
   });
+  AddDashboard(*s->server_, core, authorizer);
   std::string host, port;
   SplitHostPort(o.address, &host, &port);
   if (host.empty()) host = "0.0.0.0";

@@ -1,8 +1,11 @@
 // The daemon's HTTP port (--http): `/healthz` for load balancers and
-// orchestrators, `/metrics` for Prometheus. HTTPS with the gRPC server's
-// certificate when it has one; with a token file, /metrics wants a bearer
-// token whose role may read the cluster (admin, read, submit), as the gRPC
-// API does. Runs on a thread of its own.
+// orchestrators, `/metrics` for Prometheus, and the dashboard: its pages
+// (`/`, `/job/ID`, `/compare?ids=A,B`, files under `/dashboard/`) and the
+// JSON API they poll (`/api/...`, dashboard_api.h). HTTPS with the gRPC
+// server's certificate when it has one; with a token file, /metrics and
+// /api want a bearer token whose role may read the cluster (admin, read,
+// submit), as the gRPC API does; a submit token sees its own jobs only.
+// The pages hold no data and load without one. Runs on a thread of its own.
 #pragma once
 
 #include <memory>
