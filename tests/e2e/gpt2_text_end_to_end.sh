@@ -3,7 +3,10 @@
 # tokenizer, a model with GPT-2's vocabulary trained on it, its sample
 # decoded from the prompt on, and the tokenizer recorded in the checkpoint
 # so that a resumed run decodes with it even when the vocabulary alone
-# would not say which. Skips (77) without GPT-2's vocabulary files.
+# would not say which. Then the README's path: a Hugging Face GPT-2
+# directory in (--init-from), trained on the corpus, sampled as text, and a
+# Hugging Face directory out (--export-hf). Skips (77) without GPT-2's
+# vocabulary files.
 set -euo pipefail
 bin=$1; work=$2
 rm -rf "$work" && mkdir -p "$work"
@@ -32,6 +35,15 @@ common=(--n-layer 1 --n-embd 32 --n-head 2 --max-seq 32 --batch 2 --seq 32 --thr
 grep -a -A1 -- "---- sample" "$work/gpt2.out" | tail -1 | grep -aq "^The quick brown" ||
   { cat "$work/gpt2.out"; fail "the sample does not start with the decoded prompt"; }
 grep -rq '"tokenizer": *"gpt2"' "$work/gpt2-ckpt" || fail "the checkpoint does not record the gpt2 tokenizer"
+
+# A Hugging Face directory (written by the same program, so no download)
+# in, fine-tuned on the corpus, sampled, and out again.
+"$bin/meridian-train" "${common[@]}" --vocab 50257 --steps 1 --export-hf "$work/hf-in" 2>/dev/null || fail "export-hf"
+"$bin/meridian-train" --init-from "$work/hf-in" --data "$work/shards/train_*.bin" --batch 2 --seq 32 --threads 2 \
+  --steps 2 --lr 1e-4 --sample 6 --sample-prompt "It's a truth" --export-hf "$work/hf-out" \
+  >"$work/hf.out" 2>"$work/hf.log" || { cat "$work/hf.log"; fail "fine-tuning a Hugging Face directory"; }
+grep -a -A1 -- "---- sample" "$work/hf.out" | tail -1 | grep -aq "^It's a truth" || { cat "$work/hf.out"; fail "hf sample"; }
+[[ -s $work/hf-out/model.safetensors && -s $work/hf-out/config.json ]] || fail "no Hugging Face directory written"
 
 # A byte-level model with a larger vocabulary: only the recorded tokenizer
 # says how to decode it after a resume.
