@@ -207,15 +207,22 @@ grpc::Status SchedulerService::CancelJob(grpc::ServerContext* ctx, const v1::Can
   return grpc::Status::OK;
 }
 
+grpc::Status SchedulerService::OpenJobStream(grpc::ServerContext* ctx, const std::string& id,
+                                             std::unique_ptr<WatchSlot>* slot) {
+  if (id.empty()) return ToGrpc(Status::InvalidArgument("id: missing"));
+  Principal who;
+  if (grpc::Status s = CheckJob(ctx, Action::kReadJob, id, &who); !s.ok()) return s;
+  *slot = std::make_unique<WatchSlot>(this, ClientKey(ctx, who));
+  if (!(*slot)->ok())
+    return ToGrpc(Status::ResourceExhausted("this client has " + std::to_string(limits_.max_watches_per_client) +
+                                            " streams open (--max-watches-per-client)"));
+  return grpc::Status::OK;
+}
+
 grpc::Status SchedulerService::WatchJob(grpc::ServerContext* ctx, const v1::WatchJobRequest* req,
                                         grpc::ServerWriter<v1::JobEvent>* writer) {
-  if (req->id().empty()) return ToGrpc(Status::InvalidArgument("id: missing"));
-  Principal who;
-  if (grpc::Status s = CheckJob(ctx, Action::kReadJob, req->id(), &who); !s.ok()) return s;
-  WatchSlot slot(this, ClientKey(ctx, who));
-  if (!slot.ok())
-    return ToGrpc(Status::ResourceExhausted("this client has " + std::to_string(limits_.max_watches_per_client) +
-                                            " watches open (--max-watches-per-client)"));
+  std::unique_ptr<WatchSlot> slot;
+  if (grpc::Status s = OpenJobStream(ctx, req->id(), &slot); !s.ok()) return s;
   if (req->after_sequence() < 0)
     return ToGrpc(Status::InvalidArgument("after_sequence: " + std::to_string(req->after_sequence()) + " must be >= 0"));
   int64_t after = req->after_sequence();
@@ -234,13 +241,8 @@ grpc::Status SchedulerService::WatchJob(grpc::ServerContext* ctx, const v1::Watc
 
 grpc::Status SchedulerService::StreamJobLog(grpc::ServerContext* ctx, const v1::StreamJobLogRequest* req,
                                             grpc::ServerWriter<v1::JobLogChunk>* writer) {
-  if (req->id().empty()) return ToGrpc(Status::InvalidArgument("id: missing"));
-  Principal who;
-  if (grpc::Status s = CheckJob(ctx, Action::kReadJob, req->id(), &who); !s.ok()) return s;
-  WatchSlot slot(this, ClientKey(ctx, who));
-  if (!slot.ok())
-    return ToGrpc(Status::ResourceExhausted("this client has " + std::to_string(limits_.max_watches_per_client) +
-                                            " streams open (--max-watches-per-client)"));
+  std::unique_ptr<WatchSlot> slot;
+  if (grpc::Status s = OpenJobStream(ctx, req->id(), &slot); !s.ok()) return s;
   auto job = core_->GetJob(req->id());
   if (!job.ok()) return ToGrpc(job.status());
   const std::string path = job->log_path();

@@ -66,7 +66,8 @@ class SchedulerService final : public v1::Scheduler::Service {
 
   // Who a client is for its limits: its token's name, or its address.
   std::string ClientKey(grpc::ServerContext* ctx, const Principal& who) const;
-  // One open watch of a client, while it lasts; !ok() past the limit.
+  // One open watch or log stream of a client, while it lasts; !ok() past
+  // the limit.
   class WatchSlot {
    public:
     WatchSlot(SchedulerService* service, std::string key);
@@ -78,6 +79,10 @@ class SchedulerService final : public v1::Scheduler::Service {
     std::string key_;
     bool ok_ = false;
   };
+
+  // A WatchJob or StreamJobLog may start: the id is given, the caller may
+  // read the job, and *slot holds one of the client's open streams.
+  grpc::Status OpenJobStream(grpc::ServerContext* ctx, const std::string& id, std::unique_ptr<WatchSlot>* slot);
 
   SchedulerCore* core_;
   const Authorizer* authorizer_;
