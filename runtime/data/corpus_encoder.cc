@@ -33,15 +33,6 @@ uint64_t SplitMix64(uint64_t x) {
   return x ^ (x >> 31);
 }
 
-// "train_007.bin"; 3 digits, more when the split has more than 1000 shards.
-std::string ShardName(const std::string& split, size_t index, size_t count) {
-  size_t width = 3;
-  for (size_t n = count; n > 1000; n /= 10) ++width;
-  std::string num = std::to_string(index);
-  if (num.size() < width) num.insert(0, width - num.size(), '0');
-  return split + "_" + num + ".bin";
-}
-
 // Writes one split's shards as its tokens arrive, holding back the last
 // full shard so that the end can be shared evenly with the one before.
 class SplitWriter {
@@ -73,8 +64,8 @@ class SplitWriter {
     buf_.clear();
     if (shards_ > 1000) {  // the names written so far are too narrow to sort
       for (size_t i = 0; i < shards_; ++i) {
-        const std::string from = dir_ + "/" + ShardName(split_, i, 1);
-        const std::string to = dir_ + "/" + ShardName(split_, i, shards_);
+        const std::string from = dir_ + "/" + TokenShardName(split_, i, 1);
+        const std::string to = dir_ + "/" + TokenShardName(split_, i, shards_);
         std::error_code ec;
         if (from != to) std::filesystem::rename(from, to, ec);
         if (ec) return Status::IOError(from + ": cannot rename to " + to + ": " + ec.message());
@@ -99,7 +90,7 @@ class SplitWriter {
   Status Write(size_t begin, size_t end) {
     const std::vector<uint16_t> part(buf_.begin() + static_cast<std::ptrdiff_t>(begin),
                                      buf_.begin() + static_cast<std::ptrdiff_t>(end));
-    const std::string path = dir_ + "/" + ShardName(split_, shards_, 1);
+    const std::string path = dir_ + "/" + TokenShardName(split_, shards_, 1);
     MERIDIAN_RETURN_IF_ERROR(WriteTokenShard(path, part));
     if (log_) std::printf("wrote %s (%zu tokens)\n", path.c_str(), part.size());
     ++shards_;

@@ -48,16 +48,6 @@ Status MakeDir(const std::string& dir) {
   return Status::OK();
 }
 
-// "train_007.bin"; the width grows past 3 digits only when needed, and then
-// for every shard of the split, so the names still sort in order.
-std::string ShardName(const std::string& split, size_t index, size_t count) {
-  size_t width = 3;
-  for (size_t n = count; n > 1000; n /= 10) ++width;
-  std::string num = std::to_string(index);
-  if (num.size() < width) num.insert(0, width - num.size(), '0');
-  return split + "_" + num + ".bin";
-}
-
 // Writes tokens as DIR/split_NNN.bin shards of at most shard_tokens each
 // and prints one line per shard. The shards are of near-equal size rather
 // than full ones plus a stub: a stub shorter than one training window would
@@ -71,7 +61,7 @@ Status WriteSplit(const std::string& dir, const std::string& split,
     const size_t end = begin + base + (i < extra ? 1 : 0);
     std::vector<uint16_t> part(tokens.begin() + begin, tokens.begin() + end);
     begin = end;
-    const std::string path = dir + "/" + ShardName(split, i, count);
+    const std::string path = dir + "/" + TokenShardName(split, i, count);
     MERIDIAN_RETURN_IF_ERROR(WriteTokenShard(path, part));
     std::printf("wrote %s (%zu tokens)\n", path.c_str(), part.size());
   }

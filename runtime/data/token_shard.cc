@@ -198,4 +198,12 @@ Result<std::vector<std::string>> ExpandShardGlob(const std::string& pattern) {
   return paths;
 }
 
+std::string TokenShardName(const std::string& split, size_t index, size_t count) {
+  size_t width = 3;
+  for (size_t n = count; n > 1000; n /= 10) ++width;
+  std::string num = std::to_string(index);
+  if (num.size() < width) num.insert(0, width - num.size(), '0');
+  return split + "_" + num + ".bin";
+}
+
 }  // namespace meridian

@@ -49,4 +49,9 @@ Result<std::vector<uint16_t>> ReadTokenShard(const std::string& path);
 // NotFound naming the pattern when nothing matches.
 Result<std::vector<std::string>> ExpandShardGlob(const std::string& pattern);
 
+// The file name of shard `index` of `count` in a split: "train_007.bin".
+// The number has 3 digits, more for every shard of a split of more than
+// 1000, so the names still sort in order.
+std::string TokenShardName(const std::string& split, size_t index, size_t count);
+
 }  // namespace meridian
