@@ -10,8 +10,10 @@ packages=(
   libopenblas-dev libopenblas-openmp-dev libxxhash-dev
   openmpi-bin libopenmpi-dev
   protobuf-compiler libprotobuf-dev libgrpc++-dev protobuf-compiler-grpc
-  libyaml-cpp-dev libcli11-dev nlohmann-json3-dev libspdlog-dev libfmt-dev
-  libsqlite3-dev sqlite3
+  libyaml-cpp-dev libcli11-dev nlohmann-json3-dev
+  # Every program's logs (common/log.h); Debian's spdlog formats with fmt.
+  libspdlog-dev libfmt-dev
+  libsqlite3-dev
   # GPT-2's pre-tokenizer regex (Unicode properties) in runtime/data.
   libpcre2-dev
   # TLS and job tokens (HMAC) for the daemon; the CLI makes test certificates.
@@ -19,7 +21,7 @@ packages=(
   # The daemon's HTTP port (/healthz, /metrics) and its Prometheus metrics;
   # promtool checks them in the tests.
   libcpp-httplib-dev prometheus-cpp-dev prometheus
-  libgtest-dev libgmock-dev libbenchmark-dev
+  libgtest-dev
   # The fuzz targets (scripts/fuzz.sh): clang with libFuzzer and the
   # sanitizers' runtimes, and its OpenMP.
   clang libclang-rt-dev libomp-dev

@@ -7,6 +7,7 @@
 #include <mutex>
 #include <thread>
 
+#include "common/log.h"
 #include "runtime/comm/communicator.h"
 
 namespace meridian {
@@ -79,11 +80,10 @@ WatchScope::~WatchScope() {
 void WatchdogAbort(const std::string& what) {
   // May run on the watchdog thread while the main thread sits in MPI, so it
   // makes no MPI call: exiting non-zero is what makes mpirun end the job.
-  std::fprintf(stderr,
-               "[rank %d] watchdog: %s has not completed after %.1f s (%s); aborting the job "
-               "(raise --comm-timeout if this is only slow)\n",
-               WorldRankFromEnvironment(), what.c_str(), g_timeout_s,
-               g_context.empty() ? "no context" : g_context.c_str());
+  Logger("comm")->critical(
+      "[rank {}] watchdog: {} has not completed after {:.1f} s ({}); aborting the job "
+      "(raise --comm-timeout if this is only slow)",
+      WorldRankFromEnvironment(), what, g_timeout_s, g_context.empty() ? "no context" : g_context.c_str());
   std::fflush(stderr);
   std::_Exit(3);
 }

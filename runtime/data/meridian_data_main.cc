@@ -26,6 +26,7 @@
 #include <CLI/CLI.hpp>
 
 #include "common/command_line.h"
+#include "common/log.h"
 #include "common/status.h"
 #include "runtime/data/byte_tokenizer.h"
 #include "runtime/data/corpus_encoder.h"
@@ -69,9 +70,9 @@ Status WriteSplit(const std::string& dir, const std::string& split,
   // data when the loader globs split_*.bin.
   Result<std::vector<std::string>> all = ExpandShardGlob(dir + "/" + split + "_*.bin");
   if (all.ok() && all->size() > count) {
-    std::fprintf(stderr, "warning: %s holds %zu %s_*.bin files but this run wrote %zu; "
-                 "remove the stale ones or a loader globbing %s_*.bin will read them\n",
-                 dir.c_str(), all->size(), split.c_str(), count, split.c_str());
+    Logger("data")->warn("{} holds {} {}_*.bin files but this run wrote {}; remove the stale ones or a loader "
+                         "globbing {}_*.bin will read them",
+                         dir, all->size(), split, count, split);
   }
   return Status::OK();
 }
@@ -93,7 +94,7 @@ Status RunEncode(const std::string& tokenizer_name, const TokenizerOptions& toke
   MERIDIAN_ASSIGN_OR_RETURN(std::unique_ptr<Tokenizer> tokenizer,
                             MakeTokenizer(tokenizer_name, tokenizer_options));
   options.read.warn = [](const Status& s) {
-    std::fprintf(stderr, "meridian-data: skipped: %s\n", s.ToString().c_str());
+    Logger("data")->warn("skipped: {}", s.ToString());
   };
   options.progress = ::isatty(STDERR_FILENO) != 0;
   MERIDIAN_ASSIGN_OR_RETURN(CorpusEncodeSummary sum, EncodeCorpus(*tokenizer, options));
@@ -170,7 +171,7 @@ Status RunInspect(const std::string& path, const std::string& tokenizer_name,
 
 int Finish(const Status& s) {
   if (s.ok()) return 0;
-  std::fprintf(stderr, "meridian-data: %s\n", s.ToString().c_str());
+  Logger("data")->error("{}", s.ToString());
   return 1;
 }
 
@@ -250,7 +251,15 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"bytes", "gpt2"}))->capture_default_str();
   inspect->add_option("--vocab-dir", tokenizer_options.vocab_dir, "gpt2: vocabulary directory");
 
+  // Before or after the subcommand's name: the subcommands pass them up.
+  std::string log_format, log_level;
+  AddLogOptions(app, &log_format, &log_level);
+  for (CLI::App* sub : {synth, encode, inspect}) sub->fallthrough();
   if (std::optional<int> exit_code = ParseCommandLine(app, argc, argv)) return *exit_code;
+  if (Status s = InitLogging("meridian-data", log_format, log_level); !s.ok()) {
+    std::fprintf(stderr, "error: %s\n", s.message().c_str());
+    return kExitUsage;
+  }
 
   if (*synth) return Finish(RunSynth(out_dir, seed, train_bytes, val_bytes, shard_tokens));
   if (*encode) {

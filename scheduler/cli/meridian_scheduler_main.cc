@@ -16,8 +16,10 @@
 #include <CLI/CLI.hpp>
 
 #include "common/command_line.h"
+#include "common/log.h"
 #include "common/net_address.h"
 #include "scheduler/auth/client_channel.h"
+#include "scheduler/auth/grpc_log.h"
 #include "scheduler/cli/node_agent.h"
 #include "scheduler/core/topology.h"
 #include "scheduler/launcher/cluster_launcher.h"
@@ -96,11 +98,11 @@ meridian::Status CheckExposure(const DaemonOptions& o, const std::string& flag, 
     return meridian::Status::InvalidArgument(
         flag + " " + address + ": serving beyond loopback needs TLS and tokens (--tls-cert, --tls-key and "
         "--token-file); --insecure serves it without them");
-  std::fprintf(stderr,
-               "WARNING: --insecure: serving %s without %s%s%s; anyone who reaches this port can submit jobs, "
-               "run them as this user and register nodes\n",
-               address.c_str(), o.tls_cert.empty() ? "TLS" : "", o.tls_cert.empty() && o.token_file.empty() ? " and " : "",
-               o.token_file.empty() ? "tokens" : "");
+  meridian::Logger("daemon")->warn(
+      "WARNING: --insecure: serving {} without {}{}{}; anyone who reaches this port can submit jobs, run them as "
+      "this user and register nodes",
+      address, o.tls_cert.empty() ? "TLS" : "", o.tls_cert.empty() && o.token_file.empty() ? " and " : "",
+      o.token_file.empty() ? "tokens" : "");
   return meridian::Status::OK();
 }
 
@@ -109,7 +111,7 @@ int RunDaemon(const DaemonOptions& o) {
   for (const auto& [flag, address] : {std::pair{"--listen", o.listen}, std::pair{"--http", o.http}}) {
     if (address.empty()) continue;
     if (meridian::Status s = CheckExposure(o, flag, address); !s.ok()) {
-      std::fprintf(stderr, "error: %s\n", s.message().c_str());
+      meridian::Logger("daemon")->error("{}", s.message());
       return 2;
     }
   }
@@ -120,7 +122,7 @@ int RunDaemon(const DaemonOptions& o) {
                                                                 : ReadPemFile(o.tls_client_ca);
     for (const meridian::Status& s : {cert.status(), key.status(), ca.status()}) {
       if (!s.ok()) {
-        std::fprintf(stderr, "error: %s\n", s.ToString().c_str());
+        meridian::Logger("daemon")->error("{}", s.ToString());
         return 2;
       }
     }
@@ -132,12 +134,12 @@ int RunDaemon(const DaemonOptions& o) {
   meridian::Result<Topology> topo =
       cluster_file.empty() ? meridian::Result<Topology>(DefaultCluster(o.slots_per_dc)) : LoadClusterFile(cluster_file);
   if (!topo.ok()) {
-    std::fprintf(stderr, "error: %s\n", topo.status().ToString().c_str());
+    meridian::Logger("core")->error("{}", topo.status().ToString());
     return 2;
   }
   auto store = OpenSqliteStateStore(state_dir);
   if (!store.ok()) {
-    std::fprintf(stderr, "error: %s\n", store.status().ToString().c_str());
+    meridian::Logger("store")->error("{}", store.status().ToString());
     return 1;
   }
   SchedulerCoreOptions co = o.core_limits;
@@ -147,11 +149,11 @@ int RunDaemon(const DaemonOptions& o) {
   co.insecure = o.insecure;
   co.data_roots = o.data_roots;
   if (o.data_roots.empty() && !o.dry_run)
-    std::fprintf(stderr, "note: no --data-root: jobs may read data anywhere this user can\n");
+    meridian::Logger("daemon")->info("note: no --data-root: jobs may read data anywhere this user can");
   std::filesystem::create_directories(state_dir);
   auto authorizer = Authorizer::Create(o.token_file, state_dir + "/job-token.key");
   if (!authorizer.ok()) {
-    std::fprintf(stderr, "error: %s\n", authorizer.status().ToString().c_str());
+    meridian::Logger("auth")->error("{}", authorizer.status().ToString());
     return 2;
   }
   ClusterLauncherOptions lo;
@@ -160,22 +162,26 @@ int RunDaemon(const DaemonOptions& o) {
   lo.settings.mpirun_args = o.mpirun_args;
   if (!o.run_as.empty()) {
     if (geteuid() != 0) {
-      std::fprintf(stderr, "error: --run-as %s: only a daemon started as root changes users\n", o.run_as.c_str());
+      meridian::Logger("daemon")->error("--run-as {}: only a daemon started as root changes users", o.run_as);
       return 2;
     }
     auto user = LookUpUser(o.run_as);
     if (!user.ok()) {
-      std::fprintf(stderr, "error: %s\n", user.status().message().c_str());
+      meridian::Logger("daemon")->error("{}", user.status().message());
       return 2;
     }
     lo.run_as = *user;
   } else if (geteuid() == 0 && !o.dry_run) {
-    std::fprintf(stderr, "WARNING: running as root without --run-as: jobs run as root too\n");
+    meridian::Logger("daemon")->warn("WARNING: running as root without --run-as: jobs run as root too");
   }
   lo.settings.as_root = geteuid() == 0 && !lo.run_as;
   // Ranks trust what signed the daemon's certificate (a self-signed one
   // signs itself); the file must be at the same path on every host.
   if (!o.tls_cert.empty()) lo.settings.rank_env.push_back("MERIDIAN_TLS_CA=" + o.tls_cert);
+  // Ranks on other hosts log as the environment says, like those here that
+  // inherit it (--log-format and --log-level are this daemon's alone).
+  for (const char* name : {meridian::kLogFormatEnv, meridian::kLogLevelEnv})
+    if (const char* v = std::getenv(name)) lo.settings.rank_env.push_back(std::string(name) + "=" + v);
   ClusterLauncher cluster_launcher(*topo, lo);
   if ((*authorizer)->enabled())
     cluster_launcher.SetJobTokens([a = authorizer->get()](const std::string& id) { return a->JobToken(id); });
@@ -189,7 +195,7 @@ int RunDaemon(const DaemonOptions& o) {
   int port = 0;
   std::unique_ptr<grpc::Server> server = StartSchedulerServer(listen, &service, &port, tls, std::move(interceptors));
   if (!server || port == 0) {
-    std::fprintf(stderr, "error: cannot listen on %s (in use?)\n", listen.c_str());
+    meridian::Logger("daemon")->error("cannot listen on {} (in use?)", listen);
     return 1;
   }
   // Known once the port is bound (--listen HOST:0 picks one); set before
@@ -197,7 +203,7 @@ int RunDaemon(const DaemonOptions& o) {
   const std::string advertised = AdvertisedAddress(o, port);
   cluster_launcher.SetSchedulerAddress(advertised);
   if (meridian::Status s = core.Recover(); !s.ok()) {
-    std::fprintf(stderr, "error: recovering state from %s: %s\n", state_dir.c_str(), s.ToString().c_str());
+    meridian::Logger("core")->error("recovering state from {}: {}", state_dir, s.ToString());
     return 1;
   }
   std::unique_ptr<DaemonHttpServer> http;
@@ -205,28 +211,27 @@ int RunDaemon(const DaemonOptions& o) {
     auto started = DaemonHttpServer::Start(HttpOptions{o.http, o.tls_cert, o.tls_key}, &core, &metrics,
                                            authorizer->get());
     if (!started.ok()) {
-      std::fprintf(stderr, "error: %s\n", started.status().message().c_str());
+      meridian::Logger("http")->error("{}", started.status().message());
       return 1;
     }
     http = std::move(started).value();
-    std::fprintf(stderr, "meridian-scheduler: /healthz and /metrics on %s://%s (port %d)\n",
-                 o.tls_cert.empty() ? "http" : "https", o.http.c_str(), http->port());
+    meridian::Logger("http")->info("meridian-scheduler: /healthz, /metrics and the dashboard on {}://{} (port {})",
+                                   o.tls_cert.empty() ? "http" : "https", o.http, http->port());
   }
-  std::fprintf(stderr,
-               "meridian-scheduler listening on %s (port %d), advertised to agents and ranks as %s, state in %s, "
-               "%d data centers, %d GPUs\n",
-               listen.c_str(), port, advertised.c_str(), state_dir.c_str(), (int)topo->data_centers.size(),
-               topo->TotalGpus());
+  meridian::Logger("daemon")->info(
+      "meridian-scheduler listening on {} (port {}), advertised to agents and ranks as {}, state in {}, "
+      "{} data centers, {} GPUs",
+      listen, port, advertised, state_dir, topo->data_centers.size(), topo->TotalGpus());
   while (!g_stop) {
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
     core.CheckLiveness(NowUnixSeconds());
     if (g_reload.exchange(false)) {
       meridian::Status s = (*authorizer)->Reload();
-      std::fprintf(stderr, "SIGHUP: %s\n",
-                   s.ok() ? "token file reloaded" : ("token file kept as it was: " + s.ToString()).c_str());
+      if (s.ok()) meridian::Logger("auth")->info("SIGHUP: token file reloaded");
+      else meridian::Logger("auth")->error("SIGHUP: token file kept as it was: {}", s.ToString());
     }
   }
-  std::fprintf(stderr, "meridian-scheduler: shutting down\n");
+  meridian::Logger("daemon")->info("meridian-scheduler: shutting down");
   service.Stop();
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
   return 0;
@@ -292,10 +297,14 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 100000))
       ->capture_default_str();
   app.add_option("--http", d.http,
-                 "host:port for /healthz and /metrics (Prometheus), HTTPS with --tls-cert; default: off");
+                 "host:port for /healthz, /metrics (Prometheus) and the web dashboard (/), HTTPS with --tls-cert; "
+                 "default: off");
   app.add_flag("--insecure", d.insecure,
                "Serve a non-loopback --listen address without TLS and tokens (never on a network you do not "
                "control)");
+
+  std::string log_format, log_level;  // the daemon's and the agent's
+  meridian::AddLogOptions(app, &log_format, &log_level);
 
   meridian::scheduler::NodeAgentOptions a;
   CLI::App* agent = app.add_subcommand("agent", "Register this node with the daemon and keep it alive");
@@ -315,18 +324,24 @@ int main(int argc, char** argv) {
   agent->add_option("--interval", a.interval_s, "Heartbeat period, seconds")
       ->check(CLI::Range(0.05, 3600.0))
       ->capture_default_str();
+  meridian::AddLogOptions(*agent, &log_format, &log_level);
   if (std::optional<int> exit_code = meridian::ParseCommandLine(app, argc, argv)) return *exit_code;
+  if (meridian::Status s = meridian::InitLogging("meridian-scheduler", log_format, log_level); !s.ok()) {
+    std::fprintf(stderr, "error: %s\n", s.message().c_str());
+    return meridian::kExitUsage;
+  }
+  meridian::scheduler::RouteGrpcLogsToLogger();
 
   signal(SIGINT, OnSignal);
   signal(SIGTERM, OnSignal);
   signal(SIGHUP, OnHangup);
   if (*agent) return meridian::scheduler::RunNodeAgent(a, g_stop);
   if (d.tls_cert.empty() != d.tls_key.empty()) {
-    std::fprintf(stderr, "error: --tls-cert and --tls-key go together\n");
+    meridian::Logger("daemon")->error("--tls-cert and --tls-key go together");
     return 2;
   }
   if (!d.tls_client_ca.empty() && d.tls_cert.empty()) {
-    std::fprintf(stderr, "error: --tls-client-ca needs --tls-cert and --tls-key\n");
+    meridian::Logger("daemon")->error("--tls-client-ca needs --tls-cert and --tls-key");
     return 2;
   }
   if (d.train_binary.empty()) d.train_binary = SelfDir(argv[0]) + "/meridian-train";

@@ -136,6 +136,10 @@ int main(int argc, char** argv) {
   app.add_option("--tls-cert", tls_cert, "Your PEM certificate, for mutual TLS (or $MERIDIAN_TLS_CERT)")
       ->check(CLI::ExistingFile);
   app.add_option("--tls-key", tls_key, "Its PEM private key (or $MERIDIAN_TLS_KEY)")->check(CLI::ExistingFile);
+  // As on every program; results and errors stay plain output on stdout and
+  // stderr, the log carries only the libraries' diagnostics.
+  std::string log_format, log_level;
+  meridian::AddLogOptions(app, &log_format, &log_level);
   app.require_subcommand(1);
   // Options of meridianctl itself (--json, --scheduler, ...) go anywhere on
   // the line, before or after the verb: the verbs, added below, inherit this.
@@ -165,6 +169,10 @@ int main(int argc, char** argv) {
   logs->add_flag("-f,--follow", follow, "Keep printing what the job writes until it ends");
   logs->add_option("--tail", tail_bytes, "Start this many bytes before the end")->check(CLI::NonNegativeNumber);
   if (std::optional<int> exit_code = meridian::ParseCommandLine(app, argc, argv)) return *exit_code;
+  if (meridian::Status s = meridian::InitLogging("meridianctl", log_format, log_level); !s.ok()) {
+    std::fprintf(stderr, "error: %s\n", s.message().c_str());
+    return meridian::kExitUsage;
+  }
 
   meridian::Result<meridian::scheduler::ClientSecurity> security =
       meridian::scheduler::LoadClientSecurity(token_file, tls_ca, tls_cert, tls_key);

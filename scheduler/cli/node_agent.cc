@@ -11,6 +11,7 @@
 #ifdef MERIDIAN_AGENT_CUDA
 #include "kernels/cuda/device_info.h"
 #endif
+#include "common/log.h"
 #include "common/net_address.h"
 #include "meridian/v1/scheduler.grpc.pb.h"
 #include "scheduler/auth/client_channel.h"
@@ -53,13 +54,13 @@ std::chrono::system_clock::time_point Deadline(double seconds) {
 int RunNodeAgent(const NodeAgentOptions& o, const std::atomic<bool>& stop) {
   Result<ClientSecurity> security = LoadClientSecurity(o.token_file, o.tls_ca);
   if (!security.ok()) {
-    std::fprintf(stderr, "error: agent: %s\n", security.status().ToString().c_str());
+    Logger("agent")->error("{}", security.status().ToString());
     return 2;
   }
   auto stub = v1::Scheduler::NewStub(OpenChannel(o.scheduler, *security));
   const std::string name = o.name.empty() ? HostName() : o.name;
   if (name.empty()) {
-    std::fprintf(stderr, "error: agent: no --name and no host name\n");
+    Logger("agent")->error("no --name and no host name");
     return 2;
   }
   // A node with CUDA devices offers them (ranks placed there train with
@@ -97,9 +98,9 @@ int RunNodeAgent(const NodeAgentOptions& o, const std::atomic<bool>& stop) {
     v1::RegisterNodeResponse resp;
     grpc::Status s = stub->RegisterNode(&ctx, req, &resp);
     if (s.ok()) {
-      std::fprintf(stderr, "agent: node %s registered in %s as %s with %zu %s; heartbeating every %.1f s\n",
-                   name.c_str(), o.data_center.c_str(), host->c_str(), offers.size(),
-                   offers[0].model == "cpu" ? "CPU slots" : offers[0].model.c_str(), o.interval_s);
+      Logger("agent")->info("node {} registered in {} as {} with {} {}; heartbeating every {:.1f} s", name,
+                            o.data_center, *host, offers.size(),
+                            offers[0].model == "cpu" ? "CPU slots" : offers[0].model, o.interval_s);
     }
     return s;
   };
@@ -115,7 +116,7 @@ int RunNodeAgent(const NodeAgentOptions& o, const std::atomic<bool>& stop) {
       // Refusals the daemon will repeat (an unknown data center, a bad
       // name) end the agent; everything else is retried.
       if (s.error_code() == grpc::StatusCode::INVALID_ARGUMENT) {
-        std::fprintf(stderr, "error: agent: RegisterNode refused: %s\n", s.error_message().c_str());
+        Logger("agent")->error("RegisterNode refused: {}", s.error_message());
         return 1;
       }
     } else {
@@ -126,14 +127,13 @@ int RunNodeAgent(const NodeAgentOptions& o, const std::atomic<bool>& stop) {
       v1::HeartbeatResponse hr;
       s = stub->Heartbeat(&ctx, hb, &hr);
       if (s.error_code() == grpc::StatusCode::NOT_FOUND) {
-        std::fprintf(stderr, "agent: the scheduler does not know node %s (restarted?): registering again\n",
-                     name.c_str());
+        Logger("agent")->warn("the scheduler does not know node {} (restarted?): registering again", name);
         registered = false;
         continue;
       }
     }
     if (s.ok()) {
-      if (!last_error.empty()) std::fprintf(stderr, "agent: scheduler %s reachable again\n", o.scheduler.c_str());
+      if (!last_error.empty()) Logger("agent")->info("scheduler {} reachable again", o.scheduler);
       last_error.clear();
       backoff = 0.25;
       SleepUnlessStopped(o.interval_s, stop);
@@ -141,8 +141,8 @@ int RunNodeAgent(const NodeAgentOptions& o, const std::atomic<bool>& stop) {
     }
     // Say so once per outage, not on every retry.
     if (s.error_message() != last_error) {
-      std::fprintf(stderr, "agent: %s to %s failed: %s (retrying)\n", registered ? "heartbeat" : "RegisterNode",
-                   o.scheduler.c_str(), s.error_message().c_str());
+      Logger("agent")->warn("{} to {} failed: {} (retrying)", registered ? "heartbeat" : "RegisterNode", o.scheduler,
+                            s.error_message());
       last_error = s.error_message();
     }
     SleepUnlessStopped(registered ? o.interval_s : backoff, stop);
@@ -155,8 +155,8 @@ int RunNodeAgent(const NodeAgentOptions& o, const std::atomic<bool>& stop) {
     req.set_node(name);
     v1::DeregisterNodeResponse resp;
     grpc::Status s = stub->DeregisterNode(&ctx, req, &resp);
-    std::fprintf(stderr, "agent: node %s %s\n", name.c_str(),
-                 s.ok() ? "deregistered" : ("could not deregister: " + s.error_message()).c_str());
+    if (s.ok()) Logger("agent")->info("node {} deregistered", name);
+    else Logger("agent")->warn("node {} could not deregister: {}", name, s.error_message());
   }
   return 0;
 }

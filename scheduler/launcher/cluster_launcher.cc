@@ -1,5 +1,6 @@
 #include "scheduler/launcher/cluster_launcher.h"
 
+#include "common/log.h"
 #include "common/net_address.h"
 
 #include <unistd.h>
@@ -84,7 +85,7 @@ Result<int64_t> ClusterLauncher::Launch(const v1::Job& job) {
 void ClusterLauncher::CancelSlurmJob(const std::string& job_id, const DataCenter& dc) {
   const int rc = RunToCompletion({"scancel", "--name=" + SlurmJobName(job_id)}, LogPath(job_id), SlurmEnv(dc),
                                  options_.slurm_command_timeout_s);
-  if (rc != 0) std::fprintf(stderr, "warning: scancel of %s in %s exited with %d\n", job_id.c_str(), dc.name.c_str(), rc);
+  if (rc != 0) Logger("launcher")->warn("scancel of {} in {} exited with {}", job_id, dc.name, rc);
 }
 
 Status ClusterLauncher::Kill(const std::string& job_id) {

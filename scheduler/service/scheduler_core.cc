@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdio>
 
+#include "common/log.h"
 #include "scheduler/service/job_options.h"
 #include "scheduler/service/job_placement.h"
 #include "scheduler/service/proto_convert.h"
@@ -109,8 +110,8 @@ Status SchedulerCore::FlushJobLocked(const std::string& id) {
   Status s = job == nullptr ? Status::OK() : store_->PutJob(*job, it->second);
   if (!s.ok()) {
     if (!store_failing_)
-      std::fprintf(stderr, "error: the state store failed (%s); job states are kept in memory and written again "
-                   "until it works\n", s.ToString().c_str());
+      Logger("store")->error("the state store failed ({}); job states are kept in memory and written again "
+                             "until it works", s.ToString());
     store_failing_ = true;
     return s;
   }
@@ -126,7 +127,7 @@ void SchedulerCore::FlushLocked() {
   for (const std::string& id : ids) failed |= !FlushJobLocked(id).ok();
   if (store_failing_ && !failed) {
     store_failing_ = false;
-    std::fprintf(stderr, "the state store works again; every job state is written\n");
+    Logger("store")->info("the state store works again; every job state is written");
     ++capacity_version_;  // jobs that could not be placed while it failed are tried again
     ScheduleLocked();
   }
@@ -233,9 +234,9 @@ Result<v1::Node> SchedulerCore::RegisterNode(const v1::Node& request) {
   MERIDIAN_RETURN_IF_ERROR(store_->PutNode(stored));
   if (it != topology_.nodes.end()) *it = n;
   else topology_.nodes.push_back(n);
-  std::fprintf(stderr, "node %s registered in %s: host %s (%s), %zu %s\n", n.name.c_str(), n.data_center.c_str(),
-               n.host.c_str(), n.hostname.empty() ? "?" : n.hostname.c_str(), n.gpus.size(),
-               n.gpus.empty() || n.gpus[0].model == "cpu" ? "CPU slots" : n.gpus[0].model.c_str());
+  Logger("core")->info("node {} registered in {}: host {} ({}), {} {}", n.name, n.data_center, n.host,
+                       n.hostname.empty() ? "?" : n.hostname.c_str(), n.gpus.size(),
+                       n.gpus.empty() || n.gpus[0].model == "cpu" ? "CPU slots" : n.gpus[0].model.c_str());
   ++capacity_version_;
   ScheduleLocked();
   return stored;
@@ -270,7 +271,7 @@ Status SchedulerCore::DeregisterNode(const std::string& name) {
   auto file = std::find_if(file_nodes_.begin(), file_nodes_.end(), [&](const Node& x) { return x.name == name; });
   if (file != file_nodes_.end()) *it = *file;  // alive unless it waits for an agent
   else it->alive = false;                       // forgotten below
-  std::fprintf(stderr, "node %s deregistered by its agent\n", name.c_str());
+  Logger("core")->info("node {} deregistered by its agent", name);
   StopJobsOnNodeLocked(name, "the agent of node " + name + " left");
   if (file == file_nodes_.end()) topology_.nodes.erase(it);
   ++capacity_version_;
@@ -298,8 +299,7 @@ void SchedulerCore::CheckLiveness(double now) {
     n.alive = false;
     (void)store_->PutNode(NodeToProto(n));
     n.failed = true;
-    std::fprintf(stderr, "node %s missed heartbeats for %.0f s: marked dead\n", n.name.c_str(),
-                 now - n.last_heartbeat_s);
+    Logger("core")->warn("node {} missed heartbeats for {:.0f} s: marked dead", n.name, now - n.last_heartbeat_s);
     StopJobsOnNodeLocked(n.name, "node " + n.name + " stopped heartbeating");
   }
   bool ended = false;
@@ -307,7 +307,7 @@ void SchedulerCore::CheckLiveness(double now) {
     if (n.probation_until_s <= 0 || now < n.probation_until_s) continue;
     n.probation_until_s = 0;
     ended = true;
-    std::fprintf(stderr, "node %s stayed alive through its probation: it takes jobs again\n", n.name.c_str());
+    Logger("core")->info("node {} stayed alive through its probation: it takes jobs again", n.name);
   }
   if (ended) {
     ++capacity_version_;
@@ -319,8 +319,8 @@ void SchedulerCore::NodeBackLocked(Node& n, double now) {
   if (!n.failed) return;
   n.failed = false;
   n.probation_until_s = now + options_.node_probation_s;
-  std::fprintf(stderr, "node %s is back after it failed: no new job on it for %.0f s\n", n.name.c_str(),
-               options_.node_probation_s);
+  Logger("core")->info("node {} is back after it failed: no new job on it for {:.0f} s", n.name,
+                       options_.node_probation_s);
 }
 
 v1::ListPoolsResponse SchedulerCore::ListPools() {

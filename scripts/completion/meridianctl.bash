@@ -6,19 +6,23 @@ _meridianctl() {
   cur=${COMP_WORDS[COMP_CWORD]}
   prev=${COMP_WORDS[COMP_CWORD-1]}
   local verbs="pools nodes submit plan list get watch cancel logs"
-  local global="--scheduler --json --token-file --tls-ca --tls-cert --tls-key --help --version"
+  local global="--scheduler --json --token-file --tls-ca --tls-cert --tls-key --log-format --log-level --help --version"
   case $prev in
     --token-file|--tls-ca|--tls-cert|--tls-key)
       COMPREPLY=($(compgen -f -- "$cur")); return ;;
     --scheduler|--tail)
       return ;;
+    --log-format)
+      COMPREPLY=($(compgen -W "text json" -- "$cur")); return ;;
+    --log-level)
+      COMPREPLY=($(compgen -W "trace debug info warn error critical off" -- "$cur")); return ;;
     --state)
       COMPREPLY=($(compgen -W "QUEUED PLACED RUNNING SUCCEEDED FAILED CANCELLED" -- "$cur")); return ;;
   esac
   verb=""
   for ((i = 1; i < COMP_CWORD; i++)); do
     case ${COMP_WORDS[i]} in
-      --scheduler|--token-file|--tls-ca|--tls-cert|--tls-key|--state|--tail) ((i++)) ;;
+      --scheduler|--token-file|--tls-ca|--tls-cert|--tls-key|--log-format|--log-level|--state|--tail) ((i++)) ;;
       -*) ;;
       *) verb=${COMP_WORDS[i]}; break ;;
     esac
