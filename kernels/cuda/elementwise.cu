@@ -89,6 +89,23 @@ Status ResidualForward(T* out, const T* a, const T* b, size_t n, cudaStream_t st
   return Status::OK();
 }
 
+namespace {
+
+__global__ void ScaleKernel(float* data, size_t n, float factor) {
+  for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
+    data[i] *= factor;
+}
+
+}  // namespace
+
+Status Scale(float* data, size_t n, float factor, cudaStream_t stream) {
+  if (n == 0) return Status::OK();
+  if (data == nullptr) return Status::InvalidArgument("Scale: null data");
+  ScaleKernel<<<BlocksFor(n), kThreads, 0, stream>>>(data, n, factor);
+  MERIDIAN_CUDA_CHECK(cudaGetLastError());
+  return Status::OK();
+}
+
 Status ConvertFloatToBf16(bf16* out, const float* in, size_t n, cudaStream_t stream) {
   if (n == 0) return Status::OK();
   if (out == nullptr || in == nullptr) return Status::InvalidArgument("ConvertFloatToBf16: null out or in");

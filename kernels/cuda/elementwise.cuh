@@ -1,5 +1,5 @@
 // Element-wise ops: GELU (tanh approximation, as kernels/cpu/gelu.h), the
-// residual add, and float <-> bf16 conversion.
+// residual add, scaling, and float <-> bf16 conversion.
 #pragma once
 
 #include <cstddef>
@@ -21,6 +21,9 @@ Status GeluBackward(T* dinp, const T* inp, const T* dout, size_t n, cudaStream_t
 // out = a + b (out may alias a or b).
 template <typename T>
 Status ResidualForward(T* out, const T* a, const T* b, size_t n, cudaStream_t stream);
+
+// data[i] *= factor, one float multiply per element (as a CPU loop does).
+Status Scale(float* data, size_t n, float factor, cudaStream_t stream);
 
 // out = in converted to the output type (round to nearest even for bf16).
 Status ConvertFloatToBf16(bf16* out, const float* in, size_t n, cudaStream_t stream);

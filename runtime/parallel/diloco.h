@@ -11,6 +11,7 @@
 #include "common/status.h"
 #include "runtime/parallel/compression.h"
 #include "runtime/parallel/process_groups.h"
+#include "runtime/parallel/stage_memory.h"
 #include "runtime/parallel/traffic_counter.h"
 
 namespace meridian {
@@ -34,8 +35,12 @@ class DilocoOuterOptimizer {
 
   // Averages pseudo-gradients across data centers (collective over the DP
   // group's intra- and inter-DC groups), applies the outer step to params
-  // and starts the next round.
-  Status OuterStep(float* params, const ProcessGroups& groups, TrafficCounter* traffic);
+  // (a stage buffer in `memory`) and starts the next round. The outer
+  // state stays in host memory: params come to the host and go back once
+  // per round, and the averaged pseudo-gradient crosses the data center
+  // through a buffer of `memory` (the groups' own kind).
+  Status OuterStep(float* params, const ProcessGroups& groups, TrafficCounter* traffic,
+                   StageMemory* memory = HostMemory());
 
   // State for checkpoints: round start, momentum, error feedback.
   std::vector<float>& round_start() { return start_; }
@@ -46,6 +51,7 @@ class DilocoOuterOptimizer {
  private:
   DilocoConfig config_;
   std::vector<float> start_, momentum_, error_, delta_, average_;
+  std::vector<float> host_params_;  // the stage's weights during an outer step
   std::vector<uint8_t> send_, gathered_;
 };
 
@@ -53,7 +59,9 @@ class DilocoOuterOptimizer {
 // each data center, sum across one leader per data center (weighted by its
 // size), broadcast back inside. The same result as a flat all-reduce with
 // one WAN crossing per data center instead of one per ring edge.
-// `data` must already hold the intra-data-center average.
-Status HierarchicalFinish(float* data, size_t n, const ProcessGroups& groups, int dp_size, TrafficCounter* traffic);
+// `data` (n floats in `memory`) must already hold the intra-data-center
+// average.
+Status HierarchicalFinish(float* data, size_t n, const ProcessGroups& groups, int dp_size, TrafficCounter* traffic,
+                          StageMemory* memory = HostMemory());
 
 }  // namespace meridian

@@ -33,9 +33,9 @@ namespace {
 // all-reduces start during backward, over the DP group or its data center.
 class BucketedSync : public GradientSync {
  public:
-  BucketedSync(const GradientSyncOptions& o, const ProcessGroups* groups, const ParameterLayout& layout, int dp_size,
-               TrafficCounter* traffic, BufferRange tied)
-      : GradientSync(groups, 0, layout.total(), tied),
+  BucketedSync(const GradientSyncOptions& o, const ProcessGroups* groups, StageMemory* memory,
+               const ParameterLayout& layout, int dp_size, TrafficCounter* traffic, BufferRange tied)
+      : GradientSync(groups, memory, 0, layout.total(), tied),
         mode_(o.mode),
         dp_size_(dp_size),
         traffic_(traffic),
@@ -48,7 +48,7 @@ class BucketedSync : public GradientSync {
     MERIDIAN_RETURN_IF_ERROR(buckets_.Finish(grads));
     traffic_->AllReduce(*group_, (double)buckets_.bytes_per_step());
     if (mode_ == DpSync::kHierarchical)
-      MERIDIAN_RETURN_IF_ERROR(HierarchicalFinish(grads, shard_end_, *groups_, dp_size_, traffic_));
+      MERIDIAN_RETURN_IF_ERROR(HierarchicalFinish(grads, shard_end_, *groups_, dp_size_, traffic_, memory_));
     return SumTiedEmbedding(grads);
   }
 
@@ -69,14 +69,14 @@ class BucketedSync : public GradientSync {
 
 class DilocoSync : public BucketedSync {
  public:
-  DilocoSync(const GradientSyncOptions& o, const ProcessGroups* groups, const ParameterLayout& layout, int dp_size,
-             TrafficCounter* traffic, BufferRange tied)
-      : BucketedSync(o, groups, layout, dp_size, traffic, tied), outer_(layout.total(), o.diloco) {}
+  DilocoSync(const GradientSyncOptions& o, const ProcessGroups* groups, StageMemory* memory,
+             const ParameterLayout& layout, int dp_size, TrafficCounter* traffic, BufferRange tied)
+      : BucketedSync(o, groups, memory, layout, dp_size, traffic, tied), outer_(layout.total(), o.diloco) {}
 
   Status AfterStep(long step, float* params) override {
     if (!outer_.RoundEnds(step)) return Status::OK();
     SetCommContext("DiLoCo outer step after step " + std::to_string(step));
-    return outer_.OuterStep(params, *groups_, traffic_);
+    return outer_.OuterStep(params, *groups_, traffic_, memory_);
   }
   // Data centers agree on the weights only where a round ends.
   bool WeightsAgreeAfter(long step) const override { return outer_.RoundEnds(step); }
@@ -89,31 +89,40 @@ class DilocoSync : public BucketedSync {
 // ZeRO-1: near-equal contiguous shards of the stage buffer, one per replica.
 class Zero1Sync : public GradientSync {
  public:
-  Zero1Sync(const ProcessGroups* groups, size_t total, TrafficCounter* traffic, BufferRange tied)
-      : GradientSync(groups, 0, 0, tied), total_(total), traffic_(traffic) {
+  Zero1Sync(const ProcessGroups* groups, StageMemory* memory, size_t total, TrafficCounter* traffic, BufferRange tied)
+      : GradientSync(groups, memory, 0, 0, tied), total_(total), traffic_(traffic) {
     const int n = groups->dp->size(), r = groups->dp->rank();
     counts_.resize(n);
     for (int i = 0; i < n; ++i) counts_[i] = total * (i + 1) / n - total * i / n;
     shard_begin_ = total * r / n;
     shard_end_ = shard_begin_ + counts_[r];
-    shard_.assign(counts_[r], 0.0f);
   }
 
   Status Finish(float* grads) override {
+    const size_t count = shard_end_ - shard_begin_;
+    if (!shard_) {
+      MERIDIAN_ASSIGN_OR_RETURN(shard_, memory_->Allocate(count));
+    }
     MERIDIAN_RETURN_IF_ERROR(SumTiedEmbedding(grads));
-    MERIDIAN_RETURN_IF_ERROR(groups_->dp->ReduceScatter(grads, shard_.data(), counts_, ReduceOp::kAvg));
+    MERIDIAN_RETURN_IF_ERROR(groups_->dp->ReduceScatter(grads, shard_.get(), counts_, ReduceOp::kAvg));
     traffic_->AllReduce(*groups_->dp, 2.0 * total_);  // reduce-scatter + all-gather of 4-byte values
-    std::copy(shard_.begin(), shard_.end(), grads + shard_begin_);
-    return Status::OK();
+    return memory_->Copy(grads + shard_begin_, shard_.get(), count);
   }
   // Shards of every stage of every replica: the whole world.
   Communicator* norm_group() const override { return groups_->world; }
   Status AfterOptimizerStep(float* params) override {
-    return groups_->dp->AllGather(params + shard_begin_, params, counts_);
+    MERIDIAN_RETURN_IF_ERROR(groups_->dp->AllGather(params + shard_begin_, params, counts_));
+    return memory_->WeightsChanged(params, total_);
   }
   Result<const float*> WholeStage(const float* held, std::vector<float>* scratch) override {
+    // Rare (checkpoints): buffers for the call only.
+    const size_t count = shard_end_ - shard_begin_;
+    MERIDIAN_ASSIGN_OR_RETURN(StageBuffer mine, memory_->Allocate(count));
+    MERIDIAN_ASSIGN_OR_RETURN(StageBuffer whole, memory_->Allocate(total_));
+    MERIDIAN_RETURN_IF_ERROR(memory_->FromHost(mine.get(), held, count));
+    MERIDIAN_RETURN_IF_ERROR(groups_->dp->AllGather(mine.get(), whole.get(), counts_));
     scratch->assign(total_, 0.0f);
-    MERIDIAN_RETURN_IF_ERROR(groups_->dp->AllGather(held, scratch->data(), counts_));
+    MERIDIAN_RETURN_IF_ERROR(memory_->ToHost(scratch->data(), whole.get(), total_));
     return (const float*)scratch->data();
   }
 
@@ -121,24 +130,24 @@ class Zero1Sync : public GradientSync {
   size_t total_;
   TrafficCounter* traffic_;
   std::vector<size_t> counts_;  // each replica's shard
-  std::vector<float> shard_;    // this rank's averaged gradient shard
+  StageBuffer shard_;           // this rank's averaged gradient shard, allocated at the first Finish
 };
 
 }  // namespace
 
 Result<std::unique_ptr<GradientSync>> GradientSync::Create(const GradientSyncOptions& o, const ProcessGroups* groups,
                                                            const ParameterLayout& layout, int dp_size,
-                                                           TrafficCounter* traffic) {
+                                                           TrafficCounter* traffic, StageMemory* memory) {
   const ParamTensorInfo& wte = layout.tensor(kWte);
   const BufferRange tied{wte.offset, wte.count};
   if (o.zero1) {
     if (o.mode != DpSync::kSync)
       return Status::InvalidArgument(std::string("zero = 1 works with dp-sync sync only, not ") + DpSyncName(o.mode));
-    return std::unique_ptr<GradientSync>(new Zero1Sync(groups, layout.total(), traffic, tied));
+    return std::unique_ptr<GradientSync>(new Zero1Sync(groups, memory, layout.total(), traffic, tied));
   }
   if (o.mode == DpSync::kDiloco)
-    return std::unique_ptr<GradientSync>(new DilocoSync(o, groups, layout, dp_size, traffic, tied));
-  return std::unique_ptr<GradientSync>(new BucketedSync(o, groups, layout, dp_size, traffic, tied));
+    return std::unique_ptr<GradientSync>(new DilocoSync(o, groups, memory, layout, dp_size, traffic, tied));
+  return std::unique_ptr<GradientSync>(new BucketedSync(o, groups, memory, layout, dp_size, traffic, tied));
 }
 
 }  // namespace meridian

@@ -15,8 +15,10 @@
 //
 // Every strategy also sums the tied token embedding's gradient between a
 // replica's first and last stage. The trainer calls the same methods in
-// the same places whatever the mode; buffers are the communicators' (host
-// memory over MPI, device memory over NCCL).
+// the same places whatever the mode and device; the stage's buffers
+// (gradients, weights) are the communicators' kind of memory (host memory
+// over MPI, device memory over NCCL), and a strategy touches them only
+// through the communicators and the StageMemory it was created with.
 #pragma once
 
 #include <memory>
@@ -27,6 +29,7 @@
 #include "runtime/model/parameter_layout.h"
 #include "runtime/parallel/diloco.h"
 #include "runtime/parallel/process_groups.h"
+#include "runtime/parallel/stage_memory.h"
 #include "runtime/parallel/traffic_counter.h"
 
 namespace meridian {
@@ -46,11 +49,12 @@ struct GradientSyncOptions {
 
 class GradientSync {
  public:
-  // `groups`, `traffic` must outlive the strategy; `layout` is this
-  // rank's stage. InvalidArgument for zero1 with a mode other than sync.
+  // `groups`, `traffic` and `memory` (where the stage's buffers live) must
+  // outlive the strategy; `layout` is this rank's stage. InvalidArgument
+  // for zero1 with a mode other than sync.
   static Result<std::unique_ptr<GradientSync>> Create(const GradientSyncOptions& options, const ProcessGroups* groups,
                                                       const ParameterLayout& layout, int dp_size,
-                                                      TrafficCounter* traffic);
+                                                      TrafficCounter* traffic, StageMemory* memory = HostMemory());
   virtual ~GradientSync() = default;
 
   // The backward hook of the last micro-batch: the gradients of local layer
@@ -85,9 +89,10 @@ class GradientSync {
     (void)step;
     return true;
   }
-  // The whole stage's values of an array each rank holds its shard of
-  // (the AdamW moments): `held` itself where the shard is the whole stage,
-  // else every rank's shard all-gathered into *scratch (ZeRO-1).
+  // The whole stage's values of a host array each rank holds its shard of
+  // (the AdamW moments' host copy): `held` itself where the shard is the
+  // whole stage, else every rank's shard all-gathered into *scratch
+  // (ZeRO-1; through buffers of the stage's memory).
   virtual Result<const float*> WholeStage(const float* held, std::vector<float>* scratch) = 0;
   // Seconds Finish waited for communication, last step (the all-reduce
   // time backward did not hide).
@@ -96,13 +101,15 @@ class GradientSync {
   virtual DilocoOuterOptimizer* diloco() { return nullptr; }
 
  protected:
-  GradientSync(const ProcessGroups* groups, size_t shard_begin, size_t shard_end, BufferRange tied)
-      : groups_(groups), shard_begin_(shard_begin), shard_end_(shard_end), tied_(tied) {}
+  GradientSync(const ProcessGroups* groups, StageMemory* memory, size_t shard_begin, size_t shard_end,
+               BufferRange tied)
+      : groups_(groups), memory_(memory), shard_begin_(shard_begin), shard_end_(shard_end), tied_(tied) {}
   // The first and last stage of a replica both hold the tied embedding:
   // each needs the sum of their gradients.
   Status SumTiedEmbedding(float* grads);
 
   const ProcessGroups* groups_;
+  StageMemory* memory_;
   size_t shard_begin_, shard_end_;
   BufferRange tied_;  // the token embedding in the stage buffer
 };

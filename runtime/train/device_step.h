@@ -7,8 +7,11 @@
 // host copies. DeviceStageExecutor puts the compute half behind the
 // pipeline runner's StageExecutor.
 //
-// ZeRO-1 and the cross-data-center sync modes on GPUs are not wired yet:
-// the trainer refuses those combinations with --device cuda.
+// Every data-parallel mode runs on it: memory() is the StageMemory the
+// gradient synchronisation strategies work through (device buffers, the
+// bf16 compute copy refreshed where a strategy rewrites the weights), and
+// under ZeRO-1 AdamW runs, and holds moments, on this rank's shard only
+// (SetOptimizerShard). StageUpdate (stage_update.h) drives it.
 #pragma once
 
 #include <functional>
@@ -21,6 +24,7 @@
 #include "runtime/model/gpt_config.h"
 #include "runtime/model/parameter_layout.h"
 #include "runtime/optim/adamw_optimizer.h"
+#include "runtime/parallel/stage_memory.h"
 
 namespace meridian {
 
@@ -58,12 +62,22 @@ class DeviceStep {
   virtual Status ZeroGrads() = 0;
   // Over the layout's gradients [begin, end) (waits for the device).
   virtual Result<double> GradSumOfSquares(size_t begin, size_t end) = 0;
-  virtual float* grads() = 0;  // device memory, the layout's flat buffer
+  virtual float* grads() = 0;   // device memory, the layout's flat buffer
+  virtual float* params() = 0;  // device memory, the float master weights
+  // The memory grads() and params() live in, for the strategies.
+  virtual StageMemory* memory() = 0;
 
-  // AdamW step t (from 1) over every tensor, decay per the layout.
+  // The part [begin, end) of the layout's buffer that OptimizerStep updates
+  // and holds AdamW moments for (ZeRO-1's shard); zeroes the moments. By
+  // default, and until this is called, the whole stage. InvalidArgument
+  // for a range outside the layout.
+  virtual Status SetOptimizerShard(size_t begin, size_t end) = 0;
+  // AdamW step t (from 1) over the shard, decay per the layout's tensors.
+  // Weights outside the shard (and their compute copy) are left alone.
   virtual Status OptimizerStep(float lr, float grad_scale, long t) = 0;
 
-  // Host copies of master weights and AdamW moments (each may be null).
+  // Host copies of master weights (the whole stage) and AdamW moments (the
+  // shard's, end - begin floats); each may be null.
   virtual Status Download(float* params, float* m, float* v) = 0;
   virtual Status Upload(const float* params, const float* m, const float* v) = 0;
 

@@ -2,12 +2,14 @@
 // See --help and docs/operations.md.
 #include <cstdio>
 
+#include "common/log.h"
 #include "runtime/comm/mpi_communicator.h"
 #include "runtime/comm/self_communicator.h"
 #include "runtime/train/device_step.h"
 #include "runtime/train/scheduler_client.h"
 #include "runtime/train/train_options.h"
 #include "runtime/train/trainer.h"
+#include "scheduler/auth/grpc_log.h"
 
 int main(int argc, char** argv) {
   int exit_code = -1;
@@ -17,6 +19,11 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "error: %s\n", options.status().message().c_str());
     return 2;
   }
+  if (meridian::Status s = meridian::InitLogging("meridian-train", options->log_format, options->log_level); !s.ok()) {
+    std::fprintf(stderr, "error: %s\n", s.message().c_str());
+    return 2;
+  }
+  meridian::scheduler::RouteGrpcLogsToLogger();
   // Alone, the world is this process; under mpirun, MPI's world.
   std::unique_ptr<meridian::Communicator> world;
   if (meridian::MpiCommunicator::LaunchedByMpirun()) {

@@ -10,6 +10,7 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include "common/log.h"
 #include "meridian/v1/scheduler.grpc.pb.h"
 #include "scheduler/auth/client_channel.h"
 #include "runtime/train/assignment_check.h"
@@ -90,16 +91,16 @@ class GrpcSchedulerClient : public SchedulerClient {
     o->dp_sync = p.dp_sync().empty() ? "sync" : p.dp_sync();
     if (o->device == "cuda" && o->dp_sync != "sync") {
       // The GPU step synchronises replicas with NCCL all-reduce only.
-      std::fprintf(stderr, "[rank %d] placement chose %s; device cuda runs sync\n", rank, o->dp_sync.c_str());
+      Logger("train")->warn("[rank {}] placement chose {}; device cuda runs sync", rank, o->dp_sync);
       o->dp_sync = "sync";
     }
     if (o->checkpoint_every == 0) o->checkpoint_every = std::max<long>(1, o->steps / 5);
     if (o->dp_sync == "diloco")  // weights agree across data centers only at round ends
       o->checkpoint_every = (o->checkpoint_every + o->diloco_h - 1) / o->diloco_h * o->diloco_h;
     const v1::RankAssignment& a = resp.assignment();
-    std::fprintf(stderr, "[rank %d] assignment: %s/%s (%s) gpu %d, replica %d, stage %d, layers [%d,%d)\n", rank,
-                 a.data_center().c_str(), a.node().c_str(), a.host().c_str(), a.gpu(), a.dp_index(), a.stage(),
-                 a.layer_begin(), a.layer_end());
+    Logger("train")->info("[rank {}] assignment: {}/{} ({}) gpu {}, replica {}, stage {}, layers [{},{})", rank,
+                          a.data_center(), a.node(), a.host(), a.gpu(), a.dp_index(), a.stage(), a.layer_begin(),
+                          a.layer_end());
     if (a.rank() != rank)
       return Status::Internal("GetAssignment(rank " + std::to_string(rank) + ") answered rank " + std::to_string(a.rank()));
     MERIDIAN_RETURN_IF_ERROR(CheckAssignment(rank, a, FindRankSurroundings()));
@@ -165,8 +166,7 @@ class GrpcSchedulerClient : public SchedulerClient {
     v1::ReportProgressResponse resp;
     grpc::Status s = stub_->ReportProgress(&ctx, req, &resp);
     if (!s.ok() && !warned_) {
-      std::fprintf(stderr, "warning: ReportProgress to %s: %s (training continues)\n", address_.c_str(),
-                   s.error_message().c_str());
+      Logger("train")->warn("ReportProgress to {}: {} (training continues)", address_, s.error_message());
       warned_ = true;
     }
   }

@@ -179,6 +179,7 @@ Result<TrainOptions> ParseTrainOptions(int argc, char** argv, int* exit_code) {
       ->group("Run");
   app.add_option("--sample-temperature", o.sample_temperature)->group("Run");
   app.add_option("--log-every", o.log_every, "Log line every N steps when not on a terminal")->group("Run");
+  AddLogOptions(app, &o.log_format, &o.log_level, "Run");
   app.add_option("--peak-tflops", o.peak_tflops,
                  "Dense peak TFLOP/s of one rank's device; metrics then carry mfu (model FLOPs utilisation)")
       ->group("Run");
@@ -277,12 +278,6 @@ Status ValidateTrainOptions(const TrainOptions& o) {
   if (o.device != "cpu" && o.device != "cuda") return bad("device", o.device, "expected cpu or cuda");
   if (o.dtype != "fp32" && o.dtype != "bf16") return bad("dtype", o.dtype, "expected fp32 or bf16");
   if (o.dtype == "bf16" && o.device != "cuda") return bad("dtype", o.dtype, "bf16 runs with --device cuda only");
-  if (o.device == "cuda") {
-    // The GPU step holds one pipeline stage per rank and syncs replicas with
-    // NCCL all-reduce; ZeRO-1 and the cross-DC modes run on the CPU path for now.
-    if (o.zero != 0) return bad("zero", std::to_string(o.zero), "ZeRO-1 is not wired for --device cuda");
-    if (o.dp_sync != "sync") return bad("dp-sync", o.dp_sync, "--device cuda supports sync only");
-  }
   if (o.tokenizer != "auto" && o.tokenizer != "bytes" && o.tokenizer != "gpt2")
     return bad("tokenizer", o.tokenizer, "expected auto, bytes or gpt2");
   if (!(o.peak_tflops >= 0)) return bad("peak-tflops", std::to_string(o.peak_tflops), "must be >= 0");

@@ -90,6 +90,7 @@ struct TrainOptions {
   std::string vocab_dir;  // GPT-2's encoder.json and vocab.bpe; empty: the default cache
   float sample_temperature = 0.8f;
   long log_every = 10;
+  std::string log_format, log_level;  // InitLogging's; empty: $MERIDIAN_LOG_FORMAT/_LEVEL, else text, info
   // Dense peak of one rank's device in TFLOP/s, for the MFU in the metrics
   // (0: not known, no MFU).
   double peak_tflops = 0;

@@ -9,8 +9,8 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "common/log.h"
 #include "kernels/cpu/blas.h"
-#include "kernels/cpu/reduce.h"
 #include "runtime/checkpoint/checkpoint.h"
 #include "runtime/checkpoint/hf_gpt2.h"
 #include "runtime/checkpoint/llmc_format.h"
@@ -93,11 +93,11 @@ Status Trainer::Initialize() {
     Result<std::string> restored =
         checkpointer_->RestoreNewest([this](CheckpointReader& reader) { return RestoreCheckpoint(reader); });
     if (restored.ok()) {
-      if (is_root()) std::fprintf(stderr, "resumed from %s at step %ld\n", restored->c_str(), step_);
+      if (is_root()) Logger("train")->info("resumed from {} at step {}", *restored, step_);
     } else if (restored.status().code() != Status::Code::kNotFound) {
       return restored.status();
     } else if (is_root()) {
-      std::fprintf(stderr, "resume: no checkpoint in %s yet; starting fresh\n", o.checkpoint_dir.c_str());
+      Logger("train")->info("resume: no checkpoint in {} yet; starting fresh", o.checkpoint_dir);
     }
   }
   MERIDIAN_RETURN_IF_ERROR(ChooseTextTokenizer());
@@ -113,23 +113,23 @@ Status Trainer::Initialize() {
     MERIDIAN_RETURN_IF_ERROR(metrics_.Open(o.metrics_out));
     metrics_.SetAttempt(o.attempt);
     MERIDIAN_RETURN_IF_ERROR(metrics_.OpenTensorBoard(o.tensorboard));
-    std::fprintf(stderr, "model %s: %zu parameters | batch %d x seq %d x %d micro-batches x dp %d | %d threads\n",
-                 DescribeConfig(config_).c_str(), NumParameters(config_), o.batch, o.seq, microbatches_, layout_.dp,
-                 omp_get_max_threads());
+    Logger("train")->info("model {}: {} parameters | batch {} x seq {} x {} micro-batches x dp {} | {} threads",
+                          DescribeConfig(config_), NumParameters(config_), o.batch, o.seq, microbatches_, layout_.dp,
+                          omp_get_max_threads());
     if (device_) {
-      std::fprintf(stderr, "this rank: %s | weights, gradients and AdamW state %.1f MiB, activations %.1f MiB\n",
-                   device_->Describe().c_str(), device_->state_bytes() / 1048576.0,
-                   device_->activation_bytes() / 1048576.0);
+      Logger("train")->info("this rank: {} | weights, gradients and AdamW state {:.1f} MiB, activations {:.1f} MiB",
+                            device_->Describe(), device_->state_bytes() / 1048576.0,
+                            device_->activation_bytes() / 1048576.0);
     } else {
-      std::fprintf(stderr, "this rank: stage %d, %zu parameters, AdamW state %.1f MiB%s, activations %.1f MiB\n",
-                   groups_.stage, model_->num_params(), optimizer_->state_bytes() / 1048576.0,
-                   o.zero == 1 ? " (ZeRO-1 shard)" : "", model_->activation_bytes() / 1048576.0);
+      Logger("train")->info("this rank: stage {}, {} parameters, AdamW state {:.1f} MiB{}, activations {:.1f} MiB",
+                            groups_.stage, model_->num_params(), optimizer_->state_bytes() / 1048576.0,
+                            o.zero == 1 ? " (ZeRO-1 shard)" : "", model_->activation_bytes() / 1048576.0);
     }
     if (layout_.world() > 1) {
-      std::fprintf(stderr, "layout %s | %s schedule | ZeRO-%d | stages:", layout_.ToString().c_str(),
-                   o.pp_schedule.c_str(), o.zero);
-      for (const StageSpec& s : stages_) std::fprintf(stderr, " [%d,%d)", s.layer_begin, s.layer_end);
-      std::fprintf(stderr, "\n");
+      std::string ranges;
+      for (const StageSpec& s : stages_) ranges += fmt::format(" [{},{})", s.layer_begin, s.layer_end);
+      Logger("train")->info("layout {} | {} schedule | ZeRO-{} | stages:{}", layout_.ToString(), o.pp_schedule, o.zero,
+                            ranges);
     }
   }
   return Status::OK();
@@ -191,11 +191,18 @@ Status Trainer::InitializeParallelism() {
   sync.overlap = !o.no_overlap;
   MERIDIAN_ASSIGN_OR_RETURN(Compression compress, ParseCompression(o.outer_compress));
   sync.diloco = DilocoConfig{o.diloco_h, o.outer_lr, o.outer_momentum, compress};
-  MERIDIAN_ASSIGN_OR_RETURN(sync_, GradientSync::Create(sync, &groups_, model_->layout(), layout_.dp, &traffic_));
+  // Under cuda the strategies work on the GPU's buffers through its memory.
+  MERIDIAN_ASSIGN_OR_RETURN(sync_, GradientSync::Create(sync, &groups_, model_->layout(), layout_.dp, &traffic_,
+                                                        device_ ? device_->memory() : HostMemory()));
   model_->set_backward_hook([this](int layer) {
     if (sync_in_backward_) sync_->OnGradientsReady(grads(), layer);
   });
   optimizer_ = std::make_unique<AdamWOptimizer>(model_->layout(), adam, sync_->shard_begin(), sync_->shard_end());
+  if (device_) {
+    MERIDIAN_ASSIGN_OR_RETURN(update_, StageUpdate::OnDevice(device_.get(), optimizer_.get(), sync_.get()));
+  } else {
+    update_ = StageUpdate::OnHost(model_.get(), optimizer_.get(), sync_.get());
+  }
   state_ = std::make_unique<DistributedState>(config_, layout_, stages_, groups_, data_centers, model_.get(),
                                               optimizer_.get(), sync_.get());
   if (device_) {
@@ -217,51 +224,14 @@ PipelineRunner::FetchFn Trainer::Fetcher(DataLoader* loader) {
 }
 
 Status Trainer::SynchronizeGradients() {
-  MERIDIAN_RETURN_IF_ERROR(sync_->Finish(grads()));
+  MERIDIAN_RETURN_IF_ERROR(update_->Synchronize());
   last_exposed_comm_s_ = sync_->exposed_wait_s();
   return Status::OK();
 }
 
-Result<double> Trainer::GlobalGradNorm() {
-  // Sum of squares over the gradients this rank is the owner of: its ZeRO
-  // shard, or (without ZeRO, where replicas hold equal gradients) its stage
-  // on replica 0 only. The last stage skips the tied embedding when the
-  // first stage also holds it, so it counts once.
-  // The GPU stage's gradients stay on the device; only the sums come back.
-  double local = 0.0;
-  const size_t shard_begin = sync_->shard_begin(), shard_end = sync_->shard_end();
-  {
-    size_t skip_begin = 0, skip_end = 0;
-    const StageSpec& s = model_->layout().stage();
-    if (s.last && !s.first) {
-      skip_begin = model_->layout().tensor(kWte).offset;
-      skip_end = skip_begin + model_->layout().tensor(kWte).count;
-    }
-    auto add = [&](size_t lo, size_t hi) -> Status {
-      if (lo >= hi) return Status::OK();
-      if (!device_) {
-        local += cpu::SumOfSquares(model_->grads() + lo, hi - lo);
-        return Status::OK();
-      }
-      MERIDIAN_ASSIGN_OR_RETURN(double sum, device_->GradSumOfSquares(lo, hi));
-      local += sum;
-      return Status::OK();
-    };
-    MERIDIAN_RETURN_IF_ERROR(add(shard_begin, std::min(shard_end, std::max(shard_begin, skip_begin))));
-    MERIDIAN_RETURN_IF_ERROR(add(std::max(shard_begin, skip_end), shard_end));
-  }
-  MERIDIAN_RETURN_IF_ERROR(sync_->norm_group()->AllReduceDouble(&local, 1, ReduceOp::kSum));
-  return std::sqrt(local);
-}
+Result<double> Trainer::GlobalGradNorm() { return update_->GlobalGradNorm(); }
 
-Status Trainer::OptimizerStep(float lr, float grad_scale) {
-  if (device_) {
-    optimizer_->set_step(optimizer_->step() + 1);
-    return device_->OptimizerStep(lr, grad_scale, optimizer_->step());
-  }
-  optimizer_->Step(model_->params(), model_->grads(), lr, grad_scale);
-  return sync_->AfterOptimizerStep(model_->params());
-}
+Status Trainer::OptimizerStep(float lr, float grad_scale) { return update_->OptimizerStep(lr, grad_scale); }
 
 // Fault injection for the failure tests: MERIDIAN_FAULT_STALL="RANK:STEP"
 // makes world rank RANK hang at the start of step STEP (the watchdog must
@@ -326,7 +296,7 @@ Status Trainer::TrainStep(double* loss, double* grad_norm, float* lr) {
   *lr = schedule_.At(step_);
   MERIDIAN_RETURN_IF_ERROR(OptimizerStep(*lr, scale));
   ++step_;
-  return sync_->AfterStep(step_, model_->params());
+  return update_->AfterStep(step_);
 }
 
 Result<float> Trainer::Evaluate() {
@@ -460,11 +430,11 @@ Status Trainer::Run() {
     MERIDIAN_RETURN_IF_ERROR(GatherWholeModel(false, &whole));
     if (is_root() && !o.export_llmc.empty()) {
       MERIDIAN_RETURN_IF_ERROR(WriteLlmcCheckpoint(o.export_llmc, config_, whole.params.data()));
-      std::fprintf(stderr, "exported llm.c checkpoint %s\n", o.export_llmc.c_str());
+      Logger("train")->info("exported llm.c checkpoint {}", o.export_llmc);
     }
     if (is_root() && !o.export_hf.empty()) {
       MERIDIAN_RETURN_IF_ERROR(WriteHfGpt2(o.export_hf, config_, whole.params.data()));
-      std::fprintf(stderr, "exported Hugging Face GPT-2 model %s\n", o.export_hf.c_str());
+      Logger("train")->info("exported Hugging Face GPT-2 model {}", o.export_hf);
     }
   }
   if (o.sample > 0) MERIDIAN_RETURN_IF_ERROR(PrintSample());

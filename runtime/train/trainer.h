@@ -24,6 +24,7 @@
 #include "runtime/train/device_step.h"
 #include "runtime/train/distributed_state.h"
 #include "runtime/train/metrics_writer.h"
+#include "runtime/train/stage_update.h"
 #include "runtime/train/train_options.h"
 
 namespace meridian {
@@ -89,6 +90,7 @@ class Trainer {
   std::unique_ptr<DeviceStep> device_;
   std::unique_ptr<AdamWOptimizer> optimizer_;  // for this rank's shard of the stage (sync_)
   std::unique_ptr<GradientSync> sync_;
+  std::unique_ptr<StageUpdate> update_;  // sync_ and optimizer_ over model_'s or device_'s buffers
   TrafficCounter traffic_;
   std::unique_ptr<DistributedState> state_;
   std::unique_ptr<Checkpointer> checkpointer_;  // with --checkpoint-dir

@@ -134,6 +134,21 @@ TEST(ConvertCuda, FloatToBf16RoundsToNearestEvenAndBackIsExact) {
   ExpectIdentical(Download(d_back.data(), n), got, "float");
 }
 
+TEST(ScaleCuda, MultipliesEveryElementAsTheCpuLoopDoes) {
+  MERIDIAN_SKIP_WITHOUT_GPU();
+  std::mt19937 rng(805);
+  for (size_t n : kSizes) {
+    std::vector<float> in = RandomFloats(rng, n, -1000.0f, 1000.0f);
+    const float factor = 1.0f / 3.0f;
+    std::vector<float> want = in;
+    for (float& x : want) x *= factor;
+    auto d = Upload<float>(in);
+    Status st = cuda::Scale(d.data(), n, factor, nullptr);
+    ASSERT_TRUE(st.ok()) << st.ToString();
+    ExpectIdentical(Download(d.data(), n), want, "n " + std::to_string(n));
+  }
+}
+
 TEST(ElementwiseCudaArguments, EmptyInputsAreNoOpsAndNullBuffersAreRefused) {
   // Checked before any device work, so this runs without a GPU.
   EXPECT_TRUE(cuda::GeluForward<float>(nullptr, nullptr, 0, nullptr).ok());
@@ -141,6 +156,8 @@ TEST(ElementwiseCudaArguments, EmptyInputsAreNoOpsAndNullBuffersAreRefused) {
   EXPECT_TRUE(cuda::ResidualForward<float>(nullptr, nullptr, nullptr, 0, nullptr).ok());
   EXPECT_TRUE(cuda::ConvertFloatToBf16(nullptr, nullptr, 0, nullptr).ok());
   EXPECT_TRUE(cuda::ConvertBf16ToFloat(nullptr, nullptr, 0, nullptr).ok());
+  EXPECT_TRUE(cuda::Scale(nullptr, 0, 2.0f, nullptr).ok());
+  EXPECT_EQ(cuda::Scale(nullptr, 5, 2.0f, nullptr).code(), Status::Code::kInvalidArgument);
   EXPECT_EQ(cuda::GeluForward<bf16>(nullptr, nullptr, 5, nullptr).code(), Status::Code::kInvalidArgument);
   EXPECT_EQ(cuda::ResidualForward<bf16>(nullptr, nullptr, nullptr, 5, nullptr).code(),
             Status::Code::kInvalidArgument);

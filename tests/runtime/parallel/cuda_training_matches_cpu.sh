@@ -7,6 +7,12 @@
 # two GPUs, pipeline stages (pp 2, 1F1B and GPipe, activations over NCCL)
 # follow the CPU curve and resume from their own checkpoint; with four, pp 4
 # and dp 2 x pp 2 do too.
+# The other data-parallel modes against the CPU run of the same layout: with
+# two GPUs ZeRO-1 (fp32 and bf16; its sharded checkpoint resumed in one GPU
+# without ZeRO and by the CPU with ZeRO, its whole checkpoint on GPUs),
+# hierarchical and DiLoCo (uncompressed with a resume, and int8) over two
+# data centers of one GPU each; with four, ZeRO-1 at dp 2 x pp 2, and
+# hierarchical and int8 DiLoCo over two data centers of two GPUs.
 # Without a GPU it checks that --device cuda fails with a clear message,
 # then reports a skip (77).
 set -euo pipefail
@@ -44,11 +50,53 @@ if [[ $gpus -ge 2 ]]; then
   run gpu_pp2_resume 2 --pp 2 --batch 4 --grad-accum 2 --device cuda --checkpoint-dir "$work/ckpt_pp2" --resume
   # 1F1B and GPipe run each stage's backwards in the same micro-batch order.
   compare+=("gpu_dp2 gpu 1e-5" "gpu_pp2 cpu 1e-4" "gpu_pp2_gpipe gpu_pp2 1e-5" "gpu_pp2_resume gpu_pp2 1e-5")
+
+  # ZeRO-1: the gradient reduce-scattered and the weights all-gathered on
+  # the device, AdamW on the shard only.
+  zero=(--dp 2 --batch 2 --grad-accum 2 --zero 1)
+  run cpu_zero 2 "${zero[@]}"
+  run gpu_zero 2 "${zero[@]}" --device cuda --checkpoint-dir "$work/ckpt_zero" --checkpoint-every 10
+  run gpu_zero_bf16 2 "${zero[@]}" --device cuda --dtype bf16
+  run gpu_zero_whole 2 "${zero[@]}" --device cuda --checkpoint-dir "$work/ckpt_zero_whole" --checkpoint-every 10 \
+    --checkpoint-format whole
+  rm -rf "$work"/ckpt_zero*/step_00000020 "$work"/ckpt_zero*/latest
+  cp -r "$work/ckpt_zero" "$work/ckpt_zero_cpu"
+  # The shards' moments came from the GPUs: one GPU without ZeRO, and the
+  # CPU with ZeRO, continue the curve from them.
+  run gpu_zero_single_resume 1 --batch 4 --grad-accum 2 --device cuda --checkpoint-dir "$work/ckpt_zero" --resume
+  run cpu_zero_resume 2 "${zero[@]}" --checkpoint-dir "$work/ckpt_zero_cpu" --resume
+  run gpu_zero_whole_resume 2 "${zero[@]}" --device cuda --checkpoint-dir "$work/ckpt_zero_whole" --resume
+  # Two data centers of one GPU each.
+  two_dcs=(--pools dcA:1,dcB:1 --dp 2 --batch 2 --grad-accum 2)
+  run cpu_hier 2 "${two_dcs[@]}" --dp-sync hierarchical
+  run gpu_hier 2 "${two_dcs[@]}" --dp-sync hierarchical --device cuda
+  diloco=("${two_dcs[@]}" --dp-sync diloco --diloco-h 5)
+  run cpu_diloco 2 "${diloco[@]}"
+  run gpu_diloco 2 "${diloco[@]}" --device cuda --checkpoint-dir "$work/ckpt_diloco" --checkpoint-every 10
+  run cpu_diloco_int8 2 "${diloco[@]}" --outer-compress int8
+  run gpu_diloco_int8 2 "${diloco[@]}" --outer-compress int8 --device cuda
+  rm -rf "$work/ckpt_diloco/step_00000020" "$work/ckpt_diloco/latest"
+  run gpu_diloco_resume 2 "${diloco[@]}" --device cuda --checkpoint-dir "$work/ckpt_diloco" --resume
+  # int8 rounds each pseudo-gradient value to one of 255 steps: a value the
+  # GPU computes a last bit away from the CPU's can land one step over, so
+  # int8 DiLoCo gets 1e-3 where the uncompressed run keeps fp32's 1e-4.
+  compare+=("gpu_zero cpu_zero 1e-4" "gpu_zero_bf16 cpu_zero 3e-2" "gpu_zero_whole gpu_zero 1e-5"
+            "gpu_zero_single_resume gpu_zero 1e-4" "cpu_zero_resume cpu_zero 1e-4"
+            "gpu_zero_whole_resume gpu_zero 1e-5" "gpu_hier cpu_hier 1e-4" "gpu_diloco cpu_diloco 1e-4"
+            "gpu_diloco_int8 cpu_diloco_int8 1e-3" "gpu_diloco_resume gpu_diloco 1e-5")
 fi
 if [[ $gpus -ge 4 ]]; then
   run gpu_pp4 4 --pp 4 --batch 4 --grad-accum 2 --device cuda
   run gpu_dp2_pp2 4 --dp 2 --pp 2 --batch 2 --grad-accum 2 --device cuda
   compare+=("gpu_pp4 cpu 1e-4" "gpu_dp2_pp2 cpu 1e-4")
+  run cpu_zero_dp2_pp2 4 --dp 2 --pp 2 --batch 2 --grad-accum 2 --zero 1
+  run gpu_zero_dp2_pp2 4 --dp 2 --pp 2 --batch 2 --grad-accum 2 --zero 1 --device cuda
+  four=(--pools dcA:2,dcB:2 --dp 4 --batch 1 --grad-accum 2)
+  run cpu_hier4 4 "${four[@]}" --dp-sync hierarchical
+  run gpu_hier4 4 "${four[@]}" --dp-sync hierarchical --device cuda
+  run cpu_diloco4 4 "${four[@]}" --dp-sync diloco --diloco-h 5 --outer-compress int8
+  run gpu_diloco4 4 "${four[@]}" --dp-sync diloco --diloco-h 5 --outer-compress int8 --device cuda
+  compare+=("gpu_zero_dp2_pp2 cpu_zero_dp2_pp2 1e-4" "gpu_hier4 cpu_hier4 1e-4" "gpu_diloco4 cpu_diloco4 1e-3")
 fi
 python3 - "$work" "${compare[@]}" <<'PY'
 import json, sys
@@ -64,7 +112,7 @@ for spec in sys.argv[2:]:
     worst = max(abs(got[s] - ref[s]) / abs(ref[s]) for s in steps)
     ok = steps == expect and worst <= float(tol)
     bad |= not ok
-    print(f"{name:12s} vs {ref_name:4s} steps {steps[0]}-{steps[-1]}  max rel diff {worst:.2e} (bound {tol})  "
+    print(f"{name:22s} vs {ref_name:16s} steps {steps[0]}-{steps[-1]}  max rel diff {worst:.2e} (bound {tol})  "
           f"{'ok' if ok else 'FAIL'}")
 ref = losses("cpu")
 print(f"cpu loss {ref[1]:.4f} -> {ref[20]:.4f}")

@@ -23,6 +23,7 @@
 #include "kernels/cuda/device_buffer.h"
 #include "kernels/cuda/stream.h"
 #include "runtime/model/gpt_model.h"
+#include "runtime/optim/adamw_optimizer.h"
 #include "runtime/parallel/parallel_layout.h"
 #include "runtime/parallel/pipeline_schedule.h"
 #include "runtime/parallel/stage_executor.h"
@@ -270,6 +271,101 @@ TEST(CudaStageStep, RefusesAStageWithoutLayers) {
   auto created = CreateCudaStep(SmallConfig(), o);
   ASSERT_FALSE(created.ok());
   EXPECT_NE(created.status().message().find("at least one layer"), std::string::npos) << created.status().ToString();
+}
+
+// ZeRO-1 on the GPU: AdamW over a shard that starts and ends inside
+// tensors, moments held for the shard only, gives the CPU optimizer's
+// shard update and leaves the rest of the stage alone.
+TEST(CudaStageStep, ShardedAdamWMatchesTheCpuOptimizersShard) {
+  if (cuda::DeviceCount() == 0) GTEST_SKIP() << "no CUDA device on this machine";
+  ASSERT_TRUE(cuda::InitializeDevice(0).ok());
+  const GPTConfig c = SmallConfig();
+  DeviceStepOptions o;
+  o.max_batch = kB;
+  o.max_seq = kT;
+  o.adam.weight_decay = 0.1f;
+  auto created = CreateCudaStep(c, o);
+  ASSERT_TRUE(created.ok()) << created.status().ToString();
+  DeviceStep& step = **created;
+  GPTModel cpu(c, WholeModel(c), 1, 1, 1);
+  cpu.InitializeWeights(7);
+  const size_t n = cpu.num_params(), begin = n / 3 + 5, end = 2 * n / 3 + 11;
+  std::vector<float> grads(n);
+  for (size_t i = 0; i < n; ++i) grads[i] = (float)std::sin(0.001 * (double)i) * 0.01f;
+  const std::vector<float> initial(cpu.params(), cpu.params() + n);
+  ASSERT_TRUE(step.Upload(initial.data(), nullptr, nullptr).ok());
+  ASSERT_TRUE(step.memory()->FromHost(step.grads(), grads.data(), n).ok());
+  ASSERT_TRUE(step.SetOptimizerShard(begin, end).ok());
+  EXPECT_FALSE(step.SetOptimizerShard(0, n + 1).ok());
+  ASSERT_TRUE(step.SetOptimizerShard(begin, end).ok());
+  AdamWOptimizer reference(cpu.layout(), o.adam, begin, end);
+  for (long t = 1; t <= 2; ++t) {
+    ASSERT_TRUE(step.OptimizerStep(1e-3f, 0.5f, t).ok());
+    reference.Step(cpu.params(), grads.data(), 1e-3f, 0.5f);
+  }
+  std::vector<float> params(n), m(end - begin), v(end - begin);
+  ASSERT_TRUE(step.Download(params.data(), m.data(), v.data()).ok());
+  EXPECT_TRUE(std::equal(params.begin(), params.begin() + begin, initial.begin())) << "before the shard";
+  EXPECT_TRUE(std::equal(params.begin() + end, params.end(), initial.begin() + end)) << "after the shard";
+  // model_cuda_test's fp32 bound for AdamW.
+  EXPECT_LE(RelativeError(params.data() + begin, cpu.params() + begin, end - begin), 1e-5);
+  EXPECT_LE(RelativeError(m.data(), reference.m().data(), m.size()), 1e-5);
+  EXPECT_LE(RelativeError(v.data(), reference.v().data(), v.size()), 1e-5);
+}
+
+// The GPU's StageMemory: scale and copy as the CPU loops do, host round
+// trips, and (bf16) a weights rewrite reaches the compute copy only through
+// WeightsChanged.
+TEST(CudaStageStep, MemoryOperationsAndTheComputeCopyRefresh) {
+  if (cuda::DeviceCount() == 0) GTEST_SKIP() << "no CUDA device on this machine";
+  ASSERT_TRUE(cuda::InitializeDevice(0).ok());
+  const GPTConfig c = SmallConfig();
+  DeviceStepOptions o;
+  o.dtype = "bf16";
+  o.max_batch = kB;
+  o.max_seq = kT;
+  auto created = CreateCudaStep(c, o);
+  ASSERT_TRUE(created.ok()) << created.status().ToString();
+  DeviceStep& step = **created;
+  StageMemory& memory = *step.memory();
+  const size_t k = 1000;
+  std::vector<float> x(k), back(k);
+  for (size_t i = 0; i < k; ++i) x[i] = (float)std::cos(0.1 * (double)i) * 3.0f;
+  auto a = memory.Allocate(k), b = memory.Allocate(k);
+  ASSERT_TRUE(a.ok() && b.ok());
+  ASSERT_TRUE(memory.FromHost(a->get(), x.data(), k).ok());
+  ASSERT_TRUE(memory.Scale(a->get(), k, 1.0f / 3.0f).ok());
+  ASSERT_TRUE(memory.Copy(b->get(), a->get(), k).ok());
+  ASSERT_TRUE(memory.ToHost(back.data(), b->get(), k).ok());
+  for (size_t i = 0; i < k; ++i) ASSERT_EQ(back[i], x[i] * (1.0f / 3.0f)) << i;
+
+  GPTModel cpu(c, WholeModel(c), 1, 1, 1);
+  cpu.InitializeWeights(7);
+  const size_t n = cpu.num_params();
+  const std::vector<float> before(cpu.params(), cpu.params() + n);
+  std::vector<float> after(before);
+  for (float& w : after) w *= 1.5f;
+  std::vector<int> inputs, targets;
+  Fetch(0, &inputs, &targets);
+  auto loss = [&]() -> double {
+    EXPECT_TRUE(step.Forward(0, inputs.data(), nullptr, targets.data(), kB, kT, false).ok());
+    EXPECT_TRUE(step.AddLoss(0).ok());
+    Result<double> sum = step.TakeLossSum();
+    EXPECT_TRUE(sum.ok());
+    return sum.ok() ? *sum : NAN;
+  };
+  ASSERT_TRUE(step.Upload(after.data(), nullptr, nullptr).ok());
+  const double uploaded = loss();
+  ASSERT_TRUE(step.Upload(before.data(), nullptr, nullptr).ok());
+  const double original = loss();
+  // The master weights rewritten behind the compute copy (as an all-gather
+  // or an outer step does): stale until WeightsChanged.
+  ASSERT_TRUE(memory.FromHost(step.params(), after.data(), n).ok());
+  EXPECT_EQ(loss(), original);
+  ASSERT_TRUE(memory.WeightsChanged(step.params(), n).ok());
+  EXPECT_EQ(loss(), uploaded);
+  EXPECT_NE(uploaded, original);
+  EXPECT_EQ(memory.WeightsChanged(step.grads(), n).code(), Status::Code::kInvalidArgument);
 }
 
 }  // namespace

@@ -25,6 +25,7 @@
 #include "runtime/parallel/pipeline_runner.h"
 #include "runtime/parallel/pipeline_schedule.h"
 #include "tests/runtime/comm/in_process_communicator.h"
+#include "tests/runtime/train/host_device_step.h"
 
 namespace meridian {
 namespace {
@@ -42,77 +43,6 @@ GPTConfig Tiny(int n_layer = 2) {
   return c;
 }
 
-// DeviceStep's contract for one stage, kept in host memory.
-class HostDeviceStep : public DeviceStep {
- public:
-  HostDeviceStep(const GPTConfig& config, const StageSpec& stage, int slots)
-      : model_(config, stage, kB, kT, slots),
-        count_((size_t)kB * kT * config.n_embd),
-        receive_(count_),
-        input_grads_(stage.first ? 0 : slots, std::vector<float>(count_)) {
-    model_.InitializeWeights(7);
-  }
-  const ParameterLayout& layout() const override { return model_.layout(); }
-  int num_slots() const override { return model_.num_slots(); }
-  Status Forward(int slot, const int* tokens, const float* input, const int* targets, int B, int T,
-                 bool compute_grad) override {
-    model_.Forward(tokens, input, targets, B, T, compute_grad, slot);
-    return Status::OK();
-  }
-  const float* output(int slot) override { return model_.output_acts(slot); }
-  Status AddLoss(int slot) override {
-    loss_sum_ += model_.mean_loss(slot);
-    return Status::OK();
-  }
-  Result<double> TakeLossSum() override { return std::exchange(loss_sum_, 0.0); }
-  Status Backward(int slot, const float* output_grad) override {
-    model_.Backward(output_grad, slot);
-    return Status::OK();
-  }
-  Result<const float*> InputGrad(int slot) override {
-    if (slot >= (int)input_grads_.size()) return Status::InvalidArgument("no input gradient");
-    std::copy(model_.dinput(), model_.dinput() + count_, input_grads_[slot].begin());
-    return (const float*)input_grads_[slot].data();
-  }
-  float* receive_buffer() override { return receive_.data(); }
-  void set_loss_scale(float scale) override { model_.set_loss_scale(scale); }
-  void set_backward_hook(std::function<void(int)> hook) override { model_.set_backward_hook(std::move(hook)); }
-  Status ZeroGrads() override {
-    model_.ZeroGrads();
-    return Status::OK();
-  }
-  Result<double> GradSumOfSquares(size_t begin, size_t end) override {
-    return cpu::SumOfSquares(model_.grads() + begin, end - begin);
-  }
-  float* grads() override { return model_.grads(); }
-  Status OptimizerStep(float, float, long) override { return Status::OK(); }
-  Status Download(float* params, float*, float*) override {
-    if (params != nullptr) std::copy(model_.params(), model_.params() + model_.num_params(), params);
-    return Status::OK();
-  }
-  Status Upload(const float* params, const float*, const float*) override {
-    if (params != nullptr) std::copy(params, params + model_.num_params(), model_.params());
-    return Status::OK();
-  }
-  Status SendHost(Communicator* comm, const float* host, size_t count, int peer, int tag) override {
-    return comm->Send(host, count, peer, tag);
-  }
-  Status RecvHost(Communicator* comm, float* host, size_t count, int peer, int tag) override {
-    return comm->Recv(host, count, peer, tag);
-  }
-  size_t activation_bytes() const override { return model_.activation_bytes(); }
-  size_t state_bytes() const override { return 0; }
-  std::string Describe() const override { return "host emulation"; }
-
-  GPTModel model_;
-
- private:
-  size_t count_;
-  std::vector<float> receive_;
-  std::vector<std::vector<float>> input_grads_;
-  double loss_sum_ = 0.0;
-};
-
 // Micro-batch i: deterministic tokens, next-token targets.
 Status Fetch(int i, int* inputs, int* targets) {
   for (int j = 0; j < kB * kT; ++j) {
@@ -125,7 +55,7 @@ Status Fetch(int i, int* inputs, int* targets) {
 TEST(DeviceStageExecutor, StepsAndEvaluationMatchTheCpuExecutor) {
   const int microbatches = 3;
   SelfCommunicator pp("pp");
-  HostDeviceStep device(Tiny(), WholeModel(Tiny()), 1);
+  HostDeviceStep device(Tiny(), WholeModel(Tiny()), 1, kB, kT);
   std::unique_ptr<StageExecutor> gpu = DeviceStageExecutor(&device, kB, kT);
   GPTModel cpu_model(Tiny(), WholeModel(Tiny()), kB, kT, 1);
   cpu_model.InitializeWeights(7);
@@ -201,7 +131,7 @@ TEST_P(DeviceStagePipeline, StagesMatchTheWholeModel) {
   InProcessWorld world(pp);
   Status s = RunRanks(world, [&](int rank, Communicator* comm) -> Status {
     const int slots = PipelineSlots(kind, rank, pp, microbatches);
-    HostDeviceStep device(config, stages[rank], slots);
+    HostDeviceStep device(config, stages[rank], slots, kB, kT);
     std::unique_ptr<StageExecutor> executor = DeviceStageExecutor(&device, kB, kT);
     PipelineRunner runner(executor.get(), comm, kind, microbatches, kB, kT);
     double loss = 0.0;
@@ -257,7 +187,7 @@ INSTANTIATE_TEST_SUITE_P(Layouts, DeviceStagePipeline,
 TEST(DeviceStageExecutor, RefusesInputsTheStageDoesNotTakeAndSlotsItDoesNotHave) {
   const GPTConfig config = Tiny(4);
   const std::vector<StageSpec> stages = PartitionLayers(config, 2, kT);
-  HostDeviceStep first_step(config, stages[0], 2), last_step(config, stages[1], 1);
+  HostDeviceStep first_step(config, stages[0], 2, kB, kT), last_step(config, stages[1], 1, kB, kT);
   std::unique_ptr<StageExecutor> first = DeviceStageExecutor(&first_step, kB, kT);
   std::unique_ptr<StageExecutor> last = DeviceStageExecutor(&last_step, kB, kT);
   EXPECT_EQ(first->num_slots(), 2);
