@@ -63,9 +63,7 @@ int main(int argc, char** argv) {
   auto trainer = meridian::Trainer::Create(*options, world.get());
   if (!trainer.ok()) return fail(trainer.status());
   if (scheduler) {
-    (*trainer)->set_progress_callback([&](long step, double loss, double tps, double eval) {
-      scheduler->ReportProgress(step, loss, tps, eval);
-    });
+    (*trainer)->set_progress_callback([&](const meridian::StepReport& r) { scheduler->ReportProgress(r); });
   }
   meridian::Status s = (*trainer)->Run();
   if (!s.ok()) return fail(s);

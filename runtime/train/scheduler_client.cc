@@ -124,12 +124,15 @@ class GrpcSchedulerClient : public SchedulerClient {
   // Off the step's critical path: queued here, sent by a background thread.
   // Reports that pile up while an RPC is in flight collapse into the newest,
   // except those that carry an eval loss.
-  void ReportProgress(long step, double loss, double tokens_per_s, double eval_loss) override {
+  void ReportProgress(const StepReport& r) override {
     v1::Progress p;
-    p.set_step(step);
-    p.set_loss(loss);
-    p.set_tokens_per_s(tokens_per_s);
-    p.set_eval_loss(eval_loss);
+    p.set_step(r.step);
+    p.set_loss(r.loss);
+    p.set_tokens_per_s(r.tokens_per_s);
+    p.set_eval_loss(r.eval_loss);
+    p.set_mfu(r.mfu);
+    p.set_bytes_intra_dc(r.bytes_intra_dc);
+    p.set_bytes_inter_dc(r.bytes_inter_dc);
     {
       std::lock_guard<std::mutex> lock(mu_);
       if (!pending_.empty() && pending_.back().eval_loss() == 0) pending_.back() = p;

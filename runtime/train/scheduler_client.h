@@ -8,6 +8,7 @@
 #include <string>
 
 #include "common/status.h"
+#include "runtime/train/step_report.h"
 #include "runtime/train/train_options.h"
 
 namespace meridian {
@@ -24,7 +25,7 @@ class SchedulerClient {
   // Best effort and asynchronous: returns at once, and a daemon that is
   // briefly away does not stop training. Destroying the client sends what
   // is still pending.
-  virtual void ReportProgress(long step, double loss, double tokens_per_s, double eval_loss) = 0;
+  virtual void ReportProgress(const StepReport& report) = 0;
 };
 
 }  // namespace meridian

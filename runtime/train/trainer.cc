@@ -367,7 +367,12 @@ Status Trainer::Run() {
   auto evaluate = [&]() -> Status {
     MERIDIAN_ASSIGN_OR_RETURN(float eval_loss, Evaluate());
     if (is_root()) std::fprintf(stderr, "step %ld | eval loss %.4f\n", step_, eval_loss);
-    if (is_root() && progress_fn_) progress_fn_(step_, last_loss_, last_tokens_per_s_, eval_loss);
+    if (is_root() && progress_fn_) {
+      StepReport report = last_report_;
+      report.step = step_;
+      report.eval_loss = eval_loss;
+      progress_fn_(report);
+    }
     return metrics_.Write({{"step", step_}, {"eval_loss", eval_loss}});
   };
   if (o.eval_only) return evaluate();
@@ -392,20 +397,23 @@ Status Trainer::Run() {
                              {"gflops", flops_per_step / (ms / 1e3) / 1e9}};
     // MFU as PaLM counts it: the model's FLOPs per second over the peak of
     // every rank's device.
-    if (o.peak_tflops > 0) record["mfu"] = flops_per_step / (ms / 1e3) / (o.peak_tflops * 1e12 * layout_.world());
+    StepReport report{step_, loss, tokens_per_s};
+    if (o.peak_tflops > 0) {
+      report.mfu = flops_per_step / (ms / 1e3) / (o.peak_tflops * 1e12 * layout_.world());
+      record["mfu"] = report.mfu;
+    }
     if (layout_.world() > 1) {
       double bytes[2] = {traffic_.intra_dc(), traffic_.inter_dc()};
       MERIDIAN_RETURN_IF_ERROR(world_->AllReduceDouble(bytes, 2, ReduceOp::kSum));
       traffic_.Reset();
-      record["bytes_intra_dc"] = bytes[0];
-      record["bytes_inter_dc"] = bytes[1];
+      report.bytes_intra_dc = record["bytes_intra_dc"] = bytes[0];
+      report.bytes_inter_dc = record["bytes_inter_dc"] = bytes[1];
       record["compute_ms"] = last_compute_s_ * 1e3;
       record["exposed_allreduce_ms"] = last_exposed_comm_s_ * 1e3;
     }
     MERIDIAN_RETURN_IF_ERROR(metrics_.Write(std::move(record)));
-    last_loss_ = loss;
-    last_tokens_per_s_ = tokens_per_s;
-    if (is_root() && progress_fn_) progress_fn_(step_, loss, tokens_per_s, 0.0);
+    last_report_ = report;
+    if (is_root() && progress_fn_) progress_fn_(report);
     progress.Update(step_, o.steps, step_ - first_step, loss, grad_norm, lr, ms, tokens_per_s,
                     flops_per_step / (ms / 1e3) / 1e9);
     const bool last = step_ == o.steps;

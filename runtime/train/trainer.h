@@ -24,6 +24,7 @@
 #include "runtime/train/device_step.h"
 #include "runtime/train/distributed_state.h"
 #include "runtime/train/metrics_writer.h"
+#include "runtime/train/step_report.h"
 #include "runtime/train/stage_update.h"
 #include "runtime/train/train_options.h"
 
@@ -46,7 +47,7 @@ class Trainer {
 
   // Called on world rank 0 after every step and evaluation (the scheduler's
   // ReportProgress); eval_loss is 0 when there is none.
-  using ProgressFn = std::function<void(long step, double loss, double tokens_per_s, double eval_loss)>;
+  using ProgressFn = std::function<void(const StepReport&)>;
   void set_progress_callback(ProgressFn fn) { progress_fn_ = std::move(fn); }
   long step() const { return step_; }
 
@@ -106,7 +107,7 @@ class Trainer {
   std::unique_ptr<Tokenizer> tokenizer_;  // rank 0, when loaded
   double last_exposed_comm_s_ = 0.0, last_compute_s_ = 0.0;
   ProgressFn progress_fn_;
-  double last_loss_ = 0.0, last_tokens_per_s_ = 0.0;
+  StepReport last_report_;  // the latest step's, repeated with an evaluation
 };
 
 }  // namespace meridian

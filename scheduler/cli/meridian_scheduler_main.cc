@@ -187,9 +187,10 @@ int RunDaemon(const DaemonOptions& o) {
     cluster_launcher.SetJobTokens([a = authorizer->get()](const std::string& id) { return a->JobToken(id); });
   DryRunLauncher dry_run_launcher;
   Launcher* launcher = o.dry_run ? static_cast<Launcher*>(&dry_run_launcher) : &cluster_launcher;
+  DaemonMetrics metrics;
+  co.on_placement = [&metrics](double seconds, bool placed) { metrics.RecordPlacement(seconds, placed); };
   SchedulerCore core(*topo, store->get(), launcher, co);
   SchedulerService service(&core, authorizer->get(), o.limits);
-  DaemonMetrics metrics;
   std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
   interceptors.push_back(RpcMetricsInterceptor(&metrics));
   int port = 0;

@@ -28,6 +28,18 @@ DaemonMetrics::DaemonMetrics() : registry_(std::make_shared<prometheus::Registry
                       .Name("meridian_rpc_duration_seconds")
                       .Help("Time from a request's arrival to its status, by method")
                       .Register(*registry_);
+  placement_seconds_ = &prometheus::BuildHistogram()
+                            .Name("meridian_placement_duration_seconds")
+                            .Help("Time to search a placement (submit, plan, and each try of a waiting job), by "
+                                  "result: placed, or no_fit")
+                            .Register(*registry_);
+}
+
+void DaemonMetrics::RecordPlacement(double seconds, bool placed) {
+  // From 10 us (a one-GPU job) to seconds (a large job over many layouts).
+  static const prometheus::Histogram::BucketBoundaries buckets = {1e-5, 1e-4, 5e-4, 1e-3, 5e-3, 0.01,
+                                                                  0.05, 0.1,  0.5,  1,    5};
+  placement_seconds_->Add({{"result", placed ? "placed" : "no_fit"}}, buckets).Observe(seconds);
 }
 
 void DaemonMetrics::RecordRpc(const std::string& method, const std::string& code, double seconds) {
@@ -52,6 +64,14 @@ std::string DaemonMetrics::Render(SchedulerCore& core) const {
   auto& eval = prometheus::BuildGauge().Name("meridian_job_eval_loss").Help("Latest validation loss").Register(now);
   auto& speed =
       prometheus::BuildGauge().Name("meridian_job_tokens_per_second").Help("Latest training speed").Register(now);
+  auto& mfu = prometheus::BuildGauge()
+                  .Name("meridian_job_mfu")
+                  .Help("Latest model FLOPs utilisation (jobs that give their devices' peak)")
+                  .Register(now);
+  auto& dc_bytes = prometheus::BuildGauge()
+                       .Name("meridian_job_step_bytes")
+                       .Help("Bytes the latest step's collectives moved, within a data center or between them (wan)")
+                       .Register(now);
   auto& restarts = prometheus::BuildGauge()
                        .Name("meridian_job_restarts")
                        .Help("Restarts after failures of a job that has not ended")
@@ -71,6 +91,12 @@ std::string DaemonMetrics::Render(SchedulerCore& core) const {
     loss.Add(labels).Set(j.last_progress().loss());
     if (j.last_progress().eval_loss() > 0) eval.Add(labels).Set(j.last_progress().eval_loss());
     speed.Add(labels).Set(j.last_progress().tokens_per_s());
+    if (j.last_progress().mfu() > 0) mfu.Add(labels).Set(j.last_progress().mfu());
+    prometheus::Labels link = labels;
+    link["link"] = "intra_dc";
+    dc_bytes.Add(link).Set(j.last_progress().bytes_intra_dc());
+    link["link"] = "wan";
+    dc_bytes.Add(link).Set(j.last_progress().bytes_inter_dc());
   }
   for (const auto& [state, count] : by_state) jobs.Add({{"state", v1::JobState_Name(state)}}).Set(count);
   queue.Add({}).Set(by_state[v1::QUEUED] + by_state[v1::RESTARTING]);

@@ -1,7 +1,9 @@
 // The daemon's Prometheus metrics (`/metrics` on --http): every RPC by
 // method and status code with its latency, and, read from the scheduler
 // core when scraped, jobs by state, the queue, nodes and GPUs, and each
-// running job's step, loss, eval loss, tokens/s and restarts. Counters
+// running job's step, loss, eval loss, tokens/s, MFU, bytes per step within
+// and between data centers, and restarts; placement searches and their
+// latency. Counters
 // and histograms use prometheus-cpp; the text is Prometheus' exposition
 // format (`promtool check metrics` clean).
 #pragma once
@@ -25,6 +27,8 @@ class DaemonMetrics {
   // One finished RPC: its method ("SubmitJob"), gRPC status code name
   // ("OK", "INVALID_ARGUMENT", ...) and duration. Thread-safe.
   void RecordRpc(const std::string& method, const std::string& code, double seconds);
+  // One placement search and whether it found room. Thread-safe.
+  void RecordPlacement(double seconds, bool placed);
 
   // The exposition text: the RPC metrics and a snapshot of `core`.
   std::string Render(SchedulerCore& core) const;
@@ -33,6 +37,7 @@ class DaemonMetrics {
   std::shared_ptr<prometheus::Registry> registry_;
   prometheus::Family<prometheus::Counter>* rpcs_;
   prometheus::Family<prometheus::Histogram>* rpc_seconds_;
+  prometheus::Family<prometheus::Histogram>* placement_seconds_;
 };
 
 }  // namespace meridian::scheduler

@@ -502,10 +502,18 @@ Result<Placement> SchedulerCore::PlaceLocked(const v1::JobSpec& spec, const JobR
   const double now = NowUnixSeconds();
   const bool probation = now_only && std::any_of(topology_.nodes.begin(), topology_.nodes.end(),
                                                  [&](const Node& n) { return n.probation_until_s > now; });
-  if (!probation) return PlaceWithinLaunchers(topology_, occupied, request, dcs);
-  Topology healthy = topology_;
-  for (Node& n : healthy.nodes) n.alive = n.alive && n.probation_until_s <= now;
-  return PlaceWithinLaunchers(healthy, occupied, request, dcs);
+  const auto start = std::chrono::steady_clock::now();
+  Result<Placement> placement = [&] {
+    if (!probation) return PlaceWithinLaunchers(topology_, occupied, request, dcs);
+    Topology healthy = topology_;
+    for (Node& n : healthy.nodes) n.alive = n.alive && n.probation_until_s <= now;
+    return PlaceWithinLaunchers(healthy, occupied, request, dcs);
+  }();
+  if (options_.on_placement) {
+    options_.on_placement(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(),
+                          placement.ok());
+  }
+  return placement;
 }
 
 Status SchedulerCore::CheckDataCenters(const v1::JobSpec& spec) const {

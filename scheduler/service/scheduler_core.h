@@ -6,6 +6,7 @@
 #pragma once
 
 #include <condition_variable>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -42,6 +43,10 @@ struct SchedulerCoreOptions {
   int max_ranks_per_job = 1 << 16;     // --max-ranks-per-job (INVALID_ARGUMENT)
   int max_waiting_jobs = 10000;        // --max-queued-jobs: QUEUED and RESTARTING (RESOURCE_EXHAUSTED)
   int max_waiting_per_owner = 1000;    // --max-queued-per-token (RESOURCE_EXHAUSTED)
+  // Told of every placement search: its duration and whether it found room
+  // (the daemon's metrics). Called with the core's lock held: must not call
+  // back into the core.
+  std::function<void(double seconds, bool placed)> on_placement;
 };
 
 class SchedulerCore {

@@ -32,7 +32,9 @@ class ObserveTest : public ::testing::Test {
     fs::remove_all(dir_);
     fs::create_directories(dir_);
     store_ = std::move(OpenSqliteStateStore(dir_.string())).value();
-    core_ = std::make_unique<SchedulerCore>(DefaultCluster(2), store_.get(), &launcher_, SchedulerCoreOptions{});
+    SchedulerCoreOptions options;
+    options.on_placement = [this](double seconds, bool placed) { metrics_.RecordPlacement(seconds, placed); };
+    core_ = std::make_unique<SchedulerCore>(DefaultCluster(2), store_.get(), &launcher_, options);
     ASSERT_TRUE(core_->Recover().ok());
   }
   void TearDown() override {
@@ -117,8 +119,18 @@ TEST_F(ObserveTest, TheMetricsShowJobsQueueNodesAndRunningJobs) {
   p.set_step(7);
   p.set_loss(2.5);
   p.set_tokens_per_s(1000);
+  p.set_mfu(0.42);
+  p.set_bytes_inter_dc(1.5e6);
   ASSERT_TRUE(core_->ReportProgress("job-000001", p).ok());
   const std::string text = metrics_.Render(*core_);
+  // The first job was placed, the second found no room now (each submit
+  // also checks that the job fits an empty cluster: a search that places).
+  EXPECT_TRUE(Contains(text, "meridian_placement_duration_seconds_count{result=\"placed\"} 3")) << text;
+  EXPECT_TRUE(Contains(text, "meridian_placement_duration_seconds_count{result=\"no_fit\"}")) << text;
+  EXPECT_TRUE(Contains(text, "meridian_job_mfu{job=\"job-000001\"")) << text;
+  EXPECT_TRUE(Contains(text, "} 0.42\n")) << text;
+  EXPECT_TRUE(Contains(text, "meridian_job_step_bytes{job=\"job-000001\",link=\"wan\"")) << text;
+  EXPECT_TRUE(Contains(text, "} 1500000\n")) << text;
   EXPECT_TRUE(Contains(text, "meridian_jobs{state=\"RUNNING\"} 1")) << text;
   EXPECT_TRUE(Contains(text, "meridian_jobs{state=\"QUEUED\"} 1")) << text;
   EXPECT_TRUE(Contains(text, "meridian_jobs{state=\"FAILED\"} 0")) << text;
