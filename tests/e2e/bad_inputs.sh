@@ -45,8 +45,12 @@ expect_error "truncated safetensors file" "hf_cut/model.safetensors" "${train[@]
 sed -i 's/"layer_norm_epsilon": 1e-05/"layer_norm_epsilon": 1e-06/' "$work/hf/config.json"
 expect_error "HF config with another LayerNorm epsilon" "layer_norm_epsilon" "${train[@]}" \
   --data "$work/data/train_*.bin" --init-from "$work/hf"
-printf 'batch: [1, 2\n' > "$work/bad.yaml"
-expect_error "malformed YAML config" "YAML" "${train[@]}" --config "$work/bad.yaml"
+printf 'steps: 3\nbatch: [1, 2\n' > "$work/bad.yaml"
+expect_error "malformed YAML config" "bad.yaml: line 3" "${train[@]}" --config "$work/bad.yaml"
+printf '? {a: 1}\n: 2\n' > "$work/map_key.yaml"
+expect_error "YAML config with a map as a key" "map_key.yaml: line 1" "${train[@]}" --config "$work/map_key.yaml"
+printf 'sample-prompt: {a: 1}\n' > "$work/map_value.yaml"
+expect_error "YAML config with a map as a value" "map_value.yaml" "${train[@]}" --config "$work/map_value.yaml"
 printf 'step: 3\n' > "$work/misspelt.yaml"
 expect_error "misspelt config key" 'misspelt.yaml: unknown key "step" (did you mean "steps"?)' \
   "${train[@]}" --data "$work/data/train_*.bin" --config "$work/misspelt.yaml"
