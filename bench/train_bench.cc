@@ -20,6 +20,7 @@
 #include "bench/sgemm_ceiling.h"
 #include "bench/loss_check.h"
 #include "bench/table.h"
+#include "common/progress_bar.h"
 #include "common/random.h"
 #include "kernels/cpu/blas.h"
 #include "runtime/model/flops.h"
@@ -118,7 +119,8 @@ int RunTrainBenchmark(const TrainBenchOptions& o) {
     targets[i] = (int)(rng.NextU64() % c.vocab_size);
   }
   std::vector<double> times, losses;
-  for (int s = 0; s < o.warmup_steps + o.steps; ++s) {
+  ProgressBar bar("meridian " + DescribeConfig(c) + " steps", o.warmup_steps + o.steps, ProgressBar::Unit::kItems);
+  for (int s = 0; s < o.warmup_steps + o.steps; ++s, bar.Advance(1)) {
     const auto t0 = std::chrono::steady_clock::now();
     model.ZeroGrads();
     model.Forward(inputs.data(), nullptr, targets.data(), o.batch, o.seq, true);
@@ -128,6 +130,7 @@ int RunTrainBenchmark(const TrainBenchOptions& o) {
     losses.push_back(model.mean_loss());
     if (s >= o.warmup_steps) times.push_back(ms);
   }
+  bar.Finish();
   const double ms = Median(times);
   const double flops = TrainingFlopsPerToken(c, o.seq) * o.batch * o.seq;
   const double gflops = flops / (ms / 1e3) / 1e9;

@@ -70,12 +70,13 @@ Status CheckSaveArguments(const std::string& root_dir, const TrainingCheckpoint&
   return Status::OK();
 }
 
-Result<FileEntry> WriteArray(const std::string& dir, const char* name, const std::vector<float>& a) {
+Result<FileEntry> WriteArray(const std::string& dir, const char* name, const std::vector<float>& a,
+                             ProgressBar* progress) {
   FileEntry e;
   e.file = name;
   e.bytes = a.size() * sizeof(float);
   e.xxh64 = checkpoint_io::Xxh64Hex(a.data(), e.bytes);
-  MERIDIAN_RETURN_IF_ERROR(checkpoint_io::WriteFileDurably(JoinPath(dir, name), {{a.data(), e.bytes}}));
+  MERIDIAN_RETURN_IF_ERROR(checkpoint_io::WriteFileDurably(JoinPath(dir, name), {{a.data(), e.bytes}}, progress));
   return e;
 }
 
@@ -92,13 +93,16 @@ Status WriteStepDirectory(const std::string& dir, const TrainingCheckpoint& ckpt
   // Render once up front so that a bad `extra` fails before gigabytes are
   // written; the file entries are filled in below.
   MERIDIAN_RETURN_IF_ERROR(checkpoint_manifest::RenderManifest(m).status());
-  MERIDIAN_ASSIGN_OR_RETURN(m.model, WriteArray(dir, "model.bin", ckpt.params));
+  uint64_t bytes = (ckpt.params.size() + ckpt.adam_m.size() + ckpt.adam_v.size()) * sizeof(float);
+  for (const auto& [name, a] : ckpt.extra_arrays) bytes += a.size() * sizeof(float);
+  ProgressBar progress("checkpoint step " + std::to_string(ckpt.step), bytes);
+  MERIDIAN_ASSIGN_OR_RETURN(m.model, WriteArray(dir, "model.bin", ckpt.params, &progress));
   if (!ckpt.adam_m.empty()) {
-    MERIDIAN_ASSIGN_OR_RETURN(m.adam_m, WriteArray(dir, "adam_m.bin", ckpt.adam_m));
-    MERIDIAN_ASSIGN_OR_RETURN(m.adam_v, WriteArray(dir, "adam_v.bin", ckpt.adam_v));
+    MERIDIAN_ASSIGN_OR_RETURN(m.adam_m, WriteArray(dir, "adam_m.bin", ckpt.adam_m, &progress));
+    MERIDIAN_ASSIGN_OR_RETURN(m.adam_v, WriteArray(dir, "adam_v.bin", ckpt.adam_v, &progress));
   }
   for (const auto& [name, a] : ckpt.extra_arrays) {
-    MERIDIAN_ASSIGN_OR_RETURN(m.extra_arrays[name], WriteArray(dir, (name + ".bin").c_str(), a));
+    MERIDIAN_ASSIGN_OR_RETURN(m.extra_arrays[name], WriteArray(dir, (name + ".bin").c_str(), a, &progress));
   }
   MERIDIAN_ASSIGN_OR_RETURN(std::string text, checkpoint_manifest::RenderManifest(m));
   MERIDIAN_RETURN_IF_ERROR(

@@ -5,6 +5,7 @@
 #include <unistd.h>
 #include <xxhash.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -103,13 +104,20 @@ Result<std::string> ReadSmallFile(const std::string& path) {
   return text;
 }
 
-Status WriteFileDurably(const std::string& path, const std::vector<ByteSpan>& pieces) {
+Status WriteFileDurably(const std::string& path, const std::vector<ByteSpan>& pieces, ProgressBar* progress) {
   const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   // IOError even for ENOENT: a missing parent directory is a write failure.
   if (fd < 0) return Status::IOError(path + ": cannot create: " + std::strerror(errno));
   Status s;
+  // In slices, so that a progress bar moves while a large array is written.
+  constexpr size_t kSlice = 16 << 20;
   for (const ByteSpan& piece : pieces) {
-    s = WriteAll(fd, path, piece.data, piece.size);
+    const char* data = static_cast<const char*>(piece.data);
+    for (size_t done = 0; done < piece.size && s.ok(); done += kSlice) {
+      const size_t n = std::min(kSlice, piece.size - done);
+      s = WriteAll(fd, path, data + done, n);
+      if (progress != nullptr) progress->Advance(n);
+    }
     if (!s.ok()) break;
   }
   // Without fsync a rename can become durable before the data it points at.

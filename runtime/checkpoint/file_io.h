@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "common/progress_bar.h"
 #include "common/status.h"
 #include "runtime/model/gpt_config.h"
 
@@ -57,7 +58,9 @@ Result<std::string> ReadSmallFile(const std::string& path);
 // Creates or truncates `path`, writes the pieces in order, fsyncs and
 // closes it. Not atomic by itself: use it inside a directory that is renamed
 // into place afterwards, or through WriteFileAtomically.
-Status WriteFileDurably(const std::string& path, const std::vector<ByteSpan>& pieces);
+// `progress`, when given, advances by the bytes as they are written.
+Status WriteFileDurably(const std::string& path, const std::vector<ByteSpan>& pieces,
+                        ProgressBar* progress = nullptr);
 
 // Writes `path` so that a reader (or a crash) sees either the old file or
 // the complete new one: data goes to "<path>.tmp-<pid>", is fsynced, renamed

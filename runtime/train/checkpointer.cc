@@ -91,8 +91,10 @@ Status Checkpointer::SaveWhole(const CheckpointHeader& header, const GatherFn& g
 
 Status Checkpointer::ReadStageRange(CheckpointReader& reader, const std::string& array, size_t begin, size_t end,
                                     float* dst) const {
-  for (const StageRun& run : StageRunsIn(whole_, stage_, begin, end))
+  for (const StageRun& run : StageRunsIn(whole_, stage_, begin, end)) {
     MERIDIAN_RETURN_IF_ERROR(reader.Read(array, run.whole_offset, run.count, dst + (run.stage_offset - begin)));
+    if (loading_ != nullptr) loading_->Advance(run.count * sizeof(float));
+  }
   return Status::OK();
 }
 
@@ -105,7 +107,14 @@ Result<std::string> Checkpointer::RestoreNewest(const LoadFn& load) {
   for (const std::string& dir : *dirs) {
     Status mine = Status::OK();
     Result<std::unique_ptr<CheckpointReader>> reader = CheckpointReader::Open(dir);
-    mine = reader.ok() ? load(**reader) : reader.status();
+    {
+      // Rank 0's reads stand for every rank's.
+      std::unique_ptr<ProgressBar> bar;
+      if (world_->rank() == 0) bar = std::make_unique<ProgressBar>("loading " + dir, 0);
+      loading_ = bar.get();
+      mine = reader.ok() ? load(**reader) : reader.status();
+      loading_ = nullptr;
+    }
     Status all = Agree(mine, "loading " + dir);
     if (all.ok()) return dir;
     if (world_->rank() == 0 || !mine.ok())

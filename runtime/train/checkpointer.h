@@ -20,6 +20,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/progress_bar.h"
 #include "common/status.h"
 #include "runtime/checkpoint/sharded_checkpoint.h"
 #include "runtime/comm/communicator.h"
@@ -87,6 +88,7 @@ class Checkpointer {
   std::thread writer_;
   Status written_;  // the background writer's result, read after join
   std::vector<std::vector<float>> snapshot_;  // what the writer writes
+  ProgressBar* loading_ = nullptr;  // while RestoreNewest loads, on rank 0
 };
 
 }  // namespace meridian

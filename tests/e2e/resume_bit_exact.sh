@@ -31,4 +31,12 @@ bad = [s for s in resumed if resumed[s] != straight[s]]
 for s in sorted(resumed): print(s, straight[s], resumed[s])
 sys.exit(f"resume diverged at steps {bad}" if bad else 0)
 PY
+# A long save or load shows a progress bar where a person watches (forced
+# on here: stderr is no terminal in a test).
+MERIDIAN_PROGRESS=always "$bin/meridian-train" "${common[@]}" --steps 2 --checkpoint-dir "$work/whole" \
+  --checkpoint-format whole 2>"$work/bar.log" >/dev/null
+grep -q "checkpoint step 2 \[####################\] 100%" "$work/bar.log" || { cat "$work/bar.log"; exit 1; }
+MERIDIAN_PROGRESS=always "$bin/meridian-train" "${common[@]}" --steps 3 --checkpoint-dir "$work/whole" \
+  --checkpoint-format whole --resume 2>"$work/bar.log" >/dev/null
+grep -q "loading .*step_00000002  [0-9.]* [KM]iB" "$work/bar.log" || { cat "$work/bar.log"; exit 1; }
 echo "resume is bit-exact"
