@@ -87,13 +87,9 @@ class GrpcSchedulerClient : public SchedulerClient {
       i = j;
     }
     o->pools = pools;
-    // The placement priced the job with this gradient sync mode.
+    // The placement priced the job with this gradient sync mode (every
+    // mode runs on GPUs too).
     o->dp_sync = p.dp_sync().empty() ? "sync" : p.dp_sync();
-    if (o->device == "cuda" && o->dp_sync != "sync") {
-      // The GPU step synchronises replicas with NCCL all-reduce only.
-      Logger("train")->warn("[rank {}] placement chose {}; device cuda runs sync", rank, o->dp_sync);
-      o->dp_sync = "sync";
-    }
     if (o->checkpoint_every == 0) o->checkpoint_every = std::max<long>(1, o->steps / 5);
     if (o->dp_sync == "diloco")  // weights agree across data centers only at round ends
       o->checkpoint_every = (o->checkpoint_every + o->diloco_h - 1) / o->diloco_h * o->diloco_h;
