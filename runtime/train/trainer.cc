@@ -104,7 +104,7 @@ Status Trainer::Initialize() {
   if (device_) {
     MERIDIAN_RETURN_IF_ERROR(device_->Upload(model_->params(), optimizer_->m().data(), optimizer_->v().data()));
     device_->set_backward_hook([this](int layer) {
-      if (sync_in_backward_) sync_->OnGradientsReady(grads(), layer);
+      if (sync_in_backward_) sync_->OnGradientsReady(update_->grads(), layer);
     });
   }
   // A DiLoCo round starts from the weights training starts from.
@@ -195,7 +195,7 @@ Status Trainer::InitializeParallelism() {
   MERIDIAN_ASSIGN_OR_RETURN(sync_, GradientSync::Create(sync, &groups_, model_->layout(), layout_.dp, &traffic_,
                                                         device_ ? device_->memory() : HostMemory()));
   model_->set_backward_hook([this](int layer) {
-    if (sync_in_backward_) sync_->OnGradientsReady(grads(), layer);
+    if (sync_in_backward_) sync_->OnGradientsReady(update_->grads(), layer);
   });
   optimizer_ = std::make_unique<AdamWOptimizer>(model_->layout(), adam, sync_->shard_begin(), sync_->shard_end());
   if (device_) {

@@ -75,8 +75,6 @@ class Trainer {
   Status ChooseTextTokenizer();
   bool is_root() const { return world_->rank() == 0; }
   PipelineRunner::FetchFn Fetcher(DataLoader* loader);
-  // The gradient buffer the all-reduce works on (device memory under cuda).
-  float* grads() { return device_ ? device_->grads() : model_->grads(); }
 
   TrainOptions options_;
   Communicator* world_;

@@ -4,6 +4,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 
@@ -17,29 +18,23 @@ constexpr size_t kLogChunkBytes = 64 << 10;
 // again (it also wakes on the job's events).
 constexpr double kLogPollSeconds = 0.25;
 
-// The log's bytes from `offset` up to kLogChunkBytes; empty at its end or
-// while the file does not exist yet.
-Result<std::string> ReadLogChunk(const std::string& path, int64_t offset) {
-  std::FILE* f = std::fopen(path.c_str(), "rb");
-  if (f == nullptr) {
-    if (errno == ENOENT) return std::string();
-    return Status::IOError("job log " + path + ": " + std::strerror(errno));
-  }
-  std::string data(kLogChunkBytes, '\0');
-  size_t n = 0;
-  if (std::fseek(f, offset, SEEK_SET) == 0) n = std::fread(data.data(), 1, data.size(), f);
-  std::fclose(f);
-  data.resize(n);
-  return data;
+// The log's size; 0 while it does not exist yet.
+int64_t LogSize(const std::string& path) {
+  std::error_code ec;
+  const uintmax_t size = std::filesystem::file_size(path, ec);
+  return ec ? 0 : static_cast<int64_t>(size);
 }
 
-int64_t LogSize(const std::string& path) {
+// The log's `n` bytes at `offset` (fewer if it shrank meanwhile).
+Result<std::string> ReadLog(const std::string& path, int64_t offset, size_t n) {
   std::FILE* f = std::fopen(path.c_str(), "rb");
-  if (f == nullptr) return 0;
-  std::fseek(f, 0, SEEK_END);
-  const long size = std::ftell(f);
+  if (f == nullptr) return Status::IOError("job log " + path + ": " + std::strerror(errno));
+  std::string data(n, '\0');
+  size_t got = 0;
+  if (std::fseek(f, offset, SEEK_SET) == 0) got = std::fread(data.data(), 1, n, f);
   std::fclose(f);
-  return size < 0 ? 0 : size;
+  data.resize(got);
+  return data;
 }
 }  // namespace
 
@@ -250,8 +245,8 @@ grpc::Status SchedulerService::StreamJobLog(grpc::ServerContext* ctx, const v1::
   int64_t after_event = 0;
   bool ended = false;
   for (;;) {
-    for (;;) {
-      auto data = ReadLogChunk(path, offset);
+    for (int64_t size; (size = LogSize(path)) > offset;) {
+      auto data = ReadLog(path, offset, std::min<int64_t>(size - offset, kLogChunkBytes));
       if (!data.ok()) return ToGrpc(data.status());
       if (data->empty()) break;
       v1::JobLogChunk chunk;
