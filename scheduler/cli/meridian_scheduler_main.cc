@@ -24,6 +24,7 @@
 #include "scheduler/core/topology.h"
 #include "scheduler/launcher/cluster_launcher.h"
 #include "scheduler/launcher/dry_run_launcher.h"
+#include "scheduler/launcher/user_access.h"
 #include "scheduler/observe/http_server.h"
 #include "scheduler/observe/rpc_metrics_interceptor.h"
 #include "scheduler/service/scheduler_service.h"
@@ -171,6 +172,16 @@ int RunDaemon(const DaemonOptions& o) {
       return 2;
     }
     lo.run_as = *user;
+    // Every launch would fail on a trainer or job root the user cannot
+    // reach: refuse now, naming the directory that blocks it.
+    const std::string job_root = topo->launch.job_root.empty() ? state_dir : topo->launch.job_root;
+    for (meridian::Status s : {CheckUserCanReach(*user, o.train_binary, Access::kExecute),
+                               CheckUserCanReach(*user, job_root, Access::kSearch)}) {
+      if (!s.ok()) {
+        meridian::Logger("daemon")->error("{}", s.message());
+        return 2;
+      }
+    }
   } else if (geteuid() == 0 && !o.dry_run) {
     meridian::Logger("daemon")->warn("WARNING: running as root without --run-as: jobs run as root too");
   }

@@ -5,18 +5,27 @@ set -uo pipefail
 bin=$1; work=$2
 [[ $(id -u) == 0 ]] || { echo "skipped: needs root"; exit 77; }
 getent passwd nobody >/dev/null || { echo "skipped: no user 'nobody'"; exit 77; }
-# The user must reach the binaries (a checkout under /root is not reachable).
-setpriv --reuid=nobody --regid=nogroup --clear-groups test -x "$bin/meridian-train" ||
-  { echo "skipped: 'nobody' cannot run $bin/meridian-train"; exit 77; }
-# And the job files: a directory of its own under /tmp, not under the build.
+source "$(dirname "$0")/../common/scratch_dir.sh"
+# Everything handed to the user lives where it can reach it, wherever the
+# checkout lies: the binaries (copied), the data and the daemon's state.
 rm -rf "$work" && mkdir -p "$work"
-work=$(mktemp -d /tmp/meridian-run-as.XXXXXX) && chmod 755 "$work"
+work=$(scratch_dir run-as) || { echo "FAIL: no scratch directory"; exit 1; }
 trap 'rm -rf "$work"' EXIT
+mkdir -m 755 "$work/bin" && cp "$bin"/meridian{-scheduler,-train,-data,ctl} "$work/bin/" || exit 1
+bin=$work/bin
 port=$(( 40000 + RANDOM % 20000 ))
 export MERIDIAN_SCHEDULER=127.0.0.1:$port
 fail() { echo "FAIL: $*"; tail -20 "$work/daemon.log"; exit 1; }
 "$bin/meridian-data" synth --out "$work/data" --train-bytes 100000 --val-bytes 10000 >/dev/null || exit 1
 chmod -R a+rX "$work/data"
+# A trainer the user cannot reach: the daemon refuses to start and names
+# the directory that blocks it (else every launch would fail later).
+mkdir -m 700 "$work/private" && cp "$bin/meridian-train" "$work/private/" || exit 1
+timeout 20 "$bin/meridian-scheduler" --listen "$MERIDIAN_SCHEDULER" --state "$work/refused" --run-as nobody \
+  --train-binary "$work/private/meridian-train" >"$work/refused.log" 2>&1
+rc=$?
+[[ $rc -eq 2 ]] && grep -q "$work/private " "$work/refused.log" ||
+  { cat "$work/refused.log"; echo "FAIL: a daemon whose trainer nobody cannot reach exited $rc"; exit 1; }
 mkdir -p "$work/secret" && cp "$work/data/train_000.bin" "$work/secret/train_000.bin" && chmod 600 "$work/secret/train_000.bin"
 "$bin/meridian-scheduler" --listen "$MERIDIAN_SCHEDULER" --state "$work/state" --slots-per-dc 2 --run-as nobody \
   >"$work/daemon.log" 2>&1 &
@@ -40,4 +49,4 @@ ckpt=$(find "$work/state/jobs/job-000001/checkpoints" -name 'rank-*.bin' | head 
 [[ -n $ckpt && $(stat -c %U "$ckpt") == nobody ]] || fail "checkpoint not written by nobody"
 job secret "$work/secret/train_*.bin" && fail "a job read a file only root may read"
 grep -qi "permission denied" "$work/state/jobs/job-000002/output.log" || fail "no permission error in the log"
-echo "ok: jobs ran as nobody; a root-only file stayed unread"
+echo "ok: jobs ran as nobody; a root-only file stayed unread; an unreachable trainer was refused at start"

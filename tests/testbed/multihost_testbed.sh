@@ -15,9 +15,15 @@
 #   dc-s  10.78.3.0/24  hoste .2  hostf .3     (2 CPU slots each, Slurm)
 #   hub   10.78.X.1 on every data center's bridge
 #
+# Its files (keys, configs, the daemons' state, jobs) live in a scratch
+# directory every user can reach (tests/common/scratch_dir.sh): munged runs
+# as its own user, and a checkout under a mode-0700 parent would block it.
+# DIR is the caller's: it names the scratch directory (DIR/bed-dir) while
+# the bed is up, and keeps the bed's logs (DIR/logs) once it is down.
+#
 # Use it from a test (source it) or by hand:
-#   multihost_testbed.sh up DIR      # prints what it made; DIR keeps keys, configs, logs
-#   multihost_testbed.sh down DIR
+#   multihost_testbed.sh up DIR      # prints what it made and where
+#   multihost_testbed.sh down DIR    # stops it, keeps the logs, removes the scratch directory
 # Sourced, it gives mh_up DIR, mh_down, mh_bg HOST NAME CMD..., mh_kill NAME,
 # mh_start_agents BIN SCHEDULER_ADDR, mh_start_agent BIN SCHEDULER_ADDR HOST
 # and mh_ns_of_pid PID. mh_up returns 77 (skip) where namespaces, veths or tc
@@ -31,8 +37,10 @@ declare -A MH_ADDR=([hosta]=10.78.1.2 [hostb]=10.78.1.3 [hostc]=10.78.2.2 [hostd
 declare -A MH_SLOTS=([hosta]=1 [hostb]=1 [hostc]=1 [hostd]=1 [hoste]=2 [hostf]=2)
 declare -A MH_BRIDGE=([dc-a]=1 [dc-b]=2 [dc-s]=3)
 MH_RATE=${MH_RATE:-100mbit}
-MH_DIR=""
+MH_DIR=""    # the bed's files, in a scratch directory
+MH_HOME=""   # the caller's directory
 MH_TAG=""
+source "$(dirname "${BASH_SOURCE[0]}")/../common/scratch_dir.sh"
 
 mh_skip() { echo "SKIP: $*" >&2; return 77; }
 
@@ -252,11 +260,14 @@ YAML
 
 # mh_up DIR: makes the bed. 0 ready, 77 cannot be made here, else failed.
 mh_up() {
-  MH_DIR=$1
-  mkdir -p "$MH_DIR/jobs" && : >"$MH_DIR/pids"
+  MH_HOME=$1
+  mkdir -p "$MH_HOME" || return 1
   [[ $(id -u) -eq 0 ]] || { mh_skip "needs root for network namespaces"; return; }
   command -v ip >/dev/null && command -v tc >/dev/null && command -v nsenter >/dev/null ||
     { mh_skip "needs iproute2 and util-linux (ip, tc, nsenter)"; return; }
+  MH_DIR=$(scratch_dir bed) || { echo "testbed: no scratch directory for the bed" >&2; return 1; }
+  echo "$MH_DIR" >"$MH_HOME/bed-dir"
+  mkdir -p "$MH_DIR/jobs" && : >"$MH_DIR/pids"
   MH_TAG=mh$((RANDOM % 9000 + 1000))
   mh_make_network || return
   mh_make_credentials || return
@@ -283,9 +294,13 @@ mh_start_agents() {
   for host in "${MH_HOSTS[@]}"; do mh_start_agent "$1" "$2" "$host"; done
 }
 
-# mh_down [DIR]: stops everything the bed started and removes its namespaces.
+# mh_down [DIR]: stops everything the bed started, removes its namespaces,
+# keeps its logs in DIR/logs and removes its scratch directory.
 mh_down() {
-  [[ -n ${1:-} ]] && MH_DIR=$1
+  if [[ -n ${1:-} ]]; then
+    MH_HOME=$1
+    MH_DIR=$(cat "$MH_HOME/bed-dir" 2>/dev/null)
+  fi
   [[ -n $MH_DIR && -f $MH_DIR/pids ]] || return 0
   [[ -z $MH_TAG && -f $MH_DIR/tag ]] && MH_TAG=$(cat "$MH_DIR/tag")
   local name pid ns
@@ -300,7 +315,21 @@ mh_down() {
     ip netns pids "$ns" 2>/dev/null | xargs -r kill -9 2>/dev/null
     ip netns del "$ns"
   done
-  : >"$MH_DIR/pids"
+  mh_keep_logs
+  rm -rf "$MH_DIR" "$MH_HOME/bed-dir"
+  MH_DIR=""
+}
+
+# Copies the bed's logs and its jobs' output into MH_HOME/logs.
+mh_keep_logs() {
+  local f job
+  mkdir -p "$MH_HOME/logs"
+  for f in "$MH_DIR"/*.log; do [[ -f $f ]] && cp "$f" "$MH_HOME/logs/"; done
+  [[ -f $MH_DIR/munge/munged.log ]] && cp "$MH_DIR/munge/munged.log" "$MH_HOME/logs/munge.log"
+  for job in "$MH_DIR"/jobs/jobs/*/; do
+    [[ -f $job/output.log ]] && cp "$job/output.log" "$MH_HOME/logs/$(basename "$job").output.log"
+  done
+  true
 }
 
 if [[ ${BASH_SOURCE[0]} == "$0" ]]; then
