@@ -1,7 +1,6 @@
 #include "runtime/data/token_shard.h"
 
 #include <fcntl.h>
-#include <glob.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -10,6 +9,8 @@
 #include <climits>
 #include <cstring>
 #include <string_view>
+
+#include "common/bounded_glob.h"
 
 namespace meridian {
 namespace {
@@ -180,21 +181,9 @@ Result<std::vector<uint16_t>> ReadTokenShard(const std::string& path) {
 }
 
 Result<std::vector<std::string>> ExpandShardGlob(const std::string& pattern) {
-  glob_t g;
-  std::memset(&g, 0, sizeof(g));
-  const int rc = ::glob(pattern.c_str(), GLOB_NOSORT, nullptr, &g);
-  if (rc == GLOB_NOMATCH) {
-    ::globfree(&g);
+  Result<std::vector<std::string>> paths = ExpandBoundedGlob(pattern);
+  if (paths.status().code() == Status::Code::kNotFound)
     return Status::NotFound("no files match shard pattern '" + pattern + "'");
-  }
-  if (rc != 0) {
-    ::globfree(&g);
-    return Status::IOError("cannot expand shard pattern '" + pattern + "'" +
-                           (rc == GLOB_ABORTED ? ": a directory could not be read" : ""));
-  }
-  std::vector<std::string> paths(g.gl_pathv, g.gl_pathv + g.gl_pathc);
-  ::globfree(&g);
-  std::sort(paths.begin(), paths.end());
   return paths;
 }
 

@@ -44,9 +44,11 @@ Result<TokenShardHeader> ReadTokenShardHeader(const std::string& path);
 // Reads a whole shard. Same errors as ReadTokenShardHeader.
 Result<std::vector<uint16_t>> ReadTokenShard(const std::string& path);
 
-// Expands a glob(3) pattern ("data/train_*.bin") into the matching paths,
-// sorted bytewise so shard order never depends on the locale.
-// NotFound naming the pattern when nothing matches.
+// Expands a glob pattern ("data/train_*.bin") into the matching paths,
+// sorted bytewise so shard order never depends on the locale, within the
+// bounds of ExpandBoundedGlob (common/bounded_glob.h), which the daemon
+// applies too. NotFound naming the pattern when nothing matches;
+// InvalidArgument naming the limit a pattern breaks.
 Result<std::vector<std::string>> ExpandShardGlob(const std::string& pattern);
 
 // The file name of shard `index` of `count` in a split: "train_007.bin".

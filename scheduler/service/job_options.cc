@@ -1,6 +1,5 @@
 #include "scheduler/service/job_options.h"
 
-#include <glob.h>
 
 #include <cmath>
 #include <cstdlib>
@@ -8,6 +7,7 @@
 #include <map>
 #include <set>
 
+#include "common/bounded_glob.h"
 #include "scheduler/service/request_checks.h"
 
 namespace meridian::scheduler {
@@ -100,26 +100,20 @@ Status CheckUnderDataRoots(const std::string& field, const std::string& pattern,
   // root may point out of it).
   const std::string fixed = pattern.substr(0, pattern.find_first_of("*?["));
   if (!inside(Resolved(fixed.empty() ? "." : fixed))) return Status::InvalidArgument(field + " = \"" + pattern + "\": " + why);
-  glob_t g{};
-  if (glob(pattern.c_str(), 0, nullptr, &g) == 0) {
-    for (size_t i = 0; i < g.gl_pathc; ++i) {
-      if (!inside(Resolved(g.gl_pathv[i]))) {
-        const std::string match = g.gl_pathv[i];
-        globfree(&g);
-        return Status::InvalidArgument(field + " = \"" + pattern + "\": its match " + match + " " + why);
-      }
-    }
-  }
-  globfree(&g);
+  Result<std::vector<std::string>> matches = ExpandBoundedGlob(pattern);
+  if (!matches.ok() && matches.status().code() != Status::Code::kNotFound)
+    return Status::InvalidArgument(field + ": " + matches.status().message());
+  for (const std::string& match : matches.ok() ? *matches : std::vector<std::string>{})
+    if (!inside(Resolved(match)))
+      return Status::InvalidArgument(field + " = \"" + pattern + "\": its match " + match + " " + why);
   return Status::OK();
 }
 
 Status CheckDataGlob(const std::string& field, const std::string& pattern) {
-  glob_t g{};
-  const int rc = glob(pattern.c_str(), 0, nullptr, &g);
-  const size_t matches = rc == 0 ? g.gl_pathc : 0;
-  globfree(&g);
-  if (matches == 0) {
+  Result<std::vector<std::string>> matches = ExpandBoundedGlob(pattern);
+  if (!matches.ok() && matches.status().code() != Status::Code::kNotFound)
+    return Status::InvalidArgument(field + ": " + matches.status().message());
+  if (!matches.ok()) {
     return Invalid(field, "\"" + pattern + "\"",
                    "matches no file on the scheduler's host (job data must be on storage that the scheduler and "
                    "every host see at the same path)");

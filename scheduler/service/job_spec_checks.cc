@@ -9,15 +9,44 @@ namespace meridian::scheduler {
 namespace {
 
 constexpr size_t kMaxPathLength = 4096;
+constexpr size_t kMaxWordLength = 64;       // a name from a closed set (preset, device, dtype, sync)
+constexpr size_t kMaxPromptLength = 4096;   // the sample's prompt, in bytes
 constexpr int kMaxExtraArgs = 64;
 constexpr int kMaxRanks = 1 << 16;
 constexpr int kMaxMaxRestarts = 1000;
+
+// Every string of a spec has a bound, so no field can grow the store, the
+// events or an error message past it; the refusal names the field and the
+// bound, never echoing the value.
+Status CheckStringLengths(const v1::JobSpec& spec) {
+  const v1::TrainingOptions& t = spec.training();
+  struct Bounded {
+    std::string field;
+    const std::string* value;
+    size_t max;
+  };
+  std::vector<Bounded> strings = {{"spec.model.preset", &spec.model().preset(), kMaxWordLength},
+                                  {"spec.training.device", &t.device(), kMaxWordLength},
+                                  {"spec.training.dtype", &t.dtype(), kMaxWordLength},
+                                  {"spec.layout.dp_sync", &spec.layout().dp_sync(), kMaxWordLength},
+                                  {"spec.training.data", &t.data(), kMaxPathLength},
+                                  {"spec.training.val_data", &t.val_data(), kMaxPathLength},
+                                  {"spec.training.sample_prompt", &t.sample_prompt(), kMaxPromptLength}};
+  for (int i = 0; i < t.extra_args_size() && i <= kMaxExtraArgs; ++i)
+    strings.push_back({"spec.training.extra_args[" + std::to_string(i) + "]", &t.extra_args(i), kMaxPathLength});
+  for (const Bounded& b : strings)
+    if (b.value->size() > b.max)
+      return Invalid(b.field, "(" + std::to_string(b.value->size()) + " characters)",
+                     "longer than " + std::to_string(b.max));
+  return Status::OK();
+}
 
 }  // namespace
 
 Status SchedulerCore::ValidateSpec(const v1::JobSpec& spec) {
   if (spec.name().size() > kMaxNameLength)
     return Invalid("spec.name", "(" + std::to_string(spec.name().size()) + " characters)", "longer than 256");
+  MERIDIAN_RETURN_IF_ERROR(CheckStringLengths(spec));
   const v1::Layout& l = spec.layout();
   if (l.auto_layout()) {
     if (l.gpus() < 1 || l.gpus() > kMaxRanks) return Invalid("spec.layout.gpus", std::to_string(l.gpus()), "must be in [1, 65536] with auto_layout");
@@ -54,11 +83,6 @@ Status SchedulerCore::ValidateSpec(const v1::JobSpec& spec) {
                      "must be a data center name");
   }
   if (t.extra_args_size() > kMaxExtraArgs) return Invalid("spec.training.extra_args", std::to_string(t.extra_args_size()) + " entries", "more than 64");
-  for (const std::string* path : {&t.data(), &t.val_data()}) {
-    if (path->size() > kMaxPathLength)
-      return Invalid(path == &t.data() ? "spec.training.data" : "spec.training.val_data",
-                     "(" + std::to_string(path->size()) + " characters)", "longer than 4096");
-  }
   MERIDIAN_RETURN_IF_ERROR(CheckExtraArgs(t, {}));
   MERIDIAN_ASSIGN_OR_RETURN(JobRequest request, ToJobRequest(spec));
   if (!l.auto_layout() && l.pp() > request.model.n_layer)

@@ -233,6 +233,13 @@ TEST_F(ServiceTest, BadRequestsGetInvalidArgumentOrNotFound) {
   bad([](v1::JobSpec& s) { s.mutable_training()->set_device("tpu"); }, "spec.training.device");
   bad([](v1::JobSpec& s) { s.mutable_training()->set_dtype("fp8"); }, "spec.training.dtype");
   bad([](v1::JobSpec& s) { s.mutable_training()->set_dtype("bf16"); }, "spec.training.dtype");  // bf16 on cpu
+  // Every string has a bound, named in the refusal.
+  const std::string huge(1 << 20, 'x');
+  bad([&](v1::JobSpec& s) { s.mutable_training()->set_sample_prompt(huge); }, "spec.training.sample_prompt");
+  bad([&](v1::JobSpec& s) { s.mutable_training()->set_device(huge); }, "spec.training.device = (1048576 characters)");
+  bad([&](v1::JobSpec& s) { s.mutable_model()->set_preset(huge); }, "spec.model.preset");
+  bad([&](v1::JobSpec& s) { s.mutable_layout()->set_dp_sync(huge); }, "spec.layout.dp_sync");
+  bad([&](v1::JobSpec& s) { s.mutable_training()->add_extra_args(huge); }, "spec.training.extra_args[0]");
   {
     grpc::ClientContext ctx;
     v1::SubmitJobResponse r;
