@@ -1,28 +1,14 @@
 #include "scheduler/launcher/cluster_launcher.h"
 
+#include <optional>
+
 #include "common/log.h"
 #include "common/net_address.h"
-
-#include <unistd.h>
-
-#include <cerrno>
-#include <cstring>
-#include <filesystem>
-#include <cstdio>
-#include <fstream>
-#include <optional>
+#include "scheduler/launcher/job_directories.h"
 
 namespace meridian::scheduler {
 
 namespace {
-
-Status WriteFile(const std::string& path, const std::string& text) {
-  std::ofstream out(path, std::ios::trunc);
-  out << text;
-  out.close();
-  if (!out) return Status::IOError(path + ": cannot write");
-  return Status::OK();
-}
 
 std::vector<std::string> Concat(std::vector<std::string> a, const std::vector<std::string>& b) {
   a.insert(a.end(), b.begin(), b.end());
@@ -58,20 +44,16 @@ Result<int64_t> ClusterLauncher::Launch(const v1::Job& job) {
     settings = options_.settings;
     if (job_token_) settings.rank_env.push_back("MERIDIAN_JOB_TOKEN=" + job_token_(job.id()));
   }
-  std::error_code ec;
-  std::filesystem::create_directories(paths.dir, ec);
-  if (ec) return Status::IOError(paths.dir + ": " + ec.message());
-  MERIDIAN_RETURN_IF_ERROR(WriteFile(paths.hostfile, HostFileFor(job.placement(), kind, HostName())));
   const RunAs* as = options_.run_as ? &*options_.run_as : nullptr;
-  if (as != nullptr && chown(paths.dir.c_str(), as->uid, as->gid) != 0)
-    return Status::IOError(paths.dir + ": cannot give it to --run-as " + as->name + ": " + std::strerror(errno));
+  MERIDIAN_ASSIGN_OR_RETURN(LaunchDirectory launch_dir, LaunchDirectory::Prepare(JobRoot(), job.id(), as));
+  MERIDIAN_RETURN_IF_ERROR(launch_dir.Write("hostfile", HostFileFor(job.placement(), kind, HostName())));
   const AttemptFiles attempt{paths.LaunchLock(job.launches()), paths.LaunchExit(job.launches())};
   if (kind != LauncherKind::kSlurm)
     return processes_.Start(job.id(), MpirunCommand(job, paths, cluster_.launch, kind, settings), paths.log, attempt,
                             settings.rank_env, as);
 
   const DataCenter* dc = cluster_.FindDataCenter(job.placement().ranks(0).data_center());
-  MERIDIAN_RETURN_IF_ERROR(WriteFile(paths.batch_script, SlurmBatchScript(job, paths, cluster_.launch, settings)));
+  MERIDIAN_RETURN_IF_ERROR(launch_dir.Write("job.sbatch", SlurmBatchScript(job, paths, cluster_.launch, settings)));
   // `sbatch --wait` stays until the Slurm job ends and exits with its
   // status, so a Slurm job is followed like a local process.
   MERIDIAN_ASSIGN_OR_RETURN(int64_t pgid,
@@ -83,8 +65,10 @@ Result<int64_t> ClusterLauncher::Launch(const v1::Job& job) {
 }
 
 void ClusterLauncher::CancelSlurmJob(const std::string& job_id, const DataCenter& dc) {
-  const int rc = RunToCompletion({"scancel", "--name=" + SlurmJobName(job_id)}, LogPath(job_id), SlurmEnv(dc),
-                                 options_.slurm_command_timeout_s);
+  // Its output goes to the daemon's own log for the job: the job's
+  // directory is its user's, and scancel runs as the daemon.
+  const int rc = RunToCompletion({"scancel", "--name=" + SlurmJobName(job_id)}, PathsFor(JobRoot(), job_id).DaemonLog(),
+                                 SlurmEnv(dc), options_.slurm_command_timeout_s);
   if (rc != 0) Logger("launcher")->warn("scancel of {} in {} exited with {}", job_id, dc.name, rc);
 }
 

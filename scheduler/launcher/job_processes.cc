@@ -16,36 +16,39 @@
 #include <fstream>
 #include <thread>
 
+#include "scheduler/launcher/job_environment.h"
+
 namespace meridian::scheduler {
 
 namespace {
+
+// How a launcher that never ran ends (in its attempt's exit file).
+constexpr int kExitNoIdentity = 126;  // could not take the --run-as user's identity
+constexpr int kExitNoLog = 125;       // could not open the job's log as that user
 
 // Everything the child of fork() needs, prepared before the fork: the
 // child of a threaded process may only make async-signal-safe calls.
 struct SpawnPlan {
   std::vector<char*> args, envp;
   std::vector<std::string> env_storage;
-  int log_fd = -1;
+  int log_fd = -1;              // unsupervised: output goes here
   int lock_fd = -1;             // supervised: the attempt's lock, already locked
-  const RunAs* as = nullptr;    // supervised: drop to this user first
+  const RunAs* as = nullptr;    // supervised: the launcher drops to this user first
+  std::string log_path;         // supervised: the launcher opens it, as that user
+  std::string log_header;       // its first line: the command
   std::string exit_path, exit_tmp;
 };
 
-SpawnPlan PlanSpawn(const std::vector<std::string>& argv, int log_fd, const std::vector<std::string>& env) {
+SpawnPlan PlanSpawn(const std::vector<std::string>& argv, const std::vector<std::string>& env) {
   SpawnPlan plan;
-  plan.log_fd = log_fd;
   for (const std::string& a : argv) plan.args.push_back(const_cast<char*>(a.c_str()));
   plan.args.push_back(nullptr);
-  std::vector<std::string> overridden;
-  for (const std::string& e : env) overridden.push_back(e.substr(0, e.find('=') + 1));
-  for (char** e = environ; *e != nullptr; ++e) {
-    bool replaced = false;
-    for (const std::string& name : overridden) replaced |= std::strncmp(*e, name.c_str(), name.size()) == 0;
-    if (!replaced) plan.envp.push_back(*e);
-  }
-  plan.env_storage = env;
+  plan.env_storage = JobEnvironment(environ, env);
   for (const std::string& e : plan.env_storage) plan.envp.push_back(const_cast<char*>(e.c_str()));
   plan.envp.push_back(nullptr);
+  plan.log_header = "+";
+  for (const std::string& a : argv) plan.log_header += " " + a;
+  plan.log_header += "\n";
   return plan;
 }
 
@@ -91,20 +94,37 @@ int ExitCode(int status) {
 
 void IgnoreButKeepDefaultAcrossExec(int) {}
 
-// The supervisor: keeps the attempt's lock (fd 3) while the launcher runs,
-// survives the SIGTERM sent to its group so it can record how the launcher
-// ended, and writes the exit file (atomically, durably) before exiting
-// with the launcher's status.
-[[noreturn]] void Supervise(const SpawnPlan& plan) {
+// The launcher, in the supervisor's child: takes the job's user (if any),
+// then opens the job's log as that user, so nothing planted in the job
+// directory leads the daemon's identity anywhere. Files the job
+// makes are the user's alone and its group's to read (umask 027).
+[[noreturn]] void StartLauncher(const SpawnPlan& plan) {
   if (plan.as != nullptr) {
     // Groups, then group, then user: after setuid nothing else may change.
     if (setgroups(plan.as->groups.size(), plan.as->groups.data()) != 0 || setgid(plan.as->gid) != 0 ||
-        setuid(plan.as->uid) != 0) {
-      const char* what = "cannot take the --run-as user's identity\n";
-      WriteAll(STDERR_FILENO, what, std::strlen(what));
-      _exit(126);
-    }
+        setuid(plan.as->uid) != 0)
+      _exit(kExitNoIdentity);
   }
+  umask(027);
+  // Whatever stands at the log's name that is not a file of the user's
+  // (a link, one it cannot write) is replaced: the directory is the user's.
+  constexpr int kFlags = O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW;
+  int log = open(plan.log_path.c_str(), kFlags, 0640);
+  if (log < 0 && unlink(plan.log_path.c_str()) == 0) log = open(plan.log_path.c_str(), kFlags | O_EXCL, 0640);
+  if (log < 0) _exit(kExitNoLog);
+  WriteAll(log, plan.log_header.data(), plan.log_header.size());
+  dup2(log, STDOUT_FILENO);
+  dup2(log, STDERR_FILENO);
+  ExecOrDie(plan);
+}
+
+// The supervisor: keeps the attempt's lock (fd 3) while the launcher runs,
+// survives the SIGTERM sent to its group so it can record how the launcher
+// ended, and writes the exit file (atomically, durably) before exiting
+// with the launcher's status. It keeps the daemon's identity: its lock and
+// exit files are in the daemon's own directory, and the job's user can
+// neither signal it nor write what it records.
+[[noreturn]] void Supervise(const SpawnPlan& plan) {
   if (plan.lock_fd != 3) dup2(plan.lock_fd, 3);
   close_range(4, ~0u, 0);  // the daemon's sockets and database stay the daemon's
   fcntl(3, F_SETFD, FD_CLOEXEC);  // the launcher must not hold the lock
@@ -117,7 +137,7 @@ void IgnoreButKeepDefaultAcrossExec(int) {}
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, nullptr);
   const pid_t child = fork();
-  if (child == 0) ExecOrDie(plan);
+  if (child == 0) StartLauncher(plan);
   int code = 127;
   if (child > 0) {
     int status = 0;
@@ -126,7 +146,7 @@ void IgnoreButKeepDefaultAcrossExec(int) {}
     }
     if (r == child) code = ExitCode(status);
   }
-  const int fd = open(plan.exit_tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  const int fd = open(plan.exit_tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, 0640);
   if (fd >= 0) {
     WriteAll(fd, text, FormatInt(code, text));
     fsync(fd);
@@ -138,29 +158,29 @@ void IgnoreButKeepDefaultAcrossExec(int) {}
 
 // fork, then in the child: its own session and process group (stopping the
 // job reaches every process it started, and a daemon crash leaves it
-// alone), output to the log, then exec or, supervised, Supervise.
+// alone), then exec with output to the log or, supervised, Supervise
+// (which says nothing itself: its launcher opens the log).
 Result<pid_t> Spawn(const SpawnPlan& plan) {
   const pid_t pid = fork();
   if (pid < 0) return Status::Internal(std::string("fork: ") + std::strerror(errno));
   if (pid == 0) {
     setsid();
-    dup2(plan.log_fd, STDOUT_FILENO);
-    dup2(plan.log_fd, STDERR_FILENO);
-    const int devnull = open("/dev/null", O_RDONLY);
+    const int devnull = open("/dev/null", O_RDWR);
     if (devnull >= 0) dup2(devnull, STDIN_FILENO);
+    const int out = plan.lock_fd >= 0 ? devnull : plan.log_fd;
+    dup2(out, STDOUT_FILENO);
+    dup2(out, STDERR_FILENO);
     if (plan.lock_fd >= 0) Supervise(plan);
     ExecOrDie(plan);
   }
   return pid;
 }
 
-Result<int> OpenLog(const std::string& log_path, const std::vector<std::string>& argv) {
-  const int fd = open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+// A log of the daemon's own (scancel's output): in the daemon's directory.
+Result<int> OpenDaemonLog(const std::string& log_path, const std::string& header) {
+  const int fd = open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0640);
   if (fd < 0) return Status::IOError(log_path + ": " + std::strerror(errno));
-  std::string line = "+";
-  for (const std::string& a : argv) line += " " + a;
-  line += "\n";
-  WriteAll(fd, line.data(), line.size());
+  WriteAll(fd, header.data(), header.size());
   return fd;
 }
 
@@ -228,27 +248,22 @@ Result<int64_t> JobProcesses::Start(const std::string& job_id, const std::vector
   // Locked before the fork and shared with the supervisor: from here on, a
   // daemon that dies leaves the lock held by the supervisor, never free
   // while the attempt may still start.
-  const int lock_fd = open(files.lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  const int lock_fd = open(files.lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640);
   if (lock_fd < 0) return Status::IOError(files.lock_path + ": " + std::strerror(errno));
   if (flock(lock_fd, LOCK_EX | LOCK_NB) != 0 || ftruncate(lock_fd, 0) != 0) {
     close(lock_fd);
     return Status::FailedPrecondition(files.lock_path + " is held: this attempt already runs");
   }
-  Result<int> log_fd = OpenLog(log_path, argv);
-  if (!log_fd.ok()) {
-    close(lock_fd);
-    return log_fd.status();
-  }
   std::vector<std::string> full_env = env;
   if (as != nullptr) full_env.insert(full_env.end(), {"HOME=" + as->home, "USER=" + as->name, "LOGNAME=" + as->name});
-  SpawnPlan plan = PlanSpawn(argv, *log_fd, full_env);
+  SpawnPlan plan = PlanSpawn(argv, full_env);
   plan.lock_fd = lock_fd;
   plan.as = as;
+  plan.log_path = log_path;
   plan.exit_path = files.exit_path;
   plan.exit_tmp = files.exit_path + ".tmp";
   unlink(files.exit_path.c_str());
   Result<pid_t> pid = Spawn(plan);
-  close(*log_fd);
   close(lock_fd);
   if (!pid.ok()) return pid.status();
   {
@@ -270,7 +285,7 @@ Result<int64_t> JobProcesses::Start(const std::string& job_id, const std::vector
 
 Orphan JobProcesses::Adopt(const std::string& job_id, const AttemptFiles& files) {
   Orphan out;
-  const int fd = open(files.lock_path.c_str(), O_RDONLY | O_CLOEXEC);
+  const int fd = open(files.lock_path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
   if (fd < 0) return out;  // the attempt never forked: kGone
   if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
     // Held: the supervisor lives. Its first act is to write its process
@@ -343,9 +358,10 @@ Status JobProcesses::Stop(const std::string& job_id) {
 
 int RunToCompletion(const std::vector<std::string>& argv, const std::string& log_path,
                     const std::vector<std::string>& env, double timeout_s) {
-  Result<int> fd = OpenLog(log_path, argv);
+  SpawnPlan plan = PlanSpawn(argv, env);
+  Result<int> fd = OpenDaemonLog(log_path, plan.log_header);
   if (!fd.ok()) fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
-  const SpawnPlan plan = PlanSpawn(argv, *fd, env);
+  plan.log_fd = *fd;
   Result<pid_t> pid = Spawn(plan);
   close(*fd);
   if (!pid.ok()) return -1;

@@ -5,7 +5,9 @@
 // launcher's exit status to the attempt's exit file before it ends. So a
 // daemon killed with -9 leaves its jobs running, and the next daemon tells
 // a running attempt (lock held: adopt it) from one that ended (exit file)
-// without trusting process ids. Output is appended to the job's log.
+// without trusting process ids. The supervisor keeps the daemon's identity
+// and its files are the daemon's; only the launcher it starts takes the
+// job's user, and opens the job's log as that user.
 #pragma once
 
 #include <functional>
@@ -47,11 +49,13 @@ class JobProcesses {
   ~JobProcesses();
   void SetExitCallback(ExitCallback callback);
 
-  // Starts argv (with `env` added to this process's environment: NAME=VALUE
-  // entries) under a supervisor, stdout and stderr appended to `log_path`
-  // after a line showing the command. Returns the process group id.
-  // With `as`, the supervisor (and all it starts) takes that user's ids
-  // and HOME, USER and LOGNAME before it starts anything.
+  // Starts argv under a supervisor, with the environment JobEnvironment
+  // allows of this process's plus `env` (NAME=VALUE entries), stdout and
+  // stderr appended to `log_path` after a line showing the command.
+  // Returns the process group id. With `as`, the launcher (and all it
+  // starts) takes that user's ids and HOME, USER and LOGNAME before it
+  // opens the log or starts anything. REQUIRES: `files` are in a directory
+  // only the daemon can write.
   Result<int64_t> Start(const std::string& job_id, const std::vector<std::string>& argv, const std::string& log_path,
                         const AttemptFiles& files, const std::vector<std::string>& env = {},
                         const RunAs* as = nullptr);
@@ -82,7 +86,7 @@ class JobProcesses {
 };
 
 // Runs a short command to completion (scancel, ...) with output to
-// `log_path`; returns its exit status, or -1 when it could not start or
+// `log_path`, a file of the daemon's own; returns its exit status, or -1 when it could not start or
 // ran past `timeout_s` (then killed).
 int RunToCompletion(const std::vector<std::string>& argv, const std::string& log_path,
                     const std::vector<std::string>& env, double timeout_s);

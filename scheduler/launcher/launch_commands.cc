@@ -25,9 +25,10 @@ JobPaths PathsFor(const std::string& root, const std::string& job_id) {
   p.checkpoints = p.dir + "/checkpoints";
   p.metrics = p.dir + "/metrics.jsonl";
   p.tensorboard = p.dir + "/tensorboard";
-  p.hostfile = p.dir + "/hostfile";
   p.log = p.dir + "/output.log";
-  p.batch_script = p.dir + "/job.sbatch";
+  p.launch_dir = root + "/launch/" + job_id;
+  p.hostfile = p.launch_dir + "/hostfile";
+  p.batch_script = p.launch_dir + "/job.sbatch";
   return p;
 }
 

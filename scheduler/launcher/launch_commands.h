@@ -30,16 +30,24 @@ struct LaunchSettings {
   std::vector<std::string> rank_env;
 };
 
-// Where a job's files live: `root`/jobs/ID (checkpoints, metrics, host
-// file, output.log). `root` must be on storage every host of the job sees.
+// Where a job's files live, in two directories under `root` (storage every
+// host of the job sees):
+//   root/jobs/ID    the job's: output.log, metrics, checkpoints, TensorBoard;
+//                   owned by the job's user, who may write there at will;
+//   root/launch/ID  the daemon's: host file, batch script, attempt locks and
+//                   exit files; the job's user may read, never write, there.
+// The daemon opens nothing by path inside root/jobs/ID (job_directories.h).
 struct JobPaths {
-  std::string dir, checkpoints, metrics, tensorboard, hostfile, log, batch_script;
+  std::string dir, checkpoints, metrics, tensorboard, log;  // the job's
+  std::string launch_dir, hostfile, batch_script;           // the daemon's
   // Attempt N's supervisor holds an flock on launch-N.lock (its process
   // group id inside) for as long as it lives, and writes the launcher's
   // exit status to launch-N.exit before it ends: how a restarted daemon
   // tells a running attempt from one that ended.
-  std::string LaunchLock(int attempt) const { return dir + "/launch-" + std::to_string(attempt) + ".lock"; }
-  std::string LaunchExit(int attempt) const { return dir + "/launch-" + std::to_string(attempt) + ".exit"; }
+  std::string LaunchLock(int attempt) const { return launch_dir + "/launch-" + std::to_string(attempt) + ".lock"; }
+  std::string LaunchExit(int attempt) const { return launch_dir + "/launch-" + std::to_string(attempt) + ".exit"; }
+  // Output of the daemon's own commands for the job (scancel).
+  std::string DaemonLog() const { return launch_dir + "/daemon-commands.log"; }
 };
 JobPaths PathsFor(const std::string& root, const std::string& job_id);
 

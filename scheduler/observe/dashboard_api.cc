@@ -3,15 +3,26 @@
 #include <algorithm>
 #include <cctype>
 #include <cstdlib>
-#include <fstream>
 #include <map>
 #include <set>
+#include <sstream>
 
+#include "common/untrusted_file.h"
 #include "scheduler/cli/proto_json.h"
 
 namespace meridian::scheduler {
 
 namespace {
+
+// The most of a metrics file one answer reads (its lines are short).
+constexpr size_t kMetricsChunkBytes = 8 << 20;
+
+// Up to kMetricsChunkBytes of the metrics file from `offset`; nothing
+// when it is absent or not a plain file (the directory is the job's user's).
+std::string MetricsChunk(const std::string& path, int64_t offset) {
+  Result<std::string> chunk = ReadUntrustedFile(path, offset, kMetricsChunkBytes);
+  return chunk.ok() ? std::move(*chunk) : std::string();
+}
 
 // The directory of the job's files: where its output log is.
 std::string JobDir(const v1::Job& job) {
@@ -204,21 +215,21 @@ ApiJson ReadMetricsSince(const std::string& path, int64_t since, int64_t offset,
   ApiJson records = ApiJson::array();
   int64_t next_since = since;
   bool more = false;
-  std::ifstream in(path, std::ios::binary);
   // The file only grows (the trainer appends), so where the last answer
   // stopped is still the start of a line; anything else (a rewritten
-  // file, an offset not after a newline) is read from the beginning.
-  if (offset > 0 && in) {
-    char before = 0;
-    in.seekg(offset - 1);
-    if (!in.get(before) || before != '\n') {
-      in.clear();
-      offset = 0;
-    }
-    in.seekg(offset);
+  // file, an offset not after a newline) is read from the beginning. One
+  // answer reads at most kMetricsChunkBytes: a cut last line waits for the
+  // next one, like a line the trainer is still writing.
+  std::string chunk = MetricsChunk(path, std::max<int64_t>(0, offset - 1));
+  if (offset > 0 && !chunk.empty() && chunk[0] == '\n') {
+    chunk.erase(0, 1);
+  } else if (offset > 0) {
+    offset = 0;
+    chunk = MetricsChunk(path, 0);
   } else {
     offset = 0;
   }
+  std::istringstream in(chunk);
   int64_t next_offset = offset;
   std::string line;
   while (in && std::getline(in, line)) {
@@ -263,20 +274,19 @@ Result<ApiJson> JobLogJson(SchedulerCore& core, const Principal& who, const std:
   ApiJson out;
   out["id"] = id;
   out["log_path"] = job.log_path();
-  std::ifstream in(job.log_path(), std::ios::binary | std::ios::ate);
-  if (job.log_path().empty() || !in) {  // not launched yet
+  int64_t size = 0;
+  Result<std::string> read = job.log_path().empty()
+                                 ? Result<std::string>(Status::NotFound("not launched"))
+                                 : ReadUntrustedFile(job.log_path(), -1, (size_t)limits.max_log_bytes, &size);
+  if (!read.ok()) {  // not launched yet (or not a plain file: the directory is the job's user's)
     out["size"] = 0;
     out["lines"] = 0;
     out["truncated"] = false;
     out["text"] = "";
     return out;
   }
-  const int64_t size = (int64_t)in.tellg();
-  const int64_t from = std::max<int64_t>(0, size - limits.max_log_bytes);
-  std::string text((size_t)(size - from), '\0');
-  in.seekg(from);
-  in.read(text.data(), (std::streamsize)text.size());
-  text.resize((size_t)in.gcount());
+  std::string text = std::move(*read);
+  const int64_t from = size - (int64_t)text.size();
   bool truncated = from > 0;
   if (from > 0) {  // the first line is cut: start at the next whole one
     const size_t nl = text.find('\n');

@@ -1,5 +1,7 @@
 #include "scheduler/service/scheduler_service.h"
 
+#include "common/untrusted_file.h"
+
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
@@ -18,22 +20,17 @@ constexpr size_t kLogChunkBytes = 64 << 10;
 // again (it also wakes on the job's events).
 constexpr double kLogPollSeconds = 0.25;
 
-// The log's size; 0 while it does not exist yet.
+// The log's size; 0 while it does not exist yet (or is not a plain file:
+// the job's directory is its user's, see ReadUntrustedFile).
 int64_t LogSize(const std::string& path) {
-  std::error_code ec;
-  const uintmax_t size = std::filesystem::file_size(path, ec);
-  return ec ? 0 : static_cast<int64_t>(size);
+  int64_t size = 0;
+  return ReadUntrustedFile(path, 0, 0, &size).ok() ? size : 0;
 }
 
 // The log's `n` bytes at `offset` (fewer if it shrank meanwhile).
 Result<std::string> ReadLog(const std::string& path, int64_t offset, size_t n) {
-  std::FILE* f = std::fopen(path.c_str(), "rb");
-  if (f == nullptr) return Status::IOError("job log " + path + ": " + std::strerror(errno));
-  std::string data(n, '\0');
-  size_t got = 0;
-  if (std::fseek(f, offset, SEEK_SET) == 0) got = std::fread(data.data(), 1, n, f);
-  std::fclose(f);
-  data.resize(got);
+  Result<std::string> data = ReadUntrustedFile(path, offset, n);
+  if (!data.ok()) return Status::IOError("job log: " + data.status().message());
   return data;
 }
 }  // namespace

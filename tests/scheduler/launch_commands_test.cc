@@ -53,6 +53,15 @@ TEST(LaunchCommandsTest, PathsLiveUnderTheJobRoot) {
   EXPECT_EQ(p.metrics, "/shared/meridian/jobs/job-000007/metrics.jsonl");
   EXPECT_EQ(p.checkpoints, "/shared/meridian/jobs/job-000007/checkpoints");
   EXPECT_EQ(p.tensorboard, "/shared/meridian/jobs/job-000007/tensorboard");
+  EXPECT_EQ(p.log, "/shared/meridian/jobs/job-000007/output.log");
+}
+
+TEST(LaunchCommandsTest, TheDaemonsFilesLiveApartFromTheJobs) {
+  const JobPaths p = PathsFor("/shared/meridian", "job-000007");
+  EXPECT_EQ(p.launch_dir, "/shared/meridian/launch/job-000007");
+  for (const std::string& daemons : {p.hostfile, p.batch_script, p.LaunchLock(2), p.LaunchExit(2), p.DaemonLog()})
+    EXPECT_EQ(daemons.rfind(p.launch_dir + "/", 0), 0u) << daemons;
+  EXPECT_EQ(p.LaunchLock(2), "/shared/meridian/launch/job-000007/launch-2.lock");
 }
 
 TEST(LaunchCommandsTest, SshMpirunPinsRanksAndCarriesTheLaunchOptions) {

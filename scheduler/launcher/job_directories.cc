@@ -1,0 +1,120 @@
+#include "scheduler/launcher/job_directories.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <utility>
+
+#include "scheduler/launcher/user_access.h"
+
+namespace meridian::scheduler {
+
+namespace {
+
+std::string ModeText(mode_t mode) {
+  char text[8];
+  std::snprintf(text, sizeof text, "%04o", (unsigned)(mode & 07777));
+  return text;
+}
+
+Status Errno(const std::string& what) { return Status::IOError(what + ": " + std::strerror(errno)); }
+
+// Closes a descriptor when it goes out of scope, unless released.
+struct Fd {
+  int fd = -1;
+  ~Fd() {
+    if (fd >= 0) close(fd);
+  }
+  int Release() { return std::exchange(fd, -1); }
+};
+
+// `name` under `parent`: made with `mode` if absent, opened without
+// following a link, and accepted only when it is the daemon's own and no
+// one else can write it.
+Result<int> OpenOwnDirectory(int parent, const std::string& name, const std::string& shown, mode_t mode) {
+  if (mkdirat(parent, name.c_str(), mode) != 0 && errno != EEXIST) return Errno(shown);
+  Fd dir{openat(parent, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)};
+  if (dir.fd < 0) return Errno(shown + " (a directory, not a link)");
+  struct stat st {};
+  if (fstat(dir.fd, &st) != 0) return Errno(shown);
+  if (st.st_uid != geteuid() || (st.st_mode & 022) != 0)
+    return Status::FailedPrecondition(shown + " is owned by uid " + std::to_string(st.st_uid) + " with mode " +
+                                      ModeText(st.st_mode) +
+                                      ": the daemon keeps launch files only in a directory of its own that no "
+                                      "one else can write");
+  return dir.Release();
+}
+
+// The job's own directory: made for `as` (or the daemon) on first launch;
+// on a relaunch it must still be the user's.
+Status PrepareJobDir(int jobs, const std::string& job_id, const std::string& shown, const RunAs* as) {
+  if (mkdirat(jobs, job_id.c_str(), 0750) != 0 && errno != EEXIST) return Errno(shown);
+  Fd dir{openat(jobs, job_id.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)};
+  if (dir.fd < 0) return Errno(shown + " (a directory, not a link)");
+  struct stat st {};
+  if (fstat(dir.fd, &st) != 0) return Errno(shown);
+  const uid_t owner = as != nullptr ? as->uid : geteuid();
+  if (st.st_uid == owner) return Status::OK();
+  if (as != nullptr && st.st_uid == geteuid()) {
+    if (fchown(dir.fd, as->uid, as->gid) != 0) return Errno(shown + ": cannot give it to --run-as " + as->name);
+    return Status::OK();
+  }
+  return Status::FailedPrecondition(shown + " belongs to uid " + std::to_string(st.st_uid) + ", not to the job's user");
+}
+
+}  // namespace
+
+Result<LaunchDirectory> LaunchDirectory::Prepare(const std::string& root, const std::string& job_id, const RunAs* as) {
+  std::error_code ec;
+  std::filesystem::create_directories(root, ec);
+  if (ec) return Status::IOError(root + ": " + ec.message());
+  Fd top{open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)};
+  if (top.fd < 0) return Errno(root);
+  if (as != nullptr) {
+    struct stat st {};
+    if (fstat(top.fd, &st) != 0) return Errno(root);
+    if (st.st_uid == as->uid || (PermissionBitsFor(*as, st) & 2) != 0)
+      return Status::FailedPrecondition("job root " + root + " (mode " + ModeText(st.st_mode) +
+                                        ") is writable by --run-as " + as->name +
+                                        ": it could replace the daemon's directories there");
+  }
+  MERIDIAN_ASSIGN_OR_RETURN(int jobs_fd, OpenOwnDirectory(top.fd, "jobs", root + "/jobs", 0755));
+  Fd jobs{jobs_fd};
+  MERIDIAN_RETURN_IF_ERROR(PrepareJobDir(jobs.fd, job_id, root + "/jobs/" + job_id, as));
+  MERIDIAN_ASSIGN_OR_RETURN(int launch_fd, OpenOwnDirectory(top.fd, "launch", root + "/launch", 0755));
+  Fd launch{launch_fd};
+  const std::string path = root + "/launch/" + job_id;
+  MERIDIAN_ASSIGN_OR_RETURN(int dir_fd, OpenOwnDirectory(launch.fd, job_id, path, 0750));
+  Fd dir{dir_fd};
+  if (as != nullptr && fchown(dir.fd, (uid_t)-1, as->gid) != 0) return Errno(path + ": cannot give it the job's group");
+  return LaunchDirectory(dir.Release(), path, as);
+}
+
+LaunchDirectory::LaunchDirectory(LaunchDirectory&& other) noexcept
+    : fd_(std::exchange(other.fd_, -1)), path_(std::move(other.path_)), as_(other.as_) {}
+
+LaunchDirectory::~LaunchDirectory() {
+  if (fd_ >= 0) close(fd_);
+}
+
+Status LaunchDirectory::Write(const std::string& name, const std::string& text) const {
+  const std::string shown = path_ + "/" + name;
+  Fd file{openat(fd_, name.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0640)};
+  if (file.fd < 0) return Errno(shown);
+  if (as_ != nullptr && fchown(file.fd, (uid_t)-1, as_->gid) != 0) return Errno(shown + ": cannot give it the job's group");
+  size_t done = 0;
+  while (done < text.size()) {
+    const ssize_t n = write(file.fd, text.data() + done, text.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return Errno(shown);
+    done += (size_t)n;
+  }
+  return Status::OK();
+}
+
+}  // namespace meridian::scheduler
