@@ -35,6 +35,7 @@ struct SpawnPlan {
   int lock_fd = -1;             // supervised: the attempt's lock, already locked
   const RunAs* as = nullptr;    // supervised: the launcher drops to this user first
   std::string log_path;         // supervised: the launcher opens it, as that user
+  std::string work_dir;         // supervised: the launcher's working directory (the log's)
   std::string log_header;       // its first line: the command
   std::string exit_path, exit_tmp;
 };
@@ -96,8 +97,9 @@ void IgnoreButKeepDefaultAcrossExec(int) {}
 
 // The launcher, in the supervisor's child: takes the job's user (if any),
 // then opens the job's log as that user, so nothing planted in the job
-// directory leads the daemon's identity anywhere. Files the job
-// makes are the user's alone and its group's to read (umask 027).
+// directory leads the daemon's identity anywhere, and starts in the job's
+// directory. Files the job makes are the user's alone and its group's to
+// read (umask 027).
 [[noreturn]] void StartLauncher(const SpawnPlan& plan) {
   if (plan.as != nullptr) {
     // Groups, then group, then user: after setuid nothing else may change.
@@ -113,6 +115,9 @@ void IgnoreButKeepDefaultAcrossExec(int) {}
   if (log < 0 && unlink(plan.log_path.c_str()) == 0) log = open(plan.log_path.c_str(), kFlags | O_EXCL, 0640);
   if (log < 0) _exit(kExitNoLog);
   WriteAll(log, plan.log_header.data(), plan.log_header.size());
+  // The daemon's own working directory may be closed to the user (a root
+  // daemon started in /root), and mpirun starts its ranks where it stands.
+  if (plan.work_dir.rfind('/', 0) == 0 && chdir(plan.work_dir.c_str()) != 0) (void)chdir("/");
   dup2(log, STDOUT_FILENO);
   dup2(log, STDERR_FILENO);
   ExecOrDie(plan);
@@ -260,6 +265,7 @@ Result<int64_t> JobProcesses::Start(const std::string& job_id, const std::vector
   plan.lock_fd = lock_fd;
   plan.as = as;
   plan.log_path = log_path;
+  plan.work_dir = log_path.substr(0, log_path.rfind('/') + 1);
   plan.exit_path = files.exit_path;
   plan.exit_tmp = files.exit_path + ".tmp";
   unlink(files.exit_path.c_str());

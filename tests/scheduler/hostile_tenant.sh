@@ -17,7 +17,12 @@ rm -rf "$work" && mkdir -p "$work"
 scratch=$(scratch_dir hostile) || { echo "FAIL: no scratch directory"; exit 1; }
 daemon=""; bystander=""
 trap '[[ -n $daemon ]] && kill $daemon 2>/dev/null; [[ -n $bystander ]] && kill $bystander 2>/dev/null; wait 2>/dev/null; rm -rf "$scratch"' EXIT
-fail() { echo "FAIL: $*"; tail -20 "$scratch/daemon.log"; tail -20 "$scratch/state/jobs/job-000001/output.log" 2>/dev/null; exit 1; }
+fail() {
+  echo "FAIL: $*"; tail -20 "$scratch/daemon.log"
+  local log=$scratch/state/jobs/job-000001/output.log
+  [[ -f $log && ! -L $log ]] && tail -20 "$log"
+  exit 1
+}
 as_user() { setpriv --reuid=nobody --regid="$(id -g nobody)" --clear-groups "$@"; }
 mkdir -m 755 "$scratch/bin" && cp "$bin"/meridian{-scheduler,-train,-data,ctl} "$scratch/bin/" || exit 1
 bin=$scratch/bin
