@@ -60,6 +60,7 @@ struct DaemonOptions {
   std::string token_file;  // bearer tokens and roles (none: no authentication)
   std::string tls_cert, tls_key, tls_client_ca;
   std::string http;  // /healthz and /metrics; empty: off
+  std::vector<std::string> http_allowed_hosts;  // Host names the HTTP port answers to, beyond the defaults
   bool insecure = false;
   std::vector<std::string> data_roots;
   std::string run_as;  // root daemon: the user jobs run as
@@ -220,8 +221,14 @@ int RunDaemon(const DaemonOptions& o) {
   }
   std::unique_ptr<DaemonHttpServer> http;
   if (!o.http.empty()) {
-    auto started = DaemonHttpServer::Start(HttpOptions{o.http, o.tls_cert, o.tls_key}, &core, &metrics,
-                                           authorizer->get());
+    // The names browsers and scrapers reach this port by: the advertised
+    // host, this machine's name, and what the operator adds.
+    HttpOptions http_options{o.http, o.tls_cert, o.tls_key, o.http_allowed_hosts};
+    std::string advertised_host, advertised_port;
+    meridian::SplitHostPort(advertised, &advertised_host, &advertised_port);
+    http_options.allowed_hosts.push_back(advertised_host);
+    http_options.allowed_hosts.push_back(meridian::HostName());
+    auto started = DaemonHttpServer::Start(http_options, &core, &metrics, authorizer->get());
     if (!started.ok()) {
       meridian::Logger("http")->error("{}", started.status().message());
       return 1;
@@ -311,6 +318,9 @@ int main(int argc, char** argv) {
   app.add_option("--http", d.http,
                  "host:port for /healthz, /metrics (Prometheus) and the web dashboard (/), HTTPS with --tls-cert; "
                  "default: off");
+  app.add_option("--http-allow-host", d.http_allowed_hosts,
+                 "A name the HTTP port answers to in a request's Host header (repeat for several); loopback, the "
+                 "--http host, the advertised host and this machine's name always are, anything else gets 403");
   app.add_flag("--insecure", d.insecure,
                "Serve a non-loopback --listen address without TLS and tokens (never on a network you do not "
                "control)");

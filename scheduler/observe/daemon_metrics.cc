@@ -48,7 +48,7 @@ void DaemonMetrics::RecordRpc(const std::string& method, const std::string& code
   rpc_seconds_->Add({{"method", method}}, RpcBuckets()).Observe(seconds);
 }
 
-std::string DaemonMetrics::Render(SchedulerCore& core) const {
+std::string DaemonMetrics::Render(SchedulerCore& core, const Principal* who) const {
   // What the core holds now goes into a registry made for this scrape, so
   // jobs that ended and nodes that left disappear from the next one.
   prometheus::Registry now;
@@ -84,6 +84,7 @@ std::string DaemonMetrics::Render(SchedulerCore& core) const {
     ++by_state[j.state()];
     const bool ended = j.state() == v1::SUCCEEDED || j.state() == v1::FAILED || j.state() == v1::CANCELLED;
     if (ended) continue;
+    if (who != nullptr && !Allow(*who, Action::kReadJob, j.owner()).ok()) continue;
     const prometheus::Labels labels = {{"job", j.id()}, {"name", j.spec().name()}};
     restarts.Add(labels).Set(j.restarts());
     if (j.state() != v1::RUNNING) continue;

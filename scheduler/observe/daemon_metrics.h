@@ -16,6 +16,7 @@
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 
+#include "scheduler/auth/authorizer.h"
 #include "scheduler/service/scheduler_core.h"
 
 namespace meridian::scheduler {
@@ -30,8 +31,11 @@ class DaemonMetrics {
   // One placement search and whether it found room. Thread-safe.
   void RecordPlacement(double seconds, bool placed);
 
-  // The exposition text: the RPC metrics and a snapshot of `core`.
-  std::string Render(SchedulerCore& core) const;
+  // The exposition text: the RPC metrics and a snapshot of `core`. The
+  // per-job series are those of the jobs `who` may read (a submit token's
+  // own; every job for read and admin tokens, or with no `who`); the counts
+  // by state stay whole, they name no job.
+  std::string Render(SchedulerCore& core, const Principal* who = nullptr) const;
 
  private:
   std::shared_ptr<prometheus::Registry> registry_;

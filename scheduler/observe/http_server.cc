@@ -5,7 +5,9 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cctype>
 #include <optional>
+#include <set>
 #include <string_view>
 #include <thread>
 
@@ -151,11 +153,46 @@ void AddDashboard(httplib::Server& server, SchedulerCore* core, const Authorizer
   });
 }
 
+// Headers on every answer: no sniffing, no framing (clickjacking), no
+// script but the dashboard's own, no referrer leaving the page.
+void AddSecurityHeaders(httplib::Response& res) {
+  res.set_header("X-Content-Type-Options", "nosniff");
+  res.set_header("X-Frame-Options", "DENY");
+  res.set_header("Referrer-Policy", "no-referrer");
+  res.set_header("Content-Security-Policy",
+                 "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+                 "frame-ancestors 'none'; base-uri 'none'; form-action 'none'");
+}
+
+// The Host header check: the allowed names, lower-case, plus loopback.
+std::set<std::string> AllowedHosts(const HttpOptions& o) {
+  std::set<std::string> hosts = {"localhost", "127.0.0.1", "::1"};
+  std::string host, port;
+  SplitHostPort(o.address, &host, &port);
+  hosts.insert(HostOfHostHeader(host));
+  for (const std::string& h : o.allowed_hosts) hosts.insert(HostOfHostHeader(h));
+  hosts.erase("");
+  return hosts;
+}
+
 }  // namespace
+
+std::string HostOfHostHeader(const std::string& header) {
+  std::string host = header;
+  if (!host.empty() && host.front() == '[') {
+    const size_t close = host.find(']');
+    host = close == std::string::npos ? host.substr(1) : host.substr(1, close - 1);
+  } else if (std::count(host.begin(), host.end(), ':') == 1) {
+    host = host.substr(0, host.find(':'));
+  }
+  std::transform(host.begin(), host.end(), host.begin(), [](unsigned char c) { return (char)std::tolower(c); });
+  return host;
+}
 
 Result<std::unique_ptr<DaemonHttpServer>> DaemonHttpServer::Start(const HttpOptions& o, SchedulerCore* core,
                                                                   const DaemonMetrics* metrics,
-                                                                  const Authorizer* authorizer) {
+                                                                  const Authorizer* authorizer,
+                                                                  const HttpLimits& limits) {
   std::unique_ptr<DaemonHttpServer> s(new DaemonHttpServer());
   if (o.tls_cert.empty()) {
     s->server_ = std::make_unique<httplib::Server>();
@@ -172,12 +209,30 @@ Result<std::unique_ptr<DaemonHttpServer>> DaemonHttpServer::Start(const HttpOpti
     int yes = 1;
     (void)setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
   });
+  httplib::Server& server_ref = *s->server_;
+  server_ref.set_payload_max_length(limits.body_bytes);
+  server_ref.set_read_timeout(limits.read_timeout_s, 0);
+  server_ref.set_write_timeout(limits.write_timeout_s, 0);
+  server_ref.set_keep_alive_timeout(limits.keep_alive_s);
+  server_ref.new_task_queue = [threads = limits.threads] { return new httplib::ThreadPool(threads); };
+  server_ref.set_pre_routing_handler(
+      [allowed = AllowedHosts(o)](const httplib::Request& req, httplib::Response& res) {
+        AddSecurityHeaders(res);
+        const std::string host = HostOfHostHeader(req.get_header_value("Host"));
+        if (allowed.count(host)) return httplib::Server::HandlerResponse::Unhandled;
+        res.status = 403;
+        res.set_content("Host '" + host.substr(0, 253) + "' is not a name this daemon answers to (--http-allow-host)\n",
+                        "text/plain");
+        return httplib::Server::HandlerResponse::Handled;
+      });
+  server_ref.set_post_routing_handler([](const httplib::Request&, httplib::Response& res) { AddSecurityHeaders(res); });
   s->server_->Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
     res.set_content("ok\n", "text/plain");
   });
   s->server_->Get("/metrics", [core, metrics, authorizer](const httplib::Request& req, httplib::Response& res) {
-    if (!Admitted(req, res, authorizer)) return;
-    res.set_content(metrics->Render(*core), "text/plain; version=0.0.4; charset=utf-8");
+    const std::optional<Principal> who = Admitted(req, res, authorizer);
+    if (!who) return;
+    res.set_content(metrics->Render(*core, &*who), "text/plain; version=0.0.4; charset=utf-8");
   });
   AddDashboard(*s->server_, core, authorizer);
   std::string host, port;

@@ -228,6 +228,8 @@ grpc::Status SchedulerService::WatchJob(grpc::ServerContext* ctx, const v1::Watc
     }
     if (done) return grpc::Status::OK;
     if (ctx->IsCancelled() || stopping_) return grpc::Status(grpc::StatusCode::CANCELLED, "watch ended");
+    // A token revoked or expired since the stream opened ends it.
+    if (grpc::Status s = CheckJob(ctx, Action::kReadJob, req->id()); !s.ok()) return s;
   }
 }
 
@@ -254,6 +256,7 @@ grpc::Status SchedulerService::StreamJobLog(grpc::ServerContext* ctx, const v1::
     }
     if (!req->follow() || ended) return grpc::Status::OK;
     if (ctx->IsCancelled() || stopping_) return grpc::Status(grpc::StatusCode::CANCELLED, "log stream ended");
+    if (grpc::Status s = CheckJob(ctx, Action::kReadJob, req->id()); !s.ok()) return s;
     // Whether the job has ended is known before the next read, so what it
     // wrote before ending is still read once more.
     auto events = core_->WaitForEvents(req->id(), after_event, kLogPollSeconds, &ended);

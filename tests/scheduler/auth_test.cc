@@ -222,6 +222,34 @@ TEST_F(AuthTest, ATokenTakenOutOfTheFileIsRevokedOnReload) {
   EXPECT_TRUE(Pools(*Client("bob-token-0123456789ab")).ok());
 }
 
+TEST_F(AuthTest, AStreamEndsWhenItsTokenIsRevoked) {
+  Start();
+  auto alice = Client("alice-token-0123456789");
+  v1::SubmitJobResponse submitted;
+  {
+    grpc::ClientContext ctx;
+    v1::SubmitJobRequest req;
+    *req.mutable_spec() = TinyJob(1, 1);
+    ASSERT_TRUE(alice->SubmitJob(&ctx, req, &submitted).ok());
+  }
+  grpc::ClientContext ctx;
+  v1::WatchJobRequest req;
+  req.set_id(submitted.job().id());
+  auto stream = alice->WatchJob(&ctx, req);
+  v1::JobEvent event;
+  ASSERT_TRUE(stream->Read(&event));  // open, and past its first check
+  std::string without_alice = kTokens;
+  without_alice.erase(without_alice.find("  - {name: alice"), without_alice.find("  - {name: bob") -
+                                                                 without_alice.find("  - {name: alice"));
+  Write(dir_ / "tokens.yaml", without_alice);
+  ASSERT_TRUE(authorizer_->Reload().ok());
+  const auto revoked = std::chrono::steady_clock::now();
+  while (stream->Read(&event)) {
+  }
+  EXPECT_EQ(stream->Finish().error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_LT(std::chrono::steady_clock::now() - revoked, std::chrono::seconds(5));
+}
+
 TEST_F(AuthTest, TlsRefusesPlaintextAndUntrustedCertificates) {
   const auto [cert, key] = SelfSigned("server");
   const auto [other_cert, other_key] = SelfSigned("other");

@@ -139,9 +139,56 @@ TEST_F(ObserveTest, TheMetricsShowJobsQueueNodesAndRunningJobs) {
   EXPECT_TRUE(Contains(text, "meridian_job_step{job=\"job-000001\"")) << text;
   EXPECT_TRUE(Contains(text, "} 7\n")) << text;
   EXPECT_TRUE(Contains(text, "meridian_gpus{data_center=\"dc-east\",use=\"used\"} 2")) << text;
+  // Per-job series only for those who may read the job: a submit token
+  // sees its own jobs' (this one has no owner), read and admin tokens all.
+  const Principal alice{"alice", Role::kSubmit, ""};
+  const Principal grafana{"grafana", Role::kRead, ""};
+  EXPECT_FALSE(Contains(metrics_.Render(*core_, &alice), "job=\"job-000001\""));
+  EXPECT_TRUE(Contains(metrics_.Render(*core_, &alice), "meridian_jobs{state=\"RUNNING\"} 1"));
+  EXPECT_TRUE(Contains(metrics_.Render(*core_, &grafana), "job=\"job-000001\""));
   // A job that ended leaves the per-job series.
   launcher_.Exit("job-000001", 0);
   EXPECT_FALSE(Contains(metrics_.Render(*core_), "job=\"job-000001\""));
+}
+
+TEST_F(ObserveTest, ASubmitTokenSeesTheSeriesOfItsOwnJobsOnly) {
+  ASSERT_TRUE(core_->SubmitJob(TinyJob(1, 1), "alice").ok());
+  ASSERT_TRUE(core_->SubmitJob(TinyJob(1, 1), "bob").ok());
+  const Principal alice{"alice", Role::kSubmit, ""};
+  const std::string text = metrics_.Render(*core_, &alice);
+  EXPECT_TRUE(Contains(text, "meridian_job_restarts{job=\"job-000001\"")) << text;
+  EXPECT_FALSE(Contains(text, "job-000002")) << text;
+}
+
+TEST(HttpHost, TheHostPartOfAHostHeader) {
+  EXPECT_EQ(HostOfHostHeader("Example.ORG:8080"), "example.org");
+  EXPECT_EQ(HostOfHostHeader("[::1]:8080"), "::1");
+  EXPECT_EQ(HostOfHostHeader("127.0.0.1"), "127.0.0.1");
+  EXPECT_EQ(HostOfHostHeader(""), "");
+}
+
+TEST_F(ObserveTest, TheHttpPortRefusesForeignHostsBigBodiesAndSendsSecurityHeaders) {
+  HttpOptions options{"127.0.0.1:0", "", "", {"meridian.example"}};
+  auto server = DaemonHttpServer::Start(options, core_.get(), &metrics_, nullptr);
+  ASSERT_TRUE(server.ok()) << server.status().ToString();
+  httplib::Client client("127.0.0.1", (*server)->port());
+  auto ok = client.Get("/healthz");
+  ASSERT_TRUE(ok);
+  EXPECT_EQ(ok->status, 200);
+  EXPECT_EQ(ok->get_header_value("X-Content-Type-Options"), "nosniff");
+  EXPECT_EQ(ok->get_header_value("X-Frame-Options"), "DENY");
+  EXPECT_NE(ok->get_header_value("Content-Security-Policy").find("frame-ancestors 'none'"), std::string::npos);
+  // DNS rebinding: a page of another site reaching this port by a name of its own.
+  auto rebound = client.Get("/api/jobs", {{"Host", "attacker.example"}});
+  ASSERT_TRUE(rebound);
+  EXPECT_EQ(rebound->status, 403);
+  EXPECT_NE(rebound->body.find("attacker.example"), std::string::npos);
+  auto named = client.Get("/healthz", {{"Host", "MERIDIAN.example:8080"}});
+  ASSERT_TRUE(named);
+  EXPECT_EQ(named->status, 200);
+  auto big = client.Post("/api/jobs", std::string(1 << 20, 'x'), "text/plain");
+  ASSERT_TRUE(big);
+  EXPECT_EQ(big->status, 413);
 }
 
 TEST_F(ObserveTest, TheHttpPortServesHealthAndMetricsAndChecksTokens) {
