@@ -6,6 +6,7 @@
 #include <cctype>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <initializer_list>
 #include <set>
 #include <sstream>
@@ -268,11 +269,29 @@ Status ParseLaunch(const Fields& f, LaunchOptions* launch) {
   return Status::OK();
 }
 
+// An `agents:` entry: which unnamed nodes agents may bring, where, how big.
+Status ParseAgentRule(const Fields& f, const Topology& topo, AgentRule* rule) {
+  MERIDIAN_RETURN_IF_ERROR(f.CheckKeys({"name", "data_center", "max_gpus"}));
+  if (!f.Has("name")) return f.Missing("name", "a node name pattern (fnmatch: gpu-*)");
+  const YAML::Node name = f.Get("name");
+  rule->name_pattern = name.IsScalar() ? name.Scalar() : "";
+  bool ok = !rule->name_pattern.empty() && rule->name_pattern.size() <= 256;
+  for (char c : rule->name_pattern)
+    ok = ok && (std::isalnum((unsigned char)c) || std::strchr("-_.*?[]!", c) != nullptr);
+  if (!ok) return f.Error("name", Fields::Show(name), "must be a node name pattern (letters, digits, -_. and * ? [])");
+  if (!f.Has("data_center")) return f.Missing("data_center", "the data center its nodes join");
+  MERIDIAN_RETURN_IF_ERROR(f.Name("data_center", &rule->data_center));
+  if (topo.FindDataCenter(rule->data_center) == nullptr)
+    return f.Error("data_center", rule->data_center, "is not a data center of this file");
+  return f.Integer("max_gpus", &rule->max_gpus, 1, kMaxAgentGpusPerNode);
+}
+
 Status ParseTopology(const YAML::Node& root, const std::string& source, Topology* topo) {
   if (!root.IsDefined() || root.IsNull()) return Status::InvalidArgument(source + ": the cluster file is empty");
   Fields top(root, source, "");
   MERIDIAN_RETURN_IF_ERROR(
-      top.CheckKeys({"data_centers", "links", "default_inter_dc_gbps", "default_inter_dc_latency_ms", "launch"}));
+      top.CheckKeys({"data_centers", "links", "default_inter_dc_gbps", "default_inter_dc_latency_ms", "launch",
+                     "agents"}));
   if (top.Has("launch"))
     MERIDIAN_RETURN_IF_ERROR(ParseLaunch(Fields(top.Get("launch"), source, "launch"), &topo->launch));
   MERIDIAN_RETURN_IF_ERROR(top.Number("default_inter_dc_gbps", &topo->default_inter_dc_gbps, 0.0, true));
@@ -308,6 +327,15 @@ Status ParseTopology(const YAML::Node& root, const std::string& source, Topology
                                        ": duplicate link (each pair of data centers is listed once)");
       }
       topo->links.push_back(std::move(link));
+    }
+  }
+  if (top.Has("agents")) {
+    const YAML::Node agents = top.Get("agents");
+    if (!agents.IsSequence()) return top.Error("agents", Fields::Show(agents), "must be a list of agent rules");
+    for (size_t i = 0; i < agents.size(); ++i) {
+      AgentRule rule;
+      MERIDIAN_RETURN_IF_ERROR(ParseAgentRule(Fields(agents[i], source, "agents[" + std::to_string(i) + "]"), *topo, &rule));
+      topo->agent_rules.push_back(std::move(rule));
     }
   }
   return Status::OK();

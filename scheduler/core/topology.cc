@@ -71,6 +71,7 @@ bool ParseLauncherKind(const std::string& text, LauncherKind* kind) {
 
 Topology DefaultCluster(int slots_per_dc) {
   Topology topo;
+  topo.open_to_agents = true;  // one machine, reached on loopback
   // The inter-DC link is 100x slower than the fabric so the demo shows the
   // same trade-offs as a real geo-distributed cluster.
   topo.default_inter_dc_gbps = 1.0;

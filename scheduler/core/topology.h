@@ -69,11 +69,27 @@ struct InterDcLink {
   double latency_ms = 20.0;
 };
 
+// The most GPUs an agent may claim for one node.
+inline constexpr int kMaxAgentGpusPerNode = 64;
+
+// What an agent may register for a node the cluster file does not name
+// (cluster file `agents:`): a node whose name matches the pattern, in that
+// data center, with at most that many GPUs.
+struct AgentRule {
+  std::string name_pattern;  // fnmatch(3): "gpu-*", "rack[0-9]-*"
+  std::string data_center;
+  int max_gpus = 8;
+};
+
 struct Topology {
   std::vector<DataCenter> data_centers;
   std::vector<Node> nodes;
   std::vector<InterDcLink> links;
   LaunchOptions launch;
+  std::vector<AgentRule> agent_rules;
+  // Whether an agent may register a node that neither the file nor a rule
+  // names: only the built-in one-machine cluster, which trusts loopback.
+  bool open_to_agents = false;
   double default_inter_dc_gbps = 1.0;  // for pairs without a listed link
   double default_inter_dc_latency_ms = 50.0;
 
@@ -97,6 +113,8 @@ struct Topology {
 //         - {name: east-0, host: localhost, gpus: 8, gpu_model: H200, gpu_memory_gb: 141, gpu_tflops: 989, nvlink_gbps: 7200}
 //   links:
 //     - {a: east, b: west, gbps: 10, latency_ms: 30}
+//   agents:
+//     - {name: "east-*", data_center: east, max_gpus: 8}
 Result<Topology> ParseClusterYaml(const std::string& text, const std::string& source_name);
 Result<Topology> LoadClusterFile(const std::string& path);
 

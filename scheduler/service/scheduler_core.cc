@@ -9,6 +9,7 @@
 #include "common/log.h"
 #include "scheduler/service/job_options.h"
 #include "scheduler/service/job_placement.h"
+#include "scheduler/service/node_checks.h"
 #include "scheduler/service/proto_convert.h"
 #include "scheduler/service/request_checks.h"
 
@@ -188,28 +189,8 @@ void SchedulerCore::ReattachLocked(v1::Job& job) {
 }
 
 Result<v1::Node> SchedulerCore::RegisterNode(const v1::Node& request) {
-  if (request.name().empty() || request.name().size() > kMaxNameLength)
-    return Invalid("node.name", "\"" + request.name().substr(0, 40) + "\"", "must be 1-256 characters");
-  if (request.gpus_size() < 1 || request.gpus_size() > 1024)
-    return Invalid("node.gpus", std::to_string(request.gpus_size()) + " entries", "must be 1-1024");
-  for (int i = 0; i < request.gpus_size(); ++i) {
-    if (request.gpus(i).memory_gb() < 0 || request.gpus(i).tflops() < 0)
-      return Invalid("node.gpus[" + std::to_string(i) + "]", "negative memory or tflops", "must be >= 0");
-  }
-  if (request.host().size() > kMaxNameLength || request.hostname().size() > kMaxNameLength)
-    return Invalid("node.host", "\"" + request.host().substr(0, 40) + "\"", "longer than 256 characters");
-  for (char c : request.host()) {
-    if (!std::isalnum((unsigned char)c) && c != '-' && c != '.' && c != '_' && c != ':')
-      return Invalid("node.host", "\"" + request.host().substr(0, 40) + "\"", "is not a host name or address");
-  }
   std::lock_guard<std::mutex> lock(mu_);
-  const DataCenter* dc = topology_.FindDataCenter(request.data_center());
-  if (dc == nullptr) {
-    std::string known;
-    for (const DataCenter& d : topology_.data_centers) known += (known.empty() ? "" : ", ") + d.name;
-    return Invalid("node.data_center", "\"" + request.data_center().substr(0, 40) + "\"",
-                   "unknown data center (this cluster has " + known + ")");
-  }
+  MERIDIAN_RETURN_IF_ERROR(CheckNodeClaim(request, topology_, file_nodes_));
   auto it = std::find_if(topology_.nodes.begin(), topology_.nodes.end(),
                          [&](const Node& x) { return x.name == request.name(); });
   if (it != topology_.nodes.end() && it->data_center != request.data_center()) {

@@ -293,5 +293,22 @@ TEST(ClusterFile, LaunchErrorsNameTheField) {
             "cluster.yaml: data_centers[0].nodes[0].agent = maybe: must be true or false");
 }
 
+TEST(ClusterFile, AgentRulesAreReadAndTheirErrorsNamed) {
+  auto topo = ParseClusterYaml("data_centers: [{name: a}]\nagents: [{name: \"gpu-*\", data_center: a, max_gpus: 4}]",
+                               "cluster.yaml");
+  ASSERT_TRUE(topo.ok()) << topo.status().ToString();
+  ASSERT_EQ(topo->agent_rules.size(), 1u);
+  EXPECT_EQ(topo->agent_rules[0].name_pattern, "gpu-*");
+  EXPECT_EQ(topo->agent_rules[0].max_gpus, 4);
+  EXPECT_FALSE(topo->open_to_agents);
+  EXPECT_EQ(ErrorOf("data_centers: [{name: a}]\nagents: [{name: x, data_center: b}]"),
+            "cluster.yaml: agents[0].data_center = b: is not a data center of this file");
+  EXPECT_EQ(ErrorOf("data_centers: [{name: a}]\nagents: [{name: x, data_center: a, max_gpus: 65}]"),
+            "cluster.yaml: agents[0].max_gpus = 65: must be <= 64");
+  EXPECT_NE(ErrorOf("data_centers: [{name: a}]\nagents: [{name: \"x;y\", data_center: a}]").find("agents[0].name"),
+            std::string::npos);
+  EXPECT_NE(ErrorOf("data_centers: [{name: a}]\nagents: [{data_center: a}]").find("agents[0].name"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace meridian::scheduler

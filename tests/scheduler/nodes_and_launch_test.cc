@@ -4,8 +4,10 @@
 // refused at submit when their data matches no file.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 
 #include "scheduler/service/job_placement.h"
 #include "scheduler/service/scheduler_core.h"
@@ -29,6 +31,9 @@ data_centers:
     launcher: slurm
     slurm: {conf: /etc/slurm/slurm.conf, partition: batch}
     nodes: [{name: hoste, gpus: 2, host: 10.0.3.2}, {name: hostf, gpus: 2, host: 10.0.3.3}]
+agents:
+  - {name: "extra*", data_center: dc-a, max_gpus: 4}
+  - {name: "extra*", data_center: dc-b, max_gpus: 4}
 )";
 
 v1::JobSpec Dp2Pp2(const std::string& data) { return TinyJob(2, 2, data); }
@@ -115,6 +120,40 @@ TEST_F(NodesTest, RegistrationRefusesUnknownDataCentersAndBadHosts) {
   r = core_->RegisterNode(AgentNode("x", "dc-a", "10.0.0.9; rm -rf /"));
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.status().message().find("node.host"), std::string::npos) << r.status().message();
+}
+
+// An agent token binds only the node's name: what the agent claims beyond
+// it is held to what the operator allowed, and a refusal names why.
+TEST_F(NodesTest, AgentsClaimOnlyWhatTheOperatorAllowed) {
+  auto refused = [&](const v1::Node& n, const std::string& why) {
+    Result<v1::Node> r = core_->RegisterNode(n);
+    ASSERT_FALSE(r.ok()) << n.name();
+    EXPECT_EQ(r.status().code(), Status::Code::kInvalidArgument);
+    EXPECT_NE(r.status().message().find(why), std::string::npos) << r.status().message();
+  };
+  // A node the file does not name, with no rule for it (or another data center's rule).
+  refused(AgentNode("stranger", "dc-a", "10.0.1.9"), "no agents: rule");
+  refused(AgentNode("extra-1", "dc-s", "10.0.3.9"), "no agents: rule");
+  // More GPUs than the rule allows, or than any node may have.
+  refused(AgentNode("extra-1", "dc-a", "10.0.1.9", 5), "the 4 the cluster file's agents rule");
+  refused(AgentNode("extra-1", "dc-a", "10.0.1.9", 65), "must be 1-64");
+  // A file node keeps the file's GPU count, and its host where the file gives one.
+  refused(AgentNode("hosta", "dc-a", "10.0.1.2", 8), "the cluster file gives node hosta 1");
+  refused(AgentNode("hoste", "dc-s", "10.9.9.9", 2), "the cluster file gives node hoste host 10.0.3.2");
+  // Absurd figures and hosts read as options.
+  v1::Node huge = AgentNode("extra-1", "dc-a", "10.0.1.9");
+  huge.mutable_gpus(0)->set_memory_gb(1e9);
+  refused(huge, "node.gpus[0].memory_gb");
+  v1::Node infinite = AgentNode("extra-1", "dc-a", "10.0.1.9");
+  infinite.mutable_gpus(0)->set_tflops(std::numeric_limits<double>::infinity());
+  refused(infinite, "node.gpus[0].tflops");
+  v1::Node nan = AgentNode("extra-1", "dc-a", "10.0.1.9");
+  nan.mutable_gpus(0)->set_memory_gb(std::nan(""));
+  refused(nan, "node.gpus[0].memory_gb");
+  refused(AgentNode("extra-1", "dc-a", "-oProxyCommand=touch"), "must not start with '-'");
+  // What the rules allow still registers.
+  EXPECT_TRUE(core_->RegisterNode(AgentNode("extra-1", "dc-a", "10.0.1.9", 4)).ok());
+  EXPECT_TRUE(core_->RegisterNode(AgentNode("hoste", "dc-s", "10.0.3.2", 2)).ok());
 }
 
 TEST_F(NodesTest, DeregisterForgetsAgentNodesAndResetsFileNodes) {

@@ -28,7 +28,7 @@ class RestartTest : public ::testing::Test {
     std::filesystem::remove_all(dir_);
     store_ = std::move(OpenSqliteStateStore(dir_.string())).value();
     // One data center whose only node comes from an agent.
-    Topology cluster = ParseClusterYaml("data_centers: [{name: dc}]", "cluster.yaml").value();
+    Topology cluster = ParseClusterYaml("data_centers: [{name: dc}]\nagents: [{name: \"n*\", data_center: dc}]", "cluster.yaml").value();
     SchedulerCoreOptions options;
     options.node_timeout_s = 100;
     options.node_probation_s = 10;
