@@ -96,7 +96,7 @@ Result<Principal> Authorizer::Authenticate(const std::string& authorization, dou
   for (const TokenEntry& e : tokens_)  // every entry compared: the time does not say which matched
     if (ConstantTimeEqual(token, e.token)) found = &e;
   if (found == nullptr || (found->expires_unix_s > 0 && now >= found->expires_unix_s)) return Unknown();
-  return Principal{found->name, found->role, ""};
+  return Principal{found->name, found->role, "", found->data_roots};
 }
 
 Status Allow(const Principal& who, Action action, const std::string& subject) {

@@ -25,6 +25,7 @@ struct Principal {
   std::string name;  // the token's name (an agent's is its node's); "job:<id>" for a job token
   Role role = Role::kAdmin;
   std::string job_id;  // role kJob: the one job it may act for
+  std::vector<std::string> data_roots;  // the token file's data_roots: what its jobs may read (empty: no narrowing)
 };
 
 // What a call wants to do, and to what.

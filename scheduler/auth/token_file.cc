@@ -8,6 +8,8 @@ namespace meridian::scheduler {
 
 namespace {
 
+constexpr size_t kMaxDataRoots = 64;
+
 constexpr size_t kMinTokenLength = 16;
 
 Result<Role> ParseRole(const std::string& s) {
@@ -61,6 +63,17 @@ Result<std::vector<TokenEntry>> LoadTokenFile(const std::string& path) {
         if (key == "name") e.name = kv.second.as<std::string>();
         else if (key == "token") e.token = kv.second.as<std::string>();
         else if (key == "expires") e.expires_unix_s = kv.second.as<double>();
+        else if (key == "data_roots") {
+          if (!kv.second.IsSequence() || kv.second.size() == 0 || kv.second.size() > kMaxDataRoots)
+            return Status::InvalidArgument(where + ".data_roots: expected a list of 1 to 64 absolute paths");
+          for (const YAML::Node& root : kv.second) {
+            const std::string dir = root.as<std::string>();
+            if (dir.empty() || dir.front() != '/' || dir.size() > 4096)
+              return Status::InvalidArgument(where + ".data_roots: \"" + dir.substr(0, 40) +
+                                             "\" is not an absolute path");
+            e.data_roots.push_back(dir);
+          }
+        }
         else if (key == "role") {
           Result<Role> role = ParseRole(kv.second.as<std::string>());
           if (!role.ok()) return Status::InvalidArgument(where + ".role: " + role.status().message());

@@ -26,6 +26,9 @@ struct TokenEntry {
   Role role = Role::kRead;
   std::string token;
   double expires_unix_s = 0;  // 0: never
+  // What this token's jobs may read (absolute paths), narrowing the
+  // daemon's --data-root; empty: the daemon's roots alone.
+  std::vector<std::string> data_roots;
 };
 
 // InvalidArgument naming the file, the entry and the field for anything

@@ -315,6 +315,13 @@ int main(int argc, char** argv) {
                  "Most WatchJob streams one token (or address) may hold open")
       ->check(CLI::Range(1, 100000))
       ->capture_default_str();
+  app.add_option("--max-submits-per-minute", d.limits.submits_per_minute,
+                 "Jobs a submit token may submit a minute, after its burst (cancelled ones count too)")
+      ->check(CLI::Range(0.001, 1e9))
+      ->capture_default_str();
+  app.add_option("--submit-burst", d.limits.submit_burst, "Jobs a submit token may submit at once")
+      ->check(CLI::Range(1.0, 1e9))
+      ->capture_default_str();
   app.add_option("--http", d.http,
                  "host:port for /healthz, /metrics (Prometheus) and the web dashboard (/), HTTPS with --tls-cert; "
                  "default: off");

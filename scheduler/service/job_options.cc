@@ -86,7 +86,7 @@ std::vector<std::string> InitFromCompanionFiles(const std::string& path) {
 }  // namespace
 
 Status CheckUnderDataRoots(const std::string& field, const std::string& pattern,
-                           const std::vector<std::string>& data_roots) {
+                           const std::vector<std::string>& data_roots, const std::string& roots_name) {
   if (data_roots.empty()) return Status::OK();
   std::vector<fs::path> roots;
   for (const std::string& r : data_roots) roots.push_back(Resolved(r));
@@ -95,7 +95,7 @@ Status CheckUnderDataRoots(const std::string& field, const std::string& pattern,
       if (Under(p, r)) return true;
     return false;
   };
-  const std::string why = "lies outside the data roots (--data-root) once .. and symbolic links are resolved";
+  const std::string why = "lies outside the data roots (" + roots_name + ") once .. and symbolic links are resolved";
   // The pattern's fixed part, then each file it matches (a link inside a
   // root may point out of it).
   const std::string fixed = pattern.substr(0, pattern.find_first_of("*?["));
@@ -121,7 +121,8 @@ Status CheckDataGlob(const std::string& field, const std::string& pattern) {
   return Status::OK();
 }
 
-Status CheckExtraArgs(const v1::TrainingOptions& training, const std::vector<std::string>& data_roots) {
+Status CheckExtraArgs(const v1::TrainingOptions& training, const std::vector<std::string>& data_roots,
+                      const std::string& roots_name) {
   const auto& args = training.extra_args();
   for (int i = 0; i < args.size(); ++i) {
     std::string name = args[i], value;
@@ -159,7 +160,7 @@ Status CheckExtraArgs(const v1::TrainingOptions& training, const std::vector<std
         break;
       case Allowed::kDataPath: {
         const std::string field = "spec.training.extra_args[" + std::to_string(i) + "] (" + name + ")";
-        MERIDIAN_RETURN_IF_ERROR(CheckUnderDataRoots(field, value, data_roots));
+        MERIDIAN_RETURN_IF_ERROR(CheckUnderDataRoots(field, value, data_roots, roots_name));
         // --init-from also opens the files of a Hugging Face model: those in
         // its directory, or the config.json beside a .safetensors file;
         // --vocab-dir GPT-2's two files. A link among them must not lead out
@@ -168,7 +169,7 @@ Status CheckExtraArgs(const v1::TrainingOptions& training, const std::vector<std
             name == "--vocab-dir" ? std::vector<std::string>{value + "/encoder.json", value + "/vocab.bpe"}
                                   : InitFromCompanionFiles(value);
         for (const std::string& file : companions) {
-          MERIDIAN_RETURN_IF_ERROR(CheckUnderDataRoots(field, file, data_roots));
+          MERIDIAN_RETURN_IF_ERROR(CheckUnderDataRoots(field, file, data_roots, roots_name));
         }
         break;
       }

@@ -16,8 +16,9 @@ namespace meridian::scheduler {
 
 // INVALID_ARGUMENT naming spec.training.extra_args[i], the option and why,
 // for an option not allowed, a value that is not valid, or an --init-from
-// outside `data_roots` (empty: any path).
-Status CheckExtraArgs(const v1::TrainingOptions& training, const std::vector<std::string>& data_roots);
+// outside `data_roots` (empty: any path; `roots_name` says whose they are).
+Status CheckExtraArgs(const v1::TrainingOptions& training, const std::vector<std::string>& data_roots,
+                      const std::string& roots_name = "--data-root");
 
 // A job's data globs must match files on the daemon's host, which sees the
 // same shared storage as the ranks: refusing at submit beats a job that
@@ -26,8 +27,9 @@ Status CheckDataGlob(const std::string& field, const std::string& pattern);
 
 // `pattern` (a path or a glob) and every file it matches must lie under
 // one of `data_roots` once `..` and symbolic links are resolved.
-// INVALID_ARGUMENT naming `field`. OK when data_roots is empty.
+// INVALID_ARGUMENT naming `field` and `roots_name` (the daemon's
+// --data-root, or a token's data_roots). OK when data_roots is empty.
 Status CheckUnderDataRoots(const std::string& field, const std::string& pattern,
-                           const std::vector<std::string>& data_roots);
+                           const std::vector<std::string>& data_roots, const std::string& roots_name = "--data-root");
 
 }  // namespace meridian::scheduler

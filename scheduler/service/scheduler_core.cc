@@ -343,14 +343,24 @@ v1::ListPoolsResponse SchedulerCore::ListPools() {
   return out;
 }
 
-Result<v1::Job> SchedulerCore::SubmitJob(const v1::JobSpec& spec, const std::string& owner) {
+namespace {
+
+// Every path the spec reads lies under `roots` (none: anywhere).
+Status CheckSpecUnderRoots(const v1::JobSpec& spec, const std::vector<std::string>& roots, const std::string& name) {
+  MERIDIAN_RETURN_IF_ERROR(CheckUnderDataRoots("spec.training.data", spec.training().data(), roots, name));
+  if (!spec.training().val_data().empty())
+    MERIDIAN_RETURN_IF_ERROR(CheckUnderDataRoots("spec.training.val_data", spec.training().val_data(), roots, name));
+  return CheckExtraArgs(spec.training(), roots, name);
+}
+
+}  // namespace
+
+Result<v1::Job> SchedulerCore::SubmitJob(const v1::JobSpec& spec, const std::string& owner,
+                                         const std::vector<std::string>& owner_data_roots) {
   MERIDIAN_RETURN_IF_ERROR(ValidateSpec(spec));
-  MERIDIAN_RETURN_IF_ERROR(CheckUnderDataRoots("spec.training.data", spec.training().data(), options_.data_roots));
-  if (!spec.training().val_data().empty()) {
-    MERIDIAN_RETURN_IF_ERROR(
-        CheckUnderDataRoots("spec.training.val_data", spec.training().val_data(), options_.data_roots));
-  }
-  MERIDIAN_RETURN_IF_ERROR(CheckExtraArgs(spec.training(), options_.data_roots));
+  // The daemon's roots, then the token's own, which narrow them.
+  MERIDIAN_RETURN_IF_ERROR(CheckSpecUnderRoots(spec, options_.data_roots, "--data-root"));
+  MERIDIAN_RETURN_IF_ERROR(CheckSpecUnderRoots(spec, owner_data_roots, "this token's data_roots"));
   if (options_.check_data_paths) {
     MERIDIAN_RETURN_IF_ERROR(CheckDataGlob("spec.training.data", spec.training().data()));
     if (!spec.training().val_data().empty())

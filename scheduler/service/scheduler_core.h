@@ -74,7 +74,10 @@ class SchedulerCore {
   v1::ListPoolsResponse ListPools();
 
   // `owner`: the submitting token's name, kept in the job.
-  Result<v1::Job> SubmitJob(const v1::JobSpec& spec, const std::string& owner = "");
+  // `owner_data_roots`: the token's own data roots (token file
+  // `data_roots:`), which narrow the daemon's; empty: the daemon's alone.
+  Result<v1::Job> SubmitJob(const v1::JobSpec& spec, const std::string& owner = "",
+                            const std::vector<std::string>& owner_data_roots = {});
   Result<v1::Job> GetJob(const std::string& id);
   std::vector<v1::Job> ListJobs(const std::vector<v1::JobState>& states);
   Result<v1::Job> CancelJob(const std::string& id);

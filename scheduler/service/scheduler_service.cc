@@ -1,7 +1,5 @@
 #include "scheduler/service/scheduler_service.h"
 
-#include "common/untrusted_file.h"
-
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
@@ -9,6 +7,8 @@
 #include <filesystem>
 
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
+
+#include "common/untrusted_file.h"
 
 namespace meridian::scheduler {
 
@@ -131,7 +131,19 @@ grpc::Status SchedulerService::SubmitJob(grpc::ServerContext* ctx, const v1::Sub
   Principal who;
   if (grpc::Status s = Check(ctx, Action::kSubmit, "", &who); !s.ok()) return s;
   if (!req->has_spec()) return ToGrpc(Status::InvalidArgument("spec: missing"));
-  auto job = core_->SubmitJob(req->spec(), authorizer_ != nullptr && authorizer_->enabled() ? who.name : "");
+  if (who.role == Role::kSubmit) {
+    const double wait_s = submit_rate_.Take(who.name, NowUnixSeconds());
+    if (wait_s > 0) {
+      char text[160];
+      std::snprintf(text, sizeof text,
+                    "this token submits at most %g jobs a minute, %g at once (--max-submits-per-minute, "
+                    "--submit-burst): try again in %.1f s",
+                    limits_.submits_per_minute, limits_.submit_burst, wait_s);
+      return ToGrpc(Status::ResourceExhausted(text));
+    }
+  }
+  auto job = core_->SubmitJob(req->spec(), authorizer_ != nullptr && authorizer_->enabled() ? who.name : "",
+                              who.data_roots);
   if (!job.ok()) return ToGrpc(job.status());
   *resp->mutable_job() = *job;
   return grpc::Status::OK;

@@ -14,6 +14,7 @@
 
 #include "meridian/v1/scheduler.grpc.pb.h"
 #include "scheduler/auth/authorizer.h"
+#include "scheduler/service/rate_limiter.h"
 #include "scheduler/service/scheduler_core.h"
 
 namespace meridian::scheduler {
@@ -24,6 +25,10 @@ grpc::Status ToGrpc(const Status& status);
 struct ServiceLimits {
   int max_message_bytes = 4 << 20;  // --max-message-bytes: larger requests are refused by the transport
   int max_watches_per_client = 16;  // --max-watches-per-client: open WatchJob/StreamJobLog streams per token (or address)
+  // --max-submits-per-minute and --submit-burst: a submit token's jobs, each
+  // submit counted (cancelled jobs too). Admin tokens are not limited.
+  double submits_per_minute = 60;
+  double submit_burst = 30;
 };
 
 class SchedulerService final : public v1::Scheduler::Service {
@@ -31,7 +36,10 @@ class SchedulerService final : public v1::Scheduler::Service {
   // `authorizer` may be null: no authentication (every caller is admin).
   explicit SchedulerService(SchedulerCore* core, const Authorizer* authorizer = nullptr,
                             ServiceLimits limits = ServiceLimits())
-      : core_(core), authorizer_(authorizer), limits_(limits) {}
+      : core_(core),
+        authorizer_(authorizer),
+        limits_(limits),
+        submit_rate_(limits.submits_per_minute, limits.submit_burst) {}
   const ServiceLimits& limits() const { return limits_; }
   // Makes open WatchJob and StreamJobLog streams return (server shutdown).
   void Stop() { stopping_ = true; }
@@ -87,6 +95,7 @@ class SchedulerService final : public v1::Scheduler::Service {
   SchedulerCore* core_;
   const Authorizer* authorizer_;
   ServiceLimits limits_;
+  RateLimiter submit_rate_;  // per submit token
   std::mutex watches_mu_;
   std::map<std::string, int> watches_;  // client -> open watches
   std::atomic<bool> stopping_{false};

@@ -286,6 +286,20 @@ TEST(TokenFile, MalformedEntriesAreNamedWithoutEchoingTokens) {
   EXPECT_EQ(repeated.find("0123456789abcdef"), std::string::npos);
 }
 
+TEST(TokenFile, DataRootsAreAbsolutePathsPerToken) {
+  const fs::path path = fs::path(::testing::TempDir()) / "roots.yaml";
+  Write(path, "tokens:\n  - {name: alice, role: submit, token: \"alice-token-0123456789\", data_roots: [/data/alice]}\n");
+  Result<std::vector<TokenEntry>> r = LoadTokenFile(path.string());
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ((*r)[0].data_roots, std::vector<std::string>{"/data/alice"});
+  for (const char* bad : {"data_roots: [data/alice]", "data_roots: []", "data_roots: /data", "data_roots: [\"\"]"}) {
+    Write(path, std::string("tokens:\n  - {name: a, role: submit, token: \"alice-token-0123456789\", ") + bad + "}\n");
+    r = LoadTokenFile(path.string());
+    ASSERT_FALSE(r.ok()) << bad;
+    EXPECT_NE(r.status().message().find("tokens[0].data_roots"), std::string::npos) << r.status().message();
+  }
+}
+
 // Found by token_file_fuzz: a key that is not a plain string threw out of
 // the loader (and would have ended the daemon on SIGHUP).
 TEST(TokenFile, KeysThatAreNotStringsAreRefused) {
@@ -338,6 +352,45 @@ TEST_F(LimitsTest, WaitingJobsAreLimitedInAllAndPerToken) {
   s = Submit(*bob);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
   EXPECT_NE(s.error_message().find("--max-queued-jobs 3"), std::string::npos) << s.error_message();
+}
+
+// Submit+cancel loops: the queue limit counts only waiting jobs, the rate
+// counts every submit. Admin tokens are not limited.
+TEST_F(LimitsTest, SubmitsPerTokenAreRateLimitedCancelledJobsIncluded) {
+  ServiceLimits limits;
+  limits.submits_per_minute = 1;
+  limits.submit_burst = 3;
+  StartWith(SchedulerCoreOptions(), limits);
+  auto alice = Client("alice-token-0123456789");
+  for (int i = 0; i < 3; ++i) {
+    grpc::ClientContext ctx;
+    v1::SubmitJobRequest req;
+    *req.mutable_spec() = TinyJob(1, 1);
+    v1::SubmitJobResponse r;
+    ASSERT_TRUE(alice->SubmitJob(&ctx, req, &r).ok());
+    grpc::ClientContext cancel_ctx;
+    v1::CancelJobRequest cancel;
+    cancel.set_id(r.job().id());
+    v1::CancelJobResponse cancelled;
+    ASSERT_TRUE(alice->CancelJob(&cancel_ctx, cancel, &cancelled).ok());
+  }
+  grpc::Status s = Submit(*alice);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_NE(s.error_message().find("--max-submits-per-minute"), std::string::npos) << s.error_message();
+  EXPECT_TRUE(Submit(*Client("bob-token-0123456789ab")).ok());  // a bucket per token
+  EXPECT_TRUE(Submit(*Client("admin-token-0123456789")).ok());
+}
+
+TEST(RateLimiter, RefillsAtItsRateUpToItsBurst) {
+  RateLimiter r(/*per_minute=*/60, /*burst=*/2);
+  EXPECT_EQ(r.Take("a", 100.0), 0.0);
+  EXPECT_EQ(r.Take("a", 100.0), 0.0);
+  EXPECT_NEAR(r.Take("a", 100.0), 1.0, 1e-9);   // empty: one a second
+  EXPECT_EQ(r.Take("a", 101.0), 0.0);
+  EXPECT_EQ(r.Take("b", 101.0), 0.0);           // its own bucket
+  EXPECT_EQ(r.Take("a", 1000.0), 0.0);          // refilled, but only to the burst
+  EXPECT_EQ(r.Take("a", 1000.0), 0.0);
+  EXPECT_GT(r.Take("a", 1000.0), 0.0);
 }
 
 TEST_F(LimitsTest, ARequestPastTheRankLimitIsRefusedNamingIt) {

@@ -121,5 +121,29 @@ TEST_F(DataRootsTest, SubmitRefusesDataOutsideTheRootsNamingTheField) {
   ExpectRefused(core.SubmitJob(exporting).status(), "--export-llmc");
 }
 
+// A token's own data_roots narrow the daemon's: alice reads only her folder.
+TEST_F(DataRootsTest, ATokensDataRootsNarrowTheDaemons) {
+  fs::create_directories(base_ / "root/alice");
+  std::ofstream(base_ / "root/alice/train_000.bin") << "x";
+  auto store = std::move(OpenSqliteStateStore((base_ / "state").string())).value();
+  FakeLauncher launcher;
+  SchedulerCoreOptions options;
+  options.data_roots = roots_;
+  SchedulerCore core(DefaultCluster(4), store.get(), &launcher, options);
+  ASSERT_TRUE(core.Recover().ok());
+  const std::vector<std::string> alice = {P("root/alice")};
+  EXPECT_TRUE(core.SubmitJob(TinyJob(1, 1, P("root/alice/train_*.bin")), "alice", alice).ok());
+  Result<v1::Job> others = core.SubmitJob(TinyJob(1, 1, P("root/train_000.bin")), "alice", alice);
+  ASSERT_FALSE(others.ok());
+  ExpectRefused(others.status(), "this token's data_roots");
+  v1::JobSpec init = TinyJob(1, 1, P("root/alice/train_000.bin"));
+  init.mutable_training()->add_extra_args("--init-from");
+  init.mutable_training()->add_extra_args(P("root/train_000.bin"));
+  ExpectRefused(core.SubmitJob(init, "alice", alice).status(), "extra_args[1] (--init-from)");
+  // Roots of its own do not widen the daemon's.
+  ExpectRefused(core.SubmitJob(TinyJob(1, 1, P("outside/secret.bin")), "alice", {P("outside")}).status(),
+                "(--data-root)");
+}
+
 }  // namespace
 }  // namespace meridian::scheduler
