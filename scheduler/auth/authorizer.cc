@@ -73,30 +73,41 @@ Status Authorizer::Reload() {
   return Status::OK();
 }
 
-std::string Authorizer::JobToken(const std::string& job_id) const {
+// job.<id>.<attempt>.<HMAC-SHA256 of "<id>.<attempt>" under the daemon's key>
+std::string Authorizer::JobToken(const std::string& job_id, int attempt) const {
+  const std::string subject = job_id + "." + std::to_string(attempt);
   unsigned char mac[EVP_MAX_MD_SIZE];
   unsigned int n = 0;
-  HMAC(EVP_sha256(), key_.data(), (int)key_.size(), reinterpret_cast<const unsigned char*>(job_id.data()),
-       job_id.size(), mac, &n);
-  return kJobTokenPrefix + job_id + "." + Hex(mac, n);
+  HMAC(EVP_sha256(), key_.data(), (int)key_.size(), reinterpret_cast<const unsigned char*>(subject.data()),
+       subject.size(), mac, &n);
+  return kJobTokenPrefix + subject + "." + Hex(mac, n);
 }
 
 Result<Principal> Authorizer::Authenticate(const std::string& authorization, double now) const {
-  if (!enabled()) return Principal{"anyone", Role::kAdmin, ""};
+  if (!enabled()) return Principal{"anyone", Role::kAdmin, "", 0, {}};
   if (authorization.rfind(kBearer, 0) != 0) return Unknown();
   const std::string token = authorization.substr(std::strlen(kBearer));
   if (token.rfind(kJobTokenPrefix, 0) == 0) {
-    const size_t dot = token.rfind('.');
-    const std::string job_id = token.substr(std::strlen(kJobTokenPrefix), dot - std::strlen(kJobTokenPrefix));
-    if (dot == std::string::npos || job_id.empty() || !ConstantTimeEqual(token, JobToken(job_id))) return Unknown();
-    return Principal{"job:" + job_id, Role::kJob, job_id};
+    const size_t start = std::strlen(kJobTokenPrefix);
+    const size_t mac_dot = token.rfind('.');
+    const size_t attempt_dot = mac_dot == std::string::npos || mac_dot == 0 ? std::string::npos
+                                                                            : token.rfind('.', mac_dot - 1);
+    if (attempt_dot == std::string::npos || attempt_dot < start) return Unknown();
+    const std::string job_id = token.substr(start, attempt_dot - start);
+    const std::string attempt_text = token.substr(attempt_dot + 1, mac_dot - attempt_dot - 1);
+    if (job_id.empty() || attempt_text.empty() || attempt_text.size() > 9 ||
+        attempt_text.find_first_not_of("0123456789") != std::string::npos)
+      return Unknown();
+    const int attempt = std::stoi(attempt_text);
+    if (!ConstantTimeEqual(token, JobToken(job_id, attempt))) return Unknown();
+    return Principal{"job:" + job_id, Role::kJob, job_id, attempt, {}};
   }
   std::shared_lock<std::shared_mutex> lock(mu_);
   const TokenEntry* found = nullptr;
   for (const TokenEntry& e : tokens_)  // every entry compared: the time does not say which matched
     if (ConstantTimeEqual(token, e.token)) found = &e;
   if (found == nullptr || (found->expires_unix_s > 0 && now >= found->expires_unix_s)) return Unknown();
-  return Principal{found->name, found->role, "", found->data_roots};
+  return Principal{found->name, found->role, "", 0, found->data_roots};
 }
 
 Status Allow(const Principal& who, Action action, const std::string& subject) {

@@ -25,6 +25,7 @@ struct Principal {
   std::string name;  // the token's name (an agent's is its node's); "job:<id>" for a job token
   Role role = Role::kAdmin;
   std::string job_id;  // role kJob: the one job it may act for
+  int attempt = 0;     // role kJob: the launch of that job it was made for
   std::vector<std::string> data_roots;  // the token file's data_roots: what its jobs may read (empty: no narrowing)
 };
 
@@ -50,8 +51,10 @@ class Authorizer {
   Status Reload();
   // `authorization`: the request's "authorization" metadata ("" if none).
   Result<Principal> Authenticate(const std::string& authorization, double now_unix_s) const;
-  // The token the ranks of `job_id` get.
-  std::string JobToken(const std::string& job_id) const;
+  // The token the ranks of attempt `attempt` (Job.launches) of `job_id`
+  // get: good only while that attempt is the job's current one, which the
+  // service checks (JobTokenIsCurrent).
+  std::string JobToken(const std::string& job_id, int attempt) const;
 
  private:
   Authorizer(std::string token_file, std::string key) : token_file_(std::move(token_file)), key_(std::move(key)) {}

@@ -196,7 +196,8 @@ int RunDaemon(const DaemonOptions& o) {
     if (const char* v = std::getenv(name)) lo.settings.rank_env.push_back(std::string(name) + "=" + v);
   ClusterLauncher cluster_launcher(*topo, lo);
   if ((*authorizer)->enabled())
-    cluster_launcher.SetJobTokens([a = authorizer->get()](const std::string& id) { return a->JobToken(id); });
+    cluster_launcher.SetJobTokens(
+        [a = authorizer->get()](const std::string& id, int attempt) { return a->JobToken(id, attempt); });
   DryRunLauncher dry_run_launcher;
   Launcher* launcher = o.dry_run ? static_cast<Launcher*>(&dry_run_launcher) : &cluster_launcher;
   DaemonMetrics metrics;

@@ -42,7 +42,7 @@ Result<int64_t> ClusterLauncher::Launch(const v1::Job& job) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     settings = options_.settings;
-    if (job_token_) settings.rank_env.push_back("MERIDIAN_JOB_TOKEN=" + job_token_(job.id()));
+    if (job_token_) settings.rank_env.push_back("MERIDIAN_JOB_TOKEN=" + job_token_(job.id(), job.launches()));
   }
   const RunAs* as = options_.run_as ? &*options_.run_as : nullptr;
   MERIDIAN_ASSIGN_OR_RETURN(LaunchDirectory launch_dir, LaunchDirectory::Prepare(JobRoot(), job.id(), as));

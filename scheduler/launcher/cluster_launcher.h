@@ -37,8 +37,8 @@ class ClusterLauncher : public Launcher {
     std::lock_guard<std::mutex> lock(mu_);
     options_.settings.scheduler_address = address;
   }
-  // The token a job's ranks present (MERIDIAN_JOB_TOKEN); none when unset.
-  void SetJobTokens(std::function<std::string(const std::string& job_id)> token_for) {
+  // The token a job attempt's ranks present (MERIDIAN_JOB_TOKEN); none when unset.
+  void SetJobTokens(std::function<std::string(const std::string& job_id, int attempt)> token_for) {
     std::lock_guard<std::mutex> lock(mu_);
     job_token_ = std::move(token_for);
   }
@@ -61,7 +61,7 @@ class ClusterLauncher : public Launcher {
   JobProcesses processes_;
   std::mutex mu_;
   std::map<std::string, DataCenter> slurm_jobs_;  // running job id -> its Slurm data center
-  std::function<std::string(const std::string&)> job_token_;
+  std::function<std::string(const std::string&, int)> job_token_;
 };
 
 }  // namespace meridian::scheduler

@@ -38,7 +38,7 @@ void SendError(httplib::Response& res, const Status& status) {
 // 401 or 403 (as JSON when `json`).
 std::optional<Principal> Admitted(const httplib::Request& req, httplib::Response& res, const Authorizer* authorizer,
                                   bool json = false) {
-  if (authorizer == nullptr || !authorizer->enabled()) return Principal{"anyone", Role::kAdmin, ""};
+  if (authorizer == nullptr || !authorizer->enabled()) return Principal{"anyone", Role::kAdmin, "", 0, {}};
   Result<Principal> who = authorizer->Authenticate(req.get_header_value("Authorization"), NowUnixSeconds());
   Status refused;
   if (!who.ok()) {

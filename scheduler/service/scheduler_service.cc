@@ -41,7 +41,7 @@ grpc::Status ToGrpc(const Status& status) {
 }
 
 Result<Principal> SchedulerService::Caller(grpc::ServerContext* ctx) const {
-  if (authorizer_ == nullptr) return Principal{"anyone", Role::kAdmin, ""};
+  if (authorizer_ == nullptr) return Principal{"anyone", Role::kAdmin, "", 0, {}};
   std::string authorization;
   const auto& md = ctx->client_metadata();
   if (auto it = md.find("authorization"); it != md.end()) authorization.assign(it->second.data(), it->second.size());
@@ -90,6 +90,17 @@ grpc::Status SchedulerService::CheckJob(grpc::ServerContext* ctx, Action action,
   }
   if (Status allowed = Allow(*caller, action, owner); !allowed.ok()) return ToGrpc(allowed);
   if (who != nullptr) *who = *caller;
+  return grpc::Status::OK;
+}
+
+grpc::Status SchedulerService::CheckAttemptIsCurrent(const Principal& who, const std::string& job_id) const {
+  if (who.role != Role::kJob) return grpc::Status::OK;
+  auto job = core_->GetJob(job_id);
+  if (!job.ok()) return ToGrpc(job.status());
+  const bool ended = job->state() == v1::SUCCEEDED || job->state() == v1::FAILED || job->state() == v1::CANCELLED;
+  if (ended || job->launches() != who.attempt)
+    return ToGrpc(Status::Unauthenticated("this job token was for attempt " + std::to_string(who.attempt) + " of " +
+                                          job_id + ", which is over"));
   return grpc::Status::OK;
 }
 
@@ -288,8 +299,10 @@ grpc::Status SchedulerService::Plan(grpc::ServerContext* ctx, const v1::PlanRequ
 
 grpc::Status SchedulerService::GetAssignment(grpc::ServerContext* ctx, const v1::GetAssignmentRequest* req,
                                              v1::GetAssignmentResponse* resp) {
-  if (grpc::Status s = Check(ctx, Action::kRankCall, req->job_id()); !s.ok()) return s;
+  Principal who;
+  if (grpc::Status s = Check(ctx, Action::kRankCall, req->job_id(), &who); !s.ok()) return s;
   if (req->job_id().empty()) return ToGrpc(Status::InvalidArgument("job_id: missing"));
+  if (grpc::Status s = CheckAttemptIsCurrent(who, req->job_id()); !s.ok()) return s;
   auto a = core_->GetAssignment(req->job_id(), req->rank());
   if (!a.ok()) return ToGrpc(a.status());
   *resp = *a;
@@ -298,8 +311,10 @@ grpc::Status SchedulerService::GetAssignment(grpc::ServerContext* ctx, const v1:
 
 grpc::Status SchedulerService::ReportProgress(grpc::ServerContext* ctx, const v1::ReportProgressRequest* req,
                                               v1::ReportProgressResponse* resp) {
-  if (grpc::Status s = Check(ctx, Action::kRankCall, req->job_id()); !s.ok()) return s;
+  Principal who;
+  if (grpc::Status s = Check(ctx, Action::kRankCall, req->job_id(), &who); !s.ok()) return s;
   if (req->job_id().empty()) return ToGrpc(Status::InvalidArgument("job_id: missing"));
+  if (grpc::Status s = CheckAttemptIsCurrent(who, req->job_id()); !s.ok()) return s;
   auto state = core_->ReportProgress(req->job_id(), req->progress());
   if (!state.ok()) return ToGrpc(state.status());
   resp->set_state(*state);

@@ -71,6 +71,9 @@ class SchedulerService final : public v1::Scheduler::Service {
   // For calls about one job (a submit token may act on its own jobs only).
   grpc::Status CheckJob(grpc::ServerContext* ctx, Action action, const std::string& id,
                         Principal* who = nullptr) const;
+  // A job token is good only for its attempt while that attempt is the
+  // job's current one: UNAUTHENTICATED once the job was relaunched or ended.
+  grpc::Status CheckAttemptIsCurrent(const Principal& who, const std::string& job_id) const;
 
   // Who a client is for its limits: its token's name, or its address.
   std::string ClientKey(grpc::ServerContext* ctx, const Principal& who) const;

@@ -195,15 +195,42 @@ TEST_F(AuthTest, AJobTokenActsForItsJobOnly) {
   v1::Job a, b;
   ASSERT_TRUE(Submit(*admin, &a).ok());
   ASSERT_TRUE(Submit(*admin, &b).ok());
-  auto ranks_of_a = Client(authorizer_->JobToken(a.id()));
+  auto ranks_of_a = Client(authorizer_->JobToken(a.id(), a.launches()));
   EXPECT_TRUE(Assignment(*ranks_of_a, a.id()).ok());
   EXPECT_EQ(Assignment(*ranks_of_a, b.id()).error_code(), grpc::StatusCode::PERMISSION_DENIED);
   EXPECT_EQ(Submit(*ranks_of_a).error_code(), grpc::StatusCode::PERMISSION_DENIED);
   EXPECT_EQ(Assignment(*Client("alice-token-0123456789"), a.id()).error_code(), grpc::StatusCode::PERMISSION_DENIED);
   // A token for another job id is not made by editing the id.
-  std::string forged = authorizer_->JobToken(a.id());
+  std::string forged = authorizer_->JobToken(a.id(), a.launches());
   forged.replace(forged.find(a.id()), a.id().size(), b.id());
   EXPECT_EQ(Assignment(*Client(forged), b.id()).error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  // Nor one for another attempt by editing the attempt.
+  std::string next = authorizer_->JobToken(a.id(), a.launches());
+  next.replace(next.find("." + std::to_string(a.launches()) + "."), 3, "." + std::to_string(a.launches() + 1) + ".");
+  EXPECT_EQ(Assignment(*Client(next), a.id()).error_code(), grpc::StatusCode::UNAUTHENTICATED);
+}
+
+// A job token expires with its attempt: once the job is relaunched (a
+// rank died) or ended, the old attempt's ranks are turned away.
+TEST_F(AuthTest, AJobTokenEndsWithItsAttempt) {
+  Start();
+  auto admin = Client("admin-token-0123456789");
+  v1::Job a;
+  ASSERT_TRUE(Submit(*admin, &a).ok());
+  ASSERT_EQ(a.launches(), 1);
+  auto first = Client(authorizer_->JobToken(a.id(), 1));
+  EXPECT_TRUE(Assignment(*first, a.id()).ok());
+  launcher_.Exit(a.id(), 1);  // a rank failed: the job restarts as attempt 2
+  auto job = core_->GetJob(a.id());
+  ASSERT_TRUE(job.ok());
+  ASSERT_EQ(job->launches(), 2) << v1::JobState_Name(job->state());
+  grpc::Status stale = Assignment(*first, a.id());
+  EXPECT_EQ(stale.error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_NE(stale.error_message().find("attempt 1"), std::string::npos) << stale.error_message();
+  auto second = Client(authorizer_->JobToken(a.id(), 2));
+  EXPECT_TRUE(Assignment(*second, a.id()).ok());
+  launcher_.Exit(a.id(), 0);  // it succeeds: no attempt is current any more
+  EXPECT_EQ(Assignment(*second, a.id()).error_code(), grpc::StatusCode::UNAUTHENTICATED);
 }
 
 TEST_F(AuthTest, ATokenTakenOutOfTheFileIsRevokedOnReload) {

@@ -54,7 +54,7 @@ class DashboardTest : public ::testing::Test {
   std::unique_ptr<DirLauncher> launcher_;
   std::unique_ptr<StateStore> store_;
   std::unique_ptr<SchedulerCore> core_;
-  const Principal admin_{"anyone", Role::kAdmin, ""};
+  const Principal admin_{"anyone", Role::kAdmin, "", 0, {}};
 };
 
 TEST_F(DashboardTest, JobRowsCarryLayoutPlacementAndProgressAndFilterByState) {
@@ -187,7 +187,7 @@ TEST_F(DashboardTest, TheLogTailIsTheLastLinesWithinTheByteCap) {
 TEST_F(DashboardTest, ASubmitTokenSeesOnlyItsOwnJobs) {
   ASSERT_TRUE(core_->SubmitJob(TinyJob(1, 1), "alice").ok());
   ASSERT_TRUE(core_->SubmitJob(TinyJob(1, 1), "bob").ok());
-  const Principal alice{"alice", Role::kSubmit, ""};
+  const Principal alice{"alice", Role::kSubmit, "", 0, {}};
   auto jobs = JobsJson(*core_, alice, "");
   ASSERT_TRUE(jobs.ok());
   ASSERT_EQ((*jobs)["jobs"].size(), 1u);
@@ -195,13 +195,13 @@ TEST_F(DashboardTest, ASubmitTokenSeesOnlyItsOwnJobs) {
   EXPECT_TRUE(JobJson(*core_, alice, "job-000001").ok());
   EXPECT_EQ(HttpStatusFor(JobJson(*core_, alice, "job-000002").status()), 403);
   EXPECT_EQ(HttpStatusFor(JobMetricsJson(*core_, alice, "job-000002", -1).status()), 403);
-  const Principal agent{"n1", Role::kAgent, ""};
+  const Principal agent{"n1", Role::kAgent, "", 0, {}};
   EXPECT_EQ(HttpStatusFor(JobsJson(*core_, agent, "").status()), 403);
 }
 
 TEST_F(DashboardTest, TheHttpPortServesThePagesAndTheApiWithJsonErrors) {
   DaemonMetrics metrics;
-  auto server = DaemonHttpServer::Start(HttpOptions{"127.0.0.1:0", "", ""}, core_.get(), &metrics, nullptr);
+  auto server = DaemonHttpServer::Start(HttpOptions{"127.0.0.1:0", "", "", {}}, core_.get(), &metrics, nullptr);
   ASSERT_TRUE(server.ok()) << server.status().ToString();
   ASSERT_TRUE(core_->SubmitJob(TinyJob(2, 1)).ok());
   httplib::Client c("127.0.0.1", (*server)->port());
@@ -247,7 +247,7 @@ TEST_F(DashboardTest, TheApiWantsATokenAsMetricsDoesButThePageLoadsWithout) {
   auto authorizer = Authorizer::Create((dir_ / "tokens.yaml").string(), (dir_ / "job.key").string());
   ASSERT_TRUE(authorizer.ok());
   DaemonMetrics metrics;
-  auto server = DaemonHttpServer::Start(HttpOptions{"127.0.0.1:0", "", ""}, core_.get(), &metrics,
+  auto server = DaemonHttpServer::Start(HttpOptions{"127.0.0.1:0", "", "", {}}, core_.get(), &metrics,
                                         authorizer->get());
   ASSERT_TRUE(server.ok());
   httplib::Client c("127.0.0.1", (*server)->port());

@@ -141,8 +141,8 @@ TEST_F(ObserveTest, TheMetricsShowJobsQueueNodesAndRunningJobs) {
   EXPECT_TRUE(Contains(text, "meridian_gpus{data_center=\"dc-east\",use=\"used\"} 2")) << text;
   // Per-job series only for those who may read the job: a submit token
   // sees its own jobs' (this one has no owner), read and admin tokens all.
-  const Principal alice{"alice", Role::kSubmit, ""};
-  const Principal grafana{"grafana", Role::kRead, ""};
+  const Principal alice{"alice", Role::kSubmit, "", 0, {}};
+  const Principal grafana{"grafana", Role::kRead, "", 0, {}};
   EXPECT_FALSE(Contains(metrics_.Render(*core_, &alice), "job=\"job-000001\""));
   EXPECT_TRUE(Contains(metrics_.Render(*core_, &alice), "meridian_jobs{state=\"RUNNING\"} 1"));
   EXPECT_TRUE(Contains(metrics_.Render(*core_, &grafana), "job=\"job-000001\""));
@@ -154,7 +154,7 @@ TEST_F(ObserveTest, TheMetricsShowJobsQueueNodesAndRunningJobs) {
 TEST_F(ObserveTest, ASubmitTokenSeesTheSeriesOfItsOwnJobsOnly) {
   ASSERT_TRUE(core_->SubmitJob(TinyJob(1, 1), "alice").ok());
   ASSERT_TRUE(core_->SubmitJob(TinyJob(1, 1), "bob").ok());
-  const Principal alice{"alice", Role::kSubmit, ""};
+  const Principal alice{"alice", Role::kSubmit, "", 0, {}};
   const std::string text = metrics_.Render(*core_, &alice);
   EXPECT_TRUE(Contains(text, "meridian_job_restarts{job=\"job-000001\"")) << text;
   EXPECT_FALSE(Contains(text, "job-000002")) << text;
@@ -192,7 +192,7 @@ TEST_F(ObserveTest, TheHttpPortRefusesForeignHostsBigBodiesAndSendsSecurityHeade
 }
 
 TEST_F(ObserveTest, TheHttpPortServesHealthAndMetricsAndChecksTokens) {
-  auto plain = DaemonHttpServer::Start(HttpOptions{"127.0.0.1:0", "", ""}, core_.get(), &metrics_, nullptr);
+  auto plain = DaemonHttpServer::Start(HttpOptions{"127.0.0.1:0", "", "", {}}, core_.get(), &metrics_, nullptr);
   ASSERT_TRUE(plain.ok()) << plain.status().ToString();
   httplib::Client client("127.0.0.1", (*plain)->port());
   auto health = client.Get("/healthz");
@@ -209,7 +209,7 @@ TEST_F(ObserveTest, TheHttpPortServesHealthAndMetricsAndChecksTokens) {
                                          "  - {name: n1, role: agent, token: \"agent-token-0123456789\"}\n";
   auto authorizer = Authorizer::Create((dir_ / "tokens.yaml").string(), (dir_ / "job.key").string());
   ASSERT_TRUE(authorizer.ok());
-  auto secured = DaemonHttpServer::Start(HttpOptions{"127.0.0.1:0", "", ""}, core_.get(), &metrics_,
+  auto secured = DaemonHttpServer::Start(HttpOptions{"127.0.0.1:0", "", "", {}}, core_.get(), &metrics_,
                                          authorizer->get());
   ASSERT_TRUE(secured.ok());
   httplib::Client c("127.0.0.1", (*secured)->port());
@@ -220,10 +220,10 @@ TEST_F(ObserveTest, TheHttpPortServesHealthAndMetricsAndChecksTokens) {
 }
 
 TEST_F(ObserveTest, AnAddressInUseIsAnErrorNamingIt) {
-  auto first = DaemonHttpServer::Start(HttpOptions{"127.0.0.1:0", "", ""}, core_.get(), &metrics_, nullptr);
+  auto first = DaemonHttpServer::Start(HttpOptions{"127.0.0.1:0", "", "", {}}, core_.get(), &metrics_, nullptr);
   ASSERT_TRUE(first.ok());
   const std::string taken = "127.0.0.1:" + std::to_string((*first)->port());
-  auto second = DaemonHttpServer::Start(HttpOptions{taken, "", ""}, core_.get(), &metrics_, nullptr);
+  auto second = DaemonHttpServer::Start(HttpOptions{taken, "", "", {}}, core_.get(), &metrics_, nullptr);
   ASSERT_FALSE(second.ok());
   EXPECT_TRUE(Contains(second.status().message(), taken)) << second.status().message();
 }

@@ -109,13 +109,15 @@ wait_state() {
 }
 
 # bed_tokens [JOB]: every token of the bed, one per line: the token file's,
-# and JOB's job token (its secret part: the HMAC of the job id under the
-# daemon's key, as the daemon derives it).
+# and JOB's job tokens of its first attempts (their secret part: the HMAC
+# of "JOB.ATTEMPT" under the daemon's key, as the daemon derives it).
 bed_tokens() {
   cat "$MH_DIR"/tokens/*
   [[ -n ${1:-} ]] && python3 -c '
 import hashlib, hmac, sys
-print(hmac.new(open(sys.argv[1], "rb").read(), sys.argv[2].encode(), hashlib.sha256).hexdigest())' \
+key = open(sys.argv[1], "rb").read()
+for attempt in range(1, 11):
+    print(hmac.new(key, ("%s.%d" % (sys.argv[2], attempt)).encode(), hashlib.sha256).hexdigest())' \
     "$MH_STATE/job-token.key" "$1"
   true
 }
