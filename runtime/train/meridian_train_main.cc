@@ -5,6 +5,7 @@
 #include "common/log.h"
 #include "runtime/comm/mpi_communicator.h"
 #include "runtime/comm/self_communicator.h"
+#include "runtime/train/data_roots_check.h"
 #include "runtime/train/device_step.h"
 #include "runtime/train/scheduler_client.h"
 #include "runtime/train/train_options.h"
@@ -54,6 +55,10 @@ int main(int argc, char** argv) {
     scheduler = std::move(client).value();
     if (meridian::Status s = scheduler->ApplyAssignment(rank, &*options); !s.ok()) return fail(s);
   }
+  // The roots the daemon handed this rank, checked before anything is read.
+  if (meridian::Status s = meridian::CheckTrainerDataUnderRoots(*options, meridian::HandedRootsFromEnvironment());
+      !s.ok())
+    return fail(s);
   // On GPUs every group's float traffic goes through NCCL on device memory.
   if (options->device == "cuda") {
     auto cuda_world = meridian::SetUpCudaWorld(std::move(world), options->gpu);

@@ -38,10 +38,16 @@ Status CheckKeys(const YAML::Node& node, const std::string& where, std::initiali
 }
 
 Status Parse(const YAML::Node& root, const std::string& f, v1::JobSpec* spec) {
-  MERIDIAN_RETURN_IF_ERROR(CheckKeys(root, f, {"name", "model", "training", "layout", "data_centers", "max_restarts"}));
+  MERIDIAN_RETURN_IF_ERROR(
+      CheckKeys(root, f, {"name", "model", "training", "layout", "data_centers", "max_restarts", "discard_checkpoints"}));
   std::string name;
   MERIDIAN_RETURN_IF_ERROR(Read(root, "name", f, &name));
   spec->set_name(name);
+  if (root["discard_checkpoints"]) {
+    bool discard = false;
+    MERIDIAN_RETURN_IF_ERROR(Read(root, "discard_checkpoints", f, &discard));
+    spec->set_discard_checkpoints(discard);
+  }
   if (root["max_restarts"]) {
     int max_restarts = 0;
     MERIDIAN_RETURN_IF_ERROR(Read(root, "max_restarts", f, &max_restarts));

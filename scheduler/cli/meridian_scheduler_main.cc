@@ -161,6 +161,7 @@ int RunDaemon(const DaemonOptions& o) {
   ClusterLauncherOptions lo;
   lo.state_dir = state_dir;
   lo.settings.train_binary = o.train_binary;
+  lo.data_roots = o.data_roots;
   lo.settings.mpirun_args = o.mpirun_args;
   if (!o.run_as.empty()) {
     if (geteuid() != 0) {
@@ -315,6 +316,19 @@ int main(int argc, char** argv) {
   app.add_option("--max-watches-per-client", d.limits.max_watches_per_client,
                  "Most WatchJob streams one token (or address) may hold open")
       ->check(CLI::Range(1, 100000))
+      ->capture_default_str();
+  app.add_option("--max-events-per-job", d.core_limits.max_events_per_job,
+                 "Events a job keeps (state changes, progress); older ones are folded into a count")
+      ->check(CLI::Range((int64_t)100, (int64_t)1 << 40))
+      ->capture_default_str();
+  app.add_option("--retain-jobs", d.core_limits.retain_jobs,
+                 "Finished jobs kept: older ones leave the store with their files (checkpoints only where the job "
+                 "file says discard_checkpoints); 0: all")
+      ->check(CLI::Range(0, 100000000))
+      ->capture_default_str();
+  app.add_option("--retain-days", d.core_limits.retain_days,
+                 "Days a finished job is kept before it leaves the store with its files; 0: forever")
+      ->check(CLI::Range(0.0, 1e6))
       ->capture_default_str();
   app.add_option("--max-submits-per-minute", d.limits.submits_per_minute,
                  "Jobs a submit token may submit a minute, after its burst (cancelled ones count too)")

@@ -2,6 +2,7 @@
 
 #include <optional>
 
+#include "common/data_roots.h"
 #include "common/log.h"
 #include "common/net_address.h"
 #include "scheduler/launcher/job_directories.h"
@@ -43,6 +44,12 @@ Result<int64_t> ClusterLauncher::Launch(const v1::Job& job) {
     std::lock_guard<std::mutex> lock(mu_);
     settings = options_.settings;
     if (job_token_) settings.rank_env.push_back("MERIDIAN_JOB_TOKEN=" + job_token_(job.id(), job.launches()));
+    // The ranks check their data against the same roots the daemon did.
+    if (!options_.data_roots.empty())
+      settings.rank_env.push_back(std::string(kDataRootsEnv) + "=" + JoinRoots(options_.data_roots));
+    if (job.owner_data_roots_size() > 0)
+      settings.rank_env.push_back(std::string(kOwnerDataRootsEnv) + "=" +
+                                  JoinRoots({job.owner_data_roots().begin(), job.owner_data_roots().end()}));
   }
   const RunAs* as = options_.run_as ? &*options_.run_as : nullptr;
   MERIDIAN_ASSIGN_OR_RETURN(LaunchDirectory launch_dir, LaunchDirectory::Prepare(JobRoot(), job.id(), as));
@@ -86,6 +93,11 @@ Status ClusterLauncher::Kill(const std::string& job_id) {
   // stopped after the grace period if it does not).
   if (slurm) CancelSlurmJob(job_id, *slurm);
   return processes_.Stop(job_id);
+}
+
+void ClusterLauncher::RemoveJobFiles(const v1::Job& job) {
+  Status s = meridian::scheduler::RemoveJobFiles(JobRoot(), job.id(), !job.spec().discard_checkpoints());
+  if (!s.ok()) Logger("launcher")->warn("retention of {}: {}", job.id(), s.message());
 }
 
 const DataCenter* ClusterLauncher::SlurmDataCenterOf(const v1::Job& job) const {

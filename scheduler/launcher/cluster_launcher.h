@@ -25,6 +25,8 @@ struct ClusterLauncherOptions {
   // A root daemon's --run-as: jobs run as this user, who owns their
   // directories.
   std::optional<RunAs> run_as;
+  // The daemon's --data-root, handed to the ranks to check again.
+  std::vector<std::string> data_roots;
 };
 
 class ClusterLauncher : public Launcher {
@@ -48,6 +50,7 @@ class ClusterLauncher : public Launcher {
   Status Kill(const std::string& job_id) override;
   Orphan Reattach(const v1::Job& job) override;
   std::string LogPath(const std::string& job_id) const override;
+  void RemoveJobFiles(const v1::Job& job) override;
 
  private:
   // Runs scancel for the job's Slurm job, if it was launched through Slurm.

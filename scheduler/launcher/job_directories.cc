@@ -1,5 +1,6 @@
 #include "scheduler/launcher/job_directories.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -9,6 +10,7 @@
 #include <cstring>
 #include <filesystem>
 #include <utility>
+#include <vector>
 
 #include "scheduler/launcher/user_access.h"
 
@@ -67,7 +69,72 @@ Status PrepareJobDir(int jobs, const std::string& job_id, const std::string& sho
   return Status::FailedPrecondition(shown + " belongs to uid " + std::to_string(st.st_uid) + ", not to the job's user");
 }
 
+// Removes `name` in `parent` and, if it is a directory (not a link), all it
+// holds first, each level opened relative to the one above.
+Status RemoveAt(int parent, const std::string& name, const std::string& shown, int depth) {
+  struct stat st {};
+  if (fstatat(parent, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return errno == ENOENT ? Status::OK() : Errno(shown);
+  if (!S_ISDIR(st.st_mode)) {
+    if (unlinkat(parent, name.c_str(), 0) != 0 && errno != ENOENT) return Errno(shown);
+    return Status::OK();
+  }
+  if (depth > 64) return Status::IOError(shown + ": nested more than 64 directories deep, left in place");
+  const int fd = openat(parent, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) return Errno(shown);
+  DIR* dir = fdopendir(fd);
+  if (dir == nullptr) {
+    close(fd);
+    return Errno(shown);
+  }
+  std::vector<std::string> names;
+  while (const dirent* e = readdir(dir)) {
+    const std::string entry = e->d_name;
+    if (entry != "." && entry != "..") names.push_back(entry);
+  }
+  Status status;
+  for (const std::string& entry : names) {
+    Status s = RemoveAt(dirfd(dir), entry, shown + "/" + entry, depth + 1);
+    if (status.ok() && !s.ok()) status = s;
+  }
+  closedir(dir);
+  MERIDIAN_RETURN_IF_ERROR(status);
+  if (unlinkat(parent, name.c_str(), AT_REMOVEDIR) != 0 && errno != ENOENT) return Errno(shown);
+  return Status::OK();
+}
+
 }  // namespace
+
+Status RemoveJobFiles(const std::string& root, const std::string& job_id, bool keep_checkpoints) {
+  Fd top{open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)};
+  if (top.fd < 0) return errno == ENOENT ? Status::OK() : Errno(root);
+  Status status;
+  for (const char* part : {"launch", "jobs"}) {
+    const std::string shown = root + "/" + part;
+    Fd parent{openat(top.fd, part, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)};
+    if (parent.fd < 0) continue;  // never made: nothing of the job there
+    if (std::string(part) == "launch" || !keep_checkpoints) {
+      Status s = RemoveAt(parent.fd, job_id, shown + "/" + job_id, 0);
+      if (status.ok() && !s.ok()) status = s;
+      continue;
+    }
+    // The job's directory without its checkpoints.
+    Fd dir{openat(parent.fd, job_id.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)};
+    if (dir.fd < 0) continue;
+    DIR* listing = fdopendir(dup(dir.fd));
+    if (listing == nullptr) return Errno(shown + "/" + job_id);
+    std::vector<std::string> names;
+    while (const dirent* e = readdir(listing)) {
+      const std::string entry = e->d_name;
+      if (entry != "." && entry != ".." && entry != "checkpoints") names.push_back(entry);
+    }
+    closedir(listing);
+    for (const std::string& entry : names) {
+      Status s = RemoveAt(dir.fd, entry, shown + "/" + job_id + "/" + entry, 1);
+      if (status.ok() && !s.ok()) status = s;
+    }
+  }
+  return status;
+}
 
 Result<LaunchDirectory> LaunchDirectory::Prepare(const std::string& root, const std::string& job_id, const RunAs* as) {
   std::error_code ec;

@@ -16,6 +16,14 @@
 
 namespace meridian::scheduler {
 
+// Removes a finished job's files (retention): root/launch/ID, the daemon's,
+// and what root/jobs/ID holds, the user's, except checkpoints/ when
+// `keep_checkpoints` (then the directory stays with them). The user's part
+// is removed through directory descriptors, never following a link, so a
+// link planted there removes only the link. IOError naming what could not
+// be removed; OK when already gone.
+Status RemoveJobFiles(const std::string& root, const std::string& job_id, bool keep_checkpoints);
+
 class LaunchDirectory {
  public:
   // Makes (or checks) root/jobs/ID, given to `as` (mode 0750), and

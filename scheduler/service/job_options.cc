@@ -3,18 +3,17 @@
 
 #include <cmath>
 #include <cstdlib>
-#include <filesystem>
 #include <map>
 #include <set>
 
 #include "common/bounded_glob.h"
+#include "common/data_roots.h"
 #include "scheduler/service/request_checks.h"
 
 namespace meridian::scheduler {
 
 namespace {
 
-namespace fs = std::filesystem;
 
 // How an allowed option's value is checked.
 struct Allowed {
@@ -58,53 +57,22 @@ Status Refused(int i, const std::string& arg, const std::string& why) {
                                  why);
 }
 
-bool Under(const fs::path& path, const fs::path& root) {
-  auto p = path.begin(), r = root.begin();
-  for (; r != root.end() && !r->empty(); ++r, ++p) {
-    if (p == path.end() || *p != *r) return false;
-  }
-  return true;
-}
-
-// The path with `..` and every symbolic link that exists resolved.
-fs::path Resolved(const std::string& path) {
-  std::error_code ec;
-  fs::path p = fs::weakly_canonical(fs::absolute(path, ec), ec);
-  return ec ? fs::absolute(path).lexically_normal() : p;
-}
-
-// The files besides `path` itself that meridian-train --init-from may read
-// (runtime/checkpoint/hf_gpt2.h).
-std::vector<std::string> InitFromCompanionFiles(const std::string& path) {
-  std::error_code ec;
-  if (fs::is_directory(path, ec)) {
-    return {(fs::path(path) / "model.safetensors").string(), (fs::path(path) / "config.json").string()};
-  }
-  return {(fs::path(path).parent_path() / "config.json").string()};
-}
-
 }  // namespace
 
 Status CheckUnderDataRoots(const std::string& field, const std::string& pattern,
                            const std::vector<std::string>& data_roots, const std::string& roots_name) {
   if (data_roots.empty()) return Status::OK();
-  std::vector<fs::path> roots;
-  for (const std::string& r : data_roots) roots.push_back(Resolved(r));
-  auto inside = [&](const fs::path& p) {
-    for (const fs::path& r : roots)
-      if (Under(p, r)) return true;
-    return false;
-  };
+  auto inside = [&](const std::string& p) { return UnderAnyRoot(p, data_roots); };
   const std::string why = "lies outside the data roots (" + roots_name + ") once .. and symbolic links are resolved";
   // The pattern's fixed part, then each file it matches (a link inside a
   // root may point out of it).
   const std::string fixed = pattern.substr(0, pattern.find_first_of("*?["));
-  if (!inside(Resolved(fixed.empty() ? "." : fixed))) return Status::InvalidArgument(field + " = \"" + pattern + "\": " + why);
+  if (!inside(fixed.empty() ? "." : fixed)) return Status::InvalidArgument(field + " = \"" + pattern + "\": " + why);
   Result<std::vector<std::string>> matches = ExpandBoundedGlob(pattern);
   if (!matches.ok() && matches.status().code() != Status::Code::kNotFound)
     return Status::InvalidArgument(field + ": " + matches.status().message());
   for (const std::string& match : matches.ok() ? *matches : std::vector<std::string>{})
-    if (!inside(Resolved(match)))
+    if (!inside(match))
       return Status::InvalidArgument(field + " = \"" + pattern + "\": its match " + match + " " + why);
   return Status::OK();
 }

@@ -42,6 +42,9 @@ class Launcher {
   // job as stored) and adopts it when it still runs. Never reports a job
   // as gone while any of its processes may still train.
   virtual Orphan Reattach(const v1::Job& job) = 0;
+  // The daemon forgets a finished job (retention): its files go too, but
+  // its checkpoints only when its spec asks (discard_checkpoints).
+  virtual void RemoveJobFiles(const v1::Job& job) { (void)job; }
 };
 
 }  // namespace meridian::scheduler

@@ -155,7 +155,7 @@ Status SchedulerCore::Recover() {
   MERIDIAN_ASSIGN_OR_RETURN(jobs_, store_->ListJobs());
   for (v1::Job& job : jobs_) {
     MERIDIAN_ASSIGN_OR_RETURN(std::vector<v1::JobEvent> events, store_->ListEvents(job.id(), 0));
-    last_sequence_[job.id()] = events.empty() ? 0 : events.back().sequence();
+    last_sequence_[job.id()] = std::max<int64_t>(job.events_folded(), events.empty() ? 0 : events.back().sequence());
     if (job.state() == v1::PLACED || job.state() == v1::RUNNING) ReattachLocked(job);
   }
   ScheduleLocked();
@@ -272,7 +272,66 @@ void SchedulerCore::StopJobsOnNodeLocked(const std::string& node, const std::str
 }
 
 void SchedulerCore::CheckLiveness(double now) {
-  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<v1::Job> forgotten;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    CheckLivenessLocked(now);
+    forgotten = ApplyRetentionLocked(now);
+  }
+  // Their files go outside the lock: a large job directory must not stall
+  // heartbeats and submits.
+  for (const v1::Job& job : forgotten) launcher_->RemoveJobFiles(job);
+}
+
+void SchedulerCore::FoldEventsLocked(v1::Job& job) {
+  const int64_t cap = options_.max_events_per_job;
+  if (cap <= 0 || unsaved_.count(job.id())) return;  // unsaved events are written first
+  const int64_t last = last_sequence_[job.id()];
+  // Folded in batches of a tenth of the cap, not at every event.
+  if (last - job.events_folded() <= cap + std::max<int64_t>(1, cap / 10)) return;
+  v1::Job next = job;
+  next.set_events_folded(last - cap);
+  if (!store_->FoldEvents(next, next.events_folded()).ok()) return;  // tried again at the next check
+  job = std::move(next);
+}
+
+std::vector<v1::Job> SchedulerCore::ApplyRetentionLocked(double now) {
+  for (v1::Job& job : jobs_) FoldEventsLocked(job);
+  std::vector<v1::Job> forgotten;
+  if (options_.retain_jobs <= 0 && options_.retain_days <= 0) return forgotten;
+  std::vector<const v1::Job*> finished;  // newest first (by when it finished, then by submission)
+  for (auto it = jobs_.rbegin(); it != jobs_.rend(); ++it)
+    if (Terminal(it->state())) finished.push_back(&*it);
+  std::stable_sort(finished.begin(), finished.end(),
+                   [](const v1::Job* a, const v1::Job* b) { return a->finished_unix_s() > b->finished_unix_s(); });
+  std::vector<std::string> ids;
+  for (size_t i = 0; i < finished.size(); ++i) {
+    const bool beyond = options_.retain_jobs > 0 && i >= (size_t)options_.retain_jobs;
+    const bool old = options_.retain_days > 0 && now - finished[i]->finished_unix_s() > options_.retain_days * 86400.0;
+    if (beyond || old) ids.push_back(finished[i]->id());
+  }
+  for (const std::string& id : ids) {
+    const v1::Job* job = FindLocked(id);
+    if (job == nullptr || !store_->DeleteJob(id).ok()) continue;  // tried again at the next check
+    forgotten.push_back(*job);
+    ForgetJobLocked(id);
+  }
+  if (!forgotten.empty()) Logger("core")->info("retention: removed {} finished job(s)", forgotten.size());
+  return forgotten;
+}
+
+void SchedulerCore::ForgetJobLocked(const std::string& id) {
+  jobs_.erase(std::remove_if(jobs_.begin(), jobs_.end(), [&](const v1::Job& j) { return j.id() == id; }),
+              jobs_.end());
+  last_sequence_.erase(id);
+  cancel_requested_.erase(id);
+  stopped_because_.erase(id);
+  unsaved_.erase(id);
+  tried_at_version_.erase(id);
+  events_cv_.notify_all();  // its watchers find it gone
+}
+
+void SchedulerCore::CheckLivenessLocked(double now) {
   if ((!unsaved_.empty() || store_failing_) && std::abs(now - last_flush_s_) >= options_.flush_interval_s)
     FlushLocked();
   for (Node& n : topology_.nodes) {
@@ -388,6 +447,7 @@ Result<v1::Job> SchedulerCore::SubmitJob(const v1::JobSpec& spec, const std::str
   *job.mutable_spec() = spec;
   job.set_submitted_unix_s(NowUnixSeconds());
   job.set_owner(owner);
+  for (const std::string& root : owner_data_roots) job.add_owner_data_roots(root);
   jobs_.push_back(job);
   Status s = CommitLocked(jobs_.back(), job, v1::QUEUED, "submitted");
   if (!s.ok()) {
@@ -516,6 +576,11 @@ Status SchedulerCore::CheckDataCenters(const v1::JobSpec& spec) const {
 }
 
 Status SchedulerCore::LaunchLocked(v1::Job& job) {
+  // The files may have changed since the submit (a link swapped in): the
+  // roots are checked again at every launch, and by the ranks.
+  MERIDIAN_RETURN_IF_ERROR(CheckSpecUnderRoots(job.spec(), options_.data_roots, "--data-root"));
+  MERIDIAN_RETURN_IF_ERROR(CheckSpecUnderRoots(
+      job.spec(), {job.owner_data_roots().begin(), job.owner_data_roots().end()}, "this token's data_roots"));
   MERIDIAN_ASSIGN_OR_RETURN(int64_t pgid, launcher_->Launch(job));
   job.set_launcher_pid(pgid);
   job.set_log_path(launcher_->LogPath(job.id()));
@@ -622,7 +687,9 @@ Result<std::vector<v1::JobEvent>> SchedulerCore::WaitForEvents(const std::string
   *done = false;
   if (FindLocked(job_id) == nullptr) return Status::NotFound("job '" + job_id + "' does not exist");
   events_cv_.wait_for(lock, std::chrono::duration<double>(timeout_s),
-                      [&] { return last_sequence_[job_id] > after; });
+                      [&] { return FindLocked(job_id) == nullptr || last_sequence_[job_id] > after; });
+  // Retention may have removed it meanwhile.
+  if (FindLocked(job_id) == nullptr) return Status::NotFound("job '" + job_id + "' does not exist");
   MERIDIAN_ASSIGN_OR_RETURN(std::vector<v1::JobEvent> events, store_->ListEvents(job_id, after));
   // Then those not written yet (batched progress, or a failing store).
   if (auto it = unsaved_.find(job_id); it != unsaved_.end()) {

@@ -43,6 +43,13 @@ struct SchedulerCoreOptions {
   int max_ranks_per_job = 1 << 16;     // --max-ranks-per-job (INVALID_ARGUMENT)
   int max_waiting_jobs = 10000;        // --max-queued-jobs: QUEUED and RESTARTING (RESOURCE_EXHAUSTED)
   int max_waiting_per_owner = 1000;    // --max-queued-per-token (RESOURCE_EXHAUSTED)
+  // History, bounded: a job keeps its newest events up to this many (the
+  // older ones are folded into Job.events_folded); finished jobs beyond the
+  // newest `retain_jobs`, or finished more than `retain_days` ago, are
+  // removed from the store and their files (0: keep them all).
+  int64_t max_events_per_job = 10000;  // --max-events-per-job
+  int retain_jobs = 0;                 // --retain-jobs
+  double retain_days = 0;              // --retain-days
   // Told of every placement search: its duration and whether it found room
   // (the daemon's metrics). Called with the core's lock held: must not call
   // back into the core.
@@ -69,7 +76,8 @@ class SchedulerCore {
   Status DeregisterNode(const std::string& node);
   // Marks silent nodes dead and restarts the jobs running on them; ends
   // the probation of nodes that came back; writes batched progress and
-  // what the store refused before. Called periodically.
+  // what the store refused before; folds old events and removes finished
+  // jobs past their retention. Called periodically.
   void CheckLiveness(double now_unix_s);
   v1::ListPoolsResponse ListPools();
 
@@ -133,6 +141,14 @@ class SchedulerCore {
   // changed to what runs); *note says so for the job's events.
   Result<Placement> ShrinkLocked(v1::Job& job, const JobRequest& request, std::string* note);
   void StopJobsOnNodeLocked(const std::string& node, const std::string& why);
+  // The bounds on history (options max_events_per_job, retain_*), applied
+  // from CheckLiveness.
+  void CheckLivenessLocked(double now);
+  void FoldEventsLocked(v1::Job& job);
+  // Returns the jobs it removed from memory and the store; their files are
+  // the caller's to remove, outside the lock.
+  std::vector<v1::Job> ApplyRetentionLocked(double now);
+  void ForgetJobLocked(const std::string& id);
   void NodeBackLocked(Node& node, double now);
   Status CheckDataCenters(const v1::JobSpec& spec) const;
   v1::Job* FindLocked(const std::string& id);

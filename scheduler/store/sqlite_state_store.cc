@@ -110,6 +110,45 @@ class SqliteStateStore : public StateStore {
     return Collect<v1::JobEvent>(st);
   }
 
+  Status FoldEvents(const v1::Job& job, int64_t sequence) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    MERIDIAN_RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
+    sqlite3_stmt* st = nullptr;
+    Status s = Prepare("DELETE FROM events WHERE job_id=?1 AND sequence<=?2", &st);
+    if (s.ok()) {
+      sqlite3_bind_text(st, 1, job.id().c_str(), -1, SQLITE_TRANSIENT);
+      sqlite3_bind_int64(st, 2, sequence);
+      s = StepDone(st, "fold events");
+    }
+    if (s.ok())
+      s = PutBlob("INSERT INTO jobs(id, data) VALUES(?1, ?2) ON CONFLICT(id) DO UPDATE SET data=excluded.data",
+                  job.id(), job);
+    if (!s.ok()) {
+      (void)Exec("ROLLBACK");
+      return s;
+    }
+    return Exec("COMMIT");
+  }
+
+  Status DeleteJob(const std::string& job_id) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    MERIDIAN_RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
+    Status s;
+    for (const char* sql : {"DELETE FROM events WHERE job_id=?1", "DELETE FROM jobs WHERE id=?1"}) {
+      sqlite3_stmt* st = nullptr;
+      s = Prepare(sql, &st);
+      if (!s.ok()) break;
+      sqlite3_bind_text(st, 1, job_id.c_str(), -1, SQLITE_TRANSIENT);
+      s = StepDone(st, "delete job");
+      if (!s.ok()) break;
+    }
+    if (!s.ok()) {
+      (void)Exec("ROLLBACK");
+      return s;
+    }
+    return Exec("COMMIT");
+  }
+
   Result<int64_t> NextJobNumber() override {
     std::lock_guard<std::mutex> lock(mu_);
     MERIDIAN_RETURN_IF_ERROR(Exec(

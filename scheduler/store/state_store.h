@@ -28,6 +28,11 @@ class StateStore {
   virtual Status PutJob(const v1::Job& job, const std::vector<v1::JobEvent>& events) = 0;
   virtual Result<std::vector<v1::Job>> ListJobs() = 0;  // in submission order
   virtual Result<std::vector<v1::JobEvent>> ListEvents(const std::string& job_id, int64_t after_sequence) = 0;
+  // Removes the job's events numbered up to `sequence` and stores `job`
+  // (which says how many were folded), atomically.
+  virtual Status FoldEvents(const v1::Job& job, int64_t sequence) = 0;
+  // Removes the job and all its events. OK when absent.
+  virtual Status DeleteJob(const std::string& job_id) = 0;
 
   // A fresh, never reused job number (1, 2, ...), durable.
   virtual Result<int64_t> NextJobNumber() = 0;

@@ -29,6 +29,8 @@ class FlakyStore : public StateStore {
   Result<std::vector<v1::JobEvent>> ListEvents(const std::string& id, int64_t after) override {
     return real_->ListEvents(id, after);
   }
+  Status FoldEvents(const v1::Job& job, int64_t sequence) override { return real_->FoldEvents(job, sequence); }
+  Status DeleteJob(const std::string& id) override { return real_->DeleteJob(id); }
   Result<int64_t> NextJobNumber() override { return real_->NextJobNumber(); }
 
   int fail_from_write = 1 << 30;  // job writes numbered from 1; this one and later fail

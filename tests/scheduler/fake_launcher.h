@@ -30,8 +30,12 @@ class FakeLauncher : public Launcher {
   }
   std::string LogPath(const std::string& job_id) const override { return "/tmp/" + job_id + ".log"; }
   void Exit(const std::string& job_id, int code) { cb_(job_id, code); }
+  void RemoveJobFiles(const v1::Job& job) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    files_removed.push_back(job.id());
+  }
 
-  std::vector<std::string> launched, killed;
+  std::vector<std::string> launched, killed, files_removed;
   std::vector<std::string> reattached;
   Orphan orphan;  // kGone unless a test says otherwise
 

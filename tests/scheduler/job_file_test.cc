@@ -29,6 +29,16 @@ training:
             (std::vector<std::string>{"--seed", "7", "--weight-decay=0.05", "--no-overlap", "--tokenizer=gpt2"}));
 }
 
+TEST(JobFileTest, DiscardCheckpointsIsABooleanOfTheJob) {
+  auto spec = ParseJobYaml("name: x\ndiscard_checkpoints: true\n", "job.yaml");
+  ASSERT_TRUE(spec.ok()) << spec.status().ToString();
+  EXPECT_TRUE(spec->discard_checkpoints());
+  EXPECT_FALSE(ParseJobYaml("name: x\n", "job.yaml")->discard_checkpoints());
+  auto bad = ParseJobYaml("name: x\ndiscard_checkpoints: maybe\n", "job.yaml");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("discard_checkpoints"), std::string::npos) << bad.status().message();
+}
+
 TEST(JobFileTest, AnOptionKeyMustHoldOneValue) {
   auto spec = ParseJobYaml("training: {weight_decay: [1, 2]}", "job.yaml");
   ASSERT_FALSE(spec.ok());

@@ -121,6 +121,29 @@ TEST_F(DataRootsTest, SubmitRefusesDataOutsideTheRootsNamingTheField) {
   ExpectRefused(core.SubmitJob(exporting).status(), "--export-llmc");
 }
 
+// The roots are checked again at every launch: a link swapped in after the
+// submit fails the relaunch, naming the field.
+TEST_F(DataRootsTest, ARelaunchChecksTheRootsAgain) {
+  fs::create_directories(base_ / "root/data");
+  std::ofstream(base_ / "root/data/train_000.bin") << "x";
+  auto store = std::move(OpenSqliteStateStore((base_ / "state").string())).value();
+  FakeLauncher launcher;
+  SchedulerCoreOptions options;
+  options.data_roots = roots_;
+  SchedulerCore core(DefaultCluster(4), store.get(), &launcher, options);
+  launcher.SetExitCallback([&](const std::string& id, int code) { core.OnJobExit(id, code); });
+  ASSERT_TRUE(core.Recover().ok());
+  const v1::Job job = core.SubmitJob(TinyJob(1, 1, P("root/data/train_*.bin"))).value();
+  ASSERT_EQ(core.GetJob(job.id())->state(), v1::RUNNING);
+  fs::remove(base_ / "root/data/train_000.bin");
+  fs::create_symlink(base_ / "outside/secret.bin", base_ / "root/data/train_000.bin");
+  launcher.Exit(job.id(), 1);  // a rank died: the relaunch checks again
+  const v1::Job after = core.GetJob(job.id()).value();
+  EXPECT_EQ(after.state(), v1::FAILED);
+  EXPECT_NE(after.message().find("spec.training.data"), std::string::npos) << after.message();
+  EXPECT_EQ(launcher.launched.size(), 1u);
+}
+
 // A token's own data_roots narrow the daemon's: alice reads only her folder.
 TEST_F(DataRootsTest, ATokensDataRootsNarrowTheDaemons) {
   fs::create_directories(base_ / "root/alice");
