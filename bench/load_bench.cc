@@ -17,7 +17,7 @@
 #include "bench/local_daemon.h"
 #include "bench/table.h"
 #include "meridian/v1/scheduler.grpc.pb.h"
-#include "scheduler/auth/client_channel.h"
+#include "rpc/client_channel.h"
 
 namespace meridian::bench {
 
@@ -26,7 +26,7 @@ namespace {
 namespace fs = std::filesystem;
 namespace v1 = meridian::v1;
 using Clock = std::chrono::steady_clock;
-using scheduler::ClientSecurity;
+using rpc::ClientSecurity;
 
 struct LoadOptions {
   int clients = 16;
@@ -80,7 +80,7 @@ Result<std::vector<std::string>> SecureDaemon(const std::string& dir, int client
                   dir + "/daemon.crt"},
                  dir + "/openssl.log"))
     return Status::IOError("openssl could not make a certificate (" + dir + "/openssl.log)");
-  auto ca = scheduler::ReadPemFile(dir + "/daemon.crt");
+  auto ca = rpc::ReadPemFile(dir + "/daemon.crt");
   if (!ca.ok()) return ca.status();
   creds->ca_pem = *ca;
   std::ofstream tokens(dir + "/tokens.yaml");
@@ -136,7 +136,7 @@ void RunClient(const std::string& address, const Credentials& creds, int c, cons
     grpc::ChannelArguments args;
     args.SetInt("grpc.use_local_subchannel_pool", 1);
     return v1::Scheduler::NewStub(
-        scheduler::OpenChannel(address, creds.For(tokens.empty() ? "" : tokens[c]), args));
+        rpc::OpenChannel(address, creds.For(tokens.empty() ? "" : tokens[c]), args));
   };
   auto user = open(creds.users), viewer = open(creds.viewers), agent = open(creds.agents);
   const std::string node = "load-node-" + std::to_string(c);
@@ -307,7 +307,7 @@ Result<ModeResult> RunMode(const LoadOptions& o, const std::string& mode, const 
     args.insert(args.end(), secure->begin(), secure->end());
   }
   LocalDaemon daemon(args, dir + "/daemon.log");
-  auto admin = v1::Scheduler::NewStub(scheduler::OpenChannel(daemon.address(), creds.For(creds.admin)));
+  auto admin = v1::Scheduler::NewStub(rpc::OpenChannel(daemon.address(), creds.For(creds.admin)));
   if (!WaitForScheduler(*admin)) return Status::Unavailable("the daemon did not come up (" + dir + "/daemon.log)");
 
   // The training job, long enough to outlast the load; cancelled after it.

@@ -1,4 +1,4 @@
-#include "scheduler/auth/client_channel.h"
+#include "rpc/client_channel.h"
 
 #include <cstdlib>
 #include <fstream>
@@ -6,7 +6,7 @@
 
 #include <grpcpp/support/client_interceptor.h>
 
-namespace meridian::scheduler {
+namespace meridian::rpc {
 
 namespace {
 
@@ -98,4 +98,4 @@ std::shared_ptr<grpc::Channel> OpenChannel(const std::string& address, const Cli
   return grpc::experimental::CreateCustomChannelWithInterceptors(address, creds, args, std::move(interceptors));
 }
 
-}  // namespace meridian::scheduler
+}  // namespace meridian::rpc

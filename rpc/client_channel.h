@@ -17,7 +17,7 @@
 
 #include "common/status.h"
 
-namespace meridian::scheduler {
+namespace meridian::rpc {
 
 struct ClientSecurity {
   std::string token;  // "" : none
@@ -35,4 +35,4 @@ std::shared_ptr<grpc::Channel> OpenChannel(const std::string& address, const Cli
 // A PEM file's contents; NotFound naming it.
 Result<std::string> ReadPemFile(const std::string& path);
 
-}  // namespace meridian::scheduler
+}  // namespace meridian::rpc

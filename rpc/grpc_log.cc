@@ -1,10 +1,10 @@
-#include "scheduler/auth/grpc_log.h"
+#include "rpc/grpc_log.h"
 
 #include <grpc/support/log.h>
 
 #include "common/log.h"
 
-namespace meridian::scheduler {
+namespace meridian::rpc {
 namespace {
 
 void LogGrpcRecord(gpr_log_func_args* args) {
@@ -19,4 +19,4 @@ void LogGrpcRecord(gpr_log_func_args* args) {
 
 void RouteGrpcLogsToLogger() { gpr_set_log_function(LogGrpcRecord); }
 
-}  // namespace meridian::scheduler
+}  // namespace meridian::rpc

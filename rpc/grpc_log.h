@@ -3,10 +3,10 @@
 // line on stderr is still a JSON object.
 #pragma once
 
-namespace meridian::scheduler {
+namespace meridian::rpc {
 
 // Installs the hook for the whole process; call after InitLogging. gRPC's
 // verbosity is still set by $GRPC_VERBOSITY (default: errors only).
 void RouteGrpcLogsToLogger();
 
-}  // namespace meridian::scheduler
+}  // namespace meridian::rpc

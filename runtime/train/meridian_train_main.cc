@@ -10,7 +10,7 @@
 #include "runtime/train/scheduler_client.h"
 #include "runtime/train/train_options.h"
 #include "runtime/train/trainer.h"
-#include "scheduler/auth/grpc_log.h"
+#include "rpc/grpc_log.h"
 
 int main(int argc, char** argv) {
   int exit_code = -1;
@@ -24,7 +24,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "error: %s\n", s.message().c_str());
     return 2;
   }
-  meridian::scheduler::RouteGrpcLogsToLogger();
+  meridian::rpc::RouteGrpcLogsToLogger();
   // Alone, the world is this process; under mpirun, MPI's world.
   std::unique_ptr<meridian::Communicator> world;
   if (meridian::MpiCommunicator::LaunchedByMpirun()) {

@@ -12,7 +12,7 @@
 
 #include "common/log.h"
 #include "meridian/v1/scheduler.grpc.pb.h"
-#include "scheduler/auth/client_channel.h"
+#include "rpc/client_channel.h"
 #include "runtime/train/assignment_check.h"
 
 namespace meridian {
@@ -32,10 +32,10 @@ grpc::ChannelArguments ChannelArguments() {
 
 class GrpcSchedulerClient : public SchedulerClient {
  public:
-  GrpcSchedulerClient(const std::string& address, std::string job_id, const scheduler::ClientSecurity& security)
+  GrpcSchedulerClient(const std::string& address, std::string job_id, const rpc::ClientSecurity& security)
       : address_(address),
         job_id_(std::move(job_id)),
-        stub_(v1::Scheduler::NewStub(scheduler::OpenChannel(address, security, ChannelArguments()))) {}
+        stub_(v1::Scheduler::NewStub(rpc::OpenChannel(address, security, ChannelArguments()))) {}
 
   Status ApplyAssignment(int rank, TrainOptions* o) override {
     grpc::ClientContext ctx;
@@ -188,7 +188,7 @@ Result<std::unique_ptr<SchedulerClient>> SchedulerClient::Connect(const std::str
   if (address.empty() || job_id.empty()) return Status::InvalidArgument("--scheduler and --job go together");
   // The daemon hands its ranks a job token (MERIDIAN_JOB_TOKEN) and the CA
   // to trust (MERIDIAN_TLS_CA).
-  MERIDIAN_ASSIGN_OR_RETURN(scheduler::ClientSecurity security, scheduler::LoadClientSecurity());
+  MERIDIAN_ASSIGN_OR_RETURN(rpc::ClientSecurity security, rpc::LoadClientSecurity());
   return std::unique_ptr<SchedulerClient>(new GrpcSchedulerClient(address, job_id, security));
 }
 

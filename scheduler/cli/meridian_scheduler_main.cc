@@ -18,8 +18,8 @@
 #include "common/command_line.h"
 #include "common/log.h"
 #include "common/net_address.h"
-#include "scheduler/auth/client_channel.h"
-#include "scheduler/auth/grpc_log.h"
+#include "rpc/client_channel.h"
+#include "rpc/grpc_log.h"
 #include "scheduler/cli/node_agent.h"
 #include "scheduler/core/topology.h"
 #include "scheduler/launcher/cluster_launcher.h"
@@ -119,9 +119,9 @@ int RunDaemon(const DaemonOptions& o) {
   }
   ServerTls tls;
   if (!o.tls_cert.empty()) {
-    auto cert = ReadPemFile(o.tls_cert), key = ReadPemFile(o.tls_key);
+    auto cert = meridian::rpc::ReadPemFile(o.tls_cert), key = meridian::rpc::ReadPemFile(o.tls_key);
     meridian::Result<std::string> ca = o.tls_client_ca.empty() ? meridian::Result<std::string>(std::string())
-                                                                : ReadPemFile(o.tls_client_ca);
+                                                                : meridian::rpc::ReadPemFile(o.tls_client_ca);
     for (const meridian::Status& s : {cert.status(), key.status(), ca.status()}) {
       if (!s.ok()) {
         meridian::Logger("daemon")->error("{}", s.ToString());
@@ -374,7 +374,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "error: %s\n", s.message().c_str());
     return meridian::kExitUsage;
   }
-  meridian::scheduler::RouteGrpcLogsToLogger();
+  meridian::rpc::RouteGrpcLogsToLogger();
 
   signal(SIGINT, OnSignal);
   signal(SIGTERM, OnSignal);

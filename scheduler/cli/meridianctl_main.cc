@@ -18,7 +18,7 @@
 
 #include "common/command_line.h"
 #include "meridian/v1/scheduler.grpc.pb.h"
-#include "scheduler/auth/client_channel.h"
+#include "rpc/client_channel.h"
 #include "scheduler/cli/job_file.h"
 #include "scheduler/cli/proto_json.h"
 
@@ -174,13 +174,13 @@ int main(int argc, char** argv) {
     return meridian::kExitUsage;
   }
 
-  meridian::Result<meridian::scheduler::ClientSecurity> security =
-      meridian::scheduler::LoadClientSecurity(token_file, tls_ca, tls_cert, tls_key);
+  meridian::Result<meridian::rpc::ClientSecurity> security =
+      meridian::rpc::LoadClientSecurity(token_file, tls_ca, tls_cert, tls_key);
   if (!security.ok()) {
     std::fprintf(stderr, "error: %s\n", security.status().ToString().c_str());
     return 2;
   }
-  auto stub = v1::Scheduler::NewStub(meridian::scheduler::OpenChannel(address, *security));
+  auto stub = v1::Scheduler::NewStub(meridian::rpc::OpenChannel(address, *security));
   auto ctx = [] {
     auto c = std::make_unique<grpc::ClientContext>();
     c->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));

@@ -14,7 +14,7 @@
 #include "common/log.h"
 #include "common/net_address.h"
 #include "meridian/v1/scheduler.grpc.pb.h"
-#include "scheduler/auth/client_channel.h"
+#include "rpc/client_channel.h"
 
 namespace meridian::scheduler {
 
@@ -52,12 +52,12 @@ std::chrono::system_clock::time_point Deadline(double seconds) {
 }  // namespace
 
 int RunNodeAgent(const NodeAgentOptions& o, const std::atomic<bool>& stop) {
-  Result<ClientSecurity> security = LoadClientSecurity(o.token_file, o.tls_ca);
+  Result<rpc::ClientSecurity> security = rpc::LoadClientSecurity(o.token_file, o.tls_ca);
   if (!security.ok()) {
     Logger("agent")->error("{}", security.status().ToString());
     return 2;
   }
-  auto stub = v1::Scheduler::NewStub(OpenChannel(o.scheduler, *security));
+  auto stub = v1::Scheduler::NewStub(rpc::OpenChannel(o.scheduler, *security));
   const std::string name = o.name.empty() ? HostName() : o.name;
   if (name.empty()) {
     Logger("agent")->error("no --name and no host name");

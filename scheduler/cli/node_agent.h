@@ -18,7 +18,7 @@ struct NodeAgentOptions {
   int slots = 2;              // CPU slots offered where the node has no CUDA device
   double interval_s = 2.0;    // heartbeat period
   double max_backoff_s = 10.0;
-  // Credentials (client_channel.h): a token file (role agent, named as the
+  // Credentials (rpc/client_channel.h): a token file (role agent, named as the
   // node) and the CA that signed the daemon's certificate; default from
   // MERIDIAN_TOKEN_FILE / MERIDIAN_TLS_CA.
   std::string token_file, tls_ca;

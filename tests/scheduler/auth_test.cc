@@ -6,7 +6,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "scheduler/auth/client_channel.h"
+#include "rpc/client_channel.h"
 #include "scheduler/auth/token_file.h"
 #include "scheduler/service/scheduler_service.h"
 #include "tests/scheduler/fake_launcher.h"
@@ -51,14 +51,14 @@ class AuthTest : public ::testing::Test {
   }
   std::unique_ptr<v1::Scheduler::Stub> Client(const std::string& token, const std::string& ca = "",
                                               const std::string& cert = "", const std::string& key = "") {
-    ClientSecurity s;
+    rpc::ClientSecurity s;
     s.token = token;
     s.tls_ca_pem = ca;
     s.tls_cert_pem = cert;
     s.tls_key_pem = key;
     grpc::ChannelArguments args;
     args.SetSslTargetNameOverride("localhost");
-    return v1::Scheduler::NewStub(OpenChannel("127.0.0.1:" + std::to_string(port_), s, args));
+    return v1::Scheduler::NewStub(rpc::OpenChannel("127.0.0.1:" + std::to_string(port_), s, args));
   }
   static grpc::Status Pools(v1::Scheduler::Stub& stub) {
     grpc::ClientContext ctx;
@@ -121,7 +121,7 @@ class AuthTest : public ::testing::Test {
                             "subjectAltName=DNS:localhost,IP:127.0.0.1 -keyout " + key.string() + " -out " +
                             cert.string() + " >/dev/null 2>&1";
     EXPECT_EQ(std::system(cmd.c_str()), 0) << cmd;
-    return {ReadPemFile(cert.string()).value(), ReadPemFile(key.string()).value()};
+    return {rpc::ReadPemFile(cert.string()).value(), rpc::ReadPemFile(key.string()).value()};
   }
 
   fs::path dir_;
