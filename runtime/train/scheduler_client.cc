@@ -14,6 +14,7 @@
 #include "meridian/v1/scheduler.grpc.pb.h"
 #include "rpc/client_channel.h"
 #include "runtime/train/assignment_check.h"
+#include "runtime/train/assignment_options.h"
 
 namespace meridian {
 
@@ -50,49 +51,6 @@ class GrpcSchedulerClient : public SchedulerClient {
     if (!s.ok())
       return Status::Unavailable("GetAssignment(" + job_id_ + ", rank " + std::to_string(rank) + ") from " +
                                  address_ + ": " + s.error_message());
-    const v1::JobSpec& spec = resp.spec();
-    const v1::ModelConfig& m = spec.model();
-    if (!m.preset().empty()) o->model = m.preset();
-    if (m.n_layer() > 0) o->n_layer = m.n_layer();
-    if (m.n_head() > 0) o->n_head = m.n_head();
-    if (m.n_embd() > 0) o->n_embd = m.n_embd();
-    if (m.vocab_size() > 0) o->vocab = m.vocab_size();
-    const v1::TrainingOptions& t = spec.training();
-    o->batch = t.batch();
-    o->seq = t.seq();
-    o->max_seq = m.max_seq_len() > 0 ? m.max_seq_len() : t.seq();
-    o->microbatches = std::max(1, t.microbatches());
-    o->steps = t.steps();
-    if (t.lr() > 0) o->lr = t.lr();
-    o->min_lr = t.min_lr();
-    o->warmup = t.warmup();
-    o->data = t.data();
-    o->val_data = t.val_data();
-    o->eval_every = t.eval_every();
-    o->sample = t.sample();
-    if (!t.sample_prompt().empty()) o->sample_prompt = t.sample_prompt();
-    if (t.threads() > 0) o->threads = t.threads();
-    o->zero = t.zero();
-    if (!t.device().empty()) o->device = t.device();
-    if (!t.dtype().empty()) o->dtype = t.dtype();
-    const v1::Placement& p = resp.placement();
-    o->dp = p.dp();
-    o->pp = p.pp();
-    // Consecutive ranks of one data center become one --pools entry.
-    std::string pools;
-    for (int i = 0; i < p.ranks_size();) {
-      int j = i;
-      while (j < p.ranks_size() && p.ranks(j).data_center() == p.ranks(i).data_center()) ++j;
-      pools += (pools.empty() ? "" : ",") + p.ranks(i).data_center() + ":" + std::to_string(j - i);
-      i = j;
-    }
-    o->pools = pools;
-    // The placement priced the job with this gradient sync mode (every
-    // mode runs on GPUs too).
-    o->dp_sync = p.dp_sync().empty() ? "sync" : p.dp_sync();
-    if (o->checkpoint_every == 0) o->checkpoint_every = std::max<long>(1, o->steps / 5);
-    if (o->dp_sync == "diloco")  // weights agree across data centers only at round ends
-      o->checkpoint_every = (o->checkpoint_every + o->diloco_h - 1) / o->diloco_h * o->diloco_h;
     const v1::RankAssignment& a = resp.assignment();
     Logger("train")->info("[rank {}] assignment: {}/{} ({}) gpu {}, replica {}, stage {}, layers [{},{})", rank,
                           a.data_center(), a.node(), a.host(), a.gpu(), a.dp_index(), a.stage(), a.layer_begin(),
@@ -100,11 +58,8 @@ class GrpcSchedulerClient : public SchedulerClient {
     if (a.rank() != rank)
       return Status::Internal("GetAssignment(rank " + std::to_string(rank) + ") answered rank " + std::to_string(a.rank()));
     MERIDIAN_RETURN_IF_ERROR(CheckAssignment(rank, a, FindRankSurroundings()));
-    o->gpu = a.gpu();
-    o->attempt = resp.attempt();
+    ApplyJobToOptions(resp.spec(), resp.placement(), a, resp.attempt(), o);
     attempt_ = resp.attempt();
-    o->assigned_layer_begin = a.layer_begin();
-    o->assigned_layer_end = a.layer_end();
     return ValidateTrainOptions(*o);
   }
 

@@ -1,0 +1,26 @@
+// What a scheduled rank trains, as a pure function of what the daemon
+// answered (GetAssignment: the job's spec, its placement, this rank's
+// assignment and the attempt): the job's model, training options and
+// layout over the options the launcher gave on the command line (paths
+// such as --checkpoint-dir stay). No RPC, no environment: scheduler_client
+// asks, checks the rank's surroundings, then calls this.
+#pragma once
+
+#include "meridian/v1/scheduler.pb.h"
+#include "runtime/train/train_options.h"
+
+namespace meridian {
+
+// Fills `*o` from the job:
+// - the model (preset and the sizes given), every training option the
+//   spec sets, the device and dtype;
+// - dp and pp from the placement, and --pools with one entry per run of
+//   consecutive ranks in one data center ("dc-a:2,dc-b:2");
+// - the gradient sync the placement priced (sync when it names none);
+// - a checkpoint every steps/5 unless the command line gave one, rounded up
+//   to whole DiLoCo rounds under diloco (weights agree only at round ends);
+// - the rank's GPU and layer range, and the attempt.
+void ApplyJobToOptions(const v1::JobSpec& spec, const v1::Placement& placement, const v1::RankAssignment& assignment,
+                       int attempt, TrainOptions* o);
+
+}  // namespace meridian

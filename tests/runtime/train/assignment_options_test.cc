@@ -1,0 +1,95 @@
+// A scheduled rank's options as a pure function of the daemon's answer:
+// model, training options and layout from the job, pools from the
+// placement's runs of data centers, the priced sync mode, checkpoints in
+// whole DiLoCo rounds, and the command line's paths left alone.
+#include <gtest/gtest.h>
+
+#include "runtime/train/assignment_options.h"
+
+namespace meridian {
+namespace {
+
+v1::JobSpec Spec() {
+  v1::JobSpec spec;
+  spec.mutable_model()->set_preset("d4");
+  spec.mutable_model()->set_n_layer(4);
+  spec.mutable_model()->set_n_embd(64);
+  spec.mutable_model()->set_max_seq_len(64);
+  v1::TrainingOptions* t = spec.mutable_training();
+  t->set_batch(2);
+  t->set_seq(32);
+  t->set_steps(103);
+  t->set_lr(1e-3f);
+  t->set_data("/data/train_*.bin");
+  t->set_val_data("/data/val_*.bin");
+  t->set_sample_prompt("17+25=");
+  t->set_device("cuda");
+  t->set_dtype("bf16");
+  return spec;
+}
+
+v1::Placement Placement(const std::string& sync) {
+  v1::Placement p;
+  p.set_dp(2);
+  p.set_pp(2);
+  p.set_dp_sync(sync);
+  for (const char* dc : {"dc-a", "dc-a", "dc-b", "dc-b"}) p.add_ranks()->set_data_center(dc);
+  return p;
+}
+
+TEST(AssignmentOptions, TheJobAndPlacementBecomeTheRanksOptions) {
+  TrainOptions o;
+  o.checkpoint_dir = "/jobs/job-000001/checkpoints";  // from the launcher's command line
+  v1::RankAssignment a;
+  a.set_gpu(3);
+  a.set_layer_begin(2);
+  a.set_layer_end(4);
+  ApplyJobToOptions(Spec(), Placement(""), a, /*attempt=*/2, &o);
+  EXPECT_EQ(o.model, "d4");
+  EXPECT_EQ(o.n_layer, 4);
+  EXPECT_EQ(o.n_embd, 64);
+  EXPECT_EQ(o.max_seq, 64);
+  EXPECT_EQ(o.batch, 2);
+  EXPECT_EQ(o.seq, 32);
+  EXPECT_EQ(o.steps, 103);
+  EXPECT_EQ(o.microbatches, 1);
+  EXPECT_FLOAT_EQ(o.lr, 1e-3f);
+  EXPECT_EQ(o.data, "/data/train_*.bin");
+  EXPECT_EQ(o.sample_prompt, "17+25=");
+  EXPECT_EQ(o.device, "cuda");
+  EXPECT_EQ(o.dtype, "bf16");
+  EXPECT_EQ(o.dp, 2);
+  EXPECT_EQ(o.pp, 2);
+  EXPECT_EQ(o.pools, "dc-a:2,dc-b:2");
+  EXPECT_EQ(o.dp_sync, "sync");
+  EXPECT_EQ(o.checkpoint_every, 20);  // steps / 5
+  EXPECT_EQ(o.gpu, 3);
+  EXPECT_EQ(o.attempt, 2);
+  EXPECT_EQ(o.assigned_layer_begin, 2);
+  EXPECT_EQ(o.assigned_layer_end, 4);
+  EXPECT_EQ(o.checkpoint_dir, "/jobs/job-000001/checkpoints");
+}
+
+TEST(AssignmentOptions, DilocoCheckpointsFallOnRoundEnds) {
+  TrainOptions o;
+  o.diloco_h = 8;
+  ApplyJobToOptions(Spec(), Placement("diloco"), v1::RankAssignment(), 1, &o);
+  EXPECT_EQ(o.dp_sync, "diloco");
+  EXPECT_EQ(o.checkpoint_every, 24);  // 20 rounded up to whole rounds of 8
+  TrainOptions given;
+  given.diloco_h = 8;
+  given.checkpoint_every = 5;  // the command line's, still rounded to a round end
+  ApplyJobToOptions(Spec(), Placement("diloco"), v1::RankAssignment(), 1, &given);
+  EXPECT_EQ(given.checkpoint_every, 8);
+}
+
+TEST(AssignmentOptions, RunsOfOneDataCenterAreOnePoolEach) {
+  v1::Placement p = Placement("hierarchical");
+  p.mutable_ranks(3)->set_data_center("dc-a");  // dc-a, dc-a, dc-b, dc-a
+  TrainOptions o;
+  ApplyJobToOptions(Spec(), p, v1::RankAssignment(), 1, &o);
+  EXPECT_EQ(o.pools, "dc-a:2,dc-b:1,dc-a:1");
+}
+
+}  // namespace
+}  // namespace meridian
