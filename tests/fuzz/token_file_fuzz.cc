@@ -35,7 +35,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       (void)Allow(*who, a, header);
     }
   }
-  auto job = (*authorizer)->Authenticate("Bearer " + (*authorizer)->JobToken(header), 1.0e9);
-  if (job.ok() && (job->role != Role::kJob || job->job_id != header)) std::abort();
+  // A job token made for (header, attempt) reads back as exactly that.
+  const int attempt = (int)(header.size() % 1000);
+  auto job = (*authorizer)->Authenticate("Bearer " + (*authorizer)->JobToken(header, attempt), 1.0e9);
+  if (job.ok() && (job->role != Role::kJob || job->job_id != header || job->attempt != attempt)) std::abort();
   return 0;
 }
