@@ -69,6 +69,19 @@ Status PrepareJobDir(int jobs, const std::string& job_id, const std::string& sho
   return Status::FailedPrecondition(shown + " belongs to uid " + std::to_string(st.st_uid) + ", not to the job's user");
 }
 
+// The names in the open directory `fd` (but . and ..); `fd` stays open.
+Result<std::vector<std::string>> ListEntries(int fd, const std::string& shown) {
+  DIR* dir = fdopendir(dup(fd));
+  if (dir == nullptr) return Errno(shown);
+  std::vector<std::string> names;
+  while (const dirent* e = readdir(dir)) {
+    const std::string entry = e->d_name;
+    if (entry != "." && entry != "..") names.push_back(entry);
+  }
+  closedir(dir);
+  return names;
+}
+
 // Removes `name` in `parent` and, if it is a directory (not a link), all it
 // holds first, each level opened relative to the one above.
 Status RemoveAt(int parent, const std::string& name, const std::string& shown, int depth) {
@@ -79,24 +92,14 @@ Status RemoveAt(int parent, const std::string& name, const std::string& shown, i
     return Status::OK();
   }
   if (depth > 64) return Status::IOError(shown + ": nested more than 64 directories deep, left in place");
-  const int fd = openat(parent, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-  if (fd < 0) return Errno(shown);
-  DIR* dir = fdopendir(fd);
-  if (dir == nullptr) {
-    close(fd);
-    return Errno(shown);
-  }
-  std::vector<std::string> names;
-  while (const dirent* e = readdir(dir)) {
-    const std::string entry = e->d_name;
-    if (entry != "." && entry != "..") names.push_back(entry);
-  }
+  Fd dir{openat(parent, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)};
+  if (dir.fd < 0) return Errno(shown);
+  MERIDIAN_ASSIGN_OR_RETURN(std::vector<std::string> names, ListEntries(dir.fd, shown));
   Status status;
   for (const std::string& entry : names) {
-    Status s = RemoveAt(dirfd(dir), entry, shown + "/" + entry, depth + 1);
+    Status s = RemoveAt(dir.fd, entry, shown + "/" + entry, depth + 1);
     if (status.ok() && !s.ok()) status = s;
   }
-  closedir(dir);
   MERIDIAN_RETURN_IF_ERROR(status);
   if (unlinkat(parent, name.c_str(), AT_REMOVEDIR) != 0 && errno != ENOENT) return Errno(shown);
   return Status::OK();
@@ -120,15 +123,9 @@ Status RemoveJobFiles(const std::string& root, const std::string& job_id, bool k
     // The job's directory without its checkpoints.
     Fd dir{openat(parent.fd, job_id.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)};
     if (dir.fd < 0) continue;
-    DIR* listing = fdopendir(dup(dir.fd));
-    if (listing == nullptr) return Errno(shown + "/" + job_id);
-    std::vector<std::string> names;
-    while (const dirent* e = readdir(listing)) {
-      const std::string entry = e->d_name;
-      if (entry != "." && entry != ".." && entry != "checkpoints") names.push_back(entry);
-    }
-    closedir(listing);
+    MERIDIAN_ASSIGN_OR_RETURN(std::vector<std::string> names, ListEntries(dir.fd, shown + "/" + job_id));
     for (const std::string& entry : names) {
+      if (entry == "checkpoints") continue;
       Status s = RemoveAt(dir.fd, entry, shown + "/" + job_id + "/" + entry, 1);
       if (status.ok() && !s.ok()) status = s;
     }

@@ -77,6 +77,15 @@ Status CheckUnderDataRoots(const std::string& field, const std::string& pattern,
   return Status::OK();
 }
 
+Status CheckSpecUnderRoots(const v1::JobSpec& spec, const std::vector<std::string>& roots,
+                           const std::string& roots_name) {
+  MERIDIAN_RETURN_IF_ERROR(CheckUnderDataRoots("spec.training.data", spec.training().data(), roots, roots_name));
+  if (!spec.training().val_data().empty())
+    MERIDIAN_RETURN_IF_ERROR(
+        CheckUnderDataRoots("spec.training.val_data", spec.training().val_data(), roots, roots_name));
+  return CheckExtraArgs(spec.training(), roots, roots_name);
+}
+
 Status CheckDataGlob(const std::string& field, const std::string& pattern) {
   Result<std::vector<std::string>> matches = ExpandBoundedGlob(pattern);
   if (!matches.ok() && matches.status().code() != Status::Code::kNotFound)

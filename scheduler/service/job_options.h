@@ -32,4 +32,9 @@ Status CheckDataGlob(const std::string& field, const std::string& pattern);
 Status CheckUnderDataRoots(const std::string& field, const std::string& pattern,
                            const std::vector<std::string>& data_roots, const std::string& roots_name = "--data-root");
 
+// Every path the spec reads (data, val_data, --init-from, --vocab-dir) lies
+// under `roots` (none: anywhere); `roots_name` says whose they are.
+Status CheckSpecUnderRoots(const v1::JobSpec& spec, const std::vector<std::string>& roots,
+                           const std::string& roots_name);
+
 }  // namespace meridian::scheduler

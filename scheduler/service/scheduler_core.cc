@@ -26,11 +26,9 @@ std::string LauncherExitText(int exit_code) {
   return text;
 }
 
-bool Terminal(v1::JobState s) {
-  return s == v1::SUCCEEDED || s == v1::FAILED || s == v1::CANCELLED;
-}
-
 }  // namespace
+
+bool Terminal(v1::JobState s) { return s == v1::SUCCEEDED || s == v1::FAILED || s == v1::CANCELLED; }
 
 double NowUnixSeconds() {
   return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
@@ -283,54 +281,6 @@ void SchedulerCore::CheckLiveness(double now) {
   for (const v1::Job& job : forgotten) launcher_->RemoveJobFiles(job);
 }
 
-void SchedulerCore::FoldEventsLocked(v1::Job& job) {
-  const int64_t cap = options_.max_events_per_job;
-  if (cap <= 0 || unsaved_.count(job.id())) return;  // unsaved events are written first
-  const int64_t last = last_sequence_[job.id()];
-  // Folded in batches of a tenth of the cap, not at every event.
-  if (last - job.events_folded() <= cap + std::max<int64_t>(1, cap / 10)) return;
-  v1::Job next = job;
-  next.set_events_folded(last - cap);
-  if (!store_->FoldEvents(next, next.events_folded()).ok()) return;  // tried again at the next check
-  job = std::move(next);
-}
-
-std::vector<v1::Job> SchedulerCore::ApplyRetentionLocked(double now) {
-  for (v1::Job& job : jobs_) FoldEventsLocked(job);
-  std::vector<v1::Job> forgotten;
-  if (options_.retain_jobs <= 0 && options_.retain_days <= 0) return forgotten;
-  std::vector<const v1::Job*> finished;  // newest first (by when it finished, then by submission)
-  for (auto it = jobs_.rbegin(); it != jobs_.rend(); ++it)
-    if (Terminal(it->state())) finished.push_back(&*it);
-  std::stable_sort(finished.begin(), finished.end(),
-                   [](const v1::Job* a, const v1::Job* b) { return a->finished_unix_s() > b->finished_unix_s(); });
-  std::vector<std::string> ids;
-  for (size_t i = 0; i < finished.size(); ++i) {
-    const bool beyond = options_.retain_jobs > 0 && i >= (size_t)options_.retain_jobs;
-    const bool old = options_.retain_days > 0 && now - finished[i]->finished_unix_s() > options_.retain_days * 86400.0;
-    if (beyond || old) ids.push_back(finished[i]->id());
-  }
-  for (const std::string& id : ids) {
-    const v1::Job* job = FindLocked(id);
-    if (job == nullptr || !store_->DeleteJob(id).ok()) continue;  // tried again at the next check
-    forgotten.push_back(*job);
-    ForgetJobLocked(id);
-  }
-  if (!forgotten.empty()) Logger("core")->info("retention: removed {} finished job(s)", forgotten.size());
-  return forgotten;
-}
-
-void SchedulerCore::ForgetJobLocked(const std::string& id) {
-  jobs_.erase(std::remove_if(jobs_.begin(), jobs_.end(), [&](const v1::Job& j) { return j.id() == id; }),
-              jobs_.end());
-  last_sequence_.erase(id);
-  cancel_requested_.erase(id);
-  stopped_because_.erase(id);
-  unsaved_.erase(id);
-  tried_at_version_.erase(id);
-  events_cv_.notify_all();  // its watchers find it gone
-}
-
 void SchedulerCore::CheckLivenessLocked(double now) {
   if ((!unsaved_.empty() || store_failing_) && std::abs(now - last_flush_s_) >= options_.flush_interval_s)
     FlushLocked();
@@ -401,18 +351,6 @@ v1::ListPoolsResponse SchedulerCore::ListPools() {
   out.set_insecure(options_.insecure);
   return out;
 }
-
-namespace {
-
-// Every path the spec reads lies under `roots` (none: anywhere).
-Status CheckSpecUnderRoots(const v1::JobSpec& spec, const std::vector<std::string>& roots, const std::string& name) {
-  MERIDIAN_RETURN_IF_ERROR(CheckUnderDataRoots("spec.training.data", spec.training().data(), roots, name));
-  if (!spec.training().val_data().empty())
-    MERIDIAN_RETURN_IF_ERROR(CheckUnderDataRoots("spec.training.val_data", spec.training().val_data(), roots, name));
-  return CheckExtraArgs(spec.training(), roots, name);
-}
-
-}  // namespace
 
 Result<v1::Job> SchedulerCore::SubmitJob(const v1::JobSpec& spec, const std::string& owner,
                                          const std::vector<std::string>& owner_data_roots) {

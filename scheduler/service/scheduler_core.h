@@ -177,6 +177,9 @@ class SchedulerCore {
 
 double NowUnixSeconds();
 
+// Whether a job in this state has ended (SUCCEEDED, FAILED or CANCELLED).
+bool Terminal(v1::JobState state);
+
 // Maps a Status code to its gRPC status code number (grpc::StatusCode).
 int GrpcCodeFor(Status::Code code);
 

@@ -97,8 +97,7 @@ grpc::Status SchedulerService::CheckAttemptIsCurrent(const Principal& who, const
   if (who.role != Role::kJob) return grpc::Status::OK;
   auto job = core_->GetJob(job_id);
   if (!job.ok()) return ToGrpc(job.status());
-  const bool ended = job->state() == v1::SUCCEEDED || job->state() == v1::FAILED || job->state() == v1::CANCELLED;
-  if (ended || job->launches() != who.attempt)
+  if (Terminal(job->state()) || job->launches() != who.attempt)
     return ToGrpc(Status::Unauthenticated("this job token was for attempt " + std::to_string(who.attempt) + " of " +
                                           job_id + ", which is over"));
   return grpc::Status::OK;

@@ -57,8 +57,21 @@ class DataRootsTest : public ::testing::Test {
     roots_ = {(base_ / "root").string()};
   }
   std::string P(const std::string& rel) const { return (base_ / rel).string(); }
+  // A scheduler core whose daemon has roots_ as --data-root, over the fake
+  // launcher (which ends its jobs as the core's exit callback says).
+  void StartCore() {
+    store_ = std::move(OpenSqliteStateStore((base_ / "state").string())).value();
+    SchedulerCoreOptions options;
+    options.data_roots = roots_;
+    core_ = std::make_unique<SchedulerCore>(DefaultCluster(4), store_.get(), &launcher_, options);
+    launcher_.SetExitCallback([this](const std::string& id, int code) { core_->OnJobExit(id, code); });
+    ASSERT_TRUE(core_->Recover().ok());
+  }
   fs::path base_;
   std::vector<std::string> roots_;
+  FakeLauncher launcher_;
+  std::unique_ptr<StateStore> store_;
+  std::unique_ptr<SchedulerCore> core_;
 };
 
 TEST_F(DataRootsTest, PathsOutsideTheRootsAreRefusedThroughDotDotAndSymbolicLinks) {
@@ -105,12 +118,8 @@ TEST_F(DataRootsTest, Gpt2VocabularyFilesMayNotLinkOutOfTheRoots) {
 }
 
 TEST_F(DataRootsTest, SubmitRefusesDataOutsideTheRootsNamingTheField) {
-  auto store = std::move(OpenSqliteStateStore((base_ / "state").string())).value();
-  FakeLauncher launcher;
-  SchedulerCoreOptions options;
-  options.data_roots = roots_;
-  SchedulerCore core(DefaultCluster(4), store.get(), &launcher, options);
-  ASSERT_TRUE(core.Recover().ok());
+  StartCore();
+  SchedulerCore& core = *core_;
   Result<v1::Job> outside = core.SubmitJob(TinyJob(1, 1, P("root/../outside/*.bin")));
   ASSERT_FALSE(outside.ok());
   ExpectRefused(outside.status(), "spec.training.data");
@@ -126,13 +135,9 @@ TEST_F(DataRootsTest, SubmitRefusesDataOutsideTheRootsNamingTheField) {
 TEST_F(DataRootsTest, ARelaunchChecksTheRootsAgain) {
   fs::create_directories(base_ / "root/data");
   std::ofstream(base_ / "root/data/train_000.bin") << "x";
-  auto store = std::move(OpenSqliteStateStore((base_ / "state").string())).value();
-  FakeLauncher launcher;
-  SchedulerCoreOptions options;
-  options.data_roots = roots_;
-  SchedulerCore core(DefaultCluster(4), store.get(), &launcher, options);
-  launcher.SetExitCallback([&](const std::string& id, int code) { core.OnJobExit(id, code); });
-  ASSERT_TRUE(core.Recover().ok());
+  StartCore();
+  SchedulerCore& core = *core_;
+  FakeLauncher& launcher = launcher_;
   const v1::Job job = core.SubmitJob(TinyJob(1, 1, P("root/data/train_*.bin"))).value();
   ASSERT_EQ(core.GetJob(job.id())->state(), v1::RUNNING);
   fs::remove(base_ / "root/data/train_000.bin");
@@ -148,12 +153,8 @@ TEST_F(DataRootsTest, ARelaunchChecksTheRootsAgain) {
 TEST_F(DataRootsTest, ATokensDataRootsNarrowTheDaemons) {
   fs::create_directories(base_ / "root/alice");
   std::ofstream(base_ / "root/alice/train_000.bin") << "x";
-  auto store = std::move(OpenSqliteStateStore((base_ / "state").string())).value();
-  FakeLauncher launcher;
-  SchedulerCoreOptions options;
-  options.data_roots = roots_;
-  SchedulerCore core(DefaultCluster(4), store.get(), &launcher, options);
-  ASSERT_TRUE(core.Recover().ok());
+  StartCore();
+  SchedulerCore& core = *core_;
   const std::vector<std::string> alice = {P("root/alice")};
   EXPECT_TRUE(core.SubmitJob(TinyJob(1, 1, P("root/alice/train_*.bin")), "alice", alice).ok());
   Result<v1::Job> others = core.SubmitJob(TinyJob(1, 1, P("root/train_000.bin")), "alice", alice);
