@@ -43,6 +43,27 @@ constexpr size_t BwdSharedBytes(bool with_row_stats) {
                           (with_row_stats ? 2 * (size_t)kBwdTile : 0));
 }
 
+// Stages rows row0 .. row0 + kRows - 1 of two row sets, a and b, from global
+// memory into shared memory as floats: row i of a (HS elements) starts at
+// a + i * a_stride and lands at a_smem + (i - row0) * kSmemStride, likewise
+// for b. Rows at or past T_ stage as zeros. All kThreads threads of the
+// block must call it, as they share the rows; the caller owns the barriers.
+template <int HS, int kRows, int kSmemStride, int kThreads, typename T>
+__device__ __forceinline__ void StageRowPair(float* a_smem, float* b_smem, const T* a, size_t a_stride, const T* b,
+                                             size_t b_stride, int row0, int T_) {
+  for (int idx = threadIdx.x; idx < kRows * HS; idx += kThreads) {
+    const int r = idx / HS, c = idx % HS;
+    const int i = row0 + r;
+    float av = 0.0f, bv = 0.0f;
+    if (i < T_) {
+      av = ToFloat(a[(size_t)i * a_stride + c]);
+      bv = ToFloat(b[(size_t)i * b_stride + c]);
+    }
+    a_smem[r * kSmemStride + c] = av;
+    b_smem[r * kSmemStride + c] = bv;
+  }
+}
+
 // grid (ceil(T/kFwdRows), NH, B), block kFwdRows. Thread i of the block owns
 // query row t = blockIdx.x * kFwdRows + i of head blockIdx.y, batch blockIdx.z.
 template <typename T, int HS>
@@ -69,18 +90,8 @@ __global__ void __launch_bounds__(kFwdRows)
   const int q_last = min(q0 + kFwdRows, T_) - 1;  // last valid query row of the block
   for (int k0 = 0; k0 <= q_last; k0 += kFwdKeys) {
     __syncthreads();  // every thread is done with the previous tile
-    for (int idx = threadIdx.x; idx < kFwdKeys * HS; idx += kFwdRows) {
-      const int r = idx / HS, c = idx % HS;
-      const int j = k0 + r;
-      float kv = 0.0f, vv = 0.0f;
-      if (j < T_) {
-        const T* row = base + (size_t)j * C3;
-        kv = ToFloat(row[C + c]);
-        vv = ToFloat(row[2 * (size_t)C + c]);
-      }
-      k_tile[r][c] = kv;
-      v_tile[r][c] = vv;
-    }
+    StageRowPair<HS, kFwdKeys, HS, kFwdRows>(&k_tile[0][0], &v_tile[0][0], base + C, C3, base + 2 * (size_t)C, C3,
+                                             k0, T_);
     __syncthreads();
     // Causal: keys k0 .. t of this tile (none for rows past T).
     const int n = t < T_ ? min(kFwdKeys, t - k0 + 1) : 0;
@@ -159,18 +170,7 @@ __global__ void __launch_bounds__(kBwdRows<HS>)
   const float* lse_bh = lse + ((size_t)b * NH + h) * T_;
   const float* delta_bh = delta + ((size_t)b * NH + h) * T_;
 
-  for (int idx = threadIdx.x; idx < kRows * HS; idx += kRows) {
-    const int r = idx / HS, c = idx % HS;
-    const int jr = k0 + r;
-    float kv = 0.0f, vv = 0.0f;
-    if (jr < T_) {
-      const T* row = q_base + (size_t)jr * C3;
-      kv = ToFloat(row[C + c]);
-      vv = ToFloat(row[2 * (size_t)C + c]);
-    }
-    k_own[r * kPad + c] = kv;
-    v_own[r * kPad + c] = vv;
-  }
+  StageRowPair<HS, kRows, kPad, kRows>(k_own, v_own, q_base + C, C3, q_base + 2 * (size_t)C, C3, k0, T_);
   const float* kj = k_own + threadIdx.x * kPad;
   const float* vj = v_own + threadIdx.x * kPad;
 
@@ -180,17 +180,7 @@ __global__ void __launch_bounds__(kBwdRows<HS>)
 
   for (int q0 = k0; q0 < T_; q0 += kBwdTile) {
     __syncthreads();  // own rows written / previous tile consumed
-    for (int idx = threadIdx.x; idx < kBwdTile * HS; idx += kRows) {
-      const int r = idx / HS, c = idx % HS;
-      const int i = q0 + r;
-      float qv = 0.0f, dov = 0.0f;
-      if (i < T_) {
-        qv = ToFloat(q_base[(size_t)i * C3 + c]);
-        dov = ToFloat(do_base[(size_t)i * C + c]);
-      }
-      q_tile[idx] = qv;
-      do_tile[idx] = dov;
-    }
+    StageRowPair<HS, kBwdTile, HS, kRows>(q_tile, do_tile, q_base, C3, do_base, C, q0, T_);
     for (int r = threadIdx.x; r < kBwdTile; r += kRows) {
       const int i = q0 + r;
       lse_tile[r] = i < T_ ? lse_bh[i] : 0.0f;
@@ -253,17 +243,7 @@ __global__ void __launch_bounds__(kBwdRows<HS>)
   const T* q_base = qkv + (size_t)b * T_ * C3 + (size_t)h * HS;
   const T* do_base = dout + (size_t)b * T_ * C + (size_t)h * HS;
 
-  for (int idx = threadIdx.x; idx < kRows * HS; idx += kRows) {
-    const int r = idx / HS, c = idx % HS;
-    const int i = q0 + r;
-    float qv = 0.0f, dov = 0.0f;
-    if (i < T_) {
-      qv = ToFloat(q_base[(size_t)i * C3 + c]);
-      dov = ToFloat(do_base[(size_t)i * C + c]);
-    }
-    q_own[r * kPad + c] = qv;
-    do_own[r * kPad + c] = dov;
-  }
+  StageRowPair<HS, kRows, kPad, kRows>(q_own, do_own, q_base, C3, do_base, C, q0, T_);
   const float* qi = q_own + threadIdx.x * kPad;
   const float* doi = do_own + threadIdx.x * kPad;
   const size_t row_stat = ((size_t)b * NH + h) * T_ + t;
@@ -277,18 +257,7 @@ __global__ void __launch_bounds__(kBwdRows<HS>)
   const int q_last = min(q0 + kRows, T_) - 1;
   for (int k0 = 0; k0 <= q_last; k0 += kBwdTile) {
     __syncthreads();  // own rows written / previous tile consumed
-    for (int idx = threadIdx.x; idx < kBwdTile * HS; idx += kRows) {
-      const int r = idx / HS, c = idx % HS;
-      const int j = k0 + r;
-      float kv = 0.0f, vv = 0.0f;
-      if (j < T_) {
-        const T* row = q_base + (size_t)j * C3;
-        kv = ToFloat(row[C + c]);
-        vv = ToFloat(row[2 * (size_t)C + c]);
-      }
-      k_tile[idx] = kv;
-      v_tile[idx] = vv;
-    }
+    StageRowPair<HS, kBwdTile, HS, kRows>(k_tile, v_tile, q_base + C, C3, q_base + 2 * (size_t)C, C3, k0, T_);
     __syncthreads();
     // Causal: keys k0 .. t of this tile (none for rows past T).
     const int n = t < T_ ? min(kBwdTile, t - k0 + 1) : 0;

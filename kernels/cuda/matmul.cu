@@ -130,6 +130,33 @@ struct LtGemm {
   int64_t aux_ld = 0;
 };
 
+// The row-major product D (rows, cols) = op(X) (rows, inner) @ op(Y)
+// (inner, cols) + beta * D, with X, Y and D packed (row stride = column
+// count). A transposed operand is stored transposed: X as (inner, rows), Y as
+// (cols, inner). cuBLASLt computes it as the column-major D^T = op(Y)^T @
+// op(X)^T on the same buffers (see the top of this file): Y is its A, X its
+// B. The epilogue fields are left at their defaults.
+template <typename TIn, typename TOut>
+LtGemm RowMajorGemm(int rows, int cols, int inner, const TIn* x, bool trans_x, const TIn* y, bool trans_y, TOut* d,
+                    float beta) {
+  LtGemm g;
+  g.trans_a = trans_y;
+  g.trans_b = trans_x;
+  g.m = cols;
+  g.n = rows;
+  g.k = inner;
+  g.a = y;
+  g.lda = trans_y ? inner : cols;
+  g.b = x;
+  g.ldb = trans_x ? rows : inner;
+  g.ab_type = CudaDataType<TIn>();
+  g.d = d;
+  g.ldd = cols;
+  g.d_type = CudaDataType<TOut>();
+  g.beta = beta;
+  return g;
+}
+
 // Runs `g` through cuBLASLt. Sets *ran = false, and returns OK, when
 // cuBLASLt offers no algorithm for it; errors from cuBLASLt otherwise come
 // back as Status.
@@ -255,20 +282,8 @@ Status MatmulForward(MatmulContext* ctx, T* out, T* pre_gelu, const T* inp, cons
   MERIDIAN_RETURN_IF_ERROR(CheckNotNull("MatmulForward", "inp", inp));
   MERIDIAN_RETURN_IF_ERROR(CheckNotNull("MatmulForward", "weight", weight));
 
-  LtGemm g;
-  g.trans_a = true;
-  g.trans_b = false;
-  g.m = OC;
-  g.n = N;
-  g.k = C;
-  g.a = weight;
-  g.lda = C;
-  g.b = inp;
-  g.ldb = C;
-  g.ab_type = CudaDataType<T>();
-  g.d_type = CudaDataType<T>();
-  g.ldd = OC;
-  g.beta = 0.0f;
+  // out (N,OC) = inp (N,C) @ weight (OC,C)^T; the output pointer is chosen below.
+  LtGemm g = RowMajorGemm<T, T>(N, OC, C, inp, false, weight, true, nullptr, 0.0f);
   g.bias = bias;
 
   if (pre_gelu != nullptr) {
@@ -311,39 +326,13 @@ Status MatmulBackward(MatmulContext* ctx, T* dinp, float* dweight, float* dbias,
   if (dweight != nullptr) MERIDIAN_RETURN_IF_ERROR(CheckNotNull("MatmulBackward", "inp", inp));
 
   if (dinp != nullptr) {
-    LtGemm g;
-    g.trans_a = false;
-    g.trans_b = false;
-    g.m = C;
-    g.n = N;
-    g.k = OC;
-    g.a = weight;
-    g.lda = C;
-    g.b = dout;
-    g.ldb = OC;
-    g.ab_type = CudaDataType<T>();
-    g.d = dinp;
-    g.ldd = C;
-    g.d_type = CudaDataType<T>();
-    g.beta = 0.0f;
+    // dinp (N,C) = dout (N,OC) @ weight (OC,C)
+    const LtGemm g = RowMajorGemm<T, T>(N, C, OC, dout, false, weight, false, dinp, 0.0f);
     MERIDIAN_RETURN_IF_ERROR((RunGemm<T, T>(ctx, g, stream)));
   }
   if (dweight != nullptr) {
-    LtGemm g;
-    g.trans_a = false;
-    g.trans_b = true;
-    g.m = C;
-    g.n = OC;
-    g.k = N;
-    g.a = inp;
-    g.lda = C;
-    g.b = dout;
-    g.ldb = OC;
-    g.ab_type = CudaDataType<T>();
-    g.d = dweight;
-    g.ldd = C;
-    g.d_type = CUDA_R_32F;
-    g.beta = 1.0f;
+    // dweight (OC,C) += dout^T (OC,N) @ inp (N,C)
+    const LtGemm g = RowMajorGemm<T, float>(OC, C, N, dout, true, inp, false, dweight, 1.0f);
     MERIDIAN_RETURN_IF_ERROR((RunGemm<T, float>(ctx, g, stream)));
   }
   if (dbias != nullptr) MERIDIAN_RETURN_IF_ERROR(ColumnSumAccumulate<T>(dbias, dout, N, OC, stream));
@@ -359,22 +348,8 @@ Status Gemm(MatmulContext* ctx, T* c, const T* a, const T* b, int M, int N, int 
   MERIDIAN_RETURN_IF_ERROR(CheckNotNull("Gemm", "c", c));
   MERIDIAN_RETURN_IF_ERROR(CheckNotNull("Gemm", "a", a));
   MERIDIAN_RETURN_IF_ERROR(CheckNotNull("Gemm", "b", b));
-  LtGemm g;
-  g.trans_a = true;
-  g.trans_b = false;
-  g.m = N;
-  g.n = M;
-  g.k = K;
-  g.a = b;
-  g.lda = K;
-  g.b = a;
-  g.ldb = K;
-  g.ab_type = CudaDataType<T>();
-  g.d = c;
-  g.ldd = N;
-  g.d_type = CudaDataType<T>();
-  g.beta = 0.0f;
-  return RunGemm<T, T>(ctx, g, stream);
+  // c (M,N) = a (M,K) @ b (N,K)^T
+  return RunGemm<T, T>(ctx, RowMajorGemm<T, T>(M, N, K, a, false, b, true, c, 0.0f), stream);
 }
 
 template Status MatmulForward<float>(MatmulContext*, float*, float*, const float*, const float*, const float*, int,

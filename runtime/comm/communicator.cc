@@ -65,4 +65,14 @@ Result<std::unique_ptr<CommRequest>> Communicator::IAllReduceRanges(float* base,
   return std::unique_ptr<CommRequest>(std::move(request));
 }
 
+Status Communicator::Send(const float* data, size_t count, int peer, int tag) {
+  MERIDIAN_ASSIGN_OR_RETURN(std::unique_ptr<CommRequest> req, ISend(data, count, peer, tag));
+  return req->Wait();
+}
+
+Status Communicator::Recv(float* data, size_t count, int peer, int tag) {
+  MERIDIAN_ASSIGN_OR_RETURN(std::unique_ptr<CommRequest> req, IRecv(data, count, peer, tag));
+  return req->Wait();
+}
+
 }  // namespace meridian

@@ -66,8 +66,10 @@ class Communicator {
   // bytes_per_rank bytes back to back.
   virtual Status AllGatherBytes(const void* send, void* recv, size_t bytes_per_rank) = 0;
   virtual Status Broadcast(float* data, size_t count, int root) = 0;
-  virtual Status Send(const float* data, size_t count, int peer, int tag) = 0;
-  virtual Status Recv(float* data, size_t count, int peer, int tag) = 0;
+  // The default issues ISend / IRecv and waits on the request, so the
+  // blocking and non-blocking forms check and describe a transfer alike.
+  virtual Status Send(const float* data, size_t count, int peer, int tag);
+  virtual Status Recv(float* data, size_t count, int peer, int tag);
   virtual Result<std::unique_ptr<CommRequest>> ISend(const float* data, size_t count, int peer, int tag) = 0;
   virtual Result<std::unique_ptr<CommRequest>> IRecv(float* data, size_t count, int peer, int tag) = 0;
   virtual Status Barrier() = 0;

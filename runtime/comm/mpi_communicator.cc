@@ -240,16 +240,6 @@ Status MpiCommunicator::Broadcast(float* data, size_t count, int root) {
   return WatchedWait(&req, what);
 }
 
-Status MpiCommunicator::Send(const float* data, size_t count, int peer, int tag) {
-  MERIDIAN_ASSIGN_OR_RETURN(std::unique_ptr<CommRequest> req, ISend(data, count, peer, tag));
-  return req->Wait();
-}
-
-Status MpiCommunicator::Recv(float* data, size_t count, int peer, int tag) {
-  MERIDIAN_ASSIGN_OR_RETURN(std::unique_ptr<CommRequest> req, IRecv(data, count, peer, tag));
-  return req->Wait();
-}
-
 Result<std::unique_ptr<CommRequest>> MpiCommunicator::ISend(const float* data, size_t count, int peer, int tag) {
   const std::string what = Describe("send of " + std::to_string(count) + " floats (tag " + std::to_string(tag) + ")", peer);
   MERIDIAN_RETURN_IF_ERROR(CheckCount(count, what));

@@ -36,8 +36,6 @@ class MpiCommunicator : public Communicator {
   Status AllGather(const float* send, float* recv, const std::vector<size_t>& counts) override;
   Status AllGatherBytes(const void* send, void* recv, size_t bytes_per_rank) override;
   Status Broadcast(float* data, size_t count, int root) override;
-  Status Send(const float* data, size_t count, int peer, int tag) override;
-  Status Recv(float* data, size_t count, int peer, int tag) override;
   Result<std::unique_ptr<CommRequest>> ISend(const float* data, size_t count, int peer, int tag) override;
   Result<std::unique_ptr<CommRequest>> IRecv(float* data, size_t count, int peer, int tag) override;
   Status Barrier() override;

@@ -193,8 +193,6 @@ class NcclCommunicator : public Communicator {
     return host_->AllGatherBytes(send, recv, bytes_per_rank);
   }
   Status Broadcast(float* data, size_t count, int root) override;
-  Status Send(const float* data, size_t count, int peer, int tag) override;
-  Status Recv(float* data, size_t count, int peer, int tag) override;
   Result<std::unique_ptr<CommRequest>> ISend(const float* data, size_t count, int peer, int tag) override;
   Result<std::unique_ptr<CommRequest>> IRecv(float* data, size_t count, int peer, int tag) override;
   Status Barrier() override { return host_->Barrier(); }
@@ -435,16 +433,6 @@ Status NcclCommunicator::Broadcast(float* data, size_t count, int root) {
                               MERIDIAN_NCCL_CHECK(ncclBroadcast(data, data, count, ncclFloat32, root, comm, stream));
                               return Status::OK();
                             }));
-  return req->Wait();
-}
-
-Status NcclCommunicator::Send(const float* data, size_t count, int peer, int tag) {
-  MERIDIAN_ASSIGN_OR_RETURN(std::unique_ptr<CommRequest> req, ISend(data, count, peer, tag));
-  return req->Wait();
-}
-
-Status NcclCommunicator::Recv(float* data, size_t count, int peer, int tag) {
-  MERIDIAN_ASSIGN_OR_RETURN(std::unique_ptr<CommRequest> req, IRecv(data, count, peer, tag));
   return req->Wait();
 }
 

@@ -220,11 +220,6 @@ class InProcessCommunicator : public Communicator {
     return ISend(data, count, peer, tag).status();
   }
 
-  Status Recv(float* data, size_t count, int peer, int tag) override {
-    MERIDIAN_ASSIGN_OR_RETURN(std::unique_ptr<CommRequest> req, IRecv(data, count, peer, tag));
-    return req->Wait();
-  }
-
   // Buffered: the data is copied into the channel now, so the send is
   // complete before the receiver arrives.
   Result<std::unique_ptr<CommRequest>> ISend(const float* data, size_t count, int peer, int tag) override {
