@@ -77,7 +77,7 @@ int RunGpuTrainBenchmark(const GpuTrainBenchOptions& o) {
   // The ceiling: the model's widest matmul (the MLP's C -> 4C over every
   // token of the batch), in the storage type the step computes in.
   const int BT = o.batch * o.seq;
-  Result<double> gemm = o.dtype == "bf16" ? MeasureGemm<cuda::bf16>(BT, 4 * c.n_embd, c.n_embd, 5)
+  Result<double> gemm = o.dtype == DType::kBf16 ? MeasureGemm<cuda::bf16>(BT, 4 * c.n_embd, c.n_embd, 5)
                                           : MeasureGemm<float>(BT, 4 * c.n_embd, c.n_embd, 5);
   if (!gemm.ok()) return fail(gemm.status());
 
@@ -128,10 +128,10 @@ int RunGpuTrainBenchmark(const GpuTrainBenchOptions& o) {
   const bool loss_ok = FreshTrainingLossesLookRight(losses, c.vocab_size);
 
   std::printf("# meridian-bench train --device cuda: %s, %s, batch %d, seq %d, median of %d steps after %d warm-up\n",
-              DescribeConfig(c).c_str(), o.dtype.c_str(), o.batch, o.seq, o.steps, o.warmup_steps);
+              DescribeConfig(c).c_str(), kDTypes.Name(o.dtype), o.batch, o.seq, o.steps, o.warmup_steps);
   std::printf("# card: %s, %.0f GiB; dense bf16 peak %.1f TFLOP/s%s\n", prop.name, total_bytes / 1073741824.0, peak,
               o.peak_tflops > 0 ? " (given)" : peak > 0 ? " (data sheet)" : " (unknown: pass --peak-tflops)");
-  std::printf("# cuBLASLt %s GEMM %d x %d x %d: %.1f TFLOP/s (median of 5 x 10)\n", o.dtype.c_str(), BT,
+  std::printf("# cuBLASLt %s GEMM %d x %d x %d: %.1f TFLOP/s (median of 5 x 10)\n", kDTypes.Name(o.dtype), BT,
               4 * c.n_embd, c.n_embd, *gemm);
   std::printf("# FLOPs per step: %.4g (6*N*tokens + 12*L*C*T*tokens), N = %zu; %s\n", flops, NumParameters(c),
               step.Describe().c_str());
@@ -146,7 +146,7 @@ int RunGpuTrainBenchmark(const GpuTrainBenchOptions& o) {
   }
   if (o.json) {
     nlohmann::json j = {{"bench", "train"},   {"device", prop.name}, {"config", DescribeConfig(c)},
-                        {"dtype", o.dtype},   {"batch", o.batch},    {"seq", o.seq},
+                        {"dtype", kDTypes.Name(o.dtype)},   {"batch", o.batch},    {"seq", o.seq},
                         {"ms_per_step", ms},  {"tokens_per_s", BT / (ms / 1e3)}, {"tflops", tflops},
                         {"peak_tflops", peak}, {"gemm_tflops", *gemm}, {"gpu_mem_gib", used_gib},
                         {"loss_first", losses.front()}, {"loss_last", losses.back()}, {"loss_ok", loss_ok}};

@@ -6,6 +6,8 @@
 
 #include <string>
 
+#include "common/device.h"
+
 namespace meridian::bench {
 
 struct GpuTrainBenchOptions {
@@ -14,7 +16,7 @@ struct GpuTrainBenchOptions {
   int vocab = 50257;
   int batch = 16, seq = 1024;
   int steps = 20, warmup_steps = 3;
-  std::string dtype = "bf16";
+  DType dtype = DType::kBf16;
   double peak_tflops = 0;  // 0: from the card's name
   bool json = false;
 };

@@ -116,7 +116,7 @@ int RunParallelTrainBenchmark(const ParallelTrainBenchOptions& o, int* argc, cha
                               ? std::clamp(1.0 - a.exposed_ms / b.exposed_ms, 0.0, 1.0)
                               : 0.0;
     std::printf("# meridian-bench train: dp %d x pp %d, %d micro-batches of %d x %d, %s, ZeRO-%d, %d threads/rank\n",
-                o.dp, o.pp, o.microbatches, o.batch, o.seq, o.pp_schedule.c_str(), o.zero, o.threads);
+                o.dp, o.pp, o.microbatches, o.batch, o.seq, kPipelineSchedules.Name(o.pp_schedule), o.zero, o.threads);
     std::printf("# bubble = 1 - (rank 0 compute / step time); ideal = (p-1)/(m+p-1)\n");
     std::printf("# all-reduce wait: time in the gradient sync after backward; hidden = 1 - overlapped/blocking\n");
     Table t({"grad-sync", "ms/step", "tokens/s", "GFLOP/s", "compute-ms", "bubble", "ideal-bubble",

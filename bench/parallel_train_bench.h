@@ -6,6 +6,8 @@
 
 #include <string>
 
+#include "runtime/parallel/pipeline_schedule.h"
+
 namespace meridian::bench {
 
 struct ParallelTrainBenchOptions {
@@ -15,7 +17,7 @@ struct ParallelTrainBenchOptions {
   int batch = 4, seq = 64, threads = 1;
   int steps = 10, warmup_steps = 2;
   int dp = 1, pp = 1, microbatches = 1;
-  std::string pp_schedule = "1f1b";
+  PipelineScheduleKind pp_schedule = PipelineScheduleKind::k1F1B;
   int zero = 0;
   double bucket_mb = 25.0;
   std::string workdir = "/tmp/meridian-bench-train";

@@ -80,7 +80,7 @@ std::string Layout(const JobRequest& j) {
   return j.auto_layout ? "auto" + std::to_string(j.gpus) : std::to_string(j.dp) + "x" + std::to_string(j.pp);
 }
 
-std::string Chosen(const Placement& p) { return std::to_string(p.dp) + "x" + std::to_string(p.pp) + " " + p.dp_sync; }
+std::string Chosen(const Placement& p) { return std::to_string(p.dp) + "x" + std::to_string(p.pp) + " " + DpSyncName(p.dp_sync); }
 
 Node MakeNode(const std::string& name, const std::string& dc, int gpus, const std::string& model, double memory_gb,
               double tflops, double nvlink_gbps) {

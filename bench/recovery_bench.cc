@@ -113,7 +113,7 @@ v1::JobSpec Job(const RecoveryOptions& o, const std::string& data, int kills) {
   t->add_extra_args(std::to_string(o.checkpoint_every));
   spec.mutable_layout()->set_dp(2);
   spec.mutable_layout()->set_pp(2);
-  spec.mutable_layout()->set_dp_sync("sync");
+  spec.mutable_layout()->set_dp_sync(v1::DP_SYNC_SYNC);
   spec.set_max_restarts(kills + 3);
   return spec;
 }

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <array>
+#include <map>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -197,12 +198,15 @@ void AddTrainBenchmark(CLI::App& app, int* exit_code, int* argc, char*** argv) {
   sub->add_option("--peer-python", o->peer_python, "Python with torch for the peer");
   sub->add_flag("--json", o->json, "Also print one JSON line");
   sub->add_option("--device", *device, "cpu, or cuda (one GPU; MFU against its bf16 peak and a cuBLASLt GEMM)");
-  sub->add_option("--dtype", g->dtype, "fp32 or bf16 (cuda)");
+  sub->add_option("--dtype", g->dtype, "fp32 or bf16 (cuda)")
+      ->transform(CLI::CheckedTransformer(std::map<std::string, DType>{{"fp32", DType::kFp32}, {"bf16", DType::kBf16}}));
   sub->add_option("--peak-tflops", g->peak_tflops, "The card's dense bf16 peak when its name is not known (cuda)");
   sub->add_option("--dp", p->dp, "Data-parallel replicas (under mpirun)");
   sub->add_option("--pp", p->pp, "Pipeline stages (under mpirun)");
   sub->add_option("--microbatches", p->microbatches, "Micro-batches per step (parallel mode)");
-  sub->add_option("--pp-schedule", p->pp_schedule, "1f1b or gpipe (parallel mode)");
+  sub->add_option("--pp-schedule", p->pp_schedule, "1f1b or gpipe (parallel mode)")
+      ->transform(CLI::CheckedTransformer(std::map<std::string, PipelineScheduleKind>{
+          {"1f1b", PipelineScheduleKind::k1F1B}, {"gpipe", PipelineScheduleKind::kGPipe}}));
   sub->add_option("--zero", p->zero, "ZeRO stage 0 or 1 (parallel mode)");
   sub->add_option("--bucket-mb", p->bucket_mb, "Gradient bucket size (parallel mode)");
   sub->add_option("--workdir", p->workdir, "Scratch folder for the parallel mode's token shard");

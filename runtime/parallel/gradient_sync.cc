@@ -6,22 +6,6 @@
 
 namespace meridian {
 
-Result<DpSync> ParseDpSync(const std::string& name) {
-  if (name == "sync") return DpSync::kSync;
-  if (name == "hierarchical") return DpSync::kHierarchical;
-  if (name == "diloco") return DpSync::kDiloco;
-  return Status::InvalidArgument("dp-sync = " + name + ": expected sync, hierarchical or diloco");
-}
-
-const char* DpSyncName(DpSync mode) {
-  switch (mode) {
-    case DpSync::kSync: return "sync";
-    case DpSync::kHierarchical: return "hierarchical";
-    case DpSync::kDiloco: return "diloco";
-  }
-  return "?";
-}
-
 Status GradientSync::SumTiedEmbedding(float* grads) {
   if (!groups_->tied) return Status::OK();
   return groups_->tied->AllReduce(grads + tied_.offset, tied_.count, ReduceOp::kSum);

@@ -28,16 +28,12 @@
 #include "common/status.h"
 #include "runtime/model/parameter_layout.h"
 #include "runtime/parallel/diloco.h"
+#include "runtime/parallel/dp_sync.h"
 #include "runtime/parallel/process_groups.h"
 #include "runtime/parallel/stage_memory.h"
 #include "runtime/parallel/traffic_counter.h"
 
 namespace meridian {
-
-enum class DpSync { kSync, kHierarchical, kDiloco };
-// "sync" | "hierarchical" | "diloco"; InvalidArgument naming the value.
-Result<DpSync> ParseDpSync(const std::string& name);
-const char* DpSyncName(DpSync mode);
 
 struct GradientSyncOptions {
   DpSync mode = DpSync::kSync;

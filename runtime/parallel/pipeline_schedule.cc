@@ -4,12 +4,6 @@
 
 namespace meridian {
 
-Result<PipelineScheduleKind> ParsePipelineSchedule(const std::string& name) {
-  if (name == "1f1b") return PipelineScheduleKind::k1F1B;
-  if (name == "gpipe") return PipelineScheduleKind::kGPipe;
-  return Status::InvalidArgument("--pp-schedule = " + name + ": expected 1f1b or gpipe");
-}
-
 std::vector<PipelineAction> BuildPipelineSchedule(PipelineScheduleKind kind, int stage, int pp, int m) {
   std::vector<PipelineAction> actions;
   if (kind == PipelineScheduleKind::kGPipe) {

@@ -11,13 +11,14 @@
 #include <string>
 #include <vector>
 
+#include "common/closed_set.h"
 #include "common/status.h"
 
 namespace meridian {
 
 enum class PipelineScheduleKind { k1F1B, kGPipe };
-
-Result<PipelineScheduleKind> ParsePipelineSchedule(const std::string& name);
+inline constexpr ClosedSet<PipelineScheduleKind, 2> kPipelineSchedules{
+    "pp-schedule", {{{PipelineScheduleKind::k1F1B, "1f1b"}, {PipelineScheduleKind::kGPipe, "gpipe"}}}};
 
 struct PipelineAction {
   bool forward;

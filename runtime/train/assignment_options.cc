@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <string>
 
+#include "proto/enum_words.h"
+
 namespace meridian {
 
 namespace {
@@ -21,7 +23,7 @@ std::string PoolsOf(const v1::Placement& p) {
 
 }  // namespace
 
-void ApplyJobToOptions(const v1::JobSpec& spec, const v1::Placement& placement, const v1::RankAssignment& a,
+Status ApplyJobToOptions(const v1::JobSpec& spec, const v1::Placement& placement, const v1::RankAssignment& a,
                        int attempt, TrainOptions* o) {
   const v1::ModelConfig& m = spec.model();
   if (!m.preset().empty()) o->model = m.preset();
@@ -45,21 +47,31 @@ void ApplyJobToOptions(const v1::JobSpec& spec, const v1::Placement& placement, 
   if (!t.sample_prompt().empty()) o->sample_prompt = t.sample_prompt();
   if (t.threads() > 0) o->threads = t.threads();
   o->zero = t.zero();
-  if (!t.device().empty()) o->device = t.device();
-  if (!t.dtype().empty()) o->dtype = t.dtype();
+  // The proto's words are the runtime's (enum_words.h): unspecified keeps
+  // the rank's own default.
+  if (t.device() != v1::DEVICE_UNSPECIFIED) {
+    MERIDIAN_ASSIGN_OR_RETURN(o->device, kDevices.Parse(EnumWord(t.device())));
+  }
+  if (t.dtype() != v1::DTYPE_UNSPECIFIED) {
+    MERIDIAN_ASSIGN_OR_RETURN(o->dtype, kDTypes.Parse(EnumWord(t.dtype())));
+  }
   o->dp = placement.dp();
   o->pp = placement.pp();
   o->pools = PoolsOf(placement);
   // The placement priced the job with this gradient sync mode (every mode
   // runs on GPUs too).
-  o->dp_sync = placement.dp_sync().empty() ? "sync" : placement.dp_sync();
+  o->dp_sync = DpSync::kSync;
+  if (placement.dp_sync() != v1::DP_SYNC_AUTO) {
+    MERIDIAN_ASSIGN_OR_RETURN(o->dp_sync, ParseDpSync(EnumWord(placement.dp_sync())));
+  }
   if (o->checkpoint_every == 0) o->checkpoint_every = std::max<long>(1, o->steps / 5);
-  if (o->dp_sync == "diloco")  // weights agree across data centers only at round ends
+  if (o->dp_sync == DpSync::kDiloco)  // weights agree across data centers only at round ends
     o->checkpoint_every = (o->checkpoint_every + o->diloco_h - 1) / o->diloco_h * o->diloco_h;
   o->gpu = a.gpu();
   o->attempt = attempt;
   o->assigned_layer_begin = a.layer_begin();
   o->assigned_layer_end = a.layer_end();
+  return Status::OK();
 }
 
 }  // namespace meridian

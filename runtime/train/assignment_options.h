@@ -20,7 +20,9 @@ namespace meridian {
 // - a checkpoint every steps/5 unless the command line gave one, rounded up
 //   to whole DiLoCo rounds under diloco (weights agree only at round ends);
 // - the rank's GPU and layer range, and the attempt.
-void ApplyJobToOptions(const v1::JobSpec& spec, const v1::Placement& placement, const v1::RankAssignment& assignment,
+// InvalidArgument for a device, dtype or sync mode this build has no word
+// for (a newer daemon's); `*o` may then be partly filled.
+Status ApplyJobToOptions(const v1::JobSpec& spec, const v1::Placement& placement, const v1::RankAssignment& assignment,
                        int attempt, TrainOptions* o);
 
 }  // namespace meridian

@@ -19,6 +19,7 @@
 #include <optional>
 #include <string>
 
+#include "common/device.h"
 #include "common/status.h"
 #include "runtime/comm/communicator.h"
 #include "runtime/model/gpt_config.h"
@@ -93,7 +94,7 @@ class DeviceStep {
 };
 
 struct DeviceStepOptions {
-  std::string dtype = "fp32";  // fp32 | bf16
+  DType dtype = DType::kFp32;
   int max_batch = 1, max_seq = 1;
   std::optional<StageSpec> stage;  // unset: the whole model
   int slots = 1;                   // micro-batches in flight (PipelineSlots)

@@ -60,7 +60,7 @@ int main(int argc, char** argv) {
       !s.ok())
     return fail(s);
   // On GPUs every group's float traffic goes through NCCL on device memory.
-  if (options->device == "cuda") {
+  if (options->device == meridian::Device::kCuda) {
     auto cuda_world = meridian::SetUpCudaWorld(std::move(world), options->gpu);
     if (!cuda_world.ok()) return fail(cuda_world.status());
     world = std::move(cuda_world).value();

@@ -58,7 +58,7 @@ class GrpcSchedulerClient : public SchedulerClient {
     if (a.rank() != rank)
       return Status::Internal("GetAssignment(rank " + std::to_string(rank) + ") answered rank " + std::to_string(a.rank()));
     MERIDIAN_RETURN_IF_ERROR(CheckAssignment(rank, a, FindRankSurroundings()));
-    ApplyJobToOptions(resp.spec(), resp.placement(), a, resp.attempt(), o);
+    MERIDIAN_RETURN_IF_ERROR(ApplyJobToOptions(resp.spec(), resp.placement(), a, resp.attempt(), o));
     attempt_ = resp.attempt();
     return ValidateTrainOptions(*o);
   }

@@ -67,6 +67,12 @@ Status UnknownConfigKey(const CLI::App& app, const std::string& what) {
 Result<TrainOptions> ParseTrainOptions(int argc, char** argv, int* exit_code) {
   *exit_code = -1;
   TrainOptions o;
+  // The closed sets are read as words and parsed once CLI11 is done: the
+  // error then names the option and its choices, and --print-config
+  // writes words that --config reads back.
+  std::string checkpoint_format = kCheckpointFormats.Name(o.checkpoint_format),
+              pp_schedule = kPipelineSchedules.Name(o.pp_schedule), dp_sync = kDpSyncModes.Name(o.dp_sync),
+              device = kDevices.Name(o.device), dtype = kDTypes.Name(o.dtype);
   CLI::App app{"meridian-train: trains a GPT-2 model (one process, or one rank under mpirun)"};
   app.option_defaults()->always_capture_default()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   app.config_formatter(std::make_shared<YamlCliConfig>());
@@ -122,10 +128,9 @@ Result<TrainOptions> ParseTrainOptions(int argc, char** argv, int* exit_code) {
   app.add_option("--checkpoint-every", o.checkpoint_every, "Checkpoint every N steps (0: at the end)")
       ->group("Files");
   app.add_option("--keep-last", o.keep_last, "Keep only the newest N checkpoints (0: keep all)")->group("Files");
-  app.add_option("--checkpoint-format", o.checkpoint_format,
+  app.add_option("--checkpoint-format", checkpoint_format,
                  "sharded: every rank writes its part, in the background (the directory must be shared by all "
                  "hosts); whole: rank 0 gathers and writes the whole model")
-      ->check(CLI::IsMember({"sharded", "whole"}))
       ->group("Files");
   app.add_flag("--resume", o.resume,
                "Continue from the newest checkpoint in --checkpoint-dir that verifies (newer ones that do not are "
@@ -137,7 +142,7 @@ Result<TrainOptions> ParseTrainOptions(int argc, char** argv, int* exit_code) {
   app.add_option("--pp", o.pp, "Pipeline stages")->group("Parallel");
   app.add_option("--microbatches", o.microbatches, "Micro-batches per step per replica (default: --grad-accum)")
       ->group("Parallel");
-  app.add_option("--pp-schedule", o.pp_schedule, "1f1b or gpipe")->group("Parallel");
+  app.add_option("--pp-schedule", pp_schedule, kPipelineSchedules.Choices())->group("Parallel");
   app.add_option("--zero", o.zero, "1: shard optimizer state over the DP group (ZeRO-1)")->group("Parallel");
   app.add_option("--bucket-mb", o.bucket_mb, "Gradient all-reduce bucket size in MiB")->group("Parallel");
   app.add_flag("--no-overlap", o.no_overlap, "All-reduce gradients after the backward pass, not during it")
@@ -156,7 +161,7 @@ Result<TrainOptions> ParseTrainOptions(int argc, char** argv, int* exit_code) {
                  "CUDA device of this rank (-1, the default: its local rank; scheduled ranks: the assignment's)")
       ->group("Run");
 
-  app.add_option("--dp-sync", o.dp_sync, "sync, hierarchical or diloco (data-parallel sync across data centers)")
+  app.add_option("--dp-sync", dp_sync, kDpSyncModes.Choices() + " (data-parallel sync across data centers)")
       ->group("Cross data center");
   app.add_option("--diloco-h", o.diloco_h, "DiLoCo inner steps per outer step")->group("Cross data center");
   app.add_option("--outer-lr", o.outer_lr, "DiLoCo outer learning rate")->group("Cross data center");
@@ -164,8 +169,8 @@ Result<TrainOptions> ParseTrainOptions(int argc, char** argv, int* exit_code) {
   app.add_option("--outer-compress", o.outer_compress, "Pseudo-gradient compression: none, fp16, int8")
       ->group("Cross data center");
 
-  app.add_option("--device", o.device, "cpu, or cuda (one GPU per rank; NCCL between ranks)")->group("Run");
-  app.add_option("--dtype", o.dtype, "Compute precision: fp32, or bf16 (cuda; float master weights)")->group("Run");
+  app.add_option("--device", device, "cpu, or cuda (one GPU per rank; NCCL between ranks)")->group("Run");
+  app.add_option("--dtype", dtype, "Compute precision: fp32, or bf16 (cuda; float master weights)")->group("Run");
   app.add_option("--threads", o.threads, "CPU threads (0: all cores)")->group("Run");
   app.add_option("--sample", o.sample, "Generate N tokens at the end")->group("Run");
   app.add_option("--sample-prompt", o.sample_prompt, "Prompt for --sample, encoded with the tokenizer")->group("Run");
@@ -210,6 +215,15 @@ Result<TrainOptions> ParseTrainOptions(int argc, char** argv, int* exit_code) {
     msg << e.what();
     return Status::InvalidArgument("meridian-train: " + msg.str() + " (see --help)");
   }
+  auto parsed = [](auto result) {
+    if (!result.ok()) return decltype(result)(Status::InvalidArgument("--" + result.status().message()));
+    return result;
+  };
+  MERIDIAN_ASSIGN_OR_RETURN(o.checkpoint_format, parsed(kCheckpointFormats.Parse(checkpoint_format)));
+  MERIDIAN_ASSIGN_OR_RETURN(o.pp_schedule, parsed(kPipelineSchedules.Parse(pp_schedule)));
+  MERIDIAN_ASSIGN_OR_RETURN(o.dp_sync, parsed(kDpSyncModes.Parse(dp_sync)));
+  MERIDIAN_ASSIGN_OR_RETURN(o.device, parsed(kDevices.Parse(device)));
+  MERIDIAN_ASSIGN_OR_RETURN(o.dtype, parsed(kDTypes.Parse(dtype)));
   MERIDIAN_RETURN_IF_ERROR(ValidateTrainOptions(o));
   if (o.print_config) {
     std::fputs(app.config_to_str(true, false).c_str(), stdout);
@@ -261,23 +275,17 @@ Status ValidateTrainOptions(const TrainOptions& o) {
   if (o.dp < 0) return bad("dp", std::to_string(o.dp), "must be >= 0");
   if (o.pp < 1) return bad("pp", std::to_string(o.pp), "must be >= 1");
   if (o.microbatches < 0) return bad("microbatches", std::to_string(o.microbatches), "must be >= 0");
-  if (o.pp_schedule != "1f1b" && o.pp_schedule != "gpipe")
-    return bad("pp-schedule", o.pp_schedule, "expected 1f1b or gpipe");
   if (o.zero != 0 && o.zero != 1) return bad("zero", std::to_string(o.zero), "expected 0 or 1");
   if (!(o.bucket_mb > 0)) return bad("bucket-mb", std::to_string(o.bucket_mb), "must be > 0");
   if (!(o.comm_timeout >= 0)) return bad("comm-timeout", std::to_string(o.comm_timeout), "must be >= 0");
-  if (o.dp_sync != "sync" && o.dp_sync != "hierarchical" && o.dp_sync != "diloco")
-    return bad("dp-sync", o.dp_sync, "expected sync, hierarchical or diloco");
-  if (o.dp_sync != "sync" && o.zero != 0) return bad("zero", "1", "works with --dp-sync sync only");
+  if (o.dp_sync != DpSync::kSync && o.zero != 0) return bad("zero", "1", "works with --dp-sync sync only");
   if (o.diloco_h < 1) return bad("diloco-h", std::to_string(o.diloco_h), "must be >= 1");
   if (!(o.outer_lr > 0)) return bad("outer-lr", std::to_string(o.outer_lr), "must be > 0");
   if (!(o.outer_momentum >= 0 && o.outer_momentum < 1))
     return bad("outer-momentum", std::to_string(o.outer_momentum), "must be in [0, 1)");
   if (o.outer_compress != "none" && o.outer_compress != "fp16" && o.outer_compress != "int8")
     return bad("outer-compress", o.outer_compress, "expected none, fp16 or int8");
-  if (o.device != "cpu" && o.device != "cuda") return bad("device", o.device, "expected cpu or cuda");
-  if (o.dtype != "fp32" && o.dtype != "bf16") return bad("dtype", o.dtype, "expected fp32 or bf16");
-  if (o.dtype == "bf16" && o.device != "cuda") return bad("dtype", o.dtype, "bf16 runs with --device cuda only");
+  if (o.dtype == DType::kBf16 && o.device != Device::kCuda) return bad("dtype", "bf16", "runs with --device cuda only");
   if (o.tokenizer != "auto" && o.tokenizer != "bytes" && o.tokenizer != "gpt2")
     return bad("tokenizer", o.tokenizer, "expected auto, bytes or gpt2");
   if (!(o.peak_tflops >= 0)) return bad("peak-tflops", std::to_string(o.peak_tflops), "must be >= 0");

@@ -4,8 +4,12 @@
 
 #include <string>
 
+#include "common/device.h"
 #include "common/status.h"
+#include "runtime/checkpoint/checkpoint_format.h"
 #include "runtime/model/gpt_config.h"
+#include "runtime/parallel/dp_sync.h"
+#include "runtime/parallel/pipeline_schedule.h"
 
 namespace meridian {
 
@@ -47,21 +51,21 @@ struct TrainOptions {
   int keep_last = 0;          // prune all but the newest N checkpoints after each save; 0: keep all
   // sharded: every rank writes its part in the background; whole: rank 0
   // gathers and writes the whole model (a directory not every host sees).
-  std::string checkpoint_format = "sharded";
+  CheckpointFormat checkpoint_format = CheckpointFormat::kSharded;
   std::string metrics_out;
 
   // Parallelism (under mpirun). dp 0: world size / pp.
   int dp = 0;
   int pp = 1;
   int microbatches = 0;               // 0: --grad-accum; micro-batches per step per replica
-  std::string pp_schedule = "1f1b";   // or gpipe
+  PipelineScheduleKind pp_schedule = PipelineScheduleKind::k1F1B;
   int zero = 0;                       // 1: shard AdamW state over the DP group (ZeRO-1)
   double bucket_mb = 25.0;            // gradient all-reduce bucket size
   bool no_overlap = false;            // all-reduce after backward instead of during it
   double comm_timeout = 300.0;
   std::string pools;                  // "dcA:2,dcB:2": data center of each world rank
   // How DP replicas in different data centers synchronise.
-  std::string dp_sync = "sync";       // sync | hierarchical | diloco
+  DpSync dp_sync = DpSync::kSync;
   int diloco_h = 50;                  // inner steps per outer step
   float outer_lr = 0.7f;
   float outer_momentum = 0.9f;
@@ -76,8 +80,8 @@ struct TrainOptions {
   int attempt = 0;  // the job's launch this rank belongs to (0: not scheduled)
 
   // Where the math runs: cpu, or cuda (one GPU per rank, NCCL between them).
-  std::string device = "cpu";
-  std::string dtype = "fp32";  // fp32 | bf16 (bf16: cuda only; float master weights)
+  Device device = Device::kCpu;
+  DType dtype = DType::kFp32;  // bf16: cuda only; float master weights
   int gpu = -1;                // CUDA device index; -1: the local rank's (modulo the device count)
 
   // Run.

@@ -82,7 +82,7 @@ Status Trainer::Initialize() {
   if (!o.checkpoint_dir.empty()) {
     CheckpointerOptions c;
     c.dir = o.checkpoint_dir;
-    c.sharded = o.checkpoint_format == "sharded";
+    c.sharded = o.checkpoint_format == CheckpointFormat::kSharded;
     c.keep_last = o.keep_last;
     c.publish_timeout_s = o.comm_timeout;
     MERIDIAN_ASSIGN_OR_RETURN(checkpointer_,
@@ -128,7 +128,7 @@ Status Trainer::Initialize() {
     if (layout_.world() > 1) {
       std::string ranges;
       for (const StageSpec& s : stages_) ranges += fmt::format(" [{},{})", s.layer_begin, s.layer_end);
-      Logger("train")->info("layout {} | {} schedule | ZeRO-{} | stages:{}", layout_.ToString(), o.pp_schedule, o.zero,
+      Logger("train")->info("layout {} | {} schedule | ZeRO-{} | stages:{}", layout_.ToString(), kPipelineSchedules.Name(o.pp_schedule), o.zero,
                             ranges);
     }
   }
@@ -154,8 +154,8 @@ Status Trainer::InitializeParallelism() {
         std::to_string(mine.layer_end) + ")");
   }
   MERIDIAN_ASSIGN_OR_RETURN(microbatches_, o.MicroBatches(layout_.dp));
-  MERIDIAN_ASSIGN_OR_RETURN(PipelineScheduleKind kind, ParsePipelineSchedule(o.pp_schedule));
-  const bool gpu = o.device == "cuda";
+  PipelineScheduleKind kind = o.pp_schedule;
+  const bool gpu = o.device == Device::kCuda;
   // With one stage 1F1B and GPipe give the same gradients, and 1F1B keeps
   // one micro-batch's activations instead of all of them: on a GPU that
   // memory is the scarce part.
@@ -185,7 +185,7 @@ Status Trainer::InitializeParallelism() {
   adam.eps = o.adam_eps;
   adam.weight_decay = o.weight_decay;
   GradientSyncOptions sync;
-  MERIDIAN_ASSIGN_OR_RETURN(sync.mode, ParseDpSync(o.dp_sync));
+  sync.mode = o.dp_sync;
   sync.zero1 = o.zero == 1;
   sync.bucket_bytes = (size_t)(o.bucket_mb * 1024 * 1024);
   sync.overlap = !o.no_overlap;

@@ -9,6 +9,8 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include "proto/enum_words.h"
+
 namespace meridian::scheduler {
 
 namespace {
@@ -111,10 +113,8 @@ Status Parse(const YAML::Node& root, const std::string& f, v1::JobSpec* spec) {
     MERIDIAN_RETURN_IF_ERROR(Read(n, "zero", w, &zero));
     MERIDIAN_RETURN_IF_ERROR(Read(n, "device", w, &device));
     MERIDIAN_RETURN_IF_ERROR(Read(n, "dtype", w, &dtype));
-    if (device != "cpu" && device != "cuda")
-      return Status::InvalidArgument(w + ".device: '" + device + "' (expected cpu or cuda)");
-    if (dtype != "fp32" && dtype != "bf16")
-      return Status::InvalidArgument(w + ".dtype: '" + dtype + "' (expected fp32 or bf16)");
+    MERIDIAN_ASSIGN_OR_RETURN(v1::Device device_value, ParseEnumWord<v1::Device>(device, w + ".device"));
+    MERIDIAN_ASSIGN_OR_RETURN(v1::DType dtype_value, ParseEnumWord<v1::DType>(dtype, w + ".dtype"));
     t->set_batch(batch);
     t->set_seq(seq);
     t->set_microbatches(micro);
@@ -129,8 +129,8 @@ Status Parse(const YAML::Node& root, const std::string& f, v1::JobSpec* spec) {
     t->set_sample_prompt(prompt);
     t->set_threads(threads);
     t->set_zero(zero);
-    t->set_device(device);
-    t->set_dtype(dtype);
+    t->set_device(device_value);
+    t->set_dtype(dtype_value);
     if (n["extra_args"]) {
       if (!n["extra_args"].IsSequence()) return Status::InvalidArgument(w + ".extra_args: must be a list");
       for (const auto& a : n["extra_args"]) t->add_extra_args(a.as<std::string>());
@@ -168,11 +168,12 @@ Status Parse(const YAML::Node& root, const std::string& f, v1::JobSpec* spec) {
     MERIDIAN_RETURN_IF_ERROR(Read(n, "auto", w, &automatic));
     MERIDIAN_RETURN_IF_ERROR(Read(n, "gpus", w, &gpus));
     MERIDIAN_RETURN_IF_ERROR(Read(n, "dp_sync", w, &sync));
+    MERIDIAN_ASSIGN_OR_RETURN(v1::DpSync sync_value, ParseEnumWord<v1::DpSync>(sync, w + ".dp_sync"));
     l->set_dp(dp);
     l->set_pp(pp);
     l->set_auto_layout(automatic);
     l->set_gpus(gpus);
-    l->set_dp_sync(sync);
+    l->set_dp_sync(sync_value);
   }
   return Status::OK();
 }

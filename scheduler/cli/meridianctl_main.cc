@@ -18,6 +18,7 @@
 
 #include "common/command_line.h"
 #include "meridian/v1/scheduler.grpc.pb.h"
+#include "proto/enum_words.h"
 #include "rpc/client_channel.h"
 #include "scheduler/cli/job_file.h"
 #include "scheduler/cli/proto_json.h"
@@ -42,7 +43,7 @@ std::string State(v1::JobState s) { return v1::JobState_Name(s); }
 void PrintPlacement(const v1::Placement& p) {
   std::printf("placement: dp %d x pp %d, %s gradient sync, predicted %.3f s/step "
               "(compute %.3f, pipeline comm %.3f, dp comm %.3f)\n",
-              p.dp(), p.pp(), p.dp_sync().c_str(), p.predicted_step_s(), p.compute_s(), p.pipeline_comm_s(),
+              p.dp(), p.pp(), meridian::EnumWord(p.dp_sync()).c_str(), p.predicted_step_s(), p.compute_s(), p.pipeline_comm_s(),
               p.dp_comm_s());
   std::printf("  %4s %-10s %-10s %-10s %3s %3s %5s %s\n", "rank", "dc", "node", "host", "gpu", "dp", "stage",
               "layers");

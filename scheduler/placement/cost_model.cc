@@ -249,15 +249,14 @@ Price PriceSlots(const ClusterIndex& index, const JobRequest& job, int dp, int p
     diloco = std::max(diloco, g.diloco);
     crosses = crosses || g.crosses_dcs;
   }
-  std::string mode = job.dp_sync;
-  if (mode.empty() || mode == "auto") {
-    // Inside one data center a plain all-reduce is the cheapest exact sync;
-    // across data centers take the cheaper of the two WAN-aware modes
-    // (hierarchical on a tie: it keeps every step's update exact).
-    mode = !crosses ? "sync" : (diloco < hierarchical ? "diloco" : "hierarchical");
-  }
+  // Auto: inside one data center a plain all-reduce is the cheapest exact
+  // sync; across data centers take the cheaper of the two WAN-aware modes
+  // (hierarchical on a tie: it keeps every step's update exact).
+  const DpSync mode = job.dp_sync.value_or(!crosses             ? DpSync::kSync
+                                           : diloco < hierarchical ? DpSync::kDiloco
+                                                                   : DpSync::kHierarchical);
   price.dp_sync = mode;
-  price.dp_comm_s = mode == "hierarchical" ? hierarchical : mode == "diloco" ? diloco : sync;
+  price.dp_comm_s = mode == DpSync::kHierarchical ? hierarchical : mode == DpSync::kDiloco ? diloco : sync;
   return price;
 }
 

@@ -84,7 +84,7 @@ struct Slot {
 struct Price {
   double compute_s = 0, pipeline_comm_s = 0, dp_comm_s = 0;
   double total() const { return compute_s + pipeline_comm_s + dp_comm_s; }
-  std::string dp_sync;
+  DpSync dp_sync = DpSync::kSync;
 };
 
 // Prices ranks placed on `slots` (world rank order, dp * pp of them).

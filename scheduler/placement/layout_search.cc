@@ -41,9 +41,6 @@ Status ValidateJobRequest(const JobRequest& job) {
       return Bad("dp", job.dp, "dp x pp = " + std::to_string((long long)job.dp * job.pp) + " ranks, more than " +
                                    std::to_string(kMaxRanks));
   }
-  const std::string& s = job.dp_sync;
-  if (!s.empty() && s != "auto" && s != "sync" && s != "hierarchical" && s != "diloco")
-    return Status::InvalidArgument("job.dp_sync = " + s + ": expected auto, sync, hierarchical or diloco");
   if (job.diloco_h < 1) return Bad("diloco_h", job.diloco_h, "must be >= 1");
   if (job.bytes_per_param < 1) return Bad("bytes_per_param", job.bytes_per_param, "must be >= 1");
   if (job.bytes_per_activation < 1) return Bad("bytes_per_activation", job.bytes_per_activation, "must be >= 1");

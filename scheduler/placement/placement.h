@@ -3,11 +3,13 @@
 #pragma once
 
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "common/status.h"
 #include "runtime/model/gpt_config.h"
+#include "runtime/parallel/dp_sync.h"
 #include "scheduler/core/topology.h"
 
 namespace meridian::scheduler {
@@ -21,7 +23,7 @@ struct JobRequest {
   int dp = 1, pp = 1;     // ignored when auto_layout
   bool auto_layout = false;
   int gpus = 0;           // with auto_layout: total GPUs (dp * pp)
-  std::string dp_sync = "auto";  // auto | sync | hierarchical | diloco
+  std::optional<DpSync> dp_sync;  // unset: auto, the cheapest mode for the placement
   int diloco_h = 50;      // inner steps per outer step for diloco pricing
   int bytes_per_param = 16;      // weights + grads + AdamW moments (fp32: 4+4+8)
   int bytes_per_activation = 4;  // fp32 on CPU, 2 for bf16
@@ -38,7 +40,7 @@ struct RankPlacement {
 
 struct Placement {
   int dp = 1, pp = 1;
-  std::string dp_sync;                 // the mode the prediction assumes
+  DpSync dp_sync = DpSync::kSync;      // the mode the prediction assumes
   std::vector<RankPlacement> ranks;    // world rank order: rank = dp_index * pp + stage
   double predicted_step_s = 0.0;
   double compute_s = 0.0, pipeline_comm_s = 0.0, dp_comm_s = 0.0;
@@ -67,7 +69,7 @@ Result<Placement> PlaceJob(const Topology& topo, const Occupancy& occupied, cons
 // Checks every rule a placement of `job` must follow, whoever made it: one
 // rank per GPU of an alive node, none on an occupied GPU, each stage's
 // memory within its GPU's, world rank order, each replica's stages covering
-// the layers in order, a known dp_sync and a finite prediction.
+// the layers in order, and a finite prediction.
 // InvalidArgument naming the first offending rank.
 Status ValidatePlacement(const Topology& topo, const Occupancy& occupied, const JobRequest& job,
                          const Placement& placement);

@@ -57,8 +57,6 @@ Status ValidatePlacement(const Topology& topo, const Occupancy& occupied, const 
                  " GB, GPU " + where + " has " + std::to_string(gpu->memory_gb));
     }
   }
-  if (p.dp_sync != "sync" && p.dp_sync != "hierarchical" && p.dp_sync != "diloco")
-    return bad("dp_sync '" + p.dp_sync + "' (expected sync, hierarchical or diloco)");
   if (!std::isfinite(p.predicted_step_s) || p.predicted_step_s <= 0)
     return bad("predicted_step_s = " + std::to_string(p.predicted_step_s));
   return Status::OK();

@@ -1,5 +1,6 @@
 // SchedulerCore's job-spec checks: every field of a JobSpec validated, and
 // the spec turned into what placement needs (a JobRequest).
+#include "proto/enum_words.h"
 #include "scheduler/service/job_options.h"
 #include "scheduler/service/request_checks.h"
 #include "scheduler/service/scheduler_core.h"
@@ -26,9 +27,6 @@ Status CheckStringLengths(const v1::JobSpec& spec) {
     size_t max;
   };
   std::vector<Bounded> strings = {{"spec.model.preset", &spec.model().preset(), kMaxWordLength},
-                                  {"spec.training.device", &t.device(), kMaxWordLength},
-                                  {"spec.training.dtype", &t.dtype(), kMaxWordLength},
-                                  {"spec.layout.dp_sync", &spec.layout().dp_sync(), kMaxWordLength},
                                   {"spec.training.data", &t.data(), kMaxPathLength},
                                   {"spec.training.val_data", &t.val_data(), kMaxPathLength},
                                   {"spec.training.sample_prompt", &t.sample_prompt(), kMaxPromptLength}};
@@ -55,9 +53,9 @@ Status SchedulerCore::ValidateSpec(const v1::JobSpec& spec) {
     if (l.pp() < 1) return Invalid("spec.layout.pp", std::to_string(l.pp()), "must be >= 1");
     if ((long)l.dp() * l.pp() > kMaxRanks) return Invalid("spec.layout", std::to_string(l.dp() * (long)l.pp()) + " ranks", "more than 65536");
   }
-  const std::string& sync = l.dp_sync();
-  if (!sync.empty() && sync != "auto" && sync != "sync" && sync != "hierarchical" && sync != "diloco")
-    return Invalid("spec.layout.dp_sync", sync, "expected auto, sync, hierarchical or diloco");
+  // Enums are open on the wire: a number this daemon has no name for.
+  if (!v1::DpSync_IsValid(l.dp_sync()))
+    return Invalid("spec.layout.dp_sync", std::to_string(l.dp_sync()), "not a known mode");
   const v1::TrainingOptions& t = spec.training();
   if (t.batch() < 1) return Invalid("spec.training.batch", std::to_string(t.batch()), "must be >= 1");
   if (t.seq() < 1) return Invalid("spec.training.seq", std::to_string(t.seq()), "must be >= 1");
@@ -67,12 +65,12 @@ Status SchedulerCore::ValidateSpec(const v1::JobSpec& spec) {
   if (t.threads() < 0) return Invalid("spec.training.threads", std::to_string(t.threads()), "must be >= 0");
   if (t.zero() != 0 && t.zero() != 1) return Invalid("spec.training.zero", std::to_string(t.zero()), "expected 0 or 1");
   if (t.data().empty()) return Invalid("spec.training.data", "\"\"", "a token shard glob is required");
-  if (!t.device().empty() && t.device() != "cpu" && t.device() != "cuda")
-    return Invalid("spec.training.device", "\"" + t.device() + "\"", "expected cpu or cuda");
-  if (!t.dtype().empty() && t.dtype() != "fp32" && t.dtype() != "bf16")
-    return Invalid("spec.training.dtype", "\"" + t.dtype() + "\"", "expected fp32 or bf16");
-  if (t.dtype() == "bf16" && t.device() != "cuda")
-    return Invalid("spec.training.dtype", "\"bf16\"", "needs device cuda");
+  if (!v1::Device_IsValid(t.device()))
+    return Invalid("spec.training.device", std::to_string(t.device()), "not a known device");
+  if (!v1::DType_IsValid(t.dtype()))
+    return Invalid("spec.training.dtype", std::to_string(t.dtype()), "not a known dtype");
+  if (t.dtype() == v1::DTYPE_BF16 && t.device() != v1::DEVICE_CUDA)
+    return Invalid("spec.training.dtype", "bf16", "needs device cuda");
   if (spec.has_max_restarts() && (spec.max_restarts() < 0 || spec.max_restarts() > kMaxMaxRestarts))
     return Invalid("spec.max_restarts", std::to_string(spec.max_restarts()), "must be in [0, 1000]");
   if (spec.data_centers_size() > 1024)
@@ -114,7 +112,8 @@ Result<JobRequest> SchedulerCore::ToJobRequest(const v1::JobSpec& spec) {
   r.pp = spec.layout().pp();
   r.auto_layout = spec.layout().auto_layout();
   r.gpus = spec.layout().gpus();
-  r.dp_sync = spec.layout().dp_sync().empty() ? "auto" : spec.layout().dp_sync();
+  if (spec.layout().dp_sync() != v1::DP_SYNC_AUTO)
+    r.dp_sync = *ParseDpSync(EnumWord(spec.layout().dp_sync()));  // the same words on both sides
   return r;
 }
 

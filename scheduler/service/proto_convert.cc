@@ -1,5 +1,7 @@
 #include "scheduler/service/proto_convert.h"
 
+#include "proto/enum_words.h"
+
 namespace meridian::scheduler {
 
 v1::Node NodeToProto(const Node& n) {
@@ -47,7 +49,7 @@ v1::Placement PlacementToProto(const Placement& pl, const Topology& topology) {
   v1::Placement p;
   p.set_dp(pl.dp);
   p.set_pp(pl.pp);
-  p.set_dp_sync(pl.dp_sync);
+  p.set_dp_sync(*ParseEnumWord<v1::DpSync>(DpSyncName(pl.dp_sync), "dp_sync"));  // the same words on both sides
   p.set_predicted_step_s(pl.predicted_step_s);
   p.set_compute_s(pl.compute_s);
   p.set_pipeline_comm_s(pl.pipeline_comm_s);

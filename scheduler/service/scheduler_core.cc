@@ -439,7 +439,7 @@ void SchedulerCore::ScheduleLocked() {
     next.set_launches(next.launches() + 1);
     char msg[160];
     std::snprintf(msg, sizeof(msg), "placed: dp %d x pp %d, %s sync, predicted %.3f s/step", placement->dp,
-                  placement->pp, placement->dp_sync.c_str(), placement->predicted_step_s);
+                  placement->pp, DpSyncName(placement->dp_sync), placement->predicted_step_s);
     // Durable before the launch, with the attempt's number: a daemon that
     // restarts knows which attempt may be running.
     if (!CommitLocked(job, std::move(next), v1::PLACED, shrunk + msg).ok()) {

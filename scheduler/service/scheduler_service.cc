@@ -9,6 +9,7 @@
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 
 #include "common/untrusted_file.h"
+#include "scheduler/store/legacy_fields.h"
 
 namespace meridian::scheduler {
 
@@ -152,7 +153,9 @@ grpc::Status SchedulerService::SubmitJob(grpc::ServerContext* ctx, const v1::Sub
       return ToGrpc(Status::ResourceExhausted(text));
     }
   }
-  auto job = core_->SubmitJob(req->spec(), authorizer_ != nullptr && authorizer_->enabled() ? who.name : "",
+  v1::JobSpec spec = req->spec();
+  if (Status upgraded = UpgradeLegacyFields(&spec); !upgraded.ok()) return ToGrpc(upgraded);
+  auto job = core_->SubmitJob(spec, authorizer_ != nullptr && authorizer_->enabled() ? who.name : "",
                               who.data_roots);
   if (!job.ok()) return ToGrpc(job.status());
   *resp->mutable_job() = *job;
@@ -290,7 +293,9 @@ grpc::Status SchedulerService::StreamJobLog(grpc::ServerContext* ctx, const v1::
 grpc::Status SchedulerService::Plan(grpc::ServerContext* ctx, const v1::PlanRequest* req, v1::PlanResponse* resp) {
   if (grpc::Status s = Check(ctx, Action::kReadCluster, ""); !s.ok()) return s;
   if (!req->has_spec()) return ToGrpc(Status::InvalidArgument("spec: missing"));
-  auto plan = core_->Plan(req->spec());
+  v1::JobSpec spec = req->spec();
+  if (Status upgraded = UpgradeLegacyFields(&spec); !upgraded.ok()) return ToGrpc(upgraded);
+  auto plan = core_->Plan(spec);
   if (!plan.ok()) return ToGrpc(plan.status());
   *resp = *plan;
   return grpc::Status::OK;

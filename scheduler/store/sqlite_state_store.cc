@@ -5,13 +5,15 @@
 #include <cstring>
 #include <mutex>
 
+#include "scheduler/store/legacy_fields.h"
 #include "scheduler/store/state_store.h"
 
 namespace meridian::scheduler {
 
 namespace {
 
-constexpr int kSchemaVersion = 1;
+// 1: device, dtype and dp_sync as words. 2: as enums (legacy_fields.h).
+constexpr int kSchemaVersion = 2;
 
 const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -51,7 +53,31 @@ class SqliteStateStore : public StateStore {
       return Status::FailedPrecondition(path_ + ": schema version " + std::to_string(version) +
                                         " is newer than this daemon's " + std::to_string(kSchemaVersion));
     }
+    if (version == 1) return MigrateFromVersion1();
     return Status::OK();
+  }
+
+  // Every stored job's words become enums, and the version 2, in one
+  // transaction: a job that cannot be read leaves the file as it was.
+  Status MigrateFromVersion1() {
+    MERIDIAN_RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
+    Result<std::vector<v1::Job>> jobs = ListBlobs<v1::Job>("SELECT data FROM jobs ORDER BY number", "");
+    Status s = jobs.status();
+    for (size_t i = 0; s.ok() && i < jobs->size(); ++i) {
+      v1::Job& job = (*jobs)[i];
+      s = UpgradeLegacyFields(&job);
+      if (!s.ok()) {
+        s = Status::Corruption(path_ + ": job " + job.id() + ": " + s.message());
+        break;
+      }
+      s = PutBlob("UPDATE jobs SET data=?2 WHERE id=?1", job.id(), job);
+    }
+    if (s.ok()) s = Exec("UPDATE meta SET value='2' WHERE key='schema_version'");
+    if (!s.ok()) {
+      (void)Exec("ROLLBACK");
+      return s;
+    }
+    return Exec("COMMIT");
   }
 
   Status PutNode(const v1::Node& node) override {

@@ -47,7 +47,7 @@ JobRequest RandomJob(std::mt19937& rng) {
   j.dp = pick(1, 4);
   j.pp = pick(1, std::min(4, j.model.n_layer));
   if (pick(0, 3) == 0) j = AutoJob(j, pick(1, 8));
-  const char* modes[] = {"auto", "sync", "hierarchical", "diloco"};
+  const std::optional<DpSync> modes[] = {std::nullopt, DpSync::kSync, DpSync::kHierarchical, DpSync::kDiloco};
   j.dp_sync = modes[pick(0, 3)];
   return j;
 }
@@ -67,9 +67,6 @@ TEST(PlaceJob, RejectsInvalidRequestsNamingTheField) {
   JobRequest bad_model = SmallJob(1, 1);
   bad_model.model.n_embd = 250;
   EXPECT_NE(error(bad_model).find("job.model: model config: n_embd = 250"), std::string::npos);
-  JobRequest bad_sync = SmallJob(1, 1);
-  bad_sync.dp_sync = "fast";
-  EXPECT_EQ(error(bad_sync), "job.dp_sync = fast: expected auto, sync, hierarchical or diloco");
   JobRequest bad_batch = SmallJob(1, 1);
   bad_batch.batch = 0;
   EXPECT_EQ(error(bad_batch), "job.batch = 0: must be >= 1");
@@ -220,14 +217,14 @@ TEST(PlaceJob, SpreadsReplicasOverDataCentersOnlyWhenNeeded) {
   Result<Placement> small = PlaceJob(topo, {}, SmallJob(2, 2));
   ASSERT_TRUE(small.ok());
   EXPECT_EQ(NodesOf(*small).size(), 1u);
-  EXPECT_EQ(small->dp_sync, "sync");
+  EXPECT_EQ(small->dp_sync, DpSync::kSync);
   EXPECT_EQ(small->ranks[0].data_center, "dc-east");  // ties go to the first name
 
   Result<Placement> big = PlaceJob(topo, {}, SmallJob(4, 2));
   ASSERT_TRUE(big.ok());
   EXPECT_EQ(NodesOf(*big).size(), 2u);
   for (int d = 0; d < 4; ++d) EXPECT_EQ(big->ranks[d * 2].data_center, big->ranks[d * 2 + 1].data_center);
-  EXPECT_TRUE(big->dp_sync == "hierarchical" || big->dp_sync == "diloco") << big->dp_sync;
+  EXPECT_TRUE(big->dp_sync == DpSync::kHierarchical || big->dp_sync == DpSync::kDiloco) << DpSyncName(big->dp_sync);
   EXPECT_EQ(big->pipeline_comm_s, PlaceJob(topo, {}, SmallJob(2, 2))->pipeline_comm_s);
 }
 
@@ -235,18 +232,18 @@ TEST(PlaceJob, CrossDataCenterSyncIsPricedAboveTheWanAwareModes) {
   const Topology topo = DefaultCluster(4);
   JobRequest job = SmallJob(4, 2);
   Result<Placement> automatic = PlaceJob(topo, {}, job);
-  job.dp_sync = "sync";
+  job.dp_sync = DpSync::kSync;
   Result<Placement> sync = PlaceJob(topo, {}, job);
-  job.dp_sync = "hierarchical";
+  job.dp_sync = DpSync::kHierarchical;
   Result<Placement> hier = PlaceJob(topo, {}, job);
-  job.dp_sync = "diloco";
+  job.dp_sync = DpSync::kDiloco;
   Result<Placement> diloco = PlaceJob(topo, {}, job);
   ASSERT_TRUE(automatic.ok() && sync.ok() && hier.ok() && diloco.ok());
-  EXPECT_EQ(sync->dp_sync, "sync");
-  EXPECT_EQ(hier->dp_sync, "hierarchical");
+  EXPECT_EQ(sync->dp_sync, DpSync::kSync);
+  EXPECT_EQ(hier->dp_sync, DpSync::kHierarchical);
   EXPECT_GT(sync->dp_comm_s, hier->dp_comm_s);
   EXPECT_GT(hier->dp_comm_s, diloco->dp_comm_s);
-  EXPECT_EQ(automatic->dp_sync, "diloco");
+  EXPECT_EQ(automatic->dp_sync, DpSync::kDiloco);
   EXPECT_DOUBLE_EQ(automatic->dp_comm_s, diloco->dp_comm_s);
 }
 
@@ -326,7 +323,7 @@ TEST(PredictStepSeconds, CrossingTheSlowLinkIsSlower) {
   apart.ranks[1].node = "west-0";
   apart.ranks[1].data_center = "dc-west";
   EXPECT_GT(PredictStepSeconds(topo, dp_job, apart), together->predicted_step_s);
-  EXPECT_NE(apart.dp_sync, "sync");
+  EXPECT_NE(apart.dp_sync, DpSync::kSync);
 }
 
 TEST(PredictStepSeconds, SumsItsParts) {
@@ -383,7 +380,7 @@ TEST(PlaceJob, PlacesFourThousandRanksOnTwoHundredFiftyDataCenters) {
     dcs.insert(p->ranks[d * 8].data_center);
   }
   EXPECT_EQ(dcs.size(), 8u);
-  EXPECT_EQ(p->dp_sync, "diloco");
+  EXPECT_EQ(p->dp_sync, DpSync::kDiloco);
 }
 
 }  // namespace

@@ -10,6 +10,10 @@
 #include "scheduler/service/scheduler_service.h"
 #include "tests/scheduler/fake_launcher.h"
 
+// Some requests here stand for an older client, which writes the
+// deprecated legacy_ fields.
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+
 namespace meridian::scheduler {
 namespace {
 
@@ -200,10 +204,25 @@ TEST_F(ServiceTest, NodesRegisterHeartbeatAndDie) {
 // rank on its own GPU.
 TEST_F(ServiceTest, AcceptsPipelineStagesOnGpus) {
   v1::JobSpec spec = SmallJob(1, 2);
-  spec.mutable_training()->set_device("cuda");
+  spec.mutable_training()->set_device(v1::DEVICE_CUDA);
   v1::Job job;
   grpc::Status s = Submit(spec, &job);
   EXPECT_TRUE(s.ok()) << s.error_message();
+}
+
+// A client from before the closed sets were enums sends words in the
+// legacy_ fields; the daemon reads them as the enums they name.
+TEST_F(ServiceTest, AnOlderClientsWordsBecomeEnums) {
+  v1::JobSpec spec = SmallJob(2, 1);
+  spec.mutable_training()->set_legacy_device("cuda");
+  spec.mutable_layout()->set_legacy_dp_sync("hierarchical");
+  v1::Job job;
+  grpc::Status s = Submit(spec, &job);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(job.spec().training().device(), v1::DEVICE_CUDA);
+  EXPECT_EQ(job.spec().layout().dp_sync(), v1::DP_SYNC_HIERARCHICAL);
+  EXPECT_TRUE(job.spec().training().legacy_device().empty());
+  EXPECT_TRUE(job.spec().layout().legacy_dp_sync().empty());
 }
 
 // Every malformed request gets INVALID_ARGUMENT naming the field, every
@@ -228,17 +247,19 @@ TEST_F(ServiceTest, BadRequestsGetInvalidArgumentOrNotFound) {
   bad([](v1::JobSpec& s) { s.mutable_model()->set_preset("d7"); }, "spec.model.preset");
   bad([](v1::JobSpec& s) { s.mutable_model()->set_n_head(3); }, "spec.model");
   bad([](v1::JobSpec& s) { s.set_name(std::string(300, 'x')); }, "spec.name");
-  bad([](v1::JobSpec& s) { s.mutable_layout()->set_dp_sync("fast"); }, "spec.layout.dp_sync");
+  bad([](v1::JobSpec& s) { s.mutable_layout()->set_legacy_dp_sync("fast"); }, "spec.layout.dp_sync: 'fast'");
+  bad([](v1::JobSpec& s) { s.mutable_layout()->set_dp_sync(static_cast<v1::DpSync>(9)); }, "spec.layout.dp_sync = 9");
   bad([](v1::JobSpec& s) { s.mutable_layout()->set_dp(64); }, "does not fit");
-  bad([](v1::JobSpec& s) { s.mutable_training()->set_device("tpu"); }, "spec.training.device");
-  bad([](v1::JobSpec& s) { s.mutable_training()->set_dtype("fp8"); }, "spec.training.dtype");
-  bad([](v1::JobSpec& s) { s.mutable_training()->set_dtype("bf16"); }, "spec.training.dtype");  // bf16 on cpu
+  bad([](v1::JobSpec& s) { s.mutable_training()->set_legacy_device("tpu"); }, "spec.training.device: 'tpu'");
+  bad([](v1::JobSpec& s) { s.mutable_training()->set_device(static_cast<v1::Device>(7)); }, "spec.training.device = 7");
+  bad([](v1::JobSpec& s) { s.mutable_training()->set_legacy_dtype("fp8"); }, "spec.training.dtype: 'fp8'");
+  bad([](v1::JobSpec& s) { s.mutable_training()->set_dtype(v1::DTYPE_BF16); }, "spec.training.dtype");  // bf16 on cpu
   // Every string has a bound, named in the refusal.
   const std::string huge(1 << 20, 'x');
   bad([&](v1::JobSpec& s) { s.mutable_training()->set_sample_prompt(huge); }, "spec.training.sample_prompt");
-  bad([&](v1::JobSpec& s) { s.mutable_training()->set_device(huge); }, "spec.training.device = (1048576 characters)");
+  bad([&](v1::JobSpec& s) { s.mutable_training()->set_legacy_device(huge); }, "spec.training.device = (1048576 characters)");
   bad([&](v1::JobSpec& s) { s.mutable_model()->set_preset(huge); }, "spec.model.preset");
-  bad([&](v1::JobSpec& s) { s.mutable_layout()->set_dp_sync(huge); }, "spec.layout.dp_sync");
+  bad([&](v1::JobSpec& s) { s.mutable_layout()->set_legacy_dp_sync(huge); }, "spec.layout.dp_sync");
   bad([&](v1::JobSpec& s) { s.mutable_training()->add_extra_args(huge); }, "spec.training.extra_args[0]");
   {
     grpc::ClientContext ctx;

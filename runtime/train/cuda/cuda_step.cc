@@ -250,9 +250,11 @@ class CudaStep : public DeviceStep {
 }  // namespace
 
 Result<std::unique_ptr<DeviceStep>> CreateCudaStep(const GPTConfig& config, const DeviceStepOptions& options) {
-  if (options.dtype == "fp32") return CudaStep<float>::Create(config, options);
-  if (options.dtype == "bf16") return CudaStep<cuda::bf16>::Create(config, options);
-  return Status::InvalidArgument("--dtype " + options.dtype + ": expected fp32 or bf16");
+  switch (options.dtype) {
+    case DType::kFp32: return CudaStep<float>::Create(config, options);
+    case DType::kBf16: return CudaStep<cuda::bf16>::Create(config, options);
+  }
+  return Status::InvalidArgument(std::string("--dtype ") + kDTypes.Name(options.dtype) + ": not built for CUDA");
 }
 
 Result<std::unique_ptr<Communicator>> SetUpCudaWorld(std::unique_ptr<Communicator> host_world, int gpu) {

@@ -402,10 +402,12 @@ function jobPage(id) {
     title.replaceChildren(el('span', {text: `${id} · ${r.name}`}), badge(job.state));
     message.textContent = job.message;
     message.hidden = !job.message;
+    // The API speaks enum names (DP_SYNC_DILOCO); people read the job file's word.
+    const syncWord = (name) => String(name).replace(/^DP_SYNC_/, '').toLowerCase();
     const item = (k, v, cls) => el('div', {class: cls}, el('dt', {text: k}), el('dd', {text: v}));
     summary.replaceChildren(
       item('state', job.state, 'state'),
-      item('layout', `dp ${r.dp} × pp ${r.pp}` + (job.placement ? ` · ${job.placement.dp_sync}` : ''), 'layout'),
+      item('layout', `dp ${r.dp} × pp ${r.pp}` + (job.placement ? ` · ${syncWord(job.placement.dp_sync)}` : ''), 'layout'),
       item('step', r.total_steps ? `${r.step} / ${r.total_steps}` : r.step, 'step'),
       item('loss', r.step ? fmtNum(r.loss, 4) : '—', 'loss'),
       item('eval loss', r.eval_loss ? fmtNum(r.eval_loss, 4) : '—', 'eval-loss'),

@@ -23,12 +23,12 @@ v1::JobSpec Spec() {
   t->set_data("/data/train_*.bin");
   t->set_val_data("/data/val_*.bin");
   t->set_sample_prompt("17+25=");
-  t->set_device("cuda");
-  t->set_dtype("bf16");
+  t->set_device(v1::DEVICE_CUDA);
+  t->set_dtype(v1::DTYPE_BF16);
   return spec;
 }
 
-v1::Placement Placement(const std::string& sync) {
+v1::Placement Placement(v1::DpSync sync) {
   v1::Placement p;
   p.set_dp(2);
   p.set_pp(2);
@@ -44,7 +44,7 @@ TEST(AssignmentOptions, TheJobAndPlacementBecomeTheRanksOptions) {
   a.set_gpu(3);
   a.set_layer_begin(2);
   a.set_layer_end(4);
-  ApplyJobToOptions(Spec(), Placement(""), a, /*attempt=*/2, &o);
+  ASSERT_TRUE(ApplyJobToOptions(Spec(), Placement(v1::DP_SYNC_AUTO), a, /*attempt=*/2, &o).ok());
   EXPECT_EQ(o.model, "d4");
   EXPECT_EQ(o.n_layer, 4);
   EXPECT_EQ(o.n_embd, 64);
@@ -56,12 +56,12 @@ TEST(AssignmentOptions, TheJobAndPlacementBecomeTheRanksOptions) {
   EXPECT_FLOAT_EQ(o.lr, 1e-3f);
   EXPECT_EQ(o.data, "/data/train_*.bin");
   EXPECT_EQ(o.sample_prompt, "17+25=");
-  EXPECT_EQ(o.device, "cuda");
-  EXPECT_EQ(o.dtype, "bf16");
+  EXPECT_EQ(o.device, Device::kCuda);
+  EXPECT_EQ(o.dtype, DType::kBf16);
   EXPECT_EQ(o.dp, 2);
   EXPECT_EQ(o.pp, 2);
   EXPECT_EQ(o.pools, "dc-a:2,dc-b:2");
-  EXPECT_EQ(o.dp_sync, "sync");
+  EXPECT_EQ(o.dp_sync, DpSync::kSync);
   EXPECT_EQ(o.checkpoint_every, 20);  // steps / 5
   EXPECT_EQ(o.gpu, 3);
   EXPECT_EQ(o.attempt, 2);
@@ -73,21 +73,28 @@ TEST(AssignmentOptions, TheJobAndPlacementBecomeTheRanksOptions) {
 TEST(AssignmentOptions, DilocoCheckpointsFallOnRoundEnds) {
   TrainOptions o;
   o.diloco_h = 8;
-  ApplyJobToOptions(Spec(), Placement("diloco"), v1::RankAssignment(), 1, &o);
-  EXPECT_EQ(o.dp_sync, "diloco");
+  ASSERT_TRUE(ApplyJobToOptions(Spec(), Placement(v1::DP_SYNC_DILOCO), v1::RankAssignment(), 1, &o).ok());
+  EXPECT_EQ(o.dp_sync, DpSync::kDiloco);
   EXPECT_EQ(o.checkpoint_every, 24);  // 20 rounded up to whole rounds of 8
   TrainOptions given;
   given.diloco_h = 8;
   given.checkpoint_every = 5;  // the command line's, still rounded to a round end
-  ApplyJobToOptions(Spec(), Placement("diloco"), v1::RankAssignment(), 1, &given);
+  ASSERT_TRUE(ApplyJobToOptions(Spec(), Placement(v1::DP_SYNC_DILOCO), v1::RankAssignment(), 1, &given).ok());
   EXPECT_EQ(given.checkpoint_every, 8);
 }
 
+TEST(AssignmentOptions, AnUnknownSyncModeIsRefusedByName) {
+  TrainOptions o;
+  Status s = ApplyJobToOptions(Spec(), Placement(static_cast<v1::DpSync>(42)), v1::RankAssignment(), 1, &o);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("42"), std::string::npos) << s.message();
+}
+
 TEST(AssignmentOptions, RunsOfOneDataCenterAreOnePoolEach) {
-  v1::Placement p = Placement("hierarchical");
+  v1::Placement p = Placement(v1::DP_SYNC_HIERARCHICAL);
   p.mutable_ranks(3)->set_data_center("dc-a");  // dc-a, dc-a, dc-b, dc-a
   TrainOptions o;
-  ApplyJobToOptions(Spec(), p, v1::RankAssignment(), 1, &o);
+  ASSERT_TRUE(ApplyJobToOptions(Spec(), p, v1::RankAssignment(), 1, &o).ok());
   EXPECT_EQ(o.pools, "dc-a:2,dc-b:1,dc-a:1");
 }
 

@@ -176,7 +176,7 @@ TEST_P(CudaStageStepTest, PipelineOfGpuStagesMatchesTheCpuPipeline) {
     cpu_executors.push_back(CpuStageExecutor(cpu_models.back().get(), kB, kT));
     cpu_stages.push_back(cpu_executors.back().get());
     DeviceStepOptions o;
-    o.dtype = p.dtype;
+    o.dtype = *kDTypes.Parse(p.dtype);
     o.max_batch = kB;
     o.max_seq = kT;
     o.stage = layout[s];
@@ -321,7 +321,7 @@ TEST(CudaStageStep, MemoryOperationsAndTheComputeCopyRefresh) {
   ASSERT_TRUE(cuda::InitializeDevice(0).ok());
   const GPTConfig c = SmallConfig();
   DeviceStepOptions o;
-  o.dtype = "bf16";
+  o.dtype = DType::kBf16;
   o.max_batch = kB;
   o.max_seq = kT;
   auto created = CreateCudaStep(c, o);
