@@ -8,10 +8,11 @@
 
 namespace meridian::scheduler {
 
-void SchedulerCore::FoldEventsLocked(v1::Job& job) {
+void SchedulerCore::FoldEventsLocked(JobRecord& record) {
+  v1::Job& job = record.job;
   const int64_t cap = options_.max_events_per_job;
-  if (cap <= 0 || unsaved_.count(job.id())) return;  // unsaved events are written first
-  const int64_t last = last_sequence_[job.id()];
+  if (cap <= 0 || !record.unsaved.empty()) return;  // unsaved events are written first
+  const int64_t last = record.last_sequence;
   // Folded in batches of a tenth of the cap, not at every event.
   if (last - job.events_folded() <= cap + std::max<int64_t>(1, cap / 10)) return;
   v1::Job next = job;
@@ -21,12 +22,13 @@ void SchedulerCore::FoldEventsLocked(v1::Job& job) {
 }
 
 std::vector<v1::Job> SchedulerCore::ApplyRetentionLocked(double now) {
-  for (v1::Job& job : jobs_) FoldEventsLocked(job);
+  for (JobRecord& record : jobs_) FoldEventsLocked(record);
   std::vector<v1::Job> forgotten;
   if (options_.retain_jobs <= 0 && options_.retain_days <= 0) return forgotten;
   std::vector<const v1::Job*> finished;  // newest first (by when it finished, then by submission)
-  for (auto it = jobs_.rbegin(); it != jobs_.rend(); ++it)
-    if (Terminal(it->state())) finished.push_back(&*it);
+  for (const JobRecord& record : jobs_)
+    if (Terminal(record.job.state())) finished.push_back(&record.job);
+  std::reverse(finished.begin(), finished.end());
   std::stable_sort(finished.begin(), finished.end(),
                    [](const v1::Job* a, const v1::Job* b) { return a->finished_unix_s() > b->finished_unix_s(); });
   std::vector<std::string> ids;
@@ -36,9 +38,9 @@ std::vector<v1::Job> SchedulerCore::ApplyRetentionLocked(double now) {
     if (beyond || old) ids.push_back(finished[i]->id());
   }
   for (const std::string& id : ids) {
-    const v1::Job* job = FindLocked(id);
-    if (job == nullptr || !store_->DeleteJob(id).ok()) continue;  // tried again at the next check
-    forgotten.push_back(*job);
+    const JobRecord* record = jobs_.Find(id);
+    if (record == nullptr || !store_->DeleteJob(id).ok()) continue;  // tried again at the next check
+    forgotten.push_back(record->job);
     ForgetJobLocked(id);
   }
   if (!forgotten.empty()) Logger("core")->info("retention: removed {} finished job(s)", forgotten.size());
@@ -46,13 +48,8 @@ std::vector<v1::Job> SchedulerCore::ApplyRetentionLocked(double now) {
 }
 
 void SchedulerCore::ForgetJobLocked(const std::string& id) {
-  jobs_.erase(std::remove_if(jobs_.begin(), jobs_.end(), [&](const v1::Job& j) { return j.id() == id; }),
-              jobs_.end());
-  last_sequence_.erase(id);
-  cancel_requested_.erase(id);
-  stopped_because_.erase(id);
-  unsaved_.erase(id);
-  tried_at_version_.erase(id);
+  jobs_.Remove(id);
+  journal_.Forget(id);
   events_cv_.notify_all();  // its watchers find it gone
 }
 

@@ -2,7 +2,11 @@
 // (FIFO with backfill), placement, launching, progress and events. The
 // gRPC service (scheduler_service.h) is a thin adapter over it, and every
 // method here returns a Status whose code maps one-to-one onto a gRPC code.
-// Thread-safe.
+// Thread-safe. Its parts: a JobRecord per job (job_record.h), the
+// NodeRegistry (nodes, GPUs held, the versions placement checks), the
+// JobJournal (how state reaches the store). Placement searches run on a
+// snapshot outside the lock and commit only if nothing they read moved,
+// so heartbeats, progress and watchers never wait on a search.
 #pragma once
 
 #include <condition_variable>
@@ -18,7 +22,10 @@
 #include "meridian/v1/scheduler.pb.h"
 #include "scheduler/core/topology.h"
 #include "scheduler/placement/placement.h"
+#include "scheduler/service/job_journal.h"
+#include "scheduler/service/job_record.h"
 #include "scheduler/service/launcher.h"
+#include "scheduler/service/node_registry.h"
 #include "scheduler/store/state_store.h"
 
 namespace meridian::scheduler {
@@ -51,8 +58,8 @@ struct SchedulerCoreOptions {
   int retain_jobs = 0;                 // --retain-jobs
   double retain_days = 0;              // --retain-days
   // Told of every placement search: its duration and whether it found room
-  // (the daemon's metrics). Called with the core's lock held: must not call
-  // back into the core.
+  // (the daemon's metrics). Called outside the core's lock, from the thread
+  // that searched: must be thread-safe.
   std::function<void(double seconds, bool placed)> on_placement;
 };
 
@@ -107,72 +114,53 @@ class SchedulerCore {
   static Result<JobRequest> ToJobRequest(const v1::JobSpec& spec);
 
  private:
-  // How a job's state moves. The store is the memory of the next daemon,
-  // and a job's processes are facts it must not contradict:
-  // - CommitLocked, for what a client asks (submit, cancel a waiting job)
-  //   and for a placement before its launch: durable first; on a store
-  //   error nothing changes and the error is returned.
-  // - RecordLocked, for what has happened (a launch, an exit, progress):
-  //   memory moves at once and the store follows, now or, for progress and
-  //   while the store fails, at the next flush. A failed write never leaves
-  //   a job RUNNING without processes or FAILED while they run.
-  Status CommitLocked(v1::Job& job, v1::Job next, v1::JobState state, const std::string& message);
-  void RecordLocked(v1::Job& job, v1::JobState state, const std::string& message, const v1::Progress* progress);
-  v1::JobEvent NextEventLocked(v1::Job& job, v1::JobState state, const std::string& message,
-                               const v1::Progress* progress);
-  Status FlushJobLocked(const std::string& id);
-  void FlushLocked();
-  // A job the store says was placed or running, after a daemon restart.
-  void ReattachLocked(v1::Job& job);
-  // Its launcher exited with `exit_code`: done, restarted or failed.
-  // `context` is added to the event's message.
-  void EndAttemptLocked(v1::Job& job, int exit_code, const std::string& context);
-  void ScheduleLocked();  // places queued jobs, FIFO with backfill
-  Status CheckWaitingLimitsLocked(const std::string& owner) const;
-  Status LaunchLocked(v1::Job& job);
-  void ReleaseLocked(const v1::Job& job);
-  // `now_only`: only on nodes that may take a job now (not on probation);
-  // false for "would it fit once they do" questions.
-  Result<Placement> PlaceLocked(const v1::JobSpec& spec, const JobRequest& request, const Occupancy& occupied,
-                                bool now_only = true);
+  // A placement pass: placement searches for every waiting job on one
+  // snapshot, outside the lock, then the placements committed under it
+  // if the snapshot still holds (else another pass). One pass at a time.
+  // Called without the lock, after a change asked for one (schedule_wanted_).
+  void Schedule();
+  struct Snapshot;
+  struct Found;
+  Found PlaceWaitingJob(const Snapshot& snapshot, Occupancy& occupied, const JobRecord& waiting) const;
+  void CommitPlacementLocked(JobRecord& record, Found& found);
+  // The search itself, timed for the metrics. No lock needed.
+  Result<Placement> Search(const Topology& topology, const Occupancy& occupied, const v1::JobSpec& spec,
+                           const JobRequest& request) const;
   // A restarting job whose layout no longer fits the healthy cluster:
   // placed at the largest smaller data-parallel degree that fits, with
-  // more micro-batches per step to keep its global batch (its spec is
-  // changed to what runs); *note says so for the job's events.
-  Result<Placement> ShrinkLocked(v1::Job& job, const JobRequest& request, std::string* note);
+  // more micro-batches per step to keep its global batch (*spec is changed
+  // to what runs); *note says so for the job's events.
+  Result<Placement> Shrink(const Snapshot& snapshot, const Occupancy& occupied, v1::JobSpec* spec,
+                           const JobRequest& request, std::string* note) const;
+
+  // A job the store says was placed or running, after a daemon restart.
+  void ReattachLocked(JobRecord& record);
+  // Its launcher exited with `exit_code`: done, restarted or failed.
+  // `context` is added to the event's message.
+  void EndAttemptLocked(JobRecord& record, int exit_code, const std::string& context);
+  Status CheckWaitingLimitsLocked(const std::string& owner);
+  Status LaunchLocked(JobRecord& record);
   void StopJobsOnNodeLocked(const std::string& node, const std::string& why);
+  void FlushLocked(double now);
   // The bounds on history (options max_events_per_job, retain_*), applied
   // from CheckLiveness.
-  void CheckLivenessLocked(double now);
-  void FoldEventsLocked(v1::Job& job);
+  void FoldEventsLocked(JobRecord& record);
   // Returns the jobs it removed from memory and the store; their files are
   // the caller's to remove, outside the lock.
   std::vector<v1::Job> ApplyRetentionLocked(double now);
   void ForgetJobLocked(const std::string& id);
-  void NodeBackLocked(Node& node, double now);
   Status CheckDataCenters(const v1::JobSpec& spec) const;
-  v1::Job* FindLocked(const std::string& id);
 
+  std::mutex scheduling_mu_;  // one pass at a time; taken before mu_, never while holding it
   std::mutex mu_;
   std::condition_variable events_cv_;
-  Topology topology_;
-  std::vector<Node> file_nodes_;  // the cluster file's nodes, as the file defines them
   StateStore* store_;
   Launcher* launcher_;
   SchedulerCoreOptions options_;
-  std::vector<v1::Job> jobs_;                    // submission order
-  std::map<std::string, int64_t> last_sequence_;  // per job
-  std::map<std::string, bool> cancel_requested_;
-  std::map<std::string, std::string> stopped_because_;  // job -> why the daemon stopped it (a node failed or left)
-  std::map<std::string, std::vector<v1::JobEvent>> unsaved_;  // job -> events recorded, not yet in the store
-  bool store_failing_ = false;
-  double last_flush_s_ = 0;
-  Occupancy occupancy_;
-  // Bumped whenever capacity may have grown (GPUs freed, nodes joined or
-  // revived). A queued job that failed to place is retried only after a
-  // bump, so a long queue costs nothing per submission.
-  uint64_t capacity_version_ = 1;
-  std::map<std::string, uint64_t> tried_at_version_;
+  NodeRegistry nodes_;
+  JobTable jobs_;
+  JobJournal journal_;
+  bool schedule_wanted_ = false;  // something changed that may let a waiting job start
 };
 
 double NowUnixSeconds();

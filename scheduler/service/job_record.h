@@ -1,0 +1,56 @@
+// What the core knows of each job, in one place: the job as the store has
+// it (or is about to), and the daemon's own notes on it. JobTable keeps
+// them in submission order and finds one by id without a search.
+#pragma once
+
+#include <cstdint>
+#include <list>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "meridian/v1/scheduler.pb.h"
+
+namespace meridian::scheduler {
+
+struct JobRecord {
+  v1::Job job;
+  int64_t last_sequence = 0;          // its newest event's number
+  std::vector<v1::JobEvent> unsaved;  // recorded, not yet in the store (JobJournal)
+  bool cancel_requested = false;      // its processes are being stopped for a cancel
+  std::string stopped_because;        // why the daemon stopped it (a node failed or left)
+  // The capacity version at which it last failed to place: it is tried
+  // again only once capacity may have grown (NodeRegistry).
+  uint64_t tried_at_capacity = 0;
+};
+
+class JobTable {
+ public:
+  using iterator = std::list<JobRecord>::iterator;
+
+  // Appends; the id must be new. The reference stays valid until Remove.
+  JobRecord& Add(v1::Job job) {
+    records_.push_back(JobRecord{std::move(job)});
+    index_[records_.back().job.id()] = std::prev(records_.end());
+    return records_.back();
+  }
+  JobRecord* Find(const std::string& id) {
+    auto it = index_.find(id);
+    return it == index_.end() ? nullptr : &*it->second;
+  }
+  void Remove(const std::string& id) {
+    auto it = index_.find(id);
+    if (it == index_.end()) return;
+    records_.erase(it->second);
+    index_.erase(it);
+  }
+  iterator begin() { return records_.begin(); }
+  iterator end() { return records_.end(); }
+  size_t size() const { return records_.size(); }
+
+ private:
+  std::list<JobRecord> records_;  // submission order
+  std::unordered_map<std::string, iterator> index_;
+};
+
+}  // namespace meridian::scheduler

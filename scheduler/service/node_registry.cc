@@ -1,0 +1,156 @@
+#include "scheduler/service/node_registry.h"
+
+#include <algorithm>
+
+#include "common/log.h"
+#include "scheduler/service/node_checks.h"
+#include "scheduler/service/proto_convert.h"
+#include "scheduler/service/request_checks.h"
+
+namespace meridian::scheduler {
+
+NodeRegistry::NodeRegistry(Topology cluster, double probation_s)
+    : topology_(std::move(cluster)), probation_s_(probation_s) {
+  file_nodes_ = topology_.nodes;
+}
+
+Node* NodeRegistry::FindMutable(const std::string& name) {
+  auto it = std::find_if(topology_.nodes.begin(), topology_.nodes.end(), [&](const Node& x) { return x.name == name; });
+  return it == topology_.nodes.end() ? nullptr : &*it;
+}
+
+void NodeRegistry::Restore(const v1::Node& stored, double now) {
+  Node n = NodeFromProto(stored);
+  // Only agents' registrations are kept; the cluster file defines the rest.
+  if (!n.from_agent || topology_.FindDataCenter(n.data_center) == nullptr) return;
+  if (n.alive) n.last_heartbeat_s = now;
+  if (const Node* known = Find(n.name)) n.wait_for_agent = known->wait_for_agent;
+  Put(n);
+}
+
+Result<Node> NodeRegistry::Registration(const v1::Node& request, double now) const {
+  MERIDIAN_RETURN_IF_ERROR(CheckNodeClaim(request, topology_, file_nodes_));
+  const Node* known = Find(request.name());
+  if (known != nullptr && known->data_center != request.data_center()) {
+    return Invalid("node.data_center", request.data_center(),
+                   "node " + request.name() + " belongs to " + known->data_center);
+  }
+  Node n = NodeFromProto(request);
+  for (size_t i = 0; i < n.gpus.size(); ++i) n.gpus[i].index = (int)i;
+  n.alive = true;
+  n.from_agent = true;
+  n.last_heartbeat_s = now;
+  if (known != nullptr) {
+    // A cluster-file node keeps what the agent cannot know.
+    n.wait_for_agent = known->wait_for_agent;
+    n.failed = known->failed;
+    n.probation_until_s = known->probation_until_s;
+    if (request.intra_node_gbps() <= 0) n.intra_node_gbps = known->intra_node_gbps;
+    n.intra_node_latency_us = known->intra_node_latency_us;
+  }
+  NodeBack(n, now);
+  return n;
+}
+
+void NodeRegistry::Put(const Node& node) {
+  if (Node* known = FindMutable(node.name)) *known = node;
+  else topology_.nodes.push_back(node);
+  ++capacity_version_;
+  ++version_;
+}
+
+Status NodeRegistry::CheckHasAgent(const std::string& name) const {
+  const Node* n = Find(name);
+  if (n == nullptr || !n->from_agent) return Status::NotFound("node '" + name + "' has no agent registered");
+  return Status::OK();
+}
+
+void NodeRegistry::RemoveAgent(const std::string& name) {
+  auto file = std::find_if(file_nodes_.begin(), file_nodes_.end(), [&](const Node& x) { return x.name == name; });
+  if (file != file_nodes_.end()) {
+    *FindMutable(name) = *file;  // alive unless it waits for an agent
+  } else {
+    topology_.nodes.erase(std::remove_if(topology_.nodes.begin(), topology_.nodes.end(),
+                                         [&](const Node& x) { return x.name == name; }),
+                          topology_.nodes.end());
+  }
+  ++capacity_version_;
+  ++version_;
+}
+
+Result<const Node*> NodeRegistry::Heartbeat(const std::string& name, double now, bool* revived) {
+  *revived = false;
+  Node* n = FindMutable(name);
+  // A file node whose agent has not registered yet is not known either.
+  if (n == nullptr || !n->from_agent) return Status::NotFound("node '" + name + "' is not registered");
+  // Heartbeats are frequent and only refresh liveness: nothing a placement
+  // reads changes unless the node comes back.
+  n->last_heartbeat_s = now;
+  if (!n->alive) {
+    n->alive = true;
+    NodeBack(*n, now);
+    *revived = true;
+    ++capacity_version_;
+    ++version_;
+  }
+  return n;
+}
+
+void NodeRegistry::NodeBack(Node& n, double now) const {
+  if (!n.failed) return;
+  n.failed = false;
+  n.probation_until_s = now + probation_s_;
+  Logger("core")->info("node {} is back after it failed: no new job on it for {:.0f} s", n.name, probation_s_);
+}
+
+std::vector<Node> NodeRegistry::MarkSilentDead(double now, double timeout_s) {
+  std::vector<Node> dead;
+  for (Node& n : topology_.nodes) {
+    if (!n.alive || n.last_heartbeat_s <= 0 || now - n.last_heartbeat_s <= timeout_s) continue;
+    Logger("core")->warn("node {} missed heartbeats for {:.0f} s: marked dead", n.name, now - n.last_heartbeat_s);
+    n.alive = false;
+    dead.push_back(n);  // stored as dead, not failed: a daemon that restarts gives it a new timeout
+    n.failed = true;
+    ++version_;
+  }
+  return dead;
+}
+
+bool NodeRegistry::EndProbations(double now) {
+  bool ended = false;
+  for (Node& n : topology_.nodes) {
+    if (n.probation_until_s <= 0 || now < n.probation_until_s) continue;
+    n.probation_until_s = 0;
+    ended = true;
+    Logger("core")->info("node {} stayed alive through its probation: it takes jobs again", n.name);
+  }
+  if (ended) {
+    ++capacity_version_;
+    ++version_;
+  }
+  return ended;
+}
+
+Topology NodeRegistry::HealthyNow(double now) const {
+  Topology healthy = topology_;
+  for (Node& n : healthy.nodes) n.alive = n.alive && n.probation_until_s <= now;
+  return healthy;
+}
+
+void NodeRegistry::Occupy(const std::string& job_id, const v1::Placement& placement) {
+  for (const auto& r : placement.ranks()) occupancy_[r.node()][r.gpu()] = job_id;
+  ++version_;
+}
+
+void NodeRegistry::Release(const std::string& job_id) {
+  for (auto& [node, gpus] : occupancy_) {
+    for (auto it = gpus.begin(); it != gpus.end();) {
+      if (it->second == job_id) it = gpus.erase(it);
+      else ++it;
+    }
+  }
+  ++capacity_version_;
+  ++version_;
+}
+
+}  // namespace meridian::scheduler

@@ -1,0 +1,73 @@
+// The cluster as the core sees it: data centers and links, every node
+// (cluster file and agents) with its liveness, which GPUs each job holds,
+// and two counters: `version` moves with anything a placement depends on
+// (a placement searched on a snapshot is committed only if it still
+// holds), `capacity_version` only when capacity may have grown (a queued
+// job that did not fit is tried again only then). It decides what a node
+// becomes; the core writes that through its journal.
+// Not thread-safe: the core calls it under its lock.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "meridian/v1/scheduler.pb.h"
+#include "scheduler/core/topology.h"
+#include "scheduler/placement/placement.h"
+
+namespace meridian::scheduler {
+
+class NodeRegistry {
+ public:
+  // `cluster` seeds the data centers, links and file-defined nodes.
+  // `probation_s`: how long a node that failed and came back gets no job.
+  NodeRegistry(Topology cluster, double probation_s);
+
+  const Topology& topology() const { return topology_; }
+  const Occupancy& occupancy() const { return occupancy_; }
+  uint64_t version() const { return version_; }
+  uint64_t capacity_version() const { return capacity_version_; }
+  const Node* Find(const std::string& name) const { return topology_.FindNode(name); }
+
+  // An agent's registration from an earlier daemon (Recover): kept when its
+  // data center still exists, with a full timeout to heartbeat again.
+  void Restore(const v1::Node& stored, double now);
+  // What the node becomes when `request` registers it (checked against the
+  // cluster file and the agent rules), without changing anything yet.
+  Result<Node> Registration(const v1::Node& request, double now) const;
+  void Put(const Node& node);  // inserts or replaces, by name
+  // NOT_FOUND when no agent registered `name`.
+  Status CheckHasAgent(const std::string& name) const;
+  // The agent left: a cluster-file node returns to its definition, any
+  // other is forgotten.
+  void RemoveAgent(const std::string& name);
+  // A beat from `name`'s agent. NOT_FOUND when it is not registered.
+  // *revived: it was dead and is alive again (the store must learn of it).
+  Result<const Node*> Heartbeat(const std::string& name, double now, bool* revived);
+  // Nodes silent for longer than `timeout_s`, now marked dead.
+  std::vector<Node> MarkSilentDead(double now, double timeout_s);
+  // Ends the probations that are over; true when one did.
+  bool EndProbations(double now);
+  // Nodes that take jobs now: those on probation count as dead.
+  Topology HealthyNow(double now) const;
+
+  void Occupy(const std::string& job_id, const v1::Placement& placement);
+  void Release(const std::string& job_id);
+  // Capacity may have grown for another reason (the store works again).
+  void CapacityMayHaveGrown() { ++capacity_version_; ++version_; }
+
+ private:
+  Node* FindMutable(const std::string& name);
+  // A node that failed and is back: on probation from `now`.
+  void NodeBack(Node& node, double now) const;
+
+  Topology topology_;
+  std::vector<Node> file_nodes_;  // the cluster file's nodes, as the file defines them
+  double probation_s_;
+  Occupancy occupancy_;
+  uint64_t version_ = 1, capacity_version_ = 1;
+};
+
+}  // namespace meridian::scheduler

@@ -1,0 +1,218 @@
+// The parts SchedulerCore is made of, each on its own, and the promise
+// the split makes: a placement search runs outside the core's lock, so a
+// heartbeat answers while one is in progress.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <filesystem>
+#include <future>
+#include <mutex>
+#include <thread>
+
+#include "scheduler/service/job_journal.h"
+#include "scheduler/service/node_registry.h"
+#include "scheduler/service/proto_convert.h"
+#include "scheduler/service/scheduler_core.h"
+#include "tests/scheduler/fake_launcher.h"
+#include "tests/scheduler/tiny_job.h"
+
+namespace meridian::scheduler {
+namespace {
+
+// An in-memory store whose writes fail while `failing` is set.
+class MemoryStore : public StateStore {
+ public:
+  Status PutNode(const v1::Node& node) override {
+    if (failing) return Status::IOError("state.db: disk full (test)");
+    nodes[node.name()] = node;
+    return Status::OK();
+  }
+  Status DeleteNode(const std::string& name) override {
+    nodes.erase(name);
+    return Status::OK();
+  }
+  Result<std::vector<v1::Node>> ListNodes() override {
+    std::vector<v1::Node> out;
+    for (const auto& [name, node] : nodes) out.push_back(node);
+    return out;
+  }
+  Status PutJob(const v1::Job& job, const std::vector<v1::JobEvent>& events) override {
+    if (failing) return Status::IOError("state.db: disk full (test)");
+    jobs[job.id()] = job;
+    for (const v1::JobEvent& e : events) this->events[job.id()].push_back(e);
+    return Status::OK();
+  }
+  Result<std::vector<v1::Job>> ListJobs() override {
+    std::vector<v1::Job> out;
+    for (const auto& [id, job] : jobs) out.push_back(job);
+    return out;
+  }
+  Result<std::vector<v1::JobEvent>> ListEvents(const std::string& id, int64_t after) override {
+    std::vector<v1::JobEvent> out;
+    for (const v1::JobEvent& e : events[id])
+      if (e.sequence() > after) out.push_back(e);
+    return out;
+  }
+  Status FoldEvents(const v1::Job&, int64_t) override { return Status::OK(); }
+  Status DeleteJob(const std::string& id) override {
+    jobs.erase(id);
+    events.erase(id);
+    return Status::OK();
+  }
+  Result<int64_t> NextJobNumber() override { return ++counter; }
+
+  bool failing = false;
+  std::map<std::string, v1::Node> nodes;
+  std::map<std::string, v1::Job> jobs;
+  std::map<std::string, std::vector<v1::JobEvent>> events;
+  int64_t counter = 0;
+};
+
+TEST(JobJournal, ANodeWriteTheStoreRefusesIsWrittenAtTheNextFlush) {
+  MemoryStore store;
+  JobJournal journal(&store, [] {});
+  JobTable jobs;
+  v1::Node node;
+  node.set_name("east-0");
+  node.set_alive(false);
+  store.failing = true;
+  journal.RecordNode(node);
+  EXPECT_TRUE(store.nodes.empty());
+  EXPECT_TRUE(journal.FlushDue(100.0, 1.0));
+  EXPECT_FALSE(journal.Flush(jobs, 100.0));  // still failing: kept
+  store.failing = false;
+  EXPECT_TRUE(journal.Flush(jobs, 101.0));  // works again: written, and said so
+  ASSERT_EQ(store.nodes.count("east-0"), 1u);
+  EXPECT_FALSE(store.nodes["east-0"].alive());
+  EXPECT_FALSE(journal.FlushDue(200.0, 1.0));
+}
+
+TEST(JobJournal, RecordedEventsAreNumberedInOrderAndKeptUntilWritten) {
+  MemoryStore store;
+  int told = 0;
+  JobJournal journal(&store, [&] { ++told; });
+  JobTable jobs;
+  v1::Job job;
+  job.set_id("job-000001");
+  JobRecord& record = jobs.Add(job);
+  ASSERT_TRUE(journal.Commit(record, record.job, v1::QUEUED, "submitted").ok());
+  store.failing = true;
+  journal.Record(record, v1::RUNNING, "launched", nullptr);
+  EXPECT_EQ(record.job.state(), v1::RUNNING);  // a fact: memory moves at once
+  EXPECT_EQ(record.last_sequence, 2);
+  EXPECT_EQ(record.unsaved.size(), 1u);
+  // A commit while the store fails changes nothing.
+  EXPECT_FALSE(journal.Commit(record, record.job, v1::CANCELLED, "cancelled").ok());
+  EXPECT_EQ(record.job.state(), v1::RUNNING);
+  store.failing = false;
+  EXPECT_TRUE(journal.Flush(jobs, 1.0));
+  EXPECT_TRUE(record.unsaved.empty());
+  ASSERT_EQ(store.events["job-000001"].size(), 2u);
+  EXPECT_EQ(store.events["job-000001"][1].sequence(), 2);
+  EXPECT_EQ(told, 2);
+}
+
+TEST(JobTable, FindsByIdAndKeepsSubmissionOrder) {
+  JobTable jobs;
+  for (const char* id : {"job-000003", "job-000001", "job-000002"}) {
+    v1::Job job;
+    job.set_id(id);
+    jobs.Add(job);
+  }
+  jobs.Remove("job-000001");
+  ASSERT_NE(jobs.Find("job-000002"), nullptr);
+  EXPECT_EQ(jobs.Find("job-000001"), nullptr);
+  std::vector<std::string> order;
+  for (const JobRecord& r : jobs) order.push_back(r.job.id());
+  EXPECT_EQ(order, (std::vector<std::string>{"job-000003", "job-000002"}));
+}
+
+TEST(NodeRegistry, OnlyWhatPlacementReadsMovesTheVersion) {
+  NodeRegistry nodes(DefaultCluster(2), /*probation_s=*/30);
+  v1::Node request;
+  request.set_name("agent-0");
+  request.set_data_center(nodes.topology().data_centers[0].name);
+  request.set_host("10.0.0.9");
+  request.add_gpus()->set_model("cpu");
+  Result<Node> n = nodes.Registration(request, 100.0);
+  ASSERT_TRUE(n.ok()) << n.status().ToString();
+  const uint64_t before = nodes.version();
+  nodes.Put(*n);
+  EXPECT_GT(nodes.version(), before);
+  bool revived = true;
+  uint64_t v = nodes.version();
+  ASSERT_TRUE(nodes.Heartbeat("agent-0", 101.0, &revived).ok());
+  EXPECT_FALSE(revived);
+  EXPECT_EQ(nodes.version(), v);  // a plain beat changes nothing a placement reads
+  EXPECT_EQ(nodes.MarkSilentDead(200.0, 30.0).size(), 1u);
+  EXPECT_GT(nodes.version(), v);
+  v = nodes.version();
+  const uint64_t capacity = nodes.capacity_version();
+  ASSERT_TRUE(nodes.Heartbeat("agent-0", 201.0, &revived).ok());
+  EXPECT_TRUE(revived);
+  EXPECT_GT(nodes.version(), v);
+  EXPECT_GT(nodes.capacity_version(), capacity);
+  EXPECT_GT(nodes.Find("agent-0")->probation_until_s, 201.0);  // back after a failure: on probation
+  EXPECT_EQ(nodes.Heartbeat("nobody", 1.0, &revived).status().code(), Status::Code::kNotFound);
+}
+
+// A submit whose placement pass is held open inside its search: a
+// heartbeat and a listing answer meanwhile.
+TEST(SchedulerCoreLocking, HeartbeatsDoNotWaitOnAPlacementSearch) {
+  MemoryStore store;
+  FakeLauncher launcher;
+  std::mutex mu;
+  std::condition_variable cv;
+  bool searching = false, release = false;
+  int searches = 0;
+  SchedulerCoreOptions options;
+  options.on_placement = [&](double, bool) {
+    std::unique_lock<std::mutex> lock(mu);
+    // The submit's first search asks whether the job can ever fit; the
+    // second is the placement pass's.
+    if (release || ++searches < 2) return;
+    searching = true;
+    cv.notify_all();
+    cv.wait(lock, [&] { return release; });
+  };
+  SchedulerCore core(DefaultCluster(2), &store, &launcher, options);
+  ASSERT_TRUE(core.Recover().ok());
+  v1::Node agent;
+  agent.set_name("agent-0");
+  agent.set_data_center(core.ListPools().pools(0).data_center());
+  agent.set_host("10.0.0.9");
+  agent.add_gpus()->set_model("cpu");
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    release = true;  // the registration's own searches run freely
+  }
+  ASSERT_TRUE(core.RegisterNode(agent).ok());
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    release = false;
+  }
+  auto submitted = std::async(std::launch::async, [&] { return core.SubmitJob(TinyJob(1, 1)); });
+  {
+    std::unique_lock<std::mutex> lock(mu);
+    ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(30), [&] { return searching; }));
+  }
+  // The search is in progress; these must not wait for it.
+  auto beat = std::async(std::launch::async, [&] { return core.Heartbeat("agent-0"); });
+  ASSERT_EQ(beat.wait_for(std::chrono::seconds(30)), std::future_status::ready) << "a heartbeat waited on a search";
+  EXPECT_TRUE(beat.get().ok());
+  std::vector<v1::Job> listed = core.ListJobs({});
+  ASSERT_EQ(listed.size(), 1u);
+  EXPECT_EQ(listed[0].state(), v1::QUEUED);  // submitted, its placement being searched
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    release = true;
+  }
+  cv.notify_all();
+  Result<v1::Job> job = submitted.get();
+  ASSERT_TRUE(job.ok()) << job.status().ToString();
+  EXPECT_EQ(job->state(), v1::RUNNING);
+}
+
+}  // namespace
+}  // namespace meridian::scheduler
