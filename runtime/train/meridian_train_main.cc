@@ -65,7 +65,7 @@ int main(int argc, char** argv) {
     if (!cuda_world.ok()) return fail(cuda_world.status());
     world = std::move(cuda_world).value();
   }
-  auto trainer = meridian::Trainer::Create(*options, world.get());
+  auto trainer = meridian::Trainer::Create(*options, world.get(), meridian::FaultPlan::FromEnvironment());
   if (!trainer.ok()) return fail(trainer.status());
   if (scheduler) {
     (*trainer)->set_progress_callback([&](const meridian::StepReport& r) { scheduler->ReportProgress(r); });

@@ -7,7 +7,6 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
-#include <cstdlib>
 
 #include "common/log.h"
 #include "kernels/cpu/blas.h"
@@ -18,14 +17,13 @@
 #include "runtime/comm/watchdog.h"
 #include "runtime/model/flops.h"
 #include "runtime/parallel/stage_params.h"
-#include "runtime/train/device_stage_executor.h"
 #include "runtime/train/progress_line.h"
 #include "runtime/train/sampler.h"
 
 namespace meridian {
 
-Result<std::unique_ptr<Trainer>> Trainer::Create(const TrainOptions& options, Communicator* world) {
-  std::unique_ptr<Trainer> trainer(new Trainer(options, world));
+Result<std::unique_ptr<Trainer>> Trainer::Create(const TrainOptions& options, Communicator* world, FaultPlan faults) {
+  std::unique_ptr<Trainer> trainer(new Trainer(options, world, std::move(faults)));
   MERIDIAN_RETURN_IF_ERROR(trainer->Initialize());
   return trainer;
 }
@@ -101,12 +99,7 @@ Status Trainer::Initialize() {
     }
   }
   MERIDIAN_RETURN_IF_ERROR(ChooseTextTokenizer());
-  if (device_) {
-    MERIDIAN_RETURN_IF_ERROR(device_->Upload(model_->params(), optimizer_->m().data(), optimizer_->v().data()));
-    device_->set_backward_hook([this](int layer) {
-      if (sync_in_backward_) sync_->OnGradientsReady(update_->grads(), layer);
-    });
-  }
+  MERIDIAN_RETURN_IF_ERROR(backend_->UploadHostCopy(optimizer_.get()));
   // A DiLoCo round starts from the weights training starts from.
   if (DilocoOuterOptimizer* outer = sync_->diloco()) outer->StartRound(model_->params());
   if (is_root()) {
@@ -116,15 +109,7 @@ Status Trainer::Initialize() {
     Logger("train")->info("model {}: {} parameters | batch {} x seq {} x {} micro-batches x dp {} | {} threads",
                           DescribeConfig(config_), NumParameters(config_), o.batch, o.seq, microbatches_, layout_.dp,
                           omp_get_max_threads());
-    if (device_) {
-      Logger("train")->info("this rank: {} | weights, gradients and AdamW state {:.1f} MiB, activations {:.1f} MiB",
-                            device_->Describe(), device_->state_bytes() / 1048576.0,
-                            device_->activation_bytes() / 1048576.0);
-    } else {
-      Logger("train")->info("this rank: stage {}, {} parameters, AdamW state {:.1f} MiB{}, activations {:.1f} MiB",
-                            groups_.stage, model_->num_params(), optimizer_->state_bytes() / 1048576.0,
-                            o.zero == 1 ? " (ZeRO-1 shard)" : "", model_->activation_bytes() / 1048576.0);
-    }
+    Logger("train")->info("this rank: {}", backend_->Describe(*optimizer_, o.zero == 1));
     if (layout_.world() > 1) {
       std::string ranges;
       for (const StageSpec& s : stages_) ranges += fmt::format(" [{},{})", s.layer_begin, s.layer_end);
@@ -154,36 +139,23 @@ Status Trainer::InitializeParallelism() {
         std::to_string(mine.layer_end) + ")");
   }
   MERIDIAN_ASSIGN_OR_RETURN(microbatches_, o.MicroBatches(layout_.dp));
-  PipelineScheduleKind kind = o.pp_schedule;
-  const bool gpu = o.device == Device::kCuda;
-  // With one stage 1F1B and GPipe give the same gradients, and 1F1B keeps
-  // one micro-batch's activations instead of all of them: on a GPU that
-  // memory is the scarce part.
-  if (gpu && layout_.pp == 1) kind = PipelineScheduleKind::k1F1B;
-  const int slots = PipelineSlots(kind, groups_.stage, layout_.pp, std::max(microbatches_, o.eval_batches));
-  // On a GPU the host model is a parameter-only mirror (no activations).
-  model_ = std::make_unique<GPTModel>(config_, stages_[groups_.stage], gpu ? 0 : o.batch, gpu ? 0 : o.seq,
-                                      gpu ? 0 : slots);
-  if (gpu) {
-    DeviceStepOptions d;
-    d.dtype = o.dtype;
-    d.max_batch = o.batch;
-    d.max_seq = o.seq;
-    d.stage = stages_[groups_.stage];  // the CPU stage's layout, so sync and checkpoints address it alike
-    d.slots = slots;
-    d.adam = AdamWConfig{o.beta1, o.beta2, o.adam_eps, o.weight_decay};
-    MERIDIAN_ASSIGN_OR_RETURN(device_, CreateCudaStep(config_, d));
-    executor_ = DeviceStageExecutor(device_.get(), o.batch, o.seq);
-  } else {
-    executor_ = CpuStageExecutor(model_.get(), o.batch, o.seq);
-  }
-  pipeline_ = std::make_unique<PipelineRunner>(executor_.get(), groups_.pp.get(), kind, microbatches_, o.batch, o.seq);
+  const AdamWConfig adam{o.beta1, o.beta2, o.adam_eps, o.weight_decay};
+  StageBackendOptions b;
+  b.device = o.device;
+  b.dtype = o.dtype;
+  b.batch = o.batch;
+  b.seq = o.seq;
+  b.stage = mine;
+  b.stage_index = groups_.stage;
+  b.pp = layout_.pp;
+  b.microbatches = std::max(microbatches_, o.eval_batches);
+  b.schedule = o.pp_schedule;
+  b.adam = adam;
+  MERIDIAN_ASSIGN_OR_RETURN(backend_, StageBackend::Create(config_, b));
+  model_ = backend_->model();
+  pipeline_ = std::make_unique<PipelineRunner>(backend_->executor(), groups_.pp.get(), backend_->schedule(),
+                                               microbatches_, o.batch, o.seq);
 
-  AdamWConfig adam;
-  adam.beta1 = o.beta1;
-  adam.beta2 = o.beta2;
-  adam.eps = o.adam_eps;
-  adam.weight_decay = o.weight_decay;
   GradientSyncOptions sync;
   sync.mode = o.dp_sync;
   sync.zero1 = o.zero == 1;
@@ -191,31 +163,16 @@ Status Trainer::InitializeParallelism() {
   sync.overlap = !o.no_overlap;
   MERIDIAN_ASSIGN_OR_RETURN(Compression compress, ParseCompression(o.outer_compress));
   sync.diloco = DilocoConfig{o.diloco_h, o.outer_lr, o.outer_momentum, compress};
-  // Under cuda the strategies work on the GPU's buffers through its memory.
   MERIDIAN_ASSIGN_OR_RETURN(sync_, GradientSync::Create(sync, &groups_, model_->layout(), layout_.dp, &traffic_,
-                                                        device_ ? device_->memory() : HostMemory()));
-  model_->set_backward_hook([this](int layer) {
+                                                        backend_->memory()));
+  backend_->set_backward_hook([this](int layer) {
     if (sync_in_backward_) sync_->OnGradientsReady(update_->grads(), layer);
   });
   optimizer_ = std::make_unique<AdamWOptimizer>(model_->layout(), adam, sync_->shard_begin(), sync_->shard_end());
-  if (device_) {
-    MERIDIAN_ASSIGN_OR_RETURN(update_, StageUpdate::OnDevice(device_.get(), optimizer_.get(), sync_.get()));
-  } else {
-    update_ = StageUpdate::OnHost(model_.get(), optimizer_.get(), sync_.get());
-  }
-  state_ = std::make_unique<DistributedState>(config_, layout_, stages_, groups_, data_centers, model_.get(),
+  MERIDIAN_ASSIGN_OR_RETURN(update_, backend_->CreateUpdate(optimizer_.get(), sync_.get()));
+  state_ = std::make_unique<DistributedState>(config_, layout_, stages_, groups_, data_centers, model_,
                                               optimizer_.get(), sync_.get());
-  if (device_) {
-    // The world carries device buffers (NCCL); the gathered host copies of
-    // the stages cross it through the GPU.
-    state_->set_host_transfer(
-        [this](const float* host, size_t n, int peer, int tag) {
-          return device_->SendHost(groups_.world, host, n, peer, tag);
-        },
-        [this](float* host, size_t n, int peer, int tag) {
-          return device_->RecvHost(groups_.world, host, n, peer, tag);
-        });
-  }
+  backend_->ConnectHostTransfers(state_.get(), groups_.world);
   return Status::OK();
 }
 
@@ -233,46 +190,12 @@ Result<double> Trainer::GlobalGradNorm() { return update_->GlobalGradNorm(); }
 
 Status Trainer::OptimizerStep(float lr, float grad_scale) { return update_->OptimizerStep(lr, grad_scale); }
 
-// Fault injection for the failure tests: MERIDIAN_FAULT_STALL="RANK:STEP"
-// makes world rank RANK hang at the start of step STEP (the watchdog must
-// end the job); MERIDIAN_FAULT_FAIL="RANK:STEP" makes it fail there with an
-// error (the job must end at once, not when the watchdog fires). A third
-// field, ":ATTEMPT", limits the fault to that launch of a scheduled job, so
-// the restarted job gets past the step.
-struct Fault {
-  int rank = -1;
-  long step = -1;
-  int attempt = 0;  // 0: every attempt
-};
-
-// Read once: the check runs at every step.
-Fault FaultFromEnvironment(const char* variable) {
-  Fault f;
-  const char* spec = std::getenv(variable);
-  if (spec == nullptr || std::sscanf(spec, "%d:%ld:%d", &f.rank, &f.step, &f.attempt) < 2) return Fault{};
-  return f;
-}
-
-bool FaultAt(const Fault& fault, int rank, long step, int attempt) {
-  return fault.rank == rank && fault.step == step && (fault.attempt == 0 || fault.attempt == attempt);
-}
-
-Status MaybeInjectFault(int rank, long step, int attempt) {
-  static const Fault fail = FaultFromEnvironment("MERIDIAN_FAULT_FAIL");
-  static const Fault stall = FaultFromEnvironment("MERIDIAN_FAULT_STALL");
-  if (FaultAt(fail, rank, step, attempt))
-    return Status::Internal("MERIDIAN_FAULT_FAIL: rank " + std::to_string(rank) + " fails at step " + std::to_string(step));
-  if (!FaultAt(stall, rank, step, attempt)) return Status::OK();
-  std::fprintf(stderr, "[rank %d] MERIDIAN_FAULT_STALL: stalling at step %ld\n", rank, step);
-  for (;;) sleep(60);
-}
-
 Status Trainer::TrainStep(double* loss, double* grad_norm, float* lr) {
   SetCommContext("step " + std::to_string(step_ + 1));
-  MERIDIAN_RETURN_IF_ERROR(MaybeInjectFault(world_->rank(), step_ + 1, options_.attempt));
+  MERIDIAN_RETURN_IF_ERROR(faults_.AtStepStart(world_->rank(), step_ + 1, options_.attempt));
   double loss_sum = 0.0;
-  MERIDIAN_RETURN_IF_ERROR(executor_->ZeroGrads());
-  executor_->set_loss_scale(1.0f / microbatches_);
+  MERIDIAN_RETURN_IF_ERROR(backend_->executor()->ZeroGrads());
+  backend_->executor()->set_loss_scale(1.0f / microbatches_);
   MERIDIAN_RETURN_IF_ERROR(pipeline_->RunStep(
       Fetcher(train_data_.get()),
       // Gradients are final only in the last micro-batch's backward: start
@@ -317,10 +240,7 @@ Status Trainer::GatherWholeModel(bool with_optimizer, TrainingCheckpoint* out) {
 }
 
 Status Trainer::SyncHostCopy(bool with_optimizer) {
-  if (!device_) return Status::OK();
-  // The host mirror catches up with the GPU's weights (and moments).
-  return device_->Download(model_->params(), with_optimizer ? optimizer_->m().data() : nullptr,
-                           with_optimizer ? optimizer_->v().data() : nullptr);
+  return backend_->SyncHostCopy(with_optimizer ? optimizer_.get() : nullptr);
 }
 
 CheckpointHeader Trainer::Header() const {

@@ -21,9 +21,10 @@
 #include "runtime/parallel/pipeline_runner.h"
 #include "runtime/parallel/process_groups.h"
 #include "runtime/train/checkpointer.h"
-#include "runtime/train/device_step.h"
 #include "runtime/train/distributed_state.h"
+#include "runtime/train/fault_plan.h"
 #include "runtime/train/metrics_writer.h"
+#include "runtime/train/stage_backend.h"
 #include "runtime/train/step_report.h"
 #include "runtime/train/stage_update.h"
 #include "runtime/train/train_options.h"
@@ -33,7 +34,9 @@ namespace meridian {
 class Trainer {
  public:
   // Collective over `world` (not owned; must outlive the trainer).
-  static Result<std::unique_ptr<Trainer>> Create(const TrainOptions& options, Communicator* world);
+  // `faults`: what to inject (the failure tests); none by default.
+  static Result<std::unique_ptr<Trainer>> Create(const TrainOptions& options, Communicator* world,
+                                                 FaultPlan faults = {});
 
   // Trains to options.steps (or only evaluates with --eval-only), writing
   // metrics, checkpoints, the llm.c export and the sample as asked.
@@ -52,7 +55,8 @@ class Trainer {
   long step() const { return step_; }
 
  private:
-  Trainer(const TrainOptions& options, Communicator* world) : options_(options), world_(world), rng_(options.seed) {}
+  Trainer(const TrainOptions& options, Communicator* world, FaultPlan faults)
+      : options_(options), world_(world), faults_(std::move(faults)), rng_(options.seed) {}
   Status Initialize();
   Status InitializeParallelism();
   Status TrainStep(double* loss, double* grad_norm, float* lr);
@@ -83,18 +87,18 @@ class Trainer {
   ProcessGroups groups_;
   std::vector<StageSpec> stages_;
   int microbatches_ = 1;
-  // With --device cuda, model_ holds only the host copy of the weights (for
-  // checkpoints and sampling) and device_ does the math.
-  std::unique_ptr<GPTModel> model_;
-  std::unique_ptr<DeviceStep> device_;
+  FaultPlan faults_;
+  // The stage's compute on its device. Under cuda model_ holds only the
+  // host copy of the weights (for checkpoints and sampling).
+  std::unique_ptr<StageBackend> backend_;
+  GPTModel* model_ = nullptr;  // backend_'s
   std::unique_ptr<AdamWOptimizer> optimizer_;  // for this rank's shard of the stage (sync_)
   std::unique_ptr<GradientSync> sync_;
-  std::unique_ptr<StageUpdate> update_;  // sync_ and optimizer_ over model_'s or device_'s buffers
+  std::unique_ptr<StageUpdate> update_;  // sync_ and optimizer_ over backend_'s buffers
   TrafficCounter traffic_;
   std::unique_ptr<DistributedState> state_;
   std::unique_ptr<Checkpointer> checkpointer_;  // with --checkpoint-dir
   bool sync_in_backward_ = false;
-  std::unique_ptr<StageExecutor> executor_;  // this rank's stage: model_'s, or device_'s under cuda
   std::unique_ptr<PipelineRunner> pipeline_;
   std::unique_ptr<DataLoader> train_data_, val_data_;
   LrSchedule schedule_;
