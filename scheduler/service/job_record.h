@@ -30,7 +30,8 @@ class JobTable {
 
   // Appends; the id must be new. The reference stays valid until Remove.
   JobRecord& Add(v1::Job job) {
-    records_.push_back(JobRecord{std::move(job)});
+    records_.emplace_back();
+    records_.back().job = std::move(job);
     index_[records_.back().job.id()] = std::prev(records_.end());
     return records_.back();
   }

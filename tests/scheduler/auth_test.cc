@@ -9,7 +9,7 @@
 #include "rpc/client_channel.h"
 #include "scheduler/auth/token_file.h"
 #include "scheduler/service/scheduler_service.h"
-#include "tests/scheduler/fake_launcher.h"
+#include "tests/scheduler/core_fixture.h"
 #include "tests/scheduler/tiny_job.h"
 
 namespace meridian::scheduler {
@@ -28,22 +28,14 @@ const char* kTokens = R"(tokens:
 
 void Write(const fs::path& path, const std::string& text) { std::ofstream(path) << text; }
 
-class AuthTest : public ::testing::Test {
+class AuthTest : public CoreFixture {
  protected:
-  void SetUp() override {
-    dir_ = fs::path(::testing::TempDir()) /
-           ("auth_" + std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-    Write(dir_ / "tokens.yaml", kTokens);
-  }
+  void SetUp() override { Write(dir_ / "tokens.yaml", kTokens); }
   void TearDown() override {
     if (server_) server_->Shutdown();
   }
   void Start(const ServerTls& tls = ServerTls()) {
-    store_ = std::move(OpenSqliteStateStore(dir_.string())).value();
-    core_ = std::make_unique<SchedulerCore>(DefaultCluster(4), store_.get(), &launcher_, SchedulerCoreOptions{});
-    ASSERT_TRUE(core_->Recover().ok());
+    ASSERT_NO_FATAL_FAILURE(StartCore());
     authorizer_ = std::move(Authorizer::Create((dir_ / "tokens.yaml").string(), (dir_ / "job.key").string())).value();
     service_ = std::make_unique<SchedulerService>(core_.get(), authorizer_.get());
     server_ = StartSchedulerServer("127.0.0.1:0", service_.get(), &port_, tls);
@@ -124,10 +116,6 @@ class AuthTest : public ::testing::Test {
     return {rpc::ReadPemFile(cert.string()).value(), rpc::ReadPemFile(key.string()).value()};
   }
 
-  fs::path dir_;
-  FakeLauncher launcher_;
-  std::unique_ptr<StateStore> store_;
-  std::unique_ptr<SchedulerCore> core_;
   std::unique_ptr<Authorizer> authorizer_;
   std::unique_ptr<SchedulerService> service_;
   std::unique_ptr<grpc::Server> server_;
@@ -351,9 +339,9 @@ namespace {
 class LimitsTest : public AuthTest {
  protected:
   void StartWith(SchedulerCoreOptions core_options, ServiceLimits limits) {
-    store_ = std::move(OpenSqliteStateStore(dir_.string())).value();
-    core_ = std::make_unique<SchedulerCore>(DefaultCluster(1), store_.get(), &launcher_, core_options);
-    ASSERT_TRUE(core_->Recover().ok());
+    cluster_ = DefaultCluster(1);
+    options_ = std::move(core_options);
+    ASSERT_NO_FATAL_FAILURE(StartCore());
     authorizer_ = std::move(Authorizer::Create((dir_ / "tokens.yaml").string(), (dir_ / "job.key").string())).value();
     service_ = std::make_unique<SchedulerService>(core_.get(), authorizer_.get(), limits);
     server_ = StartSchedulerServer("127.0.0.1:0", service_.get(), &port_);

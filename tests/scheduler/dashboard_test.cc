@@ -11,7 +11,7 @@
 #include "scheduler/observe/daemon_metrics.h"
 #include "scheduler/observe/dashboard_api.h"
 #include "scheduler/observe/http_server.h"
-#include "tests/scheduler/fake_launcher.h"
+#include "tests/scheduler/core_fixture.h"
 #include "tests/scheduler/tiny_job.h"
 
 namespace meridian::scheduler {
@@ -21,39 +21,28 @@ namespace fs = std::filesystem;
 
 bool Contains(const std::string& text, const std::string& what) { return text.find(what) != std::string::npos; }
 
-// Jobs' files under the test's directory, as the real launcher lays them out.
+// Jobs' files under `root`, as the real launcher lays them out.
 class DirLauncher : public FakeLauncher {
  public:
-  explicit DirLauncher(fs::path root) : root_(std::move(root)) {}
   std::string LogPath(const std::string& job_id) const override {
-    return (root_ / "jobs" / job_id / "output.log").string();
+    return (root / "jobs" / job_id / "output.log").string();
   }
 
- private:
-  fs::path root_;
+  fs::path root;
 };
 
-class DashboardTest : public ::testing::Test {
+class DashboardTest : public BasicCoreFixture<DirLauncher> {
  protected:
   void SetUp() override {
-    dir_ = fs::path(::testing::TempDir()) /
-           ("dashboard_" + std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-    launcher_ = std::make_unique<DirLauncher>(dir_);
-    store_ = std::move(OpenSqliteStateStore(dir_.string())).value();
-    core_ = std::make_unique<SchedulerCore>(DefaultCluster(2), store_.get(), launcher_.get(), SchedulerCoreOptions{});
-    ASSERT_TRUE(core_->Recover().ok());
+    launcher_.root = dir_;
+    cluster_ = DefaultCluster(2);
+    StartCore();
   }
   fs::path JobDir(const std::string& id) {
     fs::create_directories(dir_ / "jobs" / id);
     return dir_ / "jobs" / id;
   }
 
-  fs::path dir_;
-  std::unique_ptr<DirLauncher> launcher_;
-  std::unique_ptr<StateStore> store_;
-  std::unique_ptr<SchedulerCore> core_;
   const Principal admin_{"anyone", Role::kAdmin, "", 0, {}};
 };
 
@@ -100,7 +89,7 @@ TEST_F(DashboardTest, AJobShowsItsRanksAndStateChangesAndAnUnknownIdIsNamed) {
     p.set_loss(3.0);
     ASSERT_TRUE(core_->ReportProgress("job-000001", p).ok());
   }
-  launcher_->Exit("job-000001", 0);
+  launcher_.Exit("job-000001", 0);
   auto job = JobJson(*core_, admin_, "job-000001");
   ASSERT_TRUE(job.ok()) << job.status().ToString();
   EXPECT_EQ((*job)["job"]["state"], "SUCCEEDED");

@@ -5,10 +5,7 @@
 // one that left nothing behind.
 #include <gtest/gtest.h>
 
-#include <filesystem>
-
-#include "scheduler/service/scheduler_core.h"
-#include "tests/scheduler/fake_launcher.h"
+#include "tests/scheduler/core_fixture.h"
 #include "tests/scheduler/tiny_job.h"
 
 namespace meridian::scheduler {
@@ -40,23 +37,16 @@ class FlakyStore : public StateStore {
   std::unique_ptr<StateStore> real_;
 };
 
-class DurabilityTest : public ::testing::Test {
+class DurabilityTest : public CoreFixture {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::path(::testing::TempDir()) /
-           ("durability_" + std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
-    std::filesystem::remove_all(dir_);
-    StartDaemon();
+    options_.flush_interval_s = 0;
+    StartCore();
   }
-  // A fresh daemon on the same state directory, as after kill -9.
-  void StartDaemon() {
-    core_.reset();
-    store_ = std::make_unique<FlakyStore>(std::move(OpenSqliteStateStore(dir_.string())).value());
-    SchedulerCoreOptions options;
-    options.flush_interval_s = 0;
-    core_ = std::make_unique<SchedulerCore>(DefaultCluster(4), store_.get(), &launcher_, options);
-    launcher_.SetExitCallback([this](const std::string& id, int code) { core_->OnJobExit(id, code); });
-    ASSERT_TRUE(core_->Recover().ok());
+  std::unique_ptr<StateStore> WrapStore(std::unique_ptr<StateStore> sqlite) override {
+    auto flaky = std::make_unique<FlakyStore>(std::move(sqlite));
+    flaky_store_ = flaky.get();
+    return flaky;
   }
   v1::Job Get(const std::string& id) { return core_->GetJob(id).value(); }
   v1::Job Stored(const std::string& id) {
@@ -75,16 +65,13 @@ class DurabilityTest : public ::testing::Test {
     return p;
   }
 
-  std::filesystem::path dir_;
-  FakeLauncher launcher_;
-  std::unique_ptr<FlakyStore> store_;
-  std::unique_ptr<SchedulerCore> core_;
+  FlakyStore* flaky_store_ = nullptr;  // store_, with its failure switch and write count
 };
 
 TEST_F(DurabilityTest, AJobThatEndsWhileTheStoreFailsEndsAndIsWrittenLater) {
   const v1::Job job = core_->SubmitJob(TinyJob(2, 1)).value();
   ASSERT_EQ(Get(job.id()).state(), v1::RUNNING);
-  store_->fail_from_write = 0;
+  flaky_store_->fail_from_write = 0;
   launcher_.Exit(job.id(), 0);
   // Memory follows the processes: SUCCEEDED and its GPUs free, not RUNNING
   // for ever.
@@ -92,7 +79,7 @@ TEST_F(DurabilityTest, AJobThatEndsWhileTheStoreFailsEndsAndIsWrittenLater) {
   EXPECT_EQ(Stored(job.id()).state(), v1::RUNNING);
   const v1::ListPoolsResponse pools = core_->ListPools();
   for (const v1::Pool& pool : pools.pools()) EXPECT_EQ(pool.free_gpus(), pool.total_gpus());
-  store_->fail_from_write = 1 << 30;
+  flaky_store_->fail_from_write = 1 << 30;
   core_->CheckLiveness(NowUnixSeconds());
   EXPECT_EQ(Stored(job.id()).state(), v1::SUCCEEDED);
   bool done = false;
@@ -102,25 +89,25 @@ TEST_F(DurabilityTest, AJobThatEndsWhileTheStoreFailsEndsAndIsWrittenLater) {
 }
 
 TEST_F(DurabilityTest, ALaunchWhoseRunningWriteFailsKeepsRunning) {
-  store_->fail_from_write = 3;  // 1: QUEUED, 2: PLACED, 3: RUNNING
+  flaky_store_->fail_from_write = 3;  // 1: QUEUED, 2: PLACED, 3: RUNNING
   const v1::Job job = core_->SubmitJob(TinyJob(2, 1)).value();
   // The launch went ahead: RUNNING, not FAILED with its processes alive.
   EXPECT_EQ(Get(job.id()).state(), v1::RUNNING);
   EXPECT_EQ(launcher_.launched.size(), 1u);
   EXPECT_TRUE(launcher_.killed.empty());
   EXPECT_EQ(Stored(job.id()).state(), v1::PLACED);
-  store_->fail_from_write = 1 << 30;
+  flaky_store_->fail_from_write = 1 << 30;
   core_->CheckLiveness(NowUnixSeconds());
   EXPECT_EQ(Stored(job.id()).state(), v1::RUNNING);
 }
 
 TEST_F(DurabilityTest, NoLaunchWithoutADurablePlacement) {
   const v1::Job job = core_->SubmitJob(TinyJob(2, 1)).value();
-  store_->fail_from_write = 0;
+  flaky_store_->fail_from_write = 0;
   launcher_.Exit(job.id(), 137);  // to be restarted, but the store cannot take its placement
   EXPECT_EQ(Get(job.id()).state(), v1::RESTARTING);
   EXPECT_EQ(launcher_.launched.size(), 1u);
-  store_->fail_from_write = 1 << 30;
+  flaky_store_->fail_from_write = 1 << 30;
   core_->CheckLiveness(NowUnixSeconds());  // written, then placed and launched
   EXPECT_EQ(Get(job.id()).state(), v1::RUNNING);
   EXPECT_EQ(launcher_.launched.size(), 2u);
@@ -129,7 +116,7 @@ TEST_F(DurabilityTest, NoLaunchWithoutADurablePlacement) {
 }
 
 TEST_F(DurabilityTest, ASubmitTheStoreRefusesIsRefused) {
-  store_->fail_from_write = 0;
+  flaky_store_->fail_from_write = 0;
   Result<v1::Job> job = core_->SubmitJob(TinyJob(1, 1));
   ASSERT_FALSE(job.ok());
   EXPECT_NE(job.status().message().find("disk full"), std::string::npos);
@@ -138,14 +125,14 @@ TEST_F(DurabilityTest, ASubmitTheStoreRefusesIsRefused) {
 
 TEST_F(DurabilityTest, ProgressIsWrittenInBatches) {
   const v1::Job job = core_->SubmitJob(TinyJob(2, 1)).value();
-  const int writes = store_->job_writes;
+  const int writes = flaky_store_->job_writes;
   for (int step = 1; step <= 50; ++step) ASSERT_TRUE(core_->ReportProgress(job.id(), Step(step, 1)).ok());
-  EXPECT_EQ(store_->job_writes, writes);  // nothing written per report
+  EXPECT_EQ(flaky_store_->job_writes, writes);  // nothing written per report
   EXPECT_EQ(Get(job.id()).last_progress().step(), 50);
   bool done = false;
   EXPECT_EQ(core_->WaitForEvents(job.id(), 0, 0, &done).value().back().progress().step(), 50);
   core_->CheckLiveness(NowUnixSeconds());
-  EXPECT_EQ(store_->job_writes, writes + 1);  // one write for all fifty
+  EXPECT_EQ(flaky_store_->job_writes, writes + 1);  // one write for all fifty
   EXPECT_EQ(Stored(job.id()).last_progress().step(), 50);
 }
 
@@ -162,7 +149,7 @@ TEST_F(DurabilityTest, ProgressFromAnEndedAttemptIsIgnored) {
 TEST_F(DurabilityTest, ARestartedDaemonAdoptsARunningAttempt) {
   const v1::Job job = core_->SubmitJob(TinyJob(2, 1)).value();
   launcher_.orphan = {Orphan::State::kRunning, 0, 4242};
-  StartDaemon();
+  RestartCore();
   const v1::Job adopted = Get(job.id());
   EXPECT_EQ(adopted.state(), v1::RUNNING);
   EXPECT_EQ(adopted.launches(), 1);  // not started twice
@@ -179,7 +166,7 @@ TEST_F(DurabilityTest, ARestartedDaemonAdoptsARunningAttempt) {
 TEST_F(DurabilityTest, AnAttemptThatEndedWhileTheDaemonWasDownIsClosed) {
   const v1::Job ok = core_->SubmitJob(TinyJob(2, 1)).value();
   launcher_.orphan = {Orphan::State::kExited, 0, 0};
-  StartDaemon();
+  RestartCore();
   EXPECT_EQ(Get(ok.id()).state(), v1::SUCCEEDED);
   EXPECT_NE(Get(ok.id()).message().find("ended while the scheduler was down"), std::string::npos);
 }
@@ -187,7 +174,7 @@ TEST_F(DurabilityTest, AnAttemptThatEndedWhileTheDaemonWasDownIsClosed) {
 TEST_F(DurabilityTest, AnAttemptThatLeftNothingIsRelaunchedWithoutUsingARestart) {
   const v1::Job job = core_->SubmitJob(TinyJob(2, 1)).value();
   launcher_.orphan = {Orphan::State::kGone, 0, 0};
-  StartDaemon();
+  RestartCore();
   const v1::Job again = Get(job.id());
   EXPECT_EQ(again.state(), v1::RUNNING);
   EXPECT_EQ(again.launches(), 2);

@@ -6,8 +6,7 @@
 #include <fstream>
 
 #include "scheduler/service/job_options.h"
-#include "scheduler/service/scheduler_core.h"
-#include "tests/scheduler/fake_launcher.h"
+#include "tests/scheduler/core_fixture.h"
 #include "tests/scheduler/tiny_job.h"
 
 namespace meridian::scheduler {
@@ -41,37 +40,21 @@ TEST(ExtraArgs, OnlyAllowedOptionsWithValidValuesPass) {
   ExpectRefused(CheckExtraArgs(With({"--tokenizer", "sentencepiece"}), {}), "--tokenizer");
 }
 
-class DataRootsTest : public ::testing::Test {
+class DataRootsTest : public CoreFixture {
  protected:
   void SetUp() override {
-    // One directory per test: ctest runs them in parallel.
-    base_ = fs::path(::testing::TempDir()) /
-            ("data_roots_" + std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
-    fs::remove_all(base_);
-    fs::create_directories(base_ / "root");
-    fs::create_directories(base_ / "outside");
-    std::ofstream(base_ / "root/train_000.bin") << "x";
-    std::ofstream(base_ / "outside/secret.bin") << "x";
-    fs::create_symlink(base_ / "outside/secret.bin", base_ / "root/train_001.bin");
-    fs::create_symlink(base_ / "outside", base_ / "root/elsewhere");
-    roots_ = {(base_ / "root").string()};
+    fs::create_directories(dir_ / "root");
+    fs::create_directories(dir_ / "outside");
+    std::ofstream(dir_ / "root/train_000.bin") << "x";
+    std::ofstream(dir_ / "outside/secret.bin") << "x";
+    fs::create_symlink(dir_ / "outside/secret.bin", dir_ / "root/train_001.bin");
+    fs::create_symlink(dir_ / "outside", dir_ / "root/elsewhere");
+    roots_ = {(dir_ / "root").string()};
+    // The core a test starts is that of a daemon run with roots_ as --data-root.
+    options_.data_roots = roots_;
   }
-  std::string P(const std::string& rel) const { return (base_ / rel).string(); }
-  // A scheduler core whose daemon has roots_ as --data-root, over the fake
-  // launcher (which ends its jobs as the core's exit callback says).
-  void StartCore() {
-    store_ = std::move(OpenSqliteStateStore((base_ / "state").string())).value();
-    SchedulerCoreOptions options;
-    options.data_roots = roots_;
-    core_ = std::make_unique<SchedulerCore>(DefaultCluster(4), store_.get(), &launcher_, options);
-    launcher_.SetExitCallback([this](const std::string& id, int code) { core_->OnJobExit(id, code); });
-    ASSERT_TRUE(core_->Recover().ok());
-  }
-  fs::path base_;
+  std::string P(const std::string& rel) const { return (dir_ / rel).string(); }
   std::vector<std::string> roots_;
-  FakeLauncher launcher_;
-  std::unique_ptr<StateStore> store_;
-  std::unique_ptr<SchedulerCore> core_;
 };
 
 TEST_F(DataRootsTest, PathsOutsideTheRootsAreRefusedThroughDotDotAndSymbolicLinks) {
@@ -91,29 +74,29 @@ TEST_F(DataRootsTest, PathsOutsideTheRootsAreRefusedThroughDotDotAndSymbolicLink
 TEST_F(DataRootsTest, HuggingFaceModelFilesMayNotLinkOutOfTheRoots) {
   // --init-from DIR reads DIR/model.safetensors and DIR/config.json;
   // --init-from X.safetensors reads the config.json beside it.
-  fs::create_directories(base_ / "root/hf");
-  std::ofstream(base_ / "root/hf/model.safetensors") << "x";
-  std::ofstream(base_ / "root/hf/config.json") << "{}";
+  fs::create_directories(dir_ / "root/hf");
+  std::ofstream(dir_ / "root/hf/model.safetensors") << "x";
+  std::ofstream(dir_ / "root/hf/config.json") << "{}";
   EXPECT_TRUE(CheckExtraArgs(With({"--init-from", P("root/hf")}), roots_).ok());
   EXPECT_TRUE(CheckExtraArgs(With({"--init-from", P("root/hf/model.safetensors")}), roots_).ok());
-  fs::remove(base_ / "root/hf/config.json");
-  fs::create_symlink(base_ / "outside/secret.bin", base_ / "root/hf/config.json");
+  fs::remove(dir_ / "root/hf/config.json");
+  fs::create_symlink(dir_ / "outside/secret.bin", dir_ / "root/hf/config.json");
   ExpectRefused(CheckExtraArgs(With({"--init-from", P("root/hf")}), roots_), P("root/hf/config.json"));
   ExpectRefused(CheckExtraArgs(With({"--init-from", P("root/hf/model.safetensors")}), roots_),
                 "extra_args[1] (--init-from)");
-  fs::create_directories(base_ / "root/hf2");
-  fs::create_symlink(base_ / "outside/secret.bin", base_ / "root/hf2/model.safetensors");
+  fs::create_directories(dir_ / "root/hf2");
+  fs::create_symlink(dir_ / "outside/secret.bin", dir_ / "root/hf2/model.safetensors");
   ExpectRefused(CheckExtraArgs(With({"--init-from", P("root/hf2")}), roots_), P("root/hf2/model.safetensors"));
 }
 
 TEST_F(DataRootsTest, Gpt2VocabularyFilesMayNotLinkOutOfTheRoots) {
-  fs::create_directories(base_ / "root/gpt2");
-  std::ofstream(base_ / "root/gpt2/encoder.json") << "{}";
-  std::ofstream(base_ / "root/gpt2/vocab.bpe") << "#";
+  fs::create_directories(dir_ / "root/gpt2");
+  std::ofstream(dir_ / "root/gpt2/encoder.json") << "{}";
+  std::ofstream(dir_ / "root/gpt2/vocab.bpe") << "#";
   EXPECT_TRUE(CheckExtraArgs(With({"--vocab-dir", P("root/gpt2")}), roots_).ok());
   ExpectRefused(CheckExtraArgs(With({"--vocab-dir", P("outside")}), roots_), "extra_args[1] (--vocab-dir)");
-  fs::remove(base_ / "root/gpt2/vocab.bpe");
-  fs::create_symlink(base_ / "outside/secret.bin", base_ / "root/gpt2/vocab.bpe");
+  fs::remove(dir_ / "root/gpt2/vocab.bpe");
+  fs::create_symlink(dir_ / "outside/secret.bin", dir_ / "root/gpt2/vocab.bpe");
   ExpectRefused(CheckExtraArgs(With({"--vocab-dir", P("root/gpt2")}), roots_), P("root/gpt2/vocab.bpe"));
 }
 
@@ -133,15 +116,15 @@ TEST_F(DataRootsTest, SubmitRefusesDataOutsideTheRootsNamingTheField) {
 // The roots are checked again at every launch: a link swapped in after the
 // submit fails the relaunch, naming the field.
 TEST_F(DataRootsTest, ARelaunchChecksTheRootsAgain) {
-  fs::create_directories(base_ / "root/data");
-  std::ofstream(base_ / "root/data/train_000.bin") << "x";
+  fs::create_directories(dir_ / "root/data");
+  std::ofstream(dir_ / "root/data/train_000.bin") << "x";
   StartCore();
   SchedulerCore& core = *core_;
   FakeLauncher& launcher = launcher_;
   const v1::Job job = core.SubmitJob(TinyJob(1, 1, P("root/data/train_*.bin"))).value();
   ASSERT_EQ(core.GetJob(job.id())->state(), v1::RUNNING);
-  fs::remove(base_ / "root/data/train_000.bin");
-  fs::create_symlink(base_ / "outside/secret.bin", base_ / "root/data/train_000.bin");
+  fs::remove(dir_ / "root/data/train_000.bin");
+  fs::create_symlink(dir_ / "outside/secret.bin", dir_ / "root/data/train_000.bin");
   launcher.Exit(job.id(), 1);  // a rank died: the relaunch checks again
   const v1::Job after = core.GetJob(job.id()).value();
   EXPECT_EQ(after.state(), v1::FAILED);
@@ -151,8 +134,8 @@ TEST_F(DataRootsTest, ARelaunchChecksTheRootsAgain) {
 
 // A token's own data_roots narrow the daemon's: alice reads only her folder.
 TEST_F(DataRootsTest, ATokensDataRootsNarrowTheDaemons) {
-  fs::create_directories(base_ / "root/alice");
-  std::ofstream(base_ / "root/alice/train_000.bin") << "x";
+  fs::create_directories(dir_ / "root/alice");
+  std::ofstream(dir_ / "root/alice/train_000.bin") << "x";
   StartCore();
   SchedulerCore& core = *core_;
   const std::vector<std::string> alice = {P("root/alice")};

@@ -10,8 +10,7 @@
 #include <limits>
 
 #include "scheduler/service/job_placement.h"
-#include "scheduler/service/scheduler_core.h"
-#include "tests/scheduler/fake_launcher.h"
+#include "tests/scheduler/core_fixture.h"
 #include "tests/scheduler/tiny_job.h"
 
 namespace meridian::scheduler {
@@ -48,29 +47,14 @@ v1::Node AgentNode(const std::string& name, const std::string& dc, const std::st
   return n;
 }
 
-class NodesTest : public ::testing::Test {
+class NodesTest : public CoreFixture {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::path(::testing::TempDir()) /
-           ("nodes_" + std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
-    std::filesystem::remove_all(dir_);
     std::filesystem::create_directories(dir_ / "data");
     std::ofstream(dir_ / "data" / "train_000.bin") << "x";
-    Start();
-  }
-  void Start() {
-    store_ = std::move(OpenSqliteStateStore(dir_.string())).value();
-    SchedulerCoreOptions options;
-    options.check_data_paths = true;
-    core_ = std::make_unique<SchedulerCore>(ParseClusterYaml(kCluster, "cluster.yaml").value(), store_.get(),
-                                            &launcher_, options);
-    launcher_.SetExitCallback([this](const std::string& id, int code) { core_->OnJobExit(id, code); });
-    ASSERT_TRUE(core_->Recover().ok());
-  }
-  void Restart() {
-    core_.reset();
-    store_.reset();
-    Start();
+    cluster_ = ParseClusterYaml(kCluster, "cluster.yaml").value();
+    options_.check_data_paths = true;
+    StartCore();
   }
   std::string Data() const { return (dir_ / "data" / "train_*.bin").string(); }
   const v1::Node* FindNode(const std::string& name) {
@@ -87,10 +71,6 @@ class NodesTest : public ::testing::Test {
     ASSERT_TRUE(core_->RegisterNode(AgentNode("hostd", "dc-b", "10.0.2.3")).ok());
   }
 
-  std::filesystem::path dir_;
-  FakeLauncher launcher_;
-  std::unique_ptr<StateStore> store_;
-  std::unique_ptr<SchedulerCore> core_;
   v1::ListPoolsResponse pools_;
 };
 
@@ -166,7 +146,7 @@ TEST_F(NodesTest, DeregisterForgetsAgentNodesAndResetsFileNodes) {
   EXPECT_FALSE(FindNode("hosta")->alive());  // back to waiting for its agent
   EXPECT_EQ(core_->DeregisterNode("hoste").code(), Status::Code::kNotFound);
   // Neither comes back after a restart: only live registrations are kept.
-  Restart();
+  RestartCore();
   EXPECT_EQ(FindNode("extra"), nullptr);
   EXPECT_FALSE(FindNode("hosta")->alive());
 }
@@ -174,7 +154,7 @@ TEST_F(NodesTest, DeregisterForgetsAgentNodesAndResetsFileNodes) {
 TEST_F(NodesTest, AgentRegistrationsSurviveARestart) {
   ASSERT_TRUE(core_->RegisterNode(AgentNode("extra", "dc-b", "10.0.2.9", 3)).ok());
   ASSERT_TRUE(core_->RegisterNode(AgentNode("hostc", "dc-b", "10.0.2.2")).ok());
-  Restart();
+  RestartCore();
   ASSERT_NE(FindNode("extra"), nullptr);
   EXPECT_EQ(FindNode("extra")->gpus_size(), 3);
   EXPECT_TRUE(FindNode("hostc")->alive());

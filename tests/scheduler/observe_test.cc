@@ -14,7 +14,7 @@
 #include "scheduler/observe/http_server.h"
 #include "scheduler/observe/rpc_metrics_interceptor.h"
 #include "scheduler/service/scheduler_service.h"
-#include "tests/scheduler/fake_launcher.h"
+#include "tests/scheduler/core_fixture.h"
 #include "tests/scheduler/tiny_job.h"
 
 namespace meridian::scheduler {
@@ -24,18 +24,12 @@ namespace fs = std::filesystem;
 
 bool Contains(const std::string& text, const std::string& what) { return text.find(what) != std::string::npos; }
 
-class ObserveTest : public ::testing::Test {
+class ObserveTest : public CoreFixture {
  protected:
   void SetUp() override {
-    dir_ = fs::path(::testing::TempDir()) /
-           ("observe_" + std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-    store_ = std::move(OpenSqliteStateStore(dir_.string())).value();
-    SchedulerCoreOptions options;
-    options.on_placement = [this](double seconds, bool placed) { metrics_.RecordPlacement(seconds, placed); };
-    core_ = std::make_unique<SchedulerCore>(DefaultCluster(2), store_.get(), &launcher_, options);
-    ASSERT_TRUE(core_->Recover().ok());
+    cluster_ = DefaultCluster(2);
+    options_.on_placement = [this](double seconds, bool placed) { metrics_.RecordPlacement(seconds, placed); };
+    StartCore();
   }
   void TearDown() override {
     if (server_) server_->Shutdown();
@@ -50,10 +44,6 @@ class ObserveTest : public ::testing::Test {
         grpc::CreateChannel("127.0.0.1:" + std::to_string(port_), grpc::InsecureChannelCredentials()));
   }
 
-  fs::path dir_;
-  FakeLauncher launcher_;
-  std::unique_ptr<StateStore> store_;
-  std::unique_ptr<SchedulerCore> core_;
   DaemonMetrics metrics_;
   std::unique_ptr<SchedulerService> service_;
   std::unique_ptr<grpc::Server> server_;

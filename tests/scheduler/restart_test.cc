@@ -4,11 +4,9 @@
 // gets no new job until its probation ends.
 #include <gtest/gtest.h>
 
-#include <filesystem>
 #include <optional>
 
-#include "scheduler/service/scheduler_core.h"
-#include "tests/scheduler/fake_launcher.h"
+#include "tests/scheduler/core_fixture.h"
 #include "tests/scheduler/tiny_job.h"
 
 namespace meridian::scheduler {
@@ -20,21 +18,15 @@ v1::JobSpec Dp2(std::optional<int> max_restarts = std::nullopt) {
   return spec;
 }
 
-class RestartTest : public ::testing::Test {
+class RestartTest : public CoreFixture {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::path(::testing::TempDir()) /
-           ("restart_" + std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
-    std::filesystem::remove_all(dir_);
-    store_ = std::move(OpenSqliteStateStore(dir_.string())).value();
     // One data center whose only node comes from an agent.
-    Topology cluster = ParseClusterYaml("data_centers: [{name: dc}]\nagents: [{name: \"n*\", data_center: dc}]", "cluster.yaml").value();
-    SchedulerCoreOptions options;
-    options.node_timeout_s = 100;
-    options.node_probation_s = 10;
-    core_ = std::make_unique<SchedulerCore>(cluster, store_.get(), &launcher_, options);
-    launcher_.SetExitCallback([this](const std::string& id, int code) { core_->OnJobExit(id, code); });
-    ASSERT_TRUE(core_->Recover().ok());
+    const char* cluster = "data_centers: [{name: dc}]\nagents: [{name: \"n*\", data_center: dc}]";
+    cluster_ = ParseClusterYaml(cluster, "cluster.yaml").value();
+    options_.node_timeout_s = 100;
+    options_.node_probation_s = 10;
+    ASSERT_NO_FATAL_FAILURE(StartCore());
     v1::Node n;
     n.set_name("n1");
     n.set_data_center("dc");
@@ -53,11 +45,6 @@ class RestartTest : public ::testing::Test {
       if (e.state() == state) out.push_back(e.message());
     return out;
   }
-
-  std::filesystem::path dir_;
-  FakeLauncher launcher_;
-  std::unique_ptr<StateStore> store_;
-  std::unique_ptr<SchedulerCore> core_;
 };
 
 TEST_F(RestartTest, AFailedLaunchRestartsTheJobFromItsCheckpoint) {

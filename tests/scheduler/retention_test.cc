@@ -4,30 +4,18 @@
 // job root; a restarted daemon finds the same.
 #include <gtest/gtest.h>
 
-#include <filesystem>
-
-#include "scheduler/service/scheduler_core.h"
-#include "tests/scheduler/fake_launcher.h"
+#include "tests/scheduler/core_fixture.h"
 #include "tests/scheduler/tiny_job.h"
 
 namespace meridian::scheduler {
 namespace {
 
-class RetentionTest : public ::testing::Test {
+class RetentionTest : public CoreFixture {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::path(::testing::TempDir()) /
-           ("retention_" + std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
-    std::filesystem::remove_all(dir_);
+    cluster_ = DefaultCluster(2);
     options_.max_events_per_job = 20;
     options_.flush_interval_s = 0;
-  }
-  void Start() {
-    core_.reset();
-    store_ = std::move(OpenSqliteStateStore(dir_.string())).value();
-    core_ = std::make_unique<SchedulerCore>(DefaultCluster(2), store_.get(), &launcher_, options_);
-    launcher_.SetExitCallback([this](const std::string& id, int code) { core_->OnJobExit(id, code); });
-    ASSERT_TRUE(core_->Recover().ok());
   }
   std::vector<v1::JobEvent> Events(const std::string& id) {
     bool done = false;
@@ -38,16 +26,10 @@ class RetentionTest : public ::testing::Test {
     launcher_.Exit(job.id(), 0);
     return job;
   }
-
-  std::filesystem::path dir_;
-  SchedulerCoreOptions options_;
-  FakeLauncher launcher_;
-  std::unique_ptr<StateStore> store_;
-  std::unique_ptr<SchedulerCore> core_;
 };
 
 TEST_F(RetentionTest, AJobKeepsItsNewestEventsAndCountsTheRest) {
-  Start();
+  StartCore();
   const v1::Job job = core_->SubmitJob(TinyJob(1, 1)).value();
   for (int step = 1; step <= 200; ++step) {
     v1::Progress p;
@@ -64,7 +46,7 @@ TEST_F(RetentionTest, AJobKeepsItsNewestEventsAndCountsTheRest) {
   EXPECT_GT(folded.events_folded(), 150);
   EXPECT_EQ(events.front().sequence(), folded.events_folded() + 1);
   // A restarted daemon numbers on from where the job was.
-  Start();
+  RestartCore();
   v1::Progress p;
   p.set_step(201);
   ASSERT_TRUE(core_->ReportProgress(job.id(), p).ok());
@@ -75,7 +57,7 @@ TEST_F(RetentionTest, AJobKeepsItsNewestEventsAndCountsTheRest) {
 
 TEST_F(RetentionTest, FinishedJobsPastTheNewestNLeaveTheStoreAndTheirFiles) {
   options_.retain_jobs = 2;
-  Start();
+  StartCore();
   std::vector<std::string> ids;
   for (int i = 0; i < 5; ++i) ids.push_back(SubmitAndFinish().id());
   const v1::Job running = core_->SubmitJob(TinyJob(1, 1)).value();  // never removed
@@ -88,14 +70,14 @@ TEST_F(RetentionTest, FinishedJobsPastTheNewestNLeaveTheStoreAndTheirFiles) {
   bool done = false;
   EXPECT_EQ(core_->WaitForEvents(ids[0], 0, 0, &done).status().code(), Status::Code::kNotFound);
   // Gone from the store: a restarted daemon does not bring them back.
-  Start();
+  RestartCore();
   EXPECT_EQ(core_->ListJobs({}).size(), 3u);
   EXPECT_TRUE(store_->ListEvents(ids[0], 0).value().empty());
 }
 
 TEST_F(RetentionTest, FinishedJobsOlderThanTheirDaysLeave) {
   options_.retain_days = 1;
-  Start();
+  StartCore();
   const v1::Job old = SubmitAndFinish();
   core_->CheckLiveness(NowUnixSeconds());
   EXPECT_TRUE(core_->GetJob(old.id()).ok());  // a day has not passed

@@ -3,12 +3,11 @@
 #include <gtest/gtest.h>
 #include <grpcpp/grpcpp.h>
 
-#include <filesystem>
 #include <thread>
 
 #include "meridian/v1/scheduler.grpc.pb.h"
 #include "scheduler/service/scheduler_service.h"
-#include "tests/scheduler/fake_launcher.h"
+#include "tests/scheduler/core_fixture.h"
 
 // Some requests here stand for an older client, which writes the
 // deprecated legacy_ fields.
@@ -35,18 +34,12 @@ v1::JobSpec SmallJob(int dp, int pp) {
   return spec;
 }
 
-class ServiceTest : public ::testing::Test {
+class ServiceTest : public CoreFixture {
  protected:
-  void SetUp() override {
-    dir_ = std::filesystem::path(::testing::TempDir()) /
-           ("sched_" + std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
-    std::filesystem::remove_all(dir_);
-    Start();
-  }
+  void SetUp() override { Start(); }
+  // The core and the gRPC server over it, as the daemon starts.
   void Start() {
-    store_ = std::move(OpenSqliteStateStore(dir_.string())).value();
-    core_ = std::make_unique<SchedulerCore>(DefaultCluster(4), store_.get(), &launcher_, SchedulerCoreOptions{});
-    ASSERT_TRUE(core_->Recover().ok());
+    ASSERT_NO_FATAL_FAILURE(StartCore());
     service_ = std::make_unique<SchedulerService>(core_.get());
     int port = 0;
     server_ = StartSchedulerServer("127.0.0.1:0", service_.get(), &port);
@@ -59,8 +52,7 @@ class ServiceTest : public ::testing::Test {
     server_->Shutdown();
     server_.reset();
     service_.reset();
-    core_.reset();
-    store_.reset();
+    StopCore();
   }
   void TearDown() override { Stop(); }
 
@@ -74,10 +66,6 @@ class ServiceTest : public ::testing::Test {
     return s;
   }
 
-  std::filesystem::path dir_;
-  FakeLauncher launcher_;
-  std::unique_ptr<StateStore> store_;
-  std::unique_ptr<SchedulerCore> core_;
   std::unique_ptr<SchedulerService> service_;
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<v1::Scheduler::Stub> stub_;
