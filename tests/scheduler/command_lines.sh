@@ -5,14 +5,12 @@
 # every program; --version on every program; meridianctl's bash completion.
 set -uo pipefail
 bin=$1; work=$2
+source "$(dirname "$0")/../common/daemon_lib.sh"
 rm -rf "$work" && mkdir -p "$work"
-port=$(( 40000 + RANDOM % 20000 ))
-export MERIDIAN_SCHEDULER=127.0.0.1:$port
 fail() { echo "FAIL: $*"; exit 1; }
-"$bin/meridian-scheduler" --listen "$MERIDIAN_SCHEDULER" --dry-run --state "$work/state" >"$work/daemon.log" 2>&1 &
-daemon=$!
-trap 'kill $daemon 2>/dev/null; wait $daemon 2>/dev/null' EXIT
-for _ in $(seq 100); do "$bin/meridianctl" pools >/dev/null 2>&1 && break; sleep 0.1; done
+trap 'daemon_stop_all' EXIT
+daemon_start "$work/daemon.log" --listen 127.0.0.1:0 --dry-run --state "$work/state" || fail "the daemon did not come up"
+export MERIDIAN_SCHEDULER=127.0.0.1:$DAEMON_PORT
 
 # exit_code CODE CMD...: CMD exits with CODE.
 exit_code() {

@@ -5,30 +5,21 @@
 # events say what happened.
 set -uo pipefail
 bin=$1; work=$2
+source "$(dirname "$0")/../common/daemon_lib.sh"
 rm -rf "$work" && mkdir -p "$work"
-port=$(( 40000 + RANDOM % 20000 ))
-export MERIDIAN_SCHEDULER=127.0.0.1:$port
 "$bin/meridian-data" synth --out "$work/data" --train-bytes 100000 --val-bytes 10000 >/dev/null || exit 1
-daemon=""
-start_daemon() {
-  "$bin/meridian-scheduler" --listen "$MERIDIAN_SCHEDULER" --state "$work/state" --slots-per-dc 2 >>"$work/daemon.log" 2>&1 &
-  daemon=$!
-  for _ in $(seq 100); do "$bin/meridianctl" pools >/dev/null 2>&1 && return 0; sleep 0.1; done
-  echo "FAIL: the daemon did not come up"; cat "$work/daemon.log"; exit 1
-}
-trap 'kill -9 $daemon 2>/dev/null; pkill -9 -f "meridian-train --scheduler $MERIDIAN_SCHEDULER"; true' EXIT
+trap 'daemon_stop_all -KILL; kill_job_processes "$work/state"' EXIT
 fail() { echo "FAIL: $*"; "$bin/meridianctl" get job-000001; tail -30 "$work/daemon.log"; exit 1; }
-field() { "$bin/meridianctl" --json get job-000001 | python3 -c "import json,sys; j=json.load(sys.stdin); print($1)"; }
-metrics=$work/state/jobs/job-000001/metrics.jsonl
-wait_for_step() {
-  local step=0
-  for _ in $(seq 6000); do
-    step=$(tail -n 1 "$metrics" 2>/dev/null | grep -o '"step":[0-9]*' | cut -d: -f2)
-    [[ ${step:-0} -ge $1 ]] && return 0
-    sleep 0.01
-  done
-  fail "no step $1 (last: ${step:-none})"
+# The first daemon picks a port; each new one takes the same, which the
+# job's ranks keep dialing.
+listen=127.0.0.1:0
+start_daemon() {
+  daemon_start "$work/daemon.log" --listen "$listen" --state "$work/state" --slots-per-dc 2 ||
+    fail "the daemon did not come up"
+  listen=127.0.0.1:$DAEMON_PORT
+  export MERIDIAN_SCHEDULER=$listen
 }
+metrics=$work/state/jobs/job-000001/metrics.jsonl
 start_daemon
 cat >"$work/job.yaml" <<YAML
 name: outlives-its-daemon
@@ -38,24 +29,19 @@ layout: {dp: 2, pp: 1, dp_sync: sync}
 YAML
 "$bin/meridianctl" submit "$work/job.yaml" >/dev/null || fail "submit"
 for at in 300 1500; do
-  wait_for_step $at
-  kill -9 "$daemon"
-  wait "$daemon" 2>/dev/null
+  step=$(wait_for_step "$metrics" $at 120) || fail "no step $at (last: $step)"
+  daemon_stop "$DAEMON_PID" -KILL
   echo "killed the daemon at step $at or later"
   sleep 1  # ranks train on without it
   start_daemon
-  [[ $(field 'j["state"]') == RUNNING ]] || fail "not RUNNING after the daemon restarted"
+  [[ $(job_field job-000001 'j["state"]') == RUNNING ]] || fail "not RUNNING after the daemon restarted"
 done
-for _ in $(seq 1200); do
-  state=$(field 'j["state"]')
-  [[ $state == SUCCEEDED || $state == FAILED || $state == CANCELLED ]] && break
-  sleep 0.1
-done
+state=$(wait_for_job_to_end job-000001)
 "$bin/meridianctl" get job-000001
 [[ $state == SUCCEEDED ]] || fail "the job ended $state"
-[[ $(field 'j.get("launches", 0)') == 1 ]] || fail "launched more than once"
+[[ $(job_field job-000001 'j.get("launches", 0)') == 1 ]] || fail "launched more than once"
 # Rank 0's reports reach each new daemon: the last one is the last step.
-[[ $(field 'j["last_progress"]["step"]') == 3000 ]] || fail "the new daemon did not get the final progress"
+[[ $(job_field job-000001 'j["last_progress"]["step"]') == 3000 ]] || fail "the new daemon did not get the final progress"
 "$bin/meridianctl" --json watch job-000001 >"$work/events.jsonl"
 [[ $(grep -c "adopted attempt 1" "$work/events.jsonl") == 2 ]] || fail "expected two adoptions in the events"
 python3 - "$metrics" <<'PY' || fail "the metrics are not one line per step per attempt"

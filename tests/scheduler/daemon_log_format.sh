@@ -6,19 +6,19 @@
 # lines carry the time, the level and the component.
 set -uo pipefail
 bin=$1; work=$2
+source "$(dirname "$0")/../common/daemon_lib.sh"
 rm -rf "$work" && mkdir -p "$work"
-port=$(( 40000 + RANDOM % 20000 ))
-export MERIDIAN_SCHEDULER=127.0.0.1:$port
 fail() { echo "FAIL: $*"; for f in "$work"/*.err; do echo "== $f"; cat "$f"; done; exit 1; }
 pids=()
 trap 'kill "${pids[@]}" 2>/dev/null; wait 2>/dev/null' EXIT
 
 # The flag wins over the environment's text and its level that would hide
-# every info line.
-MERIDIAN_LOG_FORMAT=text MERIDIAN_LOG_LEVEL=error "$bin/meridian-scheduler" --listen "$MERIDIAN_SCHEDULER" --dry-run \
+# every info line. Its stdout apart from its log: it must stay empty.
+MERIDIAN_LOG_FORMAT=text MERIDIAN_LOG_LEVEL=error "$bin/meridian-scheduler" --listen 127.0.0.1:0 --dry-run \
   --state "$work/state" --log-format json --log-level debug >"$work/daemon.out" 2>"$work/daemon.err" &
 daemon=$!; pids+=("$daemon")
-for _ in $(seq 100); do "$bin/meridianctl" pools >/dev/null 2>&1 && break; sleep 0.1; done
+daemon_wait_listening "$daemon" "$work/daemon.err" || fail "the daemon did not come up"
+export MERIDIAN_SCHEDULER=127.0.0.1:$DAEMON_PORT
 "$bin/meridian-scheduler" agent --scheduler "$MERIDIAN_SCHEDULER" --name log-node --data-center dc-west --slots 1 --interval 0.2 \
   --log-format json >"$work/agent.out" 2>"$work/agent.err" &
 agent=$!; pids+=("$agent")
@@ -70,11 +70,17 @@ PY
 [[ -s $work/daemon.out ]] && fail "the daemon wrote on stdout: $(cat "$work/daemon.out")"
 
 # The environment's level and format where no flag is given: warnings only
-# (--insecure beyond loopback is one), as text.
-MERIDIAN_LOG_FORMAT=text MERIDIAN_LOG_LEVEL=warn "$bin/meridian-scheduler" --listen "0.0.0.0:$port" --dry-run \
+# (--insecure beyond loopback is one), as text. Its log hides the line
+# that names its port, so the kernel tells it; it answers before it is
+# stopped, past the point where an info line would have been written.
+MERIDIAN_LOG_FORMAT=text MERIDIAN_LOG_LEVEL=warn "$bin/meridian-scheduler" --listen 0.0.0.0:0 --dry-run \
   --state "$work/state2" --insecure >/dev/null 2>"$work/quiet.err" &
 quiet=$!; pids+=("$quiet")
-for _ in $(seq 100); do "$bin/meridianctl" pools >/dev/null 2>&1 && break; sleep 0.1; done
+for _ in $(seq 600); do
+  quiet_port=$(daemon_bound_port "$quiet")
+  [[ -n $quiet_port ]] && "$bin/meridianctl" --scheduler "127.0.0.1:$quiet_port" pools >/dev/null 2>&1 && break
+  sleep 0.1
+done
 kill "$quiet"; wait "$quiet"
 grep -q "listening" "$work/quiet.err" && fail "an info line at --log-level warn"
 grep -Eq '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z WARN  daemon: WARNING: --insecure' \

@@ -5,10 +5,9 @@
 # metrics`; /healthz answers anyone.
 set -uo pipefail
 bin=$1; work=$2
+source "$(dirname "$0")/../common/daemon_lib.sh"
 rm -rf "$work" && mkdir -p "$work"
 command -v promtool >/dev/null || { echo "SKIP: promtool is not installed"; exit 77; }
-port=$(( 40000 + RANDOM % 20000 )); http=$(( port + 1 ))
-export MERIDIAN_SCHEDULER=127.0.0.1:$port
 fail() { echo "FAIL: $*"; tail -20 "$work/daemon.log"; exit 1; }
 "$bin/meridian-data" synth --out "$work/data" --train-bytes 100000 --val-bytes 10000 >/dev/null || exit 1
 openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost \
@@ -21,13 +20,13 @@ tokens:
 YAML
 sed -n 's/.*name: ops.*token: "\([^"]*\)".*/\1/p' "$work/tokens.yaml" >"$work/ops.token"
 sed -n 's/.*name: prometheus.*token: "\([^"]*\)".*/\1/p' "$work/tokens.yaml" >"$work/prom.token"
-"$bin/meridian-scheduler" --listen "$MERIDIAN_SCHEDULER" --http "127.0.0.1:$http" --state "$work/state" \
-  --slots-per-dc 2 --tls-cert "$work/daemon.crt" --tls-key "$work/daemon.key" --token-file "$work/tokens.yaml" \
-  >"$work/daemon.log" 2>&1 &
-daemon=$!
-trap 'kill $daemon 2>/dev/null; wait $daemon 2>/dev/null' EXIT
+trap 'daemon_stop_all' EXIT
+daemon_start "$work/daemon.log" --listen 127.0.0.1:0 --http 127.0.0.1:0 --state "$work/state" \
+  --slots-per-dc 2 --tls-cert "$work/daemon.crt" --tls-key "$work/daemon.key" --token-file "$work/tokens.yaml" ||
+  fail "the daemon did not come up"
+export MERIDIAN_SCHEDULER=127.0.0.1:$DAEMON_PORT
+http=$DAEMON_HTTP_PORT
 ctl() { "$bin/meridianctl" --tls-ca "$work/daemon.crt" --token-file "$work/ops.token" "$@"; }
-for _ in $(seq 100); do ctl pools >/dev/null 2>&1 && break; sleep 0.1; done
 
 # get PATH [TOKEN_FILE]: prints the HTTP status, then the body.
 get() {

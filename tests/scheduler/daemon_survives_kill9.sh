@@ -4,26 +4,30 @@
 # restart, and the running job is adopted, not launched again.
 set -uo pipefail
 bin=$1; work=$2
+source "$(dirname "$0")/../common/daemon_lib.sh"
 rm -rf "$work" && mkdir -p "$work"
 "$bin/meridian-data" synth --out "$work/data" --train-bytes 100000 --val-bytes 10000 >/dev/null || exit 1
-port=$(( 40000 + RANDOM % 20000 ))
-addr=127.0.0.1:$port
-export MERIDIAN_SCHEDULER=$addr
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done; pkill -9 -f "meridian-train --scheduler $addr" 2>/dev/null; true; }
-trap cleanup EXIT
-start_daemon() {
-  "$bin/meridian-scheduler" --listen "$addr" --state "$work/state" --slots-per-dc 2 >>"$work/daemon.log" 2>&1 &
-  daemon=$!
-  pids+=("$daemon")
-  for _ in $(seq 100); do "$bin/meridianctl" pools >/dev/null 2>&1 && return 0; sleep 0.1; done
-  echo "FAIL: daemon did not come up"; cat "$work/daemon.log"; exit 1
+agent=""
+cleanup() {
+  daemon_stop_all -KILL
+  [[ -n $agent ]] && kill -9 "$agent" 2>/dev/null
+  kill_job_processes "$work/state"
 }
+trap cleanup EXIT
 fail() { echo "FAIL: $*"; cat "$work/daemon.log"; exit 1; }
+# The first daemon picks a port; the restarted one takes the same, which
+# the agent and the running job's ranks keep dialing.
+listen=127.0.0.1:0
+start_daemon() {
+  daemon_start "$work/daemon.log" --listen "$listen" --state "$work/state" --slots-per-dc 2 ||
+    fail "daemon did not come up"
+  listen=127.0.0.1:$DAEMON_PORT
+  export MERIDIAN_SCHEDULER=$listen
+}
 start_daemon
-"$bin/meridian-scheduler" agent --scheduler "$addr" --name agent-node --data-center dc-west --slots 1 \
+"$bin/meridian-scheduler" agent --scheduler "$MERIDIAN_SCHEDULER" --name agent-node --data-center dc-west --slots 1 \
   --interval 0.5 >"$work/agent.log" 2>&1 &
-pids+=("$!")
+agent=$!
 for _ in $(seq 50); do "$bin/meridianctl" nodes | grep -q agent-node && break; sleep 0.1; done
 # A long job that holds 4 of the 5 slots, and one that must queue behind it.
 cat >"$work/long.yaml" <<YAML
@@ -40,8 +44,7 @@ for _ in $(seq 600); do [[ -s "$work/state/jobs/job-000001/metrics.jsonl" ]] && 
 [[ -s "$work/state/jobs/job-000001/metrics.jsonl" ]] || fail "the long job never trained a step"
 before=$("$bin/meridianctl" list)
 echo "$before"
-kill -9 "$daemon"
-wait "$daemon" 2>/dev/null
+daemon_stop "$DAEMON_PID" -KILL
 start_daemon
 after=$("$bin/meridianctl" list)
 echo "$after"

@@ -10,11 +10,11 @@
 # machine trains slowly, and nothing here is timed.
 set -uo pipefail
 bin=$1; work=$2
+source "$(dirname "$0")/../common/daemon_lib.sh"
 rm -rf "$work" && mkdir -p "$work/home"
 browser=$(command -v chromium || command -v chromium-browser || command -v google-chrome || true)
 [[ -n $browser ]] || { echo "SKIP: chromium is not installed (scripts/install-deps.sh installs it)"; exit 77; }
 
-daemons=()
 cleanup() {
   # A job's processes outlive its daemon (a restarted daemon adopts them):
   # cancel what still runs, then stop the daemons.
@@ -25,8 +25,7 @@ cleanup() {
       sleep 0.2
     done
   fi
-  for pid in "${daemons[@]}"; do kill "$pid" 2>/dev/null; done
-  for pid in "${daemons[@]}"; do wait "$pid" 2>/dev/null; done
+  daemon_stop_all
 }
 trap cleanup EXIT
 fail() { echo "FAIL: $*"; tail -20 "$work/daemon.log"; exit 1; }
@@ -35,18 +34,9 @@ fail() { echo "FAIL: $*"; tail -20 "$work/daemon.log"; exit 1; }
 # http_port from what it prints.
 start_daemon() {
   local name=$1; shift
-  "$bin/meridian-scheduler" --listen 127.0.0.1:0 --http 127.0.0.1:0 --state "$work/$name-state" "$@" \
-    >"$work/$name.log" 2>&1 &
-  daemons+=($!)
-  grpc_port=""; http_port=""
-  for _ in $(seq 600); do
-    http_port=$(sed -n 's/.*\/healthz.* on http:.* (port \([0-9]*\)).*/\1/p' "$work/$name.log")
-    grpc_port=$(sed -n 's/.*listening on .* (port \([0-9]*\)), advertised.*/\1/p' "$work/$name.log")
-    [[ -n $http_port && -n $grpc_port ]] && return 0
-    kill -0 "${daemons[-1]}" 2>/dev/null || break
-    sleep 0.1
-  done
-  cat "$work/$name.log"; echo "FAIL: the daemon $name did not start"; exit 1
+  daemon_start "$work/$name.log" --listen 127.0.0.1:0 --http 127.0.0.1:0 --state "$work/$name-state" "$@" ||
+    fail "the daemon $name did not start"
+  grpc_port=$DAEMON_PORT; http_port=$DAEMON_HTTP_PORT
 }
 
 # get PATH: the HTTP status, then the body.

@@ -13,10 +13,11 @@ bin=$1; work=$2
 getent passwd nobody >/dev/null || { echo "skipped: no user 'nobody'"; exit 77; }
 command -v setpriv >/dev/null || { echo "skipped: no setpriv (util-linux)"; exit 77; }
 source "$(dirname "$0")/../common/scratch_dir.sh"
+source "$(dirname "$0")/../common/daemon_lib.sh"
 rm -rf "$work" && mkdir -p "$work"
 scratch=$(scratch_dir hostile) || { echo "FAIL: no scratch directory"; exit 1; }
-daemon=""; bystander=""
-trap '[[ -n $daemon ]] && kill $daemon 2>/dev/null; [[ -n $bystander ]] && kill $bystander 2>/dev/null; wait 2>/dev/null; rm -rf "$scratch"' EXIT
+bystander=""
+trap 'daemon_stop_all; [[ -n $bystander ]] && kill $bystander 2>/dev/null; wait 2>/dev/null; rm -rf "$scratch"' EXIT
 fail() {
   echo "FAIL: $*"; tail -20 "$scratch/daemon.log"
   local log=$scratch/state/jobs/job-000001/output.log
@@ -41,12 +42,9 @@ sha256sum "$scratch/root-files"/* >"$work/root-files.sha256"
 setsid sleep 600 &
 bystander=$!
 
-port=$(( 40000 + RANDOM % 20000 ))
-export MERIDIAN_SCHEDULER=127.0.0.1:$port
-"$bin/meridian-scheduler" --listen "$MERIDIAN_SCHEDULER" --state "$scratch/state" --slots-per-dc 2 --run-as nobody \
-  >"$scratch/daemon.log" 2>&1 &
-daemon=$!
-for _ in $(seq 100); do "$bin/meridianctl" pools >/dev/null 2>&1 && break; sleep 0.1; done
+daemon_start "$scratch/daemon.log" --listen 127.0.0.1:0 --state "$scratch/state" --slots-per-dc 2 --run-as nobody ||
+  fail "the daemon did not come up"
+export MERIDIAN_SCHEDULER=127.0.0.1:$DAEMON_PORT
 cat >"$scratch/job.yaml" <<YAML
 name: tenant
 model: {preset: d4, n_layer: 2, n_embd: 32, n_head: 2, vocab_size: 256, max_seq_len: 16}
@@ -56,7 +54,7 @@ max_restarts: 2
 YAML
 # Glob bombs are refused at once, and the daemon does not grow on them.
 mkdir -p "$scratch/bomb"/{a,b,c,d,e,f,g,h}
-rss() { awk '/^VmRSS/ { print $2 }' "/proc/$daemon/status"; }
+rss() { awk '/^VmRSS/ { print $2 }' "/proc/$DAEMON_PID/status"; }
 rss_before=$(rss)
 for pattern in "*/../*/../*/../*/../*/../*/../*/../*/train_*.bin" "*/*/*/*/*/*/*/train_*.bin" "*/../train_*.bin"; do
   sed "s|data: \"[^\"]*\"|data: \"$scratch/bomb/$pattern\"|" "$scratch/job.yaml" >"$scratch/bomb.yaml"
@@ -73,13 +71,7 @@ launchdir=$scratch/state/launch/job-000001
 # Mid-run, after the first checkpoint (every steps/5 = 1200 steps), with
 # most of the run still ahead: this model trains about a thousand steps a
 # second here, so a shorter run could end before the kill lands.
-step=0
-for _ in $(seq 3000); do
-  step=$(tail -n 1 "$jobdir/metrics.jsonl" 2>/dev/null | grep -o '"step":[0-9]*' | cut -d: -f2)
-  [[ ${step:-0} -ge 1250 ]] && break
-  sleep 0.01
-done
-[[ ${step:-0} -ge 1250 ]] || fail "the job never reached step 1250"
+step=$(wait_for_step "$jobdir/metrics.jsonl" 1250 60) || fail "the job never reached step 1250"
 
 # The daemon's directory is out of the user's reach.
 as_user touch "$launchdir/planted" 2>/dev/null && fail "the user wrote into the daemon's $launchdir"
@@ -90,20 +82,15 @@ for n in "${names[@]}"; do
     fail "the user could not plant $n in its own directory"
 done
 as_user rm -f "$jobdir/launch-2.lock" && as_user sh -c "echo $bystander >'$jobdir/launch-2.lock'" || fail "plant lock"
-# The user kills its own rank.
-rank=$(pgrep -u nobody -x meridian-train | head -1)
+# The user kills its own rank (one of this job's, not any on the machine).
+rank=$(job_ranks "$scratch/state" job-000001 -u nobody | head -1)
 [[ -n $rank ]] || fail "no rank of the user's to kill"
 as_user kill -9 "$rank" || fail "the user could not kill its own rank"
 echo "planted ${#names[@]} links and a lock naming pid $bystander; killed rank pid $rank after step $step"
 
-state=""
-for _ in $(seq 1200); do
-  state=$("$bin/meridianctl" --json get job-000001 | python3 -c 'import json,sys; print(json.load(sys.stdin)["state"])')
-  [[ $state =~ ^(SUCCEEDED|FAILED|CANCELLED)$ ]] && break
-  sleep 0.1
-done
+state=$(wait_for_job_to_end job-000001)
 [[ $state == SUCCEEDED ]] || fail "the job ended $state"
-restarts=$("$bin/meridianctl" --json get job-000001 | python3 -c 'import json,sys; print(json.load(sys.stdin).get("restarts", 0))')
+restarts=$(job_field job-000001 'j.get("restarts", 0)')
 [[ $restarts -ge 1 ]] || { "$bin/meridianctl" watch job-000001; fail "the job did not restart after its rank was killed"; }
 [[ -f $jobdir/output.log && ! -L $jobdir/output.log ]] || fail "output.log was not made anew as a file"
 [[ $(stat -c '%U %a' "$jobdir/output.log") == "nobody 640" ]] || fail "output.log is $(stat -c '%U %a' "$jobdir/output.log")"

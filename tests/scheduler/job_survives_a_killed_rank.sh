@@ -6,20 +6,19 @@
 # injection) and the watchdog ends that attempt.
 set -uo pipefail
 bin=$1; work=$2; mode=${3:-kill}
+source "$(dirname "$0")/../common/daemon_lib.sh"
 rm -rf "$work" && mkdir -p "$work"
-port=$(( 40000 + RANDOM % 20000 ))
-export MERIDIAN_SCHEDULER=127.0.0.1:$port
 "$bin/meridian-data" synth --out "$work/data" --train-bytes 100000 --val-bytes 10000 >/dev/null || exit 1
-start_daemon() {  # extra environment for the daemon and its ranks as arguments
-  env "$@" "$bin/meridian-scheduler" --listen "$MERIDIAN_SCHEDULER" --state "$work/state" --slots-per-dc 2 \
-    >>"$work/daemon.log" 2>&1 &
-  daemon=$!
-  for _ in $(seq 100); do "$bin/meridianctl" pools >/dev/null 2>&1 && break; sleep 0.1; done
-}
-if [[ $mode == stall ]]; then start_daemon MERIDIAN_FAULT_STALL=3:150:1; else start_daemon; fi
-trap 'kill $daemon 2>/dev/null; wait $daemon 2>/dev/null' EXIT
+trap 'daemon_stop_all' EXIT
 fail() { echo "FAIL: $*"; "$bin/meridianctl" get job-000001; tail -30 "$work/daemon.log"; exit 1; }
-field() { "$bin/meridianctl" --json get "$1" | python3 -c "import json,sys; j=json.load(sys.stdin); print($2)"; }
+# Environment set before the call (the fault to inject) reaches the daemon
+# and its ranks.
+start_daemon() {
+  daemon_start "$work/daemon.log" --listen 127.0.0.1:0 --state "$work/state" --slots-per-dc 2 ||
+    fail "the daemon did not come up"
+  export MERIDIAN_SCHEDULER=127.0.0.1:$DAEMON_PORT
+}
+if [[ $mode == stall ]]; then MERIDIAN_FAULT_STALL=3:150:1 start_daemon; else start_daemon; fi
 cat >"$work/job.yaml" <<YAML
 name: chaos
 model: {preset: d4, n_layer: 2, n_embd: 64, n_head: 2, vocab_size: 256, max_seq_len: 32}
@@ -33,30 +32,16 @@ YAML
 if [[ $mode == kill ]]; then
 # Kill mid-run: after the first checkpoint (every steps/5 = 120 steps),
 # watching rank 0's metrics file, which is cheaper to poll than the daemon.
-metrics=$work/state/jobs/job-000001/metrics.jsonl
-step=0
-for _ in $(seq 3000); do
-  step=$(tail -n 1 "$metrics" 2>/dev/null | grep -o '"step":[0-9]*' | cut -d: -f2)
-  [[ ${step:-0} -ge 150 ]] && break
-  sleep 0.01
-done
-victim=""
-for pid in $(pgrep -x meridian-train); do
-  tr '\0' '\n' <"/proc/$pid/environ" 2>/dev/null | grep -qx OMPI_COMM_WORLD_RANK=3 && victim=$pid
-done
-[[ -n $victim ]] || fail "no rank 3 to kill"
+step=$(wait_for_step "$work/state/jobs/job-000001/metrics.jsonl" 150 60)
+victim=$(job_rank_pid "$work/state" job-000001 3) || fail "no rank 3 to kill"
 killed_at=$(date +%s.%N)
 kill -9 "$victim"
 echo "killed rank 3 (pid $victim) after step $step"
 fi
-for _ in $(seq 1200); do
-  state=$(field job-000001 'j["state"]')
-  [[ $state == SUCCEEDED || $state == FAILED || $state == CANCELLED ]] && break
-  sleep 0.1
-done
+state=$(wait_for_job_to_end job-000001)
 "$bin/meridianctl" get job-000001
 [[ $state == SUCCEEDED ]] || fail "the job ended $state"
-[[ $(field job-000001 'j.get("restarts", 0)') == 1 ]] || fail "expected one restart"
+[[ $(job_field job-000001 'j.get("restarts", 0)') == 1 ]] || fail "expected one restart"
 "$bin/meridianctl" --json watch job-000001 >"$work/events.jsonl"
 grep '"RESTARTING"' "$work/events.jsonl" | grep -q "a rank failed" || fail "no RESTARTING event saying a rank failed"
 # How long training stopped: from the kill to the first step trained after it.
@@ -69,7 +54,7 @@ print("training again %.1f s after the kill (RESTARTING after %.1f s), at step %
     back["unix_s"] - float(sys.argv[2]), events[restart]["unix_s"] - float(sys.argv[2]), back["progress"]["step"]))
 PY
 # The same job, left alone (by a daemon without the fault).
-kill "$daemon"; wait "$daemon" 2>/dev/null
+daemon_stop "$DAEMON_PID"
 start_daemon
 "$bin/meridianctl" submit --watch "$work/job.yaml" >/dev/null || fail "the uninterrupted run failed"
 last_loss() { python3 -c '

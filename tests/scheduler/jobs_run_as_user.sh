@@ -6,6 +6,7 @@ bin=$1; work=$2
 [[ $(id -u) == 0 ]] || { echo "skipped: needs root"; exit 77; }
 getent passwd nobody >/dev/null || { echo "skipped: no user 'nobody'"; exit 77; }
 source "$(dirname "$0")/../common/scratch_dir.sh"
+source "$(dirname "$0")/../common/daemon_lib.sh"
 # Everything handed to the user lives where it can reach it, wherever the
 # checkout lies: the binaries (copied), the data and the daemon's state.
 rm -rf "$work" && mkdir -p "$work"
@@ -13,25 +14,22 @@ work=$(scratch_dir run-as) || { echo "FAIL: no scratch directory"; exit 1; }
 trap 'rm -rf "$work"' EXIT
 mkdir -m 755 "$work/bin" && cp "$bin"/meridian{-scheduler,-train,-data,ctl} "$work/bin/" || exit 1
 bin=$work/bin
-port=$(( 40000 + RANDOM % 20000 ))
-export MERIDIAN_SCHEDULER=127.0.0.1:$port
 fail() { echo "FAIL: $*"; tail -20 "$work/daemon.log"; exit 1; }
 "$bin/meridian-data" synth --out "$work/data" --train-bytes 100000 --val-bytes 10000 >/dev/null || exit 1
 chmod -R a+rX "$work/data"
 # A trainer the user cannot reach: the daemon refuses to start and names
 # the directory that blocks it (else every launch would fail later).
 mkdir -m 700 "$work/private" && cp "$bin/meridian-train" "$work/private/" || exit 1
-timeout 20 "$bin/meridian-scheduler" --listen "$MERIDIAN_SCHEDULER" --state "$work/refused" --run-as nobody \
+timeout 20 "$bin/meridian-scheduler" --listen 127.0.0.1:0 --state "$work/refused" --run-as nobody \
   --train-binary "$work/private/meridian-train" >"$work/refused.log" 2>&1
 rc=$?
 [[ $rc -eq 2 ]] && grep -q "$work/private " "$work/refused.log" ||
   { cat "$work/refused.log"; echo "FAIL: a daemon whose trainer nobody cannot reach exited $rc"; exit 1; }
 mkdir -p "$work/secret" && cp "$work/data/train_000.bin" "$work/secret/train_000.bin" && chmod 600 "$work/secret/train_000.bin"
-"$bin/meridian-scheduler" --listen "$MERIDIAN_SCHEDULER" --state "$work/state" --slots-per-dc 2 --run-as nobody \
-  >"$work/daemon.log" 2>&1 &
-daemon=$!
-trap 'kill $daemon 2>/dev/null; wait $daemon 2>/dev/null; rm -rf "$work"' EXIT
-for _ in $(seq 100); do "$bin/meridianctl" pools >/dev/null 2>&1 && break; sleep 0.1; done
+trap 'daemon_stop_all; rm -rf "$work"' EXIT
+daemon_start "$work/daemon.log" --listen 127.0.0.1:0 --state "$work/state" --slots-per-dc 2 --run-as nobody ||
+  fail "the daemon did not come up"
+export MERIDIAN_SCHEDULER=127.0.0.1:$DAEMON_PORT
 job() {  # job NAME DATA
   cat >"$work/$1.yaml" <<YAML
 name: $1

@@ -4,15 +4,12 @@
 # progress recorded; `meridianctl logs -f` follows its output until it ends.
 set -uo pipefail
 bin=$1; work=$2
+source "$(dirname "$0")/../common/daemon_lib.sh"
 rm -rf "$work" && mkdir -p "$work"
-port=$(( 40000 + RANDOM % 20000 ))
-addr=127.0.0.1:$port
-export MERIDIAN_SCHEDULER=$addr
 "$bin/meridian-data" synth --out "$work/data" --train-bytes 100000 --val-bytes 10000 >/dev/null || exit 1
-"$bin/meridian-scheduler" --listen "$addr" --state "$work/state" --slots-per-dc 2 >"$work/daemon.log" 2>&1 &
-daemon=$!
-trap 'kill $daemon 2>/dev/null; wait $daemon 2>/dev/null' EXIT
-for _ in $(seq 100); do "$bin/meridianctl" pools >/dev/null 2>&1 && break; sleep 0.1; done
+trap 'daemon_stop_all' EXIT
+daemon_start "$work/daemon.log" --listen 127.0.0.1:0 --state "$work/state" --slots-per-dc 2 || exit 1
+export MERIDIAN_SCHEDULER=127.0.0.1:$DAEMON_PORT
 cat >"$work/job.yaml" <<YAML
 name: e2e
 model: {preset: d4, n_layer: 2, n_embd: 64, n_head: 2, vocab_size: 256, max_seq_len: 32}

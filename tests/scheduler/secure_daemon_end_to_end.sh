@@ -5,9 +5,8 @@
 # TLS and tokens refuses unless told --insecure, and then says so.
 set -uo pipefail
 bin=$1; work=$2
+source "$(dirname "$0")/../common/daemon_lib.sh"
 rm -rf "$work" && mkdir -p "$work"
-port=$(( 40000 + RANDOM % 20000 ))
-export MERIDIAN_SCHEDULER=127.0.0.1:$port
 fail() { echo "FAIL: $*"; tail -20 "$work/daemon.log"; exit 1; }
 "$bin/meridian-data" synth --out "$work/data" --train-bytes 100000 --val-bytes 10000 >/dev/null || exit 1
 openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost \
@@ -20,13 +19,13 @@ tokens:
 YAML
 sed -n 's/.*name: alice.*token: "\([^"]*\)".*/\1/p' "$work/tokens.yaml" >"$work/alice.token"
 sed -n 's/.*name: viewer.*token: "\([^"]*\)".*/\1/p' "$work/tokens.yaml" >"$work/viewer.token"
-"$bin/meridian-scheduler" --listen "$MERIDIAN_SCHEDULER" --state "$work/state" --slots-per-dc 2 \
-  --tls-cert "$work/daemon.crt" --tls-key "$work/daemon.key" --token-file "$work/tokens.yaml" >"$work/daemon.log" 2>&1 &
-daemon=$!
-trap 'kill $daemon 2>/dev/null; wait $daemon 2>/dev/null' EXIT
+trap 'daemon_stop_all' EXIT
+daemon_start "$work/daemon.log" --listen 127.0.0.1:0 --state "$work/state" --slots-per-dc 2 \
+  --tls-cert "$work/daemon.crt" --tls-key "$work/daemon.key" --token-file "$work/tokens.yaml" ||
+  fail "the daemon did not come up"
+export MERIDIAN_SCHEDULER=127.0.0.1:$DAEMON_PORT
 ctl() { "$bin/meridianctl" --tls-ca "$work/daemon.crt" "$@"; }
-for _ in $(seq 100); do ctl --token-file "$work/viewer.token" pools >/dev/null 2>&1 && break; sleep 0.1; done
-ctl --token-file "$work/viewer.token" pools >/dev/null || fail "the daemon did not come up"
+ctl --token-file "$work/viewer.token" pools >/dev/null || fail "a read token was not let in"
 out=$(ctl pools 2>&1) && fail "no token was let in"
 grep -q "missing or invalid credentials" <<<"$out" || fail "no token: $out"
 "$bin/meridianctl" --token-file "$work/viewer.token" pools >/dev/null 2>&1 && fail "plaintext was let in"
@@ -46,14 +45,12 @@ grep -q "alice-" "$work/daemon.log" "$work/state/jobs/job-000001/output.log" && 
 echo "ok: TLS and tokens: only the right token in, the job's ranks in with theirs"
 
 # Beyond loopback: refused without TLS and tokens, unless --insecure.
-other=$(( port + 1 ))
-out=$("$bin/meridian-scheduler" --listen "0.0.0.0:$other" --state "$work/state2" 2>&1) && fail "served 0.0.0.0 plainly"
+out=$("$bin/meridian-scheduler" --listen 0.0.0.0:0 --state "$work/state2" 2>&1) && fail "served 0.0.0.0 plainly"
 grep -q -- "--insecure" <<<"$out" || fail "refusal: $out"
-"$bin/meridian-scheduler" --listen "0.0.0.0:$other" --insecure --state "$work/state2" >"$work/insecure.log" 2>&1 &
-insecure=$!
-for _ in $(seq 100); do "$bin/meridianctl" --scheduler "127.0.0.1:$other" pools >/dev/null 2>&1 && break; sleep 0.1; done
-pools=$("$bin/meridianctl" --scheduler "127.0.0.1:$other" pools)
-kill $insecure; wait $insecure 2>/dev/null
+daemon_start "$work/insecure.log" --listen 0.0.0.0:0 --insecure --state "$work/state2" ||
+  fail "the --insecure daemon did not come up"
+pools=$("$bin/meridianctl" --scheduler "127.0.0.1:$DAEMON_PORT" pools)
+daemon_stop "$DAEMON_PID"
 grep -q "WARNING: --insecure" "$work/insecure.log" || fail "no warning at start"
 grep -q "WARNING: the daemon runs with --insecure" <<<"$pools" || fail "pools does not say --insecure: $pools"
 echo "ok: beyond loopback only with TLS and tokens, or --insecure said out loud"

@@ -4,6 +4,7 @@
 # states, and the same job run on one machine for comparison.
 # Set src, bin and work before sourcing.
 source "$src/tests/testbed/multihost_testbed.sh"
+source "$src/tests/common/daemon_lib.sh"
 
 MH_PORT=7070
 MH_SCHEDULER=10.78.1.1:$MH_PORT   # the hub's address in dc-a, what --advertise picks
@@ -22,7 +23,7 @@ bed_up() {
   "$bin/meridian-data" synth --out "$work/data" --train-bytes 100000 --val-bytes 10000 >/dev/null || exit 1
   mh_up "$work/bed"
   local rc=$?
-  trap 'mh_down' EXIT
+  trap 'daemon_stop_all; mh_down' EXIT
   [[ $rc -eq 77 ]] && exit 77
   [[ $rc -eq 0 ]] || fail "the test bed did not come up ($rc)"
 }
@@ -37,14 +38,15 @@ ctl() {
 # beyond loopback: TLS with the bed's certificate and tokens from its token
 # file (mh_make_credentials). Its ranks get their job token and the CA
 # from it (MERIDIAN_JOB_TOKEN, MERIDIAN_TLS_CA: the path is the same on
-# every host).
+# every host). A fixed port: the hub is a network namespace of its own.
 start_daemon() {
   MH_STATE=${1:-$work/state}  # its job-token key, for check_no_token_logged
+  local from  # the log is appended to: a restarted daemon's lines start here
+  from=$(stat -c %s "$MH_DIR/daemon.log" 2>/dev/null || echo 0)
   mh_bg hub daemon "$bin/meridian-scheduler" --listen "0.0.0.0:$MH_PORT" --cluster "$MH_DIR/cluster.yaml" \
     --tls-cert "$MH_DIR/daemon.crt" --tls-key "$MH_DIR/daemon.key" --token-file "$MH_DIR/tokens.yaml" \
     --state "$MH_STATE" --node-timeout 5 --node-probation 3
-  for _ in $(seq 100); do ctl pools >/dev/null 2>&1 && return 0; sleep 0.1; done
-  fail "the daemon did not come up"
+  daemon_wait_listening "$(mh_pid daemon)" "$MH_DIR/daemon.log" "$from" || fail "the daemon did not come up"
 }
 
 # The bed, the daemon in its hub, and every host registered by its agent.
@@ -150,17 +152,17 @@ for l in open(sys.argv[1]):
 # The same job on one machine: a daemon with the built-in cluster, local
 # launcher. Writes its metrics to $work/one-host/metrics.jsonl.
 run_on_one_host() {
-  local dir=$work/one-host port=$((40000 + RANDOM % 20000))
+  local dir=$work/one-host scheduler
   mkdir -p "$dir"
-  "$bin/meridian-scheduler" --listen "127.0.0.1:$port" --state "$dir/state" --slots-per-dc 2 >"$dir/daemon.log" 2>&1 &
-  local daemon=$!
-  for _ in $(seq 100); do "$bin/meridianctl" --scheduler "127.0.0.1:$port" pools >/dev/null 2>&1 && break; sleep 0.1; done
+  daemon_start "$dir/daemon.log" --listen 127.0.0.1:0 --state "$dir/state" --slots-per-dc 2 ||
+    fail "the one-host daemon did not come up"
+  scheduler=127.0.0.1:$DAEMON_PORT
   job_file one-host 12 >"$dir/job.yaml"
-  "$bin/meridianctl" --scheduler "127.0.0.1:$port" submit --watch "$dir/job.yaml" >"$dir/watch.log" 2>&1
+  "$bin/meridianctl" --scheduler "$scheduler" submit --watch "$dir/job.yaml" >"$dir/watch.log" 2>&1
   local rc=$?
   local first
-  first=$("$bin/meridianctl" --scheduler "127.0.0.1:$port" --json watch job-000001 | first_step_from_events)
-  kill "$daemon"; wait "$daemon" 2>/dev/null
+  first=$("$bin/meridianctl" --scheduler "$scheduler" --json watch job-000001 | first_step_from_events)
+  daemon_stop "$DAEMON_PID"
   [[ $rc -eq 0 ]] || { cat "$dir/watch.log" "$dir/daemon.log"; fail "the one-host run failed"; }
   cp "$dir/state/jobs/job-000001/metrics.jsonl" "$dir/metrics.jsonl"
   echo "one host, local launcher: submit to first step: $first s"
@@ -173,15 +175,17 @@ same_losses() {
 }
 
 # ranks_where JOB: "RANK HOST" for each running meridian-train of the job,
-# HOST being the host namespace the process is in (seen from outside).
+# HOST being the host namespace of this bed the process is in (seen from
+# outside).
 ranks_where() {
-  local pid rank host
-  for pid in $(pgrep -x meridian-train); do
-    tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q -- "--job $1 " || continue
-    host=$(mh_ns_of_pid "$pid")
-    [[ $host == "?" ]] && continue  # not in this bed (another bed's job of the same id)
-    rank=$(tr '\0' '\n' <"/proc/$pid/environ" 2>/dev/null | sed -n 's/^\(OMPI_COMM_WORLD_RANK\|PMIX_RANK\)=//p' | head -1)
-    echo "${rank:-?} $host"
+  local host pid rank
+  for host in hub "${MH_HOSTS[@]}"; do
+    for pid in $(mh_pgrep "$host" "--job $1 "); do
+      # The rank itself, not mpirun or orted, whose command lines name it too.
+      [[ $(cat "/proc/$pid/comm" 2>/dev/null) == meridian-train ]] || continue
+      rank=$(tr '\0' '\n' 2>/dev/null <"/proc/$pid/environ" | sed -n 's/^\(OMPI_COMM_WORLD_RANK\|PMIX_RANK\)=//p' | head -1)
+      echo "${rank:-?} $host"
+    done
   done | sort -u
 }
 

@@ -30,7 +30,7 @@ ctl cancel job-000002 || fail "cancel"
 state=$(wait_state job-000002 CANCELLED FAILED SUCCEEDED)
 [[ $state == CANCELLED ]] || fail "job-000002 ended $state"
 for _ in $(seq 100); do
-  left=$(ranks_where job-000002; slurm squeue -h -o '%i %j %T'; pgrep -f "sbatch.*meridian-job-000002")
+  left=$(ranks_where job-000002; slurm squeue -h -o '%i %j %T'; mh_pgrep hub "sbatch.*meridian-job-000002")
   [[ -z $left ]] && break
   sleep 0.1
 done

@@ -26,8 +26,8 @@
 #   multihost_testbed.sh down DIR    # stops it, keeps the logs, removes the scratch directory
 # Sourced, it gives mh_up DIR, mh_down, mh_bg HOST NAME CMD..., mh_kill NAME,
 # mh_start_agents BIN SCHEDULER_ADDR, mh_start_agent BIN SCHEDULER_ADDR HOST
-# and mh_ns_of_pid PID. mh_up returns 77 (skip) where namespaces, veths or tc
-# cannot be made. Needs root.
+# and mh_pgrep HOST PATTERN. mh_up returns 77 (skip) where namespaces,
+# veths or tc cannot be made. Needs root.
 # Recipes and pitfalls: shared notes on many hosts with sshd and Slurm.
 
 MH_HOSTS=(hosta hostb hostc hostd hoste hostf)
@@ -65,14 +65,16 @@ mh_kill() {
   true
 }
 
-# The host (by name) whose network namespace process PID is in, or "?".
-mh_ns_of_pid() {
-  local ino host
-  ino=$(stat -L -c %i "/proc/$1/ns/net" 2>/dev/null) || { echo "?"; return; }
-  for host in hub "${MH_HOSTS[@]}"; do
-    [[ $(stat -L -c %i "/run/netns/$MH_TAG-$host") == "$ino" ]] && { echo "$host"; return; }
+# mh_pgrep HOST PATTERN: the pids of the processes in HOST ("hub" for the
+# hub) whose command line, its words joined by spaces, matches the extended
+# regular expression PATTERN; `pgrep -f` over this bed's host alone, never
+# over the machine, where another bed or test runs the same programs.
+mh_pgrep() {
+  local pid
+  for pid in $(ip netns pids "$MH_TAG-$1" 2>/dev/null); do
+    tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline" | grep -qE -- "$2" && echo "$pid"
   done
-  echo "?"
+  true
 }
 
 mh_make_network() {
