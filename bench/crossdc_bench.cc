@@ -96,6 +96,8 @@ int RunCrossDc(const CrossDcOptions& o) {
       {"diloco-h10-int8", "--dp-sync diloco --diloco-h 10 --outer-compress int8", 2},
       {"diloco-h50", "--dp-sync diloco --diloco-h 50", 2},
       {"diloco-h50-int8", "--dp-sync diloco --diloco-h 50 --outer-compress int8", 2},
+      {"diloco-h50-int4", "--dp-sync diloco --diloco-h 50 --outer-compress int4", 2},
+      {"diloco-h50-sparse", "--dp-sync diloco --diloco-h 50 --outer-compress sparse", 2},
   };
   std::vector<Outcome> outcomes;
   for (const Row& r : rows) {

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <array>
+#include <set>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -32,6 +33,12 @@ class ClosedSet {
     for (const auto& [v, name] : words_)
       if (v == value) return name;
     return "?";
+  }
+
+  std::set<std::string> Words() const {
+    std::set<std::string> out;
+    for (const auto& [value, name] : words_) out.insert(name);
+    return out;
   }
 
   // "a, b or c".

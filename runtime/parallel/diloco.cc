@@ -6,7 +6,7 @@ namespace meridian {
 
 DilocoOuterOptimizer::DilocoOuterOptimizer(size_t n, const DilocoConfig& config)
     : config_(config), start_(n, 0.0f), momentum_(n, 0.0f), delta_(n), average_(n) {
-  if (config.compress == Compression::kInt8) error_.assign(n, 0.0f);
+  if (UsesErrorFeedback(config.compress)) error_.assign(n, 0.0f);
 }
 
 Status DilocoOuterOptimizer::OuterStep(float* stage_params, const ProcessGroups& g, TrafficCounter* traffic,
@@ -21,6 +21,10 @@ Status DilocoOuterOptimizer::OuterStep(float* stage_params, const ProcessGroups&
   // gradients were averaged), so one leader per data center speaks for it.
   if (g.dp_intra_dc->rank() == 0) {
     for (size_t i = 0; i < n; ++i) delta_[i] = start_[i] - params[i];
+    // SparseLoCo: the error feedback, decayed by the outer momentum, takes
+    // the momentum's place; what top-k leaves behind now is sent later.
+    if (config_.compress == Compression::kSparse)
+      for (float& e : error_) e *= config_.outer_momentum;
     Communicator& across = *g.dp_inter_dc;
     const size_t bytes = CompressedBytes(config_.compress, n);
     send_.resize(bytes);
@@ -41,13 +45,17 @@ Status DilocoOuterOptimizer::OuterStep(float* stage_params, const ProcessGroups&
     MERIDIAN_RETURN_IF_ERROR(memory->ToHost(average_.data(), shared.get(), n));
   }
   traffic->Broadcast(*g.dp_intra_dc, 4.0 * n, 0);
-  // Nesterov momentum on the averaged pseudo-gradient.
   const float lr = config_.outer_lr, mu = config_.outer_momentum;
-  for (size_t i = 0; i < n; ++i) {
-    momentum_[i] = mu * momentum_[i] + average_[i];
-    params[i] = start_[i] - lr * (average_[i] + mu * momentum_[i]);
-    start_[i] = params[i];
+  if (config_.compress == Compression::kSparse) {
+    for (size_t i = 0; i < n; ++i) params[i] = start_[i] - lr * average_[i];
+  } else {
+    // Nesterov momentum on the averaged pseudo-gradient.
+    for (size_t i = 0; i < n; ++i) {
+      momentum_[i] = mu * momentum_[i] + average_[i];
+      params[i] = start_[i] - lr * (average_[i] + mu * momentum_[i]);
+    }
   }
+  std::copy(params, params + n, start_.begin());
   MERIDIAN_RETURN_IF_ERROR(memory->FromHost(stage_params, params, n));
   return memory->WeightsChanged(stage_params, n);
 }

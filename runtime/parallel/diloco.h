@@ -19,6 +19,8 @@ namespace meridian {
 struct DilocoConfig {
   int inner_steps = 50;        // H
   float outer_lr = 0.7f;       // DiLoCo paper defaults
+  // Nesterov momentum; with sparse compression the decay of the error
+  // feedback instead, which replaces the momentum (SparseLoCo).
   float outer_momentum = 0.9f;
   Compression compress = Compression::kNone;
 };

@@ -65,8 +65,9 @@ Status DistributedState::GatherWhole(bool with_optimizer, TrainingCheckpoint* ou
   }
   MERIDIAN_RETURN_IF_ERROR(GatherToRoot(0, stage, whole));
   if (!with_optimizer || !diloco) return Status::OK();
-  // Each data center trains with its own inner AdamW state (and int8 error
-  // feedback); its first replica's copy is saved as "dc<D>.<array>".
+  // Each data center trains with its own inner AdamW state (and the error
+  // feedback of its leader, the first replica); its first replica's copy is
+  // saved as "dc<D>.<array>".
   for (size_t d = 0; d < dc_first_replica_.size(); ++d) {
     std::vector<const float*> arrays;
     std::vector<std::vector<float>*> outs;
@@ -98,7 +99,7 @@ std::vector<HeldArray> DistributedState::HeldArrays() const {
     return out;
   }
   // DiLoCo: the weights and outer momentum agree everywhere at a round's
-  // end; the inner AdamW state (and int8 error feedback) is per data
+  // end; the inner AdamW state (and the error feedback) is per data
   // center, written by that data center's replicas ("adam_m" is data center
   // 0's, "dc<D>.adam_m" the others', as in the whole format).
   const auto [b, e] = Part(n, groups_.dp_index, layout_.dp);
@@ -111,8 +112,10 @@ std::vector<HeldArray> DistributedState::HeldArrays() const {
   const std::string prefix = d == 0 ? "" : "dc" + std::to_string(d) + ".";
   out.push_back({prefix + "adam_m", optimizer_->m().data(), 0, n, db, de});
   out.push_back({prefix + "adam_v", optimizer_->v().data(), 0, n, db, de});
-  if (!diloco->error_feedback().empty())
-    out.push_back({"dc" + std::to_string(d) + ".outer_error", diloco->error_feedback().data(), 0, n, db, de});
+  // The error feedback is the data center's leader's alone (it compresses
+  // for the data center; the others' buffers stay zero), so it writes all.
+  if (!diloco->error_feedback().empty() && groups_.dp_intra_dc->rank() == 0)
+    out.push_back({"dc" + std::to_string(d) + ".outer_error", diloco->error_feedback().data(), 0, n, 0, n});
   return out;
 }
 

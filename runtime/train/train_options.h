@@ -8,6 +8,7 @@
 #include "common/status.h"
 #include "runtime/checkpoint/checkpoint_format.h"
 #include "runtime/model/gpt_config.h"
+#include "runtime/parallel/compression.h"
 #include "runtime/parallel/dp_sync.h"
 #include "runtime/parallel/pipeline_schedule.h"
 
@@ -69,7 +70,7 @@ struct TrainOptions {
   int diloco_h = 50;                  // inner steps per outer step
   float outer_lr = 0.7f;
   float outer_momentum = 0.9f;
-  std::string outer_compress = "none";  // none | fp16 | int8
+  Compression outer_compress = Compression::kNone;
 
   // Scheduled runs: where the daemon is and which job this is.
   std::string scheduler;

@@ -161,8 +161,7 @@ Status Trainer::InitializeParallelism() {
   sync.zero1 = o.zero == 1;
   sync.bucket_bytes = (size_t)(o.bucket_mb * 1024 * 1024);
   sync.overlap = !o.no_overlap;
-  MERIDIAN_ASSIGN_OR_RETURN(Compression compress, ParseCompression(o.outer_compress));
-  sync.diloco = DilocoConfig{o.diloco_h, o.outer_lr, o.outer_momentum, compress};
+  sync.diloco = DilocoConfig{o.diloco_h, o.outer_lr, o.outer_momentum, o.outer_compress};
   MERIDIAN_ASSIGN_OR_RETURN(sync_, GradientSync::Create(sync, &groups_, model_->layout(), layout_.dp, &traffic_,
                                                         backend_->memory()));
   backend_->set_backward_hook([this](int layer) {

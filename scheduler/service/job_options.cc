@@ -8,6 +8,11 @@
 
 #include "common/bounded_glob.h"
 #include "common/data_roots.h"
+// The trainer's closed sets, from their headers alone (no link to the
+// runtime): a job's extra arguments are checked against the same words.
+#include "runtime/checkpoint/checkpoint_format.h"
+#include "runtime/parallel/compression.h"
+#include "runtime/parallel/pipeline_schedule.h"
 #include "scheduler/service/request_checks.h"
 
 namespace meridian::scheduler {
@@ -33,15 +38,15 @@ const std::map<std::string, Allowed>& AllowedOptions() {
       {"--eval-batches", {Allowed::kNumber, 1, 1e6, {}}},
       {"--checkpoint-every", {Allowed::kNumber, 0, 1e12, {}}},
       {"--keep-last", {Allowed::kNumber, 0, 1e6, {}}},
-      {"--checkpoint-format", {Allowed::kChoice, 0, 0, {"sharded", "whole"}}},
-      {"--pp-schedule", {Allowed::kChoice, 0, 0, {"1f1b", "gpipe"}}},
+      {"--checkpoint-format", {Allowed::kChoice, 0, 0, kCheckpointFormats.Words()}},
+      {"--pp-schedule", {Allowed::kChoice, 0, 0, kPipelineSchedules.Words()}},
       {"--bucket-mb", {Allowed::kNumber, 0, 1e5, {}}},
       {"--no-overlap", {Allowed::kFlag, 0, 0, {}}},
       {"--comm-timeout", {Allowed::kNumber, 0.1, 1e6, {}}},
       {"--diloco-h", {Allowed::kNumber, 1, 1e9, {}}},
       {"--outer-lr", {Allowed::kNumber, 0, 100, {}}},
       {"--outer-momentum", {Allowed::kNumber, 0, 1, {}}},
-      {"--outer-compress", {Allowed::kChoice, 0, 0, {"none", "fp16", "int8"}}},
+      {"--outer-compress", {Allowed::kChoice, 0, 0, kCompressions.Words()}},
       {"--sample-temperature", {Allowed::kNumber, 1e-6, 100, {}}},
       {"--log-every", {Allowed::kNumber, 0, 1e12, {}}},
       {"--init-from", {Allowed::kDataPath, 0, 0, {}}},

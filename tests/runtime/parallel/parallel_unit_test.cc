@@ -114,6 +114,76 @@ TEST(Compression, RoundTripsWithinEachFormatsPrecision) {
   EXPECT_EQ(CompressedBytes(Compression::kFp16, 1000), 2000u);
 }
 
+TEST(Compression, Int4RoundTripsWithinHalfAStepOfItsBlock) {
+  std::vector<float> x(1000);
+  for (size_t i = 0; i < x.size(); ++i) x[i] = std::sin(0.37f * i) * (i % 7 == 0 ? 100.0f : 0.01f);
+  std::vector<uint8_t> payload(CompressedBytes(Compression::kInt4, x.size()));
+  Compress(Compression::kInt4, x.data(), x.size(), nullptr, payload.data());
+  std::vector<float> y(x.size(), 0.0f);
+  DecompressAdd(Compression::kInt4, payload.data(), x.size(), 1.0f, y.data());
+  for (size_t i = 0; i < x.size(); ++i) {
+    const size_t block = i / kInt4Block;
+    float block_max = 0;
+    for (size_t j = block * kInt4Block; j < std::min(x.size(), (block + 1) * kInt4Block); ++j)
+      block_max = std::max(block_max, std::fabs(x[j]));
+    ASSERT_LE(std::fabs(y[i] - x[i]), block_max / 7.0f * 0.5f * (1 + 1e-5f) + 1e-7f) << i;
+  }
+  EXPECT_EQ(CompressedBytes(Compression::kInt4, 1000), 500u + 4 * 16);  // 16 blocks of 64
+  EXPECT_EQ(CompressedBytes(Compression::kInt4, 3), 2u + 4);             // an odd count rounds up a byte
+}
+
+// Top-k: each chunk sends its kSparseTopK largest values and nothing else;
+// 2-bit codes (+-s, +-s/3) put each within s/3 of the truth, s the chunk's
+// largest: a small value that makes the top-k goes as s/3, and the error
+// feedback takes back the difference.
+TEST(Compression, SparseSendsEachChunksLargestValuesOnly) {
+  std::vector<float> x(600, 0.0f);
+  for (size_t i = 0; i < x.size(); ++i) x[i] = 0.001f * std::sin(0.1f * i);
+  const size_t big[] = {3, 77, 200, 255, 256, 300, 511, 599};  // 4 in the first chunk, 3 in the second, 1 in the last
+  for (size_t i : big) x[i] = (i % 2 ? -1.0f : 1.0f) * (1.0f + i / 1000.0f);
+  std::vector<uint8_t> payload(CompressedBytes(Compression::kSparse, x.size()));
+  Compress(Compression::kSparse, x.data(), x.size(), nullptr, payload.data());
+  std::vector<float> y(x.size(), 0.0f);
+  DecompressAdd(Compression::kSparse, payload.data(), x.size(), 1.0f, y.data());
+  size_t sent = 0;
+  for (size_t i = 0; i < x.size(); ++i) {
+    if (y[i] == 0.0f) continue;
+    ++sent;
+    const bool is_big = std::find(std::begin(big), std::end(big), i) != std::end(big);
+    if (i < 256) EXPECT_TRUE(is_big) << i << " was sent, not one of the largest";
+    EXPECT_NEAR(y[i], x[i], 1.6f / 3) << i;
+  }
+  EXPECT_EQ(sent, 3 * kSparseTopK);  // top-k of each of the three chunks
+  // Scale, k indices and k 2-bit codes per chunk.
+  EXPECT_EQ(CompressedBytes(Compression::kSparse, 600), 3 * (4 + kSparseTopK + (2 * kSparseTopK + 7) / 8));
+  EXPECT_LT(CompressedBytes(Compression::kSparse, 1 << 20) * 100, CompressedBytes(Compression::kNone, 1 << 20));
+}
+
+// Error feedback loses nothing: after any number of rounds, what was sent
+// plus what waits in the error buffer is exactly what went in, so every
+// value is sent in the end however small.
+TEST(Compression, ErrorFeedbackConservesWhatWasNotSentYet) {
+  for (Compression c : {Compression::kInt8, Compression::kInt4, Compression::kSparse}) {
+    std::vector<float> x(700), error(700, 0.0f), sent(700, 0.0f);
+    for (size_t i = 0; i < x.size(); ++i) x[i] = 0.001f * (float)((i * 7919) % 13) - 0.004f + (i == 5 ? 1.0f : 0.0f);
+    std::vector<uint8_t> payload(CompressedBytes(c, x.size()));
+    const int rounds = 40;
+    for (int r = 0; r < rounds; ++r) {
+      Compress(c, x.data(), x.size(), error.data(), payload.data());
+      DecompressAdd(c, payload.data(), x.size(), 1.0f, sent.data());
+    }
+    for (size_t i = 0; i < x.size(); ++i)
+      ASSERT_NEAR(sent[i] + error[i], rounds * x[i], 1e-4f) << CompressionName(c) << " at " << i;
+  }
+}
+
+TEST(Compression, EveryModeHasAWord) {
+  for (Compression c : {Compression::kNone, Compression::kFp16, Compression::kInt8, Compression::kInt4,
+                        Compression::kSparse})
+    EXPECT_EQ(*ParseCompression(CompressionName(c)), c);
+  EXPECT_FALSE(ParseCompression("int2").ok());
+}
+
 // Error feedback: over many rounds of the same input, the sum of what was
 // sent tracks the sum of what should have been sent to within one step.
 TEST(Compression, Int8ErrorFeedbackKeepsTheRunningSumExact) {

@@ -223,7 +223,11 @@ INSTANTIATE_TEST_SUITE_P(
                       SyncCase{"diloco_fp16_dp4", 4, 1, "east:2,west:2",
                                Options(DpSync::kDiloco, false, Compression::kFp16)},
                       SyncCase{"diloco_int8_dp4", 4, 1, "east:2,west:2",
-                               Options(DpSync::kDiloco, false, Compression::kInt8)}),
+                               Options(DpSync::kDiloco, false, Compression::kInt8)},
+                      SyncCase{"diloco_int4_dp4", 4, 1, "east:2,west:2",
+                               Options(DpSync::kDiloco, false, Compression::kInt4)},
+                      SyncCase{"diloco_sparse_dp4", 4, 1, "east:2,west:2",
+                               Options(DpSync::kDiloco, false, Compression::kSparse)}),
     [](const ::testing::TestParamInfo<SyncCase>& info) { return info.param.name; });
 
 // ZeRO-1 through the device path agrees with plain sync on the CPU path
