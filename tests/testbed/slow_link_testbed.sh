@@ -5,9 +5,24 @@
 # router's veth shapes traffic into the DC, egress of the DC's veth traffic
 # out of it). Ranks inside one data center talk through shared memory, at
 # full speed; only traffic between data centers crosses the shaped link.
-# This kernel has no netem, so the link adds bandwidth limits, not delay.
+# This kernel has no netem: for a delay (jitter, loss, or a link to take
+# down) the data centers are joined instead by meridian-wan-link, a
+# forwarder between a TUN device in each namespace that applies the rate,
+# the delay and the rest in user space (tests/testbed/wan_link.cc).
 #
-#   slow_link_testbed.sh [--dcs N] [--rate 100mbit] [--ranks-per-dc K] -- mpirun-args... PROGRAM ARGS...
+#   slow_link_testbed.sh [--dcs N] [--rate 100mbit] [--ranks-per-dc K]
+#       [--delay-ms D] [--jitter-ms J] [--loss P] [--wan-link BIN] [--control FILE] [--user-link]
+#       -- mpirun-args... PROGRAM ARGS...
+#
+# --delay-ms is one way (a round trip is twice it). --user-link uses the
+# forwarder even with no delay (to compare it with the kernel's path). --control FILE: lines
+# `down A B` take the link between data centers A and B down; send the
+# forwarder SIGHUP (its pid is in FILE.pid) after editing it.
+#
+#   slow_link_testbed.sh [options] -- --run COMMAND ARGS...
+#
+# runs COMMAND instead of mpirun, in this namespace, with TESTBED_NS=the
+# namespaces' prefix (data center d is $TESTBED_NS-dcd, at 10.213.d.2).
 #
 # runs `mpirun` in the router namespace with a launch agent that starts each
 # data center's daemon in its namespace (own UTS namespace and hostname, so
@@ -15,12 +30,19 @@
 # MERIDIAN_POOLS for the program (dc0:K,dc1:K,...). Everything is removed on
 # exit. Exit code 77 (skip) when namespaces cannot be made here.
 set -uo pipefail
-dcs=2 rate=100mbit per_dc=2
+dcs=2 rate=100mbit per_dc=2 delay_ms=0 jitter_ms=0 loss=0 control=""
+wan_link=$(dirname "$(readlink -f "$0")")/../../build/bin/meridian-wan-link
 while [[ $# -gt 0 && $1 != "--" ]]; do
   case $1 in
     --dcs) dcs=$2; shift 2 ;;
     --rate) rate=$2; shift 2 ;;
     --ranks-per-dc) per_dc=$2; shift 2 ;;
+    --delay-ms) delay_ms=$2; shift 2 ;;
+    --jitter-ms) jitter_ms=$2; shift 2 ;;
+    --loss) loss=$2; shift 2 ;;
+    --wan-link) wan_link=$2; shift 2 ;;
+    --control) control=$2; shift 2 ;;
+    --user-link) force_user_link=1; shift ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -28,9 +50,17 @@ shift  # --
 skip() { echo "SKIP: $*"; exit 77; }
 [[ $(id -u) -eq 0 ]] || skip "needs root for network namespaces"
 command -v ip >/dev/null && command -v tc >/dev/null || skip "needs iproute2 (ip, tc)"
+user_link=${force_user_link:-0}
+[[ $delay_ms != 0 || $jitter_ms != 0 || $loss != 0 || -n $control ]] && user_link=1
+if ((user_link)); then
+  [[ -x $wan_link ]] || skip "no meridian-wan-link at $wan_link (give --wan-link)"
+  [[ -c /dev/net/tun ]] || skip "no /dev/net/tun for the delayed link"
+fi
 tag=mrd$$
 ip netns add "$tag-r" 2>/dev/null || skip "ip netns add is not permitted here"
+wan_pid=""
 cleanup() {
+  [[ -n $wan_pid ]] && kill "$wan_pid" 2>/dev/null && wait "$wan_pid" 2>/dev/null
   for ((d = 0; d < dcs; d++)); do ip netns del "$tag-dc$d" 2>/dev/null; done
   ip netns del "$tag-r" 2>/dev/null
   rm -rf "$agent_dir"
@@ -44,8 +74,18 @@ for ((d = 0; d < dcs; d++)); do
   ns=$tag-dc$d
   ip netns add "$ns" || skip "cannot create namespace $ns"
   ip -n "$ns" link set lo up
-  ip link add "v$tag$d" netns "$tag-r" type veth peer name eth0 netns "$ns" || skip "cannot create veth pairs"
   subnet=10.213.$d
+  if ((user_link)); then
+    # Everything for another data center (10.213.0.0/16) goes into wan0,
+    # and meridian-wan-link carries it.
+    ip -n "$ns" tuntap add dev wan0 mode tun || skip "cannot create a TUN device"
+    ip -n "$ns" addr add "$subnet.2/16" dev wan0
+    ip -n "$ns" link set wan0 up
+    echo "$subnet.2 dc$d" >>"$agent_dir/hosts"
+    hosts+="${hosts:+,}dc$d:$per_dc"
+    continue
+  fi
+  ip link add "v$tag$d" netns "$tag-r" type veth peer name eth0 netns "$ns" || skip "cannot create veth pairs"
   ip -n "$tag-r" addr add "$subnet.1/24" dev "v$tag$d"
   ip -n "$tag-r" link set "v$tag$d" up
   ip -n "$ns" addr add "$subnet.2/24" dev eth0
@@ -57,6 +97,21 @@ for ((d = 0; d < dcs; d++)); do
   echo "$subnet.2 dc$d" >>"$agent_dir/hosts"
   hosts+="${hosts:+,}dc$d:$per_dc"
 done
+if ((user_link)); then
+  # mpirun's namespace reaches every data center through the forwarder too
+  # (its traffic unshaped: the launcher's, not the WAN's).
+  ip -n "$tag-r" tuntap add dev wan0 mode tun || skip "cannot create a TUN device"
+  ip -n "$tag-r" addr add 10.213.255.1/16 dev wan0
+  ip -n "$tag-r" link set wan0 up
+  netns=()
+  for ((d = 0; d < dcs; d++)); do netns+=(--netns "$tag-dc$d"); done
+  "$wan_link" "${netns[@]}" --hub "$tag-r" --rate "$rate" --delay-ms "$delay_ms" --jitter-ms "$jitter_ms" \
+    --loss "$loss" ${control:+--control "$control"} &
+  wan_pid=$!
+  [[ -n $control ]] && echo "$wan_pid" >"$control.pid"
+  sleep 0.5
+  kill -0 "$wan_pid" 2>/dev/null || { echo "FAIL: meridian-wan-link did not start" >&2; exit 1; }
+fi
 # The launch agent: called like ssh (AGENT HOST CMD...), runs CMD in HOST's
 # namespace with its own hostname.
 cat >"$agent_dir/agent" <<AGENT
@@ -68,8 +123,14 @@ AGENT
 chmod +x "$agent_dir/agent"
 pools=""
 for ((d = 0; d < dcs; d++)); do pools+="${pools:+,}dc$d:$per_dc"; done
-echo "testbed: $dcs data centers x $per_dc ranks, inter-DC link $rate each way (namespaces $tag-*)" >&2
+echo "testbed: $dcs data centers x $per_dc ranks, inter-DC link $rate each way, one-way delay ${delay_ms} ms" \
+  "(namespaces $tag-*)" >&2
 export MERIDIAN_POOLS=$pools
+if [[ ${1:-} == --run ]]; then
+  shift
+  TESTBED_NS=$tag "$@"
+  exit $?
+fi
 ip netns exec "$tag-r" env HOSTALIASES= mpirun --allow-run-as-root --bind-to none \
   --mca plm_rsh_agent "$agent_dir/agent" --mca plm_rsh_no_tree_spawn 1 \
   --mca oob_tcp_if_include 10.213.0.0/16 --mca btl_tcp_if_include 10.213.0.0/16 \
