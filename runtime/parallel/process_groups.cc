@@ -23,6 +23,7 @@ Result<ProcessGroups> BuildProcessGroups(Communicator* world, const ParallelLayo
   const std::string& dc = data_centers.names[g.data_center];
   MERIDIAN_ASSIGN_OR_RETURN(g.dp_intra_dc,
                             g.dp->Split(g.data_center, g.dp_index, g.dp->name() + "@" + dc));
+  MERIDIAN_ASSIGN_OR_RETURN(g.dc, world->Split(g.data_center, rank, "world@" + dc));
   MERIDIAN_ASSIGN_OR_RETURN(g.dp_inter_dc, g.dp->Split(g.dp_intra_dc->rank(), g.data_center,
                                                        g.dp->name() + "/across-dc#" +
                                                            std::to_string(g.dp_intra_dc->rank())));

@@ -22,6 +22,9 @@ struct ProcessGroups {
   // their data centers' groups (position 0: the data center leaders).
   std::unique_ptr<Communicator> dp_intra_dc;
   std::unique_ptr<Communicator> dp_inter_dc;
+  // Every rank in this rank's data center: where per-step metrics are
+  // summed when the WAN is crossed only at round ends (DiLoCo).
+  std::unique_ptr<Communicator> dc;
   int data_center = 0;
   int dp_index = 0;
   int stage = 0;

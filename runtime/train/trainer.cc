@@ -127,6 +127,14 @@ Status Trainer::InitializeParallelism() {
   MERIDIAN_RETURN_IF_ERROR(ValidateLayout(layout_, world_->size(), config_.n_layer));
   MERIDIAN_ASSIGN_OR_RETURN(DataCenterMap data_centers, ParsePools(o.pools, world_->size()));
   MERIDIAN_ASSIGN_OR_RETURN(groups_, BuildProcessGroups(world_, layout_, data_centers));
+  // Under DiLoCo the data centers meet only at round ends; the per-step
+  // loss and traffic then stay inside each data center too, where every
+  // replica lies inside one (else a replica's loss would be split).
+  bool replicas_within = true;
+  for (int r = 0; r < layout_.dp; ++r)
+    for (int s = 0; s < layout_.pp; ++s)
+      replicas_within &= data_centers.rank_to_dc[layout_.RankOf(r, s)] == data_centers.rank_to_dc[layout_.RankOf(r, 0)];
+  metrics_in_dc_ = o.dp_sync == DpSync::kDiloco && data_centers.num_data_centers() > 1 && replicas_within;
   traffic_ = TrafficCounter(data_centers.rank_to_dc);
   stages_ = PartitionLayers(config_, layout_.pp, o.seq);
   const StageSpec& mine = stages_[groups_.stage];
@@ -204,10 +212,18 @@ Status Trainer::TrainStep(double* loss, double* grad_norm, float* lr) {
   sync_in_backward_ = false;
   MERIDIAN_RETURN_IF_ERROR(SynchronizeGradients());
 
-  // Global mean loss: each replica's last stage contributes its mean.
-  double contribution = model_->layout().stage().last ? loss_sum / microbatches_ / layout_.dp : 0.0;
-  MERIDIAN_RETURN_IF_ERROR(world_->AllReduceDouble(&contribution, 1, ReduceOp::kSum));
-  *loss = contribution;
+  const bool last = model_->layout().stage().last;
+  if (metrics_in_dc_) {
+    // This data center's mean loss: the replicas here, without the WAN.
+    double sums[2] = {last ? loss_sum / microbatches_ : 0.0, last ? 1.0 : 0.0};
+    MERIDIAN_RETURN_IF_ERROR(groups_.dc->AllReduceDouble(sums, 2, ReduceOp::kSum));
+    *loss = sums[0] / sums[1];
+  } else {
+    // Global mean loss: each replica's last stage contributes its mean.
+    double contribution = last ? loss_sum / microbatches_ / layout_.dp : 0.0;
+    MERIDIAN_RETURN_IF_ERROR(world_->AllReduceDouble(&contribution, 1, ReduceOp::kSum));
+    *loss = contribution;
+  }
   if (!std::isfinite(*loss)) {
     return Status::Internal("step " + std::to_string(step_ + 1) + ": loss is " + std::to_string(*loss) +
                             " (diverged; lower --lr or raise --warmup)");
@@ -323,7 +339,11 @@ Status Trainer::Run() {
     }
     if (layout_.world() > 1) {
       double bytes[2] = {traffic_.intra_dc(), traffic_.inter_dc()};
-      MERIDIAN_RETURN_IF_ERROR(world_->AllReduceDouble(bytes, 2, ReduceOp::kSum));
+      MERIDIAN_RETURN_IF_ERROR((metrics_in_dc_ ? groups_.dc.get() : world_)->AllReduceDouble(bytes, 2, ReduceOp::kSum));
+      // Inside a data center, the counters of data center 0 hold every WAN
+      // collective (their groups' first rank is there: TrafficCounter) but
+      // only its own intra-DC traffic.
+      if (metrics_in_dc_) record["metrics_scope"] = "data_center";
       traffic_.Reset();
       report.bytes_intra_dc = record["bytes_intra_dc"] = bytes[0];
       report.bytes_inter_dc = record["bytes_inter_dc"] = bytes[1];

@@ -99,6 +99,9 @@ class Trainer {
   std::unique_ptr<DistributedState> state_;
   std::unique_ptr<Checkpointer> checkpointer_;  // with --checkpoint-dir
   bool sync_in_backward_ = false;
+  // Per-step loss and traffic summed inside the data center, not the world
+  // (DiLoCo across data centers): rank 0 reports data center 0's loss.
+  bool metrics_in_dc_ = false;
   std::unique_ptr<PipelineRunner> pipeline_;
   std::unique_ptr<DataLoader> train_data_, val_data_;
   LrSchedule schedule_;
