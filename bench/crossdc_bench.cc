@@ -23,6 +23,9 @@ namespace {
 
 struct CrossDcOptions {
   std::string rate = "100mbit";
+  double rtt_ms = 0;               // round trip across the link (meridian-wan-link); 0: the kernel's shaping alone
+  std::vector<std::string> modes;  // rows to run (names); empty: all
+  std::string json;                // one JSON line per row here
   int steps = 100;
   int n_layer = 4, n_embd = 128, n_head = 4;
   int batch = 4, seq = 64;
@@ -40,12 +43,36 @@ struct Outcome {
   double tokens_per_s = 0, wan_bytes_per_step = 0, intra_bytes_per_step = 0, eval_loss = 0, seconds = 0;
 };
 
+// The test bed's options for the link's delay: half the round trip each way.
+std::string DelayArgs(const CrossDcOptions& o, const std::string& bin) {
+  if (o.rtt_ms <= 0) return "";
+  return " --delay-ms " + std::to_string(o.rtt_ms / 2) + " --wan-link " + bin + "/meridian-wan-link";
+}
+
+// The round trip across the link as TCP sees it (tests/testbed/measure_link.py).
+double MeasureRttMs(const CrossDcOptions& o, const std::string& bin) {
+  const std::string out = o.workdir + "/link.json";
+  const std::string cmd = "bash " MERIDIAN_SOURCE_DIR "/tests/testbed/slow_link_testbed.sh --dcs 2 --rate " + o.rate +
+                          DelayArgs(o, bin) + " -- --run python3 " MERIDIAN_SOURCE_DIR
+                          "/tests/testbed/measure_link.py --mbytes 4 > " + out + " 2>/dev/null";
+  if (std::system(cmd.c_str()) != 0) return -1;
+  std::ifstream in(out);
+  std::string line;
+  double rtt = -1;
+  while (std::getline(in, line)) {
+    nlohmann::json r = nlohmann::json::parse(line, nullptr, false);
+    if (r.is_object() && r.contains("rtt_ms")) rtt = r["rtt_ms"];
+  }
+  return rtt;
+}
+
 Outcome RunRow(const CrossDcOptions& o, const std::string& bin, const Row& row) {
   const std::string metrics = o.workdir + "/" + row.name + ".jsonl";
   std::filesystem::remove(metrics);
   const std::string cmd =
       "bash " MERIDIAN_SOURCE_DIR "/tests/testbed/slow_link_testbed.sh --dcs " + std::to_string(row.dcs) +
-      " --ranks-per-dc " + std::to_string(4 / row.dcs) + " --rate " + o.rate + " -- " + bin + "/meridian-train" +
+      " --ranks-per-dc " + std::to_string(4 / row.dcs) + " --rate " + o.rate + DelayArgs(o, bin) + " -- " + bin +
+      "/meridian-train" +
       " --n-layer " + std::to_string(o.n_layer) + " --n-embd " + std::to_string(o.n_embd) + " --n-head " +
       std::to_string(o.n_head) + " --vocab 256 --max-seq " + std::to_string(o.seq) + " --seq " +
       std::to_string(o.seq) + " --batch " + std::to_string(o.batch) + " --steps " + std::to_string(o.steps) +
@@ -88,7 +115,7 @@ int RunCrossDc(const CrossDcOptions& o) {
     std::fprintf(stderr, "error: could not make the corpus\n");
     return 1;
   }
-  const std::vector<Row> rows = {
+  const std::vector<Row> all_rows = {
       {"no-wan-sync", "--dp-sync sync", 1},
       {"sync", "--dp-sync sync", 2},
       {"hierarchical", "--dp-sync hierarchical", 2},
@@ -99,6 +126,12 @@ int RunCrossDc(const CrossDcOptions& o) {
       {"diloco-h50-int4", "--dp-sync diloco --diloco-h 50 --outer-compress int4", 2},
       {"diloco-h50-sparse", "--dp-sync diloco --diloco-h 50 --outer-compress sparse", 2},
   };
+  std::vector<Row> rows;
+  for (const Row& r : all_rows)
+    if (o.modes.empty() || r.name == "no-wan-sync" || r.name == "sync" ||
+        std::find(o.modes.begin(), o.modes.end(), r.name) != o.modes.end())
+      rows.push_back(r);  // the first two are every row's yardsticks
+  const double rtt = MeasureRttMs(o, bin);
   std::vector<Outcome> outcomes;
   for (const Row& r : rows) {
     std::fprintf(stderr, "crossdc: %s ...\n", r.name.c_str());
@@ -111,8 +144,9 @@ int RunCrossDc(const CrossDcOptions& o) {
   }
   const Outcome& base = outcomes[0];
   const Outcome& sync = outcomes[1];
-  std::printf("# meridian-bench crossdc: 4 ranks (2 data centers x 2, network namespaces), inter-DC link %s each way,\n",
-              o.rate.c_str());
+  std::printf("# meridian-bench crossdc: 4 ranks (2 data centers x 2, network namespaces), inter-DC link %s each way,\n"
+              "# round trip %.1f ms asked, %.2f ms measured (TCP, median)\n",
+              o.rate.c_str(), o.rtt_ms, rtt);
   std::printf("# L%d C%d vocab 256, %d steps of 4 x %d x %d tokens; no-wan = the same 4 ranks in one data center\n",
               o.n_layer, o.n_embd, o.steps, o.batch, o.seq);
   Table t({"mode", "tokens/s", "of-no-wan", "WAN-MB/step", "WAN-vs-sync", "intra-MB/step", "eval-loss", "vs-sync",
@@ -126,6 +160,24 @@ int RunCrossDc(const CrossDcOptions& o) {
               Percent(x.eval_loss / sync.eval_loss - 1.0), Fixed(x.seconds, 1)});
   }
   std::printf("%s", t.ToString().c_str());
+  if (!o.json.empty()) {
+    std::ofstream out(o.json);
+    for (size_t i = 0; i < rows.size(); ++i) {
+      const std::string& args = rows[i].args;
+      const size_t at = args.find("--outer-compress ");
+      out << nlohmann::json{{"mode", rows[i].name},
+                            {"compress", at == std::string::npos ? "none" : args.substr(at + 17)},
+                            {"tokens_per_s", outcomes[i].tokens_per_s},
+                            {"no_wan_tokens_per_s", base.tokens_per_s},
+                            {"wan_bytes_per_step", outcomes[i].wan_bytes_per_step},
+                            {"sync_wan_bytes_per_step", sync.wan_bytes_per_step},
+                            {"eval_loss", outcomes[i].eval_loss},
+                            {"sync_eval_loss", sync.eval_loss},
+                            {"measured_rtt_ms", rtt}}
+                 .dump()
+          << "\n";
+    }
+  }
   std::printf("# targets: diloco >= 90%% of no-wan tokens/s, >= 100x fewer WAN bytes than sync, eval loss within 3%% of sync\n");
   return 0;
 }
@@ -136,6 +188,9 @@ void AddCrossDcBenchmark(CLI::App& app, int* exit_code) {
   auto o = std::make_shared<CrossDcOptions>();
   CLI::App* sub = app.add_subcommand("crossdc", "Sync modes across a shaped inter-DC link (needs root: netns)");
   sub->add_option("--rate", o->rate, "Inter-DC link rate (tc syntax)");
+  sub->add_option("--rtt-ms", o->rtt_ms, "Round trip across the link (half each way, meridian-wan-link); 0: none");
+  sub->add_option("--modes", o->modes, "Rows to run besides no-wan-sync and sync (e.g. diloco-h50-int4)");
+  sub->add_option("--json", o->json, "Write one JSON line per row to this file");
   sub->add_option("--steps", o->steps);
   sub->add_option("--n-layer", o->n_layer);
   sub->add_option("--n-embd", o->n_embd);
