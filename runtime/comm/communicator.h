@@ -65,6 +65,9 @@ class Communicator {
   // Raw bytes, for compressed payloads: recv holds every rank's
   // bytes_per_rank bytes back to back.
   virtual Status AllGatherBytes(const void* send, void* recv, size_t bytes_per_rank) = 0;
+  // The same, left in flight: an exchange that overlaps computation (the
+  // outer step of overlapped DiLoCo). The default completes at once.
+  virtual Result<std::unique_ptr<CommRequest>> IAllGatherBytes(const void* send, void* recv, size_t bytes_per_rank);
   virtual Status Broadcast(float* data, size_t count, int root) = 0;
   // The default issues ISend / IRecv and waits on the request, so the
   // blocking and non-blocking forms check and describe a transfer alike.

@@ -232,6 +232,14 @@ Status MpiCommunicator::AllGatherBytes(const void* send, void* recv, size_t byte
   return Status::OK();
 }
 
+Result<std::unique_ptr<CommRequest>> MpiCommunicator::IAllGatherBytes(const void* send, void* recv, size_t bytes) {
+  const std::string what = Describe("all-gather of " + std::to_string(bytes) + " bytes per rank (in flight)");
+  MERIDIAN_RETURN_IF_ERROR(CheckCount(bytes, what));
+  MPI_Request req;
+  MERIDIAN_MPI_CHECK(MPI_Iallgather(send, (int)bytes, MPI_BYTE, recv, (int)bytes, MPI_BYTE, comm_, &req), what);
+  return std::unique_ptr<CommRequest>(new MpiRequest(req, what));
+}
+
 Status MpiCommunicator::Broadcast(float* data, size_t count, int root) {
   const std::string what = Describe("broadcast from group rank " + std::to_string(root));
   MERIDIAN_RETURN_IF_ERROR(CheckCount(count, what));

@@ -35,6 +35,7 @@ class MpiCommunicator : public Communicator {
   Status ReduceScatter(const float* send, float* recv, const std::vector<size_t>& counts, ReduceOp op) override;
   Status AllGather(const float* send, float* recv, const std::vector<size_t>& counts) override;
   Status AllGatherBytes(const void* send, void* recv, size_t bytes_per_rank) override;
+  Result<std::unique_ptr<CommRequest>> IAllGatherBytes(const void* send, void* recv, size_t bytes) override;
   Status Broadcast(float* data, size_t count, int root) override;
   Result<std::unique_ptr<CommRequest>> ISend(const float* data, size_t count, int peer, int tag) override;
   Result<std::unique_ptr<CommRequest>> IRecv(float* data, size_t count, int peer, int tag) override;

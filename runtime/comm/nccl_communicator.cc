@@ -192,6 +192,10 @@ class NcclCommunicator : public Communicator {
   Status AllGatherBytes(const void* send, void* recv, size_t bytes_per_rank) override {
     return host_->AllGatherBytes(send, recv, bytes_per_rank);
   }
+  Result<std::unique_ptr<CommRequest>> IAllGatherBytes(const void* send, void* recv,
+                                                       size_t bytes_per_rank) override {
+    return host_->IAllGatherBytes(send, recv, bytes_per_rank);
+  }
   Status Broadcast(float* data, size_t count, int root) override;
   Result<std::unique_ptr<CommRequest>> ISend(const float* data, size_t count, int peer, int tag) override;
   Result<std::unique_ptr<CommRequest>> IRecv(float* data, size_t count, int peer, int tag) override;

@@ -1,6 +1,7 @@
 // Runs under mpirun (ctest label "mpi"): every rank executes every test.
 #include <gtest/gtest.h>
 
+#include <cstdint>
 #include <numeric>
 #include <vector>
 
@@ -69,6 +70,28 @@ TEST(MpiCommunicator, BroadcastSendRecvAndSplit) {
   float one = 1.0f;
   ASSERT_TRUE((*sub)->AllReduce(&one, 1, ReduceOp::kSum).ok());
   EXPECT_EQ(one, (float)(*sub)->size());
+}
+
+TEST(MpiCommunicator, BytesAllGatheredInFlightWhileAnotherCommunicatorWorks) {
+  const int n = TestWorld()->size(), r = TestWorld()->rank();
+  // Overlapped DiLoCo's shape: the exchange on a communicator of its own,
+  // the training's collectives on the other meanwhile.
+  auto background = TestWorld()->Split(0, r, "background");
+  ASSERT_TRUE(background.ok());
+  std::vector<uint8_t> mine(1000), all((size_t)n * mine.size(), 0);
+  for (size_t i = 0; i < mine.size(); ++i) mine[i] = (uint8_t)(r * 31 + i);
+  auto req = (*background)->IAllGatherBytes(mine.data(), all.data(), mine.size());
+  ASSERT_TRUE(req.ok());
+  for (int step = 0; step < 3; ++step) {
+    float one = 1.0f;
+    ASSERT_TRUE(TestWorld()->AllReduce(&one, 1, ReduceOp::kSum).ok());
+    EXPECT_EQ(one, (float)n);
+    (*req)->Test();
+  }
+  ASSERT_TRUE((*req)->Wait().ok());
+  for (int from = 0; from < n; ++from)
+    for (size_t i = 0; i < mine.size(); ++i)
+      ASSERT_EQ(all[from * mine.size() + i], (uint8_t)(from * 31 + i)) << "rank " << from << " byte " << i;
 }
 
 TEST(MpiCommunicator, BadArgumentsAreErrorsNotCrashes) {
