@@ -1,63 +1,266 @@
 #include "runtime/parallel/diloco.h"
 
 #include <algorithm>
+#include <string>
 
 namespace meridian {
 
-DilocoOuterOptimizer::DilocoOuterOptimizer(size_t n, const DilocoConfig& config)
-    : config_(config), start_(n, 0.0f), momentum_(n, 0.0f), delta_(n), average_(n) {
-  if (UsesErrorFeedback(config.compress)) error_.assign(n, 0.0f);
+struct DilocoOuterOptimizer::Fragment {
+  std::vector<BufferRange> ranges;  // in the stage buffer
+  size_t count = 0;                 // floats in all ranges
+  int offset = 0;                   // its rounds end after steps t with t % H == offset
+  long apply_step = -1;             // its exchange is mixed in after this step; -1: none in flight
+  bool received = false;            // its average is in pending_ here
+  std::vector<uint8_t> send, gathered;
+  std::unique_ptr<CommRequest> request;  // the leader's exchange in flight
+};
+
+namespace {
+
+Status Bad(const std::string& field, const std::string& value, const std::string& why) {
+  return Status::InvalidArgument("diloco: " + field + " = " + value + " " + why);
 }
 
-Status DilocoOuterOptimizer::OuterStep(float* stage_params, const ProcessGroups& g, TrafficCounter* traffic,
-                                       StageMemory* memory) {
+// Copies values at `ranges` of a stage buffer into a contiguous run and back.
+void GatherRanges(const std::vector<BufferRange>& ranges, const float* from, float* to) {
+  for (const BufferRange& r : ranges) to = std::copy(from + r.offset, from + r.offset + r.count, to);
+}
+void ScatterRanges(const std::vector<BufferRange>& ranges, const float* from, float* to) {
+  for (const BufferRange& r : ranges) {
+    std::copy(from, from + r.count, to + r.offset);
+    from += r.count;
+  }
+}
+
+}  // namespace
+
+Status ValidateDiloco(const DilocoConfig& c, const StageSpec& stage) {
+  const std::string h = std::to_string(c.inner_steps);
+  if (c.inner_steps < 1) return Bad("diloco-h", h, "must be >= 1");
+  if (c.fragments < 1 || c.fragments > c.inner_steps)
+    return Bad("diloco-fragments", std::to_string(c.fragments), "must be between 1 and diloco-h (" + h + ")");
+  if (c.fragments > std::max(1, stage.num_layers()))
+    return Bad("diloco-fragments", std::to_string(c.fragments),
+               "exceeds the stage's " + std::to_string(stage.num_layers()) + " layers (a fragment is a set of layers)");
+  if (c.overlap_steps < 0 || c.overlap_steps >= c.inner_steps)
+    return Bad("diloco-overlap", std::to_string(c.overlap_steps),
+               "must be >= 0 and below diloco-h (" + h + "): one exchange per fragment in flight");
+  if (!(c.mix >= 0.0f && c.mix <= 1.0f)) return Bad("diloco-mix", std::to_string(c.mix), "must be within [0, 1]");
+  return Status::OK();
+}
+
+std::vector<std::vector<BufferRange>> DilocoFragments(const ParameterLayout& layout, int fragments) {
+  std::vector<std::vector<BufferRange>> out(std::max(1, fragments));
+  auto add = [&](int f, size_t offset, size_t count) {
+    if (count == 0) return;
+    std::vector<BufferRange>& ranges = out[f];
+    if (!ranges.empty() && ranges.back().offset + ranges.back().count == offset)
+      ranges.back().count += count;
+    else
+      ranges.push_back({offset, count});
+  };
+  const int last = (int)out.size() - 1;
+  for (int t = 0; t < kNumParamTensors; ++t) {
+    const ParamTensorInfo& info = layout.tensor(t);
+    if (t == kWte || t == kWpe) {
+      add(0, info.offset, info.count);
+    } else if (t == kLnfw || t == kLnfb) {
+      add(last, info.offset, info.count);
+    } else {
+      for (int l = 0; l < layout.stage().num_layers(); ++l)
+        add(l % (int)out.size(), layout.LayerOffset(t, l), layout.LayerCount(t));
+    }
+  }
+  return out;
+}
+
+DilocoOuterOptimizer::DilocoOuterOptimizer(size_t n, const DilocoConfig& config,
+                                           std::vector<std::vector<BufferRange>> fragments)
+    : config_(config), start_(n, 0.0f), momentum_(n, 0.0f) {
+  if (UsesErrorFeedback(config.compress)) error_.assign(n, 0.0f);
+  if (config.streaming()) pending_.assign(n, 0.0f);
+  if (fragments.empty()) fragments.push_back({{0, n}});
+  const int h = config_.inner_steps, count = (int)fragments.size();
+  for (int i = 0; i < count; ++i) {
+    Fragment f;
+    f.ranges = std::move(fragments[i]);
+    for (const BufferRange& r : f.ranges) f.count += r.count;
+    // Staggered evenly over the round; the last fragment's rounds end
+    // where plain DiLoCo's do.
+    f.offset = (int)((long)(i + 1) * h / count % h);
+    fragments_.push_back(std::move(f));
+  }
+}
+
+DilocoOuterOptimizer::~DilocoOuterOptimizer() = default;
+
+void DilocoOuterOptimizer::StartRound(const float* params) {
+  if (!start_restored_) start_.assign(params, params + start_.size());
+}
+
+void DilocoOuterOptimizer::RestoredAt(long step) {
+  start_restored_ = true;
+  // The exchanges in flight at the checkpoint: their averages came with it.
+  const long h = config_.inner_steps;
+  for (Fragment& f : fragments_) {
+    const long sent = step - ((step - f.offset) % h + h) % h;  // its last round's end at or before `step`
+    f.apply_step = -1;
+    f.received = false;
+    if (sent >= 1 && sent + config_.overlap_steps > step) {
+      f.apply_step = sent + config_.overlap_steps;
+      f.received = true;
+    }
+  }
+}
+
+bool DilocoOuterOptimizer::SendsAfter(const Fragment& f, long step) const {
+  return step % config_.inner_steps == f.offset;
+}
+
+Status DilocoOuterOptimizer::AfterStep(long step, float* stage_params, const ProcessGroups& g,
+                                       Communicator* background, TrafficCounter* traffic, StageMemory* memory) {
+  const bool leader = g.dp_intra_dc->rank() == 0;
+  // MPI moves a non-blocking exchange along only inside MPI calls: one
+  // test per inner step keeps it going while computation runs.
+  if (leader)
+    for (Fragment& f : fragments_)
+      if (f.request) f.request->Test();
+  bool touched = false;
+  for (const Fragment& f : fragments_) touched |= f.apply_step == step || SendsAfter(f, step);
+  if (!touched) return Status::OK();
+
+  // The weights come to the host, where the outer state and the
+  // compression live; the inner steps never leave the stage's memory.
   const size_t n = start_.size();
-  // Once per round the weights come to the host, where the outer state and
-  // the compression live; the inner steps never leave the stage's memory.
   host_params_.resize(n);
   float* params = host_params_.data();
   MERIDIAN_RETURN_IF_ERROR(memory->ToHost(params, stage_params, n));
+  for (Fragment& f : fragments_)
+    if (f.apply_step == step) MERIDIAN_RETURN_IF_ERROR(Apply(f, params, g, traffic, memory));
+  for (Fragment& f : fragments_) {
+    if (!SendsAfter(f, step)) continue;
+    f.apply_step = step + config_.overlap_steps;
+    Communicator* across = config_.overlap_steps > 0 ? background : g.dp_inter_dc.get();
+    MERIDIAN_RETURN_IF_ERROR(Send(f, params, g, across, traffic));
+    if (config_.overlap_steps == 0) MERIDIAN_RETURN_IF_ERROR(Apply(f, params, g, traffic, memory));
+  }
+  MERIDIAN_RETURN_IF_ERROR(memory->FromHost(stage_params, params, n));
+  return memory->WeightsChanged(stage_params, n);
+}
+
+Status DilocoOuterOptimizer::Send(Fragment& f, const float* params, const ProcessGroups& g, Communicator* across,
+                                  TrafficCounter* traffic) {
   // Inside a data center every replica holds the same weights (their
   // gradients were averaged), so one leader per data center speaks for it.
-  if (g.dp_intra_dc->rank() == 0) {
-    for (size_t i = 0; i < n; ++i) delta_[i] = start_[i] - params[i];
+  if (g.dp_intra_dc->rank() != 0) return Status::OK();
+  const size_t m = f.count;
+  scratch_.resize(2 * m);
+  float* delta = scratch_.data();
+  float* error = error_.empty() ? nullptr : scratch_.data() + m;
+  size_t k = 0;
+  for (const BufferRange& r : f.ranges)
+    for (size_t i = r.offset; i < r.offset + r.count; ++i) delta[k++] = start_[i] - params[i];
+  if (error) {
+    GatherRanges(f.ranges, error_.data(), error);
     // SparseLoCo: the error feedback, decayed by the outer momentum, takes
     // the momentum's place; what top-k leaves behind now is sent later.
     if (config_.compress == Compression::kSparse)
-      for (float& e : error_) e *= config_.outer_momentum;
-    Communicator& across = *g.dp_inter_dc;
-    const size_t bytes = CompressedBytes(config_.compress, n);
-    send_.resize(bytes);
-    gathered_.resize(bytes * across.size());
-    Compress(config_.compress, delta_.data(), n, error_.empty() ? nullptr : error_.data(), send_.data());
-    MERIDIAN_RETURN_IF_ERROR(across.AllGatherBytes(send_.data(), gathered_.data(), bytes));
-    traffic->AllGather(across, (double)bytes);
-    std::fill(average_.begin(), average_.end(), 0.0f);
-    const float weight = 1.0f / across.size();
-    for (int r = 0; r < across.size(); ++r)
-      DecompressAdd(config_.compress, gathered_.data() + r * bytes, n, weight, average_.data());
+      for (size_t i = 0; i < m; ++i) error[i] *= config_.outer_momentum;
   }
-  {
-    // The data center's group carries buffers of the stage's memory.
-    MERIDIAN_ASSIGN_OR_RETURN(StageBuffer shared, memory->Allocate(n));
-    if (g.dp_intra_dc->rank() == 0) MERIDIAN_RETURN_IF_ERROR(memory->FromHost(shared.get(), average_.data(), n));
-    MERIDIAN_RETURN_IF_ERROR(g.dp_intra_dc->Broadcast(shared.get(), n, 0));
-    MERIDIAN_RETURN_IF_ERROR(memory->ToHost(average_.data(), shared.get(), n));
-  }
-  traffic->Broadcast(*g.dp_intra_dc, 4.0 * n, 0);
-  const float lr = config_.outer_lr, mu = config_.outer_momentum;
-  if (config_.compress == Compression::kSparse) {
-    for (size_t i = 0; i < n; ++i) params[i] = start_[i] - lr * average_[i];
+  const size_t bytes = CompressedBytes(config_.compress, m);
+  f.send.resize(bytes);
+  f.gathered.resize(bytes * across->size());
+  Compress(config_.compress, delta, m, error, f.send.data());
+  if (error) ScatterRanges(f.ranges, error, error_.data());
+  if (config_.overlap_steps > 0) {
+    MERIDIAN_ASSIGN_OR_RETURN(f.request, across->IAllGatherBytes(f.send.data(), f.gathered.data(), bytes));
   } else {
-    // Nesterov momentum on the averaged pseudo-gradient.
-    for (size_t i = 0; i < n; ++i) {
-      momentum_[i] = mu * momentum_[i] + average_[i];
-      params[i] = start_[i] - lr * (average_[i] + mu * momentum_[i]);
+    MERIDIAN_RETURN_IF_ERROR(across->AllGatherBytes(f.send.data(), f.gathered.data(), bytes));
+  }
+  traffic->AllGather(*across, (double)bytes);
+  return Status::OK();
+}
+
+Status DilocoOuterOptimizer::Receive(Fragment& f, const ProcessGroups& g) {
+  if (g.dp_intra_dc->rank() != 0 || f.received) return Status::OK();
+  if (f.request) {
+    MERIDIAN_RETURN_IF_ERROR(f.request->Wait());
+    f.request.reset();
+  }
+  const size_t m = f.count, bytes = f.send.size();
+  const int senders = (int)(f.gathered.size() / std::max<size_t>(bytes, 1));
+  scratch_.assign(m, 0.0f);
+  const float weight = 1.0f / senders;
+  for (int r = 0; r < senders; ++r)
+    DecompressAdd(config_.compress, f.gathered.data() + r * bytes, m, weight, scratch_.data());
+  if (!pending_.empty()) ScatterRanges(f.ranges, scratch_.data(), pending_.data());
+  f.received = true;
+  return Status::OK();
+}
+
+Status DilocoOuterOptimizer::Apply(Fragment& f, float* params, const ProcessGroups& g, TrafficCounter* traffic,
+                                   StageMemory* memory) {
+  const bool leader = g.dp_intra_dc->rank() == 0;
+  MERIDIAN_RETURN_IF_ERROR(Receive(f, g));
+  const size_t m = f.count;
+  // The leader's average (scratch_ after Receive, or pending_ where it was
+  // received earlier) reaches its data center through a buffer of the
+  // stage's memory (the group's own kind).
+  scratch_.resize(m);
+  if (leader && !pending_.empty()) GatherRanges(f.ranges, pending_.data(), scratch_.data());
+  {
+    MERIDIAN_ASSIGN_OR_RETURN(StageBuffer shared, memory->Allocate(m));
+    if (leader) MERIDIAN_RETURN_IF_ERROR(memory->FromHost(shared.get(), scratch_.data(), m));
+    MERIDIAN_RETURN_IF_ERROR(g.dp_intra_dc->Broadcast(shared.get(), m, 0));
+    MERIDIAN_RETURN_IF_ERROR(memory->ToHost(scratch_.data(), shared.get(), m));
+  }
+  traffic->Broadcast(*g.dp_intra_dc, 4.0 * m, 0);
+  const float lr = config_.outer_lr, mu = config_.outer_momentum;
+  // Overlapped: the weights trained on while the exchange crossed, and
+  // keep a share `mix` of that; otherwise the outer step's result.
+  const bool mixing = config_.overlap_steps > 0;
+  const float keep = config_.mix;
+  const bool sparse = config_.compress == Compression::kSparse;
+  size_t k = 0;
+  for (const BufferRange& r : f.ranges) {
+    for (size_t i = r.offset; i < r.offset + r.count; ++i, ++k) {
+      const float average = scratch_[k];
+      float outer;
+      if (sparse) {
+        outer = start_[i] - lr * average;
+      } else {
+        // Nesterov momentum on the averaged pseudo-gradient.
+        momentum_[i] = mu * momentum_[i] + average;
+        outer = start_[i] - lr * (average + mu * momentum_[i]);
+      }
+      start_[i] = outer;
+      params[i] = mixing ? keep * params[i] + (1.0f - keep) * outer : outer;
+      if (!pending_.empty()) pending_[i] = 0.0f;
     }
   }
-  std::copy(params, params + n, start_.begin());
-  MERIDIAN_RETURN_IF_ERROR(memory->FromHost(stage_params, params, n));
-  return memory->WeightsChanged(stage_params, n);
+  f.apply_step = -1;
+  f.received = false;
+  return Status::OK();
+}
+
+Status DilocoOuterOptimizer::Drain(const ProcessGroups& g, StageMemory* memory) {
+  // Every rank of a data center holds the same flags, so all of them agree
+  // on whether there is anything to share.
+  bool any = false;
+  for (Fragment& f : fragments_) {
+    if (f.apply_step < 0 || f.received) continue;
+    MERIDIAN_RETURN_IF_ERROR(Receive(f, g));
+    any = true;
+  }
+  if (!any) return Status::OK();
+  const size_t n = pending_.size();
+  MERIDIAN_ASSIGN_OR_RETURN(StageBuffer shared, memory->Allocate(n));
+  if (g.dp_intra_dc->rank() == 0) MERIDIAN_RETURN_IF_ERROR(memory->FromHost(shared.get(), pending_.data(), n));
+  MERIDIAN_RETURN_IF_ERROR(g.dp_intra_dc->Broadcast(shared.get(), n, 0));
+  MERIDIAN_RETURN_IF_ERROR(memory->ToHost(pending_.data(), shared.get(), n));
+  for (Fragment& f : fragments_)
+    if (f.apply_step >= 0) f.received = true;
+  return Status::OK();
 }
 
 Status HierarchicalFinish(float* data, size_t n, const ProcessGroups& g, int dp_size, TrafficCounter* traffic,

@@ -4,11 +4,22 @@
 // pseudo-gradients (start-of-round weights minus current weights) over the
 // WAN and apply an outer Nesterov-momentum step. Only one leader per data
 // center talks across the WAN; it shares the result inside its data center.
+//
+// Streaming DiLoCo (Douillard et al., 2025) splits the stage into fragments
+// of layers, each with its own round staggered across the H steps, and
+// lets a fragment's exchange run for `overlap_steps` (the paper's tau)
+// inner steps before its result is mixed into the weights that trained on
+// meanwhile. One fragment with overlap is the one-step-delay overlap of
+// DiLoCoX: the WAN never stops computation. One fragment without overlap
+// is plain DiLoCo, computed exactly as before.
 #pragma once
 
+#include <memory>
 #include <vector>
 
 #include "common/status.h"
+#include "runtime/comm/communicator.h"
+#include "runtime/model/parameter_layout.h"
 #include "runtime/parallel/compression.h"
 #include "runtime/parallel/process_groups.h"
 #include "runtime/parallel/stage_memory.h"
@@ -23,38 +34,75 @@ struct DilocoConfig {
   // feedback instead, which replaces the momentum (SparseLoCo).
   float outer_momentum = 0.9f;
   Compression compress = Compression::kNone;
+  int fragments = 1;           // streaming: fragments of the stage's layers
+  int overlap_steps = 0;       // tau: inner steps an exchange may take
+  float mix = 0.5f;            // alpha: share of the local weights kept at mixing (tau > 0)
+  bool streaming() const { return fragments > 1 || overlap_steps > 0; }
 };
+
+// Checks a configuration against the stage it would synchronise.
+Status ValidateDiloco(const DilocoConfig& config, const StageSpec& stage);
+
+// The stage buffer's ranges of each fragment: layer l of the stage goes to
+// fragment l % F (strided, as the paper found slightly better than blocks),
+// the embeddings to the first fragment and the final LayerNorm to the last.
+// Adjacent ranges are merged, so one fragment is the whole buffer.
+std::vector<std::vector<BufferRange>> DilocoFragments(const ParameterLayout& layout, int fragments);
 
 class DilocoOuterOptimizer {
  public:
-  // For a stage of n floats; StartRound before the first inner step.
-  DilocoOuterOptimizer(size_t n, const DilocoConfig& config);
-  // The round starts from `params` (the initial or restored weights).
-  void StartRound(const float* params) { start_.assign(params, params + start_.size()); }
+  // For a stage of n floats split into `fragments` (empty: one, the whole
+  // buffer); StartRound before the first inner step.
+  DilocoOuterOptimizer(size_t n, const DilocoConfig& config, std::vector<std::vector<BufferRange>> fragments = {});
+  ~DilocoOuterOptimizer();
 
-  // True after inner step `step` (1-based) when a round ends.
+  // Every round starts from `params` (the initial weights), unless a
+  // checkpoint restored the rounds' start (RestoredAt).
+  void StartRound(const float* params);
+  // After a checkpoint of step `step` filled round_start() and pending():
+  // the exchanges that were in flight there are due as they were.
+  void RestoredAt(long step);
+
+  // True after inner step `step` (1-based) where a round of the whole stage
+  // ends: plain DiLoCo's outer step; where checkpoints are taken.
   bool RoundEnds(long step) const { return step % config_.inner_steps == 0; }
 
-  // Averages pseudo-gradients across data centers (collective over the DP
-  // group's intra- and inter-DC groups), applies the outer step to params
-  // (a stage buffer in `memory`) and starts the next round. The outer
-  // state stays in host memory: params come to the host and go back once
-  // per round, and the averaged pseudo-gradient crosses the data center
-  // through a buffer of `memory` (the groups' own kind).
-  Status OuterStep(float* params, const ProcessGroups& groups, TrafficCounter* traffic,
-                   StageMemory* memory = HostMemory());
+  // After inner step `step`: drives the exchanges in flight, mixes in those
+  // due and starts those whose fragment's round ends. Collective over the
+  // DP group's intra- and inter-DC groups; `background` (the leaders' own
+  // communicator, used when exchanges overlap) carries the exchanges so
+  // they never interleave with the training's collectives. The outer state
+  // stays in host memory: params (a stage buffer in `memory`) come to the
+  // host and go back on steps that touch a fragment.
+  Status AfterStep(long step, float* params, const ProcessGroups& groups, Communicator* background,
+                   TrafficCounter* traffic, StageMemory* memory = HostMemory());
 
-  // State for checkpoints: round start, momentum, error feedback.
+  // Completes the exchanges in flight without mixing them in, and shares
+  // their averages inside the data center, so pending() is a checkpoint's.
+  Status Drain(const ProcessGroups& groups, StageMemory* memory = HostMemory());
+
+  // State for checkpoints: rounds' start (the data centers' shared
+  // weights), momentum, error feedback, averages not yet mixed in.
   std::vector<float>& round_start() { return start_; }
   std::vector<float>& momentum() { return momentum_; }
   std::vector<float>& error_feedback() { return error_; }
   const std::vector<float>& error_feedback() const { return error_; }
+  std::vector<float>& pending() { return pending_; }
+  const DilocoConfig& config() const { return config_; }
 
  private:
+  struct Fragment;
+  bool SendsAfter(const Fragment& f, long step) const;
+  Status Send(Fragment& f, const float* params, const ProcessGroups& g, Communicator* across, TrafficCounter* traffic);
+  Status Receive(Fragment& f, const ProcessGroups& g);
+  Status Apply(Fragment& f, float* params, const ProcessGroups& g, TrafficCounter* traffic, StageMemory* memory);
+
   DilocoConfig config_;
-  std::vector<float> start_, momentum_, error_, delta_, average_;
+  std::vector<Fragment> fragments_;
+  std::vector<float> start_, momentum_, error_, pending_;
   std::vector<float> host_params_;  // the stage's weights during an outer step
-  std::vector<uint8_t> send_, gathered_;
+  std::vector<float> scratch_;      // one fragment's values, contiguous
+  bool start_restored_ = false;
 };
 
 // Hierarchical all-reduce (average over the whole DP group): average inside

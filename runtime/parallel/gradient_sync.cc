@@ -54,20 +54,25 @@ class BucketedSync : public GradientSync {
 class DilocoSync : public BucketedSync {
  public:
   DilocoSync(const GradientSyncOptions& o, const ProcessGroups* groups, StageMemory* memory,
-             const ParameterLayout& layout, int dp_size, TrafficCounter* traffic, BufferRange tied)
-      : BucketedSync(o, groups, memory, layout, dp_size, traffic, tied), outer_(layout.total(), o.diloco) {}
+             const ParameterLayout& layout, int dp_size, TrafficCounter* traffic, BufferRange tied,
+             std::unique_ptr<Communicator> background)
+      : BucketedSync(o, groups, memory, layout, dp_size, traffic, tied),
+        outer_(layout.total(), o.diloco, DilocoFragments(layout, o.diloco.fragments)),
+        background_(std::move(background)) {}
 
   Status AfterStep(long step, float* params) override {
-    if (!outer_.RoundEnds(step)) return Status::OK();
-    SetCommContext("DiLoCo outer step after step " + std::to_string(step));
-    return outer_.OuterStep(params, *groups_, traffic_, memory_);
+    SetCommContext("DiLoCo outer exchanges after step " + std::to_string(step));
+    return outer_.AfterStep(step, params, *groups_, background_.get(), traffic_, memory_);
   }
-  // Data centers agree on the weights only where a round ends.
-  bool WeightsAgreeAfter(long step) const override { return outer_.RoundEnds(step); }
+  bool CheckpointableAfter(long step) const override { return outer_.RoundEnds(step); }
+  Status PrepareCheckpoint() override { return outer_.Drain(*groups_, memory_); }
   DilocoOuterOptimizer* diloco() override { return &outer_; }
 
  private:
   DilocoOuterOptimizer outer_;
+  // The leaders' exchanges that overlap inner steps run on a communicator
+  // of their own, so they never interleave with the training's collectives.
+  std::unique_ptr<Communicator> background_;
 };
 
 // ZeRO-1: near-equal contiguous shards of the stage buffer, one per replica.
@@ -129,8 +134,16 @@ Result<std::unique_ptr<GradientSync>> GradientSync::Create(const GradientSyncOpt
       return Status::InvalidArgument(std::string("zero = 1 works with dp-sync sync only, not ") + DpSyncName(o.mode));
     return std::unique_ptr<GradientSync>(new Zero1Sync(groups, memory, layout.total(), traffic, tied));
   }
-  if (o.mode == DpSync::kDiloco)
-    return std::unique_ptr<GradientSync>(new DilocoSync(o, groups, memory, layout, dp_size, traffic, tied));
+  if (o.mode == DpSync::kDiloco) {
+    MERIDIAN_RETURN_IF_ERROR(ValidateDiloco(o.diloco, layout.stage()));
+    std::unique_ptr<Communicator> background;
+    if (o.diloco.overlap_steps > 0) {
+      MERIDIAN_ASSIGN_OR_RETURN(background, groups->dp_inter_dc->Split(0, groups->dp_inter_dc->rank(),
+                                                                       groups->dp_inter_dc->name() + "/overlap"));
+    }
+    return std::unique_ptr<GradientSync>(
+        new DilocoSync(o, groups, memory, layout, dp_size, traffic, tied, std::move(background)));
+  }
   return std::unique_ptr<GradientSync>(new BucketedSync(o, groups, memory, layout, dp_size, traffic, tied));
 }
 

@@ -11,7 +11,8 @@
 //                  AdamW state is that shard's), then all-gathers them
 //   diloco         buckets inside each data center only; every H steps an
 //                  outer step averages the data centers' progress over the
-//                  WAN (DilocoOuterOptimizer)
+//                  WAN (DilocoOuterOptimizer); streaming: per fragment
+//                  of layers, staggered, overlapping the inner steps
 //
 // Every strategy also sums the tied token embedding's gradient between a
 // replica's first and last stage. The trainer calls the same methods in
@@ -79,12 +80,14 @@ class GradientSync {
     (void)step, (void)params;
     return Status::OK();
   }
-  // Whether every replica holds the same weights after `step` (where
-  // checkpoints may be taken).
-  virtual bool WeightsAgreeAfter(long step) const {
+  // Whether a checkpoint may be taken after `step`: where DiLoCo's rounds
+  // end (streaming: where the whole stage's would).
+  virtual bool CheckpointableAfter(long step) const {
     (void)step;
     return true;
   }
+  // Brings state a checkpoint saves to rest (DiLoCo's exchanges in flight).
+  virtual Status PrepareCheckpoint() { return Status::OK(); }
   // The whole stage's values of a host array each rank holds its shard of
   // (the AdamW moments' host copy): `held` itself where the shard is the
   // whole stage, else every rank's shard all-gathered into *scratch

@@ -35,10 +35,13 @@ std::vector<std::string> DistributedState::ArrayNames() const {
   std::vector<std::string> arrays = {"model", "adam_m", "adam_v"};
   if (const DilocoOuterOptimizer* diloco = sync_->diloco()) {
     arrays.push_back("outer_momentum");
+    const bool streaming = diloco->config().streaming();
+    if (streaming) arrays.insert(arrays.end(), {"outer_start", "outer_pending"});
     for (size_t d = 0; d < dc_replicas_.size(); ++d) {
       if (dc_replicas_[d].empty()) continue;
       const std::string prefix = "dc" + std::to_string(d) + ".";
       if (d > 0) arrays.insert(arrays.end(), {prefix + "adam_m", prefix + "adam_v"});
+      if (d > 0 && streaming) arrays.push_back(prefix + "model");
       if (!diloco->error_feedback().empty()) arrays.push_back(prefix + "outer_error");
     }
   }
@@ -62,6 +65,10 @@ Status DistributedState::GatherWhole(bool with_optimizer, TrainingCheckpoint* ou
       stage.push_back(diloco->momentum().data());
       whole.push_back(&out->extra_arrays["outer_momentum"]);
     }
+    if (diloco && diloco->config().streaming()) {
+      stage.insert(stage.end(), {diloco->round_start().data(), diloco->pending().data()});
+      whole.insert(whole.end(), {&out->extra_arrays["outer_start"], &out->extra_arrays["outer_pending"]});
+    }
   }
   MERIDIAN_RETURN_IF_ERROR(GatherToRoot(0, stage, whole));
   if (!with_optimizer || !diloco) return Status::OK();
@@ -75,6 +82,10 @@ Status DistributedState::GatherWhole(bool with_optimizer, TrainingCheckpoint* ou
     if (d > 0) {
       arrays = {optimizer_->m().data(), optimizer_->v().data()};
       outs = {&out->extra_arrays[prefix + "adam_m"], &out->extra_arrays[prefix + "adam_v"]};
+      if (diloco->config().streaming()) {
+        arrays.push_back(model_->params());
+        outs.push_back(&out->extra_arrays[prefix + "model"]);
+      }
     }
     if (!diloco->error_feedback().empty()) {
       arrays.push_back(diloco->error_feedback().data());
@@ -101,15 +112,26 @@ std::vector<HeldArray> DistributedState::HeldArrays() const {
   // DiLoCo: the weights and outer momentum agree everywhere at a round's
   // end; the inner AdamW state (and the error feedback) is per data
   // center, written by that data center's replicas ("adam_m" is data center
-  // 0's, "dc<D>.adam_m" the others', as in the whole format).
+  // 0's, "dc<D>.adam_m" the others', as in the whole format). Streaming
+  // never has a moment where the weights agree: they are per data center
+  // too, and the rounds' start and the averages in flight (which agree)
+  // are saved beside them.
   const auto [b, e] = Part(n, groups_.dp_index, layout_.dp);
-  out.push_back({"model", model_->params(), 0, n, b, e});
+  const bool streaming = diloco->config().streaming();
   out.push_back({"outer_momentum", diloco->momentum().data(), 0, n, b, e});
+  if (streaming) {
+    out.push_back({"outer_start", diloco->round_start().data(), 0, n, b, e});
+    out.push_back({"outer_pending", diloco->pending().data(), 0, n, b, e});
+  }
   const int d = groups_.data_center;
   const std::vector<int>& mates = dc_replicas_[d];
   const int k = (int)(std::find(mates.begin(), mates.end(), groups_.dp_index) - mates.begin());
   const auto [db, de] = Part(n, k, (int)mates.size());
   const std::string prefix = d == 0 ? "" : "dc" + std::to_string(d) + ".";
+  if (streaming)
+    out.push_back({prefix + "model", model_->params(), 0, n, db, de});
+  else
+    out.push_back({"model", model_->params(), 0, n, b, e});
   out.push_back({prefix + "adam_m", optimizer_->m().data(), 0, n, db, de});
   out.push_back({prefix + "adam_v", optimizer_->v().data(), 0, n, db, de});
   // The error feedback is the data center's leader's alone (it compresses
@@ -156,6 +178,12 @@ Status DistributedState::Restore(CheckpointReader& reader, const Checkpointer& c
     }
     if (!diloco->error_feedback().empty())
       MERIDIAN_RETURN_IF_ERROR(restore(prefix + "outer_error", diloco->error_feedback().data()));
+    if (diloco->config().streaming() && reader.has_array("outer_start")) {
+      if (groups_.data_center > 0) MERIDIAN_RETURN_IF_ERROR(restore(prefix + "model", model_->params()));
+      MERIDIAN_RETURN_IF_ERROR(restore("outer_start", diloco->round_start().data()));
+      MERIDIAN_RETURN_IF_ERROR(restore("outer_pending", diloco->pending().data()));
+      diloco->RestoredAt(h.step);
+    }
   }
   return Status::OK();
 }

@@ -165,6 +165,16 @@ Result<TrainOptions> ParseTrainOptions(int argc, char** argv, int* exit_code) {
   app.add_option("--dp-sync", dp_sync, kDpSyncModes.Choices() + " (data-parallel sync across data centers)")
       ->group("Cross data center");
   app.add_option("--diloco-h", o.diloco_h, "DiLoCo inner steps per outer step")->group("Cross data center");
+  app.add_option("--diloco-fragments", o.diloco_fragments,
+                 "Streaming DiLoCo: fragments of the stage's layers (layer l in fragment l mod F), each on its own "
+                 "round, staggered over the H steps")
+      ->group("Cross data center");
+  app.add_option("--diloco-overlap", o.diloco_overlap,
+                 "Inner steps an outer exchange overlaps before it is mixed in (0: the WAN stops training)")
+      ->group("Cross data center");
+  app.add_option("--diloco-mix", o.diloco_mix,
+                 "With --diloco-overlap: share of the weights trained meanwhile kept when the outer result arrives")
+      ->group("Cross data center");
   app.add_option("--outer-lr", o.outer_lr, "DiLoCo outer learning rate")->group("Cross data center");
   app.add_option("--outer-momentum", o.outer_momentum, "DiLoCo outer Nesterov momentum")->group("Cross data center");
   app.add_option("--outer-compress", outer_compress,
@@ -285,6 +295,12 @@ Status ValidateTrainOptions(const TrainOptions& o) {
   if (!(o.comm_timeout >= 0)) return bad("comm-timeout", std::to_string(o.comm_timeout), "must be >= 0");
   if (o.dp_sync != DpSync::kSync && o.zero != 0) return bad("zero", "1", "works with --dp-sync sync only");
   if (o.diloco_h < 1) return bad("diloco-h", std::to_string(o.diloco_h), "must be >= 1");
+  if (o.diloco_fragments < 1 || o.diloco_fragments > o.diloco_h)
+    return bad("diloco-fragments", std::to_string(o.diloco_fragments), "must be between 1 and --diloco-h");
+  if (o.diloco_overlap < 0 || o.diloco_overlap >= o.diloco_h)
+    return bad("diloco-overlap", std::to_string(o.diloco_overlap), "must be >= 0 and below --diloco-h");
+  if (!(o.diloco_mix >= 0 && o.diloco_mix <= 1))
+    return bad("diloco-mix", std::to_string(o.diloco_mix), "must be in [0, 1]");
   if (!(o.outer_lr > 0)) return bad("outer-lr", std::to_string(o.outer_lr), "must be > 0");
   if (!(o.outer_momentum >= 0 && o.outer_momentum < 1))
     return bad("outer-momentum", std::to_string(o.outer_momentum), "must be in [0, 1)");

@@ -71,6 +71,11 @@ struct TrainOptions {
   float outer_lr = 0.7f;
   float outer_momentum = 0.9f;
   Compression outer_compress = Compression::kNone;
+  // Streaming DiLoCo: fragments of layers on staggered rounds, each
+  // exchange overlapping `diloco_overlap` inner steps, then mixed in.
+  int diloco_fragments = 1;
+  int diloco_overlap = 0;
+  float diloco_mix = 0.5f;
 
   // Scheduled runs: where the daemon is and which job this is.
   std::string scheduler;

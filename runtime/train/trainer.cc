@@ -169,7 +169,8 @@ Status Trainer::InitializeParallelism() {
   sync.zero1 = o.zero == 1;
   sync.bucket_bytes = (size_t)(o.bucket_mb * 1024 * 1024);
   sync.overlap = !o.no_overlap;
-  sync.diloco = DilocoConfig{o.diloco_h, o.outer_lr, o.outer_momentum, o.outer_compress};
+  sync.diloco = DilocoConfig{o.diloco_h,         o.outer_lr,       o.outer_momentum, o.outer_compress,
+                             o.diloco_fragments, o.diloco_overlap, o.diloco_mix};
   MERIDIAN_ASSIGN_OR_RETURN(sync_, GradientSync::Create(sync, &groups_, model_->layout(), layout_.dp, &traffic_,
                                                         backend_->memory()));
   backend_->set_backward_hook([this](int layer) {
@@ -277,6 +278,7 @@ CheckpointHeader Trainer::Header() const {
 
 Status Trainer::SaveCheckpoint() {
   SetCommContext("checkpoint at step " + std::to_string(step_));
+  MERIDIAN_RETURN_IF_ERROR(sync_->PrepareCheckpoint());
   MERIDIAN_RETURN_IF_ERROR(SyncHostCopy(true));
   return checkpointer_->Save(Header(), state_->HeldArrays(),
                              [this](TrainingCheckpoint* whole) { return state_->GatherWhole(true, whole); });
@@ -360,9 +362,8 @@ Status Trainer::Run() {
       progress.Break();
       MERIDIAN_RETURN_IF_ERROR(evaluate());
     }
-    // Under diloco the data centers agree on the weights only at the end of
-    // a round, so checkpoints are taken there.
-    const bool consistent = sync_->WeightsAgreeAfter(step_);
+    // Under diloco checkpoints are taken where a round ends.
+    const bool consistent = sync_->CheckpointableAfter(step_);
     if (!o.checkpoint_dir.empty() && consistent &&
         ((o.checkpoint_every > 0 && step_ % o.checkpoint_every == 0) || last)) {
       progress.Break();
@@ -370,6 +371,8 @@ Status Trainer::Run() {
     }
   }
   progress.Break();
+  // No exchange may still be in flight when the communicators close.
+  MERIDIAN_RETURN_IF_ERROR(sync_->PrepareCheckpoint());
   // The last checkpoint is published before the run counts as done.
   if (checkpointer_) MERIDIAN_RETURN_IF_ERROR(checkpointer_->Wait());
   if (!o.export_llmc.empty() || !o.export_hf.empty()) {

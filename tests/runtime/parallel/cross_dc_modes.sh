@@ -6,8 +6,12 @@
 #    share a data center;
 #  - diloco with H>1 trains and cuts WAN bytes per step by about H, int8 by
 #    ~4x more, int4 by ~7x, sparse (top-k, 2-bit) by ~100x;
+#  - streaming diloco (fragments on staggered rounds, exchanges overlapping
+#    inner steps) trains, sends int4 DiLoCo's bytes spread over more steps,
+#    and with one fragment and no overlap is plain diloco bit for bit;
 #  - a diloco run resumed from a checkpoint continues the same losses, with
-#    sparse compression too (its error feedback is in the checkpoint).
+#    sparse compression too (its error feedback is in the checkpoint) and
+#    streaming with an exchange in flight at the checkpoint.
 set -euo pipefail
 mpirun_line=$1; bin=$2; work=$3
 rm -rf "$work" && mkdir -p "$work"
@@ -33,6 +37,18 @@ sparse=(--dp-sync diloco --diloco-h 4 --outer-compress sparse)
 run sparse_resume_a 4 "${two_dcs[@]}" --steps 16 "${sparse[@]}" --checkpoint-dir "$work/ckpt_sparse" --checkpoint-every 4
 rm -rf "$work"/ckpt_sparse/step_000000{08,12,16} "$work/ckpt_sparse/latest"
 run sparse_resume_b 4 "${two_dcs[@]}" --steps 16 "${sparse[@]}" --checkpoint-dir "$work/ckpt_sparse" --resume
+# Streaming: 2 fragments of layers on staggered rounds, each exchange
+# overlapping 2 inner steps; and one fragment overlapping 1 (one-step delay).
+streaming=(--dp-sync diloco --diloco-h 4 --diloco-fragments 2 --diloco-overlap 2 --outer-compress int4)
+run streaming_f2_o2_int4 4 "${two_dcs[@]}" --steps 16 "${streaming[@]}"
+run overlap1 4 "${two_dcs[@]}" --steps 16 --dp-sync diloco --diloco-h 4 --diloco-overlap 1
+run streaming_f1_o0 4 "${two_dcs[@]}" --steps 16 --dp-sync diloco --diloco-h 4 --diloco-fragments 1 --diloco-overlap 0
+# A checkpoint taken while an exchange is in flight (fragment 1's, sent
+# after step 4) resumes with it, sparse error feedback and all.
+streaming_sparse=(--dp-sync diloco --diloco-h 4 --diloco-fragments 2 --diloco-overlap 2 --outer-compress sparse)
+run streaming_resume_a 4 "${two_dcs[@]}" --steps 16 "${streaming_sparse[@]}" --checkpoint-dir "$work/ckpt_stream" --checkpoint-every 4
+rm -rf "$work"/ckpt_stream/step_000000{08,12,16} "$work/ckpt_stream/latest"
+run streaming_resume_b 4 "${two_dcs[@]}" --steps 16 "${streaming_sparse[@]}" --checkpoint-dir "$work/ckpt_stream" --resume
 python3 - "$work" <<'PY'
 import json, sys
 w = sys.argv[1]
@@ -73,7 +89,16 @@ for name, least in (("int4", 6.5), ("sparse", 80)):
     r = rows(f"diloco_h4_{name}")
     check(wan(d4) / wan(r) >= least,
           f"{name} sends {wan(d4) / wan(r):.1f}x fewer WAN bytes than uncompressed diloco (>= {least})")
-for kind in ("diloco", "sparse"):
+st, o1 = rows("streaming_f2_o2_int4"), rows("overlap1")
+check(st[16]["loss"] < 0.8 * st[1]["loss"], f"streaming F=2 overlap 2 int4 trains: {st[1]['loss']:.3f} -> {st[16]['loss']:.3f}")
+check(o1[16]["loss"] < 0.8 * o1[1]["loss"], f"diloco overlap 1 trains: {o1[1]['loss']:.3f} -> {o1[16]['loss']:.3f}")
+# Each fragment crosses once a round: the bytes of int4 DiLoCo, spread out.
+check(abs(wan(st) / wan(i4) - 1) < 0.05, f"streaming sends int4 DiLoCo's WAN bytes per step ({wan(st):.0f} vs {wan(i4):.0f})")
+per_step = [st[s]["bytes_inter_dc"] for s in range(1, 17)]
+check(sum(1 for b in per_step if b > 0) == 8, f"streaming crosses the WAN after 8 of 16 steps, not 4: {per_step}")
+f1 = rows("streaming_f1_o0")
+check(all(f1[s]["loss"] == d4[s]["loss"] for s in d4), "one fragment without overlap is plain diloco, bit for bit")
+for kind in ("diloco", "sparse", "streaming"):
     a, b = rows(f"{kind}_resume_a"), rows(f"{kind}_resume_b")
     check(sorted(b) == list(range(5, 17)), f"{kind} resume continued from step 5 (steps {min(b)}-{max(b)})")
     check(all(b[s]["loss"] == a[s]["loss"] for s in range(5, 17)), f"{kind} resume is bit-exact")

@@ -10,6 +10,7 @@
 #include <memory>
 #include <vector>
 
+#include "runtime/parallel/diloco.h"
 #include "runtime/parallel/parallel_layout.h"
 #include "runtime/parallel/process_groups.h"
 #include "tests/runtime/comm/in_process_communicator.h"
@@ -136,7 +137,7 @@ TEST(GradientSync, WithoutZeroEveryRankOwnsItsWholeStageAndNormsSumOverStages) {
     MERIDIAN_ASSIGN_OR_RETURN(auto sync, GradientSync::Create(GradientSyncOptions(), &groups, layout, 2, &traffic));
     if (sync->shard_begin() != 0 || sync->shard_end() != layout.total()) return Status::Internal("not the whole stage");
     if (sync->norm_group() != groups.pp.get()) return Status::Internal("norm group is not the pipeline group");
-    return sync->WeightsAgreeAfter(1) ? Status::OK() : Status::Internal("sync replicas always agree");
+    return sync->CheckpointableAfter(1) ? Status::OK() : Status::Internal("sync replicas always agree");
   });
   EXPECT_TRUE(s.ok()) << s.ToString();
 }
@@ -178,32 +179,113 @@ TEST(GradientSync, TheTiedEmbeddingIsSummedBetweenFirstAndLastStage) {
   }
 }
 
-TEST(GradientSync, DilocoStepsOutwardOnlyWhereARoundEnds) {
+// DiLoCo with rounds of 2 steps, outer lr and momentum 0.5; `fn` runs on
+// 4 replicas (east: ranks 0, 1; west: 2, 3) with weights that started a
+// round at 10 and moved east by 1 and west by 3 (equal inside each).
+Status OnDilocoRanks(const DilocoConfig& config,
+                     const std::function<Status(int, GradientSync&, std::vector<float>&)>& fn) {
   GradientSyncOptions o;
   o.mode = DpSync::kDiloco;
+  o.diloco = config;
   o.diloco.inner_steps = 2;
   o.diloco.outer_lr = 0.5f;
   o.diloco.outer_momentum = 0.5f;
   const World w = DataParallel(4, "east:2,west:2");
-  Status s = OnEveryRank(w, [&](int rank, ProcessGroups& groups, const ParameterLayout& layout) -> Status {
+  return OnEveryRank(w, [&](int rank, ProcessGroups& groups, const ParameterLayout& layout) -> Status {
     TrafficCounter traffic(w.data_centers.rank_to_dc);
     MERIDIAN_ASSIGN_OR_RETURN(auto sync, GradientSync::Create(o, &groups, layout, 4, &traffic));
-    const size_t n = layout.total();
-    std::vector<float> params(n, 10.0f);
+    std::vector<float> params(layout.total(), 10.0f);
     sync->diloco()->StartRound(params.data());
-    // Inner steps moved east by 1 and west by 3 (equal inside each).
     for (float& p : params) p -= rank < 2 ? 1.0f : 3.0f;
+    return fn(rank, *sync, params);
+  });
+}
+
+TEST(GradientSync, DilocoStepsOutwardOnlyWhereARoundEnds) {
+  Status s = OnDilocoRanks({}, [&](int, GradientSync& sync, std::vector<float>& params) -> Status {
+    const size_t n = params.size();
     const std::vector<float> before = params;
-    MERIDIAN_RETURN_IF_ERROR(sync->AfterStep(1, params.data()));
-    if (sync->WeightsAgreeAfter(1) || params != before) return Status::Internal("an outer step after step 1");
-    MERIDIAN_RETURN_IF_ERROR(sync->AfterStep(2, params.data()));
-    if (!sync->WeightsAgreeAfter(2)) return Status::Internal("round 1 ends after step 2");
+    MERIDIAN_RETURN_IF_ERROR(sync.AfterStep(1, params.data()));
+    if (sync.CheckpointableAfter(1) || params != before) return Status::Internal("an outer step after step 1");
+    MERIDIAN_RETURN_IF_ERROR(sync.AfterStep(2, params.data()));
+    if (!sync.CheckpointableAfter(2)) return Status::Internal("round 1 ends after step 2");
     // Mean pseudo-gradient 2; momentum 2; Nesterov: 10 - 0.5 * (2 + 0.5 * 2).
     for (size_t i = 0; i < n; ++i)
       if (std::abs(params[i] - 8.5f) > 1e-6f) return Status::Internal("param " + std::to_string(params[i]));
     return Status::OK();
   });
   EXPECT_TRUE(s.ok()) << s.ToString();
+}
+
+TEST(GradientSync, OverlappedDilocoMixesTheOuterResultInOneStepLater) {
+  DilocoConfig overlapped;
+  overlapped.overlap_steps = 1;
+  overlapped.mix = 0.25f;
+  Status s = OnDilocoRanks(overlapped, [&](int rank, GradientSync& sync, std::vector<float>& params) -> Status {
+    MERIDIAN_RETURN_IF_ERROR(sync.AfterStep(1, params.data()));
+    const std::vector<float> sent = params;
+    // The round ends after step 2: the exchange leaves, the weights stay.
+    MERIDIAN_RETURN_IF_ERROR(sync.AfterStep(2, params.data()));
+    if (params != sent) return Status::Internal("the weights changed while the exchange was in flight");
+    for (float& p : params) p -= 1.0f;  // step 3 trains on meanwhile
+    MERIDIAN_RETURN_IF_ERROR(sync.AfterStep(3, params.data()));
+    // The outer step of plain DiLoCo (8.5), mixed with a quarter of the
+    // weights step 3 left (east 8, west 6).
+    const float expected = 0.25f * (rank < 2 ? 8.0f : 6.0f) + 0.75f * 8.5f;
+    for (float p : params)
+      if (std::abs(p - expected) > 1e-6f) return Status::Internal("param " + std::to_string(p));
+    for (float start : sync.diloco()->round_start())
+      if (std::abs(start - 8.5f) > 1e-6f) return Status::Internal("round start " + std::to_string(start));
+    return Status::OK();
+  });
+  EXPECT_TRUE(s.ok()) << s.ToString();
+}
+
+TEST(DilocoFragments, OneFragmentIsTheWholeStageAndFragmentsTileIt) {
+  GPTConfig c = Tiny();
+  c.n_layer = 4;
+  const ParameterLayout layout(c, WholeModel(c));
+  const auto one = DilocoFragments(layout, 1);
+  ASSERT_EQ(one.size(), 1u);
+  ASSERT_EQ(one[0].size(), 1u);
+  EXPECT_EQ(one[0][0].offset, 0u);
+  EXPECT_EQ(one[0][0].count, layout.total());
+  for (int f : {2, 3, 4}) {
+    const auto fragments = DilocoFragments(layout, f);
+    ASSERT_EQ((int)fragments.size(), f);
+    std::vector<int> owner(layout.total(), -1);
+    for (int i = 0; i < f; ++i)
+      for (const BufferRange& r : fragments[i])
+        for (size_t k = r.offset; k < r.offset + r.count; ++k) {
+          ASSERT_EQ(owner[k], -1) << "float " << k << " in two fragments";
+          owner[k] = i;
+        }
+    for (size_t k = 0; k < owner.size(); ++k) ASSERT_NE(owner[k], -1) << "float " << k << " in no fragment";
+    EXPECT_EQ(owner[layout.tensor(kWte).offset], 0);
+    EXPECT_EQ(owner[layout.tensor(kLnfw).offset], f - 1);
+    // Layer l of a per-layer tensor is in fragment l mod F.
+    for (int l = 0; l < c.n_layer; ++l) EXPECT_EQ(owner[layout.LayerOffset(kQkvw, l)], l % f) << "layer " << l;
+  }
+}
+
+TEST(DilocoFragments, ConfigurationsThatCannotRunAreRefusedNamingTheOption) {
+  const StageSpec two_layers{0, 2, true, true};
+  auto message = [&](DilocoConfig c) { return ValidateDiloco(c, two_layers).message(); };
+  DilocoConfig c;
+  c.inner_steps = 4;
+  EXPECT_TRUE(ValidateDiloco(c, two_layers).ok());
+  c.fragments = 5;
+  EXPECT_NE(message(c).find("diloco-fragments = 5"), std::string::npos) << message(c);
+  c.fragments = 3;
+  EXPECT_NE(message(c).find("2 layers"), std::string::npos) << message(c);
+  c.fragments = 2;
+  c.overlap_steps = 4;
+  EXPECT_NE(message(c).find("diloco-overlap = 4"), std::string::npos) << message(c);
+  c.overlap_steps = 3;
+  c.mix = 1.5f;
+  EXPECT_NE(message(c).find("diloco-mix"), std::string::npos) << message(c);
+  c.mix = 0.5f;
+  EXPECT_TRUE(ValidateDiloco(c, two_layers).ok());
 }
 
 TEST(DpSyncNames, ParseAndNameRoundTripAndUnknownIsNamed) {
