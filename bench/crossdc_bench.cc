@@ -125,7 +125,22 @@ int RunCrossDc(const CrossDcOptions& o) {
       {"diloco-h50-int8", "--dp-sync diloco --diloco-h 50 --outer-compress int8", 2},
       {"diloco-h50-int4", "--dp-sync diloco --diloco-h 50 --outer-compress int4", 2},
       {"diloco-h50-sparse", "--dp-sync diloco --diloco-h 50 --outer-compress sparse", 2},
+      // The exchange overlaps 5 inner steps: the WAN's delay off the
+      // critical path (one fragment: DiLoCoX's delayed outer step).
+      {"diloco-h50-overlap5-int4", "--dp-sync diloco --diloco-h 50 --diloco-overlap 5 --outer-compress int4", 2},
+      // Streaming DiLoCo: 4 fragments on staggered rounds, each overlapped.
+      {"streaming-h50-f4-overlap5-int4",
+       "--dp-sync diloco --diloco-h 50 --diloco-fragments 4 --diloco-overlap 5 --outer-compress int4", 2},
+      {"streaming-h50-f4-overlap5-sparse",
+       "--dp-sync diloco --diloco-h 50 --diloco-fragments 4 --diloco-overlap 5 --outer-compress sparse", 2},
   };
+  for (const std::string& name : o.modes)
+    if (std::none_of(all_rows.begin(), all_rows.end(), [&](const Row& r) { return r.name == name; })) {
+      std::string names;
+      for (const Row& r : all_rows) names += " " + r.name;
+      std::fprintf(stderr, "error: --modes %s: no such row (rows:%s)\n", name.c_str(), names.c_str());
+      return 1;
+    }
   std::vector<Row> rows;
   for (const Row& r : all_rows)
     if (o.modes.empty() || r.name == "no-wan-sync" || r.name == "sync" ||
