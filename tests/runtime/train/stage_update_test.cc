@@ -6,7 +6,7 @@
 // StageUpdate::OnDevice, the strategies working through its StageMemory).
 // For ZeRO-1 (AdamW on the shard, all-gather of the weights, the compute
 // copy refreshed), hierarchical sync and DiLoCo (outer steps through host
-// copies, with and without compression) both runs must end with the same
+// copies, with and without compression, streaming too) both runs must end with the same
 // weights, moments and losses, bit for bit: the same float operations in
 // the same order.
 #include "runtime/train/stage_update.h"
@@ -178,6 +178,14 @@ GradientSyncOptions Options(DpSync mode, bool zero1, Compression compress = Comp
   return o;
 }
 
+// Streaming DiLoCo: 2 fragments, each exchange mixed in one step later.
+GradientSyncOptions Streaming(Compression compress) {
+  GradientSyncOptions o = Options(DpSync::kDiloco, false, compress);
+  o.diloco.fragments = 2;
+  o.diloco.overlap_steps = 1;
+  return o;
+}
+
 // Names the case in test listings.
 void PrintTo(const SyncCase& c, std::ostream* os) { *os << c.name; }
 
@@ -198,8 +206,11 @@ TEST_P(StageUpdatePaths, TheDevicePathEndsWithTheCpuPathsWeightsAndMoments) {
     EXPECT_TRUE(gpu[rank].whole_m == cpu[rank].whole_m) << "gathered first moments differ";
     // Where a strategy rewrites the weights (ZeRO-1's all-gather every
     // step, DiLoCo's outer step every round), the compute copy follows.
-    const int expected_refreshes =
-        c.sync.zero1 ? kSteps : (c.sync.mode == DpSync::kDiloco ? kSteps / c.sync.diloco.inner_steps : 0);
+    // Streaming with 2 fragments over rounds of 2 steps touches a fragment
+    // after every step (one sends, the other's result is mixed in).
+    const DilocoConfig& d = c.sync.diloco;
+    const int diloco_refreshes = d.streaming() ? kSteps : kSteps / d.inner_steps;
+    const int expected_refreshes = c.sync.zero1 ? kSteps : (c.sync.mode == DpSync::kDiloco ? diloco_refreshes : 0);
     EXPECT_EQ(gpu[rank].weights_changed, expected_refreshes);
     if (!c.sync.zero1) continue;
     // ZeRO-1: the shard's moments only, and every replica's weights whole.
@@ -227,7 +238,9 @@ INSTANTIATE_TEST_SUITE_P(
                       SyncCase{"diloco_int4_dp4", 4, 1, "east:2,west:2",
                                Options(DpSync::kDiloco, false, Compression::kInt4)},
                       SyncCase{"diloco_sparse_dp4", 4, 1, "east:2,west:2",
-                               Options(DpSync::kDiloco, false, Compression::kSparse)}),
+                               Options(DpSync::kDiloco, false, Compression::kSparse)},
+                      SyncCase{"streaming_int4_dp4", 4, 1, "east:2,west:2", Streaming(Compression::kInt4)},
+                      SyncCase{"streaming_dp2_pp2", 2, 2, "east:2,west:2", Streaming(Compression::kNone)}),
     [](const ::testing::TestParamInfo<SyncCase>& info) { return info.param.name; });
 
 // ZeRO-1 through the device path agrees with plain sync on the CPU path
