@@ -27,6 +27,10 @@ struct CrossDcOptions {
   std::vector<std::string> modes;  // rows to run (names); empty: all
   std::string json;                // one JSON line per row here
   int steps = 100;
+  // Sync's steps, where they are fewer: over the WAN it computes exactly
+  // what no-wan-sync does (tested), so its eval loss is no-wan-sync's and
+  // a short run gives its tokens/s. 0: --steps.
+  int sync_steps = 0;
   int n_layer = 4, n_embd = 128, n_head = 4;
   int batch = 4, seq = 64;
   std::string workdir = "/tmp/meridian-bench-crossdc";
@@ -66,7 +70,7 @@ double MeasureRttMs(const CrossDcOptions& o, const std::string& bin) {
   return rtt;
 }
 
-Outcome RunRow(const CrossDcOptions& o, const std::string& bin, const Row& row) {
+Outcome RunRow(const CrossDcOptions& o, const std::string& bin, const Row& row, int steps) {
   const std::string metrics = o.workdir + "/" + row.name + ".jsonl";
   std::filesystem::remove(metrics);
   const std::string cmd =
@@ -75,7 +79,7 @@ Outcome RunRow(const CrossDcOptions& o, const std::string& bin, const Row& row) 
       "/meridian-train" +
       " --n-layer " + std::to_string(o.n_layer) + " --n-embd " + std::to_string(o.n_embd) + " --n-head " +
       std::to_string(o.n_head) + " --vocab 256 --max-seq " + std::to_string(o.seq) + " --seq " +
-      std::to_string(o.seq) + " --batch " + std::to_string(o.batch) + " --steps " + std::to_string(o.steps) +
+      std::to_string(o.seq) + " --batch " + std::to_string(o.batch) + " --steps " + std::to_string(steps) +
       " --lr 1e-3 --warmup 10 --threads 1 --dp 4 --data '" + o.workdir + "/data/train_*.bin' --val-data '" +
       o.workdir + "/data/val_*.bin' --eval-batches 8 --comm-timeout 600 --metrics-out " + metrics + " " +
       row.args + " > " + o.workdir + "/" + row.name + ".log 2>&1";
@@ -86,23 +90,23 @@ Outcome RunRow(const CrossDcOptions& o, const std::string& bin, const Row& row) 
   std::string line;
   std::vector<double> tps;
   double wan = 0, intra = 0, ms = 0;
-  int steps = 0;
+  int done = 0;
   while (std::getline(in, line)) {
     nlohmann::json r = nlohmann::json::parse(line, nullptr, false);
     if (!r.is_object()) continue;
     if (r.contains("eval_loss")) out.eval_loss = r["eval_loss"];
     if (!r.contains("loss")) continue;
-    ++steps;
+    ++done;
     wan += r.value("bytes_inter_dc", 0.0);
     intra += r.value("bytes_intra_dc", 0.0);
     ms += r["ms_per_step"].get<double>();
   }
-  if (steps == 0) return out;
-  const double tokens = (double)o.batch * o.seq * 4 * steps;
+  if (done == 0) return out;
+  const double tokens = (double)o.batch * o.seq * 4 * done;
   out.seconds = ms / 1e3;
   out.tokens_per_s = tokens / out.seconds;  // all steps: a round's outer step is part of the cost
-  out.wan_bytes_per_step = wan / steps;
-  out.intra_bytes_per_step = intra / steps;
+  out.wan_bytes_per_step = wan / done;
+  out.intra_bytes_per_step = intra / done;
   out.ok = true;
   return out;
 }
@@ -131,6 +135,8 @@ int RunCrossDc(const CrossDcOptions& o) {
       // Streaming DiLoCo: 4 fragments on staggered rounds, each overlapped.
       {"streaming-h50-f4-overlap5-int4",
        "--dp-sync diloco --diloco-h 50 --diloco-fragments 4 --diloco-overlap 5 --outer-compress int4", 2},
+      {"streaming-h100-f4-overlap5-int4",
+       "--dp-sync diloco --diloco-h 100 --diloco-fragments 4 --diloco-overlap 5 --outer-compress int4", 2},
       {"streaming-h50-f4-overlap5-sparse",
        "--dp-sync diloco --diloco-h 50 --diloco-fragments 4 --diloco-overlap 5 --outer-compress sparse", 2},
   };
@@ -150,7 +156,9 @@ int RunCrossDc(const CrossDcOptions& o) {
   std::vector<Outcome> outcomes;
   for (const Row& r : rows) {
     std::fprintf(stderr, "crossdc: %s ...\n", r.name.c_str());
-    outcomes.push_back(RunRow(o, bin, r));
+    const bool short_sync = r.name == "sync" && o.sync_steps > 0 && o.sync_steps < o.steps;
+    outcomes.push_back(RunRow(o, bin, r, short_sync ? o.sync_steps : o.steps));
+    if (short_sync) outcomes.back().eval_loss = outcomes[0].eval_loss;
     if (!outcomes.back().ok) {
       std::fprintf(stderr, "error: %s failed or the test bed is unavailable; see %s/%s.log\n", r.name.c_str(),
                    o.workdir.c_str(), r.name.c_str());
@@ -164,6 +172,9 @@ int RunCrossDc(const CrossDcOptions& o) {
               o.rate.c_str(), o.rtt_ms, rtt);
   std::printf("# L%d C%d vocab 256, %d steps of 4 x %d x %d tokens; no-wan = the same 4 ranks in one data center\n",
               o.n_layer, o.n_embd, o.steps, o.batch, o.seq);
+  if (o.sync_steps > 0 && o.sync_steps < o.steps)
+    std::printf("# sync: tokens/s and WAN bytes from %d steps, eval loss no-wan-sync's (the same computation)\n",
+                o.sync_steps);
   Table t({"mode", "tokens/s", "of-no-wan", "WAN-MB/step", "WAN-vs-sync", "intra-MB/step", "eval-loss", "vs-sync",
            "wall-s"});
   for (size_t i = 0; i < rows.size(); ++i) {
@@ -207,6 +218,8 @@ void AddCrossDcBenchmark(CLI::App& app, int* exit_code) {
   sub->add_option("--modes", o->modes, "Rows to run besides no-wan-sync and sync (e.g. diloco-h50-int4)");
   sub->add_option("--json", o->json, "Write one JSON line per row to this file");
   sub->add_option("--steps", o->steps);
+  sub->add_option("--sync-steps", o->sync_steps,
+                  "Run sync this many steps only (its eval loss is no-wan-sync's: the same computation)");
   sub->add_option("--n-layer", o->n_layer);
   sub->add_option("--n-embd", o->n_embd);
   sub->add_option("--n-head", o->n_head);
