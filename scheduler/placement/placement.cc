@@ -28,6 +28,8 @@ namespace meridian::scheduler {
 namespace {
 
 constexpr int kSeeds = 8;  // data centers tried as the first of a link-aware order
+constexpr int kMaxSwapRanks = 64;  // jobs whose best candidate is polished by pairwise swaps
+constexpr int kMaxSwapPasses = 8;
 
 struct NodeFree {
   int node = 0;
@@ -69,6 +71,7 @@ class Engine {
     if (mixed) TryOrders(Plans(NodeOrder::kBySpeed));
     if (best_.empty()) TryCandidate(MatchByMemory());
     if (best_.empty()) return Status::Internal("placement: no candidate placed although the job fits by memory");
+    ImproveBySwaps();
     return best_;
   }
 
@@ -402,6 +405,46 @@ class Engine {
     if (best_.empty() || t < best_time_) {
       best_ = slots;
       best_time_ = t;
+    }
+  }
+
+  // Moves of GPUs between ranks, each kept while it lowers the price
+  // (first improvement, a few passes): what the constructions above miss
+  // where links differ a lot, e.g. replicas straddling a fast link so that
+  // each stage's DP group crosses fewer data centers, with the smaller
+  // stage's group on the slowest link. Two moves: two stages trade their
+  // GPUs in every replica at once, and two ranks trade theirs. A pass
+  // prices every pair of ranks, so only small jobs.
+  void ImproveBySwaps() {
+    const int n = c_.dp * c_.pp;
+    if (n > kMaxSwapRanks) return;
+    auto keep_if_cheaper = [&](const std::vector<std::pair<int, int>>& swaps) {
+      for (const auto& [i, j] : swaps)
+        if (!Holds(best_[j], i % c_.pp) || !Holds(best_[i], j % c_.pp)) return false;
+      for (const auto& [i, j] : swaps) std::swap(best_[i], best_[j]);
+      const double t = PriceSlots(c_.index, c_.job, c_.dp, c_.pp, c_.stages, best_).total();
+      if (t < best_time_ * (1 - 1e-12)) {
+        best_time_ = t;
+        return true;
+      }
+      for (const auto& [i, j] : swaps) std::swap(best_[i], best_[j]);
+      return false;
+    };
+    bool improved = true;
+    for (int pass = 0; pass < kMaxSwapPasses && improved; ++pass) {
+      improved = false;
+      for (int a = 0; a < c_.pp; ++a) {
+        for (int b = a + 1; b < c_.pp; ++b) {
+          std::vector<std::pair<int, int>> swaps;
+          for (int d = 0; d < c_.dp; ++d) swaps.emplace_back(d * c_.pp + a, d * c_.pp + b);
+          improved |= keep_if_cheaper(swaps);
+        }
+      }
+      for (int i = 0; i < n; ++i)
+        for (int j = i + 1; j < n; ++j)
+          // Two equally fast GPUs of one node share its links: no change.
+          if (best_[i].node != best_[j].node || Tflops(best_[i]) != Tflops(best_[j]))
+            improved |= keep_if_cheaper({{i, j}});
     }
   }
 
