@@ -51,6 +51,15 @@ void PrintPlacement(const v1::Placement& p) {
     std::printf("  %4d %-10s %-10s %-10s %3d %3d %5d [%d,%d)\n", r.rank(), r.data_center().c_str(), r.node().c_str(),
                 r.host().c_str(), r.gpu(), r.dp_index(), r.stage(), r.layer_begin(), r.layer_end());
   }
+  if (p.modes_size() == 0) return;
+  // Replicas cross data centers: what each way of synchronising them costs
+  // here (* the one predicted above), with the options that select it.
+  std::printf("modes priced across data centers:\n  %-30s %10s %10s %12s  %s\n", "mode", "step-s", "dp-comm-s",
+              "WAN-MB/step", "options");
+  for (const v1::ModePrice& m : p.modes()) {
+    std::printf("%s %-30s %10.4f %10.4f %12.3f  %s\n", m.chosen() ? "*" : " ", m.mode().c_str(), m.predicted_step_s(),
+                m.dp_comm_s(), m.wan_bytes_per_step() / 1e6, m.train_args().c_str());
+  }
 }
 
 // "42s", "17m", "5h", "3d": how long ago a Unix time was.

@@ -1,6 +1,7 @@
 #include "scheduler/placement/cost_model.h"
 
 #include <algorithm>
+#include <cmath>
 #include <limits>
 #include <map>
 
@@ -34,17 +35,24 @@ struct DcShare {
   double gbps = 0, latency_s = 0;  // the link their intra-DC all-reduce uses
 };
 
-// What one stage's gradient all-reduce costs under each mode.
+// What one stage's DP group costs under each mode.
 struct GroupCost {
-  double sync = 0, hierarchical = 0, diloco = 0;
+  double sync = 0, hierarchical = 0;
+  double intra = 0;  // the all-reduce inside each data center (DiLoCo's every step)
   bool crosses_dcs = false;
+  int members = 1, dcs = 1;
+  double params = 0;                                // values the group synchronises
+  double inter_gbps = 0, inter_latency_s = 0;       // the slowest inter-DC hop
 };
 
-GroupCost PriceDpGroup(const ClusterIndex& index, const JobRequest& job, double bytes,
+GroupCost PriceDpGroup(const ClusterIndex& index, double params,
                        std::vector<std::pair<int, int>>& members /* (dc, node), scratch */) {
   GroupCost cost;
   const int n = (int)members.size();
+  cost.members = n;
+  cost.params = params;
   if (n <= 1) return cost;
+  const double bytes = params * kGradientBytesPerParam;
   std::sort(members.begin(), members.end());
   std::vector<DcShare> shares;
   int last_node = -1;
@@ -71,9 +79,11 @@ GroupCost PriceDpGroup(const ClusterIndex& index, const JobRequest& job, double 
       worst_latency = std::max(worst_latency, s.latency_s);
     }
   }
+  cost.intra = intra;
   const int k = (int)shares.size();
+  cost.dcs = k;
   if (k == 1) {
-    cost.sync = cost.hierarchical = cost.diloco = intra;
+    cost.sync = cost.hierarchical = intra;
     return cost;
   }
   // Across data centers the ring visits them in id order: k hops (one for two).
@@ -83,12 +93,63 @@ GroupCost PriceDpGroup(const ClusterIndex& index, const JobRequest& job, double 
     inter_gbps = std::min(inter_gbps, index.InterDcGbps(a, b));
     inter_latency = std::max(inter_latency, index.InterDcLatencyS(a, b));
   }
-  const double inter = RingSeconds(bytes, k, inter_gbps, inter_latency);
   cost.crosses_dcs = true;
+  cost.inter_gbps = inter_gbps;
+  cost.inter_latency_s = inter_latency;
   cost.sync = RingSeconds(bytes, n, std::min(slowest_gbps, inter_gbps), std::max(worst_latency, inter_latency));
-  cost.hierarchical = intra + inter;
-  cost.diloco = intra + inter / std::max(1, job.diloco_h);
+  cost.hierarchical = intra + RingSeconds(bytes, k, inter_gbps, inter_latency);
   return cost;
+}
+
+// WAN bytes a step as the trainer counts them (a ring model of each
+// collective, runtime/parallel/traffic_counter.h): a ring over the group
+// crosses data centers on k of its edges.
+double SyncWanBytes(const GroupCost& g) {
+  if (!g.crosses_dcs) return 0.0;
+  return g.dcs * 2.0 * (g.members - 1) / g.members * g.params * kGradientBytesPerParam;
+}
+double HierarchicalWanBytes(const GroupCost& g) {
+  return g.crosses_dcs ? 2.0 * (g.dcs - 1) * g.params * kGradientBytesPerParam : 0.0;
+}
+
+// One DiLoCo exchange of `values`: an all-gather of their payload among
+// the data centers' leaders, k - 1 ring steps that each carry a payload
+// and wait a round trip.
+double ExchangeSeconds(const GroupCost& g, Compression compress, double values) {
+  const double payload = (double)CompressedBytes(compress, (size_t)values);
+  return (g.dcs - 1) * (WireSeconds(payload, g.inter_gbps) + 2.0 * g.inter_latency_s);
+}
+
+int Fragments(const DilocoSettings& d) { return std::max(1, d.fragments); }
+
+// DiLoCo's DP seconds a step: the intra-DC all-reduce every step, and per
+// round of H steps F exchanges of 1/F of the stage, each costing what its
+// overlap of `overlap` inner steps (of `inner_step_s`) does not hide.
+double DilocoSeconds(const GroupCost& g, const DilocoSettings& d, double inner_step_s) {
+  if (!g.crosses_dcs) return g.intra;
+  const int f = Fragments(d);
+  const double exposed = std::max(0.0, ExchangeSeconds(g, d.compress, g.params / f) - d.overlap * inner_step_s);
+  return g.intra + f * exposed / std::max(1, d.h);
+}
+
+double DilocoWanBytes(const GroupCost& g, const DilocoSettings& d) {
+  if (!g.crosses_dcs) return 0.0;
+  const int f = Fragments(d);
+  const double payload = f * (double)CompressedBytes(d.compress, (size_t)(g.params / f));
+  return g.dcs * (g.dcs - 1.0) * payload / std::max(1, d.h);
+}
+
+// Every stage's DP group on `slots`.
+std::vector<GroupCost> PriceDpGroups(const ClusterIndex& index, int dp, int pp, const std::vector<StageCost>& stages,
+                                     const std::vector<Slot>& slots) {
+  std::vector<GroupCost> groups;
+  std::vector<std::pair<int, int>> members;
+  for (int s = 0; s < pp && dp > 1; ++s) {
+    members.clear();
+    for (int d = 0; d < dp; ++d) members.emplace_back(index.DcOf(slots[d * pp + s].node), slots[d * pp + s].node);
+    groups.push_back(PriceDpGroup(index, stages[s].params, members));
+  }
+  return groups;
 }
 
 }  // namespace
@@ -239,14 +300,11 @@ Price PriceSlots(const ClusterIndex& index, const JobRequest& job, int dp, int p
 
   double sync = 0, hierarchical = 0, diloco = 0;
   bool crosses = false;
-  std::vector<std::pair<int, int>> members;
-  for (int s = 0; s < pp && dp > 1; ++s) {
-    members.clear();
-    for (int d = 0; d < dp; ++d) members.emplace_back(index.DcOf(slots[d * pp + s].node), slots[d * pp + s].node);
-    const GroupCost g = PriceDpGroup(index, job, stages[s].params * kGradientBytesPerParam, members);
+  const DilocoSettings own = JobDiloco(job);
+  for (const GroupCost& g : PriceDpGroups(index, dp, pp, stages, slots)) {
     sync = std::max(sync, g.sync);
     hierarchical = std::max(hierarchical, g.hierarchical);
-    diloco = std::max(diloco, g.diloco);
+    diloco = std::max(diloco, DilocoSeconds(g, own, price.compute_s + price.pipeline_comm_s + g.intra));
     crosses = crosses || g.crosses_dcs;
   }
   // Auto: inside one data center a plain all-reduce is the cheapest exact
@@ -260,9 +318,80 @@ Price PriceSlots(const ClusterIndex& index, const JobRequest& job, int dp, int p
   return price;
 }
 
-Placement MakePlacement(const ClusterIndex& index, int dp, int pp, const std::vector<StageCost>& stages,
-                        const std::vector<Slot>& slots, const Price& price) {
+std::string DilocoSettings::Name() const {
+  std::string name = "diloco h" + std::to_string(h);
+  if (compress != Compression::kNone) name += std::string(" ") + CompressionName(compress);
+  if (fragments > 1) name += " f" + std::to_string(fragments);
+  if (overlap > 0) name += " overlap" + std::to_string(overlap);
+  return name;
+}
+
+std::string DilocoSettings::TrainArgs() const {
+  std::string args = "--dp-sync diloco --diloco-h " + std::to_string(h);
+  if (compress != Compression::kNone) args += std::string(" --outer-compress ") + CompressionName(compress);
+  if (fragments > 1) args += " --diloco-fragments " + std::to_string(fragments);
+  if (overlap > 0) args += " --diloco-overlap " + std::to_string(overlap);
+  return args;
+}
+
+DilocoSettings JobDiloco(const JobRequest& job) {
+  return DilocoSettings{job.diloco_h, job.outer_compress, job.diloco_fragments, job.diloco_overlap};
+}
+
+std::vector<ModePrice> PriceModes(const ClusterIndex& index, const JobRequest& job, int dp, int pp,
+                                  const std::vector<StageCost>& stages, const std::vector<Slot>& slots,
+                                  const Price& price) {
+  const std::vector<GroupCost> groups = PriceDpGroups(index, dp, pp, stages, slots);
+  if (std::none_of(groups.begin(), groups.end(), [](const GroupCost& g) { return g.crosses_dcs; })) return {};
+  const double before_dp = price.compute_s + price.pipeline_comm_s;
+  std::vector<ModePrice> modes;
+  auto add = [&](const std::string& name, DpSync mode, const std::string& args, auto seconds, auto bytes) {
+    ModePrice m{name, mode, args};
+    for (const GroupCost& g : groups) {
+      m.dp_comm_s = std::max(m.dp_comm_s, seconds(g));
+      m.wan_bytes_per_step += bytes(g);
+    }
+    m.predicted_step_s = before_dp + m.dp_comm_s;
+    modes.push_back(m);
+  };
+  add("sync", DpSync::kSync, "--dp-sync sync", [](const GroupCost& g) { return g.sync; }, SyncWanBytes);
+  add("hierarchical", DpSync::kHierarchical, "--dp-sync hierarchical",
+      [](const GroupCost& g) { return g.hierarchical; }, HierarchicalWanBytes);
+  auto add_diloco = [&](const DilocoSettings& d) {
+    add(d.Name(), DpSync::kDiloco, d.TrainArgs(),
+        [&](const GroupCost& g) { return DilocoSeconds(g, d, before_dp + g.intra); },
+        [&](const GroupCost& g) { return DilocoWanBytes(g, d); });
+  };
+  const DilocoSettings own = JobDiloco(job);
+  add_diloco(own);
+  // Variants: the fewest inner steps of overlap that hide one exchange of
+  // the slowest group (at most H - 1), whole and in fragments of layers.
+  int fewest_layers = job.model.n_layer;
+  for (const StageCost& s : stages) fewest_layers = std::min(fewest_layers, s.layer_end - s.layer_begin);
+  auto hiding = [&](Compression c, int f) {
+    double steps = 1;
+    for (const GroupCost& g : groups)
+      if (g.crosses_dcs) steps = std::max(steps, std::ceil(ExchangeSeconds(g, c, g.params / f) / (before_dp + g.intra)));
+    return (int)std::min<double>(steps, own.h - 1);
+  };
+  if (own.h > 1) {
+    const int f = std::max(1, std::min({4, fewest_layers, own.h}));
+    for (const DilocoSettings& d : {DilocoSettings{own.h, Compression::kInt4, 1, hiding(Compression::kInt4, 1)},
+                                    DilocoSettings{own.h, Compression::kInt4, f, hiding(Compression::kInt4, f)},
+                                    DilocoSettings{own.h, Compression::kSparse, f, hiding(Compression::kSparse, f)}})
+      if (std::none_of(modes.begin(), modes.end(), [&](const ModePrice& m) { return m.mode == d.Name(); }))
+        add_diloco(d);
+  }
+  // The prediction's mode: for diloco, the job's own settings.
+  for (ModePrice& m : modes)
+    m.chosen = m.dp_sync == price.dp_sync && (m.dp_sync != DpSync::kDiloco || m.mode == own.Name());
+  return modes;
+}
+
+Placement MakePlacement(const ClusterIndex& index, const JobRequest& job, int dp, int pp,
+                        const std::vector<StageCost>& stages, const std::vector<Slot>& slots, const Price& price) {
   Placement p;
+  p.modes = PriceModes(index, job, dp, pp, stages, slots, price);
   p.dp = dp;
   p.pp = pp;
   p.dp_sync = price.dp_sync;
@@ -323,6 +452,7 @@ double PredictStepSeconds(const Topology& topo, const JobRequest& job, Placement
   placement.pipeline_comm_s = price.pipeline_comm_s;
   placement.dp_comm_s = price.dp_comm_s;
   placement.predicted_step_s = price.total();
+  placement.modes = PriceModes(index, job, dp, pp, stages, slots, price);
   return placement.predicted_step_s;
 }
 

@@ -91,8 +91,29 @@ struct Price {
 Price PriceSlots(const ClusterIndex& index, const JobRequest& job, int dp, int pp,
                  const std::vector<StageCost>& stages, const std::vector<Slot>& slots);
 
-// The Placement for priced slots, in world rank order.
-Placement MakePlacement(const ClusterIndex& index, int dp, int pp, const std::vector<StageCost>& stages,
-                        const std::vector<Slot>& slots, const Price& price);
+// DiLoCo's settings, as priced and as meridian-train takes them.
+struct DilocoSettings {
+  int h = 50;
+  Compression compress = Compression::kNone;
+  int fragments = 1;
+  int overlap = 0;
+  std::string Name() const;       // "diloco h50 int4 f4 overlap2"
+  std::string TrainArgs() const;  // "--dp-sync diloco --diloco-h 50 ..."
+  bool operator==(const DilocoSettings&) const = default;
+};
+DilocoSettings JobDiloco(const JobRequest& job);
+
+// Every mode priced on `slots` where a DP group crosses data centers (none
+// otherwise): sync, hierarchical, the job's DiLoCo, and DiLoCo variants
+// for these links: int4 with the overlap that hides one exchange, int4 in
+// up to 4 fragments likewise, and sparse. The mode `price` assumes is
+// marked chosen.
+std::vector<ModePrice> PriceModes(const ClusterIndex& index, const JobRequest& job, int dp, int pp,
+                                  const std::vector<StageCost>& stages, const std::vector<Slot>& slots,
+                                  const Price& price);
+
+// The Placement for priced slots, in world rank order, with its modes.
+Placement MakePlacement(const ClusterIndex& index, const JobRequest& job, int dp, int pp,
+                        const std::vector<StageCost>& stages, const std::vector<Slot>& slots, const Price& price);
 
 }  // namespace meridian::scheduler

@@ -42,6 +42,10 @@ Status ValidateJobRequest(const JobRequest& job) {
                                    std::to_string(kMaxRanks));
   }
   if (job.diloco_h < 1) return Bad("diloco_h", job.diloco_h, "must be >= 1");
+  if (job.diloco_fragments < 1 || job.diloco_fragments > job.diloco_h)
+    return Bad("diloco_fragments", job.diloco_fragments, "must be between 1 and diloco_h");
+  if (job.diloco_overlap < 0 || job.diloco_overlap >= job.diloco_h)
+    return Bad("diloco_overlap", job.diloco_overlap, "must be >= 0 and below diloco_h");
   if (job.bytes_per_param < 1) return Bad("bytes_per_param", job.bytes_per_param, "must be >= 1");
   if (job.bytes_per_activation < 1) return Bad("bytes_per_activation", job.bytes_per_activation, "must be >= 1");
   return Status::OK();
@@ -173,7 +177,7 @@ Result<Placement> PlaceOverLayouts(const Topology& topo, const Occupancy& occupi
       best_pp = pp;
     }
   }
-  if (!best_slots.empty()) return MakePlacement(index, best_dp, best_pp, best_stages, best_slots, best_price);
+  if (!best_slots.empty()) return MakePlacement(index, job, best_dp, best_pp, best_stages, best_slots, best_price);
   const std::string prefix =
       job.auto_layout ? "no dp x pp layout of " + std::to_string(job.gpus) + " GPUs fits: " : std::string();
   if (!fits_empty) return Status::FailedPrecondition(prefix + never.message());

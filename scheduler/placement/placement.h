@@ -9,6 +9,7 @@
 
 #include "common/status.h"
 #include "runtime/model/gpt_config.h"
+#include "runtime/parallel/compression.h"
 #include "runtime/parallel/dp_sync.h"
 #include "scheduler/core/topology.h"
 
@@ -24,7 +25,12 @@ struct JobRequest {
   bool auto_layout = false;
   int gpus = 0;           // with auto_layout: total GPUs (dp * pp)
   std::optional<DpSync> dp_sync;  // unset: auto, the cheapest mode for the placement
-  int diloco_h = 50;      // inner steps per outer step for diloco pricing
+  // DiLoCo as the job would run it (its --diloco-h, --outer-compress,
+  // --diloco-fragments, --diloco-overlap), for pricing.
+  int diloco_h = 50;
+  Compression outer_compress = Compression::kNone;
+  int diloco_fragments = 1;
+  int diloco_overlap = 0;
   int bytes_per_param = 16;      // weights + grads + AdamW moments (fp32: 4+4+8)
   int bytes_per_activation = 4;  // fp32 on CPU, 2 for bf16
 };
@@ -38,12 +44,26 @@ struct RankPlacement {
   int layer_begin = 0, layer_end = 0;
 };
 
+// One way of synchronising the DP groups on a placement, priced.
+struct ModePrice {
+  std::string mode;            // "sync", "hierarchical", "diloco h50 int4 f4 overlap2"
+  DpSync dp_sync = DpSync::kSync;
+  std::string train_args;      // the meridian-train options that select it
+  double dp_comm_s = 0.0, predicted_step_s = 0.0;
+  double wan_bytes_per_step = 0.0;  // over every DP group, as the trainer counts them
+  bool chosen = false;         // the mode the placement's prediction assumes
+};
+
 struct Placement {
   int dp = 1, pp = 1;
   DpSync dp_sync = DpSync::kSync;      // the mode the prediction assumes
   std::vector<RankPlacement> ranks;    // world rank order: rank = dp_index * pp + stage
   double predicted_step_s = 0.0;
   double compute_s = 0.0, pipeline_comm_s = 0.0, dp_comm_s = 0.0;
+  // Where a DP group crosses data centers: every mode priced (sync,
+  // hierarchical, the job's DiLoCo and the DiLoCo variants worth trying on
+  // these links); otherwise empty.
+  std::vector<ModePrice> modes;
 };
 
 // Which GPUs are taken: node name -> GPU index -> job id.

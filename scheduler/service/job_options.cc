@@ -106,6 +106,20 @@ Status CheckDataGlob(const std::string& field, const std::string& pattern) {
   return Status::OK();
 }
 
+std::optional<std::string> ExtraArgValue(const v1::TrainingOptions& training, const std::string& name) {
+  std::optional<std::string> value;
+  const auto& args = training.extra_args();
+  for (int i = 0; i < args.size(); ++i) {
+    if (args[i] == name && i + 1 < args.size()) {
+      value = args[++i];
+    } else if (args[i].size() > name.size() && args[i].compare(0, name.size(), name) == 0 &&
+               args[i][name.size()] == '=') {
+      value = args[i].substr(name.size() + 1);
+    }
+  }
+  return value;
+}
+
 Status CheckExtraArgs(const v1::TrainingOptions& training, const std::vector<std::string>& data_roots,
                       const std::string& roots_name) {
   const auto& args = training.extra_args();

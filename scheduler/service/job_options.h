@@ -6,6 +6,7 @@
 // resolving `..` and symbolic links.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -19,6 +20,11 @@ namespace meridian::scheduler {
 // outside `data_roots` (empty: any path; `roots_name` says whose they are).
 Status CheckExtraArgs(const v1::TrainingOptions& training, const std::vector<std::string>& data_roots,
                       const std::string& roots_name = "--data-root");
+
+// The value of the last `name VALUE` or `name=VALUE` in extra_args (as
+// meridian-train, which takes the last); none where the option is absent
+// or has no value.
+std::optional<std::string> ExtraArgValue(const v1::TrainingOptions& training, const std::string& name);
 
 // A job's data globs must match files on the daemon's host, which sees the
 // same shared storage as the ranks: refusing at submit beats a job that

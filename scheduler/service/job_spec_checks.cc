@@ -1,5 +1,9 @@
 // SchedulerCore's job-spec checks: every field of a JobSpec validated, and
 // the spec turned into what placement needs (a JobRequest).
+#include <cstdlib>
+#include <optional>
+#include <utility>
+
 #include "proto/enum_words.h"
 #include "scheduler/service/job_options.h"
 #include "scheduler/service/request_checks.h"
@@ -114,6 +118,24 @@ Result<JobRequest> SchedulerCore::ToJobRequest(const v1::JobSpec& spec) {
   r.gpus = spec.layout().gpus();
   if (spec.layout().dp_sync() != v1::DP_SYNC_AUTO)
     r.dp_sync = *ParseDpSync(EnumWord(spec.layout().dp_sync()));  // the same words on both sides
+  // DiLoCo is priced as the ranks will run it: with the job's own options.
+  const v1::TrainingOptions& t = spec.training();
+  for (auto [name, out] : {std::pair{"--diloco-h", &r.diloco_h}, std::pair{"--diloco-fragments", &r.diloco_fragments},
+                           std::pair{"--diloco-overlap", &r.diloco_overlap}}) {
+    const std::optional<std::string> value = ExtraArgValue(t, name);
+    if (!value) continue;
+    char* end = nullptr;
+    const long v = std::strtol(value->c_str(), &end, 10);
+    if (value->empty() || *end != '\0' || v < 0 || v > (1 << 30))
+      return Status::InvalidArgument(std::string("spec.training.extra_args: ") + name + " " + value->substr(0, 40) +
+                                     ": not a whole number in [0, 2^30]");
+    *out = (int)v;
+  }
+  if (const std::optional<std::string> compress = ExtraArgValue(t, "--outer-compress")) {
+    Result<Compression> c = ParseCompression(*compress);
+    if (!c.ok()) return Status::InvalidArgument("spec.training.extra_args: " + c.status().message());
+    r.outer_compress = *c;
+  }
   return r;
 }
 

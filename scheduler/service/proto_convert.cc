@@ -54,6 +54,16 @@ v1::Placement PlacementToProto(const Placement& pl, const Topology& topology) {
   p.set_compute_s(pl.compute_s);
   p.set_pipeline_comm_s(pl.pipeline_comm_s);
   p.set_dp_comm_s(pl.dp_comm_s);
+  for (const ModePrice& m : pl.modes) {
+    v1::ModePrice* out = p.add_modes();
+    out->set_mode(m.mode);
+    out->set_dp_sync(*ParseEnumWord<v1::DpSync>(DpSyncName(m.dp_sync), "dp_sync"));
+    out->set_train_args(m.train_args);
+    out->set_predicted_step_s(m.predicted_step_s);
+    out->set_dp_comm_s(m.dp_comm_s);
+    out->set_wan_bytes_per_step(m.wan_bytes_per_step);
+    out->set_chosen(m.chosen);
+  }
   for (const RankPlacement& r : pl.ranks) {
     v1::RankAssignment* a = p.add_ranks();
     a->set_rank(r.rank);

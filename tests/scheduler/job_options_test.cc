@@ -100,6 +100,27 @@ TEST_F(DataRootsTest, Gpt2VocabularyFilesMayNotLinkOutOfTheRoots) {
   ExpectRefused(CheckExtraArgs(With({"--vocab-dir", P("root/gpt2")}), roots_), P("root/gpt2/vocab.bpe"));
 }
 
+TEST(ExtraArgs, DilocoOptionsArePricedAsTheRanksWillRunThem) {
+  v1::JobSpec spec = TinyJob(4, 1);
+  Result<JobRequest> plain = SchedulerCore::ToJobRequest(spec);
+  ASSERT_TRUE(plain.ok());
+  EXPECT_EQ(plain->diloco_h, 50);
+  EXPECT_EQ(plain->outer_compress, Compression::kNone);
+  // The last value wins, as in meridian-train; both spellings count.
+  *spec.mutable_training() = With({"--diloco-h", "10", "--diloco-h=20", "--outer-compress", "int4",
+                                   "--diloco-fragments", "2", "--diloco-overlap=3"});
+  spec.mutable_training()->set_batch(2);
+  spec.mutable_training()->set_seq(16);
+  Result<JobRequest> r = SchedulerCore::ToJobRequest(spec);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->diloco_h, 20);
+  EXPECT_EQ(r->outer_compress, Compression::kInt4);
+  EXPECT_EQ(r->diloco_fragments, 2);
+  EXPECT_EQ(r->diloco_overlap, 3);
+  *spec.mutable_training()->mutable_extra_args(7) = "--diloco-overlap=x";
+  ExpectRefused(SchedulerCore::ToJobRequest(spec).status(), "--diloco-overlap x");
+}
+
 TEST_F(DataRootsTest, SubmitRefusesDataOutsideTheRootsNamingTheField) {
   StartCore();
   SchedulerCore& core = *core_;

@@ -247,6 +247,98 @@ TEST(PlaceJob, CrossDataCenterSyncIsPricedAboveTheWanAwareModes) {
   EXPECT_DOUBLE_EQ(automatic->dp_comm_s, diloco->dp_comm_s);
 }
 
+// The crossdc benchmark's shape: 2 data centers x 2 ranks joined by
+// 100 Mbit/s with a 50 ms round trip, an L4 C128 model over bytes.
+Topology SlowLinkCluster() {
+  Topology topo;
+  topo.data_centers = {MakeDc("a"), MakeDc("b")};
+  topo.nodes = {MakeNode("a0", "a", 2, "cpu", 16, 0.1), MakeNode("b0", "b", 2, "cpu", 16, 0.1)};
+  topo.links = {InterDcLink{"a", "b", 0.1, 25.0}};
+  return topo;
+}
+
+JobRequest SlowLinkJob() {
+  JobRequest job = SmallJob(4, 1);
+  job.model.n_layer = 4;
+  job.model.n_embd = 128;
+  job.model.n_head = 4;
+  job.microbatches = 1;
+  return job;
+}
+
+const ModePrice* FindMode(const Placement& p, const std::string& name) {
+  for (const ModePrice& m : p.modes)
+    if (m.mode == name) return &m;
+  return nullptr;
+}
+
+TEST(PlaceJob, PricesEveryModeAcrossDataCentersWithTheTrainersWanBytes) {
+  Result<Placement> p = PlaceJob(SlowLinkCluster(), {}, SlowLinkJob());
+  ASSERT_TRUE(p.ok()) << p.status().ToString();
+  const ModePrice *sync = FindMode(*p, "sync"), *hier = FindMode(*p, "hierarchical"), *diloco = FindMode(*p, "diloco h50");
+  ASSERT_TRUE(sync && hier && diloco);
+  // The trainer's ring model (measured: 10.012, 6.674 and 0.133 MB a step).
+  EXPECT_NEAR(sync->wan_bytes_per_step / hier->wan_bytes_per_step, 1.5, 1e-9);
+  EXPECT_NEAR(sync->wan_bytes_per_step / diloco->wan_bytes_per_step, 75.0, 1e-9);
+  EXPECT_EQ(diloco->train_args, "--dp-sync diloco --diloco-h 50");
+  // Exactly one mode is the prediction's, and it is the placement's.
+  int chosen = 0;
+  for (const ModePrice& m : p->modes) {
+    chosen += m.chosen;
+    if (m.chosen) EXPECT_DOUBLE_EQ(m.predicted_step_s, p->predicted_step_s) << m.mode;
+  }
+  EXPECT_EQ(chosen, 1);
+  EXPECT_TRUE(diloco->chosen);
+  // Variants for this link: int4 overlapped long enough to hide the round
+  // trip, whole and in 4 fragments, and sparse; each cheaper than blocking.
+  const ModePrice* overlapped = nullptr;
+  for (const ModePrice& m : p->modes) {
+    if (m.mode.rfind("diloco h50 int4 overlap", 0) == 0) overlapped = &m;
+  }
+  ASSERT_NE(overlapped, nullptr);
+  EXPECT_LT(overlapped->dp_comm_s, diloco->dp_comm_s);
+  EXPECT_NEAR(diloco->wan_bytes_per_step / overlapped->wan_bytes_per_step, 4.0 / 0.5625, 0.05);
+  // A job asking for those settings is priced as its row said.
+  JobRequest asked = SlowLinkJob();
+  asked.outer_compress = Compression::kInt4;
+  asked.diloco_overlap = std::stoi(overlapped->mode.substr(overlapped->mode.find("overlap") + 7));
+  Result<Placement> q = PlaceJob(SlowLinkCluster(), {}, asked);
+  ASSERT_TRUE(q.ok());
+  EXPECT_EQ(q->dp_sync, DpSync::kDiloco);
+  EXPECT_DOUBLE_EQ(q->dp_comm_s, overlapped->dp_comm_s);
+  bool streaming = false, sparse = false;
+  for (const ModePrice& m : p->modes) {
+    streaming |= m.mode.find("int4 f4 overlap") != std::string::npos;
+    sparse |= m.mode.find("sparse f4 overlap") != std::string::npos;
+  }
+  EXPECT_TRUE(streaming && sparse);
+}
+
+TEST(PlaceJob, OverlapHidesTheExchangeAndFragmentsSplitIt) {
+  JobRequest job = SlowLinkJob();
+  job.dp_sync = DpSync::kDiloco;
+  auto dp_comm = [&](int fragments, int overlap) {
+    JobRequest j = job;
+    j.diloco_fragments = fragments;
+    j.diloco_overlap = overlap;
+    return PlaceJob(SlowLinkCluster(), {}, j)->dp_comm_s;
+  };
+  JobRequest one_dc = job;
+  one_dc.dp = 2;
+  const double intra_only = PlaceJob(SlowLinkCluster(), {}, one_dc)->dp_comm_s;
+  // Blocking, each fragment pays its own round trip: more fragments, more.
+  EXPECT_GT(dp_comm(4, 0), dp_comm(1, 0));
+  // Enough overlap hides every exchange: only the intra-DC part is left.
+  EXPECT_LT(dp_comm(1, 1), dp_comm(1, 0));
+  EXPECT_NEAR(dp_comm(4, 49), intra_only, 1e-12);
+  EXPECT_EQ(PlaceJob(SlowLinkCluster(), {}, [&] {
+              JobRequest j = job;
+              j.diloco_overlap = 50;
+              return j;
+            }()).status().code(),
+            Status::Code::kInvalidArgument);
+}
+
 TEST(PlaceJob, AvoidsDeadNodesAndTakenGpus) {
   Topology topo = DefaultCluster(4);
   topo.nodes[0].alive = false;  // east-0
