@@ -11,7 +11,9 @@
 #    and with one fragment and no overlap is plain diloco bit for bit;
 #  - a diloco run resumed from a checkpoint continues the same losses, with
 #    sparse compression too (its error feedback is in the checkpoint) and
-#    streaming with an exchange in flight at the checkpoint.
+#    streaming with an exchange in flight at the checkpoint; streaming
+#    resumed with one replica per data center continues the same losses
+#    (1e-5 relative: the data center's gradients are summed in another order).
 set -euo pipefail
 mpirun_line=$1; bin=$2; work=$3
 rm -rf "$work" && mkdir -p "$work"
@@ -48,7 +50,11 @@ run streaming_f1_o0 4 "${two_dcs[@]}" --steps 16 --dp-sync diloco --diloco-h 4 -
 streaming_sparse=(--dp-sync diloco --diloco-h 4 --diloco-fragments 2 --diloco-overlap 2 --outer-compress sparse)
 run streaming_resume_a 4 "${two_dcs[@]}" --steps 16 "${streaming_sparse[@]}" --checkpoint-dir "$work/ckpt_stream" --checkpoint-every 4
 rm -rf "$work"/ckpt_stream/step_000000{08,12,16} "$work/ckpt_stream/latest"
+cp -r "$work/ckpt_stream" "$work/ckpt_stream_dp2"
 run streaming_resume_b 4 "${two_dcs[@]}" --steps 16 "${streaming_sparse[@]}" --checkpoint-dir "$work/ckpt_stream" --resume
+# ... and in another layout: one replica per data center, each twice the batch.
+run streaming_resume_dp2 2 --pools dcA:1,dcB:1 --dp 2 --batch 4 --steps 16 "${streaming_sparse[@]}" \
+  --checkpoint-dir "$work/ckpt_stream_dp2" --resume
 python3 - "$work" <<'PY'
 import json, sys
 w = sys.argv[1]
@@ -102,5 +108,9 @@ for kind in ("diloco", "sparse", "streaming"):
     a, b = rows(f"{kind}_resume_a"), rows(f"{kind}_resume_b")
     check(sorted(b) == list(range(5, 17)), f"{kind} resume continued from step 5 (steps {min(b)}-{max(b)})")
     check(all(b[s]["loss"] == a[s]["loss"] for s in range(5, 17)), f"{kind} resume is bit-exact")
+dp2 = rows("streaming_resume_dp2")
+check(sorted(dp2) == list(range(5, 17)), "streaming resumes at DP2 (one replica per data center) from step 5")
+worst = max(rel(dp2[s]["loss"], a[s]["loss"]) for s in range(5, 17))
+check(worst <= 1e-5, f"streaming resumed at DP2 continues DP4's losses (worst {worst:.1e} relative)")
 sys.exit(0 if ok else 1)
 PY
