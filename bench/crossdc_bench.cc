@@ -33,13 +33,16 @@ struct CrossDcOptions {
   int sync_steps = 0;
   int n_layer = 4, n_embd = 128, n_head = 4;
   int batch = 4, seq = 64;
+  int dcs = 2;           // data centers the WAN rows span
+  int ranks_per_dc = 2;  // every row trains on dcs x ranks_per_dc ranks
+  int world() const { return dcs * ranks_per_dc; }
   std::string workdir = "/tmp/meridian-bench-crossdc";
 };
 
 struct Row {
   std::string name;
   std::string args;
-  int dcs = 2;
+  bool wan = true;  // false: every rank in one data center
 };
 
 struct Outcome {
@@ -74,13 +77,13 @@ Outcome RunRow(const CrossDcOptions& o, const std::string& bin, const Row& row, 
   const std::string metrics = o.workdir + "/" + row.name + ".jsonl";
   std::filesystem::remove(metrics);
   const std::string cmd =
-      "bash " MERIDIAN_SOURCE_DIR "/tests/testbed/slow_link_testbed.sh --dcs " + std::to_string(row.dcs) +
-      " --ranks-per-dc " + std::to_string(4 / row.dcs) + " --rate " + o.rate + DelayArgs(o, bin) + " -- " + bin +
+      "bash " MERIDIAN_SOURCE_DIR "/tests/testbed/slow_link_testbed.sh --dcs " + std::to_string(row.wan ? o.dcs : 1) +
+      " --ranks-per-dc " + std::to_string(row.wan ? o.ranks_per_dc : o.world()) + " --rate " + o.rate + DelayArgs(o, bin) + " -- " + bin +
       "/meridian-train" +
       " --n-layer " + std::to_string(o.n_layer) + " --n-embd " + std::to_string(o.n_embd) + " --n-head " +
       std::to_string(o.n_head) + " --vocab 256 --max-seq " + std::to_string(o.seq) + " --seq " +
       std::to_string(o.seq) + " --batch " + std::to_string(o.batch) + " --steps " + std::to_string(steps) +
-      " --lr 1e-3 --warmup 10 --threads 1 --dp 4 --data '" + o.workdir + "/data/train_*.bin' --val-data '" +
+      " --lr 1e-3 --warmup 10 --threads 1 --dp " + std::to_string(o.world()) + " --data '" + o.workdir + "/data/train_*.bin' --val-data '" +
       o.workdir + "/data/val_*.bin' --eval-batches 8 --comm-timeout 600 --metrics-out " + metrics + " " +
       row.args + " > " + o.workdir + "/" + row.name + ".log 2>&1";
   Outcome out;
@@ -102,7 +105,7 @@ Outcome RunRow(const CrossDcOptions& o, const std::string& bin, const Row& row, 
     ms += r["ms_per_step"].get<double>();
   }
   if (done == 0) return out;
-  const double tokens = (double)o.batch * o.seq * 4 * done;
+  const double tokens = (double)o.batch * o.seq * o.world() * done;
   out.seconds = ms / 1e3;
   out.tokens_per_s = tokens / out.seconds;  // all steps: a round's outer step is part of the cost
   out.wan_bytes_per_step = wan / done;
@@ -120,25 +123,25 @@ int RunCrossDc(const CrossDcOptions& o) {
     return 1;
   }
   const std::vector<Row> all_rows = {
-      {"no-wan-sync", "--dp-sync sync", 1},
-      {"sync", "--dp-sync sync", 2},
-      {"hierarchical", "--dp-sync hierarchical", 2},
-      {"diloco-h10", "--dp-sync diloco --diloco-h 10", 2},
-      {"diloco-h10-int8", "--dp-sync diloco --diloco-h 10 --outer-compress int8", 2},
-      {"diloco-h50", "--dp-sync diloco --diloco-h 50", 2},
-      {"diloco-h50-int8", "--dp-sync diloco --diloco-h 50 --outer-compress int8", 2},
-      {"diloco-h50-int4", "--dp-sync diloco --diloco-h 50 --outer-compress int4", 2},
-      {"diloco-h50-sparse", "--dp-sync diloco --diloco-h 50 --outer-compress sparse", 2},
+      {"no-wan-sync", "--dp-sync sync", false},
+      {"sync", "--dp-sync sync"},
+      {"hierarchical", "--dp-sync hierarchical"},
+      {"diloco-h10", "--dp-sync diloco --diloco-h 10"},
+      {"diloco-h10-int8", "--dp-sync diloco --diloco-h 10 --outer-compress int8"},
+      {"diloco-h50", "--dp-sync diloco --diloco-h 50"},
+      {"diloco-h50-int8", "--dp-sync diloco --diloco-h 50 --outer-compress int8"},
+      {"diloco-h50-int4", "--dp-sync diloco --diloco-h 50 --outer-compress int4"},
+      {"diloco-h50-sparse", "--dp-sync diloco --diloco-h 50 --outer-compress sparse"},
       // The exchange overlaps 5 inner steps: the WAN's delay off the
       // critical path (one fragment: DiLoCoX's delayed outer step).
-      {"diloco-h50-overlap5-int4", "--dp-sync diloco --diloco-h 50 --diloco-overlap 5 --outer-compress int4", 2},
+      {"diloco-h50-overlap5-int4", "--dp-sync diloco --diloco-h 50 --diloco-overlap 5 --outer-compress int4"},
       // Streaming DiLoCo: 4 fragments on staggered rounds, each overlapped.
       {"streaming-h50-f4-overlap5-int4",
-       "--dp-sync diloco --diloco-h 50 --diloco-fragments 4 --diloco-overlap 5 --outer-compress int4", 2},
+       "--dp-sync diloco --diloco-h 50 --diloco-fragments 4 --diloco-overlap 5 --outer-compress int4"},
       {"streaming-h100-f4-overlap5-int4",
-       "--dp-sync diloco --diloco-h 100 --diloco-fragments 4 --diloco-overlap 5 --outer-compress int4", 2},
+       "--dp-sync diloco --diloco-h 100 --diloco-fragments 4 --diloco-overlap 5 --outer-compress int4"},
       {"streaming-h50-f4-overlap5-sparse",
-       "--dp-sync diloco --diloco-h 50 --diloco-fragments 4 --diloco-overlap 5 --outer-compress sparse", 2},
+       "--dp-sync diloco --diloco-h 50 --diloco-fragments 4 --diloco-overlap 5 --outer-compress sparse"},
   };
   for (const std::string& name : o.modes)
     if (std::none_of(all_rows.begin(), all_rows.end(), [&](const Row& r) { return r.name == name; })) {
@@ -167,11 +170,11 @@ int RunCrossDc(const CrossDcOptions& o) {
   }
   const Outcome& base = outcomes[0];
   const Outcome& sync = outcomes[1];
-  std::printf("# meridian-bench crossdc: 4 ranks (2 data centers x 2, network namespaces), inter-DC link %s each way,\n"
+  std::printf("# meridian-bench crossdc: %d ranks (%d data centers x %d, network namespaces), inter-DC link %s each way,\n"
               "# round trip %.1f ms asked, %.2f ms measured (TCP, median)\n",
-              o.rate.c_str(), o.rtt_ms, rtt);
-  std::printf("# L%d C%d vocab 256, %d steps of 4 x %d x %d tokens; no-wan = the same 4 ranks in one data center\n",
-              o.n_layer, o.n_embd, o.steps, o.batch, o.seq);
+              o.world(), o.dcs, o.ranks_per_dc, o.rate.c_str(), o.rtt_ms, rtt);
+  std::printf("# L%d C%d vocab 256, %d steps of %d x %d x %d tokens; no-wan = the same %d ranks in one data center\n",
+              o.n_layer, o.n_embd, o.steps, o.world(), o.batch, o.seq, o.world());
   if (o.sync_steps > 0 && o.sync_steps < o.steps)
     std::printf("# sync: tokens/s and WAN bytes from %d steps, eval loss no-wan-sync's (the same computation)\n",
                 o.sync_steps);
@@ -217,6 +220,8 @@ void AddCrossDcBenchmark(CLI::App& app, int* exit_code) {
   sub->add_option("--rtt-ms", o->rtt_ms, "Round trip across the link (half each way, meridian-wan-link); 0: none");
   sub->add_option("--modes", o->modes, "Rows to run besides no-wan-sync and sync (e.g. diloco-h50-int4)");
   sub->add_option("--json", o->json, "Write one JSON line per row to this file");
+  sub->add_option("--dcs", o->dcs, "Data centers the WAN rows span")->check(CLI::Range(2, 16));
+  sub->add_option("--ranks-per-dc", o->ranks_per_dc, "Ranks in each data center")->check(CLI::Range(1, 16));
   sub->add_option("--steps", o->steps);
   sub->add_option("--sync-steps", o->sync_steps,
                   "Run sync this many steps only (its eval loss is no-wan-sync's: the same computation)");

@@ -1,6 +1,7 @@
-// `meridian-bench crossdc`: the same 4 ranks trained in the slow-link test
-// bed (2 data centers x 2 ranks, shaped inter-DC link) under each gradient
-// sync mode, against the same ranks with no WAN between them: tokens/s, WAN
+// `meridian-bench crossdc`: the same ranks trained in the slow-link test
+// bed (--dcs data centers x --ranks-per-dc ranks, 2 x 2 by default, a
+// shaped inter-DC link with --rtt-ms of delay) under each gradient sync
+// mode, against the same ranks with no WAN between them: tokens/s, WAN
 // bytes per step and eval loss after the same number of tokens.
 #pragma once
 
