@@ -47,8 +47,7 @@ class PackedRangesRequest : public CommRequest {
   bool unpacked_ = false;
 };
 
-// An operation that completed when it was issued.
-class DoneRequest : public CommRequest {
+class CompletedRequestImpl : public CommRequest {
  public:
   Status Wait() override { return Status::OK(); }
   bool Test() override { return true; }
@@ -56,10 +55,12 @@ class DoneRequest : public CommRequest {
 
 }  // namespace
 
+std::unique_ptr<CommRequest> CompletedRequest() { return std::make_unique<CompletedRequestImpl>(); }
+
 Result<std::unique_ptr<CommRequest>> Communicator::IAllGatherBytes(const void* send, void* recv,
                                                                    size_t bytes_per_rank) {
   MERIDIAN_RETURN_IF_ERROR(AllGatherBytes(send, recv, bytes_per_rank));
-  return std::unique_ptr<CommRequest>(new DoneRequest());
+  return CompletedRequest();
 }
 
 Result<std::unique_ptr<CommRequest>> Communicator::IAllReduceRanges(float* base, const std::vector<BufferRange>& ranges,

@@ -34,6 +34,9 @@ class CommRequest {
   virtual bool Test() = 0;
 };
 
+// A request for an operation that completed when it was issued.
+std::unique_ptr<CommRequest> CompletedRequest();
+
 // Buffers: float buffers live where the communicator's implementation
 // says (host memory for MPI, device memory for NCCL); double and byte
 // buffers are always host memory.
