@@ -32,6 +32,15 @@ void ScatterRanges(const std::vector<BufferRange>& ranges, const float* from, fl
   }
 }
 
+// The leader's `host` values (n floats) to every replica of its data
+// center, through a buffer of the stage's memory (the group's own kind).
+Status ShareInDataCenter(float* host, size_t n, const ProcessGroups& g, StageMemory* memory) {
+  MERIDIAN_ASSIGN_OR_RETURN(StageBuffer shared, memory->Allocate(n));
+  if (g.dp_intra_dc->rank() == 0) MERIDIAN_RETURN_IF_ERROR(memory->FromHost(shared.get(), host, n));
+  MERIDIAN_RETURN_IF_ERROR(g.dp_intra_dc->Broadcast(shared.get(), n, 0));
+  return memory->ToHost(host, shared.get(), n);
+}
+
 }  // namespace
 
 Status ValidateDiloco(const DilocoConfig& c, const StageSpec& stage) {
@@ -125,28 +134,35 @@ Status DilocoOuterOptimizer::AfterStep(long step, float* stage_params, const Pro
   if (leader)
     for (Fragment& f : fragments_)
       if (f.request) f.request->Test();
-  bool touched = false;
-  for (const Fragment& f : fragments_) touched |= f.apply_step == step || SendsAfter(f, step);
-  if (!touched) return Status::OK();
+  std::vector<Fragment*> touched;
+  for (Fragment& f : fragments_)
+    if (f.apply_step == step || SendsAfter(f, step)) touched.push_back(&f);
+  if (touched.empty()) return Status::OK();
 
-  // The weights come to the host, where the outer state and the
-  // compression live; the inner steps never leave the stage's memory.
+  // The touched fragments' weights come to the host, where the outer state
+  // and the compression live; the inner steps never leave the stage's
+  // memory. host_params_ keeps the stage buffer's offsets.
   const size_t n = start_.size();
   host_params_.resize(n);
   float* params = host_params_.data();
-  MERIDIAN_RETURN_IF_ERROR(memory->ToHost(params, stage_params, n));
-  for (Fragment& f : fragments_)
-    if (f.apply_step == step) MERIDIAN_RETURN_IF_ERROR(Apply(f, params, g, traffic, memory));
-  for (Fragment& f : fragments_) {
-    if (!SendsAfter(f, step)) continue;
-    f.apply_step = step + config_.overlap_steps;
+  for (const Fragment* f : touched)
+    for (const BufferRange& r : f->ranges)
+      MERIDIAN_RETURN_IF_ERROR(memory->ToHost(params + r.offset, stage_params + r.offset, r.count));
+  for (Fragment* f : touched)
+    if (f->apply_step == step) MERIDIAN_RETURN_IF_ERROR(Apply(*f, params, g, traffic, memory));
+  for (Fragment* f : touched) {
+    if (!SendsAfter(*f, step)) continue;
+    f->apply_step = step + config_.overlap_steps;
     Communicator* across = config_.overlap_steps > 0 ? background : g.dp_inter_dc.get();
-    MERIDIAN_RETURN_IF_ERROR(Send(f, params, g, across, traffic));
-    if (config_.overlap_steps == 0) MERIDIAN_RETURN_IF_ERROR(Apply(f, params, g, traffic, memory));
+    MERIDIAN_RETURN_IF_ERROR(Send(*f, params, g, across, traffic));
+    if (config_.overlap_steps == 0) MERIDIAN_RETURN_IF_ERROR(Apply(*f, params, g, traffic, memory));
   }
-  MERIDIAN_RETURN_IF_ERROR(memory->FromHost(stage_params, params, n));
+  for (const Fragment* f : touched)
+    for (const BufferRange& r : f->ranges)
+      MERIDIAN_RETURN_IF_ERROR(memory->FromHost(stage_params + r.offset, params + r.offset, r.count));
   return memory->WeightsChanged(stage_params, n);
 }
+
 
 Status DilocoOuterOptimizer::Send(Fragment& f, const float* params, const ProcessGroups& g, Communicator* across,
                                   TrafficCounter* traffic) {
@@ -204,16 +220,10 @@ Status DilocoOuterOptimizer::Apply(Fragment& f, float* params, const ProcessGrou
   MERIDIAN_RETURN_IF_ERROR(Receive(f, g));
   const size_t m = f.count;
   // The leader's average (scratch_ after Receive, or pending_ where it was
-  // received earlier) reaches its data center through a buffer of the
-  // stage's memory (the group's own kind).
+  // received earlier) reaches its data center.
   scratch_.resize(m);
   if (leader && !pending_.empty()) GatherRanges(f.ranges, pending_.data(), scratch_.data());
-  {
-    MERIDIAN_ASSIGN_OR_RETURN(StageBuffer shared, memory->Allocate(m));
-    if (leader) MERIDIAN_RETURN_IF_ERROR(memory->FromHost(shared.get(), scratch_.data(), m));
-    MERIDIAN_RETURN_IF_ERROR(g.dp_intra_dc->Broadcast(shared.get(), m, 0));
-    MERIDIAN_RETURN_IF_ERROR(memory->ToHost(scratch_.data(), shared.get(), m));
-  }
+  MERIDIAN_RETURN_IF_ERROR(ShareInDataCenter(scratch_.data(), m, g, memory));
   traffic->Broadcast(*g.dp_intra_dc, 4.0 * m, 0);
   const float lr = config_.outer_lr, mu = config_.outer_momentum;
   // Overlapped: the weights trained on while the exchange crossed, and
@@ -253,11 +263,7 @@ Status DilocoOuterOptimizer::Drain(const ProcessGroups& g, StageMemory* memory) 
     any = true;
   }
   if (!any) return Status::OK();
-  const size_t n = pending_.size();
-  MERIDIAN_ASSIGN_OR_RETURN(StageBuffer shared, memory->Allocate(n));
-  if (g.dp_intra_dc->rank() == 0) MERIDIAN_RETURN_IF_ERROR(memory->FromHost(shared.get(), pending_.data(), n));
-  MERIDIAN_RETURN_IF_ERROR(g.dp_intra_dc->Broadcast(shared.get(), n, 0));
-  MERIDIAN_RETURN_IF_ERROR(memory->ToHost(pending_.data(), shared.get(), n));
+  MERIDIAN_RETURN_IF_ERROR(ShareInDataCenter(pending_.data(), pending_.size(), g, memory));
   for (Fragment& f : fragments_)
     if (f.apply_step >= 0) f.received = true;
   return Status::OK();

@@ -72,8 +72,8 @@ class DilocoOuterOptimizer {
   // DP group's intra- and inter-DC groups; `background` (the leaders' own
   // communicator, used when exchanges overlap) carries the exchanges so
   // they never interleave with the training's collectives. The outer state
-  // stays in host memory: params (a stage buffer in `memory`) come to the
-  // host and go back on steps that touch a fragment.
+  // stays in host memory: a touched fragment's params (of a stage buffer
+  // in `memory`) come to the host and go back on the steps that touch it.
   Status AfterStep(long step, float* params, const ProcessGroups& groups, Communicator* background,
                    TrafficCounter* traffic, StageMemory* memory = HostMemory());
 
@@ -100,7 +100,7 @@ class DilocoOuterOptimizer {
   DilocoConfig config_;
   std::vector<Fragment> fragments_;
   std::vector<float> start_, momentum_, error_, pending_;
-  std::vector<float> host_params_;  // the stage's weights during an outer step
+  std::vector<float> host_params_;  // the touched fragments' weights during an outer step, at stage offsets
   std::vector<float> scratch_;      // one fragment's values, contiguous
   bool start_restored_ = false;
 };
