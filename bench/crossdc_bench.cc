@@ -77,14 +77,14 @@ Outcome RunRow(const CrossDcOptions& o, const std::string& bin, const Row& row, 
   const std::string metrics = o.workdir + "/" + row.name + ".jsonl";
   std::filesystem::remove(metrics);
   const std::string cmd =
-      "bash " MERIDIAN_SOURCE_DIR "/tests/testbed/slow_link_testbed.sh --dcs " + std::to_string(row.wan ? o.dcs : 1) +
-      " --ranks-per-dc " + std::to_string(row.wan ? o.ranks_per_dc : o.world()) + " --rate " + o.rate + DelayArgs(o, bin) + " -- " + bin +
-      "/meridian-train" +
+      "bash " MERIDIAN_SOURCE_DIR "/tests/testbed/slow_link_testbed.sh --dcs " +
+      std::to_string(row.wan ? o.dcs : 1) + " --ranks-per-dc " + std::to_string(row.wan ? o.ranks_per_dc : o.world()) +
+      " --rate " + o.rate + DelayArgs(o, bin) + " -- " + bin + "/meridian-train" +
       " --n-layer " + std::to_string(o.n_layer) + " --n-embd " + std::to_string(o.n_embd) + " --n-head " +
       std::to_string(o.n_head) + " --vocab 256 --max-seq " + std::to_string(o.seq) + " --seq " +
       std::to_string(o.seq) + " --batch " + std::to_string(o.batch) + " --steps " + std::to_string(steps) +
-      " --lr 1e-3 --warmup 10 --threads 1 --dp " + std::to_string(o.world()) + " --data '" + o.workdir + "/data/train_*.bin' --val-data '" +
-      o.workdir + "/data/val_*.bin' --eval-batches 8 --comm-timeout 600 --metrics-out " + metrics + " " +
+      " --lr 1e-3 --warmup 10 --threads 1 --dp " + std::to_string(o.world()) + " --data '" + o.workdir +
+      "/data/train_*.bin' --val-data '" + o.workdir + "/data/val_*.bin' --eval-batches 8 --comm-timeout 600 --metrics-out " + metrics + " " +
       row.args + " > " + o.workdir + "/" + row.name + ".log 2>&1";
   Outcome out;
   const int rc = std::system(cmd.c_str());

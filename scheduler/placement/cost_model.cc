@@ -371,7 +371,8 @@ std::vector<ModePrice> PriceModes(const ClusterIndex& index, const JobRequest& j
   auto hiding = [&](Compression c, int f) {
     double steps = 1;
     for (const GroupCost& g : groups)
-      if (g.crosses_dcs) steps = std::max(steps, std::ceil(ExchangeSeconds(g, c, g.params / f) / (before_dp + g.intra)));
+      if (g.crosses_dcs)
+        steps = std::max(steps, std::ceil(ExchangeSeconds(g, c, g.params / f) / (before_dp + g.intra)));
     return (int)std::min<double>(steps, own.h - 1);
   };
   if (own.h > 1) {

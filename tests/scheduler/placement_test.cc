@@ -275,7 +275,9 @@ const ModePrice* FindMode(const Placement& p, const std::string& name) {
 TEST(PlaceJob, PricesEveryModeAcrossDataCentersWithTheTrainersWanBytes) {
   Result<Placement> p = PlaceJob(SlowLinkCluster(), {}, SlowLinkJob());
   ASSERT_TRUE(p.ok()) << p.status().ToString();
-  const ModePrice *sync = FindMode(*p, "sync"), *hier = FindMode(*p, "hierarchical"), *diloco = FindMode(*p, "diloco h50");
+  const ModePrice* sync = FindMode(*p, "sync");
+  const ModePrice* hier = FindMode(*p, "hierarchical");
+  const ModePrice* diloco = FindMode(*p, "diloco h50");
   ASSERT_TRUE(sync && hier && diloco);
   // The trainer's ring model (measured: 10.012, 6.674 and 0.133 MB a step).
   EXPECT_NEAR(sync->wan_bytes_per_step / hier->wan_bytes_per_step, 1.5, 1e-9);
@@ -290,7 +292,7 @@ TEST(PlaceJob, PricesEveryModeAcrossDataCentersWithTheTrainersWanBytes) {
   EXPECT_EQ(chosen, 1);
   EXPECT_TRUE(diloco->chosen);
   // Variants for this link: int4 overlapped long enough to hide the round
-  // trip, whole and in 4 fragments, and sparse; each cheaper than blocking.
+  // trip (cheaper than blocking), whole and in 4 fragments, and sparse.
   const ModePrice* overlapped = nullptr;
   for (const ModePrice& m : p->modes) {
     if (m.mode.rfind("diloco h50 int4 overlap", 0) == 0) overlapped = &m;
