@@ -11,6 +11,10 @@ void EncoderForward(float* out, const int* inp, const float* wte, const float* w
     for (int t = 0; t < T; ++t) {
       float* o = out + ((size_t)b * T + t) * C;
       const float* e = wte + (size_t)inp[b * T + t] * C;
+      if (wpe == nullptr) {
+        std::copy(e, e + C, o);
+        continue;
+      }
       const float* p = wpe + (size_t)t * C;
 #pragma omp simd
       for (int c = 0; c < C; ++c) o[c] = e[c] + p[c];
@@ -30,11 +34,10 @@ void EncoderBackward(float* dwte, float* dwpe, const float* dout, const int* inp
       for (int t = 0; t < T; ++t) {
         const float* d = dout + ((size_t)b * T + t) * C;
         float* w = dwte + (size_t)inp[b * T + t] * C;
+        for (int c = c0; c < c1; ++c) w[c] += d[c];
+        if (dwpe == nullptr) continue;
         float* p = dwpe + (size_t)t * C;
-        for (int c = c0; c < c1; ++c) {
-          w[c] += d[c];
-          p[c] += d[c];
-        }
+        for (int c = c0; c < c1; ++c) p[c] += d[c];
       }
     }
   }

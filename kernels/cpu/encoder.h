@@ -1,4 +1,5 @@
-// Token + position embedding.
+// Token + position embedding; wpe / dwpe null for a model without learned
+// positions (Llama: rotary positions are applied inside attention).
 #pragma once
 
 namespace meridian::cpu {

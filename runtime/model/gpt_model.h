@@ -1,4 +1,4 @@
-// GPT-2 forward and backward for one pipeline stage (the whole model is the
+// Forward and backward of GPT-2 or Llama (by the config's arch) for one pipeline stage (the whole model is the
 // stage that is both first and last). The model knows nothing about
 // distribution: parallel modes drive it from outside through the stage's
 // inputs, outputs and flat parameter/gradient buffers.
@@ -10,6 +10,7 @@
 
 #include "runtime/model/gpt_config.h"
 #include "runtime/model/parameter_layout.h"
+#include "runtime/model/rope_frequencies.h"
 
 namespace meridian {
 
@@ -30,9 +31,9 @@ class GPTModel {
   int max_batch() const { return max_batch_; }
   int max_seq() const { return max_seq_; }
 
-  // GPT-2 initialisation, deterministic for a seed: normal(0, 0.02) weights,
-  // residual output projections scaled by 1/sqrt(2 n_layer), zero biases,
-  // LayerNorm weight 1, padded vocabulary rows zero.
+  // GPT-2 initialisation (Llama too), deterministic for a seed: normal(0,
+  // 0.02) weights, residual output projections scaled by 1/sqrt(2 n_layer),
+  // zero biases, norm weights 1, padded vocabulary rows zero.
   void InitializeWeights(unsigned long long seed);
 
   // Runs the stage on a (B,T) micro-batch. The first stage reads `tokens`
@@ -80,6 +81,13 @@ class GPTModel {
     float mean_loss = 0.0f;
   };
   LayerActs Acts(Slot& slot, int local_layer) const;
+  // A parameter tensor (local_layer -1: not per-layer) or its gradient; null
+  // when the stage or architecture lacks it.
+  const float* Tensor(int index, int local_layer) const;
+  float* Grad(int index, int local_layer);
+  // The LM head: the token embedding when tied, lm_head otherwise.
+  int HeadIndex() const { return config().tie_embeddings ? kWte : kLmHead; }
+  const float* HeadWeight() const { return Tensor(HeadIndex(), -1); }
   const float* LayerInput(const Slot& slot, int local_layer) const;
 
   ParameterLayout layout_;
@@ -91,6 +99,8 @@ class GPTModel {
   std::vector<float> scratch_btc_;  // (B,T,C) attproj / fcproj outputs
   // Backward workspace, reused layer by layer.
   std::vector<float> dresidual_, dbtc_, dqkv_, dfch_, dfch_gelu_, datt_scratch_;
+
+  RopeTables rope_;  // Llama: cos/sin for positions < max_seq
 
   float loss_scale_ = 1.0f;
   std::function<void(int)> backward_hook_;

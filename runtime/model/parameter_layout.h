@@ -1,12 +1,18 @@
-// Where each GPT-2 parameter tensor lives inside one flat float buffer.
+// Where each parameter tensor lives inside one flat float buffer.
 //
 // The order is llm.c's (wte, wpe, ln1w, ln1b, qkvw, qkvb, attprojw,
-// attprojb, ln2w, ln2b, fcw, fcb, fcprojw, fcprojb, lnfw, lnfb), so a whole
-// model's buffer is byte-for-byte the tensor section of an llm.c checkpoint.
+// attprojb, ln2w, ln2b, fcw, fcb, fcprojw, fcprojb, lnfw, lnfb), then an
+// untied LM head; for GPT-2 a whole model's buffer is byte-for-byte the
+// tensor section of an llm.c checkpoint.
 // A pipeline stage holds a subset: layers [layer_begin, layer_end), the
-// embeddings on the first stage, the final LayerNorm on the last, and the
-// token embedding on both first and last (the LM head is tied to it).
+// embeddings on the first stage, the final norm and the head on the last, and
+// the token embedding on both first and last when the head is tied to it.
 // Absent tensors have count 0.
+//
+// Llama uses the same slots: ln1w/ln2w/lnfw are RMSNorm weights, qkvw stacks
+// q, k and v projections ((NH + 2 KVH) hs rows), fcw stacks gate and up
+// (2F rows), fcprojw is down [C, F]; wpe and every bias are absent, and
+// lm_head is present on the last stage when the head is untied.
 #pragma once
 
 #include <array>
@@ -20,7 +26,7 @@ namespace meridian {
 
 enum ParamIndex {
   kWte = 0, kWpe, kLn1w, kLn1b, kQkvw, kQkvb, kAttprojw, kAttprojb,
-  kLn2w, kLn2b, kFcw, kFcb, kFcprojw, kFcprojb, kLnfw, kLnfb,
+  kLn2w, kLn2b, kFcw, kFcb, kFcprojw, kFcprojb, kLnfw, kLnfb, kLmHead,
   kNumParamTensors
 };
 
@@ -29,7 +35,7 @@ struct StageSpec {
   int layer_begin = 0;
   int layer_end = 0;       // exclusive
   bool first = true;       // holds wte, wpe; feeds tokens in
-  bool last = true;        // holds lnf, wte (tied head); computes the loss
+  bool last = true;        // holds lnf and the head (wte when tied); computes the loss
   int num_layers() const { return layer_end - layer_begin; }
 };
 

@@ -73,7 +73,7 @@ std::vector<std::vector<BufferRange>> DilocoFragments(const ParameterLayout& lay
     const ParamTensorInfo& info = layout.tensor(t);
     if (t == kWte || t == kWpe) {
       add(0, info.offset, info.count);
-    } else if (t == kLnfw || t == kLnfb) {
+    } else if (t == kLnfw || t == kLnfb || t == kLmHead) {
       add(last, info.offset, info.count);
     } else {
       for (int l = 0; l < layout.stage().num_layers(); ++l)

@@ -7,7 +7,7 @@
 namespace meridian {
 
 Status GradientSync::SumTiedEmbedding(float* grads) {
-  if (!groups_->tied) return Status::OK();
+  if (!groups_->tied || tied_.count == 0) return Status::OK();
   return groups_->tied->AllReduce(grads + tied_.offset, tied_.count, ReduceOp::kSum);
 }
 
@@ -127,8 +127,9 @@ class Zero1Sync : public GradientSync {
 Result<std::unique_ptr<GradientSync>> GradientSync::Create(const GradientSyncOptions& o, const ProcessGroups* groups,
                                                            const ParameterLayout& layout, int dp_size,
                                                            TrafficCounter* traffic, StageMemory* memory) {
+  // An untied head (Llama) leaves nothing to sum between first and last stage.
   const ParamTensorInfo& wte = layout.tensor(kWte);
-  const BufferRange tied{wte.offset, wte.count};
+  const BufferRange tied = layout.config().tie_embeddings ? BufferRange{wte.offset, wte.count} : BufferRange{0, 0};
   if (o.zero1) {
     if (o.mode != DpSync::kSync)
       return Status::InvalidArgument(std::string("zero = 1 works with dp-sync sync only, not ") + DpSyncName(o.mode));

@@ -10,7 +10,7 @@
 namespace meridian {
 namespace {
 
-GPTConfig TinyConfig() {
+GPTConfig Gpt2Tiny() {
   GPTConfig c;
   c.max_seq_len = 16;
   c.vocab_size = 37;         // not a multiple of anything
@@ -20,6 +20,36 @@ GPTConfig TinyConfig() {
   c.n_embd = 12;
   return c;
 }
+
+// Llama with grouped-query attention (4 query heads on 2 key/value heads),
+// an MLP width that is no multiple of C, a small rotary base so the angles
+// turn fast over a short sequence, and llama3 frequency scaling.
+GPTConfig LlamaTiny(bool tied) {
+  GPTConfig c = Gpt2Tiny();
+  c.arch = ModelArch::kLlama;
+  c.n_head = 4;
+  c.n_kv_head = 2;
+  c.n_embd = 16;
+  c.ffn_hidden = 20;
+  c.rope_theta = 100.0;
+  c.rope_scaling = RopeScaling{4.0, 1.0, 4.0, 8};
+  c.tie_embeddings = tied;
+  return c;
+}
+
+// The model tests run on each architecture.
+class ModelByArch : public testing::TestWithParam<const char*> {
+ protected:
+  GPTConfig TinyConfig() const {
+    const std::string arch = GetParam();
+    return arch == "gpt2" ? Gpt2Tiny() : LlamaTiny(arch == "llama_tied");
+  }
+};
+
+INSTANTIATE_TEST_SUITE_P(Archs, ModelByArch, testing::Values("gpt2", "llama_tied", "llama_untied"),
+                         [](const testing::TestParamInfo<const char*>& info) { return std::string(info.param); });
+
+GPTConfig TinyConfig() { return Gpt2Tiny(); }
 
 struct Batch {
   std::vector<int> inputs, targets;
@@ -47,7 +77,7 @@ float Loss(GPTModel& m, const Batch& b, int B, int T) {
   return m.mean_loss();
 }
 
-TEST(GPTModel, InitialLossIsNearLogVocab) {
+TEST_P(ModelByArch, InitialLossIsNearLogVocab) {
   GPTConfig c = TinyConfig();
   GPTModel m(c, WholeModel(c), 2, 8);
   m.InitializeWeights(7);
@@ -72,7 +102,7 @@ TEST(GPTModel, InitializationIsDeterministicAndFollowsGpt2) {
 // Directional finite differences: for a random unit direction d inside one
 // tensor, (L(p + h d) - L(p - h d)) / 2h must equal grad . d. Projecting on a
 // direction keeps the signal far above float32 rounding of the loss.
-TEST(GPTModel, GradientsMatchFiniteDifferencesForEveryTensor) {
+TEST_P(ModelByArch, GradientsMatchFiniteDifferencesForEveryTensor) {
   GPTConfig c = TinyConfig();
   const int B = 2, T = 5;
   GPTModel m(c, WholeModel(c), B, T);
@@ -89,7 +119,8 @@ TEST(GPTModel, GradientsMatchFiniteDifferencesForEveryTensor) {
     const ParamTensorInfo& t = m.layout().tensor(index);
     // Padded rows of wte are not part of the function: leave them out of d.
     size_t count = t.count;
-    if (index == kWte) count = (size_t)c.vocab_size * c.n_embd;
+    if (count == 0) continue;  // absent in this architecture or stage
+    if (index == kWte || index == kLmHead) count = (size_t)c.vocab_size * c.n_embd;
     if (index == kWpe) count = (size_t)T * c.n_embd;  // rows beyond T are unused
     std::vector<double> d(count);
     double norm = 0;
@@ -117,7 +148,7 @@ TEST(GPTModel, GradientsMatchFiniteDifferencesForEveryTensor) {
   }
 }
 
-TEST(GPTModel, PaddedVocabularyRowsGetNoGradient) {
+TEST_P(ModelByArch, PaddedVocabularyRowsGetNoGradient) {
   GPTConfig c = TinyConfig();
   GPTModel m(c, WholeModel(c), 2, 4);
   m.InitializeWeights(1);
@@ -126,12 +157,14 @@ TEST(GPTModel, PaddedVocabularyRowsGetNoGradient) {
   m.ZeroGrads();
   m.Forward(b.inputs.data(), nullptr, b.targets.data(), 2, 4, true);
   m.Backward(nullptr);
-  const ParamTensorInfo& wte = m.layout().tensor(kWte);
-  for (size_t i = (size_t)c.vocab_size * c.n_embd; i < wte.count; ++i)
-    ASSERT_EQ(m.grads()[wte.offset + i], 0.0f) << "padded element " << i;
+  for (int index : {kWte, kLmHead}) {
+    const ParamTensorInfo& t = m.layout().tensor(index);
+    for (size_t i = (size_t)c.vocab_size * c.n_embd; i < t.count; ++i)
+      ASSERT_EQ(m.grads()[t.offset + i], 0.0f) << t.name << " padded element " << i;
+  }
 }
 
-TEST(GPTModel, GradientsAccumulateAcrossBackwardCalls) {
+TEST_P(ModelByArch, GradientsAccumulateAcrossBackwardCalls) {
   GPTConfig c = TinyConfig();
   GPTModel m(c, WholeModel(c), 2, 4);
   m.InitializeWeights(1);
@@ -147,7 +180,7 @@ TEST(GPTModel, GradientsAccumulateAcrossBackwardCalls) {
 
 // A two-stage split computes what the whole model computes: the first
 // stage's output fed to the last stage gives the same loss and gradients.
-TEST(GPTModel, TwoStagesComposeToTheWholeModel) {
+TEST_P(ModelByArch, TwoStagesComposeToTheWholeModel) {
   GPTConfig c = TinyConfig();
   const int B = 2, T = 6;
   Batch b = RandomBatch(c, B, T, 8);
@@ -175,16 +208,24 @@ TEST(GPTModel, TwoStagesComposeToTheWholeModel) {
     ASSERT_NEAR(s1.grads()[s1.layout().LayerOffset(kQkvw, 0) + i], whole.grads()[whole.layout().LayerOffset(kQkvw, 1) + i], 1e-6);
     ASSERT_NEAR(s0.grads()[s0.layout().LayerOffset(kQkvw, 0) + i], whole.grads()[whole.layout().LayerOffset(kQkvw, 0) + i], 1e-6);
   }
-  // The tied embedding's gradient is the sum of both stages' parts.
+  // A tied embedding's gradient is the sum of both stages' parts; an untied
+  // head lives on the last stage alone.
   const size_t wte = whole.layout().tensor(kWte).offset;
+  const bool tied = c.tie_embeddings;
   for (size_t i = 0; i < whole.layout().tensor(kWte).count; i += 7)
-    ASSERT_NEAR(s0.grads()[s0.layout().tensor(kWte).offset + i] + s1.grads()[s1.layout().tensor(kWte).offset + i],
+    ASSERT_NEAR(s0.grads()[s0.layout().tensor(kWte).offset + i] +
+                    (tied ? s1.grads()[s1.layout().tensor(kWte).offset + i] : 0.0f),
                 whole.grads()[wte + i], 1e-6);
+  EXPECT_EQ(s1.layout().tensor(kWte).count == 0, !tied);
+  EXPECT_EQ(s1.layout().tensor(kLmHead).count, whole.layout().tensor(kLmHead).count);
+  for (size_t i = 0; i < whole.layout().tensor(kLmHead).count; i += 7)
+    ASSERT_NEAR(s1.grads()[s1.layout().tensor(kLmHead).offset + i],
+                whole.grads()[whole.layout().tensor(kLmHead).offset + i], 1e-6);
 }
 
 // A pipeline runs several forwards before their backwards; each slot must
 // keep its own activations so the result equals running them one by one.
-TEST(GPTModel, ActivationSlotsKeepMicroBatchesApart) {
+TEST_P(ModelByArch, ActivationSlotsKeepMicroBatchesApart) {
   GPTConfig c = TinyConfig();
   const int B = 2, T = 4;
   Batch a = RandomBatch(c, B, T, 1), b = RandomBatch(c, B, T, 2);
@@ -205,7 +246,7 @@ TEST(GPTModel, ActivationSlotsKeepMicroBatchesApart) {
             std::vector<float>(two.grads(), two.grads() + two.num_params()));
 }
 
-TEST(GPTModel, BackwardHookSeesEveryLayerThenTheEnd) {
+TEST_P(ModelByArch, BackwardHookSeesEveryLayerThenTheEnd) {
   GPTConfig c = TinyConfig();
   GPTModel m(c, WholeModel(c), 1, 4);
   m.InitializeWeights(1);
@@ -217,7 +258,7 @@ TEST(GPTModel, BackwardHookSeesEveryLayerThenTheEnd) {
   EXPECT_EQ(seen, (std::vector<int>{1, 0, -1}));
 }
 
-TEST(GPTModel, ForwardIsDeterministicForAFixedThreadCount) {
+TEST_P(ModelByArch, ForwardIsDeterministicForAFixedThreadCount) {
   GPTConfig c = TinyConfig();
   GPTModel m(c, WholeModel(c), 2, 8);
   m.InitializeWeights(3);
