@@ -23,22 +23,22 @@ class ByteTokenizer : public Tokenizer {
   static constexpr char kUnknownByte = '?';
 
   // One token per byte: token = (unsigned char) byte. Decode(Encode(s)) == s.
-  static std::vector<uint16_t> Encode(std::string_view text);
+  static std::vector<uint32_t> Encode(std::string_view text);
 
   // Inverse of Encode; never fails: tokens >= kVocabSize become kUnknownByte.
-  static std::string Decode(const uint16_t* tokens, size_t n);
-  static std::string Decode(const std::vector<uint16_t>& tokens) {
+  static std::string Decode(const uint32_t* tokens, size_t n);
+  static std::string Decode(const std::vector<uint32_t>& tokens) {
     return Decode(tokens.data(), tokens.size());
   }
 
   // The Tokenizer interface; no end-of-text token (all 256 ids are bytes).
   std::string_view name() const override { return "bytes"; }
   int vocab_size() const override { return kVocabSize; }
-  std::optional<uint16_t> eot() const override { return std::nullopt; }
+  std::optional<uint32_t> eot() const override { return std::nullopt; }
 
  private:
-  void EncodeImpl(std::string_view text, std::vector<uint16_t>* tokens) const override;
-  std::string DecodeImpl(const uint16_t* tokens, size_t n) const override {
+  void EncodeImpl(std::string_view text, std::vector<uint32_t>* tokens) const override;
+  std::string DecodeImpl(const uint32_t* tokens, size_t n) const override {
     return Decode(tokens, n);
   }
 };

@@ -37,10 +37,11 @@ uint64_t SplitMix64(uint64_t x) {
 // full shard so that the end can be shared evenly with the one before.
 class SplitWriter {
  public:
-  SplitWriter(std::string dir, std::string split, uint64_t shard_tokens, bool log)
-      : dir_(std::move(dir)), split_(std::move(split)), shard_tokens_(shard_tokens), log_(log) {}
+  SplitWriter(std::string dir, std::string split, uint64_t shard_tokens, int32_t version, bool log)
+      : dir_(std::move(dir)), split_(std::move(split)), shard_tokens_(shard_tokens),
+        version_(version), log_(log) {}
 
-  Status Append(const std::vector<uint16_t>& tokens) {
+  Status Append(const std::vector<uint32_t>& tokens) {
     buf_.insert(buf_.end(), tokens.begin(), tokens.end());
     tokens_ += tokens.size();
     if (buf_.size() < 2 * shard_tokens_) return Status::OK();
@@ -88,10 +89,10 @@ class SplitWriter {
 
  private:
   Status Write(size_t begin, size_t end) {
-    const std::vector<uint16_t> part(buf_.begin() + static_cast<std::ptrdiff_t>(begin),
+    const std::vector<uint32_t> part(buf_.begin() + static_cast<std::ptrdiff_t>(begin),
                                      buf_.begin() + static_cast<std::ptrdiff_t>(end));
     const std::string path = dir_ + "/" + TokenShardName(split_, shards_, 1);
-    MERIDIAN_RETURN_IF_ERROR(WriteTokenShard(path, part));
+    MERIDIAN_RETURN_IF_ERROR(WriteTokenShard(path, part, version_));
     if (log_) std::printf("wrote %s (%zu tokens)\n", path.c_str(), part.size());
     ++shards_;
     return Status::OK();
@@ -99,8 +100,9 @@ class SplitWriter {
 
   const std::string dir_, split_;
   const uint64_t shard_tokens_;
+  const int32_t version_;
   const bool log_;
-  std::vector<uint16_t> buf_;
+  std::vector<uint32_t> buf_;
   uint64_t shards_ = 0, tokens_ = 0;
 };
 
@@ -109,13 +111,16 @@ struct Batch {
     bool doc_start;
     bool val;
     std::string text;
+    // A piece that ends its document: no text, only the tokenizer's
+    // document_end token (with doc_start false).
+    bool doc_end = false;
   };
   std::vector<Piece> pieces;
   size_t bytes = 0;
 };
 
 struct Encoded {
-  std::vector<uint16_t> train, val;
+  std::vector<uint32_t> train, val;
 };
 
 // `threads` encoders over a queue of numbered batches; results come back
@@ -158,7 +163,8 @@ class EncodePool {
 
  private:
   void Run() {
-    const std::optional<uint16_t> eot = tokenizer_.eot();
+    const std::optional<uint32_t> start = tokenizer_.document_start();
+    const std::optional<uint32_t> end = tokenizer_.document_end();
     for (;;) {
       std::pair<uint64_t, Batch> job;
       {
@@ -170,8 +176,12 @@ class EncodePool {
       }
       Encoded out;
       for (const Batch::Piece& p : job.second.pieces) {
-        std::vector<uint16_t>* tokens = p.val ? &out.val : &out.train;
-        if (p.doc_start && eot) tokens->push_back(*eot);
+        std::vector<uint32_t>* tokens = p.val ? &out.val : &out.train;
+        if (p.doc_end) {
+          tokens->push_back(*end);
+          continue;
+        }
+        if (p.doc_start && start) tokens->push_back(*start);
         tokenizer_.Encode(p.text, tokens);
       }
       {
@@ -229,8 +239,9 @@ Result<CorpusEncodeSummary> EncodeCorpus(const Tokenizer& tokenizer,
   std::filesystem::create_directories(options.out_dir, ec);
   if (ec) return Status::IOError(options.out_dir + ": cannot create directory: " + ec.message());
 
-  SplitWriter train(options.out_dir, "train", options.shard_tokens, options.log_shards);
-  SplitWriter val(options.out_dir, "val", options.shard_tokens, options.log_shards);
+  const int32_t version = TokenShardVersionFor(tokenizer.vocab_size());
+  SplitWriter train(options.out_dir, "train", options.shard_tokens, version, options.log_shards);
+  SplitWriter val(options.out_dir, "val", options.shard_tokens, version, options.log_shards);
   Status write_status;
   uint64_t file_bytes_sent = 0;  // text of the file being read handed on so far
   auto show_progress = [&](bool force) {
@@ -265,8 +276,16 @@ Result<CorpusEncodeSummary> EncodeCorpus(const Tokenizer& tokenizer,
       while (pool.in_flight() >= max_in_flight) write_next();
     };
     bool doc_val = false;
+    // With a document_end token every document but the last is ended when
+    // the next one starts (in its own split), the last after the inputs.
+    const bool end_documents = tokenizer.document_end().has_value();
+    auto end_document = [&] {
+      if (!end_documents || sum.documents == 0) return;
+      batch.pieces.push_back({false, doc_val, std::string(), true});
+    };
     const PieceSink sink = [&](bool doc_start, std::string&& piece) {
       if (doc_start) {
+        end_document();
         doc_val = IsValDocument(sum.documents++, options.val_fraction);
         if (doc_val) ++sum.val_documents;
       }
@@ -294,6 +313,7 @@ Result<CorpusEncodeSummary> EncodeCorpus(const Tokenizer& tokenizer,
       }
       if (!write_status.ok()) break;
     }
+    end_document();
     flush();
     while (pool.in_flight() > 0) write_next();
   }

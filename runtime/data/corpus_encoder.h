@@ -4,8 +4,13 @@
 // The reader runs on the calling thread and hands batches of document
 // pieces to `threads` encoding threads; results are written in the order the
 // batches were read, so the shards are the same bytes for any thread count.
-// With a tokenizer that has an end-of-text token, every document starts
-// with it (as llm.c's data scripts do), so documents are separated by it.
+// Every document starts with the tokenizer's document_start token and ends
+// with its document_end token, where it has them: GPT-2's documents start
+// with <|endoftext|> (as llm.c's data scripts do), Llama 3's are
+// <|begin_of_text|> text <|end_of_text|>, byte documents have no marks.
+//
+// Shard version: TokenShardVersionFor(tokenizer.vocab_size()), so bytes and
+// GPT-2 write llm.c's version 1 (uint16) and Llama 3 version 2 (uint32).
 //
 // Train/val split: by document. Document i (counting from 0 over all
 // inputs, in order) goes to val when IsValDocument(i, val_fraction); the

@@ -9,8 +9,9 @@
 //   jsonl  one JSON object per line, the document is its string field
 //          `text_field`; blank lines are skipped.
 // A document reaches the sink in pieces of at most about a megabyte, cut
-// only where GPT-2's pre-tokenizer cuts anyway (SafeSplitPoint), so
-// encoding the pieces one by one gives the tokens of the whole document.
+// only where GPT-2's and Llama 3's pre-tokenizers cut anyway
+// (SafeSplitPoint), so encoding the pieces one by one gives the tokens of
+// the whole document.
 #pragma once
 
 #include <cstddef>
@@ -75,8 +76,8 @@ struct ReadStats {
 Status ReadDocuments(const InputFile& file, const ReadOptions& options, const PieceSink& sink,
                      ReadStats* stats);
 
-// Largest p in [2, min(limit, text.size() - 1)] at which GPT-2's
-// pre-tokenizer is certain to cut `text` and at which the pieces before p do
+// Largest p in [2, min(limit, text.size() - 1)] at which GPT-2's and Llama
+// 3's pre-tokenizers are certain to cut `text` and at which the pieces before p do
 // not depend on the text after it: right after a "\n" that has a non-space
 // ASCII byte on each side, or before a " " between two ASCII letters.
 // 0 when there is none. The byte tokenizer can be cut anywhere.

@@ -14,9 +14,8 @@ Result<std::unique_ptr<DataLoader>> DataLoader::Open(const DataLoaderOptions& o)
     return Status::InvalidArgument("process_rank: " + std::to_string(o.process_rank) +
                                    " must be in [0, " + std::to_string(o.num_processes) + ")");
   }
-  if (o.vocab_size <= 0 || o.vocab_size > 65536) {
-    return Status::InvalidArgument("vocab_size: " + std::to_string(o.vocab_size) +
-                                   " must be in [1, 65536] (tokens are uint16)");
+  if (o.vocab_size <= 0) {
+    return Status::InvalidArgument("vocab_size: " + std::to_string(o.vocab_size) + " must be > 0");
   }
   MERIDIAN_ASSIGN_OR_RETURN(std::vector<std::string> paths, ExpandShardGlob(o.pattern));
   const uint64_t need = static_cast<uint64_t>(o.num_processes) * o.batch * o.seq + 1;
@@ -62,7 +61,7 @@ Status DataLoader::LoadCurrentShard() {
   loaded_shard_ = kNoShard;
   tokens_.clear();
   tokens_.shrink_to_fit();
-  MERIDIAN_ASSIGN_OR_RETURN(std::vector<uint16_t> tokens, ReadTokenShard(path));
+  MERIDIAN_ASSIGN_OR_RETURN(std::vector<uint32_t> tokens, ReadTokenShard(path));
   if (tokens.size() != shard_sizes_[position_.shard_index]) {
     return Status::FailedPrecondition(
         path + ": changed since the loader opened it (held " +
@@ -79,9 +78,10 @@ Status DataLoader::NextBatch(int32_t* inputs, int32_t* targets) {
   const uint64_t n = tokens_per_process();
   const uint64_t start =
       position_.token_offset + static_cast<uint64_t>(options_.process_rank) * n;
-  const uint16_t* window = tokens_.data() + start;  // n + 1 tokens, fit checked by Seek/advance
+  const uint32_t* window = tokens_.data() + start;  // n + 1 tokens, fit checked by Seek/advance
+  const auto vocab = static_cast<uint32_t>(options_.vocab_size);
   for (uint64_t i = 0; i <= n; ++i) {
-    if (window[i] >= options_.vocab_size) {
+    if (window[i] >= vocab) {
       return Status::InvalidArgument(
           shard_paths_[position_.shard_index] + ": token " + std::to_string(window[i]) +
           " at position " + std::to_string(start + i) + " is outside the vocabulary (vocab_size " +
@@ -89,8 +89,8 @@ Status DataLoader::NextBatch(int32_t* inputs, int32_t* targets) {
     }
   }
   for (uint64_t i = 0; i < n; ++i) {
-    inputs[i] = window[i];
-    targets[i] = window[i + 1];
+    inputs[i] = static_cast<int32_t>(window[i]);  // < vocab_size <= INT32_MAX
+    targets[i] = static_cast<int32_t>(window[i + 1]);
   }
 
   position_.token_offset += tokens_per_group();

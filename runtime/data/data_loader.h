@@ -28,7 +28,7 @@ struct DataLoaderOptions {
   int seq = 64;            // T, tokens per sequence
   int process_rank = 0;    // r in [0, num_processes)
   int num_processes = 1;   // P, data-parallel processes sharing the stream
-  int vocab_size = 65536;  // tokens >= this are refused
+  int vocab_size = 65536;  // tokens >= this are refused; up to INT32_MAX
 };
 
 // Where the group's next window starts. The same on every process of the
@@ -41,6 +41,7 @@ struct DataPosition {
   bool operator==(const DataPosition&) const = default;
 };
 
+// Reads shards of both versions (token_shard.h), even mixed in one set.
 // Not thread-safe. Holds only the current shard's tokens in memory.
 class DataLoader {
  public:
@@ -92,7 +93,7 @@ class DataLoader {
   DataPosition position_;
   static constexpr uint64_t kNoShard = ~uint64_t{0};
   uint64_t loaded_shard_ = kNoShard;
-  std::vector<uint16_t> tokens_;  // the loaded shard
+  std::vector<uint32_t> tokens_;  // the loaded shard (version 1 or 2, widened)
 };
 
 }  // namespace meridian

@@ -10,7 +10,9 @@
 //     U+FEFF and lacks U+0085.)
 //  2. Each piece's UTF-8 bytes start as one token per byte (bytes_to_unicode
 //     of encoder.py names them), then BPE merges adjacent pairs, lowest
-//     vocab.bpe rank first, until no pair has a rank.
+//     vocab.bpe rank first, until no pair has a rank. (No whole-piece
+//     lookup: a piece is always merged up from its bytes.)
+// Both steps run in the ByteLevelBpe (byte_level_bpe.h) that Load fills.
 //
 // Invalid UTF-8: GPT-2 defines tokenization on Unicode text only. Here any
 // bytes are accepted: with PCRE2_MATCH_INVALID_UTF an invalid sequence never
@@ -25,23 +27,20 @@
 // documents. The literal text "<|endoftext|>" in the input is ordinary text
 // unless special_tokens_in_text is set (TokenizerOptions).
 //
-// Thread safety: a loaded tokenizer is immutable apart from per-thread
-// scratch (PCRE2 match data and a cache of BPE results per piece) that it
-// hands out from a pool, so Encode and Decode may run on many threads.
+// Thread safety: a loaded tokenizer is immutable apart from the per-thread
+// scratch of its ByteLevelBpe, so Encode and Decode may run on many threads.
 #pragma once
 
-#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 #include "common/status.h"
+#include "runtime/data/byte_level_bpe.h"
 #include "runtime/data/tokenizer.h"
 
 namespace meridian {
@@ -49,7 +48,7 @@ namespace meridian {
 class Gpt2Tokenizer : public Tokenizer {
  public:
   static constexpr int kVocabSize = 50257;
-  static constexpr uint16_t kEndOfText = 50256;
+  static constexpr uint32_t kEndOfText = 50256;
   static constexpr std::string_view kEndOfTextText = "<|endoftext|>";
   static constexpr int kNumMerges = 50000;
   // What Decode writes for an id outside [0, kVocabSize): U+FFFD.
@@ -66,39 +65,21 @@ class Gpt2Tokenizer : public Tokenizer {
 
   std::string_view name() const override { return "gpt2"; }
   int vocab_size() const override { return kVocabSize; }
-  std::optional<uint16_t> eot() const override { return kEndOfText; }
+  std::optional<uint32_t> eot() const override { return kEndOfText; }
 
   // Step 1 alone: the pieces of `text` (views into it), for tests.
-  std::vector<std::string_view> PreTokenize(std::string_view text) const;
+  std::vector<std::string_view> PreTokenize(std::string_view text) const {
+    return bpe_->PreTokenize(text);
+  }
 
  private:
-  struct Merge {
-    uint32_t rank;
-    uint16_t merged;
-  };
-  struct Scratch;
-  class ScratchLease;
-
   Gpt2Tokenizer() = default;
-  void EncodeImpl(std::string_view text, std::vector<uint16_t>* tokens) const override;
-  std::string DecodeImpl(const uint16_t* tokens, size_t n) const override;
-
-  // Encodes text that holds no special token.
-  void EncodeOrdinary(std::string_view text, Scratch& scratch, std::vector<uint16_t>* tokens) const;
-  // Step 2 for one piece, through the scratch's cache.
-  void EncodePiece(std::string_view piece, Scratch& scratch, std::vector<uint16_t>* tokens) const;
-  // Step 2 without the cache: BPE over `word`, in place.
-  void Bpe(std::vector<uint16_t>* word) const;
-  const Merge* FindMerge(uint16_t left, uint16_t right) const;
+  void EncodeImpl(std::string_view text, std::vector<uint32_t>* tokens) const override;
+  std::string DecodeImpl(const uint32_t* tokens, size_t n) const override;
 
   bool special_tokens_in_text_ = false;
-  std::array<uint16_t, 256> byte_token_{};    // the one-byte token of each byte
-  std::vector<std::string> token_bytes_;      // id -> the bytes it stands for
-  std::unordered_map<uint32_t, Merge> merges_;  // (left << 16 | right) -> merge
-  void* code_ = nullptr;                      // pcre2_code_8*, compiled kPattern
-
-  mutable std::mutex pool_mu_;
-  mutable std::vector<std::unique_ptr<Scratch>> pool_;  // idle scratch
+  std::vector<std::string> token_bytes_;  // id -> the bytes it stands for
+  std::unique_ptr<ByteLevelBpe> bpe_;     // kPattern, the byte tokens, vocab.bpe's merges
 };
 
 }  // namespace meridian

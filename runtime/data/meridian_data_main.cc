@@ -1,11 +1,11 @@
 // meridian-data: turns text into llm.c token shards and looks inside them.
 //
 //   meridian-data synth --out DIR [--seed N] [--train-bytes N] [--val-bytes N] [--shard-tokens N]
-//   meridian-data encode INPUT... --out DIR [--tokenizer bytes|gpt2] [--vocab-dir DIR]
+//   meridian-data encode INPUT... --out DIR [--tokenizer bytes|gpt2|llama3] [--vocab-dir DIR]
 //       [--format auto|text|jsonl] [--text-field NAME] [--text-docs paragraph|file]
 //       [--val-fraction F] [--shard-tokens N] [--threads N] [--on-error fail|skip]
 //       [--special-in-text]           (INPUT: files, directories, globs; --in FILE also works)
-//   meridian-data inspect FILE.bin [--tokenizer bytes|gpt2] [--vocab-dir DIR]
+//   meridian-data inspect FILE.bin [--tokenizer bytes|gpt2|llama3] [--vocab-dir DIR]
 //
 // encode streams: memory does not grow with the corpus (corpus_encoder.h).
 // Every error becomes one line on stderr naming the file, and exit code 1;
@@ -54,16 +54,16 @@ Status MakeDir(const std::string& dir) {
 // than full ones plus a stub: a stub shorter than one training window would
 // make the loader refuse the whole split.
 Status WriteSplit(const std::string& dir, const std::string& split,
-                  const std::vector<uint16_t>& tokens, uint64_t shard_tokens) {
+                  const std::vector<uint32_t>& tokens, uint64_t shard_tokens) {
   const size_t count = std::max<size_t>(1, (tokens.size() + shard_tokens - 1) / shard_tokens);
   const size_t base = tokens.size() / count, extra = tokens.size() % count;
   size_t begin = 0;
   for (size_t i = 0; i < count; ++i) {
     const size_t end = begin + base + (i < extra ? 1 : 0);
-    std::vector<uint16_t> part(tokens.begin() + begin, tokens.begin() + end);
+    std::vector<uint32_t> part(tokens.begin() + begin, tokens.begin() + end);
     begin = end;
     const std::string path = dir + "/" + TokenShardName(split, i, count);
-    MERIDIAN_RETURN_IF_ERROR(WriteTokenShard(path, part));
+    MERIDIAN_RETURN_IF_ERROR(WriteTokenShard(path, part, kTokenShardVersionU16));
     std::printf("wrote %s (%zu tokens)\n", path.c_str(), part.size());
   }
   // Leftovers of an earlier, larger run would silently join this one's
@@ -146,7 +146,7 @@ Status RunInspect(const std::string& path, const std::string& tokenizer_name,
   MERIDIAN_ASSIGN_OR_RETURN(std::unique_ptr<Tokenizer> tokenizer,
                             MakeTokenizer(tokenizer_name, tokenizer_options));
   MERIDIAN_ASSIGN_OR_RETURN(TokenShardHeader h, ReadTokenShardHeader(path));
-  MERIDIAN_ASSIGN_OR_RETURN(std::vector<uint16_t> tokens, ReadTokenShard(path));
+  MERIDIAN_ASSIGN_OR_RETURN(std::vector<uint32_t> tokens, ReadTokenShard(path));
   std::printf("file:       %s\n", path.c_str());
   std::printf("magic:      %d\n", h.magic);
   std::printf("version:    %d\n", h.version);
@@ -209,7 +209,9 @@ int main(int argc, char** argv) {
       "tokenize text files and JSON lines into train/val shards, streaming.\n"
       "Documents: a JSON line's text field, or a paragraph of a text file (ending after a blank "
       "line; --text-docs file: the whole file). With gpt2 each document starts with "
-      "<|endoftext|> (50256).\n"
+      "<|endoftext|> (50256); with llama3 it is <|begin_of_text|> (128000) text "
+      "<|end_of_text|> (128001).\n"
+      "Shards: llm.c's version 1 (uint16 ids) for bytes and gpt2, version 2 (uint32) for llama3.\n"
       "Split: document i (counted from 0 over all inputs in order) goes to val when "
       "SplitMix64(i ^ salt) / 2^64 < --val-fraction (document 0 never), so train and val "
       "never share a document and the split is the same on every run.\n"
@@ -217,14 +219,18 @@ int main(int argc, char** argv) {
   encode->add_option("inputs", inputs, "text or .jsonl files, directories (recursive), globs");
   encode->add_option("--in", in_files, "input (same as a positional input; may repeat)");
   encode->add_option("--out", enc.out_dir, "output directory")->required();
-  encode->add_option("--tokenizer", tokenizer_name, "bytes (vocab 256) or gpt2 (vocab 50257)")
-      ->check(CLI::IsMember({"bytes", "gpt2"}))->capture_default_str();
+  encode->add_option("--tokenizer", tokenizer_name,
+                     "bytes (vocab 256), gpt2 (vocab 50257) or llama3 (vocab 128256)")
+      ->check(CLI::IsMember({"bytes", "gpt2", "llama3"}))->capture_default_str();
   encode->add_option("--vocab-dir", tokenizer_options.vocab_dir,
                      "gpt2: directory of encoder.json and vocab.bpe (default: "
                      "$MERIDIAN_GPT2_VOCAB_DIR, else ~/.cache/meridian/gpt2; fill it with "
-                     "scripts/fetch-gpt2-vocab.sh)");
+                     "scripts/fetch-gpt2-vocab.sh); llama3: directory of tokenizer.model "
+                     "(default: $MERIDIAN_LLAMA3_VOCAB_DIR, else ~/.cache/meridian/llama3; "
+                     "scripts/fetch-llama3-vocab.sh)");
   encode->add_flag("--special-in-text", tokenizer_options.special_tokens_in_text,
-                   "gpt2: the text \"<|endoftext|>\" in a document becomes token 50256 "
+                   "gpt2: the text \"<|endoftext|>\" in a document becomes token 50256; "
+                   "llama3: each special token's text becomes its id "
                    "(default: encoded as ordinary text)");
   encode->add_option("--format", format, "auto (.jsonl/.ndjson are JSON lines, else text), "
                      "text, jsonl")->check(CLI::IsMember({"auto", "text", "jsonl"}))
@@ -247,9 +253,11 @@ int main(int argc, char** argv) {
   std::string shard_file;
   CLI::App* inspect = app.add_subcommand("inspect", "print a shard's header and first tokens");
   inspect->add_option("file", shard_file, "token shard (.bin)")->required();
-  inspect->add_option("--tokenizer", tokenizer_name, "decode the first tokens as bytes or gpt2")
-      ->check(CLI::IsMember({"bytes", "gpt2"}))->capture_default_str();
-  inspect->add_option("--vocab-dir", tokenizer_options.vocab_dir, "gpt2: vocabulary directory");
+  inspect->add_option("--tokenizer", tokenizer_name,
+                      "decode the first tokens as bytes, gpt2 or llama3")
+      ->check(CLI::IsMember({"bytes", "gpt2", "llama3"}))->capture_default_str();
+  inspect->add_option("--vocab-dir", tokenizer_options.vocab_dir,
+                      "gpt2, llama3: vocabulary directory");
 
   // Before or after the subcommand's name: the subcommands pass them up.
   std::string log_format, log_level;

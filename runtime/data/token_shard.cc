@@ -97,41 +97,31 @@ Result<TokenShardHeader> ReadHeaderFromFd(int fd, const std::string& path) {
     return Status::Corruption(path + ": bad magic " + std::to_string(h.magic) + " (expected " +
                               std::to_string(kTokenShardMagic) + "), not a token shard");
   }
-  if (h.version != kTokenShardVersion) {
-    return Status::Corruption(path + ": unsupported version " + std::to_string(h.version) +
-                              " (expected " + std::to_string(kTokenShardVersion) + ")");
+  if (h.version != kTokenShardVersionU16 && h.version != kTokenShardVersionU32) {
+    return Status::Corruption(path + ": header field 1 (version) is " + std::to_string(h.version) +
+                              ", expected 1 (uint16 tokens) or 2 (uint32 tokens)");
   }
+  h.token_bytes = h.version == kTokenShardVersionU16 ? 2 : 4;
   if (count < 0) {
     return Status::Corruption(path + ": header says " + std::to_string(count) + " tokens (negative)");
   }
   h.num_tokens = static_cast<uint64_t>(count);
   const uint64_t payload = file_bytes - kTokenShardHeaderBytes;
-  if (payload != h.num_tokens * sizeof(uint16_t)) {
-    std::string msg = path + ": header says " + std::to_string(h.num_tokens) +
-                      " tokens but file holds " + std::to_string(payload / sizeof(uint16_t));
-    if (payload % sizeof(uint16_t) != 0) msg += " and a stray byte";
+  if (payload != h.num_tokens * h.token_bytes) {
+    std::string msg = path + ": header says " + std::to_string(h.num_tokens) + " tokens but file holds " +
+                      std::to_string(payload / h.token_bytes);
+    if (payload % h.token_bytes != 0) {
+      msg += " and " + std::to_string(payload % h.token_bytes) + " stray byte(s)";
+    }
+    msg += " (version " + std::to_string(h.version) + ", " + std::to_string(h.token_bytes) +
+           " bytes per token)";
     return Status::Corruption(msg);
   }
   return h;
 }
 
-}  // namespace
-
-Status WriteTokenShard(const std::string& path, const std::vector<uint16_t>& tokens) {
-  if (tokens.size() > static_cast<size_t>(INT32_MAX)) {
-    return Status::InvalidArgument(path + ": " + std::to_string(tokens.size()) +
-                                   " tokens exceed the format's int32 count");
-  }
-  std::vector<unsigned char> buf(kTokenShardHeaderBytes + tokens.size() * sizeof(uint16_t), 0);
-  PutLe32(kTokenShardMagic, buf.data());
-  PutLe32(kTokenShardVersion, buf.data() + 4);
-  PutLe32(static_cast<int32_t>(tokens.size()), buf.data() + 8);
-  unsigned char* p = buf.data() + kTokenShardHeaderBytes;
-  for (uint16_t t : tokens) {
-    *p++ = static_cast<unsigned char>(t & 0xff);
-    *p++ = static_cast<unsigned char>(t >> 8);
-  }
-
+// Writes header and payload, already laid out in `buf`, atomically.
+Status WriteShardBytes(const std::string& path, const std::vector<unsigned char>& buf) {
   const std::string tmp = path + ".tmp";
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return Status::IOError(tmp + ": cannot create: " + Errno());
@@ -158,6 +148,52 @@ Status WriteTokenShard(const std::string& path, const std::vector<uint16_t>& tok
   return Status::OK();
 }
 
+}  // namespace
+
+int32_t TokenShardVersionFor(int vocab_size) {
+  return vocab_size <= 65536 ? kTokenShardVersionU16 : kTokenShardVersionU32;
+}
+
+Status WriteTokenShard(const std::string& path, const std::vector<uint32_t>& tokens,
+                       int32_t version) {
+  if (version != kTokenShardVersionU16 && version != kTokenShardVersionU32) {
+    return Status::InvalidArgument(path + ": cannot write token shard version " +
+                                   std::to_string(version) + " (1 or 2)");
+  }
+  if (tokens.size() > static_cast<size_t>(INT32_MAX)) {
+    return Status::InvalidArgument(path + ": " + std::to_string(tokens.size()) +
+                                   " tokens exceed the format's int32 count");
+  }
+  const size_t width = version == kTokenShardVersionU16 ? 2 : 4;
+  std::vector<unsigned char> buf(kTokenShardHeaderBytes + tokens.size() * width, 0);
+  PutLe32(kTokenShardMagic, buf.data());
+  PutLe32(version, buf.data() + 4);
+  PutLe32(static_cast<int32_t>(tokens.size()), buf.data() + 8);
+  unsigned char* p = buf.data() + kTokenShardHeaderBytes;
+  if (width == 2) {
+    for (size_t i = 0; i < tokens.size(); ++i) {
+      if (tokens[i] > 0xFFFF) {
+        return Status::InvalidArgument(path + ": token " + std::to_string(tokens[i]) +
+                                       " at position " + std::to_string(i) +
+                                       " does not fit a version 1 (uint16) shard");
+      }
+      *p++ = static_cast<unsigned char>(tokens[i] & 0xff);
+      *p++ = static_cast<unsigned char>(tokens[i] >> 8);
+    }
+  } else {
+    for (uint32_t t : tokens) {
+      PutLe32(static_cast<int32_t>(t), p);
+      p += 4;
+    }
+  }
+  return WriteShardBytes(path, buf);
+}
+
+Status WriteTokenShard(const std::string& path, const std::vector<uint16_t>& tokens) {
+  return WriteTokenShard(path, std::vector<uint32_t>(tokens.begin(), tokens.end()),
+                         kTokenShardVersionU16);
+}
+
 Result<TokenShardHeader> ReadTokenShardHeader(const std::string& path) {
   int fd = -1;
   MERIDIAN_RETURN_IF_ERROR(OpenForRead(path, &fd));
@@ -165,17 +201,20 @@ Result<TokenShardHeader> ReadTokenShardHeader(const std::string& path) {
   return ReadHeaderFromFd(fd, path);
 }
 
-Result<std::vector<uint16_t>> ReadTokenShard(const std::string& path) {
+Result<std::vector<uint32_t>> ReadTokenShard(const std::string& path) {
   int fd = -1;
   MERIDIAN_RETURN_IF_ERROR(OpenForRead(path, &fd));
   FdCloser closer(fd);
   MERIDIAN_ASSIGN_OR_RETURN(TokenShardHeader h, ReadHeaderFromFd(fd, path));
-  std::vector<unsigned char> raw(h.num_tokens * sizeof(uint16_t));
+  std::vector<unsigned char> raw(h.num_tokens * h.token_bytes);
   MERIDIAN_RETURN_IF_ERROR(
       ReadAllAt(fd, raw.data(), raw.size(), static_cast<off_t>(kTokenShardHeaderBytes), path));
-  std::vector<uint16_t> tokens(h.num_tokens);
-  for (size_t i = 0; i < tokens.size(); ++i) {
-    tokens[i] = static_cast<uint16_t>(raw[2 * i] | (raw[2 * i + 1] << 8));
+  std::vector<uint32_t> tokens(h.num_tokens);
+  const unsigned char* p = raw.data();
+  if (h.token_bytes == 2) {
+    for (size_t i = 0; i < tokens.size(); ++i, p += 2) tokens[i] = p[0] | (uint32_t{p[1]} << 8);
+  } else {
+    for (size_t i = 0; i < tokens.size(); ++i, p += 4) tokens[i] = static_cast<uint32_t>(GetLe32(p));
   }
   return tokens;
 }

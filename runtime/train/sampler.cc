@@ -43,14 +43,20 @@ void WriteSample(GPTModel& model, const Tokenizer* tokenizer, const SampleReques
                  std::FILE* out) {
   std::vector<int> tokens;
   if (tokenizer != nullptr) {
-    for (uint16_t t : tokenizer->Encode(request.prompt)) tokens.push_back(t);
+    for (uint32_t t : tokenizer->Encode(request.prompt)) tokens.push_back(static_cast<int>(t));
   }
-  if (tokens.empty()) tokens.push_back(tokenizer != nullptr && tokenizer->eot() ? *tokenizer->eot() : 0);
+  // An empty prompt starts where a document starts: <|endoftext|> for gpt2,
+  // <|begin_of_text|> for llama3.
+  if (tokens.empty()) {
+    tokens.push_back(tokenizer != nullptr && tokenizer->document_start()
+                         ? static_cast<int>(*tokenizer->document_start())
+                         : 0);
+  }
   const size_t prompt_len = tokens.size();
   SampleTokens(model, tokens, request.count, request.temperature, rng);
   std::fprintf(out, "---- sample (%d tokens, temperature %.2f) ----\n", request.count, request.temperature);
   if (tokenizer != nullptr) {
-    const std::vector<uint16_t> ids(tokens.begin(), tokens.end());
+    const std::vector<uint32_t> ids(tokens.begin(), tokens.end());
     std::fprintf(out, "%s\n", tokenizer->Decode(ids).c_str());
   } else {
     for (size_t i = prompt_len; i < tokens.size(); ++i) std::fprintf(out, "%d ", tokens[i]);

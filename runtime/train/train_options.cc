@@ -190,11 +190,13 @@ Result<TrainOptions> ParseTrainOptions(int argc, char** argv, int* exit_code) {
   app.add_option("--sample-prompt", o.sample_prompt, "Prompt for --sample, encoded with the tokenizer")->group("Run");
   app.add_option("--tokenizer", o.tokenizer,
                  "Text tokenizer for samples, recorded in checkpoints: auto (the checkpoint's, else gpt2 for a "
-                 "50257 vocabulary, bytes up to 256), bytes, gpt2")
+                 "50257 vocabulary, bytes up to 256), bytes, gpt2, llama3")
       ->group("Run");
   app.add_option("--vocab-dir", o.vocab_dir,
                  "GPT-2's encoder.json and vocab.bpe (default: $MERIDIAN_GPT2_VOCAB_DIR, else "
-                 "~/.cache/meridian/gpt2; scripts/fetch-gpt2-vocab.sh fills it)")
+                 "~/.cache/meridian/gpt2; scripts/fetch-gpt2-vocab.sh fills it), or Llama 3's "
+                 "tokenizer.model (default: $MERIDIAN_LLAMA3_VOCAB_DIR, else ~/.cache/meridian/llama3; "
+                 "scripts/fetch-llama3-vocab.sh)")
       ->group("Run");
   app.add_option("--sample-temperature", o.sample_temperature)->group("Run");
   app.add_option("--log-every", o.log_every, "Log line every N steps when not on a terminal")->group("Run");
@@ -305,8 +307,8 @@ Status ValidateTrainOptions(const TrainOptions& o) {
   if (!(o.outer_momentum >= 0 && o.outer_momentum < 1))
     return bad("outer-momentum", std::to_string(o.outer_momentum), "must be in [0, 1)");
   if (o.dtype == DType::kBf16 && o.device != Device::kCuda) return bad("dtype", "bf16", "runs with --device cuda only");
-  if (o.tokenizer != "auto" && o.tokenizer != "bytes" && o.tokenizer != "gpt2")
-    return bad("tokenizer", o.tokenizer, "expected auto, bytes or gpt2");
+  if (o.tokenizer != "auto" && o.tokenizer != "bytes" && o.tokenizer != "gpt2" && o.tokenizer != "llama3")
+    return bad("tokenizer", o.tokenizer, "expected auto, bytes, gpt2 or llama3");
   if (!(o.peak_tflops >= 0)) return bad("peak-tflops", std::to_string(o.peak_tflops), "must be >= 0");
   if (o.gpu < -1 || o.gpu > 1023) return bad("gpu", std::to_string(o.gpu), "must be in [0, 1023] (or -1: the local rank's)");
   if (o.threads < 0) return bad("threads", std::to_string(o.threads), "must be >= 0");

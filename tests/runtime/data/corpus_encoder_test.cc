@@ -12,7 +12,9 @@
 #include <vector>
 
 #include "runtime/data/byte_tokenizer.h"
+#include "runtime/data/data_loader.h"
 #include "runtime/data/gpt2_tokenizer.h"
+#include "runtime/data/llama3_tokenizer.h"
 #include "runtime/data/token_shard.h"
 #include "tests/runtime/data/temp_dir.h"
 
@@ -30,12 +32,12 @@ std::string ReadFile(const std::string& path) {
 }
 
 // All tokens of DIR/split_*.bin, in shard order.
-std::vector<uint16_t> ReadSplit(const std::string& dir, const std::string& split) {
-  std::vector<uint16_t> all;
+std::vector<uint32_t> ReadSplit(const std::string& dir, const std::string& split) {
+  std::vector<uint32_t> all;
   Result<std::vector<std::string>> paths = ExpandShardGlob(dir + "/" + split + "_*.bin");
   if (!paths.ok()) return all;
   for (const std::string& p : *paths) {
-    Result<std::vector<uint16_t>> t = ReadTokenShard(p);
+    Result<std::vector<uint32_t>> t = ReadTokenShard(p);
     EXPECT_TRUE(t.ok()) << t.status().ToString();
     if (t.ok()) all.insert(all.end(), t->begin(), t->end());
   }
@@ -43,10 +45,10 @@ std::vector<uint16_t> ReadSplit(const std::string& dir, const std::string& split
 }
 
 // Splits tokens at `eot`, which starts every document.
-std::vector<std::string> DecodeDocuments(const Tokenizer& tok, const std::vector<uint16_t>& tokens,
-                                         uint16_t eot) {
+std::vector<std::string> DecodeDocuments(const Tokenizer& tok, const std::vector<uint32_t>& tokens,
+                                         uint32_t eot) {
   std::vector<std::string> docs;
-  std::vector<uint16_t> cur;
+  std::vector<uint32_t> cur;
   for (size_t i = 0; i <= tokens.size(); ++i) {
     if (i == tokens.size() || tokens[i] == eot) {
       if (i > 0) docs.push_back(tok.Decode(cur));
@@ -106,11 +108,123 @@ TEST(CorpusEncoder, ShardsDecodeBackToTheDocumentsWithGpt2) {
   ASSERT_TRUE(sum.ok()) << sum.status().ToString();
   EXPECT_EQ(sum->files, 3u);
   EXPECT_EQ(sum->documents, corpus.docs.size());
-  const std::vector<uint16_t> tokens = ReadSplit(dir.File("out"), "train");
+  const std::vector<uint32_t> tokens = ReadSplit(dir.File("out"), "train");
   ASSERT_FALSE(tokens.empty());
   EXPECT_EQ(tokens[0], Gpt2Tokenizer::kEndOfText);
   EXPECT_EQ(DecodeDocuments(*tok, tokens, Gpt2Tokenizer::kEndOfText), corpus.docs);
   EXPECT_TRUE(warnings.empty());
+}
+
+// Bytes shifted past 16 bits, with Llama 3's framing: needs no vocabulary,
+// so the framing and the version 2 path are tested everywhere.
+class WideFramedTokenizer : public Tokenizer {
+ public:
+  static constexpr uint32_t kBase = 100000, kStart = 99998, kEnd = 99999;
+  std::string_view name() const override { return "wide"; }
+  int vocab_size() const override { return static_cast<int>(kBase) + 256; }
+  std::optional<uint32_t> eot() const override { return kEnd; }
+  std::optional<uint32_t> document_start() const override { return kStart; }
+  std::optional<uint32_t> document_end() const override { return kEnd; }
+
+ private:
+  void EncodeImpl(std::string_view text, std::vector<uint32_t>* tokens) const override {
+    for (unsigned char c : text) tokens->push_back(kBase + c);
+  }
+  std::string DecodeImpl(const uint32_t* tokens, size_t n) const override {
+    std::string text;
+    for (size_t i = 0; i < n; ++i) text += static_cast<char>(tokens[i] - kBase);
+    return text;
+  }
+};
+
+// The documents framed start ... end, in order, from the tokens of a split.
+std::vector<std::string> FramedDocuments(const Tokenizer& tok, const std::vector<uint32_t>& tokens,
+                                         uint32_t start, uint32_t end) {
+  std::vector<std::string> docs;
+  size_t i = 0;
+  while (i < tokens.size()) {
+    EXPECT_EQ(tokens[i], start) << "token " << i;
+    size_t j = i + 1;
+    while (j < tokens.size() && tokens[j] != end) ++j;
+    EXPECT_LT(j, tokens.size()) << "document at " << i << " has no end token";
+    docs.push_back(tok.Decode(std::vector<uint32_t>(tokens.begin() + i + 1, tokens.begin() + j)));
+    i = j + 1;
+  }
+  return docs;
+}
+
+TEST(CorpusEncoder, FramesEveryDocumentInItsOwnSplitAndWritesVersion2ForWideIds) {
+  ScopedTempDir dir;
+  std::string jsonl;
+  std::vector<std::string> train, val;
+  for (int d = 0; d < 300; ++d) {
+    const std::string doc = "doc " + std::to_string(d);
+    jsonl += "{\"text\": \"" + doc + "\"}\n";
+    (IsValDocument(static_cast<uint64_t>(d), 0.2) ? val : train).push_back(doc);
+  }
+  WriteFile(dir.File("in/docs.jsonl"), jsonl);
+  std::vector<std::string> warnings;
+  CorpusEncodeOptions o = Options(dir, &warnings);
+  o.inputs = {dir.File("in/docs.jsonl")};
+  o.val_fraction = 0.2;
+  o.shard_tokens = 500;
+  o.threads = 3;
+  WideFramedTokenizer tok;
+  Result<CorpusEncodeSummary> sum = EncodeCorpus(tok, o);
+  ASSERT_TRUE(sum.ok()) << sum.status().ToString();
+  for (const char* split : {"train", "val"}) {
+    Result<std::vector<std::string>> paths = ExpandShardGlob(o.out_dir + "/" + split + "_*.bin");
+    ASSERT_TRUE(paths.ok());
+    for (const std::string& p : *paths) EXPECT_EQ(ReadTokenShardHeader(p)->version, 2) << p;
+  }
+  using W = WideFramedTokenizer;
+  EXPECT_EQ(FramedDocuments(tok, ReadSplit(o.out_dir, "train"), W::kStart, W::kEnd), train);
+  EXPECT_EQ(FramedDocuments(tok, ReadSplit(o.out_dir, "val"), W::kStart, W::kEnd), val);
+}
+
+TEST(CorpusEncoder, Llama3WritesVersion2ShardsThatTheLoaderReadsBack) {
+  std::unique_ptr<Llama3Tokenizer> tok;
+  if (auto r = Llama3Tokenizer::Load(ResolveLlama3VocabDir()); r.ok()) {
+    tok = std::move(r).value();
+  } else {
+    GTEST_SKIP() << "no Llama 3 vocabulary (run scripts/fetch-llama3-vocab.sh)";
+  }
+  ScopedTempDir dir;
+  const Corpus corpus = MakeCorpus(dir);
+  std::vector<std::string> warnings;
+  CorpusEncodeOptions o = Options(dir, &warnings);
+  o.shard_tokens = 20;
+  Result<CorpusEncodeSummary> sum = EncodeCorpus(*tok, o);
+  ASSERT_TRUE(sum.ok()) << sum.status().ToString();
+  EXPECT_EQ(sum->documents, corpus.docs.size());
+  EXPECT_GE(sum->train_shards, 2u);
+  const std::vector<uint32_t> tokens = ReadSplit(o.out_dir, "train");
+  // <|begin_of_text|> text <|end_of_text|> per document; the literal
+  // "<|endoftext|>" and any special token's text stay ordinary text.
+  EXPECT_EQ(FramedDocuments(*tok, tokens, Llama3Tokenizer::kBeginOfText, Llama3Tokenizer::kEndOfText),
+            corpus.docs);
+  std::vector<uint32_t> expected;
+  for (const std::string& d : corpus.docs) {
+    expected.push_back(Llama3Tokenizer::kBeginOfText);
+    tok->Encode(d, &expected);
+    expected.push_back(Llama3Tokenizer::kEndOfText);
+  }
+  EXPECT_EQ(tokens, expected);
+
+  Result<std::vector<std::string>> paths = ExpandShardGlob(o.out_dir + "/train_*.bin");
+  ASSERT_TRUE(paths.ok());
+  for (const std::string& p : *paths) EXPECT_EQ(ReadTokenShardHeader(p)->version, 2) << p;
+  // The loader gives the same ids back as int32, shard after shard.
+  Result<std::unique_ptr<DataLoader>> loader = DataLoader::Open(
+      {.pattern = o.out_dir + "/train_*.bin", .batch = 1, .seq = 4, .vocab_size = tok->vocab_size()});
+  ASSERT_TRUE(loader.ok()) << loader.status().ToString();
+  std::vector<int32_t> in(4), tgt(4);
+  ASSERT_TRUE((*loader)->NextBatch(in.data(), tgt.data()).ok());
+  for (int i = 0; i < 4; ++i) {
+    EXPECT_EQ(in[i], static_cast<int32_t>(tokens[i]));
+    EXPECT_EQ(tgt[i], static_cast<int32_t>(tokens[i + 1]));
+  }
+  EXPECT_EQ(in[0], 128000);
 }
 
 TEST(CorpusEncoder, ByteTokensAreTheDocumentsConcatenated) {

@@ -85,7 +85,8 @@ TEST(DataLoader, TargetsAreInputsShiftedByOne) {
 TEST(DataLoader, ReadsASynthCorpusWithTheByteVocabulary) {
   ScopedTempDir dir;
   const std::string text = GenerateSynthText(1, 20'000);
-  ASSERT_TRUE(WriteTokenShard(dir.File("train_000.bin"), ByteTokenizer::Encode(text)).ok());
+  ASSERT_TRUE(WriteTokenShard(dir.File("train_000.bin"), ByteTokenizer::Encode(text),
+                              kTokenShardVersionU16).ok());
   auto loader = OpenOrDie({.pattern = dir.File("train_*.bin"), .batch = 4, .seq = 64,
                            .vocab_size = ByteTokenizer::kVocabSize});
   ASSERT_NE(loader, nullptr);
@@ -95,6 +96,41 @@ TEST(DataLoader, ReadsASynthCorpusWithTheByteVocabulary) {
     for (int32_t t : b.inputs) seen += static_cast<char>(t);
   }
   EXPECT_EQ(seen, text.substr(0, seen.size()));
+}
+
+TEST(DataLoader, ReadsVersion2ShardsWithIdsPast16BitsAndMixedVersions) {
+  ScopedTempDir dir;
+  // train_000 is version 1, train_001 version 2 with Llama 3-sized ids.
+  std::vector<uint32_t> wide(40);
+  for (size_t i = 0; i < wide.size(); ++i) wide[i] = static_cast<uint32_t>(128000 + i);
+  std::vector<uint16_t> narrow(40);
+  for (size_t i = 0; i < narrow.size(); ++i) narrow[i] = static_cast<uint16_t>(i);
+  ASSERT_TRUE(WriteTokenShard(dir.File("train_000.bin"), narrow).ok());
+  ASSERT_TRUE(WriteTokenShard(dir.File("train_001.bin"), wide, kTokenShardVersionU32).ok());
+  auto loader = OpenOrDie({.pattern = dir.File("train_*.bin"), .batch = 1, .seq = 16,
+                           .vocab_size = 128256});
+  ASSERT_NE(loader, nullptr);
+  EXPECT_EQ(loader->total_tokens(), 80u);
+  std::vector<int32_t> got;
+  for (int step = 0; step < 4; ++step) {  // two windows per shard
+    Batch b = Next(*loader, 1, 16);
+    got.insert(got.end(), b.inputs.begin(), b.inputs.end());
+    EXPECT_EQ(b.targets.back(), b.inputs.back() + 1);
+  }
+  for (int i = 0; i < 32; ++i) {
+    EXPECT_EQ(got[i], i);
+    EXPECT_EQ(got[32 + i], 128000 + i);
+  }
+
+  // The same wide shard with a vocabulary too small for it.
+  auto small = OpenOrDie({.pattern = dir.File("train_001.bin"), .batch = 1, .seq = 16,
+                          .vocab_size = 128010});
+  ASSERT_NE(small, nullptr);
+  std::vector<int32_t> in(16), tgt(16);
+  Status s = small->NextBatch(in.data(), tgt.data());
+  EXPECT_EQ(s.code(), Status::Code::kInvalidArgument);
+  EXPECT_EQ(s.message(), dir.File("train_001.bin") +
+                             ": token 128010 at position 10 is outside the vocabulary (vocab_size 128010)");
 }
 
 TEST(DataLoader, WalksShardsInOrderAndWrapsIntoTheNextEpoch) {
@@ -249,7 +285,7 @@ TEST(DataLoader, RefusesInvalidOptionsNamingTheField) {
   expect_refused({.pattern = pattern, .num_processes = 0}, "num_processes");
   expect_refused({.pattern = pattern, .process_rank = 2, .num_processes = 2}, "process_rank");
   expect_refused({.pattern = pattern, .process_rank = -1}, "process_rank");
-  expect_refused({.pattern = pattern, .vocab_size = 70000}, "vocab_size");
+  expect_refused({.pattern = pattern, .vocab_size = 0}, "vocab_size");
 }
 
 TEST(DataLoader, OpenReportsMissingAndCorruptShards) {

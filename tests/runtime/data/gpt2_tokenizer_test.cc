@@ -61,10 +61,10 @@ const std::vector<std::string>& SampleTexts() {
 
 TEST(Gpt2Tokenizer, EncodesKnownIds) {
   LOAD_GPT2_OR_SKIP(tok);
-  EXPECT_EQ(tok->Encode("Hello world"), (std::vector<uint16_t>{15496, 995}));
-  EXPECT_EQ(tok->Encode(" the"), (std::vector<uint16_t>{262}));
+  EXPECT_EQ(tok->Encode("Hello world"), (std::vector<uint32_t>{15496, 995}));
+  EXPECT_EQ(tok->Encode(" the"), (std::vector<uint32_t>{262}));
   EXPECT_EQ(tok->vocab_size(), 50257);
-  EXPECT_EQ(tok->eot(), std::optional<uint16_t>(50256));
+  EXPECT_EQ(tok->eot(), std::optional<uint32_t>(50256));
   EXPECT_EQ(tok->Decode({15496, 995, 50256}), "Hello world<|endoftext|>");
   EXPECT_EQ(tok->Decode({50257, 65535}), "\xEF\xBF\xBD\xEF\xBF\xBD");
 }
@@ -80,13 +80,13 @@ TEST(Gpt2Tokenizer, EndOfTextIsTextUnlessAllowed) {
   LOAD_GPT2_OR_SKIP(plain);
   LOAD_GPT2_OR_SKIP(special, true);
   const std::string text = "a<|endoftext|>b";
-  const std::vector<uint16_t> as_text = plain->Encode(text);
+  const std::vector<uint32_t> as_text = plain->Encode(text);
   EXPECT_EQ(std::count(as_text.begin(), as_text.end(), Gpt2Tokenizer::kEndOfText), 0);
   EXPECT_EQ(plain->Decode(as_text), text);
-  const std::vector<uint16_t> as_token = special->Encode(text);
-  std::vector<uint16_t> expected = plain->Encode("a");
+  const std::vector<uint32_t> as_token = special->Encode(text);
+  std::vector<uint32_t> expected = plain->Encode("a");
   expected.push_back(Gpt2Tokenizer::kEndOfText);
-  for (uint16_t t : plain->Encode("b")) expected.push_back(t);
+  for (uint32_t t : plain->Encode("b")) expected.push_back(t);
   EXPECT_EQ(as_token, expected);
   EXPECT_EQ(special->Decode(as_token), text);
 }
@@ -126,8 +126,8 @@ TEST(Gpt2Tokenizer, MatchesTheJavaScriptReferenceEncoder) {
     std::string line;
     ASSERT_TRUE(std::getline(lines, line)) << "node printed " << i << " lines";
     std::istringstream ids(line);
-    std::vector<uint16_t> expected;
-    for (unsigned id; ids >> id;) expected.push_back(static_cast<uint16_t>(id));
+    std::vector<uint32_t> expected;
+    for (unsigned id; ids >> id;) expected.push_back(static_cast<uint32_t>(id));
     EXPECT_EQ(tok->Encode(texts[i]), expected) << "text " << i << ": " << texts[i].substr(0, 60);
   }
 }
@@ -165,8 +165,8 @@ TEST(Gpt2Tokenizer, RoundTripsRandomUtf8) {
   std::mt19937_64 rng(1234);
   for (int i = 0; i < 300; ++i) {
     const std::string text = RandomUtf8(rng, rng() % 200);
-    const std::vector<uint16_t> ids = tok->Encode(text);
-    for (uint16_t id : ids) ASSERT_LT(id, Gpt2Tokenizer::kEndOfText);
+    const std::vector<uint32_t> ids = tok->Encode(text);
+    for (uint32_t id : ids) ASSERT_LT(id, Gpt2Tokenizer::kEndOfText);
     ASSERT_EQ(tok->Decode(ids), text) << "case " << i;
   }
 }
@@ -185,10 +185,10 @@ TEST(Gpt2Tokenizer, RoundTripsRandomBytes) {
 
 TEST(Gpt2Tokenizer, ValidTextAroundInvalidBytesEncodesAsUsual) {
   LOAD_GPT2_OR_SKIP(tok);
-  std::vector<uint16_t> expected = tok->Encode("Hello");
-  const std::vector<uint16_t> bad = tok->Encode("\xff");
+  std::vector<uint32_t> expected = tok->Encode("Hello");
+  const std::vector<uint32_t> bad = tok->Encode("\xff");
   expected.insert(expected.end(), bad.begin(), bad.end());
-  for (uint16_t t : tok->Encode(" world")) expected.push_back(t);
+  for (uint32_t t : tok->Encode(" world")) expected.push_back(t);
   EXPECT_EQ(tok->Encode("Hello\xff world"), expected);
 }
 
@@ -196,8 +196,8 @@ TEST(Gpt2Tokenizer, IsSafeToShareBetweenThreads) {
   LOAD_GPT2_OR_SKIP(tok);
   std::string text;
   for (const std::string& t : SampleTexts()) text += t + "\n";
-  const std::vector<uint16_t> expected = tok->Encode(text);
-  std::vector<std::vector<uint16_t>> got(4);
+  const std::vector<uint32_t> expected = tok->Encode(text);
+  std::vector<std::vector<uint32_t>> got(4);
   std::vector<std::thread> threads;
   for (auto& g : got) {
     threads.emplace_back([&] {
@@ -218,8 +218,8 @@ TEST(Gpt2Tokenizer, PiecesCutAtSafeSplitPointsEncodeLikeTheWhole) {
     text += SampleTexts()[rng() % SampleTexts().size()];
     text += (rng() % 3 == 0) ? "\n" : " ";
   }
-  const std::vector<uint16_t> whole = tok->Encode(text);
-  std::vector<uint16_t> pieces;
+  const std::vector<uint32_t> whole = tok->Encode(text);
+  std::vector<uint32_t> pieces;
   std::string_view rest = text;
   int cuts = 0;
   while (!rest.empty()) {
@@ -242,7 +242,7 @@ TEST(Tokenizer, FactoryMakesEachTokenizerByName) {
   EXPECT_EQ((*bytes)->name(), "bytes");
   EXPECT_EQ((*bytes)->vocab_size(), 256);
   EXPECT_FALSE((*bytes)->eot().has_value());
-  EXPECT_EQ((*bytes)->Encode("Hi"), (std::vector<uint16_t>{72, 105}));
+  EXPECT_EQ((*bytes)->Encode("Hi"), (std::vector<uint32_t>{72, 105}));
   EXPECT_EQ((*bytes)->Decode({72, 300}), "H?");
 
   Result<std::unique_ptr<Tokenizer>> unknown = MakeTokenizer("sentencepiece");
