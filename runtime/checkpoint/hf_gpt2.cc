@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "runtime/checkpoint/file_io.h"
+#include "runtime/checkpoint/hf_config_fields.h"
 #include "runtime/checkpoint/hf_gpt2_config.h"
 #include "runtime/checkpoint/safetensors.h"
 #include "runtime/model/parameter_layout.h"
@@ -17,7 +18,6 @@ namespace {
 namespace fs = std::filesystem;
 
 constexpr char kPrefix[] = "transformer.";
-constexpr uint64_t kMaxConfigBytes = 1 << 20;  // a GPT2Config is under 2 KB
 
 // One Hugging Face tensor and where it lives in the flat llm.c buffer.
 struct HfTensor {
@@ -118,7 +118,7 @@ struct HfFiles {
 Result<HfFiles> LocateFiles(const std::string& path) {
   std::error_code ec;
   if (!fs::is_directory(path, ec)) {
-    return HfFiles{path, (fs::path(checkpoint_io::ParentDirectory(path)) / kHfConfigFile).string()};
+    return HfFiles{path, HfConfigPath(path)};
   }
   const fs::path dir(path);
   HfFiles files{(dir / kHfWeightsFile).string(), (dir / kHfConfigFile).string()};
@@ -138,13 +138,7 @@ Result<HfFiles> LocateFiles(const std::string& path) {
 }
 
 Result<GPTConfig> ReadConfig(const std::string& path) {
-  MERIDIAN_ASSIGN_OR_RETURN(checkpoint_io::InputFile file, checkpoint_io::InputFile::Open(path));
-  if (file.size() > kMaxConfigBytes) {
-    return Status::Corruption(path + ": " + std::to_string(file.size()) + " bytes, more than a GPT-2 config.json (" +
-                              std::to_string(kMaxConfigBytes) + " bytes at most)");
-  }
-  std::string text(file.size(), '\0');
-  MERIDIAN_RETURN_IF_ERROR(file.ReadAt(0, text.data(), text.size()));
+  MERIDIAN_ASSIGN_OR_RETURN(const std::string text, hf_config::ReadConfigText(path));
   return ParseHfGpt2Config(text, path);
 }
 
@@ -241,6 +235,7 @@ Result<LlmcModel> ReadHfGpt2(const std::string& path) {
 }
 
 Status WriteHfGpt2(const std::string& dir, const GPTConfig& config, const float* params) {
+  if (config.llama()) return Status::InvalidArgument(dir + ": the model is llama, not gpt2; write it with WriteHfLlama");
   Status valid = ValidateConfig(config);
   if (!valid.ok()) return Status::InvalidArgument(dir + ": " + valid.message());
   if (params == nullptr) return Status::InvalidArgument(dir + ": params is null");

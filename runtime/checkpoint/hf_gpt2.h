@@ -21,13 +21,11 @@
 #include <string>
 
 #include "common/status.h"
+#include "runtime/checkpoint/hf_weight_set.h"
 #include "runtime/checkpoint/llmc_format.h"
 #include "runtime/model/gpt_config.h"
 
 namespace meridian {
-
-inline constexpr char kHfWeightsFile[] = "model.safetensors";
-inline constexpr char kHfConfigFile[] = "config.json";
 
 // `path` is a model directory, or a .safetensors file with config.json
 // beside it. F32, F16 and BF16 weights load (converted to float32).
@@ -52,8 +50,9 @@ Result<LlmcModel> ReadHfGpt2(const std::string& path);
 // atomically; creates `dir` if needed. The padded wte rows are not written:
 // they never affect the loss, and a reader gets them back as zeros.
 // REQUIRES: `params` points at NumParameters(config) floats.
-// InvalidArgument (naming `dir`) for a config that fails ValidateConfig or a
-// null `params`; IOError when creating or writing fails.
+// InvalidArgument (naming `dir`) for a Llama config (WriteHfLlama writes
+// those), a config that fails ValidateConfig or a null `params`; IOError
+// when creating or writing fails.
 Status WriteHfGpt2(const std::string& dir, const GPTConfig& config, const float* params);
 
 }  // namespace meridian

@@ -1,9 +1,10 @@
 #include "runtime/checkpoint/hf_gpt2_config.h"
 
-#include <climits>
 #include <cmath>
 
 #include <nlohmann/json.hpp>
+
+#include "runtime/checkpoint/hf_config_fields.h"
 
 namespace meridian {
 namespace {
@@ -14,56 +15,11 @@ constexpr double kLayerNormEpsilon = 1e-5;  // kernels/cpu/layernorm.h
 constexpr int kGpt2Vocab = 50257;
 constexpr int kGpt2EndOfText = 50256;
 
-class ConfigFields {
- public:
-  ConfigFields(const json& root, const std::string& path) : root_(root), path_(path) {}
-
-  Status Bad(const std::string& field, const std::string& why) const {
-    return Status::Corruption(path_ + ": field '" + field + "' " + why);
-  }
-  Status Unsupported(const std::string& field, const std::string& why) const {
-    return Status::InvalidArgument(path_ + ": field '" + field + "' " + why);
-  }
-
-  const json* Find(const char* field) const {
-    auto it = root_.find(field);
-    return it == root_.end() ? nullptr : &*it;
-  }
-
-  Result<int> PositiveInt(const char* field) const {
-    const json* v = Find(field);
-    if (v == nullptr) return Bad(field, "is missing");
-    if (!v->is_number_unsigned() || v->get<uint64_t>() < 1 || v->get<uint64_t>() > static_cast<uint64_t>(INT_MAX)) {
-      return Bad(field, "must be an integer in [1, " + std::to_string(INT_MAX) + "], found " + v->dump());
-    }
-    return static_cast<int>(v->get<uint64_t>());
-  }
-
-  // An optional boolean that must have the value Meridian computes with.
-  Status BoolIs(const char* field, bool expected, const char* why) const {
-    const json* v = Find(field);
-    if (v == nullptr) return Status::OK();
-    if (!v->is_boolean()) return Bad(field, "must be true or false, found " + v->dump());
-    if (v->get<bool>() != expected) return Unsupported(field, "is " + v->dump() + ": " + why);
-    return Status::OK();
-  }
-
- private:
-  const json& root_;
-  const std::string& path_;
-};
-
 }  // namespace
 
 Result<GPTConfig> ParseHfGpt2Config(const std::string& text, const std::string& path) {
-  json root;
-  try {
-    root = json::parse(text);
-  } catch (const json::exception& e) {
-    return Status::Corruption(path + ": not valid JSON: " + e.what());
-  }
-  if (!root.is_object()) return Status::Corruption(path + ": must be a JSON object (a GPT2Config)");
-  const ConfigFields f(root, path);
+  MERIDIAN_ASSIGN_OR_RETURN(const json root, hf_config::ParseConfigObject(text, path, "a GPT2Config"));
+  const hf_config::ConfigFields f(root, path);
 
   if (const json* type = f.Find("model_type"); type != nullptr && *type != "gpt2") {
     return f.Unsupported("model_type", "is " + type->dump() + ", expected \"gpt2\"");

@@ -14,6 +14,7 @@
 #include "runtime/checkpoint/model_import.h"
 #include "runtime/checkpoint/safetensors.h"
 #include "runtime/model/parameter_layout.h"
+#include "tests/runtime/checkpoint/hf_test_util.h"
 #include "tests/runtime/checkpoint/test_util.h"
 
 namespace meridian {
@@ -22,8 +23,11 @@ namespace {
 using testing_util::BitEqual;
 using testing_util::ExpectErrorNaming;
 using testing_util::FreshTempDir;
+using testing_util::OwnedTensor;
 using testing_util::RandomFloats;
+using testing_util::ReadAllTensors;
 using testing_util::ReadBytes;
+using testing_util::WriteAllTensors;
 using testing_util::WriteBytes;
 
 // L2 H2 C16 V40 (Vp 64) maxT 8.
@@ -47,27 +51,6 @@ std::vector<float> TinyParams(const GPTConfig& c) {
   return params;
 }
 
-struct OwnedTensor {
-  std::string name;
-  std::vector<uint64_t> shape;
-  std::vector<float> values;
-};
-
-std::vector<OwnedTensor> ReadAll(const std::string& path) {
-  Result<SafetensorsFile> f = SafetensorsFile::Open(path);
-  EXPECT_TRUE(f.ok()) << f.status().ToString();
-  std::vector<OwnedTensor> out;
-  if (!f.ok()) return out;
-  for (const SafetensorsTensorInfo& t : f->tensors()) out.push_back({t.name, t.shape, *f->ReadFloat32(t.name)});
-  return out;
-}
-
-void WriteAll(const std::string& path, const std::vector<OwnedTensor>& tensors) {
-  std::vector<SafetensorsTensorView> views;
-  for (const OwnedTensor& t : tensors) views.push_back({t.name, t.shape, t.values.data()});
-  ASSERT_TRUE(WriteSafetensors(path, views, {{"format", "pt"}}).ok());
-}
-
 class HfGpt2Test : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -80,9 +63,9 @@ class HfGpt2Test : public ::testing::Test {
 
   // Rewrites model.safetensors after `edit` changes its tensors.
   void Edit(const std::function<void(std::vector<OwnedTensor>&)>& edit) {
-    std::vector<OwnedTensor> tensors = ReadAll(weights_);
+    std::vector<OwnedTensor> tensors = ReadAllTensors(weights_);
     edit(tensors);
-    WriteAll(weights_, tensors);
+    WriteAllTensors(weights_, tensors);
   }
 
   void ExpectSameModel(const Result<LlmcModel>& model) {
@@ -216,7 +199,7 @@ TEST_F(HfGpt2Test, ConfigClaimingMoreLayersNamesTheFirstMissingOne) {
 
 TEST_F(HfGpt2Test, Float16WeightsLoadConverted) {
   // Rewrite ln_f.weight as F16 by hand; everything else stays F32.
-  std::vector<OwnedTensor> tensors = ReadAll(weights_);
+  std::vector<OwnedTensor> tensors = ReadAllTensors(weights_);
   nlohmann::json entries = nlohmann::json::object();
   std::string data;
   for (const OwnedTensor& t : tensors) {
