@@ -86,6 +86,10 @@ Result<LlmcModel> ReadLlmcCheckpoint(const std::string& path) {
 
 Status WriteLlmcCheckpoint(const std::string& path, const GPTConfig& config,
                            const float* params) {
+  if (config.llama()) {
+    return Status::InvalidArgument(path + ": the llm.c checkpoint format holds GPT-2 models only; this model is "
+                                          "llama (export it as Hugging Face Llama instead)");
+  }
   Status valid = ValidateConfig(config);
   if (!valid.ok()) return Status::InvalidArgument(path + ": " + valid.message());
   if (params == nullptr) return Status::InvalidArgument(path + ": params is null");

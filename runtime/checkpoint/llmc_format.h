@@ -32,7 +32,8 @@ struct LlmcModel {
   std::vector<float> params;  // NumParameters(config) floats, ParameterLayout order
 };
 
-// Reads a version 1 or 3 checkpoint; a version 1 file gets
+// Reads a version 1 or 3 checkpoint, always as GPT-2 (the header cannot
+// describe another architecture); a version 1 file gets
 // padded_vocab_size = vocab_size. Weights are not scanned: NaN/Inf load as
 // they are. Errors name the file and the defect:
 //   NotFound       the file does not exist;
@@ -47,8 +48,10 @@ Result<LlmcModel> ReadLlmcCheckpoint(const std::string& path);
 // rename over `path`, fsync the directory; a crash leaves either the old
 // file or the complete new one.
 // REQUIRES: `params` points at NumParameters(config) floats.
-// InvalidArgument (naming the file) for a config that fails ValidateConfig
-// or a null `params`; IOError naming the file when writing fails.
+// InvalidArgument (naming the file) for a Llama config (the format has no
+// field for the architecture: it holds GPT-2 only), a config that fails
+// ValidateConfig or a null `params`; IOError naming the file when writing
+// fails.
 Status WriteLlmcCheckpoint(const std::string& path, const GPTConfig& config,
                            const float* params);
 
