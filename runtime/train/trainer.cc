@@ -383,8 +383,8 @@ Status Trainer::Run() {
       Logger("train")->info("exported llm.c checkpoint {}", o.export_llmc);
     }
     if (is_root() && !o.export_hf.empty()) {
-      MERIDIAN_RETURN_IF_ERROR(WriteHfGpt2(o.export_hf, config_, whole.params.data()));
-      Logger("train")->info("exported Hugging Face GPT-2 model {}", o.export_hf);
+      MERIDIAN_RETURN_IF_ERROR(WriteHfModel(o.export_hf, config_, whole.params.data()));
+      Logger("train")->info("exported Hugging Face {} model {}", kModelArchs.Name(config_.arch), o.export_hf);
     }
   }
   if (o.sample > 0) MERIDIAN_RETURN_IF_ERROR(PrintSample());
