@@ -163,6 +163,7 @@ std::optional<uint64_t> CheckedParameterCount(const GPTConfig& config) {
   const ParameterLayout layout(config, WholeModel(config));
   uint64_t total = 0;
   for (const ParamTensorInfo& t : layout.tensors()) {
+    if (t.count == 0) continue;  // absent in this architecture (Llama's biases, an untied head)
     uint64_t count = 1;
     for (size_t dim : t.shape) {
       if (__builtin_mul_overflow(count, static_cast<uint64_t>(dim), &count)) return std::nullopt;

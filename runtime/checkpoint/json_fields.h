@@ -61,6 +61,20 @@ class FieldReader {
     return v->get<std::string>();
   }
 
+  Result<double> GetDouble(const char* key) const {
+    MERIDIAN_ASSIGN_OR_RETURN(const json* v, Get(key));
+    if (!v->is_number()) return Bad(Name(key), "must be a number");
+    return v->get<double>();
+  }
+
+  Result<bool> GetBool(const char* key) const {
+    MERIDIAN_ASSIGN_OR_RETURN(const json* v, Get(key));
+    if (!v->is_boolean()) return Bad(Name(key), "must be true or false");
+    return v->get<bool>();
+  }
+
+  bool Has(const char* key) const { return object_.is_object() && object_.contains(key); }
+
   std::string Name(const char* key) const { return prefix_.empty() ? key : prefix_ + "." + key; }
 
   Status Bad(const std::string& name, const std::string& why) const {

@@ -33,11 +33,13 @@ Result<FileEntry> ParseFileEntry(const json& object, const std::string& name,
 // implies; anything else means the manifest and the data disagree.
 Status CheckTensors(const json& tensors, const GPTConfig& config, const std::string& path) {
   const ParameterLayout layout(config, WholeModel(config));
-  if (!tensors.is_array() || tensors.size() != kNumParamTensors) {
+  // Manifests written before lm_head existed list the 16 GPT-2 tensors.
+  const bool before_lm_head = tensors.is_array() && tensors.size() == kNumParamTensors - 1 && !config.llama();
+  if (!tensors.is_array() || (tensors.size() != kNumParamTensors && !before_lm_head)) {
     return Status::Corruption(path + ": manifest field 'tensors' must be an array of " +
                               std::to_string(kNumParamTensors) + " entries");
   }
-  for (int i = 0; i < kNumParamTensors; ++i) {
+  for (int i = 0; i < (int)tensors.size(); ++i) {
     const ParamTensorInfo& want = layout.tensor(i);
     const std::string name = "tensors[" + std::to_string(i) + "]";
     FieldReader r(tensors[i], name, path);
@@ -55,6 +57,31 @@ Status CheckTensors(const json& tensors, const GPTConfig& config, const std::str
       return r.Bad(name + ".shape", "disagrees with the model config's shape for " + want.name);
     }
   }
+  return Status::OK();
+}
+
+// The architecture and Llama's shapes; a manifest without "arch" predates
+// Llama and holds GPT-2.
+Status ParseArchFields(const FieldReader& mr, GPTConfig* c, const std::string& path) {
+  if (!mr.Has("arch")) return Status::OK();
+  MERIDIAN_ASSIGN_OR_RETURN(std::string arch, mr.GetString("arch"));
+  Result<ModelArch> parsed = kModelArchs.Parse(arch);
+  if (!parsed.ok()) return mr.Bad("model.arch", "is \"" + arch + "\": expected " + kModelArchs.Choices());
+  c->arch = *parsed;
+  if (!c->llama()) return Status::OK();
+  MERIDIAN_ASSIGN_OR_RETURN(c->n_kv_head, mr.GetInt("n_kv_head"));
+  MERIDIAN_ASSIGN_OR_RETURN(c->ffn_hidden, mr.GetInt("ffn_hidden"));
+  MERIDIAN_ASSIGN_OR_RETURN(c->rope_theta, mr.GetDouble("rope_theta"));
+  MERIDIAN_ASSIGN_OR_RETURN(double eps, mr.GetDouble("norm_eps"));
+  c->norm_eps = (float)eps;
+  MERIDIAN_ASSIGN_OR_RETURN(c->tie_embeddings, mr.GetBool("tie_embeddings"));
+  MERIDIAN_ASSIGN_OR_RETURN(const json* scaling, mr.GetObject("rope_scaling"));
+  FieldReader sr(*scaling, "model.rope_scaling", path);
+  MERIDIAN_ASSIGN_OR_RETURN(c->rope_scaling.factor, sr.GetDouble("factor"));
+  MERIDIAN_ASSIGN_OR_RETURN(c->rope_scaling.low_freq_factor, sr.GetDouble("low_freq_factor"));
+  MERIDIAN_ASSIGN_OR_RETURN(c->rope_scaling.high_freq_factor, sr.GetDouble("high_freq_factor"));
+  MERIDIAN_ASSIGN_OR_RETURN(c->rope_scaling.original_max_position_embeddings,
+                            sr.GetInt("original_max_position_embeddings"));
   return Status::OK();
 }
 
@@ -161,6 +188,7 @@ Result<RunFields> ParseRunFields(const json& root, const std::string& path) {
   MERIDIAN_ASSIGN_OR_RETURN(m.config.n_layer, mr.GetInt("n_layer"));
   MERIDIAN_ASSIGN_OR_RETURN(m.config.n_head, mr.GetInt("n_head"));
   MERIDIAN_ASSIGN_OR_RETURN(m.config.n_embd, mr.GetInt("n_embd"));
+  MERIDIAN_RETURN_IF_ERROR(ParseArchFields(mr, &m.config, path));
   Status valid = ValidateConfig(m.config);
   if (!valid.ok()) return Status::Corruption(path + ": " + valid.message());
   const std::optional<uint64_t> count = checkpoint_io::CheckedParameterCount(m.config);
@@ -196,14 +224,30 @@ Result<std::string> RenderManifestText(const RunFields& run, int version, const 
                                    {"shape", t.shape}});
   }
   const GPTConfig& c = run.config;
+  ordered_json model = {{"arch", kModelArchs.Name(c.arch)},
+                        {"max_seq_len", c.max_seq_len},
+                        {"vocab_size", c.vocab_size},
+                        {"padded_vocab_size", c.padded_vocab_size},
+                        {"n_layer", c.n_layer},
+                        {"n_head", c.n_head},
+                        {"n_embd", c.n_embd}};
+  if (c.llama()) {
+    model["n_kv_head"] = c.kv_heads();
+    model["ffn_hidden"] = c.ffn_size();
+    model["rope_theta"] = c.rope_theta;
+    model["rope_scaling"] = {{"factor", c.rope_scaling.factor},
+                             {"low_freq_factor", c.rope_scaling.low_freq_factor},
+                             {"high_freq_factor", c.rope_scaling.high_freq_factor},
+                             {"original_max_position_embeddings", c.rope_scaling.original_max_position_embeddings}};
+    model["norm_eps"] = c.norm_eps;
+    model["tie_embeddings"] = c.tie_embeddings;
+  }
   try {
     ordered_json root = {
         {"format", kFormatName},
         {"version", version},
         {"step", run.step},
-        {"model", {{"max_seq_len", c.max_seq_len}, {"vocab_size", c.vocab_size},
-                   {"padded_vocab_size", c.padded_vocab_size}, {"n_layer", c.n_layer},
-                   {"n_head", c.n_head}, {"n_embd", c.n_embd}}},
+        {"model", model},
         {"num_parameters", run.num_parameters},
         {"train_data", {{"epoch", run.train_data.epoch}, {"shard_index", run.train_data.shard_index},
                         {"token_offset", run.train_data.token_offset}}},

@@ -101,7 +101,59 @@ Result<GPTConfig> PresetConfig(const std::string& name) {
   return c;
 }
 
+Result<GPTConfig> ApplyModelOverrides(GPTConfig c, const ModelOverrides& o) {
+  if (!o.arch.empty()) {
+    MERIDIAN_ASSIGN_OR_RETURN(ModelArch arch, kModelArchs.Parse(o.arch));
+    if (arch != c.arch) {
+      const GPTConfig shapes = c;
+      c = GPTConfig();
+      c.arch = arch;
+      c.max_seq_len = shapes.max_seq_len;
+      c.vocab_size = shapes.vocab_size;
+      c.padded_vocab_size = shapes.padded_vocab_size;
+      c.n_layer = shapes.n_layer;
+      c.n_head = shapes.n_head;
+      c.n_embd = shapes.n_embd;
+      if (c.llama()) c.rope_theta = 10000.0;
+    }
+  }
+  if (o.n_layer < 0 || o.n_head < 0 || o.n_embd < 0 || o.n_kv_head < 0 || o.ffn_hidden < 0 || o.rope_theta < 0)
+    return Status::InvalidArgument("model: sizes must not be negative");
+  if (o.n_layer > 0) c.n_layer = o.n_layer;
+  if (o.n_head > 0) c.n_head = o.n_head;
+  if (o.n_embd > 0) c.n_embd = o.n_embd;
+  if (c.llama()) {
+    if (o.n_kv_head > 0) c.n_kv_head = o.n_kv_head;
+    if (o.ffn_hidden > 0) c.ffn_hidden = o.ffn_hidden;
+    if (c.ffn_hidden == 0) c.ffn_hidden = (8 * c.n_embd / 3 + 255) / 256 * 256;
+    if (o.rope_theta > 0) c.rope_theta = o.rope_theta;
+    // A width or head override leaves a preset's kv heads where they divide.
+    if (c.n_kv_head > c.n_head || (c.n_kv_head > 0 && c.n_head % c.n_kv_head != 0)) c.n_kv_head = c.n_head;
+  } else if (o.n_kv_head > 0 || o.ffn_hidden > 0 || o.rope_theta > 0) {
+    return Status::InvalidArgument("model: n_kv_head, ffn_hidden and rope_theta apply to arch llama only");
+  }
+  if (o.tie_embeddings == "true" || o.tie_embeddings == "false") {
+    c.tie_embeddings = o.tie_embeddings == "true";
+  } else if (!o.tie_embeddings.empty()) {
+    return Status::InvalidArgument("model: tie_embeddings = " + o.tie_embeddings + ": expected true or false");
+  }
+  MERIDIAN_RETURN_IF_ERROR(ValidateConfig(c));
+  return c;
+}
+
 const char* PresetChoices() { return "d4, d12, d24, d36, d48, llama-tiny, llama3.2-1b or llama3-8b"; }
+
+bool SameModel(const GPTConfig& a, const GPTConfig& b) {
+  const RopeScaling &ra = a.rope_scaling, &rb = b.rope_scaling;
+  const bool shapes = a.arch == b.arch && a.max_seq_len == b.max_seq_len && a.vocab_size == b.vocab_size &&
+                      a.padded_vocab_size == b.padded_vocab_size && a.n_layer == b.n_layer && a.n_head == b.n_head &&
+                      a.n_embd == b.n_embd;
+  if (!shapes || !a.llama()) return shapes;
+  return a.kv_heads() == b.kv_heads() && a.ffn_size() == b.ffn_size() && a.rope_theta == b.rope_theta &&
+         a.norm_eps == b.norm_eps && a.tie_embeddings == b.tie_embeddings && ra.factor == rb.factor &&
+         ra.low_freq_factor == rb.low_freq_factor && ra.high_freq_factor == rb.high_freq_factor &&
+         ra.original_max_position_embeddings == rb.original_max_position_embeddings;
+}
 
 std::string DescribeConfig(const GPTConfig& c) {
   std::ostringstream os;

@@ -73,9 +73,28 @@ Status ValidateConfig(const GPTConfig& config);
 // override vocab and sequence length as needed.
 Result<GPTConfig> PresetConfig(const std::string& name);
 
+// What a command line or job file changes on top of a preset; zero / empty
+// fields keep the preset's value.
+struct ModelOverrides {
+  std::string arch;           // "gpt2" or "llama": turns the preset's shapes into that architecture
+  int n_layer = 0, n_head = 0, n_embd = 0;
+  int n_kv_head = 0, ffn_hidden = 0;  // Llama
+  double rope_theta = 0.0;            // Llama
+  std::string tie_embeddings;         // "true" / "false" (Llama); empty keeps the preset's
+};
+
+// The preset with the overrides applied, validated. A GPT-2 preset turned
+// into Llama keeps its layers, heads and width, and sizes its MLP as Llama
+// does (2/3 of 4C, rounded up to a multiple of 256).
+Result<GPTConfig> ApplyModelOverrides(GPTConfig preset, const ModelOverrides& o);
+
 // Every preset name, for help texts and errors.
 const char* PresetChoices();
 
 std::string DescribeConfig(const GPTConfig& config);
+
+// True when a and b describe the same model (architecture, every shape and
+// hyperparameter), so weights of one load into the other.
+bool SameModel(const GPTConfig& a, const GPTConfig& b);
 
 }  // namespace meridian

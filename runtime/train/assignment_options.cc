@@ -31,6 +31,11 @@ Status ApplyJobToOptions(const v1::JobSpec& spec, const v1::Placement& placement
   if (m.n_head() > 0) o->n_head = m.n_head();
   if (m.n_embd() > 0) o->n_embd = m.n_embd();
   if (m.vocab_size() > 0) o->vocab = m.vocab_size();
+  o->arch = m.arch();
+  o->n_kv_head = m.n_kv_head();
+  o->ffn_hidden = m.ffn_hidden();
+  o->rope_theta = m.rope_theta();
+  o->tie_embeddings = m.tie_embeddings();
   const v1::TrainingOptions& t = spec.training();
   o->batch = t.batch();
   o->seq = t.seq();

@@ -144,9 +144,7 @@ std::vector<HeldArray> DistributedState::HeldArrays() const {
 Status DistributedState::Restore(CheckpointReader& reader, const Checkpointer& checkpointer) {
   const CheckpointHeader& h = reader.header();
   const GPTConfig& c = h.config;
-  if (c.n_layer != config_.n_layer || c.n_head != config_.n_head || c.n_embd != config_.n_embd ||
-      c.vocab_size != config_.vocab_size || c.padded_vocab_size != config_.padded_vocab_size ||
-      c.max_seq_len != config_.max_seq_len) {
+  if (!SameModel(c, config_)) {
     return Status::InvalidArgument("checkpoint model " + DescribeConfig(c) + " differs from the requested " +
                                    DescribeConfig(config_));
   }

@@ -13,15 +13,12 @@
 namespace meridian {
 
 Result<GPTConfig> TrainOptions::ModelConfig() const {
-  MERIDIAN_ASSIGN_OR_RETURN(GPTConfig config, PresetConfig(model));
-  if (n_layer > 0) config.n_layer = n_layer;
-  if (n_head > 0) config.n_head = n_head;
-  if (n_embd > 0) config.n_embd = n_embd;
-  config.vocab_size = vocab;
-  config.padded_vocab_size = PadVocab(vocab);
-  config.max_seq_len = max_seq;
-  MERIDIAN_RETURN_IF_ERROR(ValidateConfig(config));
-  return config;
+  MERIDIAN_ASSIGN_OR_RETURN(GPTConfig preset, PresetConfig(model));
+  if (vocab > 0) preset.vocab_size = vocab;
+  preset.padded_vocab_size = PadVocab(preset.vocab_size);
+  preset.max_seq_len = max_seq;
+  const ModelOverrides overrides{arch, n_layer, n_head, n_embd, n_kv_head, ffn_hidden, rope_theta, tie_embeddings};
+  return ApplyModelOverrides(preset, overrides);
 }
 
 namespace {
@@ -74,7 +71,7 @@ Result<TrainOptions> ParseTrainOptions(int argc, char** argv, int* exit_code) {
               pp_schedule = kPipelineSchedules.Name(o.pp_schedule), dp_sync = kDpSyncModes.Name(o.dp_sync),
               device = kDevices.Name(o.device), dtype = kDTypes.Name(o.dtype),
               outer_compress = kCompressions.Name(o.outer_compress);
-  CLI::App app{"meridian-train: trains a GPT-2 model (one process, or one rank under mpirun)"};
+  CLI::App app{"meridian-train: trains a GPT-2 or Llama model (one process, or one rank under mpirun)"};
   app.option_defaults()->always_capture_default()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   app.config_formatter(std::make_shared<YamlCliConfig>());
   app.set_config("--config", "", "YAML file of options (keys are option names); the command line wins");
@@ -83,11 +80,17 @@ Result<TrainOptions> ParseTrainOptions(int argc, char** argv, int* exit_code) {
 
   // Second names are the job file's (model.preset, vocab_size,
   // max_seq_len), so its model and training sections read as a --config.
-  app.add_option("--model,--preset", o.model, "Preset: d4, d12, d24, d36, d48")->group("Model");
+  app.add_option("--model,--preset", o.model, std::string("Preset: ") + PresetChoices())->group("Model");
+  app.add_option("--arch", o.arch, "Architecture, gpt2 or llama (default: the preset's)")->group("Model");
   app.add_option("--n-layer", o.n_layer, "Override the preset's layers")->group("Model");
   app.add_option("--n-head", o.n_head, "Override the preset's heads")->group("Model");
   app.add_option("--n-embd", o.n_embd, "Override the preset's width")->group("Model");
-  app.add_option("--vocab,--vocab-size", o.vocab, "Vocabulary size (256 for byte-level data)")->group("Model");
+  app.add_option("--n-kv-head", o.n_kv_head, "Llama: key/value heads (grouped-query attention)")->group("Model");
+  app.add_option("--ffn-hidden", o.ffn_hidden, "Llama: the MLP's hidden width")->group("Model");
+  app.add_option("--rope-theta", o.rope_theta, "Llama: the rotary base")->group("Model");
+  app.add_option("--tie-embeddings", o.tie_embeddings, "Llama: true or false, the head shares the token embedding")
+      ->group("Model");
+  app.add_option("--vocab,--vocab-size", o.vocab, "Vocabulary size (256 for byte-level data; default: the preset's)")->group("Model");
   app.add_option("--max-seq,--max-seq-len", o.max_seq, "Rows of the position embedding")->group("Model");
 
   app.add_option("--batch", o.batch, "Sequences per micro-batch")->group("Batch");

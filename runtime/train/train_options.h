@@ -18,7 +18,11 @@ struct TrainOptions {
   // Model. --init-from takes the config from the imported model instead.
   std::string model = "d4";
   int n_layer = 0, n_head = 0, n_embd = 0;  // 0: from the preset
-  int vocab = 50257;
+  std::string arch;                         // empty: the preset's; else ModelOverrides' arch
+  int n_kv_head = 0, ffn_hidden = 0;        // Llama; 0: from the preset
+  double rope_theta = 0;                    // Llama; 0: from the preset
+  std::string tie_embeddings;               // "true"/"false"; empty: from the preset
+  int vocab = 0;  // 0: the preset's (GPT-2's 50257, Llama 3's 128256)
   int max_seq = 1024;
 
   // Batch and schedule.

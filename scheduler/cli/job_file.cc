@@ -68,16 +68,25 @@ Status Parse(const YAML::Node& root, const std::string& f, v1::JobSpec* spec) {
   if (root["model"]) {
     const YAML::Node m = root["model"];
     const std::string w = f + ": model";
-    MERIDIAN_RETURN_IF_ERROR(CheckKeys(m, w, {"preset", "n_layer", "n_head", "n_embd", "vocab_size", "max_seq_len"}));
+    MERIDIAN_RETURN_IF_ERROR(CheckKeys(m, w, {"preset", "arch", "n_layer", "n_head", "n_embd", "n_kv_head", "ffn_hidden",
+                                              "rope_theta", "tie_embeddings", "vocab_size", "max_seq_len"}));
     v1::ModelConfig* mc = spec->mutable_model();
-    std::string preset;
+    std::string preset, arch, tie;
+    double rope_theta = 0;
     int v = 0;
     MERIDIAN_RETURN_IF_ERROR(Read(m, "preset", w, &preset));
+    MERIDIAN_RETURN_IF_ERROR(Read(m, "arch", w, &arch));
+    MERIDIAN_RETURN_IF_ERROR(Read(m, "tie_embeddings", w, &tie));
+    MERIDIAN_RETURN_IF_ERROR(Read(m, "rope_theta", w, &rope_theta));
     mc->set_preset(preset);
+    mc->set_arch(arch);
+    mc->set_tie_embeddings(tie);
+    mc->set_rope_theta(rope_theta);
     for (auto [key, setter] : std::initializer_list<std::pair<const char*, void (v1::ModelConfig::*)(int32_t)>>{
              {"n_layer", &v1::ModelConfig::set_n_layer}, {"n_head", &v1::ModelConfig::set_n_head},
              {"n_embd", &v1::ModelConfig::set_n_embd}, {"vocab_size", &v1::ModelConfig::set_vocab_size},
-             {"max_seq_len", &v1::ModelConfig::set_max_seq_len}}) {
+             {"max_seq_len", &v1::ModelConfig::set_max_seq_len}, {"n_kv_head", &v1::ModelConfig::set_n_kv_head},
+             {"ffn_hidden", &v1::ModelConfig::set_ffn_hidden}}) {
       v = 0;
       MERIDIAN_RETURN_IF_ERROR(Read(m, key, w, &v));
       (mc->*setter)(v);

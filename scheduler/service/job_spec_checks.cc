@@ -95,18 +95,20 @@ Status SchedulerCore::ValidateSpec(const v1::JobSpec& spec) {
 Result<JobRequest> SchedulerCore::ToJobRequest(const v1::JobSpec& spec) {
   const v1::ModelConfig& m = spec.model();
   Result<GPTConfig> preset = PresetConfig(m.preset().empty() ? "d4" : m.preset());
-  if (!preset.ok()) return Invalid("spec.model.preset", m.preset(), "unknown (expected d4, d12, d24, d36 or d48)");
-  GPTConfig c = *preset;
-  if (m.n_layer() < 0 || m.n_head() < 0 || m.n_embd() < 0 || m.vocab_size() < 0 || m.max_seq_len() < 0)
+  if (!preset.ok()) return Invalid("spec.model.preset", m.preset(), std::string("unknown (expected ") + PresetChoices() + ")");
+  GPTConfig base = *preset;
+  if (m.n_layer() < 0 || m.n_head() < 0 || m.n_embd() < 0 || m.vocab_size() < 0 || m.max_seq_len() < 0 ||
+      m.n_kv_head() < 0 || m.ffn_hidden() < 0 || m.rope_theta() < 0)
     return Status::InvalidArgument("spec.model: sizes must not be negative");
-  if (m.n_layer() > 0) c.n_layer = m.n_layer();
-  if (m.n_head() > 0) c.n_head = m.n_head();
-  if (m.n_embd() > 0) c.n_embd = m.n_embd();
-  if (m.vocab_size() > 0) c.vocab_size = m.vocab_size();
-  c.padded_vocab_size = PadVocab(c.vocab_size);
-  c.max_seq_len = m.max_seq_len() > 0 ? m.max_seq_len() : std::max(spec.training().seq(), 1);
-  Status valid = ValidateConfig(c);
-  if (!valid.ok()) return Status::InvalidArgument("spec.model: " + valid.message());
+  // The training program's defaults: the preset's vocabulary, maxT = seq.
+  if (m.vocab_size() > 0) base.vocab_size = m.vocab_size();
+  base.padded_vocab_size = PadVocab(base.vocab_size);
+  base.max_seq_len = m.max_seq_len() > 0 ? m.max_seq_len() : std::max(spec.training().seq(), 1);
+  const ModelOverrides overrides{m.arch(),       m.n_layer(),    m.n_head(),         m.n_embd(),
+                                 m.n_kv_head(),  m.ffn_hidden(), m.rope_theta(),     m.tie_embeddings()};
+  Result<GPTConfig> applied = ApplyModelOverrides(base, overrides);
+  if (!applied.ok()) return Status::InvalidArgument("spec.model: " + applied.status().message());
+  GPTConfig c = *applied;
   JobRequest r;
   r.model = c;
   r.batch = std::max(1, spec.training().batch());

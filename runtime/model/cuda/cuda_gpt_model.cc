@@ -34,6 +34,8 @@ template <typename T>
 Result<std::unique_ptr<CudaGPTModel<T>>> CudaGPTModel<T>::Create(const GPTConfig& config, const StageSpec& stage,
                                                                  int max_batch, int max_seq, int num_slots) {
   MERIDIAN_RETURN_IF_ERROR(ValidateConfig(config));
+  if (config.llama())
+    return Status::InvalidArgument("the CUDA model runs GPT-2 only; train Llama with --device cpu");
   if (!cuda::AttentionSupportsHeadSize(config.head_size()))
     return Status::InvalidArgument("head size " + std::to_string(config.head_size()) + " (n_embd " +
                                    std::to_string(config.n_embd) + " / n_head " + std::to_string(config.n_head) +
