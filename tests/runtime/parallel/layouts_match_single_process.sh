@@ -4,11 +4,19 @@
 # Also: a checkpoint written at DP2 x PP2 with ZeRO-1 (sharded: one file per
 # rank) resumes at PP4, at DP4 with ZeRO-1 and in one process on the same
 # loss curve; so does a whole-model checkpoint (the older format).
+# ARCH (optional, default gpt2): llama runs the same layouts on a Llama with
+# grouped-query attention and an untied head.
 set -euo pipefail
-mpirun_line=$1; bin=$2; work=$3
+mpirun_line=$1; bin=$2; work=$3; arch=${4:-gpt2}
 rm -rf "$work" && mkdir -p "$work"
 "$bin/meridian-data" synth --out "$work/data" --train-bytes 300000 --val-bytes 20000 >/dev/null
-common=(--model d4 --n-layer 4 --n-head 2 --n-embd 64 --vocab 256 --max-seq 32 --seq 32 --steps 20
+case $arch in
+  gpt2) model=(--model d4 --n-layer 4 --n-head 2 --n-embd 64) ;;
+  llama) model=(--model llama-tiny --n-layer 4 --n-head 4 --n-kv-head 2 --n-embd 64 --ffn-hidden 96
+                --tie-embeddings false) ;;
+  *) echo "unknown arch $arch"; exit 2 ;;
+esac
+common=("${model[@]}" --vocab 256 --max-seq 32 --seq 32 --steps 20
         --lr 2e-3 --warmup 3 --grad-clip 1.0 --threads 1 --data "$work/data/train_*.bin" --comm-timeout 120)
 source "$(dirname "$0")/train_runs.sh"
 run single 1 --batch 4 --grad-accum 2
