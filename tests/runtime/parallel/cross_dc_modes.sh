@@ -14,11 +14,18 @@
 #    streaming with an exchange in flight at the checkpoint; streaming
 #    resumed with one replica per data center continues the same losses
 #    (1e-5 relative: the data center's gradients are summed in another order).
+# ARCH (optional, default gpt2): llama runs the same on a Llama with
+# grouped-query attention and an untied head.
 set -euo pipefail
-mpirun_line=$1; bin=$2; work=$3
+mpirun_line=$1; bin=$2; work=$3; arch=${4:-gpt2}
 rm -rf "$work" && mkdir -p "$work"
 "$bin/meridian-data" synth --out "$work/data" --train-bytes 300000 --val-bytes 20000 >/dev/null
-common=(--n-layer 2 --n-head 2 --n-embd 64 --vocab 256 --max-seq 32 --seq 32 --lr 2e-3 --warmup 2
+case $arch in
+  gpt2) model=(--model d4 --n-head 2) ;;
+  llama) model=(--model llama-tiny --n-head 4 --n-kv-head 2 --ffn-hidden 96 --tie-embeddings false) ;;
+  *) echo "unknown arch $arch"; exit 2 ;;
+esac
+common=("${model[@]}" --n-layer 2 --n-embd 64 --vocab 256 --max-seq 32 --seq 32 --lr 2e-3 --warmup 2
         --grad-clip 1.0 --threads 1 --data "$work/data/train_*.bin" --comm-timeout 120)
 source "$(dirname "$0")/train_runs.sh"
 two_dcs=(--pools dcA:2,dcB:2 --dp 4 --batch 2)
