@@ -2,7 +2,8 @@
 // which walks the batch: it owns dwpe[t, c] outright (no atomics), and adds
 // into dwte with float atomics because several (b, t) may share a token.
 // The order of those atomic adds varies from run to run, so dwte is not
-// bit-reproducible; dwpe is.
+// bit-reproducible; dwpe is. A null wpe / dwpe (Llama) leaves the position
+// term out.
 #include "kernels/cuda/encoder.cuh"
 
 #include <algorithm>
@@ -25,8 +26,12 @@ __global__ void EncoderForwardKernel(T* out, const int* inp, const T* wte, const
   for (int bt = blockIdx.x; bt < BT; bt += gridDim.x) {
     const int t = bt % T_;
     const T* e = wte + (size_t)inp[bt] * C;
-    const T* p = wpe + (size_t)t * C;
     T* o = out + (size_t)bt * C;
+    if (wpe == nullptr) {
+      for (int c = threadIdx.x; c < C; c += blockDim.x) o[c] = e[c];
+      continue;
+    }
+    const T* p = wpe + (size_t)t * C;
     for (int c = threadIdx.x; c < C; c += blockDim.x) o[c] = FromFloat<T>(ToFloat(e[c]) + ToFloat(p[c]));
   }
 }
@@ -45,7 +50,7 @@ __global__ void EncoderBackwardKernel(float* dwte, float* dwpe, const T* dout, c
       sum += d;
       atomicAdd(dwte + (size_t)inp[bt] * C + c, d);
     }
-    dwpe[i] += sum;  // i == t * C + c
+    if (dwpe != nullptr) dwpe[i] += sum;  // i == t * C + c
   }
 }
 
@@ -67,8 +72,8 @@ template <typename T>
 Status EncoderForward(T* out, const int* inp, const T* wte, const T* wpe, int B, int T_, int C, cudaStream_t stream) {
   MERIDIAN_RETURN_IF_ERROR(ValidateShape("EncoderForward", B, T_, C));
   if (B == 0 || T_ == 0 || C == 0) return Status::OK();
-  if (out == nullptr || inp == nullptr || wte == nullptr || wpe == nullptr) {
-    return Status::InvalidArgument("EncoderForward: null out, inp, wte or wpe");
+  if (out == nullptr || inp == nullptr || wte == nullptr) {
+    return Status::InvalidArgument("EncoderForward: null out, inp or wte");
   }
   const int BT = B * T_;
   const unsigned blocks = (unsigned)std::min<long>(BT, kMaxBlocks);
@@ -82,8 +87,8 @@ Status EncoderBackward(float* dwte, float* dwpe, const T* dout, const int* inp, 
                        cudaStream_t stream) {
   MERIDIAN_RETURN_IF_ERROR(ValidateShape("EncoderBackward", B, T_, C));
   if (B == 0 || T_ == 0 || C == 0) return Status::OK();
-  if (dwte == nullptr || dwpe == nullptr || dout == nullptr || inp == nullptr) {
-    return Status::InvalidArgument("EncoderBackward: null dwte, dwpe, dout or inp");
+  if (dwte == nullptr || dout == nullptr || inp == nullptr) {
+    return Status::InvalidArgument("EncoderBackward: null dwte, dout or inp");
   }
   const long TC = (long)T_ * C;
   const unsigned blocks = (unsigned)std::min<long>((TC + kBackwardThreads - 1) / kBackwardThreads, kMaxBlocks);

@@ -8,12 +8,14 @@
 
 namespace meridian::cuda {
 
-// out (B,T,C) = wte[inp[b,t], :] + wpe[t, :]; inp is device memory.
+// out (B,T,C) = wte[inp[b,t], :] + wpe[t, :]; inp is device memory. wpe null:
+// no learned positions (Llama), out = wte[inp[b,t], :].
 template <typename T>
 Status EncoderForward(T* out, const int* inp, const T* wte, const T* wpe, int B, int T_, int C, cudaStream_t stream);
 
-// dwte (Vp,C) += scatter of dout by token; dwpe (maxT,C) += sum over b.
-// Gradients accumulate in float whatever the storage type of dout.
+// dwte (Vp,C) += scatter of dout by token; dwpe (maxT,C) += sum over b
+// (dwpe null: no learned positions). Gradients accumulate in float whatever
+// the storage type of dout.
 template <typename T>
 Status EncoderBackward(float* dwte, float* dwpe, const T* dout, const int* inp, int B, int T_, int C,
                        cudaStream_t stream);
