@@ -1,12 +1,19 @@
-// GPT-2 forward and backward of one pipeline stage on one GPU (the whole
-// model is the stage that is both first and last): the same computation as
-// runtime/model/gpt_model.h, through kernels/cuda. Master weights and
-// gradients are float in device memory, laid out exactly like the CPU
-// stage's flat buffers (ParameterLayout of the same StageSpec), so
-// checkpoints, the optimizer and the gradient all-reduce address them the
-// same way. With storage type bf16, a bf16 copy of the weights and all
-// activations are bf16; LayerNorm statistics, losses, every accumulation and
-// the activations that cross a stage boundary stay float.
+// Forward and backward of GPT-2 or Llama (by the config's arch) for one
+// pipeline stage on one GPU (the whole model is the stage that is both first
+// and last): the same computation as runtime/model/gpt_model.h, through
+// kernels/cuda. Master weights and gradients are float in device memory,
+// laid out exactly like the CPU stage's flat buffers (ParameterLayout of the
+// same StageSpec), so checkpoints, the optimizer and the gradient all-reduce
+// address them the same way. With storage type bf16, a bf16 copy of the
+// weights and all activations are bf16; norm statistics, the rotary tables,
+// losses, every accumulation and the activations that cross a stage boundary
+// stay float.
+//
+// GPT-2 fuses each residual add with the LayerNorm that reads it. Llama runs
+// the add and the RMSNorm as two kernels, turns q and k by the rotary tables
+// (uploaded once at Create) between the qkv matmul and the grouped-query
+// attention, applies SwiGLU to the fused gate/up output, has no biases and no
+// position embedding, and reads its head from lm_head when it is untied.
 //
 // A stage keeps `num_slots` sets of activations, one per micro-batch in
 // flight (PipelineSlots), as the CPU model does. Boundary buffers (the input
@@ -36,9 +43,9 @@ template <typename T>
 class CudaGPTModel {
  public:
   // Allocates weights, gradients and activations for micro-batches of up to
-  // max_batch x max_seq tokens. Fails on an unsupported head size, on a
-  // stage without layers, or when the device is out of memory (naming the
-  // allocation size).
+  // max_batch x max_seq tokens (and, for Llama, the rotary tables of max_seq
+  // positions). Fails on an unsupported head size, on a stage without layers,
+  // or when the device is out of memory (naming the allocation size).
   static Result<std::unique_ptr<CudaGPTModel>> Create(const GPTConfig& config, const StageSpec& stage,
                                                       int max_batch, int max_seq, int num_slots);
   // The whole model with one slot.
@@ -109,6 +116,9 @@ class CudaGPTModel {
   bool gelu_fused() const { return matmul_->gelu_fused(); }
 
  private:
+  // fch holds the first MLP matrix's output (GPT-2: fc before GELU; Llama:
+  // gate and up), fch_gelu the activation's (GELU or SwiGLU). The means are
+  // null for Llama (RMSNorm keeps none).
   struct LayerActs {
     T *ln1, *qkv, *atty, *residual2, *ln2, *fch, *fch_gelu, *residual3;
     float *ln1_mean, *ln1_rstd, *ln2_mean, *ln2_rstd, *lse;
@@ -120,7 +130,7 @@ class CudaGPTModel {
     cuda::DeviceBuffer<T> encoded;     // (B,T,C) the embedding (first stage) or the received input
     cuda::DeviceBuffer<int> tokens;    // first stage: for the embedding backward
     cuda::DeviceBuffer<T> lnf, logits;                      // last stage; logits hold dlogits
-    cuda::DeviceBuffer<float> lnf_mean, lnf_rstd, losses;  // last stage
+    cuda::DeviceBuffer<float> lnf_mean, lnf_rstd, losses;  // last stage (lnf_mean: GPT-2 only)
     cuda::DeviceBuffer<float> output;  // other stages with T = bf16: the float boundary copy
     int batch = 0, seq = 0;  // of the slot's latest Forward
     bool have_targets = false, have_dlogits = false;
@@ -128,9 +138,22 @@ class CudaGPTModel {
   CudaGPTModel(const GPTConfig& config, const StageSpec& stage) : layout_(config, stage) {}
   Status Allocate(int max_batch, int max_seq, int num_slots);
   Status CheckSlot(int slot) const;
-  const T* W(int index, int layer = 0) const;  // compute weights
-  float* D(int index, int layer = 0);          // gradients
+  // Compute weights and gradients of a tensor (layer local to the stage);
+  // null where the stage or architecture lacks it (Llama's biases and wpe).
+  const T* W(int index, int layer = 0) const;
+  float* D(int index, int layer = 0);
+  // The LM head: the token embedding when tied, lm_head otherwise.
+  int HeadIndex() const { return config().tie_embeddings ? kWte : kLmHead; }
   LayerActs Acts(Slot& slot, int layer);
+  // The architecture's norm over (N,C) rows: LayerNorm with bias (GPT-2) or
+  // RMSNorm (Llama, which ignores mean and bias).
+  Status NormForward(T* out, float* mean, float* rstd, const T* inp, const T* weight, const T* bias, int N);
+  // residual = a + b, then out = Norm(residual): one fused kernel for GPT-2,
+  // the add and the RMSNorm for Llama.
+  Status ResidualNormForward(T* residual, T* out, float* mean, float* rstd, const T* a, const T* b,
+                             const T* weight, const T* bias, int N);
+  Status NormBackward(T* dinp, float* dweight, float* dbias, const T* dout, const T* inp, const T* weight,
+                      const float* mean, const float* rstd, int N);
 
   ParameterLayout layout_;
   int max_batch_ = 0, max_seq_ = 0;
@@ -142,7 +165,9 @@ class CudaGPTModel {
   size_t layer_t_stride_ = 0, layer_f_stride_ = 0;
   // Workspace shared by the slots, reused layer by layer.
   cuda::DeviceBuffer<T> scratch_, dres_, dbtc_, dqkv_, dfch_;
+  cuda::DeviceBuffer<T> dswiglu_;  // Llama: (B,T,F) gradient of the SwiGLU output (GPT-2's GELU runs in place in dfch_)
   cuda::DeviceBuffer<float> delta_;
+  cuda::DeviceBuffer<float> rope_cos_, rope_sin_;  // Llama: (max_seq, hs/2) rotary tables
   cuda::DeviceBuffer<int> targets_;         // last stage: read by the forward only
   cuda::DeviceBuffer<double> sum_, loss_sum_;
   float loss_scale_ = 1.0f;
