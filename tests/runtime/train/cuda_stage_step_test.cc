@@ -3,7 +3,9 @@
 // stage and PipelineSlots slots, behind DeviceStageExecutor), run through
 // the 1F1B and GPipe schedules with the boundary activations and gradients
 // handed from stage to stage in device memory, must give the CPU stages'
-// loss and every stage's gradients. NCCL refuses two ranks on one GPU, so
+// loss and every stage's gradients, for GPT-2 and for Llama (grouped-query
+// attention; head untied, so lm_head lives on the last stage and wte on the
+// first only, and tied). NCCL refuses two ranks on one GPU, so
 // one thread plays every stage here, taking each stage's schedule in turn
 // wherever its input is ready (a deadlock-free interleaving of the runner's
 // order); the multi-GPU run over NCCL is gpu.training_matches_cpu.
@@ -44,6 +46,18 @@ GPTConfig SmallConfig() {
   c.vocab_size = 1000;
   c.padded_vocab_size = PadVocab(1000);
   c.max_seq_len = 64;
+  return c;
+}
+
+// SmallConfig as Llama: 4 query heads over 2 key/value heads of size 32,
+// rotary base 10000.
+GPTConfig SmallLlamaConfig(bool tied) {
+  GPTConfig c = SmallConfig();
+  c.arch = ModelArch::kLlama;
+  c.n_kv_head = 2;
+  c.ffn_hidden = 352;
+  c.rope_theta = 10000.0;
+  c.tie_embeddings = tied;
   return c;
 }
 
@@ -144,12 +158,21 @@ struct Case {
   std::string dtype;
   int pp;
   PipelineScheduleKind kind;
+  std::string model = "gpt2";  // "gpt2", "llama" (untied head) or "llama_tied"
 };
 
-// Names the case in test listings (ctest shows the parameter).
-void PrintTo(const Case& c, std::ostream* os) {
-  *os << c.dtype << " pp" << c.pp << (c.kind == PipelineScheduleKind::k1F1B ? " 1f1b" : " gpipe");
+GPTConfig ConfigFor(const Case& c) {
+  if (c.model == "gpt2") return SmallConfig();
+  return SmallLlamaConfig(/*tied=*/c.model == "llama_tied");
 }
+
+std::string CaseName(const Case& c) {
+  return (c.model == "gpt2" ? "" : c.model + "_") + c.dtype + "_pp" + std::to_string(c.pp) +
+         (c.kind == PipelineScheduleKind::k1F1B ? "_1f1b" : "_gpipe");
+}
+
+// Names the case in test listings (ctest shows the parameter).
+void PrintTo(const Case& c, std::ostream* os) { *os << CaseName(c); }
 
 class CudaStageStepTest : public ::testing::TestWithParam<Case> {};
 
@@ -161,7 +184,7 @@ TEST_P(CudaStageStepTest, PipelineOfGpuStagesMatchesTheCpuPipeline) {
   // model_cuda_test's bounds: fp32 ~1e-5 (gradients through long sums
   // 1e-4), bf16 ~1e-2 (gradients a few e-2).
   const double loss_tol = fp32 ? 1e-5 : 1e-2, grad_tol = fp32 ? 1e-4 : 5e-2;
-  const GPTConfig c = SmallConfig();
+  const GPTConfig c = ConfigFor(p);
   const std::vector<StageSpec> layout = PartitionLayers(c, p.pp, kT);
   ASSERT_EQ((int)layout.size(), p.pp);
 
@@ -255,11 +278,12 @@ INSTANTIATE_TEST_SUITE_P(Layouts, CudaStageStepTest,
                                            Case{"fp32", 4, PipelineScheduleKind::k1F1B},
                                            Case{"fp32", 4, PipelineScheduleKind::kGPipe},
                                            Case{"bf16", 2, PipelineScheduleKind::k1F1B},
-                                           Case{"bf16", 4, PipelineScheduleKind::kGPipe}),
-                         [](const ::testing::TestParamInfo<Case>& info) {
-                           return info.param.dtype + "_pp" + std::to_string(info.param.pp) +
-                                  (info.param.kind == PipelineScheduleKind::k1F1B ? "_1f1b" : "_gpipe");
-                         });
+                                           Case{"bf16", 4, PipelineScheduleKind::kGPipe},
+                                           Case{"fp32", 4, PipelineScheduleKind::kGPipe, "llama"},
+                                           Case{"fp32", 2, PipelineScheduleKind::k1F1B, "llama"},
+                                           Case{"fp32", 2, PipelineScheduleKind::kGPipe, "llama_tied"},
+                                           Case{"bf16", 2, PipelineScheduleKind::k1F1B, "llama"}),
+                         [](const ::testing::TestParamInfo<Case>& info) { return CaseName(info.param); });
 
 TEST(CudaStageStep, RefusesAStageWithoutLayers) {
   if (cuda::DeviceCount() == 0) GTEST_SKIP() << "no CUDA device on this machine";
@@ -276,10 +300,8 @@ TEST(CudaStageStep, RefusesAStageWithoutLayers) {
 // ZeRO-1 on the GPU: AdamW over a shard that starts and ends inside
 // tensors, moments held for the shard only, gives the CPU optimizer's
 // shard update and leaves the rest of the stage alone.
-TEST(CudaStageStep, ShardedAdamWMatchesTheCpuOptimizersShard) {
-  if (cuda::DeviceCount() == 0) GTEST_SKIP() << "no CUDA device on this machine";
+void ExpectShardedAdamWMatchesTheCpuOptimizersShard(const GPTConfig& c) {
   ASSERT_TRUE(cuda::InitializeDevice(0).ok());
-  const GPTConfig c = SmallConfig();
   DeviceStepOptions o;
   o.max_batch = kB;
   o.max_seq = kT;
@@ -311,6 +333,18 @@ TEST(CudaStageStep, ShardedAdamWMatchesTheCpuOptimizersShard) {
   EXPECT_LE(RelativeError(params.data() + begin, cpu.params() + begin, end - begin), 1e-5);
   EXPECT_LE(RelativeError(m.data(), reference.m().data(), m.size()), 1e-5);
   EXPECT_LE(RelativeError(v.data(), reference.v().data(), v.size()), 1e-5);
+}
+
+TEST(CudaStageStep, ShardedAdamWMatchesTheCpuOptimizersShard) {
+  if (cuda::DeviceCount() == 0) GTEST_SKIP() << "no CUDA device on this machine";
+  ExpectShardedAdamWMatchesTheCpuOptimizersShard(SmallConfig());
+}
+
+// Llama's stage buffer has absent tensors (biases, wpe) and an untied head
+// after the final norm; the shard's walk over tensors must match the CPU's.
+TEST(CudaStageStep, ShardedAdamWMatchesTheCpuOptimizersShardForLlama) {
+  if (cuda::DeviceCount() == 0) GTEST_SKIP() << "no CUDA device on this machine";
+  ExpectShardedAdamWMatchesTheCpuOptimizersShard(SmallLlamaConfig(/*tied=*/false));
 }
 
 // The GPU's StageMemory: scale and copy as the CPU loops do, host round
