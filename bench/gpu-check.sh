@@ -10,7 +10,9 @@
 #   4. runs every ctest test labelled `gpu`, each with a timeout, on after a
 #      failure;
 #   5. times d12 (124M) at seq 1024 with meridian-bench train --device cuda:
-#      bf16 batch 16, fp32 batch 8 (and bf16 batch 32 when time is left);
+#      bf16 batch 16, fp32 batch 8, then (when time is left) llama-tiny bf16
+#      batch 16, which checks the Llama path's loss in the same run, and d12
+#      bf16 batch 32;
 #   6. profiles a few bf16 steps with Nsight Systems where it is installed
 #      (GPU time by kernel family);
 #   7. prints a summary last (test counts, ms/step, tokens/s, MFU, profile).
@@ -102,13 +104,15 @@ cuda_line=$(grep -E '^-- CUDA:' "$logs/configure.log" | head -1 | sed 's/^-- //'
 nccl_line=$(grep -E '^-- NCCL:' "$logs/configure.log" | head -1 | sed 's/^-- //')
 
 # What the GPU tests and the benchmark run: the test binaries of the `gpu`
-# label (kernels_cuda_test, model_cuda_test, comm_nccl_test), meridian-train
-# and meridian-data (gpu.training_matches_cpu) and meridian-bench. A target
-# CMake did not define (no CUDA or no NCCL found) is reported, not asked for.
-wanted=(kernels_cuda_test model_cuda_test comm_nccl_test meridian-train meridian-data meridian-bench)
+# label (kernels_cuda_test, model_cuda_test, cuda_stage_step_test,
+# comm_nccl_test), meridian-train and meridian-data
+# (gpu.training_matches_cpu) and meridian-bench. A target CMake did not
+# define (no CUDA or no NCCL found) is reported, not asked for.
+wanted=(kernels_cuda_test model_cuda_test cuda_stage_step_test comm_nccl_test meridian-train meridian-data
+  meridian-bench)
 declare -A output=([kernels_cuda_test]=tests/kernels_cuda_test [model_cuda_test]=tests/model_cuda_test
-  [comm_nccl_test]=tests/comm_nccl_test [meridian-train]=bin/meridian-train [meridian-data]=bin/meridian-data
-  [meridian-bench]=bin/meridian-bench)
+  [cuda_stage_step_test]=tests/cuda_stage_step_test [comm_nccl_test]=tests/comm_nccl_test
+  [meridian-train]=bin/meridian-train [meridian-data]=bin/meridian-data [meridian-bench]=bin/meridian-bench)
 targets=() undefined=()
 build_rc=1 t_build=0
 if [[ $configure_rc -eq 0 ]]; then
@@ -172,23 +176,26 @@ else
   stamp "no ctest file in $build: GPU tests not run"
 fi
 
-# --- 5. the d12 training step ------------------------------------------------
+# --- 5. the d12 (and llama-tiny) training step -------------------------------
 bench_names=()
-bench() {  # bench NAME CAP RESERVE ARGS...
-  local name=$1 cap=$2 reserve=$3 t rc; shift 3
+bench() {  # bench NAME CAP RESERVE MODEL ARGS...
+  local name=$1 cap=$2 reserve=$3 model=$4 t rc; shift 4
   bench_names+=("$name")
   if [[ ! -x $build/bin/meridian-bench ]]; then echo "meridian-bench not built" >"$logs/bench-$name.txt"; return; fi
   t=$(limit "$cap" "$reserve")
-  stamp "meridian-bench train --device cuda --model d12 --seq 1024 $* (timeout ${t}s)"
-  timeout -k 5 "$t" "$build/bin/meridian-bench" train --device cuda --model d12 --vocab 50257 --seq 1024 \
+  stamp "meridian-bench train --device cuda --model $model --seq 1024 $* (timeout ${t}s)"
+  timeout -k 5 "$t" "$build/bin/meridian-bench" train --device cuda --model "$model" --vocab 50257 --seq 1024 \
     --steps 20 --warmup-steps 3 --json "$@" >"$logs/bench-$name.txt" 2>&1
   rc=$?
   echo "rc=$rc" >>"$logs/bench-$name.txt"
   grep -v '^{' "$logs/bench-$name.txt"
 }
-bench bf16-b16 120 45 --batch 16 --dtype bf16
-bench fp32-b8 90 10 --batch 8 --dtype fp32
-if (( start + budget - $(date +%s) > 75 )); then bench bf16-b32 60 10 --batch 32 --dtype bf16; fi
+bench bf16-b16 120 45 d12 --batch 16 --dtype bf16
+bench fp32-b8 90 10 d12 --batch 8 --dtype fp32
+# Llama on the GPU (RMSNorm, rotary, grouped-query attention, SwiGLU): a
+# 4-layer model, seconds of work, its loss checked in the same run.
+if (( start + budget - $(date +%s) > 60 )); then bench llama-b16 40 10 llama-tiny --batch 16 --dtype bf16; fi
+if (( start + budget - $(date +%s) > 75 )); then bench bf16-b32 60 10 d12 --batch 32 --dtype bf16; fi
 
 # --- 5b. where the step's time goes (Nsight Systems, where installed) -------
 # Kernel time by family (attention, matmuls, LayerNorm, classifier, AdamW,
@@ -282,6 +289,7 @@ for name in "${bench_names[@]}"; do grep -qx 'rc=0' "$logs/bench-$name.txt" || o
   (( npass + nfail + nskip + nnotrun < expected )) && echo "  cut off: only $(( npass + nfail + nskip + nnotrun )) of $expected tests finished"
   echo "d12 (124M), vocab 50257, seq 1024, median of 20 steps after 3 warm-up; MFU over the data-sheet dense bf16 peak,"
   echo "of-GEMM over the same run's cuBLASLt GEMM (BT x 4C x C, the step's dtype):"
+  echo "llama-b16 is llama-tiny (Llama: 4 layers, C 256, 8 query / 4 key-value heads) on the same settings:"
   bench_rows
   cat "$profile_txt"
   echo "result: $([[ $overall -eq 0 ]] && echo PASS || echo FAIL); logs: $logs"
