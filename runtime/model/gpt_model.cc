@@ -15,28 +15,12 @@
 #include "kernels/cpu/rmsnorm.h"
 #include "kernels/cpu/rope.h"
 #include "kernels/cpu/swiglu.h"
+#include "runtime/model/activation_sizes.h"
 #include "runtime/model/rope_frequencies.h"
 
 namespace meridian {
 
 namespace {
-
-// Floats of each per-layer activation, in the order of LayerActs.
-struct LayerSizes {
-  size_t ln1, ln1_mean, ln1_rstd, qkv, atty, att, residual2, ln2, ln2_mean, ln2_rstd, fch, fch_gelu, residual3;
-  size_t total() const {
-    return ln1 + ln1_mean + ln1_rstd + qkv + atty + att + residual2 + ln2 + ln2_mean + ln2_rstd + fch +
-           fch_gelu + residual3;
-  }
-};
-
-// fch holds the first MLP matrix's output (GPT-2: fc; Llama: gate and up),
-// fch_gelu the activation's (GELU or SwiGLU). RMSNorm keeps no mean.
-LayerSizes SizesFor(const GPTConfig& c, int B, int T) {
-  const size_t BT = (size_t)B * T, C = c.n_embd, mean = c.llama() ? 0 : BT;
-  return LayerSizes{BT * C, mean, BT, BT * c.qkv_size(), BT * C, (size_t)B * c.n_head * T * T, BT * C, BT * C,
-                    mean, BT, BT * c.fc_rows(), BT * c.ffn_size(), BT * C};
-}
 
 // The architecture's norm: LayerNorm with bias (GPT-2) or RMSNorm (Llama).
 void NormForward(const GPTConfig& c, float* out, float* mean, float* rstd, const float* inp, const float* weight,
@@ -62,7 +46,7 @@ GPTModel::GPTModel(const GPTConfig& config, const StageSpec& stage, int max_batc
   const size_t BT = (size_t)max_batch * max_seq, C = config.n_embd;
   params_.assign(layout_.total(), 0.0f);
   grads_.assign(layout_.total(), 0.0f);
-  layer_stride_ = SizesFor(config, max_batch, max_seq).total();
+  layer_stride_ = LayerActivationSizesFor(config, max_batch, max_seq).total();
   slots_.resize(num_slots);
   for (Slot& slot : slots_) {
     slot.encoded.assign(BT * C, 0.0f);
@@ -127,7 +111,7 @@ void GPTModel::InitializeWeights(unsigned long long seed) {
 }
 
 GPTModel::LayerActs GPTModel::Acts(Slot& slot, int l) const {
-  const LayerSizes z = SizesFor(config(), max_batch_, max_seq_);
+  const LayerActivationSizes z = LayerActivationSizesFor(config(), max_batch_, max_seq_);
   float* p = slot.layer_acts.data() + layer_stride_ * l;
   LayerActs a;
   a.ln1 = p; p += z.ln1;

@@ -45,11 +45,14 @@ void PrintPlacement(const v1::Placement& p) {
               "(compute %.3f, pipeline comm %.3f, dp comm %.3f)\n",
               p.dp(), p.pp(), meridian::EnumWord(p.dp_sync()).c_str(), p.predicted_step_s(), p.compute_s(), p.pipeline_comm_s(),
               p.dp_comm_s());
-  std::printf("  %4s %-10s %-10s %-10s %3s %3s %5s %s\n", "rank", "dc", "node", "host", "gpu", "dp", "stage",
-              "layers");
+  std::printf("  %4s %-10s %-10s %-10s %3s %3s %5s %-8s %s\n", "rank", "dc", "node", "host", "gpu", "dp", "stage",
+              "layers", "stage-GB");
   for (const v1::RankAssignment& r : p.ranks()) {
-    std::printf("  %4d %-10s %-10s %-10s %3d %3d %5d [%d,%d)\n", r.rank(), r.data_center().c_str(), r.node().c_str(),
-                r.host().c_str(), r.gpu(), r.dp_index(), r.stage(), r.layer_begin(), r.layer_end());
+    const std::string layers = "[" + std::to_string(r.layer_begin()) + "," + std::to_string(r.layer_end()) + ")";
+    std::printf("  %4d %-10s %-10s %-10s %3d %3d %5d %-8s", r.rank(), r.data_center().c_str(), r.node().c_str(),
+                r.host().c_str(), r.gpu(), r.dp_index(), r.stage(), layers.c_str());
+    if (r.stage() < p.stage_memory_bytes_size()) std::printf(" %.2f", p.stage_memory_bytes(r.stage()) / 1e9);
+    std::printf("\n");
   }
   if (p.modes_size() == 0) return;
   // Replicas cross data centers: what each way of synchronising them costs

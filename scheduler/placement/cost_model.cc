@@ -1,10 +1,13 @@
 #include "scheduler/placement/cost_model.h"
 
+#include "runtime/model/activation_sizes.h"
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
 #include <map>
 
+#include "runtime/model/activation_sizes.h"
 #include "runtime/model/parameter_layout.h"
 #include "runtime/parallel/parallel_layout.h"
 #include "runtime/parallel/pipeline_schedule.h"
@@ -219,15 +222,14 @@ double StageMemoryBytes(const JobRequest& job, int layer_begin, int layer_end, b
   const GPTConfig& c = job.model;
   const ParameterLayout layout(c, StageSpec{layer_begin, layer_end, first, last});
   const double rows = (double)job.batch * job.seq;
-  const double C = c.n_embd, attn = (double)c.n_head * job.seq;
-  // Per micro-batch in flight, as GPTModel keeps them: the stage input, per
-  // layer ln1/qkv/atty/att/residual2/ln2/fch/fch_gelu/residual3 (16C + NH*T
-  // floats a row, plus 4 LayerNorm statistics), and on the last stage lnf,
-  // the logits and the losses.
-  double per_slot = rows * (C + (layer_end - layer_begin) * (16.0 * C + attn + 4.0));
-  if (last) per_slot += rows * (C + 2.0 + c.padded_vocab_size + 1.0);
-  // Backward workspace, reused layer by layer: 14C + NH*T floats a row.
-  const double workspace = rows * (14.0 * C + attn);
+  // Per micro-batch in flight, as GPTModel keeps them: the stage input, each
+  // layer's activations, and on the last stage the final norm's output and
+  // statistics, the logits and the losses; then the backward workspace.
+  const double layers = layer_end - layer_begin;
+  const bool scores = !job.fused_attention;
+  double per_slot = rows * c.n_embd + layers * (double)LayerActivationSizesFor(c, job.batch, job.seq, scores).total();
+  if (last) per_slot += rows * (c.n_embd + 2.0 + c.padded_vocab_size + 1.0);
+  const double workspace = (double)BackwardWorkspaceFloats(c, job.batch, job.seq, scores);
   const int slots = PipelineSlots(PipelineScheduleKind::k1F1B, stage, std::max(pp, 1), std::max(job.microbatches, 1));
   return (double)layout.total() * job.bytes_per_param + (slots * per_slot + workspace) * job.bytes_per_activation;
 }
@@ -400,6 +402,7 @@ Placement MakePlacement(const ClusterIndex& index, const JobRequest& job, int dp
   p.pipeline_comm_s = price.pipeline_comm_s;
   p.dp_comm_s = price.dp_comm_s;
   p.predicted_step_s = price.total();
+  for (const StageCost& sc : stages) p.stage_memory_bytes.push_back(sc.memory_bytes);
   p.ranks.reserve(slots.size());
   for (int r = 0; r < dp * pp; ++r) {
     const Node& node = index.node(slots[r].node);
@@ -454,6 +457,8 @@ double PredictStepSeconds(const Topology& topo, const JobRequest& job, Placement
   placement.dp_comm_s = price.dp_comm_s;
   placement.predicted_step_s = price.total();
   placement.modes = PriceModes(index, job, dp, pp, stages, slots, price);
+  placement.stage_memory_bytes.clear();
+  for (const StageCost& sc : stages) placement.stage_memory_bytes.push_back(sc.memory_bytes);
   return placement.predicted_step_s;
 }
 

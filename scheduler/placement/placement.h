@@ -31,8 +31,9 @@ struct JobRequest {
   Compression outer_compress = Compression::kNone;
   int diloco_fragments = 1;
   int diloco_overlap = 0;
-  int bytes_per_param = 16;      // weights + grads + AdamW moments (fp32: 4+4+8)
+  int bytes_per_param = 16;      // weights + grads + AdamW moments (fp32: 4+4+8); bf16 adds its 2-byte copy
   int bytes_per_activation = 4;  // fp32 on CPU, 2 for bf16
+  bool fused_attention = false;  // the CUDA model: attention keeps a log-sum-exp per row, not the T x T scores
 };
 
 // One rank's place.
@@ -64,6 +65,7 @@ struct Placement {
   // hierarchical, the job's DiLoCo and the DiLoCo variants worth trying on
   // these links); otherwise empty.
   std::vector<ModePrice> modes;
+  std::vector<double> stage_memory_bytes;  // per stage, as StageMemoryBytes predicts
 };
 
 // Which GPUs are taken: node name -> GPU index -> job id.

@@ -118,6 +118,13 @@ Result<JobRequest> SchedulerCore::ToJobRequest(const v1::JobSpec& spec) {
   r.pp = spec.layout().pp();
   r.auto_layout = spec.layout().auto_layout();
   r.gpus = spec.layout().gpus();
+  // Memory as the ranks will hold it: the CUDA model's fused attention keeps
+  // no T x T scores, and bf16 halves activations and adds a 2-byte weight copy.
+  r.fused_attention = spec.training().device() == v1::DEVICE_CUDA;
+  if (spec.training().dtype() == v1::DTYPE_BF16) {
+    r.bytes_per_activation = 2;
+    r.bytes_per_param = 18;
+  }
   if (spec.layout().dp_sync() != v1::DP_SYNC_AUTO)
     r.dp_sync = *ParseDpSync(EnumWord(spec.layout().dp_sync()));  // the same words on both sides
   // DiLoCo is priced as the ranks will run it: with the job's own options.
