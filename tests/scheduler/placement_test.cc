@@ -455,6 +455,38 @@ TEST(StageMemoryBytes, GrowsWithLayersAndMicroBatchesInFlight) {
   EXPECT_LT(whole, 40e9);
 }
 
+// Llama 3 8B in bf16 on the GPUs (fp32 master weights and AdamW: 18 bytes a
+// parameter, 8.03e9 parameters, ~145 GB before activations) over the example
+// clusters: auto layout finds pipeline stages that fit each GPU it picks.
+TEST(PlaceJob, Llama3EightBillionFitsTheGpusItPicks) {
+  Result<Topology> topo = LoadClusterFile(std::string(MERIDIAN_SOURCE_DIR) + "/examples/cluster.yaml");
+  ASSERT_TRUE(topo.ok()) << topo.status().message();
+  JobRequest job;
+  job.model = *PresetConfig("llama3-8b");
+  job.batch = 1;
+  job.seq = 8192;
+  job.microbatches = 16;
+  job.auto_layout = true;
+  job.gpus = 32;
+  job.fused_attention = true;
+  job.bytes_per_param = 18;
+  job.bytes_per_activation = 2;
+  Result<Placement> p = PlaceJob(*topo, {}, job);
+  ASSERT_TRUE(p.ok()) << p.status().message();
+  ASSERT_EQ((int)p->stage_memory_bytes.size(), p->pp);
+  EXPECT_GT(p->pp, 1);  // 145 GB of state needs more than one 141 GB GPU
+  double total_state = 0;
+  for (const RankPlacement& r : p->ranks) {
+    const Node* node = nullptr;
+    for (const Node& n : topo->nodes) node = n.name == r.node ? &n : node;
+    ASSERT_NE(node, nullptr);
+    const double gpu_bytes = node->gpus[r.gpu].memory_gb * 1e9;
+    EXPECT_LE(p->stage_memory_bytes[r.stage], gpu_bytes) << "rank " << r.rank << " stage " << r.stage;
+  }
+  for (double b : p->stage_memory_bytes) total_state += b;
+  EXPECT_GT(total_state, 8.03e9 * 18);
+}
+
 // Its speed is measured by meridian-bench placement, not asserted here (a
 // shared machine's clock is no test); here: valid and well shaped.
 TEST(PlaceJob, PlacesFourThousandRanksOnTwoHundredFiftyDataCenters) {
