@@ -31,7 +31,16 @@ bool UnderAnyRoot(const std::string& path, const std::vector<std::string>& roots
 std::vector<std::string> InitFromCompanionFiles(const std::string& path) {
   std::error_code ec;
   if (fs::is_directory(path, ec)) {
-    return {(fs::path(path) / "model.safetensors").string(), (fs::path(path) / "config.json").string()};
+    // A sharded model names its shards in the index; they are plain names in
+    // the same directory, so every weight file there is what it may open.
+    std::vector<std::string> files = {(fs::path(path) / "model.safetensors").string(),
+                                      (fs::path(path) / "config.json").string(),
+                                      (fs::path(path) / "model.safetensors.index.json").string()};
+    for (fs::directory_iterator it(path, ec), end; !ec && it != end; it.increment(ec)) {
+      const fs::path& p = it->path();
+      if (p.extension() == ".safetensors" && p.filename() != "model.safetensors") files.push_back(p.string());
+    }
+    return files;
   }
   return {(fs::path(path).parent_path() / "config.json").string()};
 }

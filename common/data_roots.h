@@ -26,8 +26,9 @@ bool IsUnder(const std::filesystem::path& path, const std::filesystem::path& roo
 bool UnderAnyRoot(const std::string& path, const std::vector<std::string>& roots);
 
 // The files besides `path` that meridian-train --init-from reads: a Hugging
-// Face directory's model.safetensors and config.json, or the config.json
-// beside a .safetensors file.
+// Face directory's model.safetensors, config.json, and a sharded model's
+// index and every .safetensors shard in it; or the config.json beside a
+// .safetensors file.
 std::vector<std::string> InitFromCompanionFiles(const std::string& path);
 
 std::string JoinRoots(const std::vector<std::string>& roots);

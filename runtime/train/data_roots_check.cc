@@ -19,7 +19,9 @@ Status CheckTrainerDataUnderRoots(const TrainOptions& o, const HandedRoots& root
   }
   if (!o.vocab_dir.empty())
     MERIDIAN_RETURN_IF_ERROR(
-        CheckUnderHandedRoots("--vocab-dir", {o.vocab_dir + "/encoder.json", o.vocab_dir + "/vocab.bpe"}, roots));
+        CheckUnderHandedRoots("--vocab-dir",
+                              {o.vocab_dir + "/encoder.json", o.vocab_dir + "/vocab.bpe", o.vocab_dir + "/tokenizer.model"},
+                              roots));
   return Status::OK();
 }
 

@@ -35,6 +35,7 @@ std::string ChooseTokenizer(const std::string& option, const std::string& record
   if (option != "auto") return option;
   if (!recorded.empty()) return recorded;
   if (vocab_size == 50257) return "gpt2";
+  if (vocab_size == 128256) return "llama3";
   if (vocab_size <= 256) return "bytes";
   return "";
 }

@@ -20,8 +20,8 @@ void SampleTokens(GPTModel& model, std::vector<int>& tokens, int count, float te
 
 // The tokenizer a run's text goes through: `option` (--tokenizer) unless it
 // is "auto"; else the one a checkpoint recorded (`recorded`, may be empty);
-// else by the vocabulary: 50257 is GPT-2's, up to 256 is bytes. "" when none
-// fits: samples are then printed as token ids.
+// else by the vocabulary: 50257 is GPT-2's, 128256 Llama 3's, up to 256 is
+// bytes. "" when none fits: samples are then printed as token ids.
 std::string ChooseTokenizer(const std::string& option, const std::string& recorded, int vocab_size);
 
 struct SampleRequest {

@@ -53,7 +53,7 @@ const std::map<std::string, Allowed>& AllowedOptions() {
       {"--sample-temperature", {Allowed::kNumber, 1e-6, 100, {}}},
       {"--log-every", {Allowed::kNumber, 0, 1e12, {}}},
       {"--init-from", {Allowed::kDataPath, 0, 0, {}}},
-      {"--tokenizer", {Allowed::kChoice, 0, 0, {"auto", "bytes", "gpt2"}}},
+      {"--tokenizer", {Allowed::kChoice, 0, 0, {"auto", "bytes", "gpt2", "llama3"}}},
       {"--vocab-dir", {Allowed::kDataPath, 0, 0, {}}},
       {"--peak-tflops", {Allowed::kNumber, 0, 1e7, {}}},
   };
@@ -162,11 +162,12 @@ Status CheckExtraArgs(const v1::TrainingOptions& training, const std::vector<std
         MERIDIAN_RETURN_IF_ERROR(CheckUnderDataRoots(field, value, data_roots, roots_name));
         // --init-from also opens the files of a Hugging Face model: those in
         // its directory, or the config.json beside a .safetensors file;
-        // --vocab-dir GPT-2's two files. A link among them must not lead out
-        // of the roots either.
+        // --vocab-dir GPT-2's two files or Llama 3's one. A link among them
+        // must not lead out of the roots either.
         const std::vector<std::string> companions =
-            name == "--vocab-dir" ? std::vector<std::string>{value + "/encoder.json", value + "/vocab.bpe"}
-                                  : InitFromCompanionFiles(value);
+            name == "--vocab-dir"
+                ? std::vector<std::string>{value + "/encoder.json", value + "/vocab.bpe", value + "/tokenizer.model"}
+                : InitFromCompanionFiles(value);
         for (const std::string& file : companions) {
           MERIDIAN_RETURN_IF_ERROR(CheckUnderDataRoots(field, file, data_roots, roots_name));
         }
