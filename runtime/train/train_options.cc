@@ -121,12 +121,14 @@ Result<TrainOptions> ParseTrainOptions(int argc, char** argv, int* exit_code) {
   app.add_flag("--eval-only", o.eval_only, "Evaluate the initial model and stop")->group("Data");
 
   app.add_option("--init-from", o.init_from,
-                 "Start from an llm.c checkpoint (v1 or v3) or a Hugging Face GPT-2 model (a directory with "
-                 "model.safetensors and config.json, or a .safetensors file with config.json beside it)")
+                 "Start from an llm.c checkpoint (v1 or v3) or a Hugging Face GPT-2 or Llama model (a directory "
+                 "with config.json and model.safetensors or a sharded set with its index, or a .safetensors file "
+                 "with config.json beside it)")
       ->group("Files");
   app.add_option("--export-llmc", o.export_llmc, "Write an llm.c v3 checkpoint at the end")->group("Files");
   app.add_option("--export-hf", o.export_hf,
-                 "Write a Hugging Face GPT-2 model directory (model.safetensors, config.json) at the end")
+                 "Write a Hugging Face model directory of the model's architecture (config.json, "
+                 "model.safetensors, sharded with an index above 2 GiB) at the end")
       ->group("Files");
   app.add_option("--checkpoint-dir", o.checkpoint_dir, "Where training checkpoints go")->group("Files");
   app.add_option("--checkpoint-every", o.checkpoint_every, "Checkpoint every N steps (0: at the end)")
