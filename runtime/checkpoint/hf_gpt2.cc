@@ -9,6 +9,7 @@
 #include "runtime/checkpoint/file_io.h"
 #include "runtime/checkpoint/hf_config_fields.h"
 #include "runtime/checkpoint/hf_gpt2_config.h"
+#include "runtime/checkpoint/hf_weight_set.h"
 #include "runtime/checkpoint/safetensors.h"
 #include "runtime/model/parameter_layout.h"
 
@@ -236,15 +237,7 @@ Result<LlmcModel> ReadHfGpt2(const std::string& path) {
 
 Status WriteHfGpt2(const std::string& dir, const GPTConfig& config, const float* params) {
   if (config.llama()) return Status::InvalidArgument(dir + ": the model is llama, not gpt2; write it with WriteHfLlama");
-  Status valid = ValidateConfig(config);
-  if (!valid.ok()) return Status::InvalidArgument(dir + ": " + valid.message());
-  if (params == nullptr) return Status::InvalidArgument(dir + ": params is null");
-  if (!checkpoint_io::CheckedParameterCount(config)) {
-    return Status::InvalidArgument(dir + ": model too large to write (" + DescribeConfig(config) + ")");
-  }
-  std::error_code ec;
-  fs::create_directories(dir, ec);
-  if (ec) return Status::IOError(dir + ": cannot create directory: " + ec.message());
+  MERIDIAN_RETURN_IF_ERROR(PrepareHfExport(dir, config, params));
 
   // Conv1D weights need a transposed copy; everything else (wte's first V
   // rows included) is written from `params` in place.

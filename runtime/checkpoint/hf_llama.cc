@@ -10,6 +10,7 @@
 #include "runtime/checkpoint/file_io.h"
 #include "runtime/checkpoint/hf_config_fields.h"
 #include "runtime/checkpoint/hf_llama_config.h"
+#include "runtime/checkpoint/hf_weight_set.h"
 #include "runtime/model/parameter_layout.h"
 
 namespace meridian {
@@ -162,15 +163,7 @@ Status WriteHfLlama(const std::string& dir, const GPTConfig& config, const float
     return Status::InvalidArgument(dir + ": the model is " + kModelArchs.Name(config.arch) +
                                    ", not llama; write it with WriteHfGpt2");
   }
-  Status valid = ValidateConfig(config);
-  if (!valid.ok()) return Status::InvalidArgument(dir + ": " + valid.message());
-  if (params == nullptr) return Status::InvalidArgument(dir + ": params is null");
-  if (!checkpoint_io::CheckedParameterCount(config)) {
-    return Status::InvalidArgument(dir + ": model too large to write (" + DescribeConfig(config) + ")");
-  }
-  std::error_code ec;
-  fs::create_directories(dir, ec);
-  if (ec) return Status::IOError(dir + ": cannot create directory: " + ec.message());
+  MERIDIAN_RETURN_IF_ERROR(PrepareHfExport(dir, config, params));
 
   // Every Hugging Face tensor is a contiguous range of `params`: no copies.
   std::vector<SafetensorsTensorView> views;

@@ -189,4 +189,17 @@ Status WriteHfWeights(const std::string& dir, const std::vector<SafetensorsTenso
   return RemoveStaleWeights(root, written);
 }
 
+Status PrepareHfExport(const std::string& dir, const GPTConfig& config, const float* params) {
+  Status valid = ValidateConfig(config);
+  if (!valid.ok()) return Status::InvalidArgument(dir + ": " + valid.message());
+  if (params == nullptr) return Status::InvalidArgument(dir + ": params is null");
+  if (!checkpoint_io::CheckedParameterCount(config)) {
+    return Status::InvalidArgument(dir + ": model too large to write (" + DescribeConfig(config) + ")");
+  }
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) return Status::IOError(dir + ": cannot create directory: " + ec.message());
+  return Status::OK();
+}
+
 }  // namespace meridian

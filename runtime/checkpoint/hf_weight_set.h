@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "runtime/model/gpt_config.h"
 #include "runtime/checkpoint/safetensors.h"
 
 namespace meridian {
@@ -80,5 +81,10 @@ class HfWeightSet {
 // WriteSafetensors refuses; IOError when writing or removing fails.
 Status WriteHfWeights(const std::string& dir, const std::vector<SafetensorsTensorView>& tensors,
                       uint64_t max_shard_bytes = kHfDefaultMaxShardBytes);
+
+// What every Hugging Face writer checks first: a valid config, weights
+// given, a writable size; then creates `dir`. InvalidArgument naming `dir`
+// and the defect; IOError when the directory cannot be made.
+Status PrepareHfExport(const std::string& dir, const GPTConfig& config, const float* params);
 
 }  // namespace meridian
