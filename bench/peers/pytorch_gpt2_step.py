@@ -11,7 +11,10 @@ as in Meridian. Data are random tokens.
 
 Prints exactly one JSON line on stdout:
   {"impl":"pytorch","torch":"...","threads":N,"ms_per_step_median":x,
-   "ms_per_step_all":[...],"tokens_per_s":x,"params":N}
+   "ms_per_step_all":[...],"tokens_per_s":x,"params":N,
+   "forward_ms_median":x,"backward_ms_median":x,"optimizer_ms_median":x}
+The phases split the same timed step: forward with the loss, backward,
+optimizer step with zero_grad.
 Diagnostics, if any, go to stderr.
 """
 
@@ -129,27 +132,28 @@ def main(argv):
         tok = torch.randint(0, args.vocab, (args.batch, args.seq + 1))
         return tok[:, :-1].contiguous(), tok[:, 1:].contiguous()
 
-    def step(x, y):
-        loss = model(x, y)
-        loss.backward()
-        opt.step()
-        opt.zero_grad(set_to_none=True)
-        return loss
-
-    times = []
+    times, phases = [], {"forward": [], "backward": [], "optimizer": []}
     for i in range(args.warmup_steps + args.steps):
         x, y = batch()
         t0 = time.perf_counter()
-        loss = step(x, y)
-        dt = time.perf_counter() - t0
+        loss = model(x, y)
+        t1 = time.perf_counter()
+        loss.backward()
+        t2 = time.perf_counter()
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+        t3 = time.perf_counter()
         if not math.isfinite(float(loss)):
             print(f"non-finite loss at step {i}", file=sys.stderr)
             return 1
         if i >= args.warmup_steps:
-            times.append(dt * 1e3)
+            times.append((t3 - t0) * 1e3)
+            phases["forward"].append((t1 - t0) * 1e3)
+            phases["backward"].append((t2 - t1) * 1e3)
+            phases["optimizer"].append((t3 - t2) * 1e3)
 
     median = statistics.median(times)
-    print(json.dumps({
+    out = {
         "impl": "pytorch",
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),
@@ -157,7 +161,10 @@ def main(argv):
         "ms_per_step_all": [round(t, 3) for t in times],
         "tokens_per_s": round(args.batch * args.seq / (median / 1e3), 1),
         "params": n_params,
-    }, separators=(",", ":")))
+    }
+    for phase, ms in phases.items():
+        out[phase + "_ms_median"] = round(statistics.median(ms), 3)
+    print(json.dumps(out, separators=(",", ":")))
     return 0
 
 
