@@ -1,6 +1,7 @@
 // `meridian-bench train`: full training steps (forward, backward, AdamW) of
-// a GPT-2 config, side by side with the sgemm ceiling and, optionally, the
-// PyTorch peer, all measured in the same run.
+// a GPT-2 or Llama config, side by side with the sgemm ceiling and,
+// optionally, the PyTorch peer of the same architecture, all measured in the
+// same run.
 #pragma once
 
 #include <CLI/CLI.hpp>
