@@ -49,7 +49,7 @@ PY
 cat >"$work/job.yaml" <<YAML
 name: scraped
 model: {preset: d4, n_layer: 2, n_embd: 32, n_head: 2, vocab_size: 256, max_seq_len: 16}
-training: {batch: 2, seq: 16, steps: 400, data: "$work/data/train_*.bin", threads: 1}
+training: {batch: 2, seq: 16, steps: 100000, data: "$work/data/train_*.bin", threads: 1}  # cancelled long before
 layout: {dp: 2, pp: 1}
 YAML
 ctl submit "$work/job.yaml" >/dev/null || fail "submit"
