@@ -214,7 +214,9 @@ int main(int argc, char** argv) {
         std::printf("%-12s %8d %6d %6d %12.0f %-8s\n", p.data_center().c_str(), p.nodes_size(), p.total_gpus(),
                     p.free_gpus(), p.fabric_gbps(), p.launcher().c_str());
       for (const auto& l : r.links())
-        std::printf("link %s <-> %s: %.1f Gbit/s, %.1f ms\n", l.a().c_str(), l.b().c_str(), l.gbps(), l.latency_ms());
+        std::printf("link %s <-> %s: %.1f Gbit/s, %.1f ms%s%s\n", l.a().c_str(), l.b().c_str(), l.gbps(), l.latency_ms(),
+                    l.duty_cycle() > 0 && l.duty_cycle() < 1 ? ", up " : "",
+                    l.duty_cycle() > 0 && l.duty_cycle() < 1 ? l.schedule().c_str() : "");
       if (r.insecure())
         std::printf("WARNING: the daemon runs with --insecure: anyone who reaches its port may use it\n");
     } else {

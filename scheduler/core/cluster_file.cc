@@ -199,8 +199,37 @@ Status ParseDataCenter(const Fields& f, const std::string& source, Topology* top
   return Status::OK();
 }
 
-Status ParseLink(const Fields& f, const Topology& topo, InterDcLink* link) {
-  MERIDIAN_RETURN_IF_ERROR(f.CheckKeys({"a", "b", "gbps", "latency_ms"}));
+// `window: {period_s, up_s, phase_s}` or `windows: [[open_s, close_s], ...]`
+// (Unix seconds).
+Status ParseSchedule(const Fields& f, const std::string& source, LinkSchedule* s) {
+  if (f.Has("window")) {
+    const Fields w(f.Get("window"), source, f.Where("window"));
+    MERIDIAN_RETURN_IF_ERROR(w.CheckKeys({"period_s", "up_s", "phase_s"}));
+    if (!w.Has("period_s")) return w.Missing("period_s", "a window repeats every period_s seconds");
+    if (!w.Has("up_s")) return w.Missing("up_s", "how long each window lasts");
+    MERIDIAN_RETURN_IF_ERROR(w.Number("period_s", &s->period_s, 0.0, true));
+    MERIDIAN_RETURN_IF_ERROR(w.Number("up_s", &s->up_s, 0.0, true));
+    MERIDIAN_RETURN_IF_ERROR(w.Number("phase_s", &s->phase_s, 0.0, false));
+  }
+  if (f.Has("windows")) {
+    const YAML::Node list = f.Get("windows");
+    if (!list.IsSequence() || list.size() == 0)
+      return f.Error("windows", Fields::Show(list), "must be a list of [open_s, close_s] pairs");
+    for (size_t i = 0; i < list.size(); ++i) {
+      double open = 0, close = 0;
+      const YAML::Node w = list[i];
+      if (!w.IsSequence() || w.size() != 2 || !YAML::convert<double>::decode(w[0], open) ||
+          !YAML::convert<double>::decode(w[1], close) || !std::isfinite(open) || !std::isfinite(close))
+        return f.Error("windows[" + std::to_string(i) + "]", Fields::Show(w), "must be [open_s, close_s]");
+      s->windows.emplace_back(open, close);
+    }
+  }
+  const Status valid = ValidateLinkSchedule(*s, f.path());
+  return valid.ok() ? valid : Status::InvalidArgument(source + ": " + valid.message());
+}
+
+Status ParseLink(const Fields& f, const std::string& source, const Topology& topo, InterDcLink* link) {
+  MERIDIAN_RETURN_IF_ERROR(f.CheckKeys({"a", "b", "gbps", "latency_ms", "window", "windows"}));
   for (const char* end : {"a", "b"}) {
     std::string name;
     if (!f.Has(end)) return f.Missing(end, "a link joins two data centers, a and b");
@@ -212,7 +241,7 @@ Status ParseLink(const Fields& f, const Topology& topo, InterDcLink* link) {
   if (!f.Has("gbps")) return f.Missing("gbps", "the link's bandwidth in Gbit/s");
   MERIDIAN_RETURN_IF_ERROR(f.Number("gbps", &link->gbps, 0.0, true));
   MERIDIAN_RETURN_IF_ERROR(f.Number("latency_ms", &link->latency_ms, 0.0, false));
-  return Status::OK();
+  return ParseSchedule(f, source, &link->schedule);
 }
 
 // An IPv4 network in CIDR notation, e.g. 10.78.0.0/16.
@@ -321,7 +350,7 @@ Status ParseTopology(const YAML::Node& root, const std::string& source, Topology
     for (size_t i = 0; i < links.size(); ++i) {
       const std::string path = "links[" + std::to_string(i) + "]";
       InterDcLink link;
-      MERIDIAN_RETURN_IF_ERROR(ParseLink(Fields(links[i], source, path), *topo, &link));
+      MERIDIAN_RETURN_IF_ERROR(ParseLink(Fields(links[i], source, path), source, *topo, &link));
       if (topo->FindLink(link.a, link.b) != nullptr) {
         return Status::InvalidArgument(source + ": " + path + " = " + link.a + "-" + link.b +
                                        ": duplicate link (each pair of data centers is listed once)");

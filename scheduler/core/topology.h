@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "scheduler/core/link_schedule.h"
 
 namespace meridian::scheduler {
 
@@ -65,8 +66,9 @@ struct LaunchOptions {
 
 struct InterDcLink {
   std::string a, b;                // data center names (unordered)
-  double gbps = 10.0;              // Gbit/s
+  double gbps = 10.0;              // Gbit/s while up
   double latency_ms = 20.0;
+  LinkSchedule schedule;           // when it is up (default: always)
 };
 
 // The most GPUs an agent may claim for one node.

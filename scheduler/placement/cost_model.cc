@@ -46,6 +46,7 @@ struct GroupCost {
   int members = 1, dcs = 1;
   double params = 0;                                // values the group synchronises
   double inter_gbps = 0, inter_latency_s = 0;       // the slowest inter-DC hop
+  LinkSchedule inter_schedule;                      // the hop that is up least (contact windows)
 };
 
 GroupCost PriceDpGroup(const ClusterIndex& index, double params,
@@ -95,12 +96,18 @@ GroupCost PriceDpGroup(const ClusterIndex& index, double params,
     const int a = shares[i].dc, b = shares[(i + 1) % k].dc;
     inter_gbps = std::min(inter_gbps, index.InterDcGbps(a, b));
     inter_latency = std::max(inter_latency, index.InterDcLatencyS(a, b));
+    const LinkSchedule& schedule = index.InterDcSchedule(a, b);
+    if (schedule.DutyCycle() < cost.inter_schedule.DutyCycle()) cost.inter_schedule = schedule;
   }
   cost.crosses_dcs = true;
   cost.inter_gbps = inter_gbps;
   cost.inter_latency_s = inter_latency;
-  cost.sync = RingSeconds(bytes, n, std::min(slowest_gbps, inter_gbps), std::max(worst_latency, inter_latency));
-  cost.hierarchical = intra + RingSeconds(bytes, k, inter_gbps, inter_latency);
+  // Every step's exchange over a link in contact windows waits for one, and
+  // sits out the gaps it outlasts.
+  const LinkSchedule& windows = cost.inter_schedule;
+  cost.sync = windows.ExpectedTransferSeconds(
+      RingSeconds(bytes, n, std::min(slowest_gbps, inter_gbps), std::max(worst_latency, inter_latency)));
+  cost.hierarchical = intra + windows.ExpectedTransferSeconds(RingSeconds(bytes, k, inter_gbps, inter_latency));
   return cost;
 }
 
@@ -117,10 +124,11 @@ double HierarchicalWanBytes(const GroupCost& g) {
 
 // One DiLoCo exchange of `values`: an all-gather of their payload among
 // the data centers' leaders, k - 1 ring steps that each carry a payload
-// and wait a round trip.
+// and wait a round trip; over a link in contact windows, also the wait for
+// a window and the gaps it outlasts.
 double ExchangeSeconds(const GroupCost& g, Compression compress, double values) {
   const double payload = (double)CompressedBytes(compress, (size_t)values);
-  return (g.dcs - 1) * (WireSeconds(payload, g.inter_gbps) + 2.0 * g.inter_latency_s);
+  return g.inter_schedule.ExpectedTransferSeconds((g.dcs - 1) * (WireSeconds(payload, g.inter_gbps) + 2.0 * g.inter_latency_s));
 }
 
 int Fragments(const DilocoSettings& d) { return std::max(1, d.fragments); }
@@ -173,6 +181,7 @@ ClusterIndex::ClusterIndex(const Topology& topo) : topo_(&topo) {
     auto a = dc_ids.find(l.a), b = dc_ids.find(l.b);
     if (a == dc_ids.end() || b == dc_ids.end()) continue;
     links_.emplace(PairKey(a->second, b->second), std::make_pair(l.gbps, l.latency_ms * 1e-3));
+    if (!l.schedule.always_up()) schedules_.emplace(PairKey(a->second, b->second), &l.schedule);
   }
   node_ids_.reserve(topo.nodes.size());
   node_dc_.reserve(topo.nodes.size());
@@ -193,6 +202,12 @@ int ClusterIndex::NodeId(const std::string& name) const {
 const std::pair<double, double>* ClusterIndex::Link(int a, int b) const {
   auto it = links_.find(PairKey(a, b));
   return it == links_.end() ? nullptr : &it->second;
+}
+
+const LinkSchedule& ClusterIndex::InterDcSchedule(int a, int b) const {
+  static const LinkSchedule kAlwaysUp;
+  auto it = schedules_.find(PairKey(a, b));
+  return it == schedules_.end() ? kAlwaysUp : *it->second;
 }
 
 double ClusterIndex::InterDcGbps(int a, int b) const {

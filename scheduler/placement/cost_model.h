@@ -42,6 +42,9 @@ class ClusterIndex {
   double FabricLatencyS(int dc) const { return fabric_latency_s_[dc]; }
   double InterDcGbps(int a, int b) const;
   double InterDcLatencyS(int a, int b) const;
+  // When the link between data centers a and b is up (always, for a pair
+  // the cluster file leaves to the defaults).
+  const LinkSchedule& InterDcSchedule(int a, int b) const;
   // Between two nodes: NVLink inside one, the fabric inside a data center,
   // the inter-DC link otherwise.
   double NodeGbps(int a, int b) const;
@@ -54,6 +57,7 @@ class ClusterIndex {
   std::vector<std::string> dc_names_;
   std::vector<double> fabric_gbps_, fabric_latency_s_;
   std::unordered_map<uint64_t, std::pair<double, double>> links_;  // (gbps, latency s)
+  std::unordered_map<uint64_t, const LinkSchedule*> schedules_;     // links with contact windows
   std::unordered_map<std::string, int> node_ids_;
   std::vector<int> node_dc_;
   std::vector<int> nodes_by_name_;

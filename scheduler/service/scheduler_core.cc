@@ -228,6 +228,8 @@ v1::ListPoolsResponse SchedulerCore::ListPools() {
     p->set_b(l.b);
     p->set_gbps(l.gbps);
     p->set_latency_ms(l.latency_ms);
+    p->set_duty_cycle(l.schedule.DutyCycle());
+    p->set_schedule(l.schedule.Describe());
   }
   out.set_insecure(options_.insecure);
   return out;

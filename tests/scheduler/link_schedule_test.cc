@@ -1,0 +1,168 @@
+// Contact windows on links between data centers: when a link is up, what a
+// transfer over it is expected to cost, the cluster file's fields and their
+// errors, and the placement's prices under a window.
+#include "scheduler/core/link_schedule.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <limits>
+
+#include "scheduler/core/topology.h"
+#include "scheduler/placement/placement.h"
+#include "tests/scheduler/placement_test_util.h"
+
+namespace meridian::scheduler {
+namespace {
+
+LinkSchedule Periodic(double period, double up, double phase = 0.0) {
+  LinkSchedule s;
+  s.period_s = period;
+  s.up_s = up;
+  s.phase_s = phase;
+  return s;
+}
+
+TEST(LinkSchedule, APeriodicWindowOpensAtItsPhaseForUpSecondsEveryPeriod) {
+  const LinkSchedule s = Periodic(90, 30, 10);  // up [10, 40), [100, 130), ...
+  EXPECT_FALSE(s.UpAt(0));
+  EXPECT_TRUE(s.UpAt(10));
+  EXPECT_TRUE(s.UpAt(39.9));
+  EXPECT_FALSE(s.UpAt(40));
+  EXPECT_TRUE(s.UpAt(100));
+  EXPECT_TRUE(s.UpAt(-80));  // before the phase: the same cycle backwards
+  EXPECT_DOUBLE_EQ(s.NextUpAt(0), 10);
+  EXPECT_DOUBLE_EQ(s.NextUpAt(20), 20);
+  EXPECT_DOUBLE_EQ(s.NextUpAt(40), 100);
+  EXPECT_DOUBLE_EQ(s.DutyCycle(), 1.0 / 3.0);
+  EXPECT_EQ(s.Describe(), "30 s every 90 s (33% up)");
+}
+
+TEST(LinkSchedule, ExplicitWindowsAreUpOnlyInsideThem) {
+  LinkSchedule s;
+  s.windows = {{100, 110}, {200, 220}, {300, 330}};
+  EXPECT_FALSE(s.UpAt(99));
+  EXPECT_TRUE(s.UpAt(105));
+  EXPECT_FALSE(s.UpAt(110));
+  EXPECT_DOUBLE_EQ(s.NextUpAt(150), 200);
+  EXPECT_EQ(s.NextUpAt(400), std::numeric_limits<double>::infinity());
+  // Open 20 s on average; gaps (200-100-10 + 300-200-20) / 2 = 85 s.
+  EXPECT_NEAR(s.DutyCycle(), 20.0 / 105.0, 1e-12);
+}
+
+TEST(LinkSchedule, ATransferWaitsForAWindowAndSitsOutTheGapsItOutlasts) {
+  const LinkSchedule always;
+  EXPECT_DOUBLE_EQ(always.ExpectedTransferSeconds(2.0), 2.0);
+  const LinkSchedule s = Periodic(90, 30);  // gap 60 s, met 2/3 of the time
+  EXPECT_DOUBLE_EQ(s.ExpectedTransferSeconds(1.0), 1.0 + 60.0 * (60.0 / 90.0) / 2.0);
+  EXPECT_DOUBLE_EQ(s.ExpectedTransferSeconds(70.0), 20.0 + 70.0 + 2 * 60.0);
+  // A transfer that takes longer than the link is ever up on average runs
+  // at no more than the duty cycle's share of the rate.
+  EXPECT_GE(s.ExpectedTransferSeconds(300.0), 300.0 / s.DutyCycle() - 60.0);
+}
+
+TEST(LinkSchedule, ValidationNamesTheField) {
+  EXPECT_TRUE(ValidateLinkSchedule(Periodic(90, 30), "links[0]").ok());
+  Status s = ValidateLinkSchedule(Periodic(90, 120), "links[0]");
+  EXPECT_NE(s.message().find("links[0].window.up_s = 120"), std::string::npos) << s.message();
+  LinkSchedule overlapping;
+  overlapping.windows = {{0, 10}, {5, 20}};
+  s = ValidateLinkSchedule(overlapping, "links[1]");
+  EXPECT_NE(s.message().find("links[1].windows[1]"), std::string::npos) << s.message();
+  LinkSchedule both = Periodic(90, 30);
+  both.windows = {{0, 10}};
+  EXPECT_FALSE(ValidateLinkSchedule(both, "links[2]").ok());
+}
+
+constexpr char kWindowedCluster[] = R"(
+data_centers:
+  - {name: ground, nodes: [{name: g0, host: 10.0.0.1, gpus: 2}]}
+  - {name: orbit, nodes: [{name: o0, host: 10.0.1.1, gpus: 2}]}
+  - {name: relay, nodes: [{name: r0, host: 10.0.2.1, gpus: 2}]}
+links:
+  - {a: ground, b: orbit, gbps: 10, latency_ms: 20, window: {period_s: 5400, up_s: 600, phase_s: 120}}
+  - {a: ground, b: relay, gbps: 1, latency_ms: 40, windows: [[0, 60], [600, 700]]}
+)";
+
+TEST(ClusterFile, LinksTakeAPeriodicWindowOrAListOfWindows) {
+  Result<Topology> t = ParseClusterYaml(kWindowedCluster, "c.yaml");
+  ASSERT_TRUE(t.ok()) << t.status().message();
+  ASSERT_EQ(t->links.size(), 2u);
+  EXPECT_DOUBLE_EQ(t->links[0].schedule.period_s, 5400);
+  EXPECT_DOUBLE_EQ(t->links[0].schedule.up_s, 600);
+  EXPECT_DOUBLE_EQ(t->links[0].schedule.phase_s, 120);
+  EXPECT_EQ(t->links[1].schedule.windows.size(), 2u);
+
+  std::string bad = kWindowedCluster;
+  bad.replace(bad.find("up_s: 600"), 9, "up_s: 6000");
+  Result<Topology> e = ParseClusterYaml(bad, "c.yaml");
+  ASSERT_FALSE(e.ok());
+  EXPECT_NE(e.status().message().find("c.yaml: links[0].window.up_s = 6000"), std::string::npos)
+      << e.status().message();
+  bad = kWindowedCluster;
+  bad.replace(bad.find("[[0, 60]"), 8, "[[0, -1]");
+  e = ParseClusterYaml(bad, "c.yaml");
+  ASSERT_FALSE(e.ok());
+  EXPECT_NE(e.status().message().find("links[1].windows[0]"), std::string::npos) << e.status().message();
+  bad = kWindowedCluster;
+  bad.replace(bad.find("phase_s"), 7, "phaze_s");
+  e = ParseClusterYaml(bad, "c.yaml");
+  ASSERT_FALSE(e.ok());
+  EXPECT_NE(e.status().message().find("links[0].window.phaze_s: unknown field"), std::string::npos)
+      << e.status().message();
+}
+
+// Two data centers of CPU slots joined by a link up a third of the time.
+Topology WindowedPair(const LinkSchedule& schedule) {
+  Topology topo;
+  topo.data_centers = {MakeDc("a"), MakeDc("b")};
+  topo.nodes = {MakeNode("a0", "a", 2, "cpu", 16, 0.1), MakeNode("b0", "b", 2, "cpu", 16, 0.1)};
+  topo.links = {InterDcLink{"a", "b", 1.0, 25.0, schedule}};
+  return topo;
+}
+
+TEST(PlaceJob, ContactWindowsMakeEveryStepSyncPayTheWaitAndDilocoPayItOncePerRound) {
+  JobRequest job = SmallJob(4, 1);
+  job.dp_sync = DpSync::kHierarchical;
+  Result<Placement> up = PlaceJob(WindowedPair(LinkSchedule{}), {}, job);
+  Result<Placement> windowed = PlaceJob(WindowedPair(Periodic(60, 20)), {}, job);
+  ASSERT_TRUE(up.ok() && windowed.ok());
+  // Hierarchical crosses the WAN every step: ~13 s of expected wait a step.
+  EXPECT_GT(windowed->dp_comm_s, up->dp_comm_s + 10.0);
+  job.dp_sync = DpSync::kDiloco;
+  job.diloco_h = 100;
+  Result<Placement> diloco = PlaceJob(WindowedPair(Periodic(60, 20)), {}, job);
+  ASSERT_TRUE(diloco.ok());
+  EXPECT_LT(diloco->dp_comm_s, windowed->dp_comm_s / 50.0);
+  // Left to choose, the placement takes a DiLoCo mode over this link.
+  job.dp_sync.reset();
+  Result<Placement> automatic = PlaceJob(WindowedPair(Periodic(60, 20)), {}, job);
+  ASSERT_TRUE(automatic.ok());
+  EXPECT_EQ(automatic->dp_sync, DpSync::kDiloco);
+}
+
+// The example constellation: a job over ground and orbit plans, and its
+// cross-data-center modes pay for the passes.
+TEST(PlaceJob, TheConstellationExamplePlansAJobOverGroundAndOrbit) {
+  Result<Topology> topo = LoadClusterFile(std::string(MERIDIAN_SOURCE_DIR) + "/examples/clusters/constellation.yaml");
+  ASSERT_TRUE(topo.ok()) << topo.status().message();
+  ASSERT_EQ(topo->links.size(), 3u);
+  EXPECT_NEAR(topo->links[1].schedule.DutyCycle(), 600.0 / 5400.0, 1e-12);
+  // 80 GPUs: more than the two ground data centers hold.
+  JobRequest job = GptJob(80, 1, "d4");
+  job.dp_sync = DpSync::kDiloco;
+  job.diloco_h = 500;
+  Result<Placement> p = PlaceJob(*topo, {}, job);
+  ASSERT_TRUE(p.ok()) << p.status().message();
+  bool in_orbit = false;
+  for (const RankPlacement& r : p->ranks) in_orbit = in_orbit || r.data_center == "orbit";
+  EXPECT_TRUE(in_orbit);
+  const ModePrice* hierarchical = nullptr;
+  for (const ModePrice& m : p->modes) hierarchical = m.mode == "hierarchical" ? &m : hierarchical;
+  ASSERT_NE(hierarchical, nullptr);
+  EXPECT_GT(hierarchical->dp_comm_s, 1000.0);  // every step waits for a pass
+  EXPECT_LT(p->dp_comm_s, hierarchical->dp_comm_s / 100.0);
+}
+
+}  // namespace
+}  // namespace meridian::scheduler
