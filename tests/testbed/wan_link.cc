@@ -7,10 +7,15 @@
 // rate, its one-way delay, jitter (never reordering a link's packets) and
 // random loss. A link that is down drops everything; SIGHUP re-reads the
 // control file, whose lines `down A B` take the link between data centers
-// A and B down (both ways) until a later read no longer lists it.
+// A and B down (both ways) until a later read no longer lists it. With
+// --window PERIOD:UP[:PHASE] (seconds) every link between data centers is
+// up only in contact windows, as a cluster file's `window:` declares them:
+// UP seconds of every PERIOD, the first opening PHASE seconds after the Unix
+// epoch (the same clock as the cluster file's).
 //
 //   meridian-wan-link --netns NS0 --netns NS1 ... [--hub NS] --rate 100mbit
 //                     [--delay-ms 25] [--jitter-ms 0] [--loss 0] [--queue-ms 50] [--control FILE]
+//                     [--window PERIOD:UP[:PHASE]]
 //
 // Data center d's addresses are 10.213.d.0/24 (the test bed's plan); the
 // hub (where mpirun runs) is 10.213.255.0/24 and its traffic is carried at
@@ -103,7 +108,28 @@ struct Direction {
 
 struct Settings {
   double rate_bps = 100e6, delay_s = 0, jitter_s = 0, loss = 0, queue_s = 0.05;
+  double window_period_s = 0, window_up_s = 0, window_phase_s = 0;  // period 0: always up
+
+  // Is a link between data centers in its contact window now?
+  bool InWindow() const {
+    if (window_period_s <= 0) return true;
+    const double unix_s = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+    return std::fmod(std::fmod(unix_s - window_phase_s, window_period_s) + window_period_s, window_period_s) <
+           window_up_s;
+  }
 };
+
+// "90:30" or "90:30:12" -> period, up, phase (seconds).
+bool ParseWindow(const std::string& text, Settings* s) {
+  double period = 0, up = 0, phase = 0;
+  char tail = 0;
+  const int got = std::sscanf(text.c_str(), "%lf:%lf:%lf%c", &period, &up, &phase, &tail);
+  if ((got != 2 && got != 3) || !(period > 0) || !(up > 0) || up > period || phase < 0) return false;
+  s->window_period_s = period;
+  s->window_up_s = up;
+  s->window_phase_s = phase;
+  return true;
+}
 
 std::set<std::pair<int, int>> ReadDownLinks(const std::string& path) {
   std::set<std::pair<int, int>> down;
@@ -124,7 +150,7 @@ std::set<std::pair<int, int>> ReadDownLinks(const std::string& path) {
 int main(int argc, char** argv) {
   CLI::App app{"meridian-wan-link: the test bed's links between data centers, with rate, delay, jitter and loss"};
   std::vector<std::string> namespaces;
-  std::string hub, rate = "100mbit", control, device = "wan0";
+  std::string hub, rate = "100mbit", control, device = "wan0", window;
   Settings s;
   double delay_ms = 0, jitter_ms = 0, queue_ms = 50;
   app.add_option("--netns", namespaces, "Data center d's namespace, in order (repeat)")->required();
@@ -136,7 +162,13 @@ int main(int argc, char** argv) {
   app.add_option("--loss", s.loss, "Probability a packet is dropped")->check(CLI::Range(0.0, 1.0));
   app.add_option("--queue-ms", queue_ms, "Most a link queues before it drops (tail drop)")->check(CLI::Range(1.0, 10000.0));
   app.add_option("--control", control, "File of `down A B` lines, re-read on SIGHUP");
+  app.add_option("--window", window, "PERIOD:UP[:PHASE] seconds: links between data centers are up only then");
   CLI11_PARSE(app, argc, argv);
+  if (!window.empty() && !ParseWindow(window, &s)) {
+    std::fprintf(stderr, "meridian-wan-link: --window %s: expected PERIOD:UP[:PHASE] seconds with 0 < UP <= PERIOD\n",
+                 window.c_str());
+    return 2;
+  }
   if (!ParseRate(rate, &s.rate_bps)) {
     std::fprintf(stderr, "meridian-wan-link: --rate %s: expected a number with bit, kbit, mbit or gbit\n", rate.c_str());
     return 2;
@@ -180,8 +212,9 @@ int main(int argc, char** argv) {
   for (size_t i = 0; i < n; ++i) polls[i] = {fds[i], POLLIN, 0};
   std::vector<uint8_t> buffer(65536);
   long carried = 0, dropped = 0;
-  std::fprintf(stderr, "meridian-wan-link: %zu data centers, %s each way, delay %.1f ms, jitter %.1f ms, loss %g\n",
-               namespaces.size(), rate.c_str(), delay_ms, jitter_ms, s.loss);
+  std::fprintf(stderr, "meridian-wan-link: %zu data centers, %s each way, delay %.1f ms, jitter %.1f ms, loss %g%s%s\n",
+               namespaces.size(), rate.c_str(), delay_ms, jitter_ms, s.loss, window.empty() ? "" : ", window ",
+               window.c_str());
 
   while (!g_stop) {
     if (g_reload) {
@@ -219,7 +252,7 @@ int main(int argc, char** argv) {
         Direction& link = links[from * n + to];
         Packet p{now, to, std::vector<uint8_t>(buffer.begin(), buffer.begin() + got)};
         if (!hub_traffic) {
-          if (down.count({std::min(a, b), std::max(a, b)}) || unit(rng) < s.loss) {
+          if (down.count({std::min(a, b), std::max(a, b)}) || !s.InWindow() || unit(rng) < s.loss) {
             ++dropped;
             continue;
           }

@@ -2,7 +2,8 @@
 # The test bed's delayed link (meridian-wan-link): a 20 ms one-way delay
 # gives a ~40 ms round trip and TCP still fills most of the rate; a link
 # taken down (control file, SIGHUP) carries nothing, and carries again once
-# brought back. Skips (77) where namespaces or TUN devices are refused.
+# brought back; under contact windows it carries only inside them. Skips
+# (77) where namespaces or TUN devices are refused.
 set -uo pipefail
 src=$1; bin=$2; work=$3
 rm -rf "$work" && mkdir -p "$work"
@@ -52,3 +53,45 @@ rc=$?
 grep "before=" "$work/down_up.log"
 [[ $rc -eq 0 ]] || { echo "FAIL: the link did not go down and up"; cat "$work/down_up.log"; exit 1; }
 echo "ok  the link went down (no connection) and came back"
+
+# Contact windows: up 1 s of every 3 s. UDP probes from dc0 every 50 ms for
+# 6 s: echoes come back only inside the windows, about a third of them.
+cat >"$work/window.sh" <<'SH'
+set -u
+ip netns exec "$TESTBED_NS-dc1" python3 -c '
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("0.0.0.0", 47903))
+while True:
+    b, a = s.recvfrom(64); s.sendto(b, a)' &
+server=$!
+sleep 0.3
+ip netns exec "$TESTBED_NS-dc0" python3 -c '
+import json, socket, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(0.04)
+probes = []
+end = time.time() + 6
+while time.time() < end:
+    t = time.time(); s.sendto(b"x", ("10.213.1.2", 47903))
+    try: s.recv(64); ok = True
+    except OSError: ok = False
+    probes.append((t, ok)); time.sleep(max(0.0, 0.05 - (time.time() - t)))
+print(json.dumps(probes))' >"$WINDOW_OUT"
+kill $server
+SH
+WINDOW_OUT=$work/window.json bed --rate 100mbit --window 3:1:0 -- --run env WINDOW_OUT="$work/window.json" \
+  bash "$work/window.sh" >"$work/window.log" 2>&1
+rc=$?
+[[ $rc -eq 0 ]] || { echo "FAIL: the window probe exited $rc"; cat "$work/window.log"; exit 1; }
+python3 - "$work/window.json" <<'PY' || exit 1
+import json, sys
+probes = json.load(open(sys.argv[1]))
+def up(t): return t % 3.0 < 1.0
+# Away from a window's edges (0.1 s), an echo comes back exactly when the link is up.
+clear = [(t, ok) for t, ok in probes if min(t % 3.0, abs(t % 3.0 - 1.0), 3.0 - t % 3.0) > 0.1]
+wrong = [t for t, ok in clear if ok != up(t)]
+share = sum(ok for _, ok in probes) / len(probes)
+ok = not wrong and 0.25 <= share <= 0.42 and len(clear) > 60
+print(("ok  " if ok else "FAIL ") + f"window 1 s of 3: {share:.0%} of {len(probes)} probes echoed, "
+      f"{len(wrong)} of {len(clear)} away from the edges disagree with the schedule")
+sys.exit(0 if ok else 1)
+PY
