@@ -11,6 +11,7 @@ struct DilocoOuterOptimizer::Fragment {
   int offset = 0;                   // its rounds end after steps t with t % H == offset
   long apply_step = -1;             // its exchange is mixed in after this step; -1: none in flight
   bool received = false;            // its average is in pending_ here
+  bool send_overdue = false;        // elastic: its round ended while the last exchange was still out
   std::vector<uint8_t> send, gathered;
   std::unique_ptr<CommRequest> request;  // the leader's exchange in flight
 };
@@ -55,6 +56,10 @@ Status ValidateDiloco(const DilocoConfig& c, const StageSpec& stage) {
     return Bad("diloco-overlap", std::to_string(c.overlap_steps),
                "must be >= 0 and below diloco-h (" + h + "): one exchange per fragment in flight");
   if (!(c.mix >= 0.0f && c.mix <= 1.0f)) return Bad("diloco-mix", std::to_string(c.mix), "must be within [0, 1]");
+  // Fragments share the leaders' background communicator, where exchanges
+  // match by the order they are posted in: late ones would reorder them.
+  if (c.elastic && (c.overlap_steps < 1 || c.fragments != 1))
+    return Bad("diloco-elastic", "on", "needs --diloco-overlap >= 1 and one fragment");
   return Status::OK();
 }
 
@@ -111,6 +116,19 @@ void DilocoOuterOptimizer::RestoredAt(long step) {
   start_restored_ = true;
   // The exchanges in flight at the checkpoint: their averages came with it.
   const long h = config_.inner_steps;
+  if (config_.elastic) {
+    // Their steps followed the link, not the schedule: an average not yet
+    // mixed in is what was in flight; it goes in after the next step.
+    for (Fragment& f : fragments_) {
+      bool held = false;
+      for (const BufferRange& r : f.ranges)
+        held = held || std::any_of(pending_.begin() + r.offset, pending_.begin() + r.offset + r.count,
+                                   [](float v) { return v != 0.0f; });
+      f.apply_step = held ? step + 1 : -1;
+      f.received = held;
+    }
+    return;
+  }
   for (Fragment& f : fragments_) {
     const long sent = step - ((step - f.offset) % h + h) % h;  // its last round's end at or before `step`
     f.apply_step = -1;
@@ -134,9 +152,19 @@ Status DilocoOuterOptimizer::AfterStep(long step, float* stage_params, const Pro
   if (leader)
     for (Fragment& f : fragments_)
       if (f.request) f.request->Test();
+  // Elastic: an exchange due but not back lets this step pass; it is tried
+  // again after the next one.
+  if (config_.elastic) {
+    for (Fragment& f : fragments_) {
+      if (f.apply_step < 0 || f.apply_step > step) continue;
+      MERIDIAN_ASSIGN_OR_RETURN(const bool back, ExchangeBack(f, g));
+      if (!back) f.apply_step = step + 1;
+    }
+  }
+  auto sends = [&](const Fragment& f) { return SendsAfter(f, step) || f.send_overdue; };
   std::vector<Fragment*> touched;
   for (Fragment& f : fragments_)
-    if (f.apply_step == step || SendsAfter(f, step)) touched.push_back(&f);
+    if (f.apply_step == step || sends(f)) touched.push_back(&f);
   if (touched.empty()) return Status::OK();
 
   // The touched fragments' weights come to the host, where the outer state
@@ -151,7 +179,12 @@ Status DilocoOuterOptimizer::AfterStep(long step, float* stage_params, const Pro
   for (Fragment* f : touched)
     if (f->apply_step == step) MERIDIAN_RETURN_IF_ERROR(Apply(*f, params, g, traffic, memory));
   for (Fragment* f : touched) {
-    if (!SendsAfter(*f, step)) continue;
+    if (!sends(*f)) continue;
+    if (f->apply_step >= 0) {  // elastic: the last exchange is still out; this round waits for it
+      f->send_overdue = true;
+      continue;
+    }
+    f->send_overdue = false;
     f->apply_step = step + config_.overlap_steps;
     Communicator* across = config_.overlap_steps > 0 ? background : g.dp_inter_dc.get();
     MERIDIAN_RETURN_IF_ERROR(Send(*f, params, g, across, traffic));
@@ -195,6 +228,14 @@ Status DilocoOuterOptimizer::Send(Fragment& f, const float* params, const Proces
   }
   traffic->AllGather(*across, (double)bytes);
   return Status::OK();
+}
+
+Result<bool> DilocoOuterOptimizer::ExchangeBack(Fragment& f, const ProcessGroups& g) {
+  // Only the leader holds the exchange; the sum is its word.
+  double back = 0.0;
+  if (g.dp_intra_dc->rank() == 0) back = f.received || !f.request || f.request->Test() ? 1.0 : 0.0;
+  MERIDIAN_RETURN_IF_ERROR(g.dp_intra_dc->AllReduceDouble(&back, 1, ReduceOp::kSum));
+  return back > 0.0;
 }
 
 Status DilocoOuterOptimizer::Receive(Fragment& f, const ProcessGroups& g) {

@@ -12,6 +12,12 @@
 // meanwhile. One fragment with overlap is the one-step-delay overlap of
 // DiLoCoX: the WAN never stops computation. One fragment without overlap
 // is plain DiLoCo, computed exactly as before.
+//
+// Elastic (one fragment, with overlap): an exchange that is not back by its
+// due step does not stop training. The data center's ranks agree each step
+// on whether its leader holds the result, go on with inner steps until it
+// does, and the next round's exchange waits for it. A link that is down
+// (outside a contact window, say) then only lengthens a round.
 #pragma once
 
 #include <memory>
@@ -37,6 +43,7 @@ struct DilocoConfig {
   int fragments = 1;           // streaming: fragments of the stage's layers
   int overlap_steps = 0;       // tau: inner steps an exchange may take
   float mix = 0.5f;            // alpha: share of the local weights kept at mixing (tau > 0)
+  bool elastic = false;        // a late exchange lets inner steps go on instead of blocking
   bool streaming() const { return fragments > 1 || overlap_steps > 0; }
 };
 
@@ -60,7 +67,8 @@ class DilocoOuterOptimizer {
   // checkpoint restored the rounds' start (RestoredAt).
   void StartRound(const float* params);
   // After a checkpoint of step `step` filled round_start() and pending():
-  // the exchanges that were in flight there are due as they were.
+  // the exchanges that were in flight there are due as they were (elastic:
+  // those with an average in pending(), after the next step).
   void RestoredAt(long step);
 
   // True after inner step `step` (1-based) where a round of the whole stage
@@ -93,6 +101,8 @@ class DilocoOuterOptimizer {
  private:
   struct Fragment;
   bool SendsAfter(const Fragment& f, long step) const;
+  // Elastic: whether the leader holds f's result, agreed in the data center.
+  Result<bool> ExchangeBack(Fragment& f, const ProcessGroups& g);
   Status Send(Fragment& f, const float* params, const ProcessGroups& g, Communicator* across, TrafficCounter* traffic);
   Status Receive(Fragment& f, const ProcessGroups& g);
   Status Apply(Fragment& f, float* params, const ProcessGroups& g, TrafficCounter* traffic, StageMemory* memory);

@@ -57,8 +57,8 @@ class DilocoSync : public BucketedSync {
              const ParameterLayout& layout, int dp_size, TrafficCounter* traffic, BufferRange tied,
              std::unique_ptr<Communicator> background)
       : BucketedSync(o, groups, memory, layout, dp_size, traffic, tied),
-        outer_(layout.total(), o.diloco, DilocoFragments(layout, o.diloco.fragments)),
-        background_(std::move(background)) {}
+        background_(std::move(background)),
+        outer_(layout.total(), o.diloco, DilocoFragments(layout, o.diloco.fragments)) {}
 
   Status AfterStep(long step, float* params) override {
     SetCommContext("DiLoCo outer exchanges after step " + std::to_string(step));
@@ -69,10 +69,11 @@ class DilocoSync : public BucketedSync {
   DilocoOuterOptimizer* diloco() override { return &outer_; }
 
  private:
-  DilocoOuterOptimizer outer_;
   // The leaders' exchanges that overlap inner steps run on a communicator
   // of their own, so they never interleave with the training's collectives.
+  // Declared first, so it outlives an exchange still in flight in outer_.
   std::unique_ptr<Communicator> background_;
+  DilocoOuterOptimizer outer_;
 };
 
 // ZeRO-1: near-equal contiguous shards of the stage buffer, one per replica.

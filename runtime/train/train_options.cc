@@ -180,6 +180,10 @@ Result<TrainOptions> ParseTrainOptions(int argc, char** argv, int* exit_code) {
   app.add_option("--diloco-mix", o.diloco_mix,
                  "With --diloco-overlap: share of the weights trained meanwhile kept when the outer result arrives")
       ->group("Cross data center");
+  app.add_flag("--diloco-elastic", o.diloco_elastic,
+               "With --diloco-overlap and one fragment: an exchange not back when due lets inner steps go on (and "
+               "the next round wait) instead of stopping training, as a link outside its contact window needs")
+      ->group("Cross data center");
   app.add_option("--outer-lr", o.outer_lr, "DiLoCo outer learning rate")->group("Cross data center");
   app.add_option("--outer-momentum", o.outer_momentum, "DiLoCo outer Nesterov momentum")->group("Cross data center");
   app.add_option("--outer-compress", outer_compress,
@@ -308,6 +312,8 @@ Status ValidateTrainOptions(const TrainOptions& o) {
     return bad("diloco-overlap", std::to_string(o.diloco_overlap), "must be >= 0 and below --diloco-h");
   if (!(o.diloco_mix >= 0 && o.diloco_mix <= 1))
     return bad("diloco-mix", std::to_string(o.diloco_mix), "must be in [0, 1]");
+  if (o.diloco_elastic && (o.diloco_overlap < 1 || o.diloco_fragments != 1))
+    return bad("diloco-elastic", "on", "needs --diloco-overlap >= 1 and --diloco-fragments 1");
   if (!(o.outer_lr > 0)) return bad("outer-lr", std::to_string(o.outer_lr), "must be > 0");
   if (!(o.outer_momentum >= 0 && o.outer_momentum < 1))
     return bad("outer-momentum", std::to_string(o.outer_momentum), "must be in [0, 1)");

@@ -80,6 +80,7 @@ struct TrainOptions {
   int diloco_fragments = 1;
   int diloco_overlap = 0;
   float diloco_mix = 0.5f;
+  bool diloco_elastic = false;  // a late exchange lets inner steps go on (links in contact windows)
 
   // Scheduled runs: where the daemon is and which job this is.
   std::string scheduler;

@@ -170,7 +170,7 @@ Status Trainer::InitializeParallelism() {
   sync.bucket_bytes = (size_t)(o.bucket_mb * 1024 * 1024);
   sync.overlap = !o.no_overlap;
   sync.diloco = DilocoConfig{o.diloco_h,         o.outer_lr,       o.outer_momentum, o.outer_compress,
-                             o.diloco_fragments, o.diloco_overlap, o.diloco_mix};
+                             o.diloco_fragments, o.diloco_overlap, o.diloco_mix,   o.diloco_elastic};
   MERIDIAN_ASSIGN_OR_RETURN(sync_, GradientSync::Create(sync, &groups_, model_->layout(), layout_.dp, &traffic_,
                                                         backend_->memory()));
   backend_->set_backward_hook([this](int layer) {

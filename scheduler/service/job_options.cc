@@ -47,6 +47,7 @@ const std::map<std::string, Allowed>& AllowedOptions() {
       {"--diloco-fragments", {Allowed::kNumber, 1, 1e6, {}}},
       {"--diloco-overlap", {Allowed::kNumber, 0, 1e9, {}}},
       {"--diloco-mix", {Allowed::kNumber, 0, 1, {}}},
+      {"--diloco-elastic", {Allowed::kFlag, 0, 0, {}}},
       {"--outer-lr", {Allowed::kNumber, 0, 100, {}}},
       {"--outer-momentum", {Allowed::kNumber, 0, 1, {}}},
       {"--outer-compress", {Allowed::kChoice, 0, 0, kCompressions.Words()}},

@@ -151,6 +151,7 @@ class InProcessCommunicator : public Communicator {
   }
 
   Result<std::unique_ptr<CommRequest>> IAllReduce(float* data, size_t count, ReduceOp op) override;
+  Result<std::unique_ptr<CommRequest>> IAllGatherBytes(const void* send, void* recv, size_t bytes_per_rank) override;
 
   Status AllReduceDouble(double* data, size_t count, ReduceOp op) override {
     Contribution c("all-reduce (" + std::string(OpName(op)) + ") of " + std::to_string(count) + " doubles");
@@ -370,6 +371,40 @@ class AllReduceRequest : public CommRequest {
   Status status_;
 };
 
+// A non-blocking all-gather of bytes: contributed at the call, copied into
+// the caller's buffer at Wait (or the Test that finds every rank there).
+class AllGatherBytesRequest : public CommRequest {
+ public:
+  AllGatherBytesRequest(InProcessCommunicator* comm, std::shared_ptr<Round> round, void* recv)
+      : comm_(comm), round_(std::move(round)), recv_((char*)recv) {}
+  ~AllGatherBytesRequest() override {
+    if (done_) return;
+    std::lock_guard<std::mutex> lock(comm_->world_->mu);  // abandoned: leave without touching recv_
+    comm_->Leave(*round_);
+  }
+  Status Wait() override {
+    if (done_) return status_;
+    done_ = true;
+    status_ = comm_->Complete(round_);
+    if (status_.ok()) {
+      char* out = recv_;
+      for (const Contribution& k : round_->c) out = std::copy(k.bytes.begin(), k.bytes.end(), out);
+    }
+    return status_;
+  }
+  bool Test() override {
+    if (!done_ && comm_->Arrived(*round_)) (void)Wait();
+    return done_;
+  }
+
+ private:
+  InProcessCommunicator* comm_;
+  std::shared_ptr<Round> round_;
+  char* recv_;
+  bool done_ = false;
+  Status status_;
+};
+
 // A posted receive: holds its ticket in the channel, so it takes the message
 // sent in the same position whenever it is waited on.
 class RecvRequest : public CommRequest {
@@ -433,6 +468,14 @@ Result<std::unique_ptr<CommRequest>> InProcessCommunicator::IAllReduce(float* da
   c.f.assign(data, data + count);
   std::shared_ptr<Round> round = Post(std::move(c));
   return std::unique_ptr<CommRequest>(new AllReduceRequest(this, std::move(round), data, count, op));
+}
+
+Result<std::unique_ptr<CommRequest>> InProcessCommunicator::IAllGatherBytes(const void* send, void* recv,
+                                                                            size_t bytes_per_rank) {
+  Contribution c("non-blocking all-gather of " + std::to_string(bytes_per_rank) + " bytes per rank");
+  c.bytes.assign((const char*)send, (const char*)send + bytes_per_rank);
+  std::shared_ptr<Round> round = Post(std::move(c));
+  return std::unique_ptr<CommRequest>(new AllGatherBytesRequest(this, std::move(round), recv));
 }
 
 Result<std::unique_ptr<CommRequest>> InProcessCommunicator::IRecv(float* data, size_t count, int peer, int tag) {

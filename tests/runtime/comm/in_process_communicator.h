@@ -23,8 +23,8 @@
 //    per (source, destination, tag), receives take them in posting order,
 //    and a message must have exactly the receive's count (stricter than
 //    MPI, which accepts a shorter one).
-//  - Non-blocking operations contribute at the call and complete at Wait()
-//    or Test(); destroying an unwaited request abandons it without blocking
+//  - Non-blocking operations (all-reduce, all-gather of bytes, receives)
+//    contribute at the call and complete at Wait() or Test(); destroying an unwaited request abandons it without blocking
 //    (its buffers are not touched afterwards).
 //  - A wait gives up with DeadlineExceeded after the world's timeout, naming
 //    the operation, the group and the missing ranks. Under RunRanks it gives

@@ -6,6 +6,9 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <thread>
+
 #include <cmath>
 #include <memory>
 #include <vector>
@@ -241,6 +244,63 @@ TEST(GradientSync, OverlappedDilocoMixesTheOuterResultInOneStepLater) {
   EXPECT_TRUE(s.ok()) << s.ToString();
 }
 
+// Elastic: west reaches the end of round 1 late (after east has trained
+// step 3). East does not wait: its exchange, due after step 3, is not back,
+// so step 3 leaves its weights alone and the result goes in after step 4,
+// once west has sent. West, whose exchange is back when due, mixes after
+// step 3 as plain overlap does. Both then hold the same outer weights.
+TEST(GradientSync, ElasticDilocoTrainsOnWhileAnExchangeIsLate) {
+  DilocoConfig elastic;
+  elastic.overlap_steps = 1;
+  elastic.mix = 0.25f;
+  elastic.elastic = true;
+  std::atomic<int> east_past_step3{0}, west_sent{0}, west_past_step4{0}, past_step4{0};
+  auto wait_for = [](const std::atomic<int>& counter, int value) {
+    while (counter.load() < value) std::this_thread::yield();
+  };
+  Status s = OnDilocoRanks(elastic, [&](int rank, GradientSync& sync, std::vector<float>& params) -> Status {
+    const bool east = rank < 2;
+    MERIDIAN_RETURN_IF_ERROR(sync.AfterStep(1, params.data()));
+    if (!east) wait_for(east_past_step3, 2);
+    MERIDIAN_RETURN_IF_ERROR(sync.AfterStep(2, params.data()));  // round 1 ends: the exchange leaves
+    if (!east) west_sent.fetch_add(1);
+    for (float& p : params) p -= 1.0f;  // step 3
+    const std::vector<float> trained = params;
+    MERIDIAN_RETURN_IF_ERROR(sync.AfterStep(3, params.data()));
+    if (east) {
+      if (params != trained) return Status::Internal("east mixed in an exchange that was not back");
+      east_past_step3.fetch_add(1);
+      wait_for(west_sent, 2);
+      for (float& p : params) p -= 1.0f;  // step 4
+      MERIDIAN_RETURN_IF_ERROR(sync.AfterStep(4, params.data()));
+      // Plain DiLoCo's outer step (8.5), mixed with a quarter of what
+      // steps 3 and 4 left (10 - 1 - 1 - 1 = 7).
+      const float expected = 0.25f * 7.0f + 0.75f * 8.5f;
+      for (float p : params)
+        if (std::abs(p - expected) > 1e-6f) return Status::Internal("east param " + std::to_string(p));
+      wait_for(west_past_step4, 2);
+    } else {
+      const float expected = 0.25f * 6.0f + 0.75f * 8.5f;  // 10 - 3 - 1 = 6 after step 3
+      for (float p : params)
+        if (std::abs(p - expected) > 1e-6f) return Status::Internal("west param " + std::to_string(p));
+      MERIDIAN_RETURN_IF_ERROR(sync.AfterStep(4, params.data()));
+      west_past_step4.fetch_add(1);
+    }
+    for (float start : sync.diloco()->round_start())
+      if (std::abs(start - 8.5f) > 1e-6f) return Status::Internal("round start " + std::to_string(start));
+    // Round 2's exchange, sent after step 4 by both, is back after step 5.
+    past_step4.fetch_add(1);
+    wait_for(past_step4, 4);
+    MERIDIAN_RETURN_IF_ERROR(sync.AfterStep(5, params.data()));
+    // Pseudo-gradients 0.375 (east) and 0.625 (west), momentum 0.5 * 2 +
+    // 0.5: the outer weights move to 8.5 - 0.5 * (0.5 + 0.5 * 1.5).
+    for (float start : sync.diloco()->round_start())
+      if (std::abs(start - 7.875f) > 1e-6f) return Status::Internal("round 2 start " + std::to_string(start));
+    return Status::OK();
+  });
+  EXPECT_TRUE(s.ok()) << s.ToString();
+}
+
 TEST(DilocoFragments, OneFragmentIsTheWholeStageAndFragmentsTileIt) {
   GPTConfig c = Tiny();
   c.n_layer = 4;
@@ -285,6 +345,10 @@ TEST(DilocoFragments, ConfigurationsThatCannotRunAreRefusedNamingTheOption) {
   c.mix = 1.5f;
   EXPECT_NE(message(c).find("diloco-mix"), std::string::npos) << message(c);
   c.mix = 0.5f;
+  EXPECT_TRUE(ValidateDiloco(c, two_layers).ok());
+  c.elastic = true;  // with two fragments
+  EXPECT_NE(message(c).find("diloco-elastic"), std::string::npos) << message(c);
+  c.fragments = 1;
   EXPECT_TRUE(ValidateDiloco(c, two_layers).ok());
 }
 
