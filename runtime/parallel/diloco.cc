@@ -1,7 +1,10 @@
 #include "runtime/parallel/diloco.h"
 
 #include <algorithm>
+#include <chrono>
+#include <cmath>
 #include <string>
+#include <thread>
 
 namespace meridian {
 
@@ -11,7 +14,7 @@ struct DilocoOuterOptimizer::Fragment {
   int offset = 0;                   // its rounds end after steps t with t % H == offset
   long apply_step = -1;             // its exchange is mixed in after this step; -1: none in flight
   bool received = false;            // its average is in pending_ here
-  bool send_overdue = false;        // elastic: its round ended while the last exchange was still out
+  int overdue = 0;                  // elastic: rounds ended whose exchanges have not left yet
   std::vector<uint8_t> send, gathered;
   std::unique_ptr<CommRequest> request;  // the leader's exchange in flight
 };
@@ -60,6 +63,7 @@ Status ValidateDiloco(const DilocoConfig& c, const StageSpec& stage) {
   // match by the order they are posted in: late ones would reorder them.
   if (c.elastic && (c.overlap_steps < 1 || c.fragments != 1))
     return Bad("diloco-elastic", "on", "needs --diloco-overlap >= 1 and one fragment");
+  if (!c.wan_window.always_up() && !c.elastic) return Bad("wan-window", c.wan_window.Describe(), "needs --diloco-elastic");
   return Status::OK();
 }
 
@@ -161,10 +165,27 @@ Status DilocoOuterOptimizer::AfterStep(long step, float* stage_params, const Pro
       if (!back) f.apply_step = step + 1;
     }
   }
-  auto sends = [&](const Fragment& f) { return SendsAfter(f, step) || f.send_overdue; };
+  // Elastic: a round that ends while the last exchange is out or the link is
+  // down joins the fragment's backlog; the backlog leaves one exchange at a
+  // time, and only while the link is up, so every data center posts one
+  // exchange per round, in order.
+  std::vector<bool> send(fragments_.size());
+  for (size_t i = 0; i < fragments_.size(); ++i) {
+    Fragment& f = fragments_[i];
+    if (!config_.elastic) {
+      send[i] = SendsAfter(f, step);
+      continue;
+    }
+    if (SendsAfter(f, step)) ++f.overdue;
+    send[i] = f.overdue > 0 && (f.apply_step < 0 || f.apply_step == step);
+  }
+  if (config_.elastic && !config_.wan_window.always_up() && std::find(send.begin(), send.end(), true) != send.end()) {
+    MERIDIAN_ASSIGN_OR_RETURN(const bool open, WindowOpen(g));
+    if (!open) std::fill(send.begin(), send.end(), false);
+  }
   std::vector<Fragment*> touched;
-  for (Fragment& f : fragments_)
-    if (f.apply_step == step || sends(f)) touched.push_back(&f);
+  for (size_t i = 0; i < fragments_.size(); ++i)
+    if (fragments_[i].apply_step == step || send[i]) touched.push_back(&fragments_[i]);
   if (touched.empty()) return Status::OK();
 
   // The touched fragments' weights come to the host, where the outer state
@@ -179,12 +200,8 @@ Status DilocoOuterOptimizer::AfterStep(long step, float* stage_params, const Pro
   for (Fragment* f : touched)
     if (f->apply_step == step) MERIDIAN_RETURN_IF_ERROR(Apply(*f, params, g, traffic, memory));
   for (Fragment* f : touched) {
-    if (!sends(*f)) continue;
-    if (f->apply_step >= 0) {  // elastic: the last exchange is still out; this round waits for it
-      f->send_overdue = true;
-      continue;
-    }
-    f->send_overdue = false;
+    if (!send[f - fragments_.data()]) continue;
+    if (config_.elastic) --f->overdue;
     f->apply_step = step + config_.overlap_steps;
     Communicator* across = config_.overlap_steps > 0 ? background : g.dp_inter_dc.get();
     MERIDIAN_RETURN_IF_ERROR(Send(*f, params, g, across, traffic));
@@ -236,6 +253,39 @@ Result<bool> DilocoOuterOptimizer::ExchangeBack(Fragment& f, const ProcessGroups
   if (g.dp_intra_dc->rank() == 0) back = f.received || !f.request || f.request->Test() ? 1.0 : 0.0;
   MERIDIAN_RETURN_IF_ERROR(g.dp_intra_dc->AllReduceDouble(&back, 1, ReduceOp::kSum));
   return back > 0.0;
+}
+
+namespace {
+
+double UnixNow() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+// Up now with a quarter of a window left, so an exchange can cross before
+// the link shuts.
+bool UpForAnExchange(const LinkSchedule& w, double now) {
+  const double guard = (w.period_s > 0.0 ? w.up_s : 0.0) / 4.0;
+  return w.UpAt(now) && w.UpAt(now + guard);
+}
+
+}  // namespace
+
+Result<bool> DilocoOuterOptimizer::WindowOpen(const ProcessGroups& g) {
+  double open = 0.0;
+  if (g.dp_intra_dc->rank() == 0) open = UpForAnExchange(config_.wan_window, UnixNow()) ? 1.0 : 0.0;
+  MERIDIAN_RETURN_IF_ERROR(g.dp_intra_dc->AllReduceDouble(&open, 1, ReduceOp::kSum));
+  return open > 0.0;
+}
+
+void DilocoOuterOptimizer::WaitForWindow() const {
+  const LinkSchedule& w = config_.wan_window;
+  if (w.always_up()) return;
+  // Packets sent into a closed link are lost, and TCP's backoff then keeps
+  // the exchange from crossing for minutes: sleep until a window instead.
+  for (double now = UnixNow(); !UpForAnExchange(w, now); now = UnixNow()) {
+    if (!std::isfinite(w.NextUpAt(now + 1e-3))) return;  // after the last explicit window: nothing to wait for
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
 }
 
 Status DilocoOuterOptimizer::Receive(Fragment& f, const ProcessGroups& g) {
@@ -291,7 +341,35 @@ Status DilocoOuterOptimizer::Apply(Fragment& f, float* params, const ProcessGrou
   }
   f.apply_step = -1;
   f.received = false;
+  ++outer_steps_;
   return Status::OK();
+}
+
+Status DilocoOuterOptimizer::Flush(long step, float* stage_params, const ProcessGroups& g, Communicator* background,
+                                   TrafficCounter* traffic, StageMemory* memory) {
+  bool any = false;
+  for (const Fragment& f : fragments_) any = any || f.overdue > 0;
+  if (!any) return Status::OK();
+  const size_t n = start_.size();
+  host_params_.resize(n);
+  float* params = host_params_.data();
+  for (Fragment& f : fragments_) {
+    if (f.overdue == 0) continue;
+    for (const BufferRange& r : f.ranges)
+      MERIDIAN_RETURN_IF_ERROR(memory->ToHost(params + r.offset, stage_params + r.offset, r.count));
+    // Each exchange of the backlog leaves after the one before is back,
+    // whatever the link's windows say: the data centers must have posted
+    // the same exchanges before a checkpoint or the run's end.
+    for (; f.overdue > 0; --f.overdue) {
+      if (f.apply_step >= 0) MERIDIAN_RETURN_IF_ERROR(Apply(f, params, g, traffic, memory));
+      WaitForWindow();
+      f.apply_step = step + config_.overlap_steps;
+      MERIDIAN_RETURN_IF_ERROR(Send(f, params, g, background, traffic));
+    }
+    for (const BufferRange& r : f.ranges)
+      MERIDIAN_RETURN_IF_ERROR(memory->FromHost(stage_params + r.offset, params + r.offset, r.count));
+  }
+  return memory->WeightsChanged(stage_params, n);
 }
 
 Status DilocoOuterOptimizer::Drain(const ProcessGroups& g, StageMemory* memory) {

@@ -17,12 +17,16 @@
 // due step does not stop training. The data center's ranks agree each step
 // on whether its leader holds the result, go on with inner steps until it
 // does, and the next round's exchange waits for it. A link that is down
-// (outside a contact window, say) then only lengthens a round.
+// (outside a contact window, say) then only lengthens a round. Given the
+// link's contact windows, a round's exchange also waits for a window to
+// start in, so it crosses while the link is up instead of losing packets
+// (and TCP's retransmission backoff) to a closed one.
 #pragma once
 
 #include <memory>
 #include <vector>
 
+#include "common/link_schedule.h"
 #include "common/status.h"
 #include "runtime/comm/communicator.h"
 #include "runtime/model/parameter_layout.h"
@@ -44,6 +48,9 @@ struct DilocoConfig {
   int overlap_steps = 0;       // tau: inner steps an exchange may take
   float mix = 0.5f;            // alpha: share of the local weights kept at mixing (tau > 0)
   bool elastic = false;        // a late exchange lets inner steps go on instead of blocking
+  // Elastic: exchanges start only while the link between data centers is
+  // up (with a quarter of a window left), by the leaders' clocks.
+  LinkSchedule wan_window;
   bool streaming() const { return fragments > 1 || overlap_steps > 0; }
 };
 
@@ -85,6 +92,12 @@ class DilocoOuterOptimizer {
   Status AfterStep(long step, float* params, const ProcessGroups& groups, Communicator* background,
                    TrafficCounter* traffic, StageMemory* memory = HostMemory());
 
+  // Elastic: sends the rounds whose exchanges have waited (for a window, or
+  // for the exchange before), one after another, so that every data center
+  // has posted the same exchanges; before Drain at a checkpoint or the end.
+  Status Flush(long step, float* params, const ProcessGroups& groups, Communicator* background,
+               TrafficCounter* traffic, StageMemory* memory = HostMemory());
+
   // Completes the exchanges in flight without mixing them in, and shares
   // their averages inside the data center, so pending() is a checkpoint's.
   Status Drain(const ProcessGroups& groups, StageMemory* memory = HostMemory());
@@ -97,12 +110,18 @@ class DilocoOuterOptimizer {
   const std::vector<float>& error_feedback() const { return error_; }
   std::vector<float>& pending() { return pending_; }
   const DilocoConfig& config() const { return config_; }
+  // Outer steps this rank has applied (fragments' exchanges mixed in).
+  long outer_steps() const { return outer_steps_; }
 
  private:
   struct Fragment;
   bool SendsAfter(const Fragment& f, long step) const;
   // Elastic: whether the leader holds f's result, agreed in the data center.
   Result<bool> ExchangeBack(Fragment& f, const ProcessGroups& g);
+  // Whether the link is up for an exchange now, agreed in the data center.
+  Result<bool> WindowOpen(const ProcessGroups& g);
+  // Sleeps until the link is up for an exchange (by this rank's clock).
+  void WaitForWindow() const;
   Status Send(Fragment& f, const float* params, const ProcessGroups& g, Communicator* across, TrafficCounter* traffic);
   Status Receive(Fragment& f, const ProcessGroups& g);
   Status Apply(Fragment& f, float* params, const ProcessGroups& g, TrafficCounter* traffic, StageMemory* memory);
@@ -113,6 +132,7 @@ class DilocoOuterOptimizer {
   std::vector<float> host_params_;  // the touched fragments' weights during an outer step, at stage offsets
   std::vector<float> scratch_;      // one fragment's values, contiguous
   bool start_restored_ = false;
+  long outer_steps_ = 0;
 };
 
 // Hierarchical all-reduce (average over the whole DP group): average inside

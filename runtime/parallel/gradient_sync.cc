@@ -62,10 +62,16 @@ class DilocoSync : public BucketedSync {
 
   Status AfterStep(long step, float* params) override {
     SetCommContext("DiLoCo outer exchanges after step " + std::to_string(step));
+    last_step_ = step;
+    last_params_ = params;
     return outer_.AfterStep(step, params, *groups_, background_.get(), traffic_, memory_);
   }
   bool CheckpointableAfter(long step) const override { return outer_.RoundEnds(step); }
-  Status PrepareCheckpoint() override { return outer_.Drain(*groups_, memory_); }
+  Status PrepareCheckpoint() override {
+    if (last_params_ != nullptr)
+      MERIDIAN_RETURN_IF_ERROR(outer_.Flush(last_step_, last_params_, *groups_, background_.get(), traffic_, memory_));
+    return outer_.Drain(*groups_, memory_);
+  }
   DilocoOuterOptimizer* diloco() override { return &outer_; }
 
  private:
@@ -74,6 +80,8 @@ class DilocoSync : public BucketedSync {
   // Declared first, so it outlives an exchange still in flight in outer_.
   std::unique_ptr<Communicator> background_;
   DilocoOuterOptimizer outer_;
+  long last_step_ = 0;
+  float* last_params_ = nullptr;  // the stage buffer AfterStep last saw, for Flush
 };
 
 // ZeRO-1: near-equal contiguous shards of the stage buffer, one per replica.

@@ -8,6 +8,7 @@
 #include <CLI/CLI.hpp>
 
 #include "common/command_line.h"
+#include "common/link_schedule.h"
 #include "common/yaml_cli_config.h"
 
 namespace meridian {
@@ -184,6 +185,10 @@ Result<TrainOptions> ParseTrainOptions(int argc, char** argv, int* exit_code) {
                "With --diloco-overlap and one fragment: an exchange not back when due lets inner steps go on (and "
                "the next round wait) instead of stopping training, as a link outside its contact window needs")
       ->group("Cross data center");
+  app.add_option("--wan-window", o.wan_window,
+                 "With --diloco-elastic: the link between data centers is up PERIOD:UP[:PHASE] seconds (UP of every "
+                 "PERIOD, from PHASE after the Unix epoch); outer exchanges start only inside a window")
+      ->group("Cross data center");
   app.add_option("--outer-lr", o.outer_lr, "DiLoCo outer learning rate")->group("Cross data center");
   app.add_option("--outer-momentum", o.outer_momentum, "DiLoCo outer Nesterov momentum")->group("Cross data center");
   app.add_option("--outer-compress", outer_compress,
@@ -314,6 +319,10 @@ Status ValidateTrainOptions(const TrainOptions& o) {
     return bad("diloco-mix", std::to_string(o.diloco_mix), "must be in [0, 1]");
   if (o.diloco_elastic && (o.diloco_overlap < 1 || o.diloco_fragments != 1))
     return bad("diloco-elastic", "on", "needs --diloco-overlap >= 1 and --diloco-fragments 1");
+  if (!o.wan_window.empty()) {
+    if (!o.diloco_elastic) return bad("wan-window", o.wan_window, "needs --diloco-elastic");
+    MERIDIAN_RETURN_IF_ERROR(ParseWindowSpec(o.wan_window, "--wan-window").status());
+  }
   if (!(o.outer_lr > 0)) return bad("outer-lr", std::to_string(o.outer_lr), "must be > 0");
   if (!(o.outer_momentum >= 0 && o.outer_momentum < 1))
     return bad("outer-momentum", std::to_string(o.outer_momentum), "must be in [0, 1)");

@@ -81,6 +81,7 @@ struct TrainOptions {
   int diloco_overlap = 0;
   float diloco_mix = 0.5f;
   bool diloco_elastic = false;  // a late exchange lets inner steps go on (links in contact windows)
+  std::string wan_window;       // "PERIOD:UP[:PHASE]": the link's contact windows; exchanges wait for one
 
   // Scheduled runs: where the daemon is and which job this is.
   std::string scheduler;

@@ -171,6 +171,9 @@ Status Trainer::InitializeParallelism() {
   sync.overlap = !o.no_overlap;
   sync.diloco = DilocoConfig{o.diloco_h,         o.outer_lr,       o.outer_momentum, o.outer_compress,
                              o.diloco_fragments, o.diloco_overlap, o.diloco_mix,   o.diloco_elastic};
+  if (!o.wan_window.empty()) {
+    MERIDIAN_ASSIGN_OR_RETURN(sync.diloco.wan_window, ParseWindowSpec(o.wan_window, "--wan-window"));
+  }
   MERIDIAN_ASSIGN_OR_RETURN(sync_, GradientSync::Create(sync, &groups_, model_->layout(), layout_.dp, &traffic_,
                                                         backend_->memory()));
   backend_->set_backward_hook([this](int layer) {
@@ -332,6 +335,7 @@ Status Trainer::Run() {
                              {"tokens_per_s", tokens_per_s},
                              {"ms_per_step", ms},
                              {"gflops", flops_per_step / (ms / 1e3) / 1e9}};
+    if (const DilocoOuterOptimizer* outer = sync_->diloco()) record["outer_steps"] = outer->outer_steps();
     // MFU as PaLM counts it: the model's FLOPs per second over the peak of
     // every rank's device.
     StepReport report{step_, loss, tokens_per_s};

@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "common/status.h"
-#include "scheduler/core/link_schedule.h"
+#include "common/link_schedule.h"
 
 namespace meridian::scheduler {
 

@@ -8,6 +8,7 @@
 
 #include "common/bounded_glob.h"
 #include "common/data_roots.h"
+#include "common/link_schedule.h"
 // The trainer's closed sets, from their headers alone (no link to the
 // runtime): a job's extra arguments are checked against the same words.
 #include "runtime/checkpoint/checkpoint_format.h"
@@ -22,7 +23,7 @@ namespace {
 
 // How an allowed option's value is checked.
 struct Allowed {
-  enum Kind { kFlag, kNumber, kChoice, kDataPath } kind;
+  enum Kind { kFlag, kNumber, kChoice, kDataPath, kWindow } kind;
   double min = 0, max = 0;           // kNumber
   std::set<std::string> choices;     // kChoice
 };
@@ -48,6 +49,7 @@ const std::map<std::string, Allowed>& AllowedOptions() {
       {"--diloco-overlap", {Allowed::kNumber, 0, 1e9, {}}},
       {"--diloco-mix", {Allowed::kNumber, 0, 1, {}}},
       {"--diloco-elastic", {Allowed::kFlag, 0, 0, {}}},
+      {"--wan-window", {Allowed::kWindow, 0, 0, {}}},
       {"--outer-lr", {Allowed::kNumber, 0, 100, {}}},
       {"--outer-momentum", {Allowed::kNumber, 0, 1, {}}},
       {"--outer-compress", {Allowed::kChoice, 0, 0, kCompressions.Words()}},
@@ -157,6 +159,9 @@ Status CheckExtraArgs(const v1::TrainingOptions& training, const std::vector<std
       }
       case Allowed::kChoice:
         if (!a.choices.count(value)) return Refused(i, value, name + " takes one of its documented values");
+        break;
+      case Allowed::kWindow:
+        if (!ParseWindowSpec(value, name).ok()) return Refused(i, value, name + " takes PERIOD:UP[:PHASE] seconds");
         break;
       case Allowed::kDataPath: {
         const std::string field = "spec.training.extra_args[" + std::to_string(i) + "] (" + name + ")";

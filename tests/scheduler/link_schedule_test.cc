@@ -1,7 +1,7 @@
 // Contact windows on links between data centers: when a link is up, what a
 // transfer over it is expected to cost, the cluster file's fields and their
 // errors, and the placement's prices under a window.
-#include "scheduler/core/link_schedule.h"
+#include "common/link_schedule.h"
 
 #include <gtest/gtest.h>
 

@@ -1,8 +1,9 @@
 // When a link between data centers is up: always, in periodic contact
 // windows (a ground station's satellite passes: a window of `up_s` every
 // `period_s`, the first opening `phase_s` after the Unix epoch), or in an
-// explicit list of windows. The test bed enforces it, the cost model prices
-// the waits and the stalls it causes.
+// explicit list of windows. Cluster files declare it, the test bed enforces
+// it, the cost model prices the waits it causes, and DiLoCo's exchanges
+// wait for a window.
 #pragma once
 
 #include <string>
@@ -11,7 +12,7 @@
 
 #include "common/status.h"
 
-namespace meridian::scheduler {
+namespace meridian {
 
 struct LinkSchedule {
   double period_s = 0.0, up_s = 0.0, phase_s = 0.0;    // periodic; period 0: not periodic
@@ -40,8 +41,12 @@ struct LinkSchedule {
   std::string Describe() const;
 };
 
+// "PERIOD:UP[:PHASE]" (seconds) as command lines give a periodic window;
+// InvalidArgument naming `option` when it is not one.
+Result<LinkSchedule> ParseWindowSpec(const std::string& text, const std::string& option);
+
 // InvalidArgument naming `where` and the field: up_s in (0, period_s],
 // phase_s >= 0, windows with open < close, in order and not overlapping.
 Status ValidateLinkSchedule(const LinkSchedule& schedule, const std::string& where);
 
-}  // namespace meridian::scheduler
+}  // namespace meridian

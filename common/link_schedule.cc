@@ -1,11 +1,12 @@
-#include "scheduler/core/link_schedule.h"
+#include "common/link_schedule.h"
 
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <cstdio>
 #include <sstream>
 
-namespace meridian::scheduler {
+namespace meridian {
 
 namespace {
 
@@ -81,6 +82,16 @@ std::string LinkSchedule::Describe() const {
   return os.str();
 }
 
+Result<LinkSchedule> ParseWindowSpec(const std::string& text, const std::string& option) {
+  LinkSchedule s;
+  char tail = 0;
+  const int got = std::sscanf(text.c_str(), "%lf:%lf:%lf%c", &s.period_s, &s.up_s, &s.phase_s, &tail);
+  const Status valid = ValidateLinkSchedule(s, option);
+  if ((got != 2 && got != 3) || !(s.period_s > 0.0) || !valid.ok())
+    return Status::InvalidArgument(option + " = " + text + ": expected PERIOD:UP[:PHASE] seconds with 0 < UP <= PERIOD");
+  return s;
+}
+
 Status ValidateLinkSchedule(const LinkSchedule& s, const std::string& where) {
   auto bad = [&](const std::string& field, double value, const std::string& why) {
     std::ostringstream os;
@@ -102,4 +113,4 @@ Status ValidateLinkSchedule(const LinkSchedule& s, const std::string& where) {
   return Status::OK();
 }
 
-}  // namespace meridian::scheduler
+}  // namespace meridian
