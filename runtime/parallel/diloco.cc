@@ -357,8 +357,8 @@ Status DilocoOuterOptimizer::Flush(long step, float* stage_params, const Process
     if (f.overdue == 0) continue;
     for (const BufferRange& r : f.ranges)
       MERIDIAN_RETURN_IF_ERROR(memory->ToHost(params + r.offset, stage_params + r.offset, r.count));
-    // Each exchange of the backlog leaves after the one before is back,
-    // whatever the link's windows say: the data centers must have posted
+    // Each exchange of the backlog leaves after the one before is back and
+    // once the link is up (this blocks): the data centers must have posted
     // the same exchanges before a checkpoint or the run's end.
     for (; f.overdue > 0; --f.overdue) {
       if (f.apply_step >= 0) MERIDIAN_RETURN_IF_ERROR(Apply(f, params, g, traffic, memory));
