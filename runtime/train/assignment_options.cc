@@ -69,6 +69,15 @@ Status ApplyJobToOptions(const v1::JobSpec& spec, const v1::Placement& placement
   if (placement.dp_sync() != v1::DP_SYNC_AUTO) {
     MERIDIAN_ASSIGN_OR_RETURN(o->dp_sync, ParseDpSync(EnumWord(placement.dp_sync())));
   }
+  // Across a link in contact windows, DiLoCo's exchanges wait for a window
+  // and a late one never stops training: elastic, one fragment, at least
+  // one step of overlap, whatever the job asked.
+  if (o->dp_sync == DpSync::kDiloco && !placement.wan_window().empty()) {
+    o->diloco_elastic = true;
+    o->wan_window = placement.wan_window();
+    o->diloco_fragments = 1;
+    o->diloco_overlap = std::max(1, o->diloco_overlap);
+  }
   if (o->checkpoint_every == 0) o->checkpoint_every = std::max<long>(1, o->steps / 5);
   if (o->dp_sync == DpSync::kDiloco)  // weights agree across data centers only at round ends
     o->checkpoint_every = (o->checkpoint_every + o->diloco_h - 1) / o->diloco_h * o->diloco_h;

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <limits>
 #include <map>
+#include <sstream>
 
 #include "runtime/model/activation_sizes.h"
 #include "runtime/model/parameter_layout.h"
@@ -335,6 +336,23 @@ Price PriceSlots(const ClusterIndex& index, const JobRequest& job, int dp, int p
   return price;
 }
 
+// The least-up periodic window a DP group on these slots crosses, as
+// meridian-train's --wan-window takes it; empty when none does.
+std::string WanWindow(const ClusterIndex& index, int dp, int pp, const std::vector<StageCost>& stages,
+                      const std::vector<Slot>& slots) {
+  const LinkSchedule* least = nullptr;
+  std::vector<GroupCost> groups = PriceDpGroups(index, dp, pp, stages, slots);
+  for (const GroupCost& g : groups)
+    if (g.crosses_dcs && g.inter_schedule.period_s > 0.0 &&
+        (least == nullptr || g.inter_schedule.DutyCycle() < least->DutyCycle()))
+      least = &g.inter_schedule;
+  if (least == nullptr) return "";
+  std::ostringstream os;
+  os.precision(17);
+  os << least->period_s << ":" << least->up_s << ":" << least->phase_s;
+  return os.str();
+}
+
 std::string DilocoSettings::Name() const {
   std::string name = "diloco h" + std::to_string(h);
   if (compress != Compression::kNone) name += std::string(" ") + CompressionName(compress);
@@ -410,6 +428,7 @@ Placement MakePlacement(const ClusterIndex& index, const JobRequest& job, int dp
                         const std::vector<StageCost>& stages, const std::vector<Slot>& slots, const Price& price) {
   Placement p;
   p.modes = PriceModes(index, job, dp, pp, stages, slots, price);
+  p.wan_window = WanWindow(index, dp, pp, stages, slots);
   p.dp = dp;
   p.pp = pp;
   p.dp_sync = price.dp_sync;
@@ -472,6 +491,7 @@ double PredictStepSeconds(const Topology& topo, const JobRequest& job, Placement
   placement.dp_comm_s = price.dp_comm_s;
   placement.predicted_step_s = price.total();
   placement.modes = PriceModes(index, job, dp, pp, stages, slots, price);
+  placement.wan_window = WanWindow(index, dp, pp, stages, slots);
   placement.stage_memory_bytes.clear();
   for (const StageCost& sc : stages) placement.stage_memory_bytes.push_back(sc.memory_bytes);
   return placement.predicted_step_s;

@@ -66,6 +66,8 @@ struct Placement {
   // these links); otherwise empty.
   std::vector<ModePrice> modes;
   std::vector<double> stage_memory_bytes;  // per stage, as StageMemoryBytes predicts
+  // The least-up periodic contact window any DP group crosses ("PERIOD:UP:PHASE"); empty: none.
+  std::string wan_window;
 };
 
 // Which GPUs are taken: node name -> GPU index -> job id.

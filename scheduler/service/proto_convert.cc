@@ -55,6 +55,7 @@ v1::Placement PlacementToProto(const Placement& pl, const Topology& topology) {
   p.set_pipeline_comm_s(pl.pipeline_comm_s);
   p.set_dp_comm_s(pl.dp_comm_s);
   for (double bytes : pl.stage_memory_bytes) p.add_stage_memory_bytes(bytes);
+  p.set_wan_window(pl.wan_window);
   for (const ModePrice& m : pl.modes) {
     v1::ModePrice* out = p.add_modes();
     out->set_mode(m.mode);

@@ -134,11 +134,14 @@ TEST(PlaceJob, ContactWindowsMakeEveryStepSyncPayTheWaitAndDilocoPayItOncePerRou
   Result<Placement> diloco = PlaceJob(WindowedPair(Periodic(60, 20)), {}, job);
   ASSERT_TRUE(diloco.ok());
   EXPECT_LT(diloco->dp_comm_s, windowed->dp_comm_s / 50.0);
-  // Left to choose, the placement takes a DiLoCo mode over this link.
+  // Left to choose, the placement takes a DiLoCo mode over this link, and
+  // hands the ranks the window to wait for.
   job.dp_sync.reset();
-  Result<Placement> automatic = PlaceJob(WindowedPair(Periodic(60, 20)), {}, job);
+  Result<Placement> automatic = PlaceJob(WindowedPair(Periodic(60, 20, 7)), {}, job);
   ASSERT_TRUE(automatic.ok());
   EXPECT_EQ(automatic->dp_sync, DpSync::kDiloco);
+  EXPECT_EQ(automatic->wan_window, "60:20:7");
+  EXPECT_EQ(up->wan_window, "");
 }
 
 // The example constellation: a job over ground and orbit plans, and its

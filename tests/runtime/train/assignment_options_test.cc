@@ -83,6 +83,25 @@ TEST(AssignmentOptions, DilocoCheckpointsFallOnRoundEnds) {
   EXPECT_EQ(given.checkpoint_every, 8);
 }
 
+TEST(AssignmentOptions, AcrossALinkInContactWindowsDilocoWaitsForThem) {
+  v1::Placement windowed = Placement(v1::DP_SYNC_DILOCO);
+  windowed.set_wan_window("5400:600:120");
+  TrainOptions o;
+  o.diloco_fragments = 4;  // streaming fragments cannot be elastic: one fragment
+  ASSERT_TRUE(ApplyJobToOptions(Spec(), windowed, v1::RankAssignment(), 1, &o).ok());
+  EXPECT_TRUE(o.diloco_elastic);
+  EXPECT_EQ(o.wan_window, "5400:600:120");
+  EXPECT_EQ(o.diloco_fragments, 1);
+  EXPECT_EQ(o.diloco_overlap, 1);
+  EXPECT_TRUE(ValidateTrainOptions(o).ok()) << ValidateTrainOptions(o).message();
+  // Hierarchical across the same link: nothing to wait for in rounds.
+  windowed.set_dp_sync(v1::DP_SYNC_HIERARCHICAL);
+  TrainOptions h;
+  ASSERT_TRUE(ApplyJobToOptions(Spec(), windowed, v1::RankAssignment(), 1, &h).ok());
+  EXPECT_FALSE(h.diloco_elastic);
+  EXPECT_TRUE(h.wan_window.empty());
+}
+
 TEST(AssignmentOptions, AnUnknownSyncModeIsRefusedByName) {
   TrainOptions o;
   Status s = ApplyJobToOptions(Spec(), Placement(static_cast<v1::DpSync>(42)), v1::RankAssignment(), 1, &o);
