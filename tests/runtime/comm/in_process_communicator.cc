@@ -338,22 +338,22 @@ class InProcessCommunicator : public Communicator {
   uint64_t next_seq_ = 0;  // collectives this rank has posted on this group
 };
 
-// A non-blocking all-reduce: contributed at the call, reduced into the
-// caller's buffer at Wait.
-class AllReduceRequest : public CommRequest {
+// A non-blocking collective: contributed at the call (a round of the
+// group), completed at Wait or at the Test that finds every rank there,
+// when Deliver copies the round's result into the caller's buffer.
+class RoundRequest : public CommRequest {
  public:
-  AllReduceRequest(InProcessCommunicator* comm, std::shared_ptr<Round> round, float* data, size_t count, ReduceOp op)
-      : comm_(comm), round_(std::move(round)), data_(data), count_(count), op_(op) {}
-  ~AllReduceRequest() override {
+  RoundRequest(InProcessCommunicator* comm, std::shared_ptr<Round> round) : comm_(comm), round_(std::move(round)) {}
+  ~RoundRequest() override {
     if (done_) return;
-    std::lock_guard<std::mutex> lock(comm_->world_->mu);  // abandoned: leave without touching data_
+    std::lock_guard<std::mutex> lock(comm_->world_->mu);  // abandoned: leave without touching the buffer
     comm_->Leave(*round_);
   }
   Status Wait() override {
     if (done_) return status_;
     done_ = true;
     status_ = comm_->Complete(round_);
-    if (status_.ok()) Reduce(*round_, &Contribution::f, 0, count_, op_, data_);
+    if (status_.ok()) Deliver(*round_);
     return status_;
   }
   bool Test() override {
@@ -361,48 +361,41 @@ class AllReduceRequest : public CommRequest {
     return done_;
   }
 
+ protected:
+  virtual void Deliver(const Round& round) = 0;
+
  private:
   InProcessCommunicator* comm_;
   std::shared_ptr<Round> round_;
-  float* data_;
-  size_t count_;
-  ReduceOp op_;
   bool done_ = false;
   Status status_;
 };
 
-// A non-blocking all-gather of bytes: contributed at the call, copied into
-// the caller's buffer at Wait (or the Test that finds every rank there).
-class AllGatherBytesRequest : public CommRequest {
+// A non-blocking all-reduce: the reduction lands in the caller's buffer.
+class AllReduceRequest : public RoundRequest {
  public:
-  AllGatherBytesRequest(InProcessCommunicator* comm, std::shared_ptr<Round> round, void* recv)
-      : comm_(comm), round_(std::move(round)), recv_((char*)recv) {}
-  ~AllGatherBytesRequest() override {
-    if (done_) return;
-    std::lock_guard<std::mutex> lock(comm_->world_->mu);  // abandoned: leave without touching recv_
-    comm_->Leave(*round_);
-  }
-  Status Wait() override {
-    if (done_) return status_;
-    done_ = true;
-    status_ = comm_->Complete(round_);
-    if (status_.ok()) {
-      char* out = recv_;
-      for (const Contribution& k : round_->c) out = std::copy(k.bytes.begin(), k.bytes.end(), out);
-    }
-    return status_;
-  }
-  bool Test() override {
-    if (!done_ && comm_->Arrived(*round_)) (void)Wait();
-    return done_;
-  }
+  AllReduceRequest(InProcessCommunicator* comm, std::shared_ptr<Round> round, float* data, size_t count, ReduceOp op)
+      : RoundRequest(comm, std::move(round)), data_(data), count_(count), op_(op) {}
 
  private:
-  InProcessCommunicator* comm_;
-  std::shared_ptr<Round> round_;
+  void Deliver(const Round& round) override { Reduce(round, &Contribution::f, 0, count_, op_, data_); }
+  float* data_;
+  size_t count_;
+  ReduceOp op_;
+};
+
+// A non-blocking all-gather of bytes: every rank's bytes, in rank order.
+class AllGatherBytesRequest : public RoundRequest {
+ public:
+  AllGatherBytesRequest(InProcessCommunicator* comm, std::shared_ptr<Round> round, void* recv)
+      : RoundRequest(comm, std::move(round)), recv_((char*)recv) {}
+
+ private:
+  void Deliver(const Round& round) override {
+    char* out = recv_;
+    for (const Contribution& k : round.c) out = std::copy(k.bytes.begin(), k.bytes.end(), out);
+  }
   char* recv_;
-  bool done_ = false;
-  Status status_;
 };
 
 // A posted receive: holds its ticket in the channel, so it takes the message
