@@ -1,6 +1,8 @@
 #include "runtime/model/gpt_config.h"
 
+#include <climits>
 #include <sstream>
+#include <string>
 
 namespace meridian {
 
@@ -25,7 +27,7 @@ Status ValidateConfig(const GPTConfig& c) {
   if (!c.llama()) {
     // GPT-2's shapes are fixed by its architecture.
     if (c.n_kv_head != 0 && c.n_kv_head != c.n_head) return bad("n_kv_head", c.n_kv_head, "must equal n_head for gpt2");
-    if (c.ffn_hidden != 0 && c.ffn_hidden != 4 * c.n_embd) return bad("ffn_hidden", c.ffn_hidden, "must be 4 * n_embd for gpt2");
+    if (c.ffn_hidden != 0 && c.ffn_hidden != 4LL * c.n_embd) return bad("ffn_hidden", c.ffn_hidden, "must be 4 * n_embd for gpt2");
     if (!c.tie_embeddings) return bad("tie_embeddings", 0, "must be true for gpt2");
     if (c.rope_scaling.enabled()) return bad("rope_scaling.factor", c.rope_scaling.factor, "applies to llama only");
     return Status::OK();
@@ -125,7 +127,11 @@ Result<GPTConfig> ApplyModelOverrides(GPTConfig c, const ModelOverrides& o) {
   if (c.llama()) {
     if (o.n_kv_head > 0) c.n_kv_head = o.n_kv_head;
     if (o.ffn_hidden > 0) c.ffn_hidden = o.ffn_hidden;
-    if (c.ffn_hidden == 0) c.ffn_hidden = (8 * c.n_embd / 3 + 255) / 256 * 256;
+    if (c.ffn_hidden == 0) {
+      const long long f = (8LL * c.n_embd / 3 + 255) / 256 * 256;
+      if (f > INT_MAX) return Status::InvalidArgument("model: n_embd = " + std::to_string(c.n_embd) + " is too wide");
+      c.ffn_hidden = (int)f;
+    }
     if (o.rope_theta > 0) c.rope_theta = o.rope_theta;
     // A width or head override leaves a preset's kv heads where they divide.
     if (c.n_kv_head > c.n_head || (c.n_kv_head > 0 && c.n_head % c.n_kv_head != 0)) c.n_kv_head = c.n_head;

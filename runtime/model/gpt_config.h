@@ -45,14 +45,16 @@ struct GPTConfig {
   float norm_eps = 1e-5f;        // RMSNorm epsilon (GPT-2's LayerNorm is fixed at 1e-5)
   bool tie_embeddings = true;    // LM head shares the token embedding
 
+  // Derived widths in 64 bits: a config read from a file is sized before it
+  // is validated, and its products must not overflow on the way.
   bool llama() const { return arch == ModelArch::kLlama; }
   int head_size() const { return n_embd / n_head; }
   int kv_heads() const { return n_kv_head > 0 ? n_kv_head : n_head; }
-  int ffn_size() const { return ffn_hidden > 0 ? ffn_hidden : 4 * n_embd; }
+  long long ffn_size() const { return ffn_hidden > 0 ? ffn_hidden : 4LL * n_embd; }
   // Width of the fused q/k/v projection's output.
-  int qkv_size() const { return (n_head + 2 * kv_heads()) * head_size(); }
+  long long qkv_size() const { return (n_head + 2LL * kv_heads()) * head_size(); }
   // Rows of the first MLP matrix: fc (GPT-2), gate and up stacked (Llama).
-  int fc_rows() const { return llama() ? 2 * ffn_size() : ffn_size(); }
+  long long fc_rows() const { return llama() ? 2 * ffn_size() : ffn_size(); }
 };
 
 // Token ids travel as int32 in the model and as uint16 or uint32 in shards.
