@@ -102,28 +102,10 @@ def make_optimizer(model, lr=3e-4, weight_decay=0.1):
                               {"params": no_decay, "weight_decay": 0.0}], **kwargs)
 
 
-def main(argv):
-    ap = argparse.ArgumentParser(description="PyTorch GPT-2 training-step timer")
-    ap.add_argument("--n-layer", type=int, default=4)
-    ap.add_argument("--n-head", type=int, default=4)
-    ap.add_argument("--n-embd", type=int, default=256)
-    ap.add_argument("--vocab", type=int, default=50257)
-    ap.add_argument("--seq", type=int, default=64)
-    ap.add_argument("--batch", type=int, default=4)
-    ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--warmup-steps", type=int, default=2)
-    ap.add_argument("--steps", type=int, default=5)
-    ap.add_argument("--seed", type=int, default=0)
-    args = ap.parse_args(argv)
-    if args.n_embd % args.n_head:
-        ap.error("--n-embd must be divisible by --n-head")
-    if args.steps < 1 or args.warmup_steps < 0 or args.threads < 1:
-        ap.error("need --steps >= 1, --warmup-steps >= 0, --threads >= 1")
-
-    torch.set_num_threads(args.threads)
-    torch.manual_seed(args.seed)
-    padded_vocab = (args.vocab + 63) // 64 * 64
-    model = GPT2(args.n_layer, args.n_head, args.n_embd, args.vocab, padded_vocab, args.seq)
+def time_steps(model, args):
+    """Times warm-up then measured steps (forward + loss, backward, AdamW) on
+    random tokens and prints the JSON line meridian-bench reads; 1 on a
+    non-finite loss. Shared by every model peer, so they time alike."""
     model.train()
     opt = make_optimizer(model)
     n_params = sum(p.numel() for p in model.parameters())
@@ -166,6 +148,31 @@ def main(argv):
         out[phase + "_ms_median"] = round(statistics.median(ms), 3)
     print(json.dumps(out, separators=(",", ":")))
     return 0
+
+
+def main(argv):
+    ap = argparse.ArgumentParser(description="PyTorch GPT-2 training-step timer")
+    ap.add_argument("--n-layer", type=int, default=4)
+    ap.add_argument("--n-head", type=int, default=4)
+    ap.add_argument("--n-embd", type=int, default=256)
+    ap.add_argument("--vocab", type=int, default=50257)
+    ap.add_argument("--seq", type=int, default=64)
+    ap.add_argument("--batch", type=int, default=4)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--warmup-steps", type=int, default=2)
+    ap.add_argument("--steps", type=int, default=5)
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args(argv)
+    if args.n_embd % args.n_head:
+        ap.error("--n-embd must be divisible by --n-head")
+    if args.steps < 1 or args.warmup_steps < 0 or args.threads < 1:
+        ap.error("need --steps >= 1, --warmup-steps >= 0, --threads >= 1")
+
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    padded_vocab = (args.vocab + 63) // 64 * 64
+    model = GPT2(args.n_layer, args.n_head, args.n_embd, args.vocab, padded_vocab, args.seq)
+    return time_steps(model, args)
 
 
 if __name__ == "__main__":

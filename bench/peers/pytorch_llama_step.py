@@ -25,17 +25,14 @@ Diagnostics, if any, go to stderr.
 """
 
 import argparse
-import json
 import math
-import statistics
 import sys
-import time
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from pytorch_gpt2_step import make_optimizer
+from pytorch_gpt2_step import time_steps
 
 
 class RMSNorm(nn.Module):
@@ -182,48 +179,7 @@ def run(args):
     torch.manual_seed(args.seed)
     padded_vocab = (args.vocab + 63) // 64 * 64
     model = Llama(args, padded_vocab)
-    model.train()
-    opt = make_optimizer(model)
-    n_params = sum(p.numel() for p in model.parameters())
-
-    def batch():
-        tok = torch.randint(0, args.vocab, (args.batch, args.seq + 1))
-        return tok[:, :-1].contiguous(), tok[:, 1:].contiguous()
-
-    times, phases = [], {"forward": [], "backward": [], "optimizer": []}
-    for i in range(args.warmup_steps + args.steps):
-        x, y = batch()
-        t0 = time.perf_counter()
-        loss = model(x, y)
-        t1 = time.perf_counter()
-        loss.backward()
-        t2 = time.perf_counter()
-        opt.step()
-        opt.zero_grad(set_to_none=True)
-        t3 = time.perf_counter()
-        if not math.isfinite(float(loss)):
-            print(f"non-finite loss at step {i}", file=sys.stderr)
-            return 1
-        if i >= args.warmup_steps:
-            times.append((t3 - t0) * 1e3)
-            phases["forward"].append((t1 - t0) * 1e3)
-            phases["backward"].append((t2 - t1) * 1e3)
-            phases["optimizer"].append((t3 - t2) * 1e3)
-
-    median = statistics.median(times)
-    out = {
-        "impl": "pytorch",
-        "torch": torch.__version__,
-        "threads": torch.get_num_threads(),
-        "ms_per_step_median": round(median, 3),
-        "ms_per_step_all": [round(t, 3) for t in times],
-        "tokens_per_s": round(args.batch * args.seq / (median / 1e3), 1),
-        "params": n_params,
-    }
-    for phase, ms in phases.items():
-        out[phase + "_ms_median"] = round(statistics.median(ms), 3)
-    print(json.dumps(out, separators=(",", ":")))
-    return 0
+    return time_steps(model, args)
 
 
 if __name__ == "__main__":
