@@ -45,6 +45,8 @@
 
 #include <CLI/CLI.hpp>
 
+#include "common/link_schedule.h"
+
 namespace {
 
 constexpr int kHubIndex = 255;
@@ -108,28 +110,13 @@ struct Direction {
 
 struct Settings {
   double rate_bps = 100e6, delay_s = 0, jitter_s = 0, loss = 0, queue_s = 0.05;
-  double window_period_s = 0, window_up_s = 0, window_phase_s = 0;  // period 0: always up
+  meridian::LinkSchedule window;  // default: always up
 
   // Is a link between data centers in its contact window now?
   bool InWindow() const {
-    if (window_period_s <= 0) return true;
-    const double unix_s = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-    return std::fmod(std::fmod(unix_s - window_phase_s, window_period_s) + window_period_s, window_period_s) <
-           window_up_s;
+    return window.UpAt(std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count());
   }
 };
-
-// "90:30" or "90:30:12" -> period, up, phase (seconds).
-bool ParseWindow(const std::string& text, Settings* s) {
-  double period = 0, up = 0, phase = 0;
-  char tail = 0;
-  const int got = std::sscanf(text.c_str(), "%lf:%lf:%lf%c", &period, &up, &phase, &tail);
-  if ((got != 2 && got != 3) || !(period > 0) || !(up > 0) || up > period || phase < 0) return false;
-  s->window_period_s = period;
-  s->window_up_s = up;
-  s->window_phase_s = phase;
-  return true;
-}
 
 std::set<std::pair<int, int>> ReadDownLinks(const std::string& path) {
   std::set<std::pair<int, int>> down;
@@ -164,10 +151,13 @@ int main(int argc, char** argv) {
   app.add_option("--control", control, "File of `down A B` lines, re-read on SIGHUP");
   app.add_option("--window", window, "PERIOD:UP[:PHASE] seconds: links between data centers are up only then");
   CLI11_PARSE(app, argc, argv);
-  if (!window.empty() && !ParseWindow(window, &s)) {
-    std::fprintf(stderr, "meridian-wan-link: --window %s: expected PERIOD:UP[:PHASE] seconds with 0 < UP <= PERIOD\n",
-                 window.c_str());
-    return 2;
+  if (!window.empty()) {
+    meridian::Result<meridian::LinkSchedule> parsed = meridian::ParseWindowSpec(window, "--window");
+    if (!parsed.ok()) {
+      std::fprintf(stderr, "meridian-wan-link: %s\n", parsed.status().message().c_str());
+      return 2;
+    }
+    s.window = *parsed;
   }
   if (!ParseRate(rate, &s.rate_bps)) {
     std::fprintf(stderr, "meridian-wan-link: --rate %s: expected a number with bit, kbit, mbit or gbit\n", rate.c_str());
