@@ -1,0 +1,516 @@
+#include "runtime/parallel/wan_exchange.h"
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstring>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include <grpcpp/grpcpp.h>
+
+#include "common/log.h"
+#include "meridian/v1/outer_exchange.grpc.pb.h"
+#include "rpc/client_channel.h"
+
+namespace meridian {
+
+uint64_t DigestFloats(const float* data, size_t n) {
+  uint64_t h = 1469598103934665603ull;
+  const auto* bytes = reinterpret_cast<const unsigned char*>(data);
+  for (size_t i = 0; i < n * sizeof(float); ++i) {
+    h ^= bytes[i];
+    h *= 1099511628211ull;
+  }
+  return h;
+}
+
+namespace {
+
+using Clock = std::chrono::system_clock;
+
+Clock::time_point After(double seconds) {
+  return Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
+}
+
+// A transfer larger than this is refused before any memory is reserved.
+constexpr uint64_t kMaxTransferBytes = uint64_t{1} << 38;
+
+// A contribution arriving in chunks.
+struct Partial {
+  WanContribution contribution;  // header fields; data collects in `data`
+  uint64_t gradient_bytes = 0, total = 0;
+  std::vector<uint8_t> data;
+};
+
+// What this world knows of one round.
+struct RoundState {
+  bool posted = false, closed = false;
+  WanContribution mine;
+  std::set<int> expected, unreachable;
+  std::map<int, WanContribution> arrived;
+};
+
+// One push to one peer, queued on that peer's sender.
+struct Push {
+  long round = 0;
+  std::shared_ptr<const WanContribution> contribution;
+};
+
+}  // namespace
+
+struct WanExchange::Impl final : public v1::OuterExchange::Service {
+  WanExchangeOptions o;
+  rpc::ClientSecurity security;
+  std::unique_ptr<grpc::Server> server;
+  int port = 0;
+
+  std::mutex mu;
+  std::condition_variable changed;
+  std::map<std::pair<long, int>, Partial> partial;  // (round, world)
+  std::map<long, RoundState> rounds;
+  long closed_below = 0;  // contributions to rounds below this one come too late
+  std::function<WanState()> provider;
+  bool last_clean = true;
+  int last_worlds = 1;
+
+  // One sender per peer keeps pushes to it in order and off training's path.
+  struct Sender {
+    std::deque<Push> queue;
+    std::shared_ptr<grpc::Channel> channel;
+    std::string address;
+    grpc::ClientContext* active = nullptr;  // the call in flight, to cancel at shutdown
+    std::thread thread;
+  };
+  std::map<int, Sender> senders;
+  bool stopping = false;
+
+  ~Impl() override {
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      stopping = true;
+      for (auto& [world, s] : senders)
+        if (s.active) s.active->TryCancel();
+    }
+    changed.notify_all();
+    for (auto& [world, s] : senders)
+      if (s.thread.joinable()) s.thread.join();
+    if (server) server->Shutdown(After(1.0));
+  }
+
+  grpc::Status Authorize(grpc::ServerContext* ctx) const {
+    if (o.token.empty()) return grpc::Status::OK;
+    const auto& metadata = ctx->client_metadata();
+    auto it = metadata.find("authorization");
+    if (it == metadata.end() || std::string(it->second.data(), it->second.size()) != "Bearer " + o.token)
+      return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "outer exchange: the job's token is required");
+    return grpc::Status::OK;
+  }
+
+  grpc::Status Bad(const std::string& what) const {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "outer exchange of stage " + std::to_string(o.stage) +
+                                                                ", world " + std::to_string(o.world) + ": " + what);
+  }
+
+  // ---- server side
+
+  grpc::Status Contribute(grpc::ServerContext* ctx, grpc::ServerReader<v1::ContributionChunk>* reader,
+                          v1::ContributeResponse* response) override {
+    if (grpc::Status s = Authorize(ctx); !s.ok()) return s;
+    v1::ContributionChunk chunk;
+    while (reader->Read(&chunk)) {
+      std::unique_lock<std::mutex> lock(mu);
+      if (chunk.stage() != o.stage)
+        return Bad("a chunk of stage " + std::to_string(chunk.stage()) + " came to this stage's leader");
+      if (chunk.world() < 0 || chunk.world() >= (int)o.peers.size() || chunk.world() == o.world)
+        return Bad("world " + std::to_string(chunk.world()) + " is not a peer of this job");
+      if (chunk.round() < closed_below)
+        return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                            "round " + std::to_string(chunk.round()) + " is closed here");
+      const auto key = std::make_pair((long)chunk.round(), chunk.world());
+      if (chunk.offset() == 0) {
+        const uint64_t total = chunk.gradient_bytes() + chunk.state_bytes();
+        if (chunk.gradient_bytes() > kMaxTransferBytes || chunk.state_bytes() > kMaxTransferBytes)
+          return Bad("a transfer of " + std::to_string(total) + " bytes is beyond any stage's");
+        Partial& p = partial[key];
+        p = Partial{};
+        p.contribution.world = chunk.world();
+        p.contribution.tokens = chunk.tokens();
+        p.contribution.start_digest = chunk.start_digest();
+        p.gradient_bytes = chunk.gradient_bytes();
+        p.total = total;
+        p.data.reserve(total);
+      }
+      auto it = partial.find(key);
+      if (it == partial.end())
+        return grpc::Status(grpc::StatusCode::OUT_OF_RANGE, "a transfer resumed that never started here");
+      Partial& p = it->second;
+      const uint64_t have = p.data.size();
+      if (chunk.offset() > have)
+        return grpc::Status(grpc::StatusCode::OUT_OF_RANGE,
+                            "chunk at " + std::to_string(chunk.offset()) + " but only " + std::to_string(have) +
+                                " bytes arrived");
+      const uint64_t skip = have - chunk.offset();  // a resent overlap
+      if (skip < chunk.data().size()) {
+        if (have + chunk.data().size() - skip > p.total) return Bad("a transfer ran past its declared size");
+        p.data.insert(p.data.end(), chunk.data().begin() + skip, chunk.data().end());
+      }
+      response->set_received_bytes(p.data.size());
+      if (p.data.size() == p.total) {
+        WanContribution c = std::move(p.contribution);
+        c.gradient.assign(p.data.begin(), p.data.begin() + p.gradient_bytes);
+        c.state.assign(p.data.begin() + p.gradient_bytes, p.data.end());
+        RoundState& r = rounds[key.first];
+        partial.erase(it);
+        if (!r.closed) r.arrived[c.world] = std::move(c);
+        lock.unlock();
+        changed.notify_all();
+      }
+    }
+    return grpc::Status::OK;
+  }
+
+  grpc::Status Received(grpc::ServerContext* ctx, const v1::ReceivedRequest* request,
+                        v1::ContributeResponse* response) override {
+    if (grpc::Status s = Authorize(ctx); !s.ok()) return s;
+    std::lock_guard<std::mutex> lock(mu);
+    auto it = partial.find({(long)request->round(), request->world()});
+    response->set_received_bytes(it == partial.end() ? 0 : it->second.data.size());
+    return grpc::Status::OK;
+  }
+
+  grpc::Status FetchState(grpc::ServerContext* ctx, const v1::FetchStateRequest* request,
+                          grpc::ServerWriter<v1::StateChunk>* writer) override {
+    if (grpc::Status s = Authorize(ctx); !s.ok()) return s;
+    std::function<WanState()> get;
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      get = provider;
+    }
+    if (!get) return grpc::Status(grpc::StatusCode::UNAVAILABLE, "no outer state yet");
+    const WanState state = get();
+    const size_t floats = state.start.size() + state.momentum.size();
+    std::vector<uint8_t> bytes(floats * sizeof(float));
+    std::memcpy(bytes.data(), state.start.data(), state.start.size() * sizeof(float));
+    std::memcpy(bytes.data() + state.start.size() * sizeof(float), state.momentum.data(),
+                state.momentum.size() * sizeof(float));
+    Logger("wan")->info("stage {}: world {} fetches the outer state at step {}", o.stage, request->world(), state.step);
+    for (size_t offset = 0; offset == 0 || offset < bytes.size(); offset += o.chunk_bytes) {
+      v1::StateChunk chunk;
+      if (offset == 0) {
+        chunk.set_step(state.step);
+        chunk.set_start_digest(state.start_digest);
+        chunk.set_total_bytes(bytes.size());
+      }
+      chunk.set_offset(offset);
+      const size_t n = std::min(o.chunk_bytes, bytes.size() - std::min(offset, bytes.size()));
+      chunk.set_data(bytes.data() + offset, n);
+      if (!writer->Write(chunk)) return grpc::Status(grpc::StatusCode::CANCELLED, "the fetching world left");
+      if (bytes.empty()) break;
+    }
+    return grpc::Status::OK;
+  }
+
+  // ---- client side
+
+  std::shared_ptr<grpc::Channel> Channel(const std::string& address) {
+    grpc::ChannelArguments args;
+    // A peer that comes back is found within a second, not after gRPC's
+    // default backoff of up to two minutes.
+    args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 200);
+    args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 200);
+    args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
+    args.SetMaxReceiveMessageSize((int)std::min<size_t>(o.chunk_bytes * 2 + 65536, INT32_MAX));
+    return rpc::OpenChannel(address, security, args);
+  }
+
+  // Pushes one contribution; false when the peer could not be reached or
+  // took it. Resumes a transfer that broke off from what the peer holds.
+  bool PushTo(int world, Sender& s, const Push& push) {
+    const WanContribution& c = *push.contribution;
+    if (!s.channel->WaitForConnected(After(o.connect_timeout_s))) return false;
+    auto stub = v1::OuterExchange::NewStub(s.channel);
+    const uint64_t total = c.gradient.size() + c.state.size();
+    const auto deadline = After(o.transfer_timeout_s);
+    uint64_t offset = 0;
+    for (int attempt = 0; attempt < 4 && Clock::now() < deadline; ++attempt) {
+      if (attempt > 0) {
+        grpc::ClientContext ask;
+        ask.set_deadline(After(o.connect_timeout_s));
+        v1::ReceivedRequest request;
+        request.set_world(o.world);
+        request.set_stage(o.stage);
+        request.set_round(push.round);
+        v1::ContributeResponse held;
+        offset = stub->Received(&ask, request, &held).ok() ? held.received_bytes() : 0;
+      }
+      grpc::ClientContext ctx;
+      ctx.set_deadline(deadline);
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        if (stopping) return false;
+        s.active = &ctx;
+      }
+      v1::ContributeResponse response;
+      auto writer = stub->Contribute(&ctx, &response);
+      bool wrote = true;
+      for (uint64_t at = offset; wrote && (at < total || at == 0); at += o.chunk_bytes) {
+        v1::ContributionChunk chunk;
+        chunk.set_world(o.world);
+        chunk.set_stage(o.stage);
+        chunk.set_round(push.round);
+        chunk.set_offset(at);
+        if (at == 0) {
+          chunk.set_tokens(c.tokens);
+          chunk.set_start_digest(c.start_digest);
+          chunk.set_gradient_bytes(c.gradient.size());
+          chunk.set_state_bytes(c.state.size());
+        }
+        // The transfer is the gradient then the state, cut into chunks.
+        std::string data;
+        const uint64_t end = std::min<uint64_t>(total, at + o.chunk_bytes);
+        for (uint64_t i = at; i < end;) {
+          const bool in_gradient = i < c.gradient.size();
+          const uint8_t* from = in_gradient ? c.gradient.data() + i : c.state.data() + (i - c.gradient.size());
+          const uint64_t stop = in_gradient ? std::min<uint64_t>(end, c.gradient.size()) : end;
+          data.append(reinterpret_cast<const char*>(from), stop - i);
+          i = stop;
+        }
+        chunk.set_data(std::move(data));
+        wrote = writer->Write(chunk);
+        if (total == 0) break;
+      }
+      writer->WritesDone();
+      const grpc::Status status = writer->Finish();
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        s.active = nullptr;
+      }
+      if (status.ok() && response.received_bytes() == total) return true;
+      // The peer closed the round already: it has gone on without us, which
+      // is not the link's fault.
+      if (status.error_code() == grpc::StatusCode::FAILED_PRECONDITION) return true;
+      if (status.error_code() == grpc::StatusCode::UNAUTHENTICATED ||
+          status.error_code() == grpc::StatusCode::INVALID_ARGUMENT) {
+        Logger("wan")->warn("stage {}: world {} at {} refused round {}: {}", o.stage, world, s.address, push.round,
+                            status.error_message());
+        return false;
+      }
+      std::lock_guard<std::mutex> lock(mu);
+      if (stopping) return false;
+    }
+    return false;
+  }
+
+  void SenderLoop(int world) {
+    Sender& s = senders.at(world);
+    for (;;) {
+      Push push;
+      {
+        std::unique_lock<std::mutex> lock(mu);
+        changed.wait(lock, [&] { return stopping || !s.queue.empty(); });
+        if (stopping) return;
+        push = std::move(s.queue.front());
+        s.queue.pop_front();
+      }
+      const bool ok = PushTo(world, s, push);
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        if (stopping) return;
+        auto it = rounds.find(push.round);
+        if (!ok && it != rounds.end()) it->second.unreachable.insert(world);
+      }
+      if (!ok)
+        Logger("wan")->warn("stage {}: world {} at {} unreachable for round {}; the round goes on without it",
+                            o.stage, world, s.address, push.round);
+      changed.notify_all();
+    }
+  }
+
+  // Round bookkeeping, under mu.
+  bool CompleteLocked(long round) {
+    RoundState& r = rounds[round];
+    if (r.closed) return true;
+    for (int w : r.expected)
+      if (!r.arrived.count(w) && !r.unreachable.count(w)) return false;
+    CloseLocked(round);
+    return true;
+  }
+
+  void CloseLocked(long round) {
+    RoundState& r = rounds[round];
+    if (r.closed) return;
+    r.closed = true;
+    closed_below = std::max(closed_below, round + 1);
+    last_clean = r.unreachable.empty() && r.arrived.size() == r.expected.size();
+    last_worlds = 1 + (int)r.arrived.size();
+    for (auto it = partial.begin(); it != partial.end();)
+      it = it->first.first <= round ? partial.erase(it) : std::next(it);
+  }
+};
+
+Result<std::unique_ptr<WanExchange>> WanExchange::Start(const WanExchangeOptions& options) {
+  auto impl = std::make_unique<Impl>();
+  impl->o = options;
+  impl->security.token = options.token;
+  if (options.world < 0 || options.world >= (int)options.peers.size())
+    return Status::InvalidArgument("outer exchange: world " + std::to_string(options.world) + " is not among the " +
+                                   std::to_string(options.peers.size()) + " worlds of --wan-peers");
+  grpc::ServerBuilder builder;
+  // Two leaders on one port would split a world's contributions.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  builder.AddListeningPort(options.listen, grpc::InsecureServerCredentials(), &impl->port);
+  builder.RegisterService(impl.get());
+  builder.SetMaxReceiveMessageSize((int)std::min<size_t>(options.chunk_bytes * 2 + 65536, INT32_MAX));
+  impl->server = builder.BuildAndStart();
+  if (!impl->server || impl->port == 0)
+    return Status::Unavailable("outer exchange: cannot listen on " + options.listen);
+  std::unique_ptr<WanExchange> exchange(new WanExchange(std::move(impl)));
+  exchange->SetPeers(options.peers);
+  return exchange;
+}
+
+WanExchange::WanExchange(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+WanExchange::~WanExchange() = default;
+
+int WanExchange::port() const { return impl_->port; }
+const WanExchangeOptions& WanExchange::options() const { return impl_->o; }
+
+void WanExchange::SetPeers(std::vector<std::string> peers) {
+  Impl& m = *impl_;
+  std::lock_guard<std::mutex> lock(m.mu);
+  m.o.peers = std::move(peers);
+  for (int w = 0; w < (int)m.o.peers.size(); ++w) {
+    if (w == m.o.world || m.o.peers[w].empty() || m.senders.count(w)) continue;
+    Impl::Sender& s = m.senders[w];
+    s.address = m.o.peers[w];
+    s.channel = m.Channel(s.address);
+    s.thread = std::thread([&m, w] { m.SenderLoop(w); });
+  }
+}
+
+std::unique_ptr<WanRound> WanExchange::Post(long round, WanContribution mine) {
+  Impl& m = *impl_;
+  mine.world = m.o.world;
+  auto shared = std::make_shared<const WanContribution>(mine);
+  {
+    std::lock_guard<std::mutex> lock(m.mu);
+    // Rounds before this one are over here; whatever of them still arrives is late.
+    m.closed_below = std::max(m.closed_below, round);
+    for (auto it = m.rounds.begin(); it != m.rounds.end() && it->first < round;) it = m.rounds.erase(it);
+    RoundState& r = m.rounds[round];
+    r.posted = true;
+    r.mine = std::move(mine);
+    for (auto& [world, s] : m.senders) {
+      r.expected.insert(world);
+      s.queue.push_back(Push{round, shared});
+    }
+  }
+  m.changed.notify_all();
+  return std::make_unique<WanRound>(this, round);
+}
+
+void WanExchange::SetStateProvider(std::function<WanState()> provider) {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  impl_->provider = std::move(provider);
+}
+
+Result<WanState> WanExchange::FetchState() {
+  Impl& m = *impl_;
+  std::vector<std::pair<int, std::shared_ptr<grpc::Channel>>> peers;
+  {
+    std::lock_guard<std::mutex> lock(m.mu);
+    for (auto& [world, s] : m.senders) peers.push_back({world, s.channel});
+  }
+  for (auto& [world, channel] : peers) {
+    if (!channel->WaitForConnected(After(m.o.connect_timeout_s))) continue;
+    auto stub = v1::OuterExchange::NewStub(channel);
+    grpc::ClientContext ctx;
+    ctx.set_deadline(After(m.o.transfer_timeout_s));
+    v1::FetchStateRequest request;
+    request.set_world(m.o.world);
+    request.set_stage(m.o.stage);
+    auto reader = stub->FetchState(&ctx, request);
+    v1::StateChunk chunk;
+    WanState state;
+    std::vector<uint8_t> bytes;
+    uint64_t total = 0;
+    bool ok = true;
+    while (reader->Read(&chunk)) {
+      if (chunk.offset() == 0) {
+        state.step = chunk.step();
+        state.start_digest = chunk.start_digest();
+        total = chunk.total_bytes();
+        if (total > kMaxTransferBytes || total % (2 * sizeof(float)) != 0) ok = false;
+        if (ok) bytes.reserve(total);
+      }
+      if (!ok || chunk.offset() != bytes.size() || bytes.size() + chunk.data().size() > total) {
+        ok = false;
+        ctx.TryCancel();
+        break;
+      }
+      bytes.insert(bytes.end(), chunk.data().begin(), chunk.data().end());
+    }
+    const grpc::Status status = reader->Finish();
+    if (!ok || !status.ok() || bytes.size() != total) continue;
+    const size_t n = total / sizeof(float) / 2;
+    state.start.resize(n);
+    state.momentum.resize(n);
+    std::memcpy(state.start.data(), bytes.data(), n * sizeof(float));
+    std::memcpy(state.momentum.data(), bytes.data() + n * sizeof(float), n * sizeof(float));
+    Logger("wan")->info("stage {}: outer state of step {} from world {}", m.o.stage, state.step, world);
+    return state;
+  }
+  return Status::NotFound("outer exchange: no other world answered for stage " + std::to_string(m.o.stage));
+}
+
+bool WanExchange::last_round_clean() const {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  return impl_->last_clean;
+}
+
+int WanExchange::last_round_worlds() const {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  return impl_->last_worlds;
+}
+
+bool WanRound::Test() {
+  WanExchange::Impl& m = *exchange_->impl_;
+  std::lock_guard<std::mutex> lock(m.mu);
+  return m.CompleteLocked(round_);
+}
+
+Status WanRound::Wait() {
+  WanExchange::Impl& m = *exchange_->impl_;
+  std::unique_lock<std::mutex> lock(m.mu);
+  m.changed.wait_until(lock, After(m.o.wait_timeout_s), [&] { return m.stopping || m.CompleteLocked(round_); });
+  m.CloseLocked(round_);
+  return Status::OK();
+}
+
+void WanRound::Close() {
+  WanExchange::Impl& m = *exchange_->impl_;
+  std::lock_guard<std::mutex> lock(m.mu);
+  m.CloseLocked(round_);
+}
+
+std::vector<WanContribution> WanRound::TakeContributions() {
+  WanExchange::Impl& m = *exchange_->impl_;
+  std::lock_guard<std::mutex> lock(m.mu);
+  m.CloseLocked(round_);
+  std::vector<WanContribution> out;
+  auto it = m.rounds.find(round_);
+  if (it == m.rounds.end()) return out;
+  RoundState& r = it->second;
+  out.push_back(std::move(r.mine));
+  for (auto& [world, c] : r.arrived) out.push_back(std::move(c));
+  r.arrived.clear();
+  std::sort(out.begin(), out.end(), [](const WanContribution& a, const WanContribution& b) { return a.world < b.world; });
+  return out;
+}
+
+}  // namespace meridian

@@ -1,0 +1,122 @@
+// The outer exchange between data centers that run as worlds of their own
+// (one mpirun or Slurm job each). One stage's leader in every world serves
+// this exchange over gRPC and pushes its contributions to the same stage's
+// leaders of the other worlds, so no world's loss can stop another: a peer
+// that cannot be reached is left out of the round at once, one that was
+// reached but never answers is left out when the round is closed (at the
+// next round's end, or after a timeout when training must wait for it).
+//
+// Why gRPC and not a raw TCP stream: the ranks already link gRPC (for the
+// daemon), and it brings deadlines, keepalive, flow control, bearer-token
+// metadata and TLS where configured, which a socket protocol would have to
+// rebuild. Transfers go as a client stream of chunks; one that breaks off
+// resumes where the receiver says it stopped (Received).
+//
+// Rounds are numbered by the step they end after (round r ends after step
+// (r + 1) * H); a world that (re)joins takes the step of a live peer, so
+// numbers agree. A contribution carries the tokens its world trained in the
+// round (its weight in the average) and a digest of the outer weights the
+// round started from; after a world missed a round (its own or a peer's) it
+// also carries its outer state, so worlds that drifted apart agree again.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "runtime/comm/communicator.h"
+
+namespace meridian {
+
+struct WanExchangeOptions {
+  int world = 0;       // this data center's index among the job's worlds
+  int stage = 0;       // the pipeline stage this leader speaks for
+  std::string listen;  // host:port to serve on (port 0: any; see port())
+  // Every world's leader address for this stage, by world index; this
+  // world's own entry is ignored, an empty one is a world not yet known.
+  std::vector<std::string> peers;
+  std::string token;           // the job's token; calls without it are refused
+  double connect_timeout_s = 3.0;    // a peer that does not accept within this is unreachable
+  double transfer_timeout_s = 600.0;  // one push, all retries included
+  double wait_timeout_s = 60.0;       // the longest Wait() holds training for a round
+  size_t chunk_bytes = 1 << 20;
+};
+
+// One world's part of a round.
+struct WanContribution {
+  int world = 0;
+  double tokens = 0.0;
+  uint64_t start_digest = 0;
+  std::vector<uint8_t> gradient;  // the compressed pseudo-gradient
+  std::vector<uint8_t> state;     // outer weights then momentum (float32); empty: not sent
+};
+
+// What a joining world starts from.
+struct WanState {
+  long step = 0;
+  uint64_t start_digest = 0;
+  std::vector<float> start, momentum;
+};
+
+// Digest of a float buffer's bytes (FNV-1a, 64 bit): equal outer weights
+// have equal digests.
+uint64_t DigestFloats(const float* data, size_t n);
+
+class WanExchange;
+
+// A posted round: complete once every peer has either contributed or
+// could not be reached; Wait() closes it after the wait timeout.
+class WanRound : public CommRequest {
+ public:
+  WanRound(WanExchange* exchange, long round) : exchange_(exchange), round_(round) {}
+  Status Wait() override;
+  bool Test() override;
+  // Stops waiting: the round is what has arrived.
+  void Close();
+  long round() const { return round_; }
+  // This world's and every arrived peer's contribution, by world (after
+  // the round completed or was closed).
+  std::vector<WanContribution> TakeContributions();
+
+ private:
+  WanExchange* exchange_;
+  long round_;
+};
+
+class WanExchange {
+ public:
+  static Result<std::unique_ptr<WanExchange>> Start(const WanExchangeOptions& options);
+  ~WanExchange();
+
+  int port() const;
+  const WanExchangeOptions& options() const;
+  // Peer addresses learned after Start (a world listening on port 0).
+  void SetPeers(std::vector<std::string> peers);
+
+  // Posts this world's contribution to `round` and pushes it to every
+  // peer in the background (with its state, where `mine.state` holds it).
+  std::unique_ptr<WanRound> Post(long round, WanContribution mine);
+
+  // The state a peer that joins is given: called on the server's threads.
+  void SetStateProvider(std::function<WanState()> provider);
+  // The state of the first live peer that answers; NotFound when none does.
+  Result<WanState> FetchState();
+
+  // Whether the last closed round had every peer's contribution and every
+  // push reached its peer: if not, the next contribution carries the state.
+  bool last_round_clean() const;
+  // The worlds whose contributions the last closed round held.
+  int last_round_worlds() const;
+
+  struct Impl;
+
+ private:
+  explicit WanExchange(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+  friend class WanRound;
+};
+
+}  // namespace meridian

@@ -1,0 +1,183 @@
+// The outer exchange between worlds, on loopback: rounds with every
+// world, without a world that is gone, late and early contributions,
+// resumable chunked transfers, state for a joining world, and the token.
+#include "runtime/parallel/wan_exchange.h"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <thread>
+
+namespace meridian {
+namespace {
+
+std::vector<uint8_t> Bytes(size_t n, uint8_t seed) {
+  std::vector<uint8_t> out(n);
+  for (size_t i = 0; i < n; ++i) out[i] = (uint8_t)(seed + i * 7);
+  return out;
+}
+
+// `count` worlds of one stage, each listening on a port of its own.
+std::vector<std::unique_ptr<WanExchange>> StartWorlds(int count, const std::string& token = "job-token",
+                                                      size_t chunk_bytes = 1 << 20) {
+  std::vector<std::unique_ptr<WanExchange>> worlds;
+  std::vector<std::string> addresses(count);
+  for (int w = 0; w < count; ++w) {
+    WanExchangeOptions o;
+    o.world = w;
+    o.listen = "127.0.0.1:0";
+    o.peers.assign(count, "");
+    o.token = token;
+    o.connect_timeout_s = 1.0;
+    o.wait_timeout_s = 5.0;
+    o.chunk_bytes = chunk_bytes;
+    auto started = WanExchange::Start(o);
+    EXPECT_TRUE(started.ok()) << started.status().ToString();
+    addresses[w] = "127.0.0.1:" + std::to_string((*started)->port());
+    worlds.push_back(std::move(*started));
+  }
+  for (auto& w : worlds) w->SetPeers(addresses);
+  return worlds;
+}
+
+WanContribution Make(double tokens, uint64_t digest, size_t bytes, uint8_t seed) {
+  WanContribution c;
+  c.tokens = tokens;
+  c.start_digest = digest;
+  c.gradient = Bytes(bytes, seed);
+  return c;
+}
+
+TEST(WanExchange, EveryWorldContributesAndAllAgree) {
+  auto worlds = StartWorlds(3, "job-token", 1000);  // chunks much smaller than the transfer
+  std::vector<std::unique_ptr<WanRound>> rounds;
+  for (int w = 0; w < 3; ++w) rounds.push_back(worlds[w]->Post(0, Make(100.0 * (w + 1), 7, 5000 + w, (uint8_t)w)));
+  for (int w = 0; w < 3; ++w) {
+    ASSERT_TRUE(rounds[w]->Wait().ok());
+    std::vector<WanContribution> got = rounds[w]->TakeContributions();
+    ASSERT_EQ(got.size(), 3u) << "world " << w;
+    for (int from = 0; from < 3; ++from) {
+      EXPECT_EQ(got[from].world, from);
+      EXPECT_EQ(got[from].tokens, 100.0 * (from + 1));
+      EXPECT_EQ(got[from].start_digest, 7u);
+      EXPECT_EQ(got[from].gradient, Bytes(5000 + from, (uint8_t)from));
+      EXPECT_TRUE(got[from].state.empty());
+    }
+    EXPECT_TRUE(worlds[w]->last_round_clean());
+    EXPECT_EQ(worlds[w]->last_round_worlds(), 3);
+  }
+}
+
+TEST(WanExchange, StateTravelsAfterTheGradient) {
+  auto worlds = StartWorlds(2, "job-token", 64);
+  WanContribution a = Make(1.0, 1, 100, 1);
+  a.state = Bytes(300, 9);
+  auto r0 = worlds[0]->Post(3, a);
+  auto r1 = worlds[1]->Post(3, Make(1.0, 2, 100, 2));
+  ASSERT_TRUE(r1->Wait().ok());
+  std::vector<WanContribution> got = r1->TakeContributions();
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[0].gradient, Bytes(100, 1));
+  EXPECT_EQ(got[0].state, Bytes(300, 9));
+  ASSERT_TRUE(r0->Wait().ok());
+}
+
+TEST(WanExchange, AWorldThatIsGoneIsLeftOutAtOnce) {
+  auto worlds = StartWorlds(3);
+  worlds[2].reset();  // its data center is lost
+  const auto t0 = std::chrono::steady_clock::now();
+  auto r0 = worlds[0]->Post(0, Make(1.0, 1, 10, 0));
+  auto r1 = worlds[1]->Post(0, Make(1.0, 1, 10, 1));
+  ASSERT_TRUE(r0->Wait().ok());
+  ASSERT_TRUE(r1->Wait().ok());
+  // Left out when its connection was refused, long before the wait timeout.
+  EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), 4.0);
+  EXPECT_EQ(r0->TakeContributions().size(), 2u);
+  EXPECT_FALSE(worlds[0]->last_round_clean());
+  EXPECT_EQ(worlds[0]->last_round_worlds(), 2);
+}
+
+TEST(WanExchange, ARoundClosedEarlyKeepsWhatArrivedAndDropsLateParts) {
+  auto worlds = StartWorlds(2);
+  auto r0 = worlds[0]->Post(0, Make(1.0, 1, 10, 0));
+  EXPECT_FALSE(r0->Test());  // world 1 has not contributed yet
+  r0->Close();
+  EXPECT_TRUE(r0->Test());
+  EXPECT_EQ(r0->TakeContributions().size(), 1u);
+  // World 1's late part of round 0 is refused, and it is not counted as lost.
+  auto r1 = worlds[1]->Post(0, Make(1.0, 1, 10, 1));
+  ASSERT_TRUE(r1->Wait().ok());
+  EXPECT_EQ(r1->TakeContributions().size(), 2u);  // world 0's part had reached it
+  EXPECT_TRUE(worlds[1]->last_round_clean());
+}
+
+TEST(WanExchange, AContributionForARoundNotYetPostedWaitsForIt) {
+  auto worlds = StartWorlds(2);
+  auto ahead = worlds[0]->Post(5, Make(2.0, 1, 10, 0));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  auto behind = worlds[1]->Post(5, Make(3.0, 1, 10, 1));
+  ASSERT_TRUE(behind->Wait().ok());
+  std::vector<WanContribution> got = behind->TakeContributions();
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[0].tokens, 2.0);
+  ASSERT_TRUE(ahead->Wait().ok());
+  EXPECT_EQ(ahead->TakeContributions().size(), 2u);
+}
+
+TEST(WanExchange, AWorldWithoutTheJobsTokenIsRefused) {
+  auto worlds = StartWorlds(2);
+  WanExchangeOptions o = worlds[1]->options();
+  o.world = 1;
+  o.listen = "127.0.0.1:0";
+  o.token = "stolen";
+  o.peers = {"127.0.0.1:" + std::to_string(worlds[0]->port()), ""};
+  auto intruder = WanExchange::Start(o);
+  ASSERT_TRUE(intruder.ok());
+  auto pushed = (*intruder)->Post(0, Make(1.0, 1, 10, 0));
+  ASSERT_TRUE(pushed->Wait().ok());
+  EXPECT_FALSE((*intruder)->last_round_clean());  // its push was refused
+  auto r0 = worlds[0]->Post(0, Make(1.0, 1, 10, 0));
+  r0->Close();
+  EXPECT_EQ(r0->TakeContributions().size(), 1u);  // nothing from the intruder
+  EXPECT_EQ((*intruder)->FetchState().status().code(), Status::Code::kNotFound);
+}
+
+TEST(WanExchange, AJoiningWorldFetchesTheOuterState) {
+  auto worlds = StartWorlds(3);
+  // World 0 is gone; world 1 serves the state; world 2 joins.
+  worlds[0].reset();
+  WanState served;
+  served.step = 42;
+  served.start = {1.0f, 2.0f, 3.0f};
+  served.momentum = {0.5f, -0.5f, 0.25f};
+  served.start_digest = DigestFloats(served.start.data(), 3);
+  worlds[1]->SetStateProvider([served] { return served; });
+  Result<WanState> fetched = worlds[2]->FetchState();
+  ASSERT_TRUE(fetched.ok()) << fetched.status().ToString();
+  EXPECT_EQ(fetched->step, 42);
+  EXPECT_EQ(fetched->start, served.start);
+  EXPECT_EQ(fetched->momentum, served.momentum);
+  EXPECT_EQ(fetched->start_digest, served.start_digest);
+}
+
+TEST(WanExchange, DigestsTellWeightsApart) {
+  const float a[] = {1.0f, 2.0f}, b[] = {1.0f, 2.0000002f};
+  EXPECT_EQ(DigestFloats(a, 2), DigestFloats(a, 2));
+  EXPECT_NE(DigestFloats(a, 2), DigestFloats(b, 2));
+}
+
+TEST(WanExchange, AnAddressThatCannotBeServedIsAClearError) {
+  auto worlds = StartWorlds(1);
+  WanExchangeOptions o;
+  o.world = 0;
+  o.peers = {""};
+  o.listen = "127.0.0.1:" + std::to_string(worlds[0]->port());  // taken
+  Result<std::unique_ptr<WanExchange>> second = WanExchange::Start(o);
+  ASSERT_FALSE(second.ok());
+  EXPECT_NE(second.status().message().find("cannot listen on"), std::string::npos);
+  o.world = 3;
+  EXPECT_NE(WanExchange::Start(o).status().message().find("world 3"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace meridian
