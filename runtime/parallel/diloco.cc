@@ -6,43 +6,19 @@
 #include <string>
 #include <thread>
 
+#include "runtime/parallel/diloco_internal.h"
+
 namespace meridian {
 
-struct DilocoOuterOptimizer::Fragment {
-  std::vector<BufferRange> ranges;  // in the stage buffer
-  size_t count = 0;                 // floats in all ranges
-  int offset = 0;                   // its rounds end after steps t with t % H == offset
-  long apply_step = -1;             // its exchange is mixed in after this step; -1: none in flight
-  bool received = false;            // its average is in pending_ here
-  int overdue = 0;                  // elastic: rounds ended whose exchanges have not left yet
-  std::vector<uint8_t> send, gathered;
-  std::unique_ptr<CommRequest> request;  // the leader's exchange in flight
-};
+using diloco_detail::GatherRanges;
+using diloco_detail::ScatterRanges;
+using diloco_detail::ShareInDataCenter;
+
 
 namespace {
 
 Status Bad(const std::string& field, const std::string& value, const std::string& why) {
   return Status::InvalidArgument("diloco: " + field + " = " + value + " " + why);
-}
-
-// Copies values at `ranges` of a stage buffer into a contiguous run and back.
-void GatherRanges(const std::vector<BufferRange>& ranges, const float* from, float* to) {
-  for (const BufferRange& r : ranges) to = std::copy(from + r.offset, from + r.offset + r.count, to);
-}
-void ScatterRanges(const std::vector<BufferRange>& ranges, const float* from, float* to) {
-  for (const BufferRange& r : ranges) {
-    std::copy(from, from + r.count, to + r.offset);
-    from += r.count;
-  }
-}
-
-// The leader's `host` values (n floats) to every replica of its data
-// center, through a buffer of the stage's memory (the group's own kind).
-Status ShareInDataCenter(float* host, size_t n, const ProcessGroups& g, StageMemory* memory) {
-  MERIDIAN_ASSIGN_OR_RETURN(StageBuffer shared, memory->Allocate(n));
-  if (g.dp_intra_dc->rank() == 0) MERIDIAN_RETURN_IF_ERROR(memory->FromHost(shared.get(), host, n));
-  MERIDIAN_RETURN_IF_ERROR(g.dp_intra_dc->Broadcast(shared.get(), n, 0));
-  return memory->ToHost(host, shared.get(), n);
 }
 
 }  // namespace
@@ -64,6 +40,9 @@ Status ValidateDiloco(const DilocoConfig& c, const StageSpec& stage) {
   if (c.elastic && (c.overlap_steps < 1 || c.fragments != 1))
     return Bad("diloco-elastic", "on", "needs --diloco-overlap >= 1 and one fragment");
   if (!c.wan_window.always_up() && !c.elastic) return Bad("wan-window", c.wan_window.Describe(), "needs --diloco-elastic");
+  // A world's rounds close when the next one ends, whatever has arrived:
+  // only elastic training goes on while they are out.
+  if (c.worlds && !c.elastic) return Bad("wan-peers", "set", "needs --diloco-elastic");
   return Status::OK();
 }
 
@@ -114,10 +93,13 @@ DilocoOuterOptimizer::~DilocoOuterOptimizer() = default;
 
 void DilocoOuterOptimizer::StartRound(const float* params) {
   if (!start_restored_) start_.assign(params, params + start_.size());
+  PublishState();
 }
 
 void DilocoOuterOptimizer::RestoredAt(long step) {
   start_restored_ = true;
+  round_begin_step_ = step;
+  current_step_ = step;
   // The exchanges in flight at the checkpoint: their averages came with it.
   const long h = config_.inner_steps;
   if (config_.elastic) {
@@ -151,11 +133,21 @@ bool DilocoOuterOptimizer::SendsAfter(const Fragment& f, long step) const {
 Status DilocoOuterOptimizer::AfterStep(long step, float* stage_params, const ProcessGroups& g,
                                        Communicator* background, TrafficCounter* traffic, StageMemory* memory) {
   const bool leader = g.dp_intra_dc->rank() == 0;
+  current_step_ = step;
   // MPI moves a non-blocking exchange along only inside MPI calls: one
   // test per inner step keeps it going while computation runs.
   if (leader)
     for (Fragment& f : fragments_)
       if (f.request) f.request->Test();
+  // Worlds: a round still out when the next one ends is closed with what
+  // has arrived (every rank knows where rounds end, so all agree).
+  if (config_.worlds) {
+    for (Fragment& f : fragments_) {
+      if (!SendsAfter(f, step) || f.apply_step < 0) continue;
+      if (leader && f.round) f.round->Close();
+      f.apply_step = step;
+    }
+  }
   // Elastic: an exchange due but not back lets this step pass; it is tried
   // again after the next one.
   if (config_.elastic) {
@@ -204,7 +196,7 @@ Status DilocoOuterOptimizer::AfterStep(long step, float* stage_params, const Pro
     if (config_.elastic) --f->overdue;
     f->apply_step = step + config_.overlap_steps;
     Communicator* across = config_.overlap_steps > 0 ? background : g.dp_inter_dc.get();
-    MERIDIAN_RETURN_IF_ERROR(Send(*f, params, g, across, traffic));
+    MERIDIAN_RETURN_IF_ERROR(Send(*f, step, params, g, across, traffic));
     if (config_.overlap_steps == 0) MERIDIAN_RETURN_IF_ERROR(Apply(*f, params, g, traffic, memory));
   }
   for (const Fragment* f : touched)
@@ -214,8 +206,8 @@ Status DilocoOuterOptimizer::AfterStep(long step, float* stage_params, const Pro
 }
 
 
-Status DilocoOuterOptimizer::Send(Fragment& f, const float* params, const ProcessGroups& g, Communicator* across,
-                                  TrafficCounter* traffic) {
+Status DilocoOuterOptimizer::Send(Fragment& f, long step, const float* params, const ProcessGroups& g,
+                                  Communicator* across, TrafficCounter* traffic) {
   // Inside a data center every replica holds the same weights (their
   // gradients were averaged), so one leader per data center speaks for it.
   if (g.dp_intra_dc->rank() != 0) return Status::OK();
@@ -235,9 +227,10 @@ Status DilocoOuterOptimizer::Send(Fragment& f, const float* params, const Proces
   }
   const size_t bytes = CompressedBytes(config_.compress, m);
   f.send.resize(bytes);
-  f.gathered.resize(bytes * across->size());
   Compress(config_.compress, delta, m, error, f.send.data());
   if (error) ScatterRanges(f.ranges, error, error_.data());
+  if (config_.worlds) return PostToWorlds(f, step, traffic);
+  f.gathered.resize(bytes * across->size());
   if (config_.overlap_steps > 0) {
     MERIDIAN_ASSIGN_OR_RETURN(f.request, across->IAllGatherBytes(f.send.data(), f.gathered.data(), bytes));
   } else {
@@ -250,7 +243,8 @@ Status DilocoOuterOptimizer::Send(Fragment& f, const float* params, const Proces
 Result<bool> DilocoOuterOptimizer::ExchangeBack(Fragment& f, const ProcessGroups& g) {
   // Only the leader holds the exchange; the sum is its word.
   double back = 0.0;
-  if (g.dp_intra_dc->rank() == 0) back = f.received || !f.request || f.request->Test() ? 1.0 : 0.0;
+  if (g.dp_intra_dc->rank() == 0)
+    back = f.received || (f.round ? f.round->Test() : !f.request || f.request->Test()) ? 1.0 : 0.0;
   MERIDIAN_RETURN_IF_ERROR(g.dp_intra_dc->AllReduceDouble(&back, 1, ReduceOp::kSum));
   return back > 0.0;
 }
@@ -290,6 +284,14 @@ void DilocoOuterOptimizer::WaitForWindow() const {
 
 Status DilocoOuterOptimizer::Receive(Fragment& f, const ProcessGroups& g) {
   if (g.dp_intra_dc->rank() != 0 || f.received) return Status::OK();
+  if (f.round) {
+    MERIDIAN_RETURN_IF_ERROR(f.round->Wait());
+    AverageWorlds(f);
+    f.round.reset();
+    if (!pending_.empty()) ScatterRanges(f.ranges, scratch_.data(), pending_.data());
+    f.received = true;
+    return Status::OK();
+  }
   if (f.request) {
     MERIDIAN_RETURN_IF_ERROR(f.request->Wait());
     f.request.reset();
@@ -316,6 +318,19 @@ Status DilocoOuterOptimizer::Apply(Fragment& f, float* params, const ProcessGrou
   if (leader && !pending_.empty()) GatherRanges(f.ranges, pending_.data(), scratch_.data());
   MERIDIAN_RETURN_IF_ERROR(ShareInDataCenter(scratch_.data(), m, g, memory));
   traffic->Broadcast(*g.dp_intra_dc, 4.0 * m, 0);
+  if (config_.worlds) {
+    // Worlds that drifted apart agreed on outer weights and momentum again:
+    // the leader's word reaches its data center before the outer step.
+    float resync = leader && f.resync ? 1.0f : 0.0f;
+    MERIDIAN_RETURN_IF_ERROR(ShareInDataCenter(&resync, 1, g, memory));
+    if (resync != 0.0f) {
+      f.resync_state.resize(2 * m);
+      MERIDIAN_RETURN_IF_ERROR(ShareInDataCenter(f.resync_state.data(), 2 * m, g, memory));
+      ScatterRanges(f.ranges, f.resync_state.data(), start_.data());
+      ScatterRanges(f.ranges, f.resync_state.data() + m, momentum_.data());
+    }
+    f.resync = false;
+  }
   const float lr = config_.outer_lr, mu = config_.outer_momentum;
   // Overlapped: the weights trained on while the exchange crossed, and
   // keep a share `mix` of that; otherwise the outer step's result.
@@ -342,6 +357,7 @@ Status DilocoOuterOptimizer::Apply(Fragment& f, float* params, const ProcessGrou
   f.apply_step = -1;
   f.received = false;
   ++outer_steps_;
+  if (leader) PublishState();
   return Status::OK();
 }
 
@@ -364,7 +380,7 @@ Status DilocoOuterOptimizer::Flush(long step, float* stage_params, const Process
       if (f.apply_step >= 0) MERIDIAN_RETURN_IF_ERROR(Apply(f, params, g, traffic, memory));
       WaitForWindow();
       f.apply_step = step + config_.overlap_steps;
-      MERIDIAN_RETURN_IF_ERROR(Send(f, params, g, background, traffic));
+      MERIDIAN_RETURN_IF_ERROR(Send(f, step, params, g, background, traffic));
     }
     for (const BufferRange& r : f.ranges)
       MERIDIAN_RETURN_IF_ERROR(memory->FromHost(stage_params + r.offset, params + r.offset, r.count));

@@ -21,9 +21,20 @@
 // link's contact windows, a round's exchange also waits for a window to
 // start in, so it crosses while the link is up instead of losing packets
 // (and TCP's retransmission backoff) to a closed one.
+//
+// Each data center its own world (elastic, with a WanExchange): the leaders
+// exchange over gRPC instead of a communicator that spans the data centers,
+// so a world that is lost or cut off only drops out of the rounds it
+// misses. The average weights each world's pseudo-gradient by the tokens it
+// trained in the round; a round still out when the next one ends is closed
+// with what arrived. Worlds whose outer weights drifted apart (a round one
+// of them missed) send their outer state with the next contribution, and
+// every world then starts from the token-weighted average of the states.
 #pragma once
 
+#include <atomic>
 #include <memory>
+#include <mutex>
 #include <vector>
 
 #include "common/link_schedule.h"
@@ -34,6 +45,7 @@
 #include "runtime/parallel/process_groups.h"
 #include "runtime/parallel/stage_memory.h"
 #include "runtime/parallel/traffic_counter.h"
+#include "runtime/parallel/wan_exchange.h"
 
 namespace meridian {
 
@@ -51,6 +63,12 @@ struct DilocoConfig {
   // Elastic: exchanges start only while the link between data centers is
   // up (with a quarter of a window left), by the leaders' clocks.
   LinkSchedule wan_window;
+  // Each data center its own world: the leaders exchange over this (one
+  // per stage leader, else null) instead of an inter-DC communicator, and
+  // weight each world's pseudo-gradient by the tokens it trained.
+  bool worlds = false;            // set on every rank of such a job
+  WanExchange* wan = nullptr;     // on each stage's leader in its data center
+  double tokens_per_step = 1.0;   // this world's, for its weight
   bool streaming() const { return fragments > 1 || overlap_steps > 0; }
 };
 
@@ -113,6 +131,13 @@ class DilocoOuterOptimizer {
   // Outer steps this rank has applied (fragments' exchanges mixed in).
   long outer_steps() const { return outer_steps_; }
 
+  // Each data center its own world: a world that (re)joins takes the outer
+  // weights and momentum of a live world and trains on from them, at that
+  // world's step (returned in *step, else left alone: no world answered).
+  // Collective over the data center's replicas of this stage.
+  Status JoinFromPeers(long* step, float* stage_params, const ProcessGroups& groups,
+                       StageMemory* memory = HostMemory());
+
  private:
   struct Fragment;
   bool SendsAfter(const Fragment& f, long step) const;
@@ -122,9 +147,16 @@ class DilocoOuterOptimizer {
   Result<bool> WindowOpen(const ProcessGroups& g);
   // Sleeps until the link is up for an exchange (by this rank's clock).
   void WaitForWindow() const;
-  Status Send(Fragment& f, const float* params, const ProcessGroups& g, Communicator* across, TrafficCounter* traffic);
+  Status Send(Fragment& f, long step, const float* params, const ProcessGroups& g, Communicator* across,
+              TrafficCounter* traffic);
   Status Receive(Fragment& f, const ProcessGroups& g);
   Status Apply(Fragment& f, float* params, const ProcessGroups& g, TrafficCounter* traffic, StageMemory* memory);
+  // Each data center its own world: posts the leader's contribution, and
+  // turns the round's contributions into the token-weighted average.
+  Status PostToWorlds(Fragment& f, long step, TrafficCounter* traffic);
+  void AverageWorlds(Fragment& f);
+  // The leader's outer state, served to a world that joins.
+  void PublishState();
 
   DilocoConfig config_;
   std::vector<Fragment> fragments_;
@@ -133,6 +165,12 @@ class DilocoOuterOptimizer {
   std::vector<float> scratch_;      // one fragment's values, contiguous
   bool start_restored_ = false;
   long outer_steps_ = 0;
+  // Each data center its own world.
+  long round_begin_step_ = 0;         // where this world's current round began
+  bool worlds_drifted_ = false;       // the last round held parts from other outer weights
+  std::atomic<long> current_step_{0};  // read by the exchange's server threads
+  std::mutex published_mu_;
+  WanState published_;
 };
 
 // Hierarchical all-reduce (average over the whole DP group): average inside

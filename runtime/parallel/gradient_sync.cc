@@ -58,7 +58,8 @@ class DilocoSync : public BucketedSync {
              std::unique_ptr<Communicator> background)
       : BucketedSync(o, groups, memory, layout, dp_size, traffic, tied),
         background_(std::move(background)),
-        outer_(layout.total(), o.diloco, DilocoFragments(layout, o.diloco.fragments)) {}
+        outer_(layout.total(), WithExchange(o), DilocoFragments(layout, o.diloco.fragments)),
+        wan_(o.wan_exchange) {}
 
   Status AfterStep(long step, float* params) override {
     SetCommContext("DiLoCo outer exchanges after step " + std::to_string(step));
@@ -75,11 +76,20 @@ class DilocoSync : public BucketedSync {
   DilocoOuterOptimizer* diloco() override { return &outer_; }
 
  private:
+  static DilocoConfig WithExchange(const GradientSyncOptions& o) {
+    DilocoConfig c = o.diloco;
+    c.wan = o.wan_exchange.get();
+    return c;
+  }
+
   // The leaders' exchanges that overlap inner steps run on a communicator
   // of their own, so they never interleave with the training's collectives.
   // Declared first, so it outlives an exchange still in flight in outer_.
   std::unique_ptr<Communicator> background_;
   DilocoOuterOptimizer outer_;
+  // Declared after outer_, so it stops serving outer_'s state before
+  // outer_ goes.
+  std::shared_ptr<WanExchange> wan_;
   long last_step_ = 0;
   float* last_params_ = nullptr;  // the stage buffer AfterStep last saw, for Flush
 };

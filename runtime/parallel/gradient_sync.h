@@ -42,6 +42,9 @@ struct GradientSyncOptions {
   size_t bucket_bytes = 25u << 20;
   bool overlap = true;        // start buckets during backward
   DilocoConfig diloco;        // mode kDiloco
+  // Each data center its own world: this stage leader's exchange with the
+  // other worlds (diloco.wan points at it); the strategy keeps it alive.
+  std::shared_ptr<WanExchange> wan_exchange;
 };
 
 class GradientSync {

@@ -26,6 +26,9 @@ class TrafficCounter {
   // A broadcast of `bytes` from the group's `root`.
   void Broadcast(const Communicator& group, double bytes, int root);
 
+  // Bytes this rank sent to other worlds of the job (each data center its
+  // own world): all of them cross the WAN.
+  void SentToWorlds(double bytes) { inter_ += bytes; }
   double intra_dc() const { return intra_; }
   double inter_dc() const { return inter_; }
   void Reset() { intra_ = inter_ = 0.0; }

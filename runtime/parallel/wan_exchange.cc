@@ -84,6 +84,7 @@ struct WanExchange::Impl final : public v1::OuterExchange::Service {
     std::shared_ptr<grpc::Channel> channel;
     std::string address;
     grpc::ClientContext* active = nullptr;  // the call in flight, to cancel at shutdown
+    bool down = false;                      // the last push failed (its thread only)
     std::thread thread;
   };
   std::map<int, Sender> senders;
@@ -219,20 +220,37 @@ struct WanExchange::Impl final : public v1::OuterExchange::Service {
 
   std::shared_ptr<grpc::Channel> Channel(const std::string& address) {
     grpc::ChannelArguments args;
-    // A peer that comes back is found within a second, not after gRPC's
-    // default backoff of up to two minutes.
-    args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 200);
-    args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 200);
-    args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
+    // A peer that comes back is found within half a second, not after
+    // gRPC's default backoff of up to two minutes.
+    args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
+    args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
+    args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 500);
     args.SetMaxReceiveMessageSize((int)std::min<size_t>(o.chunk_bytes * 2 + 65536, INT32_MAX));
     return rpc::OpenChannel(address, security, args);
+  }
+
+  // Whether a connection to the peer is up or comes up within the connect
+  // timeout. A refused connection is retried after the reconnect backoff
+  // (at most half a second), so a world that is back is found by the next
+  // try and one that is gone is left out after a second, not the whole
+  // timeout.
+  bool Reachable(grpc::Channel& channel) {
+    const auto deadline = After(o.connect_timeout_s);
+    const auto failing_deadline = After(std::min(o.connect_timeout_s, 1.0));
+    for (;;) {
+      const grpc_connectivity_state state = channel.GetState(true);
+      if (state == GRPC_CHANNEL_READY) return true;
+      if (state == GRPC_CHANNEL_SHUTDOWN) return false;
+      const auto until = state == GRPC_CHANNEL_TRANSIENT_FAILURE ? failing_deadline : deadline;
+      if (!channel.WaitForStateChange(state, until)) return false;
+    }
   }
 
   // Pushes one contribution; false when the peer could not be reached or
   // took it. Resumes a transfer that broke off from what the peer holds.
   bool PushTo(int world, Sender& s, const Push& push) {
     const WanContribution& c = *push.contribution;
-    if (!s.channel->WaitForConnected(After(o.connect_timeout_s))) return false;
+    if (!Reachable(*s.channel)) return false;
     auto stub = v1::OuterExchange::NewStub(s.channel);
     const uint64_t total = c.gradient.size() + c.state.size();
     const auto deadline = After(o.transfer_timeout_s);
@@ -314,8 +332,10 @@ struct WanExchange::Impl final : public v1::OuterExchange::Service {
         std::unique_lock<std::mutex> lock(mu);
         changed.wait(lock, [&] { return stopping || !s.queue.empty(); });
         if (stopping) return;
-        push = std::move(s.queue.front());
-        s.queue.pop_front();
+        // Only the newest round matters: the peer has closed the older ones
+        // or will close them before a late push could arrive.
+        push = std::move(s.queue.back());
+        s.queue.clear();
       }
       const bool ok = PushTo(world, s, push);
       {
@@ -324,9 +344,14 @@ struct WanExchange::Impl final : public v1::OuterExchange::Service {
         auto it = rounds.find(push.round);
         if (!ok && it != rounds.end()) it->second.unreachable.insert(world);
       }
-      if (!ok)
-        Logger("wan")->warn("stage {}: world {} at {} unreachable for round {}; the round goes on without it",
-                            o.stage, world, s.address, push.round);
+      // Said once when it goes and once when it is back, not every round.
+      if (!ok && !s.down)
+        Logger("wan")->warn("stage {}: world {} at {} unreachable from round {}; rounds go on without it", o.stage,
+                            world, s.address, push.round);
+      if (ok && s.down)
+        Logger("wan")->info("stage {}: world {} at {} reachable again at round {}", o.stage, world, s.address,
+                            push.round);
+      s.down = !ok;
       changed.notify_all();
     }
   }
@@ -427,7 +452,7 @@ Result<WanState> WanExchange::FetchState() {
     for (auto& [world, s] : m.senders) peers.push_back({world, s.channel});
   }
   for (auto& [world, channel] : peers) {
-    if (!channel->WaitForConnected(After(m.o.connect_timeout_s))) continue;
+    if (!m.Reachable(*channel)) continue;
     auto stub = v1::OuterExchange::NewStub(channel);
     grpc::ClientContext ctx;
     ctx.set_deadline(After(m.o.transfer_timeout_s));

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <memory>
 #include <sstream>
 
@@ -9,6 +10,7 @@
 
 #include "common/command_line.h"
 #include "common/link_schedule.h"
+#include "common/net_address.h"
 #include "common/yaml_cli_config.h"
 
 namespace meridian {
@@ -189,6 +191,21 @@ Result<TrainOptions> ParseTrainOptions(int argc, char** argv, int* exit_code) {
                  "With --diloco-elastic: the link between data centers is up PERIOD:UP[:PHASE] seconds (UP of every "
                  "PERIOD, from PHASE after the Unix epoch); outer exchanges start only inside a window")
       ->group("Cross data center");
+  app.add_option("--wan-world", o.wan_world,
+                 "Each data center its own world: this world's index in --wan-peers (with --diloco-elastic)")
+      ->group("Cross data center");
+  app.add_option("--wan-peers", o.wan_peers,
+                 "Each data center its own world: HOST:PORT of every world's leader, in world order (stage s of a "
+                 "world serves on PORT + s); the leaders exchange outer rounds over gRPC with the job's token")
+      ->group("Cross data center");
+  app.add_option("--wan-listen", o.wan_listen, "The host this world's leaders serve the exchange on")
+      ->group("Cross data center");
+  app.add_flag("--wan-join", o.wan_join,
+               "Start from the outer weights and step of a live world (a world that is relaunched rejoins so)")
+      ->group("Cross data center");
+  app.add_option("--wan-timeout", o.wan_timeout,
+                 "Seconds training waits for a round's other worlds where it must (a checkpoint, the end)")
+      ->group("Cross data center");
   app.add_option("--outer-lr", o.outer_lr, "DiLoCo outer learning rate")->group("Cross data center");
   app.add_option("--outer-momentum", o.outer_momentum, "DiLoCo outer Nesterov momentum")->group("Cross data center");
   app.add_option("--outer-compress", outer_compress,
@@ -323,6 +340,17 @@ Status ValidateTrainOptions(const TrainOptions& o) {
     if (!o.diloco_elastic) return bad("wan-window", o.wan_window, "needs --diloco-elastic");
     MERIDIAN_RETURN_IF_ERROR(ParseWindowSpec(o.wan_window, "--wan-window").status());
   }
+  if (o.wan_world >= 0 || !o.wan_peers.empty()) {
+    if (o.wan_peers.empty()) return bad("wan-world", std::to_string(o.wan_world), "needs --wan-peers");
+    if (o.wan_world < 0) return bad("wan-peers", o.wan_peers, "needs --wan-world");
+    if (o.dp_sync != DpSync::kDiloco || !o.diloco_elastic)
+      return bad("wan-peers", o.wan_peers, "needs --dp-sync diloco with --diloco-elastic");
+    MERIDIAN_ASSIGN_OR_RETURN(std::vector<std::string> peers, o.WanPeerAddresses(0));
+    if (o.wan_world >= (int)peers.size())
+      return bad("wan-world", std::to_string(o.wan_world),
+                 "is beyond the " + std::to_string(peers.size()) + " worlds of --wan-peers");
+  }
+  if (!(o.wan_timeout > 0)) return bad("wan-timeout", std::to_string(o.wan_timeout), "must be > 0");
   if (!(o.outer_lr > 0)) return bad("outer-lr", std::to_string(o.outer_lr), "must be > 0");
   if (!(o.outer_momentum >= 0 && o.outer_momentum < 1))
     return bad("outer-momentum", std::to_string(o.outer_momentum), "must be in [0, 1)");
@@ -341,6 +369,25 @@ Status ValidateTrainOptions(const TrainOptions& o) {
   if (o.init_from.empty() && o.seq > o.max_seq)
     return bad("seq", std::to_string(o.seq), "exceeds --max-seq " + std::to_string(o.max_seq));
   return Status::OK();
+}
+
+Result<std::vector<std::string>> TrainOptions::WanPeerAddresses(int stage) const {
+  std::vector<std::string> out;
+  size_t begin = 0;
+  while (begin <= wan_peers.size()) {
+    const size_t end = std::min(wan_peers.find(',', begin), wan_peers.size());
+    const std::string entry = wan_peers.substr(begin, end - begin);
+    std::string host, port;
+    SplitHostPort(entry, &host, &port);
+    char* rest = nullptr;
+    const long number = port.empty() ? 0 : std::strtol(port.c_str(), &rest, 10);
+    if (host.empty() || port.empty() || *rest != '\0' || number < 1 || number + stage > 65535)
+      return Status::InvalidArgument("--wan-peers: \"" + entry + "\" is not HOST:PORT (a port from 1 to " +
+                                     std::to_string(65535 - stage) + " for this layout's stages)");
+    out.push_back(entry.substr(0, entry.size() - port.size()) + std::to_string(number + stage));
+    begin = end + 1;
+  }
+  return out;
 }
 
 }  // namespace meridian

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "common/device.h"
 #include "common/status.h"
@@ -83,6 +84,16 @@ struct TrainOptions {
   bool diloco_elastic = false;  // a late exchange lets inner steps go on (links in contact windows)
   std::string wan_window;       // "PERIOD:UP[:PHASE]": the link's contact windows; exchanges wait for one
 
+  // Each data center its own world: this world's index among the job's,
+  // every world's leader address (host:port of its first stage; stage s
+  // serves on port + s), where this world serves, whether it joins from a
+  // live world's state at start, and how long training waits for a round.
+  int wan_world = -1;           // -1: one world spans the data centers
+  std::string wan_peers;        // "hostA:7100,hostB:7100"
+  std::string wan_listen = "0.0.0.0";
+  bool wan_join = false;
+  double wan_timeout = 60.0;
+
   // Scheduled runs: where the daemon is and which job this is.
   std::string scheduler;
   std::string job;
@@ -121,6 +132,8 @@ struct TrainOptions {
   // --grad-accum. InvalidArgument naming the numbers when the global batch
   // is not a whole number of micro-batches per replica.
   Result<int> MicroBatches(int dp) const;
+  // --wan-peers with each world's port moved to `stage`'s (port + stage).
+  Result<std::vector<std::string>> WanPeerAddresses(int stage) const;
 };
 
 // Parses argv (and the --config YAML file it may name). Returns

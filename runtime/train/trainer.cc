@@ -9,6 +9,7 @@
 #include <cstdio>
 
 #include "common/log.h"
+#include "common/net_address.h"
 #include "kernels/cpu/blas.h"
 #include "runtime/checkpoint/checkpoint.h"
 #include "runtime/checkpoint/hf_gpt2.h"
@@ -17,6 +18,7 @@
 #include "runtime/comm/watchdog.h"
 #include "runtime/model/flops.h"
 #include "runtime/parallel/stage_params.h"
+#include "rpc/client_channel.h"
 #include "runtime/train/progress_line.h"
 #include "runtime/train/sampler.h"
 
@@ -64,8 +66,11 @@ Status Trainer::Initialize() {
     d.batch = o.batch;
     d.seq = o.seq;
     d.vocab_size = config_.vocab_size;
-    d.process_rank = groups_.dp_index;
-    d.num_processes = layout_.dp;
+    // Each data center its own world: the worlds' replicas read disjoint
+    // slices, as the replicas of one world spanning them would.
+    const int worlds = o.wan_world >= 0 ? wan_worlds_ : 1;
+    d.process_rank = std::max(0, o.wan_world) * layout_.dp + groups_.dp_index;
+    d.num_processes = worlds * layout_.dp;
     return DataLoader::Open(d);
   };
   if (stage.first || stage.last) {
@@ -100,6 +105,7 @@ Status Trainer::Initialize() {
   }
   MERIDIAN_RETURN_IF_ERROR(ChooseTextTokenizer());
   MERIDIAN_RETURN_IF_ERROR(backend_->UploadHostCopy(optimizer_.get()));
+  if (o.wan_world >= 0 && (o.wan_join || o.attempt > 0)) MERIDIAN_RETURN_IF_ERROR(JoinLiveWorld());
   // A DiLoCo round starts from the weights training starts from.
   if (DilocoOuterOptimizer* outer = sync_->diloco()) outer->StartRound(model_->params());
   if (is_root()) {
@@ -126,6 +132,9 @@ Status Trainer::InitializeParallelism() {
   layout_.dp = o.dp > 0 ? o.dp : std::max(1, world_->size() / o.pp);
   MERIDIAN_RETURN_IF_ERROR(ValidateLayout(layout_, world_->size(), config_.n_layer));
   MERIDIAN_ASSIGN_OR_RETURN(DataCenterMap data_centers, ParsePools(o.pools, world_->size()));
+  if (o.wan_world >= 0 && data_centers.num_data_centers() != 1)
+    return Status::InvalidArgument("--wan-world: a world holds one data center, but --pools names " +
+                                   std::to_string(data_centers.num_data_centers()));
   MERIDIAN_ASSIGN_OR_RETURN(groups_, BuildProcessGroups(world_, layout_, data_centers));
   // Under DiLoCo the data centers meet only at round ends; the per-step
   // loss and traffic then stay inside each data center too, where every
@@ -169,11 +178,18 @@ Status Trainer::InitializeParallelism() {
   sync.zero1 = o.zero == 1;
   sync.bucket_bytes = (size_t)(o.bucket_mb * 1024 * 1024);
   sync.overlap = !o.no_overlap;
-  sync.diloco = DilocoConfig{o.diloco_h,         o.outer_lr,       o.outer_momentum, o.outer_compress,
-                             o.diloco_fragments, o.diloco_overlap, o.diloco_mix,   o.diloco_elastic};
+  sync.diloco.inner_steps = o.diloco_h;
+  sync.diloco.outer_lr = o.outer_lr;
+  sync.diloco.outer_momentum = o.outer_momentum;
+  sync.diloco.compress = o.outer_compress;
+  sync.diloco.fragments = o.diloco_fragments;
+  sync.diloco.overlap_steps = o.diloco_overlap;
+  sync.diloco.mix = o.diloco_mix;
+  sync.diloco.elastic = o.diloco_elastic;
   if (!o.wan_window.empty()) {
     MERIDIAN_ASSIGN_OR_RETURN(sync.diloco.wan_window, ParseWindowSpec(o.wan_window, "--wan-window"));
   }
+  if (o.wan_world >= 0) MERIDIAN_RETURN_IF_ERROR(OpenWanExchange(&sync));
   MERIDIAN_ASSIGN_OR_RETURN(sync_, GradientSync::Create(sync, &groups_, model_->layout(), layout_.dp, &traffic_,
                                                         backend_->memory()));
   backend_->set_backward_hook([this](int layer) {
@@ -184,6 +200,46 @@ Status Trainer::InitializeParallelism() {
   state_ = std::make_unique<DistributedState>(config_, layout_, stages_, groups_, data_centers, model_,
                                               optimizer_.get(), sync_.get());
   backend_->ConnectHostTransfers(state_.get(), groups_.world);
+  return Status::OK();
+}
+
+Status Trainer::OpenWanExchange(GradientSyncOptions* sync) {
+  const TrainOptions& o = options_;
+  MERIDIAN_ASSIGN_OR_RETURN(std::vector<std::string> peers, o.WanPeerAddresses(groups_.stage));
+  wan_worlds_ = (int)peers.size();
+  sync->diloco.worlds = true;
+  sync->diloco.tokens_per_step = (double)o.batch * o.seq * microbatches_ * layout_.dp;
+  // One leader per stage speaks for the world's replicas of it.
+  if (groups_.dp_intra_dc->rank() != 0) return Status::OK();
+  std::string host, port;
+  SplitHostPort(peers[o.wan_world], &host, &port);
+  WanExchangeOptions w;
+  w.world = o.wan_world;
+  w.stage = groups_.stage;
+  w.listen = o.wan_listen + ":" + port;
+  w.peers = peers;
+  // The daemon hands a job's ranks its token; the worlds check it.
+  MERIDIAN_ASSIGN_OR_RETURN(rpc::ClientSecurity security, rpc::LoadClientSecurity());
+  w.token = security.token;
+  w.wait_timeout_s = o.wan_timeout;
+  MERIDIAN_ASSIGN_OR_RETURN(std::unique_ptr<WanExchange> exchange, WanExchange::Start(w));
+  Logger("train")->info("world {} of {}, stage {}: outer exchange on {}", o.wan_world, wan_worlds_, groups_.stage,
+                        w.listen);
+  sync->wan_exchange = std::move(exchange);
+  return Status::OK();
+}
+
+Status Trainer::JoinLiveWorld() {
+  DilocoOuterOptimizer* outer = sync_->diloco();
+  long step = step_;
+  MERIDIAN_RETURN_IF_ERROR(outer->JoinFromPeers(&step, update_->params(), groups_, backend_->memory()));
+  // Each stage's leader asked its own peer: the world goes on at the step
+  // its first rank heard.
+  double agreed = world_->rank() == 0 ? (double)step : 0.0;
+  MERIDIAN_RETURN_IF_ERROR(world_->AllReduceDouble(&agreed, 1, ReduceOp::kSum));
+  if (is_root() && (long)agreed != step_)
+    Logger("train")->info("joined the live worlds at step {} (from step {})", (long)agreed, step_);
+  step_ = (long)agreed;
   return Status::OK();
 }
 
@@ -336,6 +392,7 @@ Status Trainer::Run() {
                              {"ms_per_step", ms},
                              {"gflops", flops_per_step / (ms / 1e3) / 1e9}};
     if (const DilocoOuterOptimizer* outer = sync_->diloco()) record["outer_steps"] = outer->outer_steps();
+    if (o.wan_world >= 0) record["world"] = o.wan_world;
     // MFU as PaLM counts it: the model's FLOPs per second over the peak of
     // every rank's device.
     StepReport report{step_, loss, tokens_per_s};

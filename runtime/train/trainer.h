@@ -77,6 +77,10 @@ class Trainer {
   // The run's text tokenizer once the model and any checkpoint are known;
   // loaded on rank 0 when it samples or when --tokenizer names it.
   Status ChooseTextTokenizer();
+  // Each data center its own world: this stage leader's exchange with the
+  // other worlds, and joining them from a live world's state.
+  Status OpenWanExchange(GradientSyncOptions* sync);
+  Status JoinLiveWorld();
   bool is_root() const { return world_->rank() == 0; }
   PipelineRunner::FetchFn Fetcher(DataLoader* loader);
 
@@ -108,6 +112,7 @@ class Trainer {
   MetricsWriter metrics_;
   Rng rng_;
   long step_ = 0;  // optimizer steps completed
+  int wan_worlds_ = 1;  // the job's worlds (each data center its own)
   std::string tokenizer_name_;           // ChooseTokenizer's pick ("" none); a restored checkpoint's first
   std::unique_ptr<Tokenizer> tokenizer_;  // rank 0, when loaded
   double last_exposed_comm_s_ = 0.0, last_compute_s_ = 0.0;

@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# Each data center its own world: two worlds of one job (separate
+# processes, as separate mpiruns would be) exchange DiLoCo rounds over the
+# gRPC outer exchange. World 1 is killed (SIGKILL) mid-run and relaunched
+# with --wan-join. World 0 trains on throughout: no pause in its steps
+# longer than the time world 1 was away, and rounds that close with world 0
+# alone; the relaunched world takes world 0's step and outer weights and
+# rejoins the rounds; both end within 2% of the eval loss of an undisturbed
+# run of the two worlds.
+set -euo pipefail
+bin=$1; work=$2
+rm -rf "$work" && mkdir -p "$work"
+"$bin/meridian-data" synth --out "$work/data" --train-bytes 400000 --val-bytes 20000 >/dev/null
+export MERIDIAN_JOB_TOKEN=worlds-test-token
+# Two free ports, one per world (stage 0 only).
+read -r port0 port1 < <(python3 -c '
+import socket
+s = [socket.socket() for _ in range(2)]
+for x in s: x.bind(("127.0.0.1", 0))
+print(*[x.getsockname()[1] for x in s])')
+steps=1500
+common=(--model d4 --n-head 2 --n-layer 2 --n-embd 96 --vocab 256 --max-seq 64 --seq 64 --batch 8 --lr 2e-3
+        --warmup 10 --grad-clip 1.0 --threads 1 --steps $steps --data "$work/data/train_*.bin"
+        --val-data "$work/data/val_*.bin" --eval-every 0 --eval-batches 8 --log-every 1000
+        --dp-sync diloco --diloco-h 10 --diloco-overlap 1 --diloco-elastic --wan-timeout 20
+        --wan-peers "127.0.0.1:$port0,127.0.0.1:$port1")
+world() {  # world NAME INDEX EXTRA... (in the background: the process is the job)
+  local name=$1 index=$2; shift 2
+  exec "$bin/meridian-train" "${common[@]}" --wan-world "$index" --metrics-out "$work/$name.jsonl" "$@" \
+    >"$work/$name.log" 2>&1
+}
+fail() { echo "FAIL: $*"; for f in "$work"/*.log; do echo "== $f"; tail -15 "$f"; done; exit 1; }
+
+# Undisturbed.
+world calm0 0 & a=$!
+world calm1 1 & b=$!
+wait $a || fail "calm world 0"; wait $b || fail "calm world 1"
+
+# World 1 killed once world 0 has passed step 300, away for 2 s, relaunched.
+world hit0 0 & a=$!
+world hit1 1 & b=$!
+for _ in $(seq 1200); do
+  [[ -s $work/hit0.jsonl ]] && (( $(grep -c '"loss"' "$work/hit0.jsonl") >= 300 )) && break
+  sleep 0.05
+done
+kill -9 $b; wait $b 2>/dev/null || true
+killed_at=$(date +%s.%N)
+sleep 2
+world hit1_again 1 --wan-join & c=$!
+wait $a || fail "world 0 stopped while world 1 was away"
+wait $c || fail "relaunched world 1"
+
+python3 - "$work" "$steps" "$killed_at" <<'PY'
+import json, sys
+work, steps, killed_at = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+def rows(name):
+    return [json.loads(l) for l in open(f"{work}/{name}.jsonl")]
+def final_eval(name):
+    return [r["eval_loss"] for r in rows(name) if "eval_loss" in r][-1]
+steps0 = [r for r in rows("hit0") if "loss" in r]
+times = [r["time"] for r in steps0]
+gaps = [b - a for a, b in zip(times, times[1:])]
+longest = max(gaps)
+typical = sorted(gaps)[len(gaps) // 2]
+rejoined = [r for r in rows("hit1_again") if "loss" in r]
+log = open(f"{work}/hit1_again.log").read()
+joined = "joined the live worlds at step" in log
+calm = (final_eval("calm0") + final_eval("calm1")) / 2
+hit = (final_eval("hit0") + final_eval("hit1_again")) / 2
+after_kill = [r for r in steps0 if r["time"] > killed_at]
+checks = {
+    "world 0 trained every step": len(steps0) == steps,
+    # World 1 was away for over 2 s; world 0 never waited for it.
+    f"world 0's longest pause {longest * 1e3:.0f} ms (typical step {typical * 1e3:.0f} ms) < 2 s away": longest < 2.0,
+    "world 0 trained while world 1 was away": len(after_kill) > 0 and after_kill[0]["step"] < rejoined[0]["step"],
+    f"world 1 rejoined at step {rejoined[0]['step'] - 1 if rejoined else '?'} from world 0's state": joined and rejoined and rejoined[-1]["step"] == steps,
+    f"eval loss {hit:.4f} within 2% of undisturbed {calm:.4f}": abs(hit - calm) <= 0.02 * calm,
+}
+for what, ok in checks.items():
+    print(("ok   " if ok else "FAIL ") + what)
+sys.exit(0 if all(checks.values()) else 1)
+PY
