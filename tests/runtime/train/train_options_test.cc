@@ -46,5 +46,42 @@ TEST(TrainOptions, StreamingDilocoValuesThatCannotRunNameTheOption) {
   }
 }
 
+TEST(TrainOptions, WorldsOptionsReachTheirFieldsAndEachStageItsPort) {
+  Result<TrainOptions> o =
+      Parse({"--dp-sync", "diloco", "--diloco-h", "10", "--diloco-overlap", "1", "--diloco-elastic", "--wan-world",
+             "1", "--wan-peers", "hostA:7100,10.0.0.2:7200", "--wan-join", "--wan-timeout", "5"});
+  ASSERT_TRUE(o.ok()) << o.status().ToString();
+  EXPECT_EQ(o->wan_world, 1);
+  EXPECT_TRUE(o->wan_join);
+  EXPECT_DOUBLE_EQ(o->wan_timeout, 5.0);
+  Result<std::vector<std::string>> stage2 = o->WanPeerAddresses(2);
+  ASSERT_TRUE(stage2.ok());
+  EXPECT_EQ(*stage2, (std::vector<std::string>{"hostA:7102", "10.0.0.2:7202"}));
+}
+
+TEST(TrainOptions, WorldsOptionsThatCannotRunNameTheOption) {
+  const std::vector<std::string> elastic = {"--dp-sync", "diloco", "--diloco-overlap", "1", "--diloco-elastic"};
+  auto with = [&](std::vector<std::string> more) {
+    std::vector<std::string> args = elastic;
+    args.insert(args.end(), more.begin(), more.end());
+    return args;
+  };
+  const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
+      {with({"--wan-world", "0"}), "needs --wan-peers"},
+      {with({"--wan-peers", "a:1,b:1"}), "needs --wan-world"},
+      {{"--wan-world", "0", "--wan-peers", "a:1,b:1"}, "needs --dp-sync diloco with --diloco-elastic"},
+      {with({"--wan-world", "2", "--wan-peers", "a:1,b:1"}), "beyond the 2 worlds"},
+      {with({"--wan-world", "0", "--wan-peers", "a:1,b"}), "\"b\" is not HOST:PORT"},
+      {with({"--wan-world", "0", "--wan-peers", "a:1,b:x7"}), "\"b:x7\" is not HOST:PORT"},
+      {with({"--wan-world", "0", "--wan-peers", "a:1,b:70000"}), "is not HOST:PORT"},
+      {with({"--wan-timeout", "0"}), "--wan-timeout = 0"},
+  };
+  for (const auto& [args, expected] : cases) {
+    Result<TrainOptions> o = Parse(args);
+    ASSERT_FALSE(o.ok()) << expected;
+    EXPECT_NE(o.status().message().find(expected), std::string::npos) << o.status().message();
+  }
+}
+
 }  // namespace
 }  // namespace meridian
