@@ -131,6 +131,12 @@ class DilocoOuterOptimizer {
   // Outer steps this rank has applied (fragments' exchanges mixed in).
   long outer_steps() const { return outer_steps_; }
 
+  // Each data center its own world, on a stage's leader: the digest of the
+  // outer weights after the last outer step (worlds that agree hold equal
+  // digests), and how many worlds the last round heard from.
+  uint64_t outer_digest() const { return outer_digest_; }
+  int round_worlds() const { return config_.wan ? config_.wan->last_round_worlds() : 1; }
+
   // Each data center its own world: a world that (re)joins takes the outer
   // weights and momentum of a live world and trains on from them, at that
   // world's step (returned in *step, else left alone: no world answered).
@@ -168,6 +174,7 @@ class DilocoOuterOptimizer {
   // Each data center its own world.
   long round_begin_step_ = 0;         // where this world's current round began
   bool worlds_drifted_ = false;       // the last round held parts from other outer weights
+  uint64_t outer_digest_ = 0;
   std::atomic<long> current_step_{0};  // read by the exchange's server threads
   std::mutex published_mu_;
   WanState published_;

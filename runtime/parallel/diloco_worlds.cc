@@ -101,6 +101,7 @@ void DilocoOuterOptimizer::PublishState() {
   published_.start = start_;
   published_.momentum = momentum_;
   published_.start_digest = DigestFloats(start_.data(), start_.size());
+  outer_digest_ = published_.start_digest;
   config_.wan->SetStateProvider([this] {
     std::lock_guard<std::mutex> lock(published_mu_);
     WanState s = published_;

@@ -225,6 +225,12 @@ struct WanExchange::Impl final : public v1::OuterExchange::Service {
     args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
     args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
     args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 500);
+    // A link that drops silently (no reset, packets just lost) fails the
+    // call within three seconds instead of holding it until its deadline.
+    args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 1000);
+    args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 2000);
+    args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+    args.SetInt(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
     args.SetMaxReceiveMessageSize((int)std::min<size_t>(o.chunk_bytes * 2 + 65536, INT32_MAX));
     return rpc::OpenChannel(address, security, args);
   }
@@ -388,6 +394,9 @@ Result<std::unique_ptr<WanExchange>> WanExchange::Start(const WanExchangeOptions
   grpc::ServerBuilder builder;
   // Two leaders on one port would split a world's contributions.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  // The peers' keepalive pings (one a second) are welcome.
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 500);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, 0);
   builder.AddListeningPort(options.listen, grpc::InsecureServerCredentials(), &impl->port);
   builder.RegisterService(impl.get());
   builder.SetMaxReceiveMessageSize((int)std::min<size_t>(options.chunk_bytes * 2 + 65536, INT32_MAX));

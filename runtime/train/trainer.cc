@@ -392,7 +392,12 @@ Status Trainer::Run() {
                              {"ms_per_step", ms},
                              {"gflops", flops_per_step / (ms / 1e3) / 1e9}};
     if (const DilocoOuterOptimizer* outer = sync_->diloco()) record["outer_steps"] = outer->outer_steps();
-    if (o.wan_world >= 0) record["world"] = o.wan_world;
+    if (o.wan_world >= 0) {
+      const DilocoOuterOptimizer* outer = sync_->diloco();
+      record["world"] = o.wan_world;
+      record["round_worlds"] = outer->round_worlds();
+      record["outer_digest"] = fmt::format("{:016x}", outer->outer_digest());
+    }
     // MFU as PaLM counts it: the model's FLOPs per second over the peak of
     // every rank's device.
     StepReport report{step_, loss, tokens_per_s};
