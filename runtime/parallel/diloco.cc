@@ -99,7 +99,9 @@ void DilocoOuterOptimizer::StartRound(const float* params) {
 void DilocoOuterOptimizer::RestoredAt(long step) {
   start_restored_ = true;
   round_begin_step_ = step;
+  round_steps_ = 0;
   current_step_ = step;
+  next_round_ = step / config_.inner_steps;  // the live worlds' rounds, if ahead, are caught up at the first part
   // The exchanges in flight at the checkpoint: their averages came with it.
   const long h = config_.inner_steps;
   if (config_.elastic) {
@@ -127,6 +129,7 @@ void DilocoOuterOptimizer::RestoredAt(long step) {
 }
 
 bool DilocoOuterOptimizer::SendsAfter(const Fragment& f, long step) const {
+  if (config_.worlds) return round_ends_now_;
   return step % config_.inner_steps == f.offset;
 }
 
@@ -142,6 +145,7 @@ Status DilocoOuterOptimizer::AfterStep(long step, float* stage_params, const Pro
   // Worlds: a round still out when the next one ends is closed with what
   // has arrived (every rank knows where rounds end, so all agree).
   if (config_.worlds) {
+    MERIDIAN_ASSIGN_OR_RETURN(round_ends_now_, WorldRoundEnds(step, g));
     for (Fragment& f : fragments_) {
       if (!SendsAfter(f, step) || f.apply_step < 0) continue;
       if (leader && f.round) f.round->Close();

@@ -160,6 +160,11 @@ class DilocoOuterOptimizer {
   // Each data center its own world: posts the leader's contribution, and
   // turns the round's contributions into the token-weighted average.
   Status PostToWorlds(Fragment& f, long step, TrafficCounter* traffic);
+  // Whether this world's round ends after `step`: H steps since it began,
+  // or a live world has already ended it (this world then sends what it
+  // trained so far, weighted by its tokens, so a slower world keeps pace
+  // instead of holding the others back). Agreed in the data center.
+  Result<bool> WorldRoundEnds(long step, const ProcessGroups& g);
   void AverageWorlds(Fragment& f);
   // The leader's outer state, served to a world that joins.
   void PublishState();
@@ -173,6 +178,9 @@ class DilocoOuterOptimizer {
   long outer_steps_ = 0;
   // Each data center its own world.
   long round_begin_step_ = 0;         // where this world's current round began
+  long round_steps_ = 0;              // steps trained in rounds whose part has not left yet
+  std::atomic<long> next_round_{0};   // the number its next round's part goes out with
+  bool round_ends_now_ = false;       // WorldRoundEnds of this step
   bool worlds_drifted_ = false;       // the last round held parts from other outer weights
   uint64_t outer_digest_ = 0;
   std::atomic<long> current_step_{0};  // read by the exchange's server threads

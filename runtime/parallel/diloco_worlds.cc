@@ -1,6 +1,7 @@
 // DiLoCo's outer round when each data center runs as its own world: the
 // leader's part of it over the WanExchange, the token-weighted average of
 // what arrived, and joining a running job from a live world's state.
+#include <algorithm>
 #include <cstring>
 
 #include "common/log.h"
@@ -32,7 +33,8 @@ Status DilocoOuterOptimizer::PostToWorlds(Fragment& f, long step, TrafficCounter
   GatherRanges(f.ranges, momentum_.data(), momentum.data());
   WanContribution c;
   // The round began where the last one ended, or where this world joined.
-  c.tokens = (double)std::max(0L, step - round_begin_step_) * config_.tokens_per_step;
+  c.tokens = (double)round_steps_ * config_.tokens_per_step;
+  round_steps_ = 0;
   c.start_digest = DigestFloats(start.data(), m);
   c.gradient = f.send;
   // After a round that lacked a world (its loss, or a link's), the outer
@@ -40,11 +42,28 @@ Status DilocoOuterOptimizer::PostToWorlds(Fragment& f, long step, TrafficCounter
   // can start the next round from the same weights.
   if (!wan->last_round_clean() || worlds_drifted_) c.state = AsBytes(start, momentum);
   const double bytes = (double)(c.gradient.size() + c.state.size());
-  const long round = step / config_.inner_steps;
-  round_begin_step_ = step;
+  // The live worlds' newest round, where they are ahead of this one.
+  const long round = std::max(next_round_.load(), wan->highest_peer_round());
+  next_round_ = round + 1;
   f.round = wan->Post(round, std::move(c));
   traffic->SentToWorlds(bytes * std::max<size_t>(1, wan->options().peers.size() - 1));
   return Status::OK();
+}
+
+Result<bool> DilocoOuterOptimizer::WorldRoundEnds(long step, const ProcessGroups& g) {
+  double ends = 0.0;
+  if (g.dp_intra_dc->rank() == 0) {
+    const bool due = step - round_begin_step_ >= config_.inner_steps;
+    const bool peers_ended = config_.wan != nullptr && config_.wan->highest_peer_round() >= next_round_;
+    ends = due || peers_ended ? 1.0 : 0.0;
+  }
+  MERIDIAN_RETURN_IF_ERROR(g.dp_intra_dc->AllReduceDouble(&ends, 1, ReduceOp::kSum));
+  if (ends == 0.0) return false;
+  // The steps it trained go with its next part (rounds that end while the
+  // link is down all go with the part that leaves once it is up).
+  round_steps_ += step - round_begin_step_;
+  round_begin_step_ = step;
+  return true;
 }
 
 void DilocoOuterOptimizer::AverageWorlds(Fragment& f) {
@@ -59,6 +78,7 @@ void DilocoOuterOptimizer::AverageWorlds(Fragment& f) {
   std::vector<const WanContribution*> used;
   bool drifted = false;
   for (const WanContribution& c : parts) {
+    if (c.gradient.empty()) continue;  // a world that joined as the round ended: nothing to add
     if (c.start_digest == mine) {
       used.push_back(&c);
     } else if (c.state.size() == 2 * m * sizeof(float)) {
@@ -89,7 +109,9 @@ void DilocoOuterOptimizer::AverageWorlds(Fragment& f) {
   f.resync = drifted;
   // A part that started elsewhere means some world holds other weights:
   // until a round shows none, ours go along with every contribution.
-  worlds_drifted_ = used.size() != parts.size() || drifted;
+  worlds_drifted_ = drifted || std::any_of(parts.begin(), parts.end(), [&](const WanContribution& c) {
+                      return !c.gradient.empty() && std::find(used.begin(), used.end(), &c) == used.end();
+                    });
   if (drifted)
     Logger("wan")->info("outer weights drifted apart; {} worlds agree on their token-weighted average again",
                         used.size());
@@ -106,6 +128,7 @@ void DilocoOuterOptimizer::PublishState() {
     std::lock_guard<std::mutex> lock(published_mu_);
     WanState s = published_;
     s.step = current_step_;
+    s.round = next_round_ - 1;
     return s;
   });
 }
@@ -113,15 +136,16 @@ void DilocoOuterOptimizer::PublishState() {
 Status DilocoOuterOptimizer::JoinFromPeers(long* step, float* stage_params, const ProcessGroups& g,
                                            StageMemory* memory) {
   const size_t n = start_.size();
-  // Whether the leader found a live world, and that world's step: the
-  // leader's word, shared in the data center.
-  double header[2] = {0.0, 0.0};
+  // Whether the leader found a live world, that world's step and its last
+  // round: the leader's word, shared in the data center.
+  double header[3] = {0.0, 0.0, -1.0};
   std::vector<float> state(2 * n);
   if (g.dp_intra_dc->rank() == 0 && config_.wan != nullptr) {
     Result<WanState> fetched = config_.wan->FetchState();
     if (fetched.ok() && fetched->start.size() == n && fetched->momentum.size() == n) {
       header[0] = 1.0;
       header[1] = (double)fetched->step;
+      header[2] = (double)fetched->round;
       std::copy(fetched->start.begin(), fetched->start.end(), state.begin());
       std::copy(fetched->momentum.begin(), fetched->momentum.end(), state.begin() + n);
     } else if (fetched.ok()) {
@@ -129,7 +153,7 @@ Status DilocoOuterOptimizer::JoinFromPeers(long* step, float* stage_params, cons
                           fetched->start.size(), n);
     }
   }
-  MERIDIAN_RETURN_IF_ERROR(g.dp_intra_dc->AllReduceDouble(header, 2, ReduceOp::kSum));
+  MERIDIAN_RETURN_IF_ERROR(g.dp_intra_dc->AllReduceDouble(header, 3, ReduceOp::kSum));
   if (header[0] == 0.0) return Status::OK();
   MERIDIAN_RETURN_IF_ERROR(ShareInDataCenter(state.data(), 2 * n, g, memory));
   std::copy(state.begin(), state.begin() + n, start_.begin());
@@ -137,8 +161,11 @@ Status DilocoOuterOptimizer::JoinFromPeers(long* step, float* stage_params, cons
   std::fill(pending_.begin(), pending_.end(), 0.0f);
   start_restored_ = true;
   *step = (long)header[1];
+  const long live_round = g.dp_intra_dc->rank() == 0 ? (long)header[2] : 0;
   round_begin_step_ = *step;
+  round_steps_ = 0;
   current_step_ = *step;
+  next_round_ = live_round + 1;
   for (Fragment& f : fragments_) {
     f.apply_step = -1;
     f.received = false;
@@ -146,7 +173,12 @@ Status DilocoOuterOptimizer::JoinFromPeers(long* step, float* stage_params, cons
   }
   MERIDIAN_RETURN_IF_ERROR(memory->FromHost(stage_params, start_.data(), n));
   MERIDIAN_RETURN_IF_ERROR(memory->WeightsChanged(stage_params, n));
-  if (g.dp_intra_dc->rank() == 0) PublishState();
+  if (g.dp_intra_dc->rank() == 0) {
+    PublishState();
+    // The live worlds' round in flight waits for our part; it has none: an
+    // empty part (no tokens, no weight) lets it close.
+    if (live_round >= 0) config_.wan->Post(live_round, WanContribution{});
+  }
   return Status::OK();
 }
 

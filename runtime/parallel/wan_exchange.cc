@@ -74,6 +74,7 @@ struct WanExchange::Impl final : public v1::OuterExchange::Service {
   std::map<std::pair<long, int>, Partial> partial;  // (round, world)
   std::map<long, RoundState> rounds;
   long closed_below = 0;  // contributions to rounds below this one come too late
+  long highest_peer_round = -1;
   std::function<WanState()> provider;
   bool last_clean = true;
   int last_worlds = 1;
@@ -133,6 +134,7 @@ struct WanExchange::Impl final : public v1::OuterExchange::Service {
         return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
                             "round " + std::to_string(chunk.round()) + " is closed here");
       const auto key = std::make_pair((long)chunk.round(), chunk.world());
+      highest_peer_round = std::max(highest_peer_round, key.first);
       if (chunk.offset() == 0) {
         const uint64_t total = chunk.gradient_bytes() + chunk.state_bytes();
         if (chunk.gradient_bytes() > kMaxTransferBytes || chunk.state_bytes() > kMaxTransferBytes)
@@ -204,6 +206,7 @@ struct WanExchange::Impl final : public v1::OuterExchange::Service {
       v1::StateChunk chunk;
       if (offset == 0) {
         chunk.set_step(state.step);
+        chunk.set_round(state.round);
         chunk.set_start_digest(state.start_digest);
         chunk.set_total_bytes(bytes.size());
       }
@@ -240,13 +243,16 @@ struct WanExchange::Impl final : public v1::OuterExchange::Service {
   // (at most half a second), so a world that is back is found by the next
   // try and one that is gone is left out after a second, not the whole
   // timeout.
-  bool Reachable(grpc::Channel& channel) {
+  // A peer already found down whose connection still fails is left out at
+  // once: waiting would only hold up the rounds (and a checkpoint's drain).
+  bool Reachable(grpc::Channel& channel, bool was_down = false) {
     const auto deadline = After(o.connect_timeout_s);
     const auto failing_deadline = After(std::min(o.connect_timeout_s, 1.0));
     for (;;) {
       const grpc_connectivity_state state = channel.GetState(true);
       if (state == GRPC_CHANNEL_READY) return true;
       if (state == GRPC_CHANNEL_SHUTDOWN) return false;
+      if (was_down && state == GRPC_CHANNEL_TRANSIENT_FAILURE) return false;
       const auto until = state == GRPC_CHANNEL_TRANSIENT_FAILURE ? failing_deadline : deadline;
       if (!channel.WaitForStateChange(state, until)) return false;
     }
@@ -256,7 +262,7 @@ struct WanExchange::Impl final : public v1::OuterExchange::Service {
   // took it. Resumes a transfer that broke off from what the peer holds.
   bool PushTo(int world, Sender& s, const Push& push) {
     const WanContribution& c = *push.contribution;
-    if (!Reachable(*s.channel)) return false;
+    if (!Reachable(*s.channel, s.down)) return false;
     auto stub = v1::OuterExchange::NewStub(s.channel);
     const uint64_t total = c.gradient.size() + c.state.size();
     const auto deadline = After(o.transfer_timeout_s);
@@ -477,6 +483,7 @@ Result<WanState> WanExchange::FetchState() {
     while (reader->Read(&chunk)) {
       if (chunk.offset() == 0) {
         state.step = chunk.step();
+        state.round = chunk.round();
         state.start_digest = chunk.start_digest();
         total = chunk.total_bytes();
         if (total > kMaxTransferBytes || total % (2 * sizeof(float)) != 0) ok = false;
@@ -500,6 +507,11 @@ Result<WanState> WanExchange::FetchState() {
     return state;
   }
   return Status::NotFound("outer exchange: no other world answered for stage " + std::to_string(m.o.stage));
+}
+
+long WanExchange::highest_peer_round() const {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  return impl_->highest_peer_round;
 }
 
 bool WanExchange::last_round_clean() const {

@@ -12,9 +12,10 @@
 // rebuild. Transfers go as a client stream of chunks; one that breaks off
 // resumes where the receiver says it stopped (Received).
 //
-// Rounds are numbered by the step they end after (round r ends after step
-// (r + 1) * H); a world that (re)joins takes the step of a live peer, so
-// numbers agree. A contribution carries the tokens its world trained in the
+// Rounds are numbered in order. A world that sees a peer's part to a round
+// it has not ended yet ends its own at once (with the tokens it trained so
+// far), so the worlds keep pace with the fastest and their numbers agree; a
+// world that (re)joins takes a live world's step and round. A contribution carries the tokens its world trained in the
 // round (its weight in the average) and a digest of the outer weights the
 // round started from; after a world missed a round (its own or a peer's) it
 // also carries its outer state, so worlds that drifted apart agree again.
@@ -57,6 +58,7 @@ struct WanContribution {
 // What a joining world starts from.
 struct WanState {
   long step = 0;
+  long round = -1;  // the last round the serving world sent its part to (-1: none)
   uint64_t start_digest = 0;
   std::vector<float> start, momentum;
 };
@@ -104,6 +106,10 @@ class WanExchange {
   void SetStateProvider(std::function<WanState()> provider);
   // The state of the first live peer that answers; NotFound when none does.
   Result<WanState> FetchState();
+
+  // The newest round any peer has sent a part to (-1: none yet): a world
+  // behind it ends its own round at once.
+  long highest_peer_round() const;
 
   // Whether the last closed round had every peer's contribution and every
   // push reached its peer: if not, the next contribution carries the state.
