@@ -21,7 +21,66 @@ std::string PoolsOf(const v1::Placement& p) {
   return pools;
 }
 
+// The worlds of a job run as one world per data center: its data centers
+// in the order their first ranks come in the placement.
+std::vector<std::string> WorldsOf(const v1::Placement& p) {
+  std::vector<std::string> dcs;
+  for (const v1::RankAssignment& r : p.ranks())
+    if (std::find(dcs.begin(), dcs.end(), r.data_center()) == dcs.end()) dcs.push_back(r.data_center());
+  return dcs;
+}
+
+// Narrows the job to world `o->wan_world`: its data center's ranks, the
+// leaders of the other worlds, and the share of the data its replicas read.
+Status ApplyWorld(const v1::Placement& p, const v1::RankAssignment& a, TrainOptions* o) {
+  const std::vector<std::string> worlds = WorldsOf(p);
+  if (o->wan_world < 0 || o->wan_world >= (int)worlds.size())
+    return Status::InvalidArgument("the job runs as one world per data center (" + std::to_string(worlds.size()) +
+                                   "): --wan-world " + std::to_string(o->wan_world) + " names none of them");
+  const std::string& dc = worlds[o->wan_world];
+  if (a.data_center() != dc)
+    return Status::FailedPrecondition("rank of " + a.data_center() + " started as world " +
+                                      std::to_string(o->wan_world) + " (" + dc + ")");
+  int ranks = 0, first_replica = p.dp();
+  for (const v1::RankAssignment& r : p.ranks()) {
+    if (r.data_center() != dc) continue;
+    ++ranks;
+    first_replica = std::min(first_replica, r.dp_index());
+  }
+  o->pools = dc + ":" + std::to_string(ranks);
+  o->dp = ranks / std::max(1, p.pp());
+  o->data_slice_first = first_replica;
+  o->data_slices = p.dp();
+  // Each world's first rank of a stage leads it, on a port of its own
+  // (worlds may share a host): world w's stage s serves on port + w * pp + s.
+  auto leader = [&](int world, int stage) -> std::string {
+    for (const v1::RankAssignment& r : p.ranks())
+      if (r.data_center() == worlds[world] && r.stage() == stage)
+        return r.host() + ":" + std::to_string(p.wan_port() + world * p.pp() + stage);
+    return "";
+  };
+  o->wan_peers.clear();
+  o->wan_stage_peers.clear();
+  for (int w = 0; w < (int)worlds.size(); ++w) {
+    o->wan_peers += (o->wan_peers.empty() ? "" : ",") + leader(w, 0);
+    o->wan_stage_peers.push_back(leader(w, a.stage()));
+  }
+  // Worlds meet at outer rounds that never stop training: elastic DiLoCo.
+  o->diloco_elastic = true;
+  o->diloco_fragments = 1;
+  o->diloco_overlap = std::max(1, o->diloco_overlap);
+  return Status::OK();
+}
+
 }  // namespace
+
+int WorldRank(const v1::Placement& p, int world, int local_rank) {
+  const std::vector<std::string> worlds = WorldsOf(p);
+  if (world < 0 || world >= (int)worlds.size()) return -1;
+  for (int i = 0, seen = 0; i < p.ranks_size(); ++i)
+    if (p.ranks(i).data_center() == worlds[world] && seen++ == local_rank) return i;
+  return -1;
+}
 
 Status ApplyJobToOptions(const v1::JobSpec& spec, const v1::Placement& placement, const v1::RankAssignment& a,
                        int attempt, TrainOptions* o) {
@@ -78,6 +137,7 @@ Status ApplyJobToOptions(const v1::JobSpec& spec, const v1::Placement& placement
     o->diloco_fragments = 1;
     o->diloco_overlap = std::max(1, o->diloco_overlap);
   }
+  if (placement.dc_worlds()) MERIDIAN_RETURN_IF_ERROR(ApplyWorld(placement, a, o));
   if (o->checkpoint_every == 0) o->checkpoint_every = std::max<long>(1, o->steps / 5);
   if (o->dp_sync == DpSync::kDiloco)  // weights agree across data centers only at round ends
     o->checkpoint_every = (o->checkpoint_every + o->diloco_h - 1) / o->diloco_h * o->diloco_h;

@@ -19,9 +19,17 @@ namespace meridian {
 // - the gradient sync the placement priced (sync when it names none);
 // - a checkpoint every steps/5 unless the command line gave one, rounded up
 //   to whole DiLoCo rounds under diloco (weights agree only at round ends);
-// - the rank's GPU and layer range, and the attempt.
+// - the rank's GPU and layer range, and the attempt;
+// - one world per data center (dc_worlds): --wan-world's data center as
+//   the pools, its replicas as dp, every world's leader for this rank's
+//   stage, its share of the data, and elastic DiLoCo.
 // InvalidArgument for a device, dtype or sync mode this build has no word
 // for (a newer daemon's); `*o` may then be partly filled.
+// A job that runs as one world per data center (Placement.dc_worlds):
+// the job's rank that is rank `local_rank` of world `world` (the data
+// centers in the order their first ranks come); -1 when there is none.
+int WorldRank(const v1::Placement& placement, int world, int local_rank);
+
 Status ApplyJobToOptions(const v1::JobSpec& spec, const v1::Placement& placement, const v1::RankAssignment& assignment,
                        int attempt, TrainOptions* o);
 

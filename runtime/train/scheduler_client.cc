@@ -51,12 +51,24 @@ class GrpcSchedulerClient : public SchedulerClient {
     if (!s.ok())
       return Status::Unavailable("GetAssignment(" + job_id_ + ", rank " + std::to_string(rank) + ") from " +
                                  address_ + ": " + s.error_message());
+    // One world per data center: this process is rank `rank` of world
+    // --wan-world, which the placement maps to one of the job's ranks.
+    int job_rank = rank;
+    if (resp.placement().dc_worlds()) {
+      job_rank = WorldRank(resp.placement(), o->wan_world, rank);
+      if (job_rank < 0)
+        return Status::InvalidArgument("job " + job_id_ + " runs as one world per data center: rank " +
+                                       std::to_string(rank) + " of --wan-world " + std::to_string(o->wan_world) +
+                                       " is none of its ranks");
+      *resp.mutable_assignment() = resp.placement().ranks(job_rank);
+    }
     const v1::RankAssignment& a = resp.assignment();
-    Logger("train")->info("[rank {}] assignment: {}/{} ({}) gpu {}, replica {}, stage {}, layers [{},{})", rank,
+    Logger("train")->info("[rank {}] assignment: {}/{} ({}) gpu {}, replica {}, stage {}, layers [{},{})", job_rank,
                           a.data_center(), a.node(), a.host(), a.gpu(), a.dp_index(), a.stage(), a.layer_begin(),
                           a.layer_end());
-    if (a.rank() != rank)
-      return Status::Internal("GetAssignment(rank " + std::to_string(rank) + ") answered rank " + std::to_string(a.rank()));
+    if (a.rank() != job_rank)
+      return Status::Internal("GetAssignment(rank " + std::to_string(job_rank) + ") answered rank " +
+                              std::to_string(a.rank()));
     MERIDIAN_RETURN_IF_ERROR(CheckAssignment(rank, a, FindRankSurroundings()));
     MERIDIAN_RETURN_IF_ERROR(ApplyJobToOptions(resp.spec(), resp.placement(), a, resp.attempt(), o));
     attempt_ = resp.attempt();

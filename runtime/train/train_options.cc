@@ -201,7 +201,7 @@ Result<TrainOptions> ParseTrainOptions(int argc, char** argv, int* exit_code) {
   app.add_option("--wan-listen", o.wan_listen, "The host this world's leaders serve the exchange on")
       ->group("Cross data center");
   app.add_flag("--wan-join", o.wan_join,
-               "Start from the outer weights and step of a live world (a world that is relaunched rejoins so)")
+               "Start from the outer weights, step and round of a live world (how a relaunched world rejoins)")
       ->group("Cross data center");
   app.add_option("--wan-timeout", o.wan_timeout,
                  "Seconds training waits for a round's other worlds where it must (a checkpoint, the end)")
@@ -340,7 +340,10 @@ Status ValidateTrainOptions(const TrainOptions& o) {
     if (!o.diloco_elastic) return bad("wan-window", o.wan_window, "needs --diloco-elastic");
     MERIDIAN_RETURN_IF_ERROR(ParseWindowSpec(o.wan_window, "--wan-window").status());
   }
-  if (o.wan_world >= 0 || !o.wan_peers.empty()) {
+  // A scheduled world learns its peers from its assignment, and is checked
+  // again once it has them.
+  const bool peers_to_come = !o.scheduler.empty() && o.wan_peers.empty();
+  if ((o.wan_world >= 0 || !o.wan_peers.empty()) && !peers_to_come) {
     if (o.wan_peers.empty()) return bad("wan-world", std::to_string(o.wan_world), "needs --wan-peers");
     if (o.wan_world < 0) return bad("wan-peers", o.wan_peers, "needs --wan-world");
     if (o.dp_sync != DpSync::kDiloco || !o.diloco_elastic)

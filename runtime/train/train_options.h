@@ -93,6 +93,13 @@ struct TrainOptions {
   std::string wan_listen = "0.0.0.0";
   bool wan_join = false;
   double wan_timeout = 60.0;
+  // Set from a scheduled job's placement: this rank's stage's leader in
+  // every world (host:port, world order), which --wan-peers cannot say when
+  // a world's stages sit on different hosts; and the slice of the data this
+  // world's replicas read (its first replica's index among all worlds'
+  // replicas, of how many; 0: as many worlds of equal size would).
+  std::vector<std::string> wan_stage_peers;
+  int data_slice_first = 0, data_slices = 0;
 
   // Scheduled runs: where the daemon is and which job this is.
   std::string scheduler;

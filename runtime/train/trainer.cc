@@ -71,6 +71,10 @@ Status Trainer::Initialize() {
     const int worlds = o.wan_world >= 0 ? wan_worlds_ : 1;
     d.process_rank = std::max(0, o.wan_world) * layout_.dp + groups_.dp_index;
     d.num_processes = worlds * layout_.dp;
+    if (o.data_slices > 0) {
+      d.process_rank = o.data_slice_first + groups_.dp_index;
+      d.num_processes = o.data_slices;
+    }
     return DataLoader::Open(d);
   };
   if (stage.first || stage.last) {
@@ -105,7 +109,7 @@ Status Trainer::Initialize() {
   }
   MERIDIAN_RETURN_IF_ERROR(ChooseTextTokenizer());
   MERIDIAN_RETURN_IF_ERROR(backend_->UploadHostCopy(optimizer_.get()));
-  if (o.wan_world >= 0 && (o.wan_join || o.attempt > 0)) MERIDIAN_RETURN_IF_ERROR(JoinLiveWorld());
+  if (o.wan_world >= 0 && o.wan_join) MERIDIAN_RETURN_IF_ERROR(JoinLiveWorld());
   // A DiLoCo round starts from the weights training starts from.
   if (DilocoOuterOptimizer* outer = sync_->diloco()) outer->StartRound(model_->params());
   if (is_root()) {
@@ -205,7 +209,10 @@ Status Trainer::InitializeParallelism() {
 
 Status Trainer::OpenWanExchange(GradientSyncOptions* sync) {
   const TrainOptions& o = options_;
-  MERIDIAN_ASSIGN_OR_RETURN(std::vector<std::string> peers, o.WanPeerAddresses(groups_.stage));
+  std::vector<std::string> peers = o.wan_stage_peers;
+  if (peers.empty()) {
+    MERIDIAN_ASSIGN_OR_RETURN(peers, o.WanPeerAddresses(groups_.stage));
+  }
   wan_worlds_ = (int)peers.size();
   sync->diloco.worlds = true;
   sync->diloco.tokens_per_step = (double)o.batch * o.seq * microbatches_ * layout_.dp;

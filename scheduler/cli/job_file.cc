@@ -41,7 +41,8 @@ Status CheckKeys(const YAML::Node& node, const std::string& where, std::initiali
 
 Status Parse(const YAML::Node& root, const std::string& f, v1::JobSpec* spec) {
   MERIDIAN_RETURN_IF_ERROR(
-      CheckKeys(root, f, {"name", "model", "training", "layout", "data_centers", "max_restarts", "discard_checkpoints"}));
+      CheckKeys(root, f, {"name", "model", "training", "layout", "data_centers", "max_restarts", "discard_checkpoints",
+                          "dc_worlds"}));
   std::string name;
   MERIDIAN_RETURN_IF_ERROR(Read(root, "name", f, &name));
   spec->set_name(name);
@@ -49,6 +50,11 @@ Status Parse(const YAML::Node& root, const std::string& f, v1::JobSpec* spec) {
     bool discard = false;
     MERIDIAN_RETURN_IF_ERROR(Read(root, "discard_checkpoints", f, &discard));
     spec->set_discard_checkpoints(discard);
+  }
+  if (root["dc_worlds"]) {
+    bool worlds = false;
+    MERIDIAN_RETURN_IF_ERROR(Read(root, "dc_worlds", f, &worlds));
+    spec->set_dc_worlds(worlds);
   }
   if (root["max_restarts"]) {
     int max_restarts = 0;

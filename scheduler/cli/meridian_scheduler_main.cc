@@ -161,6 +161,8 @@ int RunDaemon(const DaemonOptions& o) {
   ClusterLauncherOptions lo;
   lo.state_dir = state_dir;
   lo.settings.train_binary = o.train_binary;
+  // The worlds' supervisor comes with the daemon, as meridian-train does.
+  lo.settings.worlds_binary = (std::filesystem::path(o.train_binary).parent_path() / "meridian-worlds").string();
   lo.data_roots = o.data_roots;
   lo.settings.mpirun_args = o.mpirun_args;
   if (!o.run_as.empty()) {

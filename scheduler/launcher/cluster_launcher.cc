@@ -6,6 +6,7 @@
 #include "common/log.h"
 #include "common/net_address.h"
 #include "scheduler/launcher/job_directories.h"
+#include "scheduler/launcher/world_launch.h"
 
 namespace meridian::scheduler {
 
@@ -37,7 +38,11 @@ std::string ClusterLauncher::JobRoot() const {
 std::string ClusterLauncher::LogPath(const std::string& job_id) const { return PathsFor(JobRoot(), job_id).log; }
 
 Result<int64_t> ClusterLauncher::Launch(const v1::Job& job) {
-  MERIDIAN_ASSIGN_OR_RETURN(LauncherKind kind, LauncherForPlacement(cluster_, job.placement()));
+  // One world per data center: each its own launcher, whatever they are.
+  LauncherKind kind = LauncherKind::kLocal;
+  if (!job.placement().dc_worlds()) {
+    MERIDIAN_ASSIGN_OR_RETURN(kind, LauncherForPlacement(cluster_, job.placement()));
+  }
   const JobPaths paths = PathsFor(JobRoot(), job.id());
   LaunchSettings settings;
   {
@@ -55,6 +60,7 @@ Result<int64_t> ClusterLauncher::Launch(const v1::Job& job) {
   MERIDIAN_ASSIGN_OR_RETURN(LaunchDirectory launch_dir, LaunchDirectory::Prepare(JobRoot(), job.id(), as));
   MERIDIAN_RETURN_IF_ERROR(launch_dir.Write("hostfile", HostFileFor(job.placement(), kind, HostName())));
   const AttemptFiles attempt{paths.LaunchLock(job.launches()), paths.LaunchExit(job.launches())};
+  if (job.placement().dc_worlds()) return LaunchWorlds(job, paths, settings, launch_dir, attempt, as);
   if (kind != LauncherKind::kSlurm)
     return processes_.Start(job.id(), MpirunCommand(job, paths, cluster_.launch, kind, settings), paths.log, attempt,
                             settings.rank_env, as);
@@ -68,6 +74,23 @@ Result<int64_t> ClusterLauncher::Launch(const v1::Job& job) {
                                              Concat(SlurmEnv(*dc), settings.rank_env), as));
   std::lock_guard<std::mutex> lock(mu_);
   slurm_jobs_[job.id()] = *dc;
+  return pgid;
+}
+
+Result<int64_t> ClusterLauncher::LaunchWorlds(const v1::Job& job, const JobPaths& paths, const LaunchSettings& settings,
+                                              const LaunchDirectory& launch_dir, const AttemptFiles& attempt,
+                                              const RunAs* as) {
+  MERIDIAN_ASSIGN_OR_RETURN(WorldsLaunch worlds, PlanWorlds(job, paths, cluster_, settings, HostName()));
+  for (const auto& [name, text] : worlds.files) MERIDIAN_RETURN_IF_ERROR(launch_dir.Write(name, text));
+  MERIDIAN_RETURN_IF_ERROR(launch_dir.Write("worlds.json", WorldsPlanToJson(worlds.plan)));
+  MERIDIAN_ASSIGN_OR_RETURN(
+      int64_t pgid, processes_.Start(job.id(), {settings.worlds_binary, paths.launch_dir + "/worlds.json"}, paths.log,
+                                     attempt, settings.rank_env, as));
+  // Every world's Slurm job has the job's name: one scancel stops them all.
+  if (const DataCenter* slurm = SlurmDataCenterOf(job)) {
+    std::lock_guard<std::mutex> lock(mu_);
+    slurm_jobs_[job.id()] = *slurm;
+  }
   return pgid;
 }
 

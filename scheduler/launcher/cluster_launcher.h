@@ -11,6 +11,7 @@
 #include <string>
 
 #include "scheduler/core/topology.h"
+#include "scheduler/launcher/job_directories.h"
 #include "scheduler/launcher/job_processes.h"
 #include "scheduler/launcher/launch_commands.h"
 #include "scheduler/service/launcher.h"
@@ -53,6 +54,10 @@ class ClusterLauncher : public Launcher {
   void RemoveJobFiles(const v1::Job& job) override;
 
  private:
+  // A job that runs as one world per data center: meridian-worlds over
+  // every world's own launcher.
+  Result<int64_t> LaunchWorlds(const v1::Job& job, const JobPaths& paths, const LaunchSettings& settings,
+                               const LaunchDirectory& launch_dir, const AttemptFiles& attempt, const RunAs* as);
   // Runs scancel for the job's Slurm job, if it was launched through Slurm.
   void CancelSlurmJob(const std::string& job_id, const DataCenter& dc);
   std::string JobRoot() const;

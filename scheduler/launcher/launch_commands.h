@@ -21,6 +21,7 @@ namespace meridian::scheduler {
 struct LaunchSettings {
   std::string scheduler_address;          // what ranks dial back to (the daemon's --advertise)
   std::string train_binary;               // meridian-train, at the same path on every host
+  std::string worlds_binary;              // meridian-worlds, on the daemon's host (one world per data center)
   std::string mpirun = "mpirun";
   std::vector<std::string> mpirun_args;   // the daemon's --mpirun-arg flags
   bool as_root = false;                   // adds --allow-run-as-root

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <map>
+#include <set>
 
 namespace meridian::scheduler {
 
@@ -18,6 +19,40 @@ Topology RestrictToDataCenters(const Topology& topology, const std::vector<std::
   for (const Node& n : topology.nodes)
     if (allowed(n.data_center)) out.nodes.push_back(n);
   return out;
+}
+
+Result<Placement> PlaceAsWorlds(const Topology& topology, const Occupancy& occupied, const JobRequest& job,
+                                const std::vector<std::string>& data_centers) {
+  MERIDIAN_ASSIGN_OR_RETURN(Placement p, PlaceJob(RestrictToDataCenters(topology, data_centers), occupied, job));
+  std::set<std::string> worlds;
+  for (const RankPlacement& r : p.ranks) worlds.insert(r.data_center);
+  if ((int)worlds.size() * p.pp > kWanPortsPerJob)
+    return Status::FailedPrecondition("dc_worlds: " + std::to_string(worlds.size()) + " worlds x " +
+                                      std::to_string(p.pp) + " stages need more than the " +
+                                      std::to_string(kWanPortsPerJob) + " exchange ports a job has");
+  for (int r = 0; r < p.dp; ++r) {
+    const std::string& dc = p.ranks[(size_t)r * p.pp].data_center;
+    for (int s = 1; s < p.pp; ++s) {
+      const RankPlacement& rank = p.ranks[(size_t)r * p.pp + s];
+      if (rank.data_center != dc)
+        return Status::FailedPrecondition("dc_worlds: replica " + std::to_string(r) + " spans " + dc + " and " +
+                                          rank.data_center + "; a world is one data center's replicas");
+    }
+  }
+  return p;
+}
+
+void MarkWorlds(const std::string& job_id, int base_port, v1::Placement* placement) {
+  std::set<std::string> dcs;
+  for (const v1::RankAssignment& r : placement->ranks()) dcs.insert(r.data_center());
+  if (dcs.size() < 2) return;  // one data center is one world anyway
+  placement->set_dc_worlds(true);
+  // Stable for the job (every attempt and world finds the same ports), and
+  // spread over 125 slots of 64 ports (world w's stage s takes port
+  // + w * pp + s) so jobs sharing a host seldom collide.
+  uint32_t h = 2166136261u;
+  for (unsigned char c : job_id) h = (h ^ c) * 16777619u;
+  placement->set_wan_port(base_port + (int)(h % 125) * 64);
 }
 
 Result<Placement> PlaceWithinLaunchers(const Topology& topology, const Occupancy& occupied, const JobRequest& job,
@@ -56,8 +91,9 @@ Result<Placement> PlaceWithinLaunchers(const Topology& topology, const Occupancy
   for (const auto& [kind, dcs] : groups) all.insert(all.end(), dcs.begin(), dcs.end());
   if (PlaceJob(RestrictToDataCenters(topology, all), Occupancy{}, job).ok()) {
     return Status::FailedPrecondition("the job fits only across data centers with different launchers (" + names +
-                                      "): one mpirun world cannot span them yet; give it more GPUs of one "
-                                      "launcher or name its data_centers");
+                                      "): one mpirun world cannot span them; run it as one world per data "
+                                      "center (dc_worlds: true, with DiLoCo), give it more GPUs of one launcher "
+                                      "or name its data_centers");
   }
   return Status::FailedPrecondition(reasons);
 }

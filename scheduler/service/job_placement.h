@@ -9,6 +9,7 @@
 
 #include "common/status.h"
 #include "scheduler/core/topology.h"
+#include "meridian/v1/scheduler.pb.h"
 #include "scheduler/placement/placement.h"
 
 namespace meridian::scheduler {
@@ -20,6 +21,20 @@ namespace meridian::scheduler {
 // when only a mix of them would hold it).
 Result<Placement> PlaceWithinLaunchers(const Topology& topology, const Occupancy& occupied, const JobRequest& job,
                                        const std::vector<std::string>& data_centers);
+
+// Each data center its own world (JobSpec.dc_worlds): placed over every
+// allowed data center, launchers mixed, each replica inside one data
+// center (a world is a data center's replicas). FailedPrecondition naming
+// the replica that straddles two.
+Result<Placement> PlaceAsWorlds(const Topology& topology, const Occupancy& occupied, const JobRequest& job,
+                                const std::vector<std::string>& data_centers);
+
+// Marks a placement that spans several data centers as one world per data
+// center and gives the job's leaders their ports: `base` plus a slot of 64
+// the job id picks (world w's stage s serves on wan_port + w * pp + s).
+void MarkWorlds(const std::string& job_id, int base_port, v1::Placement* placement);
+constexpr int kWanPortBase = 29400;  // the slots reach 37399
+constexpr int kWanPortsPerJob = 64;   // worlds x stages a job may have
 
 // The topology restricted to the named data centers and their nodes (all
 // of it when none is named).

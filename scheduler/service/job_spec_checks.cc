@@ -60,6 +60,9 @@ Status SchedulerCore::ValidateSpec(const v1::JobSpec& spec) {
   // Enums are open on the wire: a number this daemon has no name for.
   if (!v1::DpSync_IsValid(l.dp_sync()))
     return Invalid("spec.layout.dp_sync", std::to_string(l.dp_sync()), "not a known mode");
+  // Worlds meet only at DiLoCo's outer rounds.
+  if (spec.dc_worlds() && l.dp_sync() != v1::DP_SYNC_DILOCO)
+    return Invalid("spec.dc_worlds", "true", "needs layout.dp_sync diloco (worlds meet only at outer rounds)");
   const v1::TrainingOptions& t = spec.training();
   if (t.batch() < 1) return Invalid("spec.training.batch", std::to_string(t.batch()), "must be >= 1");
   if (t.seq() < 1) return Invalid("spec.training.seq", std::to_string(t.seq()), "must be >= 1");

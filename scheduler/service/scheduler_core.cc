@@ -400,6 +400,7 @@ void SchedulerCore::CommitPlacementLocked(JobRecord& record, Found& f) {
   v1::Job next = record.job;  // what it becomes once placed
   *next.mutable_spec() = f.spec;
   *next.mutable_placement() = PlacementToProto(*f.placement, nodes_.topology());
+  if (f.spec.dc_worlds()) MarkWorlds(f.id, kWanPortBase, next.mutable_placement());
   next.set_launches(next.launches() + 1);
   char msg[160];
   std::snprintf(msg, sizeof(msg), "placed: dp %d x pp %d, %s sync, predicted %.3f s/step", f.placement->dp,
@@ -453,7 +454,8 @@ Result<Placement> SchedulerCore::Search(const Topology& topology, const Occupanc
                                         const JobRequest& request) const {
   const std::vector<std::string> dcs(spec.data_centers().begin(), spec.data_centers().end());
   const auto start = std::chrono::steady_clock::now();
-  Result<Placement> placement = PlaceWithinLaunchers(topology, occupied, request, dcs);
+  Result<Placement> placement = spec.dc_worlds() ? PlaceAsWorlds(topology, occupied, request, dcs)
+                                                 : PlaceWithinLaunchers(topology, occupied, request, dcs);
   if (options_.on_placement) {
     options_.on_placement(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(),
                           placement.ok());
@@ -531,6 +533,7 @@ Result<v1::PlanResponse> SchedulerCore::Plan(const v1::JobSpec& spec) {
   Result<Placement> now = Search(healthy, occupancy, spec, request);
   if (now.ok()) {
     *out.mutable_placement() = PlacementToProto(*now, topology);
+    if (spec.dc_worlds()) MarkWorlds(spec.name(), kWanPortBase, out.mutable_placement());
     out.set_fits_now(true);
     return out;
   }
@@ -539,6 +542,7 @@ Result<v1::PlanResponse> SchedulerCore::Plan(const v1::JobSpec& spec) {
   Result<Placement> empty = Search(topology, Occupancy{}, spec, request);
   if (!empty.ok()) return Status::InvalidArgument("spec does not fit this cluster: " + empty.status().message());
   *out.mutable_placement() = PlacementToProto(*empty, topology);
+  if (spec.dc_worlds()) MarkWorlds(spec.name(), kWanPortBase, out.mutable_placement());
   out.set_fits_now(false);
   out.set_message("would queue: " + now.status().message());
   return out;

@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# A scheduled DiLoCo job that runs as one world per data center
+# (dc_worlds: true) over the built-in cluster's two data centers: each
+# world is its own mpirun under the job's meridian-worlds supervisor. The
+# ranks of dc-west are killed (-9) mid-run: dc-east trains on without a
+# pause, meridian-worlds relaunches dc-west alone (no restart of the job:
+# still its first attempt), the relaunched world rejoins from dc-east's
+# outer weights and step, and the job SUCCEEDS.
+set -uo pipefail
+bin=$1; work=$2
+source "$(dirname "$0")/../common/daemon_lib.sh"
+rm -rf "$work" && mkdir -p "$work"
+"$bin/meridian-data" synth --out "$work/data" --train-bytes 200000 --val-bytes 10000 >/dev/null || exit 1
+trap 'daemon_stop_all' EXIT
+fail() { echo "FAIL: $*"; "$bin/meridianctl" get job-000001; tail -40 "$work/state/jobs/job-000001/output.log"; tail -20 "$work/daemon.log"; exit 1; }
+# One slot per data center: the two replicas go one to each.
+daemon_start "$work/daemon.log" --listen 127.0.0.1:0 --state "$work/state" --slots-per-dc 1 ||
+  fail "the daemon did not come up"
+export MERIDIAN_SCHEDULER=127.0.0.1:$DAEMON_PORT
+cat >"$work/job.yaml" <<YAML
+name: worlds
+model: {preset: d4, n_layer: 2, n_embd: 96, n_head: 2, vocab_size: 256, max_seq_len: 64}
+training: {batch: 8, seq: 64, steps: 1500, lr: 2.0e-3, data: "$work/data/train_*.bin", threads: 1,
+           extra_args: ["--diloco-h", "10"]}
+layout: {dp: 2, pp: 1, dp_sync: diloco}
+dc_worlds: true
+YAML
+"$bin/meridianctl" submit "$work/job.yaml" >/dev/null || fail "submit"
+east=$work/state/jobs/job-000001/metrics.dc-east.jsonl
+west=$work/state/jobs/job-000001/metrics.dc-west.jsonl
+wait_for_step "$west" 300 90 >/dev/null || fail "dc-west did not reach step 300"
+victim=$(pgrep -f -- "--wan-world 1" -x meridian-train | head -1)
+[[ -n $victim ]] || victim=$(for p in $(pgrep -x meridian-train); do
+  tr '\0' ' ' <"/proc/$p/cmdline" | grep -q -- "--wan-world 1" && echo "$p"; done | head -1)
+[[ -n $victim ]] || fail "no dc-west rank to kill"
+east_before=$(grep -c '"loss"' "$east")
+kill -9 "$victim"
+killed_at=$(date +%s.%N)
+echo "killed dc-west's rank (pid $victim) with dc-east at step $east_before"
+state=$(wait_for_job_to_end job-000001)
+"$bin/meridianctl" get job-000001
+[[ $state == SUCCEEDED ]] || fail "the job ended $state"
+[[ $(job_field job-000001 'j.get("restarts", 0)') == 0 ]] || fail "the whole job restarted; only dc-west should have"
+log=$work/state/jobs/job-000001/output.log
+grep -q "world dc-west ended with" "$log" || fail "meridian-worlds did not see dc-west end"
+grep -q "joined the live worlds at step" "$log" || fail "the relaunched dc-west did not rejoin from dc-east"
+python3 - "$east" "$west" "$killed_at" <<'PY' || fail "dc-east paused or a world did not finish"
+import json, sys
+east = [json.loads(l) for l in open(sys.argv[1]) if '"loss"' in l]
+west = [json.loads(l) for l in open(sys.argv[2]) if '"loss"' in l]
+killed = float(sys.argv[3])
+gaps = [b["time"] - a["time"] for a, b in zip(east, east[1:])]
+after = [r for r in east if r["time"] > killed]
+alone = sum(1 for r in after if r["round_worlds"] == 1 and r["outer_steps"] > 0)
+print(f"dc-east: {len(east)} steps, longest pause {max(gaps) * 1e3:.0f} ms, {alone} steps after rounds it had alone; "
+      f"dc-west ended at step {west[-1]['step']}")
+ok = east[-1]["step"] == 1500 and west[-1]["step"] == 1500 and max(gaps) < 1.5 and alone > 0
+sys.exit(0 if ok else 1)
+PY
+echo "ok: dc-west was lost and rejoined while dc-east trained on; the job succeeded in its first attempt"
