@@ -29,6 +29,16 @@ training:
             (std::vector<std::string>{"--seed", "7", "--weight-decay=0.05", "--no-overlap", "--tokenizer=gpt2"}));
 }
 
+TEST(JobFileTest, DcWorldsIsABooleanOfTheJob) {
+  auto spec = ParseJobYaml("name: x\ndc_worlds: true\n", "job.yaml");
+  ASSERT_TRUE(spec.ok()) << spec.status().ToString();
+  EXPECT_TRUE(spec->dc_worlds());
+  EXPECT_FALSE(ParseJobYaml("name: x\n", "job.yaml")->dc_worlds());
+  auto bad = ParseJobYaml("name: x\ndc_worlds: often\n", "job.yaml");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("dc_worlds"), std::string::npos) << bad.status().message();
+}
+
 TEST(JobFileTest, DiscardCheckpointsIsABooleanOfTheJob) {
   auto spec = ParseJobYaml("name: x\ndiscard_checkpoints: true\n", "job.yaml");
   ASSERT_TRUE(spec.ok()) << spec.status().ToString();

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <limits>
+#include <set>
 
 #include "scheduler/service/job_placement.h"
 #include "tests/scheduler/core_fixture.h"
@@ -216,6 +217,44 @@ TEST_F(NodesTest, AJobNeverSpansLaunchers) {
   Result<v1::Job> job = core_->SubmitJob(spec);
   ASSERT_FALSE(job.ok());
   EXPECT_NE(job.status().message().find("launcher"), std::string::npos) << job.status().message();
+}
+
+TEST_F(NodesTest, AJobOfOneWorldPerDataCenterSpansLaunchers) {
+  RegisterDcAB();
+  // The same 8 ranks as one world per data center: DiLoCo, each replica
+  // inside one data center (pp 1), SSH and Slurm data centers mixed.
+  v1::JobSpec spec = Dp2Pp2(Data());
+  spec.mutable_layout()->set_dp(8);
+  spec.mutable_layout()->set_pp(1);
+  spec.mutable_layout()->set_dp_sync(v1::DP_SYNC_DILOCO);
+  spec.set_dc_worlds(true);
+  Result<v1::Job> job = core_->SubmitJob(spec);
+  ASSERT_TRUE(job.ok()) << job.status().message();
+  std::set<std::string> dcs;
+  for (const auto& r : job->placement().ranks()) dcs.insert(r.data_center());
+  EXPECT_EQ(dcs, (std::set<std::string>{"dc-a", "dc-b", "dc-s"}));
+  EXPECT_TRUE(job->placement().dc_worlds());
+  EXPECT_GE(job->placement().wan_port(), kWanPortBase);
+  EXPECT_LT(job->placement().wan_port(), kWanPortBase + 125 * kWanPortsPerJob);
+  // Worlds meet only at DiLoCo's rounds: another sync mode is refused.
+  spec.mutable_layout()->set_dp_sync(v1::DP_SYNC_SYNC);
+  job = core_->SubmitJob(spec);
+  ASSERT_FALSE(job.ok());
+  EXPECT_NE(job.status().message().find("spec.dc_worlds"), std::string::npos) << job.status().message();
+}
+
+TEST(JobPlacementTest, WorldsAreMarkedOnlyAcrossDataCenters) {
+  v1::Placement p;
+  for (const char* dc : {"dc-a", "dc-a"}) p.add_ranks()->set_data_center(dc);
+  MarkWorlds("job-1", kWanPortBase, &p);
+  EXPECT_FALSE(p.dc_worlds());  // one data center: one world anyway
+  p.add_ranks()->set_data_center("dc-b");
+  MarkWorlds("job-1", kWanPortBase, &p);
+  EXPECT_TRUE(p.dc_worlds());
+  const int port = p.wan_port();
+  MarkWorlds("job-1", kWanPortBase, &p);
+  EXPECT_EQ(p.wan_port(), port);  // the job's, at every attempt
+  EXPECT_EQ((port - kWanPortBase) % kWanPortsPerJob, 0);
 }
 
 TEST_F(NodesTest, DataThatMatchesNoFileIsRefusedAtSubmit) {

@@ -117,5 +117,67 @@ TEST(AssignmentOptions, RunsOfOneDataCenterAreOnePoolEach) {
   EXPECT_EQ(o.pools, "dc-a:2,dc-b:1,dc-a:1");
 }
 
+// One world per data center: dp 3 x pp 2 with replicas 0 and 2 in dc-a
+// (ranks 0,1 and 4,5) and replica 1 in dc-b (ranks 2,3), stages on
+// different hosts.
+v1::Placement WorldsPlacement() {
+  v1::Placement p;
+  p.set_dp(3);
+  p.set_pp(2);
+  p.set_dp_sync(v1::DP_SYNC_DILOCO);
+  p.set_dc_worlds(true);
+  p.set_wan_port(30000);
+  for (int r = 0; r < 6; ++r) {
+    v1::RankAssignment* a = p.add_ranks();
+    a->set_rank(r);
+    a->set_dp_index(r / 2);
+    a->set_stage(r % 2);
+    a->set_data_center(r / 2 == 1 ? "dc-b" : "dc-a");
+    a->set_host((r / 2 == 1 ? "b" : "a") + std::to_string(r));
+  }
+  return p;
+}
+
+TEST(AssignmentOptions, AWorldIsItsDataCentersReplicasAndFindsTheOtherWorldsLeaders) {
+  const v1::Placement p = WorldsPlacement();
+  // World 0 is dc-a (its rank first), world 1 dc-b; local ranks in order.
+  EXPECT_EQ(WorldRank(p, 0, 0), 0);
+  EXPECT_EQ(WorldRank(p, 0, 2), 4);
+  EXPECT_EQ(WorldRank(p, 1, 1), 3);
+  EXPECT_EQ(WorldRank(p, 1, 2), -1);
+  EXPECT_EQ(WorldRank(p, 2, 0), -1);
+  TrainOptions o;
+  o.wan_world = 0;
+  o.dp_sync = DpSync::kDiloco;
+  ASSERT_TRUE(ApplyJobToOptions(Spec(), p, p.ranks(5), 1, &o).ok());
+  EXPECT_EQ(o.pools, "dc-a:4");
+  EXPECT_EQ(o.dp, 2);
+  EXPECT_EQ(o.data_slice_first, 0);
+  EXPECT_EQ(o.data_slices, 3);
+  // Stage 1's leaders: a1 in dc-a (world 0), b3 in dc-b (world 1); world
+  // w's stage s on port + w * pp + s.
+  EXPECT_EQ(o.wan_stage_peers, (std::vector<std::string>{"a1:30001", "b3:30003"}));
+  EXPECT_EQ(o.wan_peers, "a0:30000,b2:30002");
+  EXPECT_TRUE(o.diloco_elastic);
+  EXPECT_GE(o.diloco_overlap, 1);
+  EXPECT_EQ(o.diloco_fragments, 1);
+  TrainOptions b;
+  b.wan_world = 1;
+  ASSERT_TRUE(ApplyJobToOptions(Spec(), p, p.ranks(2), 1, &b).ok());
+  EXPECT_EQ(b.pools, "dc-b:2");
+  EXPECT_EQ(b.dp, 1);
+  EXPECT_EQ(b.data_slice_first, 1);
+}
+
+TEST(AssignmentOptions, AWorldsRankStartedWithoutItsWorldIsRefused) {
+  const v1::Placement p = WorldsPlacement();
+  TrainOptions o;  // no --wan-world
+  Status s = ApplyJobToOptions(Spec(), p, p.ranks(0), 1, &o);
+  EXPECT_NE(s.message().find("--wan-world -1"), std::string::npos) << s.message();
+  o.wan_world = 1;  // rank 0 is dc-a's
+  s = ApplyJobToOptions(Spec(), p, p.ranks(0), 1, &o);
+  EXPECT_NE(s.message().find("started as world 1"), std::string::npos) << s.message();
+}
+
 }  // namespace
 }  // namespace meridian
