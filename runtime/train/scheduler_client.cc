@@ -61,6 +61,7 @@ class GrpcSchedulerClient : public SchedulerClient {
                                        std::to_string(rank) + " of --wan-world " + std::to_string(o->wan_world) +
                                        " is none of its ranks");
       *resp.mutable_assignment() = resp.placement().ranks(job_rank);
+      world_ = resp.assignment().data_center();
     }
     const v1::RankAssignment& a = resp.assignment();
     Logger("train")->info("[rank {}] assignment: {}/{} ({}) gpu {}, replica {}, stage {}, layers [{},{})", job_rank,
@@ -96,6 +97,7 @@ class GrpcSchedulerClient : public SchedulerClient {
     p.set_mfu(r.mfu);
     p.set_bytes_intra_dc(r.bytes_intra_dc);
     p.set_bytes_inter_dc(r.bytes_inter_dc);
+    p.set_world(world_);
     {
       std::lock_guard<std::mutex> lock(mu_);
       if (!pending_.empty() && pending_.back().eval_loss() == 0) pending_.back() = p;
@@ -141,6 +143,7 @@ class GrpcSchedulerClient : public SchedulerClient {
   std::unique_ptr<v1::Scheduler::Stub> stub_;
   bool warned_ = false;  // sender thread only
   std::atomic<int> attempt_{0};
+  std::string world_;  // this world's data center (one world per data center); set before any report
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<v1::Progress> pending_;

@@ -577,6 +577,20 @@ Result<v1::JobState> SchedulerCore::ReportProgress(const std::string& job_id, co
   if (progress.attempt() != 0 && progress.attempt() != job.launches()) return job.state();
   v1::Progress p = progress;
   if (p.unix_s() == 0) p.set_unix_s(NowUnixSeconds());
+  // Each world's newest, for the operator: which data center trains, which
+  // is silent. Only the job's own data centers (a rank's word is not trusted
+  // to name new ones).
+  const auto& ranks = job.placement().ranks();
+  if (!p.world().empty() && job.placement().dc_worlds() &&
+      std::any_of(ranks.begin(), ranks.end(), [&](const v1::RankAssignment& r) { return r.data_center() == p.world(); })) {
+    auto* worlds = record->job.mutable_worlds();
+    auto it = std::find_if(worlds->begin(), worlds->end(), [&](const v1::Progress& w) { return w.world() == p.world(); });
+    if (it != worlds->end()) {
+      *it = p;
+    } else {
+      *worlds->Add() = p;
+    }
+  }
   journal_.Record(*record, v1::RUNNING, "", &p);  // durable at the next flush: one write for many reports
   return record->job.state();
 }

@@ -41,6 +41,9 @@ state=$(wait_for_job_to_end job-000001)
 "$bin/meridianctl" get job-000001
 [[ $state == SUCCEEDED ]] || fail "the job ended $state"
 [[ $(job_field job-000001 'j.get("restarts", 0)') == 0 ]] || fail "the whole job restarted; only dc-west should have"
+# The operator sees each world's own progress (the dashboard's Worlds table).
+worlds=$(job_field job-000001 '" ".join(w["world"] + ":" + str(w["step"]) for w in j.get("worlds", []))')
+[[ $worlds == *"dc-east:1500"* && $worlds == *"dc-west:1500"* ]] || fail "each world's progress: got '$worlds'"
 log=$work/state/jobs/job-000001/output.log
 grep -q "world dc-west ended with" "$log" || fail "meridian-worlds did not see dc-west end"
 grep -q "joined the live worlds at step" "$log" || fail "the relaunched dc-west did not rejoin from dc-east"

@@ -368,6 +368,7 @@ function jobPage(id) {
   const message = el('p', {id: 'job-message', class: 'muted', hidden: true});
   const placement = el('tbody', {id: 'placement-body'});
   const events = el('ol', {id: 'events'});
+  const worlds = el('tbody', {id: 'worlds-body'});
   const log = el('pre', {id: 'log-tail', text: ''});
   const logInfo = el('span', {id: 'log-info', class: 'muted'});
   $('main').replaceChildren(
@@ -381,6 +382,11 @@ function jobPage(id) {
           el('thead', {}, el('tr', {}, ...['Rank', 'Data center', 'Node', 'Host', 'GPU', 'DP index', 'Stage', 'Layers']
             .map(h => el('th', {text: h})))), placement),
        el('p', {id: 'placement-empty', class: 'empty', text: 'Not placed.'})),
+    el('section', {id: 'worlds-section', hidden: true}, el('h2', {text: 'Worlds'}),
+       el('p', {class: 'muted', text: 'One world per data center: each trains on while another is lost, and rejoins when relaunched.'}),
+       el('table', {id: 'worlds-table'},
+          el('thead', {}, el('tr', {}, ...['Data center', 'State', 'Step', 'Loss', 'Last report']
+            .map(h => el('th', {text: h})))), worlds)),
     el('section', {id: 'events-section'}, el('h2', {text: 'Events'}), events),
     el('section', {id: 'log-section'}, el('h2', {}, 'Log ', logInfo), log));
 
@@ -424,6 +430,18 @@ function jobPage(id) {
       el('td', {text: a.gpu}), el('td', {text: a.dp_index}), el('td', {text: a.stage}),
       el('td', {text: `${a.layer_begin}–${a.layer_end}`}))));
     $('placement-empty').hidden = detail.ranks.length > 0;
+
+    // A world silent for a while, while the job runs, is lost or relaunching.
+    const now = Date.now() / 1000;
+    const running = job.state === 'RUNNING';
+    $('worlds-section').hidden = !(job.worlds && job.worlds.length);
+    worlds.replaceChildren(...(job.worlds || []).map(w => {
+      const silent = now - (w.unix_s || 0);
+      const state = !running ? 'ended' : silent < 15 ? 'training' : 'silent';
+      return el('tr', {class: 'world-row', 'data-world': w.world, 'data-state': state},
+        el('td', {text: w.world}), el('td', {class: 'world-state', text: state}), el('td', {class: 'num', text: w.step}),
+        el('td', {class: 'num', text: fmtNum(w.loss, 4)}), el('td', {text: fmtAge(silent) + ' ago'}));
+    }));
 
     events.replaceChildren(...detail.events.map(e => el('li', {class: 'event', 'data-sequence': e.sequence, 'data-state': e.state},
       el('span', {class: 'when', text: new Date(e.unix_s * 1000).toLocaleTimeString()}), badge(e.state), ' ', e.message)));
