@@ -11,7 +11,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "bench/crossdc_worlds_bench.h"
 #include "bench/table.h"
+#include "common/link_schedule.h"
 
 #ifndef MERIDIAN_SOURCE_DIR
 #define MERIDIAN_SOURCE_DIR "."
@@ -222,7 +224,8 @@ void AddCrossDcBenchmark(CLI::App& app, int* exit_code) {
   sub->add_option("--json", o->json, "Write one JSON line per row to this file");
   sub->add_option("--dcs", o->dcs, "Data centers the WAN rows span")->check(CLI::Range(2, 16));
   sub->add_option("--ranks-per-dc", o->ranks_per_dc, "Ranks in each data center")->check(CLI::Range(1, 16));
-  sub->add_option("--steps", o->steps);
+  sub->add_option("--steps", o->steps,
+                  "Steps of each row (default 100); of each world with --kill-dc or --window (default 3000)");
   sub->add_option("--sync-steps", o->sync_steps,
                   "Run sync this many steps only (its eval loss is no-wan-sync's: the same computation)");
   sub->add_option("--n-layer", o->n_layer);
@@ -231,7 +234,45 @@ void AddCrossDcBenchmark(CLI::App& app, int* exit_code) {
   sub->add_option("--batch", o->batch);
   sub->add_option("--seq", o->seq);
   sub->add_option("--workdir", o->workdir);
-  sub->callback([o, exit_code] { *exit_code = RunCrossDc(*o); });
+  // Each data center its own world (bench/crossdc_worlds_bench.h): these
+  // replace the sync-mode rows.
+  auto w = std::make_shared<CrossDcWorldsOptions>();
+  CLI::Option* kill_dc =
+      sub->add_option("--kill-dc", w->kill_at_s,
+                      "Worlds: kill data center 1's world this many seconds after start, relaunch it with --wan-join, "
+                      "report goodput")
+          ->check(CLI::PositiveNumber);
+  CLI::Option* window =
+      sub->add_option("--window", w->window,
+                      "Worlds: the link up UP_S of every PERIOD_S (PERIOD_S:UP_S), tokens/s against always up")
+          ->check([](const std::string& spec) -> std::string {
+            Result<LinkSchedule> s = ParseWindowSpec(spec, "--window");
+            if (!s.ok()) return s.status().message();
+            return s->period_s > 0 ? "" : "--window " + spec + ": want PERIOD_S:UP_S (a periodic window)";
+          });
+  sub->add_option("--diloco-h", w->diloco_h, "Worlds: inner steps a round")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  for (CLI::Option* worlds : {kill_dc, window})
+    for (const char* name : {"--modes", "--dcs", "--ranks-per-dc", "--sync-steps"}) worlds->excludes(name);
+  sub->callback([o, w, sub, exit_code] {
+    if (w->kill_at_s < 0 && w->window.empty()) {
+      *exit_code = RunCrossDc(*o);
+      return;
+    }
+    // The worlds train longer than a sync-mode row unless told.
+    if (sub->get_option("--steps")->count() > 0) w->steps = o->steps;
+    w->rate = o->rate;
+    w->rtt_ms = o->rtt_ms;
+    w->json = o->json;
+    w->n_layer = o->n_layer;
+    w->n_embd = o->n_embd;
+    w->n_head = o->n_head;
+    w->batch = o->batch;
+    w->seq = o->seq;
+    w->workdir = o->workdir;
+    *exit_code = RunCrossDcWorlds(*w);
+  });
 }
 
 }  // namespace meridian::bench
