@@ -173,6 +173,9 @@ Status DilocoOuterOptimizer::AfterStep(long step, float* stage_params, const Pro
       continue;
     }
     if (SendsAfter(f, step)) ++f.overdue;
+    // Worlds: rounds that ended while the link was down leave as one part
+    // (it carries all their steps' tokens), not one a step once it is up.
+    if (config_.worlds) f.overdue = std::min(f.overdue, 1);
     send[i] = f.overdue > 0 && (f.apply_step < 0 || f.apply_step == step);
   }
   if (config_.elastic && !config_.wan_window.always_up() && std::find(send.begin(), send.end(), true) != send.end()) {

@@ -137,6 +137,11 @@ class DilocoOuterOptimizer {
   uint64_t outer_digest() const { return outer_digest_; }
   int round_worlds() const { return config_.wan ? config_.wan->last_round_worlds() : 1; }
 
+  // Each data center its own world, at the run's end: the stage's weights
+  // become the worlds' agreed outer weights (the job's model, the same in
+  // every world that took the last rounds), not this world's local ones.
+  Status AdoptOuterWeights(float* stage_params, StageMemory* memory = HostMemory());
+
   // Each data center its own world: a world that (re)joins takes the outer
   // weights and momentum of a live world and trains on from them, at that
   // world's step (returned in *step, else left alone: no world answered).

@@ -133,6 +133,11 @@ void DilocoOuterOptimizer::PublishState() {
   });
 }
 
+Status DilocoOuterOptimizer::AdoptOuterWeights(float* stage_params, StageMemory* memory) {
+  MERIDIAN_RETURN_IF_ERROR(memory->FromHost(stage_params, start_.data(), start_.size()));
+  return memory->WeightsChanged(stage_params, start_.size());
+}
+
 Status DilocoOuterOptimizer::JoinFromPeers(long* step, float* stage_params, const ProcessGroups& g,
                                            StageMemory* memory) {
   const size_t n = start_.size();

@@ -69,6 +69,13 @@ class DilocoSync : public BucketedSync {
   }
   bool CheckpointableAfter(long step) const override { return outer_.RoundEnds(step); }
   Status PrepareCheckpoint() override {
+    // Worlds checkpoint on their own, each at its own pace: waiting here for
+    // the round in flight could wait on a world that has not sent to it yet
+    // (and is itself waiting in its checkpoint for ours). The round goes on
+    // after the checkpoint; a world restored from it has missed that round,
+    // which the next one's outer state mends. A round left at the run's end
+    // is dropped (it is not MPI: nothing is left in flight in a communicator).
+    if (outer_.config().worlds) return Status::OK();
     if (last_params_ != nullptr)
       MERIDIAN_RETURN_IF_ERROR(outer_.Flush(last_step_, last_params_, *groups_, background_.get(), traffic_, memory_));
     return outer_.Drain(*groups_, memory_);

@@ -431,6 +431,9 @@ Status Trainer::Run() {
     progress.Update(step_, o.steps, step_ - first_step, loss, grad_norm, lr, ms, tokens_per_s,
                     flops_per_step / (ms / 1e3) / 1e9);
     const bool last = step_ == o.steps;
+    // One world per data center: the job's model is the worlds' outer
+    // model; what is evaluated, checkpointed and exported at the end.
+    if (last && o.wan_world >= 0) MERIDIAN_RETURN_IF_ERROR(sync_->diloco()->AdoptOuterWeights(update_->params(), backend_->memory()));
     if (!o.val_data.empty() && ((o.eval_every > 0 && step_ % o.eval_every == 0) || last)) {
       progress.Break();
       MERIDIAN_RETURN_IF_ERROR(evaluate());

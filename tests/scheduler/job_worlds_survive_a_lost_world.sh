@@ -29,9 +29,9 @@ YAML
 east=$work/state/jobs/job-000001/metrics.dc-east.jsonl
 west=$work/state/jobs/job-000001/metrics.dc-west.jsonl
 wait_for_step "$west" 300 90 >/dev/null || fail "dc-west did not reach step 300"
-victim=$(pgrep -f -- "--wan-world 1" -x meridian-train | head -1)
-[[ -n $victim ]] || victim=$(for p in $(pgrep -x meridian-train); do
-  tr '\0' ' ' <"/proc/$p/cmdline" | grep -q -- "--wan-world 1" && echo "$p"; done | head -1)
+# dc-west's rank: this job's (its attempt's session) with --wan-world 1.
+victim=$(for p in $(job_ranks "$work/state" job-000001); do
+  tr '\0' ' ' <"/proc/$p/cmdline" | grep -q -- "--wan-world 1 " && echo "$p"; done | head -1)
 [[ -n $victim ]] || fail "no dc-west rank to kill"
 east_before=$(grep -c '"loss"' "$east")
 kill -9 "$victim"
