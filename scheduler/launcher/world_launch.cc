@@ -67,6 +67,10 @@ Result<WorldsLaunch> PlanWorlds(const v1::Job& job, const JobPaths& paths, const
     WorldFiles rejoin = w;
     rejoin.job.mutable_spec()->mutable_training()->add_extra_args("--wan-join");
     rejoin.paths.batch_script = paths.launch_dir + "/" + w.rejoin_batch_name;
+    // Worlds start when their launchers do (a Slurm queue may hold one for
+    // a while): a world that starts after another has trained joins it, as
+    // a relaunched one does; one that finds no live world starts alone.
+    w.job = rejoin.job;
     out.files.push_back({w.hostfile_name, HostFileFor(w.job.placement(), dc->launcher, this_host)});
     WorldLaunch launch;
     launch.name = dcs[world];
