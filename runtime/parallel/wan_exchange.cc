@@ -150,7 +150,9 @@ struct WanExchange::Impl final : public v1::OuterExchange::Service {
         p.contribution.start_digest = chunk.start_digest();
         p.gradient_bytes = chunk.gradient_bytes();
         p.total = total;
-        p.data.reserve(total);
+        // The declared size is the sender's word: reserve no more than a
+        // chunk's worth ahead; the buffer grows as bytes really arrive.
+        p.data.reserve(std::min<uint64_t>(total, o.chunk_bytes));
       }
       auto it = partial.find(key);
       if (it == partial.end())
@@ -492,7 +494,7 @@ Result<WanState> WanExchange::FetchState() {
         state.start_digest = chunk.start_digest();
         total = chunk.total_bytes();
         if (total > kMaxTransferBytes || total % (2 * sizeof(float)) != 0) ok = false;
-        if (ok) bytes.reserve(total);
+        if (ok) bytes.reserve(std::min<uint64_t>(total, m.o.chunk_bytes));  // grows as bytes arrive
       }
       if (!ok || chunk.offset() != bytes.size() || bytes.size() + chunk.data().size() > total) {
         ok = false;
