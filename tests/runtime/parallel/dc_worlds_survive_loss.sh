@@ -7,7 +7,8 @@
 # longer than the time world 1 was away, and rounds that close with world 0
 # alone; the relaunched world takes world 0's step and outer weights and
 # rejoins the rounds; both end within 2% of the eval loss of undisturbed
-# runs of the two worlds (plus the difference between two such runs).
+# runs of the two worlds (plus the spread between two such runs, at least
+# 1.5%).
 set -euo pipefail
 bin=$1; work=$2
 rm -rf "$work" && mkdir -p "$work"
@@ -71,7 +72,10 @@ log = open(f"{work}/hit1_again.log").read()
 joined = "joined the live worlds at step" in log
 calm_runs = [(final_eval(f"{c}0") + final_eval(f"{c}1")) / 2 for c in ("calm", "calm_again")]
 calm = sum(calm_runs) / 2
-noise = abs(calm_runs[0] - calm_runs[1])
+# Two undisturbed runs differed by 1.4%, 1.8% and 2.9% of their loss here:
+# one pair's difference can understate that spread by chance, so it counts
+# as at least 1.5%.
+noise = max(abs(calm_runs[0] - calm_runs[1]), 0.015 * calm)
 hit = (final_eval("hit0") + final_eval("hit1_again")) / 2
 after_kill = [r for r in steps0 if r["time"] > killed_at]
 away = rejoined[0]["time"] - killed_at if rejoined else 0.0
@@ -83,7 +87,7 @@ checks = {
     "world 0 trained while world 1 was away": len(after_kill) > 0 and after_kill[0]["step"] < rejoined[0]["step"],
     f"world 1 rejoined at step {rejoined[0]['step'] - 1 if rejoined else '?'} from world 0's state": joined and rejoined and rejoined[-1]["step"] == steps,
     f"eval loss {hit:.4f} within 2% of undisturbed {calm:.4f} (runs {calm_runs[0]:.4f}, {calm_runs[1]:.4f}: "
-    f"their difference {noise:.4f} added)": abs(hit - calm) <= 0.02 * calm + noise,
+    f"their spread {noise:.4f} added)": abs(hit - calm) <= 0.02 * calm + noise,
 }
 for what, ok in checks.items():
     print(("ok   " if ok else "FAIL ") + what)
