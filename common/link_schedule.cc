@@ -1,10 +1,12 @@
 #include "common/link_schedule.h"
 
 #include <algorithm>
+#include <charconv>
 #include <cmath>
-#include <limits>
 #include <cstdio>
+#include <limits>
 #include <sstream>
+#include <system_error>
 
 namespace meridian {
 
@@ -82,19 +84,86 @@ std::string LinkSchedule::Describe() const {
   return os.str();
 }
 
+namespace {
+
+// A window list may be long: errors show its start.
+std::string Shown(const std::string& text) {
+  constexpr size_t kShown = 80;
+  if (text.size() <= kShown) return text;
+  return text.substr(0, kShown) + "... (" + std::to_string(text.size()) + " characters)";
+}
+
+// A finite number of seconds at p (before end), which moves past it.
+bool ReadSeconds(const char*& p, const char* end, double* seconds) {
+  const auto [next, error] = std::from_chars(p, end, *seconds);
+  if (error != std::errc() || !std::isfinite(*seconds)) return false;
+  p = next;
+  return true;
+}
+
+// "@OPEN-CLOSE,OPEN-CLOSE,...": a number's own sign is read with it, so
+// "-10--5" is the window [-10, -5).
+Result<LinkSchedule> ParseWindowList(const std::string& text, const std::string& option) {
+  const std::string prefix = option + " = " + Shown(text) + ": ";
+  LinkSchedule s;
+  const char* p = text.data() + 1;
+  const char* const end = text.data() + text.size();
+  for (;;) {
+    const std::string which = "windows[" + std::to_string(s.windows.size()) + "]";
+    if (s.windows.size() == kMaxLinkWindows)
+      return Status::InvalidArgument(prefix + "more than " + std::to_string(kMaxLinkWindows) + " windows");
+    double open = 0.0, close = 0.0;
+    if (!ReadSeconds(p, end, &open) || p == end || *p != '-' || !ReadSeconds(++p, end, &close))
+      return Status::InvalidArgument(prefix + which +
+                                     ": expected OPEN-CLOSE in Unix seconds (@OPEN-CLOSE,OPEN-CLOSE,...)");
+    s.windows.emplace_back(open, close);
+    if (p == end) break;
+    if (*p != ',') return Status::InvalidArgument(prefix + which + ": expected ',' between windows");
+    ++p;
+  }
+  const Status valid = ValidateLinkSchedule(s, option);
+  if (!valid.ok()) {
+    // "OPTION.windows[i] = x: why" becomes "OPTION = TEXT: windows[i] = x: why".
+    const std::string& m = valid.message();
+    const bool named = m.compare(0, option.size() + 1, option + ".") == 0;
+    return Status::InvalidArgument(prefix + (named ? m.substr(option.size() + 1) : m));
+  }
+  return s;
+}
+
+}  // namespace
+
 Result<LinkSchedule> ParseWindowSpec(const std::string& text, const std::string& option) {
+  if (!text.empty() && text[0] == '@') return ParseWindowList(text, option);
   LinkSchedule s;
   char tail = 0;
   const int got = std::sscanf(text.c_str(), "%lf:%lf:%lf%c", &s.period_s, &s.up_s, &s.phase_s, &tail);
   const Status valid = ValidateLinkSchedule(s, option);
   if ((got != 2 && got != 3) || !(s.period_s > 0.0) || !valid.ok())
-    return Status::InvalidArgument(option + " = " + text + ": expected PERIOD:UP[:PHASE] seconds with 0 < UP <= PERIOD");
+    return Status::InvalidArgument(option + " = " + Shown(text) +
+                                   ": expected PERIOD:UP[:PHASE] seconds with 0 < UP <= PERIOD, or "
+                                   "@OPEN-CLOSE,OPEN-CLOSE,... Unix seconds");
   return s;
+}
+
+std::string FormatWindowSpec(const LinkSchedule& s) {
+  if (s.always_up()) return "";
+  std::ostringstream os;
+  os.precision(17);
+  if (s.period_s > 0.0) {
+    os << s.period_s << ":" << s.up_s << ":" << s.phase_s;
+    return os.str();
+  }
+  os << "@";
+  for (size_t i = 0; i < s.windows.size(); ++i)
+    os << (i ? "," : "") << s.windows[i].first << "-" << s.windows[i].second;
+  return os.str();
 }
 
 Status ValidateLinkSchedule(const LinkSchedule& s, const std::string& where) {
   auto bad = [&](const std::string& field, double value, const std::string& why) {
     std::ostringstream os;
+    os.precision(15);  // Unix seconds whole, not 1.796e+09
     os << where << "." << field << " = " << value << ": " << why;
     return Status::InvalidArgument(os.str());
   };
@@ -104,6 +173,9 @@ Status ValidateLinkSchedule(const LinkSchedule& s, const std::string& where) {
     if (!(s.up_s > 0.0) || s.up_s > s.period_s) return bad("window.up_s", s.up_s, "must be in (0, period_s]");
     if (s.phase_s < 0.0) return bad("window.phase_s", s.phase_s, "must be >= 0");
   }
+  if (s.windows.size() > kMaxLinkWindows)
+    return Status::InvalidArgument(where + ".windows: " + std::to_string(s.windows.size()) + " windows, more than " +
+                                   std::to_string(kMaxLinkWindows));
   for (size_t i = 0; i < s.windows.size(); ++i) {
     const auto& [open, close] = s.windows[i];
     const std::string field = "windows[" + std::to_string(i) + "]";

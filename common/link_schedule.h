@@ -6,6 +6,7 @@
 // wait for a window.
 #pragma once
 
+#include <cstddef>
 #include <string>
 #include <utility>
 #include <vector>
@@ -41,12 +42,27 @@ struct LinkSchedule {
   std::string Describe() const;
 };
 
-// "PERIOD:UP[:PHASE]" (seconds) as command lines give a periodic window;
-// InvalidArgument naming `option` when it is not one.
+// The most explicit windows a schedule may list (cluster files, the window
+// text below): the list travels to every rank in its assignment.
+inline constexpr size_t kMaxLinkWindows = 10000;
+
+// A schedule as command lines give it (meridian-train's --wan-window, the
+// test bed's --window), in seconds:
+//   "PERIOD:UP[:PHASE]"          periodic: UP of every PERIOD, from PHASE
+//   "@OPEN-CLOSE,OPEN-CLOSE,..." explicit [open, close) windows, Unix time
+// Decimals and exponents are allowed; the windows must satisfy
+// ValidateLinkSchedule, and at most kMaxLinkWindows of them. InvalidArgument
+// naming `option` and the text when it is neither.
 Result<LinkSchedule> ParseWindowSpec(const std::string& text, const std::string& option);
 
+// The text ParseWindowSpec reads back to the same schedule, exactly (17
+// significant digits): "PERIOD:UP:PHASE" or "@OPEN-CLOSE,..."; empty for
+// a link that is always up.
+std::string FormatWindowSpec(const LinkSchedule& schedule);
+
 // InvalidArgument naming `where` and the field: up_s in (0, period_s],
-// phase_s >= 0, windows with open < close, in order and not overlapping.
+// phase_s >= 0, windows with open < close, in order and not overlapping,
+// no more than kMaxLinkWindows of them.
 Status ValidateLinkSchedule(const LinkSchedule& schedule, const std::string& where);
 
 }  // namespace meridian

@@ -215,6 +215,9 @@ Status ParseSchedule(const Fields& f, const std::string& source, LinkSchedule* s
     const YAML::Node list = f.Get("windows");
     if (!list.IsSequence() || list.size() == 0)
       return f.Error("windows", Fields::Show(list), "must be a list of [open_s, close_s] pairs");
+    if (list.size() > kMaxLinkWindows)
+      return f.Error("windows", std::to_string(list.size()) + " windows",
+                     "at most " + std::to_string(kMaxLinkWindows) + " (every rank's assignment carries the list)");
     for (size_t i = 0; i < list.size(); ++i) {
       double open = 0, close = 0;
       const YAML::Node w = list[i];

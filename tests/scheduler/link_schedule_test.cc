@@ -7,6 +7,8 @@
 
 #include <cmath>
 #include <limits>
+#include <random>
+#include <string>
 
 #include "scheduler/core/topology.h"
 #include "scheduler/placement/placement.h"
@@ -20,6 +22,12 @@ LinkSchedule Periodic(double period, double up, double phase = 0.0) {
   s.period_s = period;
   s.up_s = up;
   s.phase_s = phase;
+  return s;
+}
+
+LinkSchedule Windows(std::vector<std::pair<double, double>> windows) {
+  LinkSchedule s;
+  s.windows = std::move(windows);
   return s;
 }
 
@@ -72,6 +80,99 @@ TEST(LinkSchedule, ValidationNamesTheField) {
   LinkSchedule both = Periodic(90, 30);
   both.windows = {{0, 10}};
   EXPECT_FALSE(ValidateLinkSchedule(both, "links[2]").ok());
+}
+
+TEST(WindowSpec, APeriodicWindowKeepsItsText) {
+  EXPECT_EQ(FormatWindowSpec(Periodic(60, 20, 7)), "60:20:7");
+  EXPECT_EQ(FormatWindowSpec(Periodic(5400, 600)), "5400:600:0");
+  EXPECT_EQ(FormatWindowSpec(LinkSchedule{}), "");
+  Result<LinkSchedule> s = ParseWindowSpec("5400:600", "--wan-window");
+  ASSERT_TRUE(s.ok()) << s.status().message();
+  EXPECT_DOUBLE_EQ(s->period_s, 5400);
+  EXPECT_DOUBLE_EQ(s->up_s, 600);
+  EXPECT_TRUE(s->windows.empty());
+}
+
+TEST(WindowSpec, AListOfWindowsReadsAsUnixSecondsWithDecimals) {
+  Result<LinkSchedule> s = ParseWindowSpec("@1796000000-1796000600.5,1796005400.25-1.796006e9", "--wan-window");
+  ASSERT_TRUE(s.ok()) << s.status().message();
+  EXPECT_EQ(s->period_s, 0.0);
+  ASSERT_EQ(s->windows.size(), 2u);
+  EXPECT_EQ(s->windows[0], std::make_pair(1796000000.0, 1796000600.5));
+  EXPECT_EQ(s->windows[1], std::make_pair(1796005400.25, 1796006000.0));
+  // A number's own sign goes with it: before the epoch too.
+  s = ParseWindowSpec("@-10--5,0-2.5", "--wan-window");
+  ASSERT_TRUE(s.ok()) << s.status().message();
+  EXPECT_EQ(s->windows[0], std::make_pair(-10.0, -5.0));
+  EXPECT_EQ(s->windows[1], std::make_pair(0.0, 2.5));
+}
+
+TEST(WindowSpec, AListOfWindowsRoundTripsExactly) {
+  std::mt19937 rng(7);
+  std::uniform_real_distribution<double> gap(1e-3, 5400.0), up(1e-3, 600.0);
+  LinkSchedule s;
+  double t = 1796000000.0 + gap(rng);
+  for (int i = 0; i < 200; ++i) {
+    const double open = t, close = open + up(rng);
+    s.windows.emplace_back(open, close);
+    t = close + gap(rng);
+  }
+  s.windows.emplace_back(t, t + 0.1);  // 0.1 has no exact binary form
+  const std::string text = FormatWindowSpec(s);
+  ASSERT_EQ(text[0], '@');
+  Result<LinkSchedule> back = ParseWindowSpec(text, "--wan-window");
+  ASSERT_TRUE(back.ok()) << back.status().message();
+  ASSERT_EQ(back->windows.size(), s.windows.size());
+  for (size_t i = 0; i < s.windows.size(); ++i) {
+    EXPECT_EQ(back->windows[i].first, s.windows[i].first) << i;
+    EXPECT_EQ(back->windows[i].second, s.windows[i].second) << i;
+  }
+  EXPECT_EQ(FormatWindowSpec(*back), text);
+  const LinkSchedule negative = Windows({{-10.5, -5}, {0.1, 0.2}});
+  back = ParseWindowSpec(FormatWindowSpec(negative), "--wan-window");
+  ASSERT_TRUE(back.ok()) << back.status().message();
+  EXPECT_EQ(back->windows, negative.windows);
+}
+
+TEST(WindowSpec, RefusalsNameTheOptionAndTheValue) {
+  auto refusal = [](const std::string& text) {
+    Result<LinkSchedule> s = ParseWindowSpec(text, "--wan-window");
+    return s.ok() ? std::string("accepted") : s.status().message();
+  };
+  for (const char* text : {"@", "@10", "@10-", "@-10", "@0-10,", "@0-10;20-30", "@0-10 ", "@ 0-10", "@0-10x",
+                           "@0-inf", "@nan-1", "@+0-10", "@0-10,,20-30"}) {
+    const std::string m = refusal(text);
+    EXPECT_EQ(m.rfind(std::string("--wan-window = ") + text + ": ", 0), 0u) << text << ": " << m;
+  }
+  EXPECT_NE(refusal("@0-10;20-30").find("windows[0]: expected ','"), std::string::npos) << refusal("@0-10;20-30");
+  EXPECT_NE(refusal("@0-10,20").find("windows[1]: expected OPEN-CLOSE"), std::string::npos);
+  EXPECT_EQ(refusal("@10-5"), "--wan-window = @10-5: windows[0] = 10: must close after it opens");
+  EXPECT_EQ(refusal("@1796000000-1796000600,1796000500-1796001000"),
+            "--wan-window = @1796000000-1796000600,1796000500-1796001000: windows[1] = 1796000500: must open after "
+            "the previous window closes");
+  // Windows that touch are in order: [0, 10) then [10, 20).
+  EXPECT_EQ(refusal("@0-10,10-20"), "accepted");
+  EXPECT_NE(refusal("10-20").find("or @OPEN-CLOSE,OPEN-CLOSE,..."), std::string::npos) << refusal("10-20");
+}
+
+TEST(WindowSpec, AListHoldsAtMostTenThousandWindows) {
+  std::string text = "@";
+  for (size_t i = 0; i < kMaxLinkWindows; ++i)
+    text += (i ? "," : "") + std::to_string(2 * i) + "-" + std::to_string(2 * i + 1);
+  Result<LinkSchedule> s = ParseWindowSpec(text, "--wan-window");
+  ASSERT_TRUE(s.ok()) << s.status().message();
+  EXPECT_EQ(s->windows.size(), kMaxLinkWindows);
+  EXPECT_TRUE(ValidateLinkSchedule(*s, "links[0]").ok());
+  text += ",1000000-1000001";
+  s = ParseWindowSpec(text, "--wan-window");
+  ASSERT_FALSE(s.ok());
+  // The message shows the start of the list, not all of it.
+  EXPECT_NE(s.status().message().find("more than 10000 windows"), std::string::npos) << s.status().message();
+  EXPECT_LT(s.status().message().size(), 200u) << s.status().message();
+  LinkSchedule many;
+  for (size_t i = 0; i <= kMaxLinkWindows; ++i) many.windows.emplace_back(2.0 * i, 2.0 * i + 1);
+  const Status v = ValidateLinkSchedule(many, "links[0]");
+  EXPECT_NE(v.message().find("links[0].windows: 10001 windows, more than 10000"), std::string::npos) << v.message();
 }
 
 constexpr char kWindowedCluster[] = R"(
@@ -142,6 +243,19 @@ TEST(PlaceJob, ContactWindowsMakeEveryStepSyncPayTheWaitAndDilocoPayItOncePerRou
   EXPECT_EQ(automatic->dp_sync, DpSync::kDiloco);
   EXPECT_EQ(automatic->wan_window, "60:20:7");
   EXPECT_EQ(up->wan_window, "");
+}
+
+TEST(ClusterFile, ALinkListsAtMostTenThousandWindows) {
+  std::string many = "[";
+  for (size_t i = 0; i <= kMaxLinkWindows; ++i)
+    many += (i ? ", [" : "[") + std::to_string(2 * i) + ", " + std::to_string(2 * i + 1) + "]";
+  many += "]";
+  std::string yaml = kWindowedCluster;
+  yaml.replace(yaml.find("[[0, 60], [600, 700]]"), 21, many);
+  Result<Topology> t = ParseClusterYaml(yaml, "c.yaml");
+  ASSERT_FALSE(t.ok());
+  EXPECT_NE(t.status().message().find("links[1].windows = 10001 windows: at most 10000"), std::string::npos)
+      << t.status().message().substr(0, 300);
 }
 
 // The example constellation: a job over ground and orbit plans, and its
