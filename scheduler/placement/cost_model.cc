@@ -6,8 +6,8 @@
 #include <cmath>
 #include <limits>
 #include <map>
-#include <sstream>
 
+#include "common/link_schedule.h"
 #include "runtime/model/activation_sizes.h"
 #include "runtime/model/parameter_layout.h"
 #include "runtime/parallel/parallel_layout.h"
@@ -336,21 +336,18 @@ Price PriceSlots(const ClusterIndex& index, const JobRequest& job, int dp, int p
   return price;
 }
 
-// The least-up periodic window a DP group on these slots crosses, as
-// meridian-train's --wan-window takes it; empty when none does.
+// The least-up schedule (periodic or an explicit list of windows) a DP
+// group on these slots crosses, as meridian-train's --wan-window takes it;
+// empty when none does.
 std::string WanWindow(const ClusterIndex& index, int dp, int pp, const std::vector<StageCost>& stages,
                       const std::vector<Slot>& slots) {
   const LinkSchedule* least = nullptr;
   std::vector<GroupCost> groups = PriceDpGroups(index, dp, pp, stages, slots);
   for (const GroupCost& g : groups)
-    if (g.crosses_dcs && g.inter_schedule.period_s > 0.0 &&
+    if (g.crosses_dcs && !g.inter_schedule.always_up() &&
         (least == nullptr || g.inter_schedule.DutyCycle() < least->DutyCycle()))
       least = &g.inter_schedule;
-  if (least == nullptr) return "";
-  std::ostringstream os;
-  os.precision(17);
-  os << least->period_s << ":" << least->up_s << ":" << least->phase_s;
-  return os.str();
+  return least == nullptr ? "" : FormatWindowSpec(*least);
 }
 
 std::string DilocoSettings::Name() const {

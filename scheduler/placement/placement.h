@@ -66,7 +66,8 @@ struct Placement {
   // these links); otherwise empty.
   std::vector<ModePrice> modes;
   std::vector<double> stage_memory_bytes;  // per stage, as StageMemoryBytes predicts
-  // The least-up periodic contact window any DP group crosses ("PERIOD:UP:PHASE"); empty: none.
+  // The least-up link schedule any DP group crosses, as FormatWindowSpec
+  // writes it ("PERIOD:UP:PHASE" or "@OPEN-CLOSE,..."); empty: none.
   std::string wan_window;
 };
 

@@ -245,6 +245,49 @@ TEST(PlaceJob, ContactWindowsMakeEveryStepSyncPayTheWaitAndDilocoPayItOncePerRou
   EXPECT_EQ(up->wan_window, "");
 }
 
+TEST(PlaceJob, AListOfWindowsReachesTheRanksExactly) {
+  JobRequest job = SmallJob(4, 1);
+  job.dp_sync = DpSync::kDiloco;
+  job.diloco_h = 100;
+  const LinkSchedule passes = Windows({{1796000000.5, 1796000600.25}, {1796005400, 1796006000.1}});
+  Result<Placement> p = PlaceJob(WindowedPair(passes), {}, job);
+  ASSERT_TRUE(p.ok()) << p.status().message();
+  EXPECT_EQ(p->wan_window, "@1796000000.5-1796000600.25,1796005400-1796006000.0999999");
+  Result<LinkSchedule> back = ParseWindowSpec(p->wan_window, "--wan-window");
+  ASSERT_TRUE(back.ok()) << back.status().message();
+  EXPECT_EQ(back->windows, passes.windows);
+}
+
+// Three data centers in a ring, every replica in a different one: the
+// DP group crosses both scheduled links, and the ranks wait for the one
+// that is up least, whichever kind it is.
+TEST(PlaceJob, TheRanksWaitForTheLeastUpScheduleWhetherPeriodicOrAList) {
+  auto ring = [](const LinkSchedule& ab, const LinkSchedule& bc) {
+    Topology topo;
+    topo.data_centers = {MakeDc("a"), MakeDc("b"), MakeDc("c")};
+    topo.nodes = {MakeNode("a0", "a", 1, "cpu", 16, 0.1), MakeNode("b0", "b", 1, "cpu", 16, 0.1),
+                  MakeNode("c0", "c", 1, "cpu", 16, 0.1)};
+    topo.links = {InterDcLink{"a", "b", 1.0, 25.0, ab}, InterDcLink{"b", "c", 1.0, 25.0, bc},
+                  InterDcLink{"a", "c", 1.0, 25.0, LinkSchedule{}}};
+    return topo;
+  };
+  JobRequest job = SmallJob(3, 1);
+  job.dp_sync = DpSync::kDiloco;
+  job.diloco_h = 100;
+  const LinkSchedule third = Periodic(60, 20);                           // up 33%
+  const LinkSchedule tenth = Windows({{0, 10}, {100, 110}});             // up 10%
+  const LinkSchedule half = Windows({{0, 50}, {100, 150}, {200, 250}});  // up 50%
+  Result<Placement> p = PlaceJob(ring(third, tenth), {}, job);
+  ASSERT_TRUE(p.ok()) << p.status().message();
+  EXPECT_EQ(p->wan_window, "@0-10,100-110");
+  p = PlaceJob(ring(third, half), {}, job);
+  ASSERT_TRUE(p.ok()) << p.status().message();
+  EXPECT_EQ(p->wan_window, "60:20:0");
+  p = PlaceJob(ring(LinkSchedule{}, half), {}, job);
+  ASSERT_TRUE(p.ok()) << p.status().message();
+  EXPECT_EQ(p->wan_window, "@0-50,100-150,200-250");
+}
+
 TEST(ClusterFile, ALinkListsAtMostTenThousandWindows) {
   std::string many = "[";
   for (size_t i = 0; i <= kMaxLinkWindows; ++i)
