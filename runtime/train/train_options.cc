@@ -188,8 +188,9 @@ Result<TrainOptions> ParseTrainOptions(int argc, char** argv, int* exit_code) {
                "the next round wait) instead of stopping training, as a link outside its contact window needs")
       ->group("Cross data center");
   app.add_option("--wan-window", o.wan_window,
-                 "With --diloco-elastic: the link between data centers is up PERIOD:UP[:PHASE] seconds (UP of every "
-                 "PERIOD, from PHASE after the Unix epoch); outer exchanges start only inside a window")
+                 "With --diloco-elastic: when the link between data centers is up, PERIOD:UP[:PHASE] seconds (UP of "
+                 "every PERIOD, from PHASE after the Unix epoch) or @OPEN-CLOSE,OPEN-CLOSE,... (explicit windows in "
+                 "Unix seconds, in order); outer exchanges start only inside a window, none after the last one")
       ->group("Cross data center");
   app.add_option("--wan-world", o.wan_world,
                  "Each data center its own world: this world's index in --wan-peers (with --diloco-elastic)")

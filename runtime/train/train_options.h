@@ -82,7 +82,9 @@ struct TrainOptions {
   int diloco_overlap = 0;
   float diloco_mix = 0.5f;
   bool diloco_elastic = false;  // a late exchange lets inner steps go on (links in contact windows)
-  std::string wan_window;       // "PERIOD:UP[:PHASE]": the link's contact windows; exchanges wait for one
+  // The link's contact windows, "PERIOD:UP[:PHASE]" or "@OPEN-CLOSE,...";
+  // exchanges wait for one.
+  std::string wan_window;
 
   // Each data center its own world: this world's index among the job's,
   // every world's leader address (host:port of its first stage; stage s

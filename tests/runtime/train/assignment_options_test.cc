@@ -102,6 +102,16 @@ TEST(AssignmentOptions, AcrossALinkInContactWindowsDilocoWaitsForThem) {
   EXPECT_TRUE(h.wan_window.empty());
 }
 
+TEST(AssignmentOptions, AListOfContactWindowsReachesTheTrainerAsGiven) {
+  v1::Placement windowed = Placement(v1::DP_SYNC_DILOCO);
+  windowed.set_wan_window("@1796000000.5-1796000600.25,1796005400-1796006000.0999999");
+  TrainOptions o;
+  ASSERT_TRUE(ApplyJobToOptions(Spec(), windowed, v1::RankAssignment(), 1, &o).ok());
+  EXPECT_TRUE(o.diloco_elastic);
+  EXPECT_EQ(o.wan_window, "@1796000000.5-1796000600.25,1796005400-1796006000.0999999");
+  EXPECT_TRUE(ValidateTrainOptions(o).ok()) << ValidateTrainOptions(o).message();
+}
+
 TEST(AssignmentOptions, AnUnknownSyncModeIsRefusedByName) {
   TrainOptions o;
   Status s = ApplyJobToOptions(Spec(), Placement(static_cast<v1::DpSync>(42)), v1::RankAssignment(), 1, &o);

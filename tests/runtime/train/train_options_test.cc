@@ -83,5 +83,31 @@ TEST(TrainOptions, WorldsOptionsThatCannotRunNameTheOption) {
   }
 }
 
+TEST(TrainOptions, TheWanWindowIsAPeriodOrAListOfWindows) {
+  const std::vector<std::string> elastic = {"--dp-sync", "diloco", "--diloco-overlap", "1", "--diloco-elastic"};
+  auto with = [&](std::vector<std::string> more) {
+    std::vector<std::string> args = elastic;
+    args.insert(args.end(), more.begin(), more.end());
+    return args;
+  };
+  for (const char* window : {"5400:600:120", "@1796000000-1796000600.5,1796005400-1.796006e9"}) {
+    Result<TrainOptions> o = Parse(with({"--wan-window", window}));
+    ASSERT_TRUE(o.ok()) << o.status().message();
+    EXPECT_EQ(o->wan_window, window);
+  }
+  const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
+      {with({"--wan-window", "@10-5"}), "--wan-window = @10-5: windows[0] = 10: must close after it opens"},
+      {with({"--wan-window", "@0-10,5-20"}), "--wan-window = @0-10,5-20: windows[1] = 5"},
+      {with({"--wan-window", "@0-10;20-30"}), "--wan-window = @0-10;20-30: windows[0]: expected ','"},
+      {with({"--wan-window", "10-20"}), "--wan-window = 10-20: expected PERIOD:UP[:PHASE]"},
+      {{"--dp-sync", "diloco", "--wan-window", "@0-10"}, "needs --diloco-elastic"},
+  };
+  for (const auto& [args, expected] : cases) {
+    Result<TrainOptions> o = Parse(args);
+    ASSERT_FALSE(o.ok()) << expected;
+    EXPECT_NE(o.status().message().find(expected), std::string::npos) << o.status().message();
+  }
+}
+
 }  // namespace
 }  // namespace meridian
