@@ -262,11 +262,23 @@ double UnixNow() {
   return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
-// Up now with a quarter of a window left, so an exchange can cross before
-// the link shuts.
+// Up now with a quarter of the window left (of the periodic window, or of
+// the explicit one the link is in), so an exchange can cross before the
+// link shuts.
 bool UpForAnExchange(const LinkSchedule& w, double now) {
-  const double guard = (w.period_s > 0.0 ? w.up_s : 0.0) / 4.0;
-  return w.UpAt(now) && w.UpAt(now + guard);
+  if (w.period_s > 0.0) return w.UpAt(now) && w.UpAt(now + w.up_s / 4.0);
+  if (w.always_up()) return true;
+  for (const auto& [open, close] : w.windows)
+    if (now >= open && now < close) return now + (close - open) / 4.0 < close;
+  return false;
+}
+
+// Whether an exchange may start at `now` or later: always, but for an
+// explicit list of windows once the last one has less than a quarter left.
+bool ExchangesAhead(const LinkSchedule& w, double now) {
+  if (w.windows.empty()) return true;
+  const auto& [open, close] = w.windows.back();
+  return std::max(open, now) + (close - open) / 4.0 < close;
 }
 
 }  // namespace
@@ -278,13 +290,20 @@ Result<bool> DilocoOuterOptimizer::WindowOpen(const ProcessGroups& g) {
   return open > 0.0;
 }
 
+Result<bool> DilocoOuterOptimizer::WindowsAhead(const ProcessGroups& g) {
+  double ahead = 0.0;
+  if (g.dp_intra_dc->rank() == 0) ahead = ExchangesAhead(config_.wan_window, UnixNow()) ? 1.0 : 0.0;
+  MERIDIAN_RETURN_IF_ERROR(g.dp_intra_dc->AllReduceDouble(&ahead, 1, ReduceOp::kSum));
+  return ahead > 0.0;
+}
+
 void DilocoOuterOptimizer::WaitForWindow() const {
   const LinkSchedule& w = config_.wan_window;
   if (w.always_up()) return;
   // Packets sent into a closed link are lost, and TCP's backoff then keeps
   // the exchange from crossing for minutes: sleep until a window instead.
   for (double now = UnixNow(); !UpForAnExchange(w, now); now = UnixNow()) {
-    if (!std::isfinite(w.NextUpAt(now + 1e-3))) return;  // after the last explicit window: nothing to wait for
+    if (!ExchangesAhead(w, now)) return;  // after the last explicit window: nothing to wait for
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
 }
@@ -382,9 +401,17 @@ Status DilocoOuterOptimizer::Flush(long step, float* stage_params, const Process
       MERIDIAN_RETURN_IF_ERROR(memory->ToHost(params + r.offset, stage_params + r.offset, r.count));
     // Each exchange of the backlog leaves after the one before is back and
     // once the link is up (this blocks): the data centers must have posted
-    // the same exchanges before a checkpoint or the run's end.
+    // the same exchanges before a checkpoint or the run's end. After the
+    // link's last explicit window nothing crosses again: the rest of the
+    // backlog is dropped (sent, it would only block the drain until the
+    // watchdog), and the data center trains on alone.
     for (; f.overdue > 0; --f.overdue) {
       if (f.apply_step >= 0) MERIDIAN_RETURN_IF_ERROR(Apply(f, params, g, traffic, memory));
+      MERIDIAN_ASSIGN_OR_RETURN(const bool ahead, WindowsAhead(g));
+      if (!ahead) {
+        f.overdue = 0;
+        break;
+      }
       WaitForWindow();
       f.apply_step = step + config_.overlap_steps;
       MERIDIAN_RETURN_IF_ERROR(Send(f, step, params, g, background, traffic));

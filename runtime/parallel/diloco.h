@@ -61,7 +61,8 @@ struct DilocoConfig {
   float mix = 0.5f;            // alpha: share of the local weights kept at mixing (tau > 0)
   bool elastic = false;        // a late exchange lets inner steps go on instead of blocking
   // Elastic: exchanges start only while the link between data centers is
-  // up (with a quarter of a window left), by the leaders' clocks.
+  // up (with a quarter of a window left), by the leaders' clocks; after the
+  // last of an explicit list of windows, never again (training goes on).
   LinkSchedule wan_window;
   // Each data center its own world: the leaders exchange over this (one
   // per stage leader, else null) instead of an inter-DC communicator, and
@@ -113,6 +114,8 @@ class DilocoOuterOptimizer {
   // Elastic: sends the rounds whose exchanges have waited (for a window, or
   // for the exchange before), one after another, so that every data center
   // has posted the same exchanges; before Drain at a checkpoint or the end.
+  // After the last of an explicit list of windows it drops them instead:
+  // they could never cross.
   Status Flush(long step, float* params, const ProcessGroups& groups, Communicator* background,
                TrafficCounter* traffic, StageMemory* memory = HostMemory());
 
@@ -156,7 +159,11 @@ class DilocoOuterOptimizer {
   Result<bool> ExchangeBack(Fragment& f, const ProcessGroups& g);
   // Whether the link is up for an exchange now, agreed in the data center.
   Result<bool> WindowOpen(const ProcessGroups& g);
-  // Sleeps until the link is up for an exchange (by this rank's clock).
+  // Whether the link will be up for an exchange now or later (false after
+  // the last of an explicit list of windows), agreed in the data center.
+  Result<bool> WindowsAhead(const ProcessGroups& g);
+  // Sleeps until the link is up for an exchange (by this rank's clock);
+  // returns at once when it never will be again.
   void WaitForWindow() const;
   Status Send(Fragment& f, long step, const float* params, const ProcessGroups& g, Communicator* across,
               TrafficCounter* traffic);

@@ -9,6 +9,7 @@
 #include <atomic>
 #include <thread>
 
+#include <chrono>
 #include <cmath>
 #include <memory>
 #include <vector>
@@ -298,6 +299,77 @@ TEST(GradientSync, ElasticDilocoTrainsOnWhileAnExchangeIsLate) {
       if (std::abs(start - 7.875f) > 1e-6f) return Status::Internal("round 2 start " + std::to_string(start));
     return Status::OK();
   });
+  EXPECT_TRUE(s.ok()) << s.ToString();
+}
+
+double UnixNow() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+DilocoConfig ElasticIn(std::vector<std::pair<double, double>> windows) {
+  DilocoConfig c;
+  c.overlap_steps = 1;
+  c.mix = 0.25f;
+  c.elastic = true;
+  c.wan_window.windows = std::move(windows);
+  return c;
+}
+
+Status ExpectAll(const std::vector<float>& values, float expected, const std::string& what) {
+  for (float v : values)
+    if (std::abs(v - expected) > 1e-6f) return Status::Internal(what + " " + std::to_string(v));
+  return Status::OK();
+}
+
+// An explicit list of windows, the last of which closed long ago (1970):
+// no exchange leaves, not at round ends and not at a checkpoint (the
+// backlog could never cross, and sent it would block the drain), and each
+// data center trains on with its own weights.
+TEST(GradientSync, ElasticDilocoExchangesNothingAfterTheLastWindowAndTrainsOn) {
+  auto train = [&](int rank, GradientSync& sync, std::vector<float>& params) -> Status {
+    const float local = rank < 2 ? 9.0f : 7.0f;  // 10 less the first inner steps
+    for (long step = 1; step <= 4; ++step) MERIDIAN_RETURN_IF_ERROR(sync.AfterStep(step, params.data()));
+    MERIDIAN_RETURN_IF_ERROR(ExpectAll(params, local, "param after round 2"));
+    MERIDIAN_RETURN_IF_ERROR(sync.PrepareCheckpoint());
+    MERIDIAN_RETURN_IF_ERROR(ExpectAll(params, local, "param after the checkpoint"));
+    for (float& p : params) p -= 1.0f;
+    for (long step = 5; step <= 6; ++step) MERIDIAN_RETURN_IF_ERROR(sync.AfterStep(step, params.data()));
+    MERIDIAN_RETURN_IF_ERROR(sync.PrepareCheckpoint());
+    MERIDIAN_RETURN_IF_ERROR(ExpectAll(params, local - 1.0f, "param after round 3"));
+    MERIDIAN_RETURN_IF_ERROR(ExpectAll(sync.diloco()->round_start(), 10.0f, "round start"));
+    MERIDIAN_RETURN_IF_ERROR(ExpectAll(sync.diloco()->pending(), 0.0f, "pending"));
+    if (sync.diloco()->outer_steps() != 0)
+      return Status::Internal(std::to_string(sync.diloco()->outer_steps()) + " outer steps");
+    return Status::OK();
+  };
+  const Status s = OnDilocoRanks(ElasticIn({{0, 10}, {20, 30}}), train);
+  EXPECT_TRUE(s.ok()) << s.ToString();
+}
+
+// An exchange leaves inside an explicit window only while a quarter of
+// that window is left, as it does inside a periodic one.
+TEST(GradientSync, ElasticDilocoStartsInAnExplicitWindowOnlyWithAQuarterOfItLeft) {
+  const double now = UnixNow();
+  // Open for another 30 s of 3030: too little to start in, and the last
+  // window, so the checkpoint drops the backlog too.
+  auto stays_home = [&](int, GradientSync& sync, std::vector<float>& params) -> Status {
+    for (long step = 1; step <= 3; ++step) MERIDIAN_RETURN_IF_ERROR(sync.AfterStep(step, params.data()));
+    MERIDIAN_RETURN_IF_ERROR(sync.PrepareCheckpoint());
+    return ExpectAll(sync.diloco()->round_start(), 10.0f, "round start");
+  };
+  Status s = OnDilocoRanks(ElasticIn({{now - 3000, now + 30}}), stays_home);
+  EXPECT_TRUE(s.ok()) << s.ToString();
+  // Open for another 3000 s: round 1's exchange leaves after step 2 and,
+  // once every data center has sent it, is mixed in after step 3.
+  std::atomic<int> sent{0};
+  auto crosses = [&](int, GradientSync& sync, std::vector<float>& params) -> Status {
+    for (long step = 1; step <= 2; ++step) MERIDIAN_RETURN_IF_ERROR(sync.AfterStep(step, params.data()));
+    sent.fetch_add(1);
+    while (sent.load() < 4) std::this_thread::yield();
+    MERIDIAN_RETURN_IF_ERROR(sync.AfterStep(3, params.data()));
+    return ExpectAll(sync.diloco()->round_start(), 8.5f, "round start");
+  };
+  s = OnDilocoRanks(ElasticIn({{now - 10, now + 3000}}), crosses);
   EXPECT_TRUE(s.ok()) << s.ToString();
 }
 
