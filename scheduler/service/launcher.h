@@ -45,6 +45,14 @@ class Launcher {
   // The daemon forgets a finished job (retention): its files go too, but
   // its checkpoints only when its spec asks (discard_checkpoints).
   virtual void RemoveJobFiles(const v1::Job& job) { (void)job; }
+  // A job of one world per data center whose world `world` was placed
+  // anew (job.placement holds where it now runs): that world alone is
+  // started again there, with the rejoin command; the others run on.
+  virtual Status RelaunchWorld(const v1::Job& job, int world) {
+    (void)job;
+    (void)world;
+    return Status::FailedPrecondition("this launcher cannot relaunch one world");
+  }
 };
 
 }  // namespace meridian::scheduler

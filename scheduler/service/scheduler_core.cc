@@ -12,6 +12,7 @@
 #include "scheduler/service/node_checks.h"
 #include "scheduler/service/proto_convert.h"
 #include "scheduler/service/request_checks.h"
+#include "scheduler/service/world_replacement.h"
 
 namespace meridian::scheduler {
 
@@ -155,23 +156,58 @@ Status SchedulerCore::DeregisterNode(const std::string& name) {
     MERIDIAN_RETURN_IF_ERROR(journal_.CommitNodeRemoval(name));
     nodes_.RemoveAgent(name);
     Logger("core")->info("node {} deregistered by its agent", name);
-    StopJobsOnNodeLocked(name, "the agent of node " + name + " left");
+    StopJobsOnNodeLocked(name, "the agent of node " + name + " left", NowUnixSeconds());
     schedule_wanted_ = true;
   }
   Schedule();
   return Status::OK();
 }
 
-void SchedulerCore::StopJobsOnNodeLocked(const std::string& node, const std::string& why) {
+void SchedulerCore::StopJobsOnNodeLocked(const std::string& node, const std::string& why, double now) {
   for (JobRecord& record : jobs_) {
     const v1::Job& job = record.job;
     if (job.state() != v1::RUNNING && job.state() != v1::PLACED) continue;
     bool uses = false;
     for (const auto& r : job.placement().ranks()) uses |= r.node() == node;
     if (!uses) continue;
+    if (ReplaceWorldLocked(record, node, why, now)) continue;
     record.stopped_because = why;
     (void)launcher_->Kill(job.id());
   }
+}
+
+bool SchedulerCore::ReplaceWorldLocked(JobRecord& record, const std::string& node, const std::string& why,
+                                       double now) {
+  const v1::Job& job = record.job;
+  if (!job.placement().dc_worlds() || job.state() != v1::RUNNING) return false;
+  Result<JobRequest> request = ToJobRequest(job.spec());
+  if (!request.ok()) return false;
+  Occupancy others = nodes_.occupancy();  // every job's GPUs but this one's
+  for (auto& [name, gpus] : others)
+    for (auto it = gpus.begin(); it != gpus.end();) it = it->second == job.id() ? gpus.erase(it) : std::next(it);
+  Result<WorldMove> move = ReplaceWorld(nodes_.HealthyNow(now), others, job, *request, node);
+  if (!move.ok()) {
+    Logger("core")->warn("{}: {}; the job restarts as a whole", job.id(), move.status().message());
+    return false;
+  }
+  v1::Job next = job;
+  *next.mutable_placement() = move->placement;
+  // The lost world's last word is stale now; it reports again once it runs.
+  auto* worlds = next.mutable_worlds();
+  for (int i = worlds->size() - 1; i >= 0; --i)
+    if (worlds->Get(i).world() == move->from_dc) worlds->DeleteSubrange(i, 1);
+  const std::string msg = why + ": world " + move->from_dc + " placed again on " + move->to_dc + " (" + move->nodes +
+                          ") and relaunched alone; the other worlds train on";
+  if (!journal_.Commit(record, std::move(next), v1::RUNNING, msg).ok()) return false;
+  nodes_.Release(job.id());
+  nodes_.Occupy(job.id(), record.job.placement());
+  if (Status s = launcher_->RelaunchWorld(record.job, move->world); !s.ok()) {
+    Logger("core")->warn("{}: relaunching world {}: {}; the job restarts as a whole", job.id(), move->to_dc,
+                         s.message());
+    return false;
+  }
+  Logger("core")->info("{}: {}", job.id(), msg);
+  return true;
 }
 
 void SchedulerCore::CheckLiveness(double now) {
@@ -181,7 +217,7 @@ void SchedulerCore::CheckLiveness(double now) {
     if (journal_.FlushDue(now, options_.flush_interval_s)) FlushLocked(now);
     for (const Node& dead : nodes_.MarkSilentDead(now, options_.node_timeout_s)) {
       journal_.RecordNode(NodeToProto(dead));
-      StopJobsOnNodeLocked(dead.name, "node " + dead.name + " stopped heartbeating");
+      StopJobsOnNodeLocked(dead.name, "node " + dead.name + " stopped heartbeating", now);
     }
     if (nodes_.EndProbations(now)) schedule_wanted_ = true;
     forgotten = ApplyRetentionLocked(now);

@@ -140,7 +140,12 @@ class SchedulerCore {
   void EndAttemptLocked(JobRecord& record, int exit_code, const std::string& context);
   Status CheckWaitingLimitsLocked(const std::string& owner);
   Status LaunchLocked(JobRecord& record);
-  void StopJobsOnNodeLocked(const std::string& node, const std::string& why);
+  void StopJobsOnNodeLocked(const std::string& node, const std::string& why, double now);
+  // A job of one world per data center lost `node`: that world alone is
+  // placed again (world_replacement.h) and relaunched while the others
+  // train on. False when it cannot be (the job then stops and restarts as
+  // a whole).
+  bool ReplaceWorldLocked(JobRecord& record, const std::string& node, const std::string& why, double now);
   void FlushLocked(double now);
   // The bounds on history (options max_events_per_job, retain_*), applied
   // from CheckLiveness.

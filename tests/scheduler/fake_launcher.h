@@ -35,7 +35,14 @@ class FakeLauncher : public Launcher {
     files_removed.push_back(job.id());
   }
 
+  Status RelaunchWorld(const v1::Job& job, int world) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    relaunched_worlds.push_back(job.id() + ":" + std::to_string(world));
+    return Status::OK();
+  }
+
   std::vector<std::string> launched, killed, files_removed;
+  std::vector<std::string> relaunched_worlds;  // job:world
   std::vector<std::string> reattached;
   Orphan orphan;  // kGone unless a test says otherwise
 

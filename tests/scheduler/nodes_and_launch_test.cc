@@ -4,10 +4,12 @@
 // refused at submit when their data matches no file.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <limits>
+#include <map>
 #include <set>
 
 #include "scheduler/service/job_placement.h"
@@ -241,6 +243,87 @@ TEST_F(NodesTest, AJobOfOneWorldPerDataCenterSpansLaunchers) {
   job = core_->SubmitJob(spec);
   ASSERT_FALSE(job.ok());
   EXPECT_NE(job.status().message().find("spec.dc_worlds"), std::string::npos) << job.status().message();
+}
+
+v1::JobSpec WorldsSpec(const std::string& data, int dp) {
+  v1::JobSpec spec = TinyJob(dp, 1, data);
+  spec.mutable_layout()->set_dp_sync(v1::DP_SYNC_DILOCO);
+  spec.set_dc_worlds(true);
+  return spec;
+}
+
+// A lost node stops only the world on it: that world is placed again on its
+// own data center's free node and relaunched alone; the job keeps its
+// attempt, and the other world's ranks stay where they are.
+TEST_F(NodesTest, AWorldOnALostNodeIsPlacedAgainInItsDataCenter) {
+  RegisterDcAB();
+  v1::JobSpec spec = WorldsSpec(Data(), 3);
+  spec.add_data_centers("dc-a");
+  spec.add_data_centers("dc-b");
+  const v1::Job job = core_->SubmitJob(spec).value();
+  ASSERT_TRUE(job.placement().dc_worlds());
+  // The world of one rank: its data center has a node to spare.
+  std::map<std::string, std::vector<const v1::RankAssignment*>> by_dc;
+  for (const auto& r : job.placement().ranks()) by_dc[r.data_center()].push_back(&r);
+  ASSERT_EQ(by_dc.size(), 2u);
+  const auto& [dc, ranks] = *std::find_if(by_dc.begin(), by_dc.end(), [](const auto& e) { return e.second.size() == 1; });
+  const std::string lost = ranks[0]->node();
+  const int moved_rank = ranks[0]->rank();
+  ASSERT_TRUE(core_->DeregisterNode(lost).ok());
+  const v1::Job after = core_->GetJob(job.id()).value();
+  EXPECT_TRUE(launcher_.killed.empty()) << "the whole job was stopped";
+  ASSERT_EQ(launcher_.relaunched_worlds.size(), 1u);
+  EXPECT_EQ(after.state(), v1::RUNNING);
+  EXPECT_EQ(after.launches(), job.launches());
+  EXPECT_EQ(after.restarts(), 0);
+  for (int i = 0; i < after.placement().ranks_size(); ++i) {
+    const v1::RankAssignment& r = after.placement().ranks(i);
+    EXPECT_EQ(r.rank(), job.placement().ranks(i).rank());
+    EXPECT_EQ(r.data_center(), job.placement().ranks(i).data_center());
+    if (r.rank() == moved_rank) {
+      EXPECT_NE(r.node(), lost);
+    } else {
+      EXPECT_EQ(r.node(), job.placement().ranks(i).node()) << "a rank of the other world moved";
+    }
+  }
+  const int world = launcher_.relaunched_worlds[0].back() - '0';
+  EXPECT_EQ(launcher_.relaunched_worlds[0], job.id() + ":" + std::to_string(world));
+  bool said = false;
+  bool done = false;
+  const std::vector<v1::JobEvent> events = core_->WaitForEvents(job.id(), 0, 0, &done).value();
+  for (const v1::JobEvent& e : events)
+    said |= e.message().find("world " + dc + " placed again on " + dc) != std::string::npos;
+  EXPECT_TRUE(said);
+}
+
+// Where its own data center cannot hold it any more, the world goes to
+// another one the job may use and no other world of it uses; where none
+// can, the job restarts as a whole, as any job does.
+TEST_F(NodesTest, AWorldMovesToAnotherDataCenterOrTheJobRestarts) {
+  RegisterDcAB();
+  // dc-s is busy when the job is placed, so its worlds go to dc-a and dc-b.
+  v1::JobSpec filler = TinyJob(4, 1, Data());
+  filler.add_data_centers("dc-s");
+  const v1::Job busy = core_->SubmitJob(filler).value();
+  ASSERT_EQ(busy.state(), v1::RUNNING);
+  const v1::Job job = core_->SubmitJob(WorldsSpec(Data(), 4)).value();
+  ASSERT_EQ(job.state(), v1::RUNNING);
+  for (const auto& r : job.placement().ranks()) ASSERT_NE(r.data_center(), "dc-s");
+  ASSERT_TRUE(core_->CancelJob(busy.id()).ok());
+  launcher_.Exit(busy.id(), 143);
+  launcher_.killed.clear();
+  ASSERT_TRUE(core_->DeregisterNode("hostc").ok());
+  v1::Job after = core_->GetJob(job.id()).value();
+  ASSERT_TRUE(launcher_.killed.empty()) << "the whole job was stopped";
+  EXPECT_EQ(after.restarts(), 0);
+  for (int i = 0; i < after.placement().ranks_size(); ++i) {
+    const std::string was = job.placement().ranks(i).data_center();
+    EXPECT_EQ(after.placement().ranks(i).data_center(), was == "dc-b" ? "dc-s" : was);
+  }
+  // Now dc-a loses a node: nothing is left that holds its two ranks.
+  ASSERT_TRUE(core_->DeregisterNode("hosta").ok());
+  EXPECT_EQ(launcher_.killed, std::vector<std::string>{job.id()});
+  EXPECT_EQ(launcher_.relaunched_worlds.size(), 1u);
 }
 
 TEST(JobPlacementTest, WorldsAreMarkedOnlyAcrossDataCenters) {
