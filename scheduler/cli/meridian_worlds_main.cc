@@ -24,5 +24,6 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "meridian-worlds: %s\n", plan.status().message().c_str());
     return 2;
   }
-  return meridian::scheduler::SuperviseWorlds(*plan);
+  // The daemon rewrites the plan where it places a world anew.
+  return meridian::scheduler::SuperviseWorlds(*plan, argv[1]);
 }

@@ -6,6 +6,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <fstream>
+#include <thread>
 
 #include "scheduler/launcher/world_launch.h"
 #include "scheduler/launcher/world_supervisor.h"
@@ -115,12 +117,15 @@ TEST(WorldsPlan, RoundTripsThroughJsonAndRefusesWhatCannotRun) {
   plan.job_id = "job-1";
   plan.max_relaunches = 5;
   plan.relaunch_delay_s = 0.5;
-  plan.worlds = {{"dc-a", {"a", "1"}, {"a", "1", "--wan-join"}}, {"dc-b", {"b"}, {"b", "--wan-join"}}};
+  plan.replace_wait_s = 45.0;
+  plan.worlds = {{"dc-a", {"a", "1"}, {"a", "1", "--wan-join"}}, {"dc-b", {"b"}, {"b", "--wan-join"}, 2}};
   Result<WorldsPlan> back = WorldsPlanFromJson(WorldsPlanToJson(plan), "plan.json");
   ASSERT_TRUE(back.ok()) << back.status().ToString();
   EXPECT_EQ(back->job_id, "job-1");
   EXPECT_EQ(back->max_relaunches, 5);
+  EXPECT_EQ(back->replace_wait_s, 45.0);
   ASSERT_EQ(back->worlds.size(), 2u);
+  EXPECT_EQ(back->worlds[1].generation, 2);
   EXPECT_EQ(back->worlds[0].rejoin_command, plan.worlds[0].rejoin_command);
   EXPECT_NE(WorldsPlanFromJson("{", "plan.json").status().message().find("plan.json"), std::string::npos);
   EXPECT_NE(WorldsPlanFromJson(R"({"job_id":"j","max_relaunches":1,"relaunch_delay_s":0,"worlds":[]})", "p")
@@ -155,6 +160,65 @@ TEST(SuperviseWorlds, AWorldFailingTooOftenStopsTheOthers) {
   const auto start = std::chrono::steady_clock::now();
   EXPECT_EQ(SuperviseWorlds(plan), 5);  // the rejoin's status
   EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(), 10.0);
+}
+
+// The daemon places a world anew: it rewrites the plan file with the
+// world's generation raised; the supervisor stops the world where it ran and
+// starts its new command, leaving the other world alone.
+TEST(SuperviseWorlds, AWorldPlacedAnewIsStoppedAndStartedWhereItNowRuns) {
+  const std::string dir = ::testing::TempDir() + "/supervise_moved";
+  std::system(("rm -rf " + dir + " && mkdir -p " + dir).c_str());
+  const std::string file = dir + "/worlds.json";
+  WorldsPlan plan;
+  plan.job_id = "job-moved";
+  plan.relaunch_delay_s = 0.0;
+  // World a waits for b's new placement to have run; b hangs where it is.
+  plan.worlds = {{"a",
+                  {"sh", "-c", "for i in $(seq 100); do test -f " + dir + "/b-moved && exit 0; sleep 0.1; done; exit 7"},
+                  {"sh", "-c", "exit 8"}},
+                 {"b", {"sleep", "60"}, {"sleep", "60"}}};
+  std::ofstream(file) << WorldsPlanToJson(plan);
+  std::thread daemon([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(700));
+    WorldsPlan moved = plan;
+    moved.worlds[1].generation = 1;
+    moved.worlds[1].rejoin_command = {"sh", "-c", "touch " + dir + "/b-moved"};
+    std::ofstream(file) << WorldsPlanToJson(moved);
+  });
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_EQ(SuperviseWorlds(plan, file), 0);
+  daemon.join();
+  EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(), 8.0)
+      << "the old placement of b was not stopped";
+}
+
+// A world out of relaunches (its node is gone) waits for the daemon to
+// place it anew rather than stopping the job at once.
+TEST(SuperviseWorlds, AWorldOutOfRelaunchesWaitsForANewPlacement) {
+  const std::string dir = ::testing::TempDir() + "/supervise_wait";
+  std::system(("rm -rf " + dir + " && mkdir -p " + dir).c_str());
+  const std::string file = dir + "/worlds.json";
+  WorldsPlan plan;
+  plan.job_id = "job-wait";
+  plan.max_relaunches = 0;
+  plan.relaunch_delay_s = 0.0;
+  plan.replace_wait_s = 20.0;
+  plan.worlds = {{"a", {"sh", "-c", "sleep 1.5"}, {"sh", "-c", "exit 8"}},
+                 {"b", {"sh", "-c", "exit 6"}, {"sh", "-c", "exit 6"}}};
+  std::ofstream(file) << WorldsPlanToJson(plan);
+  std::thread daemon([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(800));
+    WorldsPlan moved = plan;
+    moved.worlds[1].generation = 1;
+    moved.worlds[1].rejoin_command = {"true"};
+    std::ofstream(file) << WorldsPlanToJson(moved);
+  });
+  EXPECT_EQ(SuperviseWorlds(plan, file), 0);
+  daemon.join();
+  // Without a new placement it stops the job once the wait is over.
+  plan.replace_wait_s = 0.5;
+  std::ofstream(file) << WorldsPlanToJson(plan);
+  EXPECT_EQ(SuperviseWorlds(plan, file), 6);
 }
 
 }  // namespace
