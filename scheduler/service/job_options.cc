@@ -161,7 +161,7 @@ Status CheckExtraArgs(const v1::TrainingOptions& training, const std::vector<std
         if (!a.choices.count(value)) return Refused(i, value, name + " takes one of its documented values");
         break;
       case Allowed::kWindow:
-        if (!ParseWindowSpec(value, name).ok()) return Refused(i, value, name + " takes PERIOD:UP[:PHASE] seconds");
+        if (!ParseWindowSpec(value, name).ok()) return Refused(i, value, name + " takes PERIOD:UP[:PHASE] or @OPEN-CLOSE,... seconds");
         break;
       case Allowed::kDataPath: {
         const std::string field = "spec.training.extra_args[" + std::to_string(i) + "] (" + name + ")";

@@ -149,7 +149,9 @@ int main(int argc, char** argv) {
   app.add_option("--loss", s.loss, "Probability a packet is dropped")->check(CLI::Range(0.0, 1.0));
   app.add_option("--queue-ms", queue_ms, "Most a link queues before it drops (tail drop)")->check(CLI::Range(1.0, 10000.0));
   app.add_option("--control", control, "File of `down A B` lines, re-read on SIGHUP");
-  app.add_option("--window", window, "PERIOD:UP[:PHASE] seconds: links between data centers are up only then");
+  app.add_option("--window", window,
+                 "PERIOD:UP[:PHASE] seconds, or @OPEN-CLOSE,... in Unix seconds: links between data centers are up "
+                 "only then");
   CLI11_PARSE(app, argc, argv);
   if (!window.empty()) {
     meridian::Result<meridian::LinkSchedule> parsed = meridian::ParseWindowSpec(window, "--window");
