@@ -16,6 +16,7 @@
 #include "common/log.h"
 #include "meridian/v1/outer_exchange.grpc.pb.h"
 #include "rpc/client_channel.h"
+#include "rpc/exchange_tls.h"
 
 namespace meridian {
 
@@ -244,6 +245,9 @@ struct WanExchange::Impl final : public v1::OuterExchange::Service {
     // window: a part would crawl for seconds and miss a contact window.
     args.SetInt(GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES, kWindowBytes);
     args.SetMaxReceiveMessageSize((int)std::min<size_t>(o.chunk_bytes * 2 + 65536, INT32_MAX));
+    // Every world serves with the job's one certificate, whatever host it
+    // runs on: check the certificate's name, not the host dialled.
+    if (!security.tls_ca_pem.empty()) args.SetSslTargetNameOverride(rpc::kWanTlsServerName);
     return rpc::OpenChannel(address, security, args);
   }
 
@@ -396,6 +400,29 @@ struct WanExchange::Impl final : public v1::OuterExchange::Service {
   }
 };
 
+namespace {
+
+// Mutual TLS with the job's pair: the server presents it and requires the
+// caller to present it too; `client` is set to do the same when it calls.
+Result<std::shared_ptr<grpc::ServerCredentials>> TlsCredentials(const WanExchangeOptions& o,
+                                                                rpc::ClientSecurity* client) {
+  if (o.tls_cert_file.empty() || o.tls_key_file.empty())
+    return Status::InvalidArgument(std::string("outer exchange: TLS needs both the certificate (") +
+                                   rpc::kWanTlsCertEnv + ") and its key (" + rpc::kWanTlsKeyEnv + "); only " +
+                                   (o.tls_cert_file.empty() ? o.tls_key_file : o.tls_cert_file) + " is given");
+  Result<rpc::TlsPair> pair = rpc::LoadTlsPair(o.tls_cert_file, o.tls_key_file);
+  if (!pair.ok()) return pair.status().WithContext("outer exchange TLS");
+  client->tls_ca_pem = pair->cert_pem;
+  client->tls_cert_pem = pair->cert_pem;
+  client->tls_key_pem = pair->key_pem;
+  grpc::SslServerCredentialsOptions ssl(GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+  ssl.pem_root_certs = pair->cert_pem;
+  ssl.pem_key_cert_pairs.push_back({pair->key_pem, pair->cert_pem});
+  return grpc::SslServerCredentials(ssl);
+}
+
+}  // namespace
+
 Result<std::unique_ptr<WanExchange>> WanExchange::Start(const WanExchangeOptions& options) {
   auto impl = std::make_unique<Impl>();
   impl->o = options;
@@ -403,6 +430,10 @@ Result<std::unique_ptr<WanExchange>> WanExchange::Start(const WanExchangeOptions
   if (options.world < 0 || options.world >= (int)options.peers.size())
     return Status::InvalidArgument("outer exchange: world " + std::to_string(options.world) + " is not among the " +
                                    std::to_string(options.peers.size()) + " worlds of --wan-peers");
+  std::shared_ptr<grpc::ServerCredentials> creds = grpc::InsecureServerCredentials();
+  if (!options.tls_cert_file.empty() || !options.tls_key_file.empty()) {
+    MERIDIAN_ASSIGN_OR_RETURN(creds, TlsCredentials(options, &impl->security));
+  }
   grpc::ServerBuilder builder;
   // Two leaders on one port would split a world's contributions.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
@@ -410,7 +441,7 @@ Result<std::unique_ptr<WanExchange>> WanExchange::Start(const WanExchangeOptions
   // The peers' keepalive pings (one a second) are welcome.
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 500);
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, 0);
-  builder.AddListeningPort(options.listen, grpc::InsecureServerCredentials(), &impl->port);
+  builder.AddListeningPort(options.listen, creds, &impl->port);
   builder.RegisterService(impl.get());
   builder.SetMaxReceiveMessageSize((int)std::min<size_t>(options.chunk_bytes * 2 + 65536, INT32_MAX));
   impl->server = builder.BuildAndStart();

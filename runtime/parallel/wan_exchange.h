@@ -8,9 +8,10 @@
 //
 // Why gRPC and not a raw TCP stream: the ranks already link gRPC (for the
 // daemon), and it brings deadlines, keepalive, flow control, bearer-token
-// metadata and TLS where configured, which a socket protocol would have to
-// rebuild. Transfers go as a client stream of chunks; one that breaks off
-// resumes where the receiver says it stopped (Received).
+// metadata and TLS, which a socket protocol would have to rebuild. Where the
+// daemon runs with TLS it gives each job a certificate of its own for this
+// exchange (see tls_cert_file). Transfers go as a client stream of chunks;
+// one that breaks off resumes where the receiver says it stopped (Received).
 //
 // Rounds are numbered in order. A world that sees a peer's part to a round
 // it has not ended yet ends its own at once (with the tokens it trained so
@@ -40,6 +41,11 @@ struct WanExchangeOptions {
   // world's own entry is ignored, an empty one is a world not yet known.
   std::vector<std::string> peers;
   std::string token;           // the job's token; calls without it are refused
+  // The job's exchange certificate and its key (PEM files; rpc/exchange_tls.h),
+  // both or neither. Given: the exchange speaks mutual TLS, serving with this
+  // pair and trusting no other certificate, so only holders of the job's key
+  // can serve or call it. Empty: plaintext.
+  std::string tls_cert_file, tls_key_file;
   double connect_timeout_s = 3.0;    // a peer that does not accept within this is unreachable
   double transfer_timeout_s = 600.0;  // one push, all retries included
   double wait_timeout_s = 60.0;       // the longest Wait() holds training for a round

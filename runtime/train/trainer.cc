@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 
 #include "common/log.h"
 #include "common/net_address.h"
@@ -19,6 +20,7 @@
 #include "runtime/model/flops.h"
 #include "runtime/parallel/stage_params.h"
 #include "rpc/client_channel.h"
+#include "rpc/exchange_tls.h"
 #include "runtime/train/progress_line.h"
 #include "runtime/train/sampler.h"
 
@@ -228,6 +230,10 @@ Status Trainer::OpenWanExchange(GradientSyncOptions* sync) {
   // The daemon hands a job's ranks its token; the worlds check it.
   MERIDIAN_ASSIGN_OR_RETURN(rpc::ClientSecurity security, rpc::LoadClientSecurity());
   w.token = security.token;
+  // A daemon that runs with TLS gives the job a certificate of its own
+  // for the exchange; without one the worlds speak plaintext.
+  if (const char* cert = std::getenv(rpc::kWanTlsCertEnv)) w.tls_cert_file = cert;
+  if (const char* key = std::getenv(rpc::kWanTlsKeyEnv)) w.tls_key_file = key;
   w.wait_timeout_s = o.wan_timeout;
   MERIDIAN_ASSIGN_OR_RETURN(std::unique_ptr<WanExchange> exchange, WanExchange::Start(w));
   Logger("train")->info("world {} of {}, stage {}: outer exchange on {}", o.wan_world, wan_worlds_, groups_.stage,

@@ -193,6 +193,9 @@ int RunDaemon(const DaemonOptions& o) {
   // Ranks trust what signed the daemon's certificate (a self-signed one
   // signs itself); the file must be at the same path on every host.
   if (!o.tls_cert.empty()) lo.settings.rank_env.push_back("MERIDIAN_TLS_CA=" + o.tls_cert);
+  // The worlds of a job speak TLS between them too, with a pair of the
+  // job's own: this daemon's key never leaves it.
+  lo.exchange_tls = !o.tls_cert.empty();
   // Ranks on other hosts log as the environment says, like those here that
   // inherit it (--log-format and --log-level are this daemon's alone).
   for (const char* name : {meridian::kLogFormatEnv, meridian::kLogLevelEnv})

@@ -5,7 +5,9 @@
 #include "common/data_roots.h"
 #include "common/log.h"
 #include "common/net_address.h"
+#include "scheduler/launcher/exchange_certificate.h"
 #include "scheduler/launcher/job_directories.h"
+#include "scheduler/launcher/job_environment.h"
 #include "scheduler/launcher/world_launch.h"
 
 namespace meridian::scheduler {
@@ -16,6 +18,10 @@ std::vector<std::string> Concat(std::vector<std::string> a, const std::vector<st
   a.insert(a.end(), b.begin(), b.end());
   return a;
 }
+
+// The job's outer exchange certificate and key, in its launch directory.
+constexpr char kExchangeCertFile[] = "exchange.crt";
+constexpr char kExchangeKeyFile[] = "exchange.key";
 
 std::vector<std::string> SlurmEnv(const DataCenter& dc) {
   if (dc.slurm_conf.empty()) return {};
@@ -55,12 +61,16 @@ Result<int64_t> ClusterLauncher::Launch(const v1::Job& job) {
     if (job.owner_data_roots_size() > 0)
       settings.rank_env.push_back(std::string(kOwnerDataRootsEnv) + "=" +
                                   JoinRoots({job.owner_data_roots().begin(), job.owner_data_roots().end()}));
+    for (std::string& e : ExchangeTlsEnvFor(job)) settings.rank_env.push_back(std::move(e));
   }
   const RunAs* as = options_.run_as ? &*options_.run_as : nullptr;
   MERIDIAN_ASSIGN_OR_RETURN(LaunchDirectory launch_dir, LaunchDirectory::Prepare(JobRoot(), job.id(), as));
   MERIDIAN_RETURN_IF_ERROR(launch_dir.Write("hostfile", HostFileFor(job.placement(), kind, HostName())));
   const AttemptFiles attempt{paths.LaunchLock(job.launches()), paths.LaunchExit(job.launches())};
-  if (job.placement().dc_worlds()) return LaunchWorlds(job, paths, settings, launch_dir, attempt, as);
+  if (job.placement().dc_worlds()) {
+    if (options_.exchange_tls) MERIDIAN_RETURN_IF_ERROR(WriteExchangeCertificate(job, launch_dir));
+    return LaunchWorlds(job, paths, settings, launch_dir, attempt, as);
+  }
   if (kind != LauncherKind::kSlurm)
     return processes_.Start(job.id(), MpirunCommand(job, paths, cluster_.launch, kind, settings), paths.log, attempt,
                             settings.rank_env, as);
@@ -92,6 +102,20 @@ Result<int64_t> ClusterLauncher::LaunchWorlds(const v1::Job& job, const JobPaths
     slurm_jobs_[job.id()] = *slurm;
   }
   return pgid;
+}
+
+Status ClusterLauncher::WriteExchangeCertificate(const v1::Job& job, const LaunchDirectory& launch_dir) const {
+  // A new pair at every launch of the job; a world relaunched within it
+  // finds the same files.
+  MERIDIAN_ASSIGN_OR_RETURN(rpc::TlsPair pair, MakeExchangeCertificate(job.id()));
+  MERIDIAN_RETURN_IF_ERROR(launch_dir.Write(kExchangeCertFile, pair.cert_pem));
+  return launch_dir.WriteSecret(kExchangeKeyFile, pair.key_pem);
+}
+
+std::vector<std::string> ClusterLauncher::ExchangeTlsEnvFor(const v1::Job& job) const {
+  if (!options_.exchange_tls || !job.placement().dc_worlds()) return {};
+  const std::string dir = PathsFor(JobRoot(), job.id()).launch_dir;
+  return ExchangeTlsEnvironment(dir + "/" + kExchangeCertFile, dir + "/" + kExchangeKeyFile);
 }
 
 void ClusterLauncher::CancelSlurmJob(const std::string& job_id, const DataCenter& dc) {

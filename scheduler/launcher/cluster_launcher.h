@@ -28,6 +28,9 @@ struct ClusterLauncherOptions {
   std::optional<RunAs> run_as;
   // The daemon's --data-root, handed to the ranks to check again.
   std::vector<std::string> data_roots;
+  // The daemon serves TLS: a job that runs as one world per data center
+  // gets a certificate of its own for the exchange between its worlds.
+  bool exchange_tls = false;
 };
 
 class ClusterLauncher : public Launcher {
@@ -58,6 +61,11 @@ class ClusterLauncher : public Launcher {
   // every world's own launcher.
   Result<int64_t> LaunchWorlds(const v1::Job& job, const JobPaths& paths, const LaunchSettings& settings,
                                const LaunchDirectory& launch_dir, const AttemptFiles& attempt, const RunAs* as);
+  // Makes a job's exchange certificate and key in its launch directory
+  // (exchange_tls, one world per data center); ExchangeTlsEnvFor names
+  // them to its ranks (nothing otherwise).
+  Status WriteExchangeCertificate(const v1::Job& job, const LaunchDirectory& launch_dir) const;
+  std::vector<std::string> ExchangeTlsEnvFor(const v1::Job& job) const;
   // Runs scancel for the job's Slurm job, if it was launched through Slurm.
   void CancelSlurmJob(const std::string& job_id, const DataCenter& dc);
   std::string JobRoot() const;

@@ -167,10 +167,24 @@ LaunchDirectory::~LaunchDirectory() {
 }
 
 Status LaunchDirectory::Write(const std::string& name, const std::string& text) const {
+  return WriteFile(name, text, 0640, (uid_t)-1, as_ != nullptr ? as_->gid : (gid_t)-1);
+}
+
+Status LaunchDirectory::WriteSecret(const std::string& name, const std::string& text) const {
+  if (as_ == nullptr) return WriteFile(name, text, 0600, (uid_t)-1, (gid_t)-1);
+  return WriteFile(name, text, 0600, as_->uid, as_->gid);
+}
+
+Status LaunchDirectory::WriteFile(const std::string& name, const std::string& text, mode_t mode, uid_t owner,
+                                  gid_t group) const {
   const std::string shown = path_ + "/" + name;
-  Fd file{openat(fd_, name.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0640)};
+  Fd file{openat(fd_, name.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, mode)};
   if (file.fd < 0) return Errno(shown);
-  if (as_ != nullptr && fchown(file.fd, (uid_t)-1, as_->gid) != 0) return Errno(shown + ": cannot give it the job's group");
+  // A file left by an earlier launch keeps its old mode through O_CREAT:
+  // set it, and narrow it before anything is written.
+  if (fchmod(file.fd, mode) != 0) return Errno(shown);
+  if ((owner != (uid_t)-1 || group != (gid_t)-1) && fchown(file.fd, owner, group) != 0)
+    return Errno(shown + ": cannot give it to the job's user or group");
   size_t done = 0;
   while (done < text.size()) {
     const ssize_t n = write(file.fd, text.data() + done, text.size() - done);

@@ -42,8 +42,16 @@ class LaunchDirectory {
   // Writes `text` to the file `name` in the launch directory (replacing
   // it; never through a link), readable by the job's group.
   Status Write(const std::string& name, const std::string& text) const;
+  // Writes a secret (the job's exchange key) to `name` likewise, but
+  // readable by its owner alone (mode 0600): the job's user, who runs the
+  // ranks that read it, or the daemon itself without --run-as.
+  Status WriteSecret(const std::string& name, const std::string& text) const;
 
  private:
+  // Opens `name` (created or truncated, never through a link) with `mode`
+  // and `owner`/`group` ((uid_t)-1 / (gid_t)-1: unchanged) and writes `text`.
+  Status WriteFile(const std::string& name, const std::string& text, mode_t mode, uid_t owner, gid_t group) const;
+
   LaunchDirectory(int fd, std::string path, const RunAs* as) : fd_(fd), path_(std::move(path)), as_(as) {}
   int fd_ = -1;
   std::string path_;

@@ -2,6 +2,8 @@
 
 #include <set>
 
+#include "rpc/exchange_tls.h"
+
 namespace meridian::scheduler {
 
 namespace {
@@ -35,6 +37,10 @@ std::vector<std::string> JobEnvironment(const char* const* inherited, const std:
   }
   out.insert(out.end(), set.begin(), set.end());
   return out;
+}
+
+std::vector<std::string> ExchangeTlsEnvironment(const std::string& cert_file, const std::string& key_file) {
+  return {std::string(rpc::kWanTlsCertEnv) + "=" + cert_file, std::string(rpc::kWanTlsKeyEnv) + "=" + key_file};
 }
 
 }  // namespace meridian::scheduler

@@ -2,7 +2,8 @@
 // the daemon's whole environment: an operator's MERIDIAN_TOKEN_FILE or TLS
 // key, an SSH agent socket or anything else the daemon holds would hand the
 // job the daemon's rights. Only an allow-list passes, and what the daemon
-// sets for the job (its token, its CA, launch.env) comes on top.
+// sets for the job (its token, its CA, its outer exchange's certificate and
+// key, launch.env) comes on top.
 #pragma once
 
 #include <string>
@@ -22,5 +23,11 @@ bool JobMayInherit(const std::string& name);
 // `inherited` (NAME=VALUE entries, null-terminated like environ) filtered
 // by JobMayInherit, then `set` (NAME=VALUE) replacing or adding entries.
 std::vector<std::string> JobEnvironment(const char* const* inherited, const std::vector<std::string>& set);
+
+// The entries that tell a job's ranks where the daemon put the job's own
+// outer exchange certificate and key (MERIDIAN_WAN_TLS_CERT,
+// MERIDIAN_WAN_TLS_KEY; rpc/exchange_tls.h): paths every host of the job
+// sees, in its launch directory.
+std::vector<std::string> ExchangeTlsEnvironment(const std::string& cert_file, const std::string& key_file);
 
 }  // namespace meridian::scheduler

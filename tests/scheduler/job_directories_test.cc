@@ -59,6 +59,21 @@ TEST_F(JobDirectoriesTest, TheDaemonsLaunchFilesAreItsOwnAndWrittenWithoutFollow
   EXPECT_EQ(text, "keep me");
 }
 
+TEST_F(JobDirectoriesTest, ASecretIsReadableByItsOwnerAlone) {
+  auto dir = LaunchDirectory::Prepare(root_, "job-000001", nullptr);
+  ASSERT_TRUE(dir.ok()) << dir.status().ToString();
+  const fs::path key = fs::path(root_) / "launch/job-000001/exchange.key";
+  std::ofstream(key) << "old";  // a wider file left behind
+  fs::permissions(key, fs::perms::owner_read | fs::perms::owner_write | fs::perms::others_read);
+  ASSERT_TRUE(dir->WriteSecret("exchange.key", "secret").ok());
+  EXPECT_EQ(fs::status(key).permissions() & fs::perms::all, fs::perms::owner_read | fs::perms::owner_write);
+  std::ifstream in(key);
+  EXPECT_EQ(std::string((std::istreambuf_iterator<char>(in)), {}), "secret");
+  fs::remove(key);
+  fs::create_symlink(base_ / "outside/file", key);
+  EXPECT_FALSE(dir->WriteSecret("exchange.key", "x").ok());  // never through a link
+}
+
 TEST_F(JobDirectoriesTest, ALaunchDirectoryOthersCanWriteIsRefused) {
   fs::create_directories(fs::path(root_) / "launch");
   chmod((fs::path(root_) / "launch").c_str(), 0777);

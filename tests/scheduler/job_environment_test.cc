@@ -44,6 +44,19 @@ TEST(JobEnvironment, WhatTheDaemonSetsReplacesWhatItInherits) {
   EXPECT_EQ(env, (std::vector<std::string>{"HOME=/home/alice", "USER=alice"}));
 }
 
+TEST(JobEnvironment, OnlyTheDaemonNamesTheExchangeCertificate) {
+  // A daemon started inside another job's environment must not pass that
+  // job's exchange key on.
+  const char* daemon[] = {"MERIDIAN_WAN_TLS_CERT=/other/exchange.crt", "MERIDIAN_WAN_TLS_KEY=/other/exchange.key",
+                          nullptr};
+  EXPECT_TRUE(JobEnvironment(daemon, {}).empty());
+  const std::vector<std::string> set =
+      ExchangeTlsEnvironment("/jobs/launch/j1/exchange.crt", "/jobs/launch/j1/exchange.key");
+  EXPECT_EQ(set, (std::vector<std::string>{"MERIDIAN_WAN_TLS_CERT=/jobs/launch/j1/exchange.crt",
+                                           "MERIDIAN_WAN_TLS_KEY=/jobs/launch/j1/exchange.key"}));
+  EXPECT_EQ(JobEnvironment(daemon, set), set);
+}
+
 TEST(JobEnvironment, AnEmptyEnvironmentGivesOnlyWhatIsSet) {
   EXPECT_TRUE(JobEnvironment(nullptr, {}).empty());
   const char* none[] = {nullptr};

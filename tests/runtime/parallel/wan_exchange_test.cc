@@ -1,12 +1,19 @@
 // The outer exchange between worlds, on loopback: rounds with every
 // world, without a world that is gone, late and early contributions,
-// resumable chunked transfers, state for a joining world, and the token.
+// resumable chunked transfers, state for a joining world, the token, and
+// TLS with the job's own certificate.
 #include "runtime/parallel/wan_exchange.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <functional>
 #include <thread>
+
+#include "scheduler/launcher/exchange_certificate.h"
 
 namespace meridian {
 namespace {
@@ -18,8 +25,10 @@ std::vector<uint8_t> Bytes(size_t n, uint8_t seed) {
 }
 
 // `count` worlds of one stage, each listening on a port of its own.
+// `adjust` changes each world's options before it starts.
 std::vector<std::unique_ptr<WanExchange>> StartWorlds(int count, const std::string& token = "job-token",
-                                                      size_t chunk_bytes = 1 << 20) {
+                                                      size_t chunk_bytes = 1 << 20,
+                                                      const std::function<void(WanExchangeOptions&)>& adjust = {}) {
   std::vector<std::unique_ptr<WanExchange>> worlds;
   std::vector<std::string> addresses(count);
   for (int w = 0; w < count; ++w) {
@@ -31,6 +40,7 @@ std::vector<std::unique_ptr<WanExchange>> StartWorlds(int count, const std::stri
     o.connect_timeout_s = 1.0;
     o.wait_timeout_s = 5.0;
     o.chunk_bytes = chunk_bytes;
+    if (adjust) adjust(o);
     auto started = WanExchange::Start(o);
     EXPECT_TRUE(started.ok()) << started.status().ToString();
     addresses[w] = "127.0.0.1:" + std::to_string((*started)->port());
@@ -158,6 +168,107 @@ TEST(WanExchange, AJoiningWorldFetchesTheOuterState) {
   EXPECT_EQ(fetched->start, served.start);
   EXPECT_EQ(fetched->momentum, served.momentum);
   EXPECT_EQ(fetched->start_digest, served.start_digest);
+}
+
+// A job's exchange certificate and key, as the daemon writes them, in a
+// directory of the test's own.
+class TlsFiles {
+ public:
+  explicit TlsFiles(const std::string& tag) {
+    dir_ = std::filesystem::temp_directory_path() / ("wan-tls-" + std::to_string(getpid()) + "-" + tag);
+    std::filesystem::create_directories(dir_);
+    Result<rpc::TlsPair> pair = scheduler::MakeExchangeCertificate("job-" + tag);
+    EXPECT_TRUE(pair.ok()) << pair.status().ToString();
+    std::ofstream(cert()) << pair->cert_pem;
+    std::ofstream(key()) << pair->key_pem;
+  }
+  ~TlsFiles() { std::filesystem::remove_all(dir_); }
+  std::string cert() const { return (dir_ / "exchange.crt").string(); }
+  std::string key() const { return (dir_ / "exchange.key").string(); }
+  std::function<void(WanExchangeOptions&)> Use() const {
+    return [this](WanExchangeOptions& o) {
+      o.tls_cert_file = cert();
+      o.tls_key_file = key();
+    };
+  }
+
+ private:
+  std::filesystem::path dir_;
+};
+
+TEST(WanExchange, WorldsExchangeOverTlsWithTheJobsCertificate) {
+  TlsFiles job("tls");
+  auto worlds = StartWorlds(2, "job-token", 1000, job.Use());
+  auto r0 = worlds[0]->Post(0, Make(1.0, 1, 5000, 0));
+  auto r1 = worlds[1]->Post(0, Make(2.0, 1, 5000, 1));
+  ASSERT_TRUE(r0->Wait().ok());
+  ASSERT_TRUE(r1->Wait().ok());
+  for (auto* r : {r0.get(), r1.get()}) {
+    std::vector<WanContribution> got = r->TakeContributions();
+    ASSERT_EQ(got.size(), 2u);
+    EXPECT_EQ(got[0].gradient, Bytes(5000, 0));
+    EXPECT_EQ(got[1].gradient, Bytes(5000, 1));
+  }
+  EXPECT_TRUE(worlds[0]->last_round_clean());
+  EXPECT_TRUE(worlds[1]->last_round_clean());
+  WanState served;
+  served.step = 7;
+  served.start = {1.0f};
+  served.momentum = {2.0f};
+  worlds[0]->SetStateProvider([served] { return served; });
+  Result<WanState> fetched = worlds[1]->FetchState();
+  ASSERT_TRUE(fetched.ok()) << fetched.status().ToString();
+  EXPECT_EQ(fetched->step, 7);
+}
+
+TEST(WanExchange, AWorldWithoutTheJobsCertificateCanNeitherJoinNorContribute) {
+  TlsFiles job("job"), other("other");
+  auto worlds = StartWorlds(2, "job-token", 1 << 20, job.Use());
+  WanState served;
+  served.step = 3;
+  worlds[0]->SetStateProvider([served] { return served; });
+  const std::string world0 = "127.0.0.1:" + std::to_string(worlds[0]->port());
+  // Another job's certificate (the token is right), and none at all.
+  for (const TlsFiles* intruder_tls : {static_cast<const TlsFiles*>(&other), static_cast<const TlsFiles*>(nullptr)}) {
+    WanExchangeOptions o = worlds[1]->options();
+    o.listen = "127.0.0.1:0";
+    o.peers = {world0, ""};
+    o.tls_cert_file = intruder_tls ? intruder_tls->cert() : "";
+    o.tls_key_file = intruder_tls ? intruder_tls->key() : "";
+    auto intruder = WanExchange::Start(o);
+    ASSERT_TRUE(intruder.ok()) << intruder.status().ToString();
+    EXPECT_EQ((*intruder)->FetchState().status().code(), Status::Code::kNotFound);
+    auto pushed = (*intruder)->Post(0, Make(1.0, 1, 10, 0));
+    ASSERT_TRUE(pushed->Wait().ok());
+    EXPECT_FALSE((*intruder)->last_round_clean());  // its push never got through
+  }
+  auto r0 = worlds[0]->Post(0, Make(1.0, 1, 10, 0));
+  r0->Close();
+  EXPECT_EQ(r0->TakeContributions().size(), 1u);  // nothing from either intruder
+}
+
+TEST(WanExchange, AMissingOrWrongTlsFileIsNamed) {
+  TlsFiles job("a"), other("b");
+  WanExchangeOptions o;
+  o.peers = {""};
+  o.listen = "127.0.0.1:0";
+  o.tls_cert_file = job.cert() + ".missing";
+  o.tls_key_file = job.key();
+  Status s = WanExchange::Start(o).status();
+  EXPECT_NE(s.message().find(job.cert() + ".missing"), std::string::npos) << s.ToString();
+  o.tls_cert_file = job.cert();
+  o.tls_key_file = other.key();  // another certificate's key
+  s = WanExchange::Start(o).status();
+  EXPECT_EQ(s.code(), Status::Code::kInvalidArgument);
+  EXPECT_NE(s.message().find(other.key()), std::string::npos) << s.ToString();
+  o.tls_key_file = job.cert();  // a certificate where the key should be
+  s = WanExchange::Start(o).status();
+  EXPECT_NE(s.message().find(job.cert() + ": holds no readable"), std::string::npos) << s.ToString();
+  o.tls_key_file = "";
+  s = WanExchange::Start(o).status();
+  EXPECT_NE(s.message().find("MERIDIAN_WAN_TLS_KEY"), std::string::npos) << s.ToString();
+  o.tls_key_file = job.key();
+  EXPECT_TRUE(WanExchange::Start(o).ok());
 }
 
 TEST(WanExchange, DigestsTellWeightsApart) {

@@ -1,0 +1,116 @@
+// The daemon's launcher on real files, with a stand-in for meridian-worlds
+// that writes down the environment it was given: a job that runs as one
+// world per data center under a daemon with TLS gets an exchange
+// certificate of its own, its key readable by the job alone, and its
+// worlds are told where both are.
+#include "scheduler/launcher/cluster_launcher.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+
+#include "rpc/exchange_tls.h"
+
+namespace meridian::scheduler {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string Read(const fs::path& path) {
+  std::ifstream in(path);
+  return std::string((std::istreambuf_iterator<char>(in)), {});
+}
+
+class ClusterLauncherTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    base_ = fs::temp_directory_path() / ("cluster-launcher-" + std::to_string(getpid()) + "-" +
+                                         ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(base_);
+    fs::create_directories(base_);
+    worlds_ = base_ / "fake-meridian-worlds";
+    std::ofstream(worlds_) << "#!/bin/sh\nenv > \"$(dirname \"$1\")/worlds.env\"\n";
+    fs::permissions(worlds_, fs::perms::owner_all);
+    for (const char* name : {"dc-a", "dc-b"}) {
+      DataCenter dc;
+      dc.name = name;
+      dc.launcher = LauncherKind::kLocal;
+      cluster_.data_centers.push_back(dc);
+    }
+  }
+  void TearDown() override { fs::remove_all(base_); }
+
+  // Launches a two-world job and waits for the stand-in to exit.
+  void LaunchWorldsJob(bool exchange_tls) {
+    ClusterLauncherOptions o;
+    o.state_dir = (base_ / "state").string();
+    o.settings.train_binary = "/bin/true";
+    o.settings.worlds_binary = worlds_.string();
+    o.exchange_tls = exchange_tls;
+    ClusterLauncher launcher(cluster_, o);
+    std::mutex mu;
+    std::condition_variable cv;
+    bool exited = false;
+    int code = -1;
+    launcher.SetExitCallback([&](const std::string&, int exit_code) {
+      std::lock_guard<std::mutex> lock(mu);
+      exited = true;
+      code = exit_code;
+      cv.notify_all();
+    });
+    v1::Job job;
+    job.set_id("job-000042");
+    for (int r = 0; r < 2; ++r) {
+      v1::RankAssignment* a = job.mutable_placement()->add_ranks();
+      a->set_rank(r);
+      a->set_node(r == 0 ? "a0" : "b0");
+      a->set_host("127.0.0.1");
+      a->set_data_center(r == 0 ? "dc-a" : "dc-b");
+      a->set_dp_index(r);
+    }
+    job.mutable_placement()->set_dp(2);
+    job.mutable_placement()->set_pp(1);
+    job.mutable_placement()->set_dc_worlds(true);
+    job.mutable_placement()->set_wan_port(30000);
+    Result<int64_t> started = launcher.Launch(job);
+    ASSERT_TRUE(started.ok()) << started.status().ToString();
+    std::unique_lock<std::mutex> lock(mu);
+    ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(30), [&] { return exited; }));
+    EXPECT_EQ(code, 0);
+  }
+
+  fs::path Launch() const { return base_ / "state/launch/job-000042"; }
+
+  fs::path base_, worlds_;
+  Topology cluster_;
+};
+
+TEST_F(ClusterLauncherTest, AWorldsJobUnderTlsGetsAnExchangeCertificateOfItsOwn) {
+  LaunchWorldsJob(/*exchange_tls=*/true);
+  const std::string cert = (Launch() / "exchange.crt").string(), key = (Launch() / "exchange.key").string();
+  EXPECT_EQ(fs::status(key).permissions() & fs::perms::all, fs::perms::owner_read | fs::perms::owner_write);
+  Result<rpc::TlsPair> pair = rpc::LoadTlsPair(cert, key);
+  EXPECT_TRUE(pair.ok()) << pair.status().ToString();
+  const std::string env = Read(Launch() / "worlds.env");
+  EXPECT_NE(env.find("MERIDIAN_WAN_TLS_CERT=" + cert + "\n"), std::string::npos) << env;
+  EXPECT_NE(env.find("MERIDIAN_WAN_TLS_KEY=" + key + "\n"), std::string::npos) << env;
+  // Forwarded by name to the ranks on other hosts (mpirun -x).
+  EXPECT_NE(Read(Launch() / "worlds.json").find("\"MERIDIAN_WAN_TLS_KEY\""), std::string::npos);
+}
+
+TEST_F(ClusterLauncherTest, WithoutTlsTheWorldsSpeakPlaintext) {
+  LaunchWorldsJob(/*exchange_tls=*/false);
+  EXPECT_FALSE(fs::exists(Launch() / "exchange.crt"));
+  EXPECT_FALSE(fs::exists(Launch() / "exchange.key"));
+  const std::string env = Read(Launch() / "worlds.env");
+  EXPECT_FALSE(env.empty());
+  EXPECT_EQ(env.find("MERIDIAN_WAN_TLS"), std::string::npos) << env;
+}
+
+}  // namespace
+}  // namespace meridian::scheduler
