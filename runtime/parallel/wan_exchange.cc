@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <charconv>
 #include <chrono>
 #include <condition_variable>
 #include <cstring>
@@ -14,6 +15,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include "common/log.h"
+#include "common/net_address.h"
 #include "meridian/v1/outer_exchange.grpc.pb.h"
 #include "rpc/client_channel.h"
 #include "rpc/exchange_tls.h"
@@ -45,6 +47,21 @@ constexpr int kWindowBytes = 16 << 20;
 // A transfer larger than this is refused before any memory is reserved.
 constexpr uint64_t kMaxTransferBytes = uint64_t{1} << 38;
 
+// Call metadata: the calling world's index and where it serves.
+constexpr char kWorldKey[] = "x-meridian-world";
+constexpr char kAddressKey[] = "x-meridian-address";
+constexpr size_t kMaxAddressBytes = 512;
+
+// Where a world listening on `listen` can be reached, given the port it
+// bound; "" when its host is a wildcard no peer could dial.
+std::string AdvertisedFrom(const std::string& listen, int port) {
+  std::string host, unused;
+  SplitHostPort(listen, &host, &unused);
+  if (host.empty() || host == "0.0.0.0" || host == "::" || host == "[::]") return "";
+  if (host.find(':') != std::string::npos && host.front() != '[') host = "[" + host + "]";
+  return host + ":" + std::to_string(port);
+}
+
 // A contribution arriving in chunks.
 struct Partial {
   WanContribution contribution;  // header fields; data collects in `data`
@@ -73,6 +90,7 @@ struct WanExchange::Impl final : public v1::OuterExchange::Service {
   rpc::ClientSecurity security;
   std::unique_ptr<grpc::Server> server;
   int port = 0;
+  std::string advertised;  // told to peers in every call (set before any call)
 
   std::mutex mu;
   std::condition_variable changed;
@@ -89,7 +107,8 @@ struct WanExchange::Impl final : public v1::OuterExchange::Service {
     std::deque<Push> queue;
     std::shared_ptr<grpc::Channel> channel;
     std::string address;
-    grpc::ClientContext* active = nullptr;  // the call in flight, to cancel at shutdown
+    grpc::ClientContext* active = nullptr;  // the call in flight, to cancel at shutdown or a move
+    int moves = 0;                          // times the peer was found elsewhere
     bool down = false;                      // the last push failed (its thread only)
     std::thread thread;
   };
@@ -118,6 +137,49 @@ struct WanExchange::Impl final : public v1::OuterExchange::Service {
     return grpc::Status::OK;
   }
 
+  // Follows a peer that came back elsewhere: its calls say where it now
+  // serves. Called only for calls that passed Authorize, so only a holder
+  // of the job's token (and, with TLS, its key) can move a peer.
+  void FollowCaller(const grpc::ServerContext* ctx) {
+    const auto& metadata = ctx->client_metadata();
+    auto w = metadata.find(kWorldKey), a = metadata.find(kAddressKey);
+    if (w == metadata.end() || a == metadata.end() || a->second.empty() || a->second.size() > kMaxAddressBytes)
+      return;
+    int world = -1;
+    const char* end = w->second.data() + w->second.size();
+    if (auto [at, ec] = std::from_chars(w->second.data(), end, world); ec != std::errc() || at != end) return;
+    const std::string address(a->second.data(), a->second.size());
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      if (stopping || world < 0 || world >= (int)o.peers.size() || world == o.world || o.peers[world] == address)
+        return;
+      SetPeerLocked(world, address);
+    }
+    Logger("wan")->info("stage {}: world {} is now at {}", o.stage, world, address);
+  }
+
+  // Points world's pushes at `address`, starting its sender the first time.
+  // A push in flight to where it was is cancelled: it can only fail there.
+  void SetPeerLocked(int world, const std::string& address) {
+    o.peers[world] = address;
+    auto [it, fresh] = senders.try_emplace(world);
+    Sender& s = it->second;
+    s.address = address;
+    s.channel = Channel(address);
+    if (fresh) {
+      s.thread = std::thread([this, world, &s] { SenderLoop(world, s); });
+      return;
+    }
+    ++s.moves;
+    if (s.active) s.active->TryCancel();
+  }
+
+  // Says who calls and where it serves (see FollowCaller).
+  void Identify(grpc::ClientContext* ctx) const {
+    ctx->AddMetadata(kWorldKey, std::to_string(o.world));
+    if (!advertised.empty()) ctx->AddMetadata(kAddressKey, advertised);
+  }
+
   grpc::Status Bad(const std::string& what) const {
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "outer exchange of stage " + std::to_string(o.stage) +
                                                                 ", world " + std::to_string(o.world) + ": " + what);
@@ -128,6 +190,7 @@ struct WanExchange::Impl final : public v1::OuterExchange::Service {
   grpc::Status Contribute(grpc::ServerContext* ctx, grpc::ServerReader<v1::ContributionChunk>* reader,
                           v1::ContributeResponse* response) override {
     if (grpc::Status s = Authorize(ctx); !s.ok()) return s;
+    FollowCaller(ctx);
     v1::ContributionChunk chunk;
     while (reader->Read(&chunk)) {
       std::unique_lock<std::mutex> lock(mu);
@@ -187,6 +250,7 @@ struct WanExchange::Impl final : public v1::OuterExchange::Service {
   grpc::Status Received(grpc::ServerContext* ctx, const v1::ReceivedRequest* request,
                         v1::ContributeResponse* response) override {
     if (grpc::Status s = Authorize(ctx); !s.ok()) return s;
+    FollowCaller(ctx);
     std::lock_guard<std::mutex> lock(mu);
     auto it = partial.find({(long)request->round(), request->world()});
     response->set_received_bytes(it == partial.end() ? 0 : it->second.data.size());
@@ -196,6 +260,7 @@ struct WanExchange::Impl final : public v1::OuterExchange::Service {
   grpc::Status FetchState(grpc::ServerContext* ctx, const v1::FetchStateRequest* request,
                           grpc::ServerWriter<v1::StateChunk>* writer) override {
     if (grpc::Status s = Authorize(ctx); !s.ok()) return s;
+    FollowCaller(ctx);
     std::function<WanState()> get;
     {
       std::lock_guard<std::mutex> lock(mu);
@@ -270,10 +335,19 @@ struct WanExchange::Impl final : public v1::OuterExchange::Service {
 
   // Pushes one contribution; false when the peer could not be reached or
   // took it. Resumes a transfer that broke off from what the peer holds.
+  // Gives up at once when the peer moves meanwhile (the sender tries again
+  // where it is now).
   bool PushTo(int world, Sender& s, const Push& push) {
     const WanContribution& c = *push.contribution;
-    if (!Reachable(*s.channel)) return false;
-    auto stub = v1::OuterExchange::NewStub(s.channel);
+    std::shared_ptr<grpc::Channel> channel;
+    int moves = 0;
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      channel = s.channel;
+      moves = s.moves;
+    }
+    if (!Reachable(*channel)) return false;
+    auto stub = v1::OuterExchange::NewStub(channel);
     const uint64_t total = c.gradient.size() + c.state.size();
     const auto deadline = After(o.transfer_timeout_s);
     uint64_t offset = 0;
@@ -281,6 +355,7 @@ struct WanExchange::Impl final : public v1::OuterExchange::Service {
       if (attempt > 0) {
         grpc::ClientContext ask;
         ask.set_deadline(After(o.connect_timeout_s));
+        Identify(&ask);
         v1::ReceivedRequest request;
         request.set_world(o.world);
         request.set_stage(o.stage);
@@ -290,9 +365,10 @@ struct WanExchange::Impl final : public v1::OuterExchange::Service {
       }
       grpc::ClientContext ctx;
       ctx.set_deadline(deadline);
+      Identify(&ctx);
       {
         std::lock_guard<std::mutex> lock(mu);
-        if (stopping) return false;
+        if (stopping || s.moves != moves) return false;
         s.active = &ctx;
       }
       v1::ContributeResponse response;
@@ -336,18 +412,22 @@ struct WanExchange::Impl final : public v1::OuterExchange::Service {
       if (status.error_code() == grpc::StatusCode::FAILED_PRECONDITION) return true;
       if (status.error_code() == grpc::StatusCode::UNAUTHENTICATED ||
           status.error_code() == grpc::StatusCode::INVALID_ARGUMENT) {
-        Logger("wan")->warn("stage {}: world {} at {} refused round {}: {}", o.stage, world, s.address, push.round,
-                            status.error_message());
+        Logger("wan")->warn("stage {}: world {} at {} refused round {}: {}", o.stage, world, AddressOf(s),
+                            push.round, status.error_message());
         return false;
       }
       std::lock_guard<std::mutex> lock(mu);
-      if (stopping) return false;
+      if (stopping || s.moves != moves) return false;
     }
     return false;
   }
 
-  void SenderLoop(int world) {
-    Sender& s = senders.at(world);
+  std::string AddressOf(const Sender& s) {
+    std::lock_guard<std::mutex> lock(mu);
+    return s.address;
+  }
+
+  void SenderLoop(int world, Sender& s) {
     for (;;) {
       Push push;
       {
@@ -359,19 +439,33 @@ struct WanExchange::Impl final : public v1::OuterExchange::Service {
         push = std::move(s.queue.back());
         s.queue.clear();
       }
-      const bool ok = PushTo(world, s, push);
-      {
+      // A peer that moved while its push was under way is tried again where
+      // it is now (a few times: it may be moving still).
+      bool ok = false;
+      std::string address;
+      for (int tries = 0; tries < 3 && !ok; ++tries) {
+        int moves = 0;
+        {
+          std::lock_guard<std::mutex> lock(mu);
+          moves = s.moves;
+        }
+        ok = PushTo(world, s, push);
         std::lock_guard<std::mutex> lock(mu);
         if (stopping) return;
+        address = s.address;
+        if (s.moves == moves) break;
+      }
+      {
+        std::lock_guard<std::mutex> lock(mu);
         auto it = rounds.find(push.round);
         if (!ok && it != rounds.end()) it->second.unreachable.insert(world);
       }
       // Said once when it goes and once when it is back, not every round.
       if (!ok && !s.down)
         Logger("wan")->warn("stage {}: world {} at {} unreachable from round {}; rounds go on without it", o.stage,
-                            world, s.address, push.round);
+                            world, address, push.round);
       if (ok && s.down)
-        Logger("wan")->info("stage {}: world {} at {} reachable again at round {}", o.stage, world, s.address,
+        Logger("wan")->info("stage {}: world {} at {} reachable again at round {}", o.stage, world, address,
                             push.round);
       s.down = !ok;
       changed.notify_all();
@@ -447,6 +541,7 @@ Result<std::unique_ptr<WanExchange>> WanExchange::Start(const WanExchangeOptions
   impl->server = builder.BuildAndStart();
   if (!impl->server || impl->port == 0)
     return Status::Unavailable("outer exchange: cannot listen on " + options.listen);
+  impl->advertised = options.advertise.empty() ? AdvertisedFrom(options.listen, impl->port) : options.advertise;
   std::unique_ptr<WanExchange> exchange(new WanExchange(std::move(impl)));
   exchange->SetPeers(options.peers);
   return exchange;
@@ -463,13 +558,13 @@ void WanExchange::SetPeers(std::vector<std::string> peers) {
   std::lock_guard<std::mutex> lock(m.mu);
   m.o.peers = std::move(peers);
   for (int w = 0; w < (int)m.o.peers.size(); ++w) {
-    if (w == m.o.world || m.o.peers[w].empty() || m.senders.count(w)) continue;
-    Impl::Sender& s = m.senders[w];
-    s.address = m.o.peers[w];
-    s.channel = m.Channel(s.address);
-    s.thread = std::thread([&m, w] { m.SenderLoop(w); });
+    if (w == m.o.world || m.o.peers[w].empty()) continue;
+    auto it = m.senders.find(w);
+    if (it == m.senders.end() || it->second.address != m.o.peers[w]) m.SetPeerLocked(w, m.o.peers[w]);
   }
 }
+
+std::string WanExchange::advertised() const { return impl_->advertised; }
 
 std::unique_ptr<WanRound> WanExchange::Post(long round, WanContribution mine) {
   Impl& m = *impl_;
@@ -509,6 +604,7 @@ Result<WanState> WanExchange::FetchState() {
     auto stub = v1::OuterExchange::NewStub(channel);
     grpc::ClientContext ctx;
     ctx.set_deadline(After(m.o.transfer_timeout_s));
+    m.Identify(&ctx);
     v1::FetchStateRequest request;
     request.set_world(m.o.world);
     request.set_stage(m.o.stage);

@@ -20,6 +20,11 @@
 // round (its weight in the average) and a digest of the outer weights the
 // round started from; after a world missed a round (its own or a peer's) it
 // also carries its outer state, so worlds that drifted apart agree again.
+//
+// A world's leader may come back on another host or port (relaunched on
+// other nodes): every call says which world makes it and where that world
+// serves (metadata x-meridian-world, x-meridian-address), and a world that
+// takes an authenticated call from a peer now elsewhere pushes there.
 #pragma once
 
 #include <cstdint>
@@ -37,6 +42,10 @@ struct WanExchangeOptions {
   int world = 0;       // this data center's index among the job's worlds
   int stage = 0;       // the pipeline stage this leader speaks for
   std::string listen;  // host:port to serve on (port 0: any; see port())
+  // host:port the other worlds reach this one at, told them in every call
+  // so they follow a world that came back elsewhere; empty: `listen` with
+  // the port bound (nothing when its host is a wildcard such as 0.0.0.0).
+  std::string advertise;
   // Every world's leader address for this stage, by world index; this
   // world's own entry is ignored, an empty one is a world not yet known.
   std::vector<std::string> peers;
@@ -101,8 +110,11 @@ class WanExchange {
 
   int port() const;
   const WanExchangeOptions& options() const;
-  // Peer addresses learned after Start (a world listening on port 0).
+  // Peer addresses learned after Start (a world listening on port 0); a
+  // changed one moves that peer's pushes there.
   void SetPeers(std::vector<std::string> peers);
+  // Where this world tells its peers it is ("": nowhere they could dial).
+  std::string advertised() const;
 
   // Posts this world's contribution to `round` and pushes it to every
   // peer in the background (with its state, where `mine.state` holds it).

@@ -226,6 +226,9 @@ Status Trainer::OpenWanExchange(GradientSyncOptions* sync) {
   w.world = o.wan_world;
   w.stage = groups_.stage;
   w.listen = o.wan_listen + ":" + port;
+  // The others know this world by its entry in the peers: a world
+  // relaunched on other nodes has a new one, and its calls tell them.
+  w.advertise = peers[o.wan_world];
   w.peers = peers;
   // The daemon hands a job's ranks its token; the worlds check it.
   MERIDIAN_ASSIGN_OR_RETURN(rpc::ClientSecurity security, rpc::LoadClientSecurity());

@@ -271,6 +271,80 @@ TEST(WanExchange, AMissingOrWrongTlsFileIsNamed) {
   EXPECT_TRUE(WanExchange::Start(o).ok());
 }
 
+// Waits (bounded) until `exchange` has seen a peer's part to `round`.
+bool SeesRound(const WanExchange& exchange, long round) {
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (exchange.highest_peer_round() < round)
+    if (std::chrono::steady_clock::now() > until) return false;
+    else std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  return true;
+}
+
+TEST(WanExchange, AWorldThatComesBackElsewhereIsFoundThere) {
+  auto worlds = StartWorlds(3);
+  const std::string old_address = worlds[1]->advertised();
+  EXPECT_EQ(old_address, "127.0.0.1:" + std::to_string(worlds[1]->port()));
+  worlds[1].reset();  // its leader's node is lost
+  auto alone0 = worlds[0]->Post(0, Make(1.0, 1, 10, 0));
+  auto alone2 = worlds[2]->Post(0, Make(1.0, 1, 10, 2));
+  ASSERT_TRUE(alone0->Wait().ok());
+  ASSERT_TRUE(alone2->Wait().ok());
+  EXPECT_EQ(alone0->TakeContributions().size(), 2u);
+
+  // Relaunched on another node: another address, which the others learn
+  // from its calls (world 0 from its FetchState, world 2 from its push).
+  WanExchangeOptions o;
+  o.world = 1;
+  o.listen = "127.0.0.1:0";
+  o.token = "job-token";
+  o.connect_timeout_s = 1.0;
+  o.wait_timeout_s = 5.0;
+  o.peers = {worlds[0]->advertised(), "", worlds[2]->advertised()};
+  std::vector<std::unique_ptr<WanExchange>> tries;  // held, so a port is never given twice
+  do {
+    auto started = WanExchange::Start(o);
+    ASSERT_TRUE(started.ok()) << started.status().ToString();
+    tries.push_back(std::move(*started));
+  } while (tries.back()->advertised() == old_address);
+  WanExchange& back = *tries.back();
+  WanState served;
+  served.step = 9;
+  served.round = 0;
+  worlds[0]->SetStateProvider([served] { return served; });
+  Result<WanState> joined = back.FetchState();
+  ASSERT_TRUE(joined.ok()) << joined.status().ToString();
+  auto r1 = back.Post(1, Make(3.0, 1, 10, 1));
+  ASSERT_TRUE(SeesRound(*worlds[0], 1));
+  ASSERT_TRUE(SeesRound(*worlds[2], 1));
+
+  // The others' next round reaches it where it is now and has all three.
+  auto r0 = worlds[0]->Post(1, Make(1.0, 1, 10, 0));
+  auto r2 = worlds[2]->Post(1, Make(1.0, 1, 10, 2));
+  for (WanRound* r : {r0.get(), r1.get(), r2.get()}) {
+    ASSERT_TRUE(r->Wait().ok());
+    std::vector<WanContribution> got = r->TakeContributions();
+    ASSERT_EQ(got.size(), 3u) << "a world's round " << r->round();
+    EXPECT_EQ(got[1].tokens, 3.0);
+  }
+  EXPECT_TRUE(worlds[0]->last_round_clean());
+  EXPECT_TRUE(worlds[2]->last_round_clean());
+  EXPECT_TRUE(back.last_round_clean());
+  EXPECT_EQ(worlds[0]->options().peers[1], back.advertised());
+}
+
+TEST(WanExchange, AWildcardListenerAdvertisesNothingUnlessTold) {
+  WanExchangeOptions o;
+  o.peers = {""};
+  o.listen = "0.0.0.0:0";
+  auto wildcard = WanExchange::Start(o);
+  ASSERT_TRUE(wildcard.ok());
+  EXPECT_EQ((*wildcard)->advertised(), "");
+  o.advertise = "leader-host:29400";
+  auto told = WanExchange::Start(o);
+  ASSERT_TRUE(told.ok());
+  EXPECT_EQ((*told)->advertised(), "leader-host:29400");
+}
+
 TEST(WanExchange, DigestsTellWeightsApart) {
   const float a[] = {1.0f, 2.0f}, b[] = {1.0f, 2.0000002f};
   EXPECT_EQ(DigestFloats(a, 2), DigestFloats(a, 2));
