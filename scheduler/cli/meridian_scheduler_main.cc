@@ -164,6 +164,9 @@ int RunDaemon(const DaemonOptions& o) {
   // The worlds' supervisor comes with the daemon, as meridian-train does.
   lo.settings.worlds_binary = (std::filesystem::path(o.train_binary).parent_path() / "meridian-worlds").string();
   lo.data_roots = o.data_roots;
+  // A world on a node that went silent keeps failing until the node is
+  // declared dead and the world placed anew: that long, and some slack.
+  lo.world_replace_wait_s = o.node_timeout + 15.0;
   lo.settings.mpirun_args = o.mpirun_args;
   if (!o.run_as.empty()) {
     if (geteuid() != 0) {

@@ -1,5 +1,8 @@
 #include "scheduler/launcher/cluster_launcher.h"
 
+#include <algorithm>
+#include <fstream>
+#include <iterator>
 #include <optional>
 
 #include "common/data_roots.h"
@@ -43,6 +46,20 @@ std::string ClusterLauncher::JobRoot() const {
 
 std::string ClusterLauncher::LogPath(const std::string& job_id) const { return PathsFor(JobRoot(), job_id).log; }
 
+LaunchSettings ClusterLauncher::SettingsFor(const v1::Job& job) {
+  std::lock_guard<std::mutex> lock(mu_);
+  LaunchSettings settings = options_.settings;
+  if (job_token_) settings.rank_env.push_back("MERIDIAN_JOB_TOKEN=" + job_token_(job.id(), job.launches()));
+  // The ranks check their data against the same roots the daemon did.
+  if (!options_.data_roots.empty())
+    settings.rank_env.push_back(std::string(kDataRootsEnv) + "=" + JoinRoots(options_.data_roots));
+  if (job.owner_data_roots_size() > 0)
+    settings.rank_env.push_back(std::string(kOwnerDataRootsEnv) + "=" +
+                                JoinRoots({job.owner_data_roots().begin(), job.owner_data_roots().end()}));
+  for (std::string& e : ExchangeTlsEnvFor(job)) settings.rank_env.push_back(std::move(e));
+  return settings;
+}
+
 Result<int64_t> ClusterLauncher::Launch(const v1::Job& job) {
   // One world per data center: each its own launcher, whatever they are.
   LauncherKind kind = LauncherKind::kLocal;
@@ -50,19 +67,7 @@ Result<int64_t> ClusterLauncher::Launch(const v1::Job& job) {
     MERIDIAN_ASSIGN_OR_RETURN(kind, LauncherForPlacement(cluster_, job.placement()));
   }
   const JobPaths paths = PathsFor(JobRoot(), job.id());
-  LaunchSettings settings;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    settings = options_.settings;
-    if (job_token_) settings.rank_env.push_back("MERIDIAN_JOB_TOKEN=" + job_token_(job.id(), job.launches()));
-    // The ranks check their data against the same roots the daemon did.
-    if (!options_.data_roots.empty())
-      settings.rank_env.push_back(std::string(kDataRootsEnv) + "=" + JoinRoots(options_.data_roots));
-    if (job.owner_data_roots_size() > 0)
-      settings.rank_env.push_back(std::string(kOwnerDataRootsEnv) + "=" +
-                                  JoinRoots({job.owner_data_roots().begin(), job.owner_data_roots().end()}));
-    for (std::string& e : ExchangeTlsEnvFor(job)) settings.rank_env.push_back(std::move(e));
-  }
+  const LaunchSettings settings = SettingsFor(job);
   const RunAs* as = options_.run_as ? &*options_.run_as : nullptr;
   MERIDIAN_ASSIGN_OR_RETURN(LaunchDirectory launch_dir, LaunchDirectory::Prepare(JobRoot(), job.id(), as));
   MERIDIAN_RETURN_IF_ERROR(launch_dir.Write("hostfile", HostFileFor(job.placement(), kind, HostName())));
@@ -83,7 +88,7 @@ Result<int64_t> ClusterLauncher::Launch(const v1::Job& job) {
                             processes_.Start(job.id(), SbatchCommand(job, paths, *dc), paths.log, attempt,
                                              Concat(SlurmEnv(*dc), settings.rank_env), as));
   std::lock_guard<std::mutex> lock(mu_);
-  slurm_jobs_[job.id()] = *dc;
+  slurm_jobs_[job.id()] = {*dc};
   return pgid;
 }
 
@@ -91,17 +96,57 @@ Result<int64_t> ClusterLauncher::LaunchWorlds(const v1::Job& job, const JobPaths
                                               const LaunchDirectory& launch_dir, const AttemptFiles& attempt,
                                               const RunAs* as) {
   MERIDIAN_ASSIGN_OR_RETURN(WorldsLaunch worlds, PlanWorlds(job, paths, cluster_, settings, HostName()));
+  worlds.plan.replace_wait_s = options_.world_replace_wait_s;
   for (const auto& [name, text] : worlds.files) MERIDIAN_RETURN_IF_ERROR(launch_dir.Write(name, text));
   MERIDIAN_RETURN_IF_ERROR(launch_dir.Write("worlds.json", WorldsPlanToJson(worlds.plan)));
   MERIDIAN_ASSIGN_OR_RETURN(
       int64_t pgid, processes_.Start(job.id(), {settings.worlds_binary, paths.launch_dir + "/worlds.json"}, paths.log,
                                      attempt, settings.rank_env, as));
-  // Every world's Slurm job has the job's name: one scancel stops them all.
-  if (const DataCenter* slurm = SlurmDataCenterOf(job)) {
+  // Every world's Slurm job has the job's name: one scancel in each Slurm
+  // data center stops them all.
+  if (std::vector<DataCenter> slurm = SlurmDataCentersOf(job); !slurm.empty()) {
     std::lock_guard<std::mutex> lock(mu_);
-    slurm_jobs_[job.id()] = *slurm;
+    slurm_jobs_[job.id()] = std::move(slurm);
   }
   return pgid;
+}
+
+Status ClusterLauncher::RelaunchWorld(const v1::Job& job, int world) {
+  const JobPaths paths = PathsFor(JobRoot(), job.id());
+  const std::string plan_path = paths.launch_dir + "/worlds.json";
+  std::ifstream in(plan_path);
+  if (!in) return Status::NotFound(plan_path + ": the job's worlds plan is not there");
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  MERIDIAN_ASSIGN_OR_RETURN(WorldsPlan running, WorldsPlanFromJson(text, plan_path));
+  const RunAs* as = options_.run_as ? &*options_.run_as : nullptr;
+  MERIDIAN_ASSIGN_OR_RETURN(LaunchDirectory launch_dir, LaunchDirectory::Prepare(JobRoot(), job.id(), as));
+  MERIDIAN_ASSIGN_OR_RETURN(WorldsLaunch worlds, PlanWorlds(job, paths, cluster_, SettingsFor(job), HostName()));
+  if (worlds.plan.worlds.size() != running.worlds.size() || world < 0 || world >= (int)running.worlds.size())
+    return Status::FailedPrecondition(plan_path + ": holds " + std::to_string(running.worlds.size()) +
+                                      " worlds; the placement has " + std::to_string(worlds.plan.worlds.size()));
+  worlds.plan.replace_wait_s = running.replace_wait_s;
+  for (size_t w = 0; w < running.worlds.size(); ++w) {
+    // Only the moved world changes: the others keep their commands, so
+    // meridian-worlds leaves them running.
+    if ((int)w != world) worlds.plan.worlds[w] = running.worlds[w];
+  }
+  worlds.plan.worlds[(size_t)world].generation = running.worlds[(size_t)world].generation + 1;
+  // Its own host file and batch scripts only (the others' are in use).
+  const WorldFiles files = WorldOf(job, paths, world);
+  for (const auto& [name, body] : worlds.files) {
+    if (name == files.hostfile_name || name == files.batch_name || name == files.rejoin_batch_name)
+      MERIDIAN_RETURN_IF_ERROR(launch_dir.Write(name, body));
+  }
+  // Where it ran under Slurm, its Slurm job may still hold nodes there: it
+  // is cancelled before the plan changes, so the world's new Slurm job
+  // (same name, maybe the same data center) is never the one cancelled.
+  const DataCenter* was = cluster_.FindDataCenter(running.worlds[(size_t)world].name);
+  if (was != nullptr && was->launcher == LauncherKind::kSlurm) CancelSlurmJob(job.id(), *was);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    slurm_jobs_[job.id()] = SlurmDataCentersOf(job);
+  }
+  return launch_dir.Write("worlds.json", WorldsPlanToJson(worlds.plan));
 }
 
 Status ClusterLauncher::WriteExchangeCertificate(const v1::Job& job, const LaunchDirectory& launch_dir) const {
@@ -127,18 +172,18 @@ void ClusterLauncher::CancelSlurmJob(const std::string& job_id, const DataCenter
 }
 
 Status ClusterLauncher::Kill(const std::string& job_id) {
-  std::optional<DataCenter> slurm;
+  std::vector<DataCenter> slurm;
   {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = slurm_jobs_.find(job_id);
     if (it != slurm_jobs_.end()) {
-      slurm = it->second;
+      slurm = std::move(it->second);
       slurm_jobs_.erase(it);
     }
   }
   // Slurm stops the ranks; `sbatch --wait` then returns by itself (and is
   // stopped after the grace period if it does not).
-  if (slurm) CancelSlurmJob(job_id, *slurm);
+  for (const DataCenter& dc : slurm) CancelSlurmJob(job_id, dc);
   return processes_.Stop(job_id);
 }
 
@@ -147,25 +192,28 @@ void ClusterLauncher::RemoveJobFiles(const v1::Job& job) {
   if (!s.ok()) Logger("launcher")->warn("retention of {}: {}", job.id(), s.message());
 }
 
-const DataCenter* ClusterLauncher::SlurmDataCenterOf(const v1::Job& job) const {
+std::vector<DataCenter> ClusterLauncher::SlurmDataCentersOf(const v1::Job& job) const {
+  std::vector<DataCenter> out;
   for (const v1::RankAssignment& r : job.placement().ranks()) {
     const DataCenter* dc = cluster_.FindDataCenter(r.data_center());
-    if (dc != nullptr && dc->launcher == LauncherKind::kSlurm) return dc;
+    if (dc == nullptr || dc->launcher != LauncherKind::kSlurm) continue;
+    if (std::none_of(out.begin(), out.end(), [&](const DataCenter& d) { return d.name == dc->name; }))
+      out.push_back(*dc);
   }
-  return nullptr;
+  return out;
 }
 
 Orphan ClusterLauncher::Reattach(const v1::Job& job) {
   const JobPaths paths = PathsFor(JobRoot(), job.id());
   const Orphan found =
       processes_.Adopt(job.id(), AttemptFiles{paths.LaunchLock(job.launches()), paths.LaunchExit(job.launches())});
-  const DataCenter* slurm = SlurmDataCenterOf(job);
-  if (slurm != nullptr && found.state == Orphan::State::kRunning) {
+  std::vector<DataCenter> slurm = SlurmDataCentersOf(job);
+  if (!slurm.empty() && found.state == Orphan::State::kRunning) {
     std::lock_guard<std::mutex> lock(mu_);
-    slurm_jobs_[job.id()] = *slurm;
-  } else if (slurm != nullptr && found.state == Orphan::State::kGone) {
-    // `sbatch --wait` is gone, but the Slurm job it submitted may run on.
-    CancelSlurmJob(job.id(), *slurm);
+    slurm_jobs_[job.id()] = std::move(slurm);
+  } else if (found.state == Orphan::State::kGone) {
+    // `sbatch --wait` is gone, but the Slurm jobs it submitted may run on.
+    for (const DataCenter& dc : slurm) CancelSlurmJob(job.id(), dc);
   }
   return found;
 }

@@ -28,6 +28,10 @@ struct ClusterLauncherOptions {
   std::optional<RunAs> run_as;
   // The daemon's --data-root, handed to the ranks to check again.
   std::vector<std::string> data_roots;
+  // One world per data center: how long a world that keeps failing waits
+  // for the daemon to place it anew (its node timeout and then some)
+  // before meridian-worlds stops the job.
+  double world_replace_wait_s = 0.0;
   // The daemon serves TLS: a job that runs as one world per data center
   // gets a certificate of its own for the exchange between its worlds.
   bool exchange_tls = false;
@@ -55,8 +59,15 @@ class ClusterLauncher : public Launcher {
   Orphan Reattach(const v1::Job& job) override;
   std::string LogPath(const std::string& job_id) const override;
   void RemoveJobFiles(const v1::Job& job) override;
+  // Rewrites the job's worlds plan with `world`'s new host file and
+  // commands and its generation raised: meridian-worlds, which reads the
+  // plan again every half second, restarts that world there.
+  Status RelaunchWorld(const v1::Job& job, int world) override;
 
  private:
+  // What a job attempt's ranks are given: the daemon's settings plus the
+  // job's token and data roots.
+  LaunchSettings SettingsFor(const v1::Job& job);
   // A job that runs as one world per data center: meridian-worlds over
   // every world's own launcher.
   Result<int64_t> LaunchWorlds(const v1::Job& job, const JobPaths& paths, const LaunchSettings& settings,
@@ -69,14 +80,16 @@ class ClusterLauncher : public Launcher {
   // Runs scancel for the job's Slurm job, if it was launched through Slurm.
   void CancelSlurmJob(const std::string& job_id, const DataCenter& dc);
   std::string JobRoot() const;
-  // The placement's Slurm data center, or nullptr.
-  const DataCenter* SlurmDataCenterOf(const v1::Job& job) const;
+  // The placement's Slurm data centers, in rank order.
+  std::vector<DataCenter> SlurmDataCentersOf(const v1::Job& job) const;
 
   Topology cluster_;  // the cluster's data centers and launch options; no nodes (agents change those)
   ClusterLauncherOptions options_;
   JobProcesses processes_;
   std::mutex mu_;
-  std::map<std::string, DataCenter> slurm_jobs_;  // running job id -> its Slurm data center
+  // Running job id -> the Slurm data centers it runs in (one; or, for one
+  // world per data center, each Slurm world's own).
+  std::map<std::string, std::vector<DataCenter>> slurm_jobs_;
   std::function<std::string(const std::string&, int)> job_token_;
 };
 

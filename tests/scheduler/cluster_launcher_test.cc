@@ -15,6 +15,7 @@
 #include <mutex>
 
 #include "rpc/exchange_tls.h"
+#include "scheduler/launcher/world_supervisor.h"
 
 namespace meridian::scheduler {
 namespace {
@@ -110,6 +111,77 @@ TEST_F(ClusterLauncherTest, WithoutTlsTheWorldsSpeakPlaintext) {
   const std::string env = Read(Launch() / "worlds.env");
   EXPECT_FALSE(env.empty());
   EXPECT_EQ(env.find("MERIDIAN_WAN_TLS"), std::string::npos) << env;
+}
+
+// Worlds in two Slurm data centers: a world placed anew has its old Slurm
+// job cancelled in its own data center alone, and its generation raised in
+// the plan (the other world's entry unchanged); stopping the job cancels
+// the Slurm job in each of them.
+TEST_F(ClusterLauncherTest, EachSlurmWorldIsCancelledInItsOwnDataCenter) {
+  fs::create_directories(base_ / "bin");
+  const fs::path scancel = base_ / "bin/scancel", calls = base_ / "scancel.calls";
+  std::ofstream(scancel) << "#!/bin/sh\necho \"$SLURM_CONF $*\" >> " << calls.string() << "\n";
+  fs::permissions(scancel, fs::perms::owner_all);
+  std::ofstream(worlds_) << "#!/bin/sh\nexec sleep 30\n";
+  const std::string path = getenv("PATH") ? getenv("PATH") : "/usr/bin:/bin";
+  setenv("PATH", ((base_ / "bin").string() + ":" + path).c_str(), 1);
+  for (DataCenter& dc : cluster_.data_centers) {
+    dc.launcher = LauncherKind::kSlurm;
+    dc.slurm_conf = "/etc/" + dc.name + ".conf";
+  }
+  ClusterLauncherOptions o;
+  o.state_dir = (base_ / "state").string();
+  o.settings.train_binary = "/bin/true";
+  o.settings.worlds_binary = worlds_.string();
+  o.world_replace_wait_s = 45;
+  ClusterLauncher launcher(cluster_, o);
+  std::mutex mu;
+  std::condition_variable cv;
+  bool exited = false;
+  launcher.SetExitCallback([&](const std::string&, int) {
+    std::lock_guard<std::mutex> lock(mu);
+    exited = true;
+    cv.notify_all();
+  });
+  v1::Job job;
+  job.set_id("job-000042");
+  for (int r = 0; r < 2; ++r) {
+    v1::RankAssignment* a = job.mutable_placement()->add_ranks();
+    a->set_rank(r);
+    a->set_node(r == 0 ? "a0" : "b0");
+    a->set_host(r == 0 ? "a0" : "b0");
+    a->set_data_center(r == 0 ? "dc-a" : "dc-b");
+    a->set_dp_index(r);
+  }
+  job.mutable_placement()->set_dp(2);
+  job.mutable_placement()->set_pp(1);
+  job.mutable_placement()->set_dc_worlds(true);
+  job.mutable_placement()->set_wan_port(30000);
+  ASSERT_TRUE(launcher.Launch(job).ok());
+  Result<WorldsPlan> first = WorldsPlanFromJson(Read(Launch() / "worlds.json"), "worlds.json");
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  EXPECT_EQ(first->replace_wait_s, 45);
+
+  v1::Job moved = job;
+  moved.mutable_placement()->mutable_ranks(1)->set_node("b1");
+  moved.mutable_placement()->mutable_ranks(1)->set_host("b1");
+  ASSERT_TRUE(launcher.RelaunchWorld(moved, 1).ok());
+  EXPECT_EQ(Read(calls), "/etc/dc-b.conf --name=" + SlurmJobName(job.id()) + "\n");
+  Result<WorldsPlan> plan = WorldsPlanFromJson(Read(Launch() / "worlds.json"), "worlds.json");
+  ASSERT_TRUE(plan.ok()) << plan.status().ToString();
+  EXPECT_EQ(plan->worlds[0].generation, 0);
+  EXPECT_EQ(plan->worlds[0].command, first->worlds[0].command);
+  EXPECT_EQ(plan->worlds[1].generation, 1);
+  EXPECT_EQ(plan->replace_wait_s, 45);
+  EXPECT_EQ(Read(Launch() / "hostfile-dc-b"), "b1\n");
+
+  fs::remove(calls);
+  ASSERT_TRUE(launcher.Kill(job.id()).ok());
+  EXPECT_EQ(Read(calls), "/etc/dc-a.conf --name=" + SlurmJobName(job.id()) + "\n/etc/dc-b.conf --name=" +
+                             SlurmJobName(job.id()) + "\n");
+  std::unique_lock<std::mutex> lock(mu);
+  EXPECT_TRUE(cv.wait_for(lock, std::chrono::seconds(30), [&] { return exited; }));
+  setenv("PATH", path.c_str(), 1);
 }
 
 }  // namespace
