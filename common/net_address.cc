@@ -4,10 +4,14 @@
 #include <ifaddrs.h>
 #include <net/if.h>
 #include <netdb.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
+#include <thread>
 #include <cstring>
 
 namespace meridian {
@@ -73,6 +77,47 @@ Result<std::string> LocalAddressTowards(const std::string& host_port) {
   freeaddrinfo(res);
   if (out.empty()) return Status::IOError("no route to '" + host_port + "': " + error);
   return out;
+}
+
+namespace {
+
+// One non-blocking TCP connect to `ai`, given up after `timeout_ms`.
+bool ConnectsWithin(const addrinfo* ai, int timeout_ms) {
+  const int fd = socket(ai->ai_family, SOCK_STREAM, 0);
+  if (fd < 0) return false;
+  fcntl(fd, F_SETFL, fcntl(fd, F_GETFL, 0) | O_NONBLOCK);
+  bool ok = connect(fd, ai->ai_addr, ai->ai_addrlen) == 0;
+  if (!ok && errno == EINPROGRESS) {
+    pollfd p{fd, POLLOUT, 0};
+    int error = 0;
+    socklen_t len = sizeof(error);
+    ok = poll(&p, 1, timeout_ms) == 1 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &len) == 0 && error == 0;
+  }
+  close(fd);
+  return ok;
+}
+
+}  // namespace
+
+bool WaitForListener(const std::string& host_port, double timeout_s) {
+  std::string host, port;
+  SplitHostPort(host_port, &host, &port);
+  if (host.empty() || port.empty()) return false;
+  using Clock = std::chrono::steady_clock;
+  const auto deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(timeout_s));
+  for (;;) {
+    addrinfo hints{};
+    hints.ai_socktype = SOCK_STREAM;
+    addrinfo* res = nullptr;
+    if (getaddrinfo(host.c_str(), port.c_str(), &hints, &res) == 0) {
+      bool ok = false;
+      for (addrinfo* ai = res; ai != nullptr && !ok; ai = ai->ai_next) ok = ConnectsWithin(ai, 1000);
+      freeaddrinfo(res);
+      if (ok) return true;
+    }
+    if (Clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
 }
 
 std::vector<std::string> ResolveAddresses(const std::string& host) {

@@ -28,6 +28,11 @@ std::string FirstNonLoopbackAddress();
 // not resolve.
 std::vector<std::string> ResolveAddresses(const std::string& host);
 
+// Whether something listens on `host_port` (a TCP connection is opened and
+// closed, nothing is sent), trying again every 100 ms until `timeout_s`
+// has passed.
+bool WaitForListener(const std::string& host_port, double timeout_s);
+
 // This host's name (gethostname), empty on error.
 std::string HostName();
 
