@@ -43,6 +43,7 @@ Status ValidateDiloco(const DilocoConfig& c, const StageSpec& stage) {
   // A world's rounds close when the next one ends, whatever has arrived:
   // only elastic training goes on while they are out.
   if (c.worlds && !c.elastic) return Bad("wan-peers", "set", "needs --diloco-elastic");
+  if (c.strict && !c.worlds) return Bad("wan-strict", "on", "needs --wan-world");
   return Status::OK();
 }
 
@@ -112,7 +113,9 @@ void DilocoOuterOptimizer::RestoredAt(long step) {
       for (const BufferRange& r : f.ranges)
         held = held || std::any_of(pending_.begin() + r.offset, pending_.begin() + r.offset + r.count,
                                    [](float v) { return v != 0.0f; });
-      f.apply_step = held ? step + 1 : -1;
+      // Strict worlds: exactly where the run that wrote the checkpoint
+      // applies it (the checkpoint is at the round's end, where it left).
+      f.apply_step = held ? step + (config_.strict ? config_.overlap_steps : 1) : -1;
       f.received = held;
     }
     return;
@@ -250,8 +253,12 @@ Status DilocoOuterOptimizer::Send(Fragment& f, long step, const float* params, c
 Result<bool> DilocoOuterOptimizer::ExchangeBack(Fragment& f, const ProcessGroups& g) {
   // Only the leader holds the exchange; the sum is its word.
   double back = 0.0;
-  if (g.dp_intra_dc->rank() == 0)
+  if (g.dp_intra_dc->rank() == 0) {
+    // Strict worlds: the round is waited for (every world's part, or the
+    // wait timeout), so every world applies it at the same step.
+    if (config_.strict && !f.received && f.round) MERIDIAN_RETURN_IF_ERROR(f.round->Wait());
     back = f.received || (f.round ? f.round->Test() : !f.request || f.request->Test()) ? 1.0 : 0.0;
+  }
   MERIDIAN_RETURN_IF_ERROR(g.dp_intra_dc->AllReduceDouble(&back, 1, ReduceOp::kSum));
   return back > 0.0;
 }

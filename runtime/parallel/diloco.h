@@ -30,6 +30,8 @@
 // with what arrived. Worlds whose outer weights drifted apart (a round one
 // of them missed) send their outer state with the next contribution, and
 // every world then starts from the token-weighted average of the states.
+// Strict worlds (DilocoConfig::strict) trade that independence for
+// determinism: each round waits for every live world's part.
 #pragma once
 
 #include <atomic>
@@ -70,6 +72,13 @@ struct DilocoConfig {
   bool worlds = false;            // set on every rank of such a job
   WanExchange* wan = nullptr;     // on each stage's leader in its data center
   double tokens_per_step = 1.0;   // this world's, for its weight
+  // Worlds, strict: rounds end every H steps exactly (never early because a
+  // peer ended its own), and a round's result is applied only once every
+  // world's part has arrived or could not (a world not reached or not
+  // heard from within the exchange's wait timeout is left out). With every
+  // world live the rounds, and so a whole job's resume from its worlds'
+  // checkpoints, are deterministic.
+  bool strict = false;
   bool streaming() const { return fragments > 1 || overlap_steps > 0; }
 };
 

@@ -3,6 +3,7 @@
 // what arrived, and joining a running job from a live world's state.
 #include <algorithm>
 #include <cstring>
+#include <string>
 
 #include "common/log.h"
 #include "runtime/parallel/diloco.h"
@@ -53,8 +54,11 @@ Status DilocoOuterOptimizer::PostToWorlds(Fragment& f, long step, TrafficCounter
 Result<bool> DilocoOuterOptimizer::WorldRoundEnds(long step, const ProcessGroups& g) {
   double ends = 0.0;
   if (g.dp_intra_dc->rank() == 0) {
-    const bool due = step - round_begin_step_ >= config_.inner_steps;
-    const bool peers_ended = config_.wan != nullptr && config_.wan->highest_peer_round() >= next_round_;
+    // Strict: on the job's schedule (every H steps from step 0, also for a
+    // world that joined in between), whatever the peers do.
+    const bool due = config_.strict ? RoundEnds(step) : step - round_begin_step_ >= config_.inner_steps;
+    const bool peers_ended = !config_.strict && config_.wan != nullptr &&
+                             config_.wan->highest_peer_round() >= next_round_;
     ends = due || peers_ended ? 1.0 : 0.0;
   }
   MERIDIAN_RETURN_IF_ERROR(g.dp_intra_dc->AllReduceDouble(&ends, 1, ReduceOp::kSum));
@@ -67,8 +71,17 @@ Result<bool> DilocoOuterOptimizer::WorldRoundEnds(long step, const ProcessGroups
 }
 
 void DilocoOuterOptimizer::AverageWorlds(Fragment& f) {
+  WanExchange* wan = config_.wan;
   const size_t m = f.count;
   std::vector<WanContribution> parts = f.round->TakeContributions();
+  if (config_.strict && parts.size() < wan->options().peers.size()) {
+    std::string missing;
+    for (int w = 0; w < (int)wan->options().peers.size(); ++w)
+      if (std::none_of(parts.begin(), parts.end(), [w](const WanContribution& c) { return c.world == w; }))
+        missing += (missing.empty() ? "" : ", ") + std::to_string(w);
+    Logger("wan")->warn("strict round {}: world(s) {} not reached or not heard from within the wait timeout; "
+                        "the round goes on without them", f.round->round(), missing);
+  }
   std::vector<float> start(m), momentum(m);
   GatherRanges(f.ranges, start_.data(), start.data());
   GatherRanges(f.ranges, momentum_.data(), momentum.data());

@@ -75,7 +75,10 @@ class DilocoSync : public BucketedSync {
     // after the checkpoint; a world restored from it has missed that round,
     // which the next one's outer state mends. A round left at the run's end
     // is dropped (it is not MPI: nothing is left in flight in a communicator).
-    if (outer_.config().worlds) return Status::OK();
+    // Strict worlds all checkpoint at the same round's end, after every one
+    // of them has sent its part: the round is drained like a communicator's,
+    // so the checkpoint holds its average and a resume applies it.
+    if (outer_.config().worlds && !outer_.config().strict) return Status::OK();
     if (last_params_ != nullptr)
       MERIDIAN_RETURN_IF_ERROR(outer_.Flush(last_step_, last_params_, *groups_, background_.get(), traffic_, memory_));
     return outer_.Drain(*groups_, memory_);

@@ -207,6 +207,11 @@ Result<TrainOptions> ParseTrainOptions(int argc, char** argv, int* exit_code) {
   app.add_option("--wan-timeout", o.wan_timeout,
                  "Seconds training waits for a round's other worlds where it must (a checkpoint, the end)")
       ->group("Cross data center");
+  app.add_flag("--wan-strict", o.wan_strict,
+               "With --wan-world: rounds end every --diloco-h steps exactly and each is applied only once every "
+               "world's part has arrived (a world not heard from within --wan-timeout is left out): deterministic "
+               "rounds and bit-exact resume of the whole job, at the cost of waiting for the slowest world")
+      ->group("Cross data center");
   app.add_option("--outer-lr", o.outer_lr, "DiLoCo outer learning rate")->group("Cross data center");
   app.add_option("--outer-momentum", o.outer_momentum, "DiLoCo outer Nesterov momentum")->group("Cross data center");
   app.add_option("--outer-compress", outer_compress,
@@ -354,6 +359,7 @@ Status ValidateTrainOptions(const TrainOptions& o) {
       return bad("wan-world", std::to_string(o.wan_world),
                  "is beyond the " + std::to_string(peers.size()) + " worlds of --wan-peers");
   }
+  if (o.wan_strict && o.wan_world < 0 && !peers_to_come) return bad("wan-strict", "on", "needs --wan-world");
   if (!(o.wan_timeout > 0)) return bad("wan-timeout", std::to_string(o.wan_timeout), "must be > 0");
   if (!(o.outer_lr > 0)) return bad("outer-lr", std::to_string(o.outer_lr), "must be > 0");
   if (!(o.outer_momentum >= 0 && o.outer_momentum < 1))

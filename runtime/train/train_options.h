@@ -95,6 +95,9 @@ struct TrainOptions {
   std::string wan_listen = "0.0.0.0";
   bool wan_join = false;
   double wan_timeout = 60.0;
+  // Strict rounds: every --diloco-h steps exactly, each applied once every
+  // world's part is in (or --wan-timeout passed): deterministic rounds.
+  bool wan_strict = false;
   // Set from a scheduled job's placement: this rank's stage's leader in
   // every world (host:port, world order), which --wan-peers cannot say when
   // a world's stages sit on different hosts; and the slice of the data this

@@ -192,6 +192,7 @@ Status Trainer::InitializeParallelism() {
   sync.diloco.overlap_steps = o.diloco_overlap;
   sync.diloco.mix = o.diloco_mix;
   sync.diloco.elastic = o.diloco_elastic;
+  sync.diloco.strict = o.wan_strict;
   if (!o.wan_window.empty()) {
     MERIDIAN_ASSIGN_OR_RETURN(sync.diloco.wan_window, ParseWindowSpec(o.wan_window, "--wan-window"));
   }
@@ -241,6 +242,17 @@ Status Trainer::OpenWanExchange(GradientSyncOptions* sync) {
   MERIDIAN_ASSIGN_OR_RETURN(std::unique_ptr<WanExchange> exchange, WanExchange::Start(w));
   Logger("train")->info("world {} of {}, stage {}: outer exchange on {}", o.wan_world, wan_worlds_, groups_.stage,
                         w.listen);
+  // Strict rounds wait for every world's part, but a part pushed to a
+  // world whose exchange is not serving yet is lost: the worlds start
+  // together (each waits up to --wan-timeout for every other's exchange).
+  if (o.wan_strict) {
+    for (int world = 0; world < wan_worlds_; ++world) {
+      if (world == o.wan_world || peers[world].empty()) continue;
+      if (!WaitForListener(peers[world], o.wan_timeout))
+        Logger("train")->warn("--wan-strict: world {}'s exchange at {} does not answer after {} s; starting without it",
+                              world, peers[world], o.wan_timeout);
+    }
+  }
   sync->wan_exchange = std::move(exchange);
   return Status::OK();
 }
