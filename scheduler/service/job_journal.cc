@@ -10,17 +10,17 @@ namespace meridian::scheduler {
 
 namespace {
 
-// Moves `job` to `state` and returns the event that says so, numbered
-// after `last_sequence`.
-v1::JobEvent NextEvent(v1::Job& job, int64_t last_sequence, v1::JobState state, const std::string& message,
+// Moves `job` to `state` at `now` and returns the event that says so,
+// numbered after `last_sequence`.
+v1::JobEvent NextEvent(double now, v1::Job& job, int64_t last_sequence, v1::JobState state, const std::string& message,
                        const v1::Progress* progress) {
   job.set_state(state);
   if (!message.empty()) job.set_message(message);
-  if (Terminal(state)) job.set_finished_unix_s(NowUnixSeconds());
+  if (Terminal(state)) job.set_finished_unix_s(now);
   if (progress != nullptr) *job.mutable_last_progress() = *progress;
   v1::JobEvent event;
   event.set_sequence(last_sequence + 1);
-  event.set_unix_s(NowUnixSeconds());
+  event.set_unix_s(now);
   event.set_state(state);
   event.set_message(message);
   if (progress != nullptr) *event.mutable_progress() = *progress;
@@ -31,7 +31,7 @@ v1::JobEvent NextEvent(v1::Job& job, int64_t last_sequence, v1::JobState state, 
 
 Status JobJournal::Commit(JobRecord& record, v1::Job next, v1::JobState state, const std::string& message) {
   MERIDIAN_RETURN_IF_ERROR(FlushJob(record));  // its events stay in order
-  const v1::JobEvent event = NextEvent(next, record.last_sequence, state, message, nullptr);
+  const v1::JobEvent event = NextEvent(now_(), next, record.last_sequence, state, message, nullptr);
   if (Status s = store_->PutJob(next, {event}); !s.ok()) {
     failing_ = true;  // Flush finds out when it works again
     return s;
@@ -44,7 +44,7 @@ Status JobJournal::Commit(JobRecord& record, v1::Job next, v1::JobState state, c
 
 void JobJournal::Record(JobRecord& record, v1::JobState state, const std::string& message,
                         const v1::Progress* progress) {
-  const v1::JobEvent event = NextEvent(record.job, record.last_sequence, state, message, progress);
+  const v1::JobEvent event = NextEvent(now_(), record.job, record.last_sequence, state, message, progress);
   record.unsaved.push_back(event);
   record.last_sequence = event.sequence();
   dirty_.insert(record.job.id());

@@ -25,8 +25,10 @@ namespace meridian::scheduler {
 
 class JobJournal {
  public:
-  // `on_event` is told of every new event (the core wakes its watchers).
-  JobJournal(StateStore* store, std::function<void()> on_event) : store_(store), on_event_(std::move(on_event)) {}
+  // `on_event` is told of every new event (the core wakes its watchers);
+  // `now` is the clock events and finish times are stamped with (the core's).
+  JobJournal(StateStore* store, std::function<void()> on_event, std::function<double()> now)
+      : store_(store), on_event_(std::move(on_event)), now_(std::move(now)) {}
 
   // `record.job` becomes `next` in `state` with an event saying `message`,
   // once the store has it.
@@ -56,6 +58,7 @@ class JobJournal {
 
   StateStore* store_;
   std::function<void()> on_event_;
+  std::function<double()> now_;
   std::set<std::string> dirty_;                   // jobs with unsaved events
   std::map<std::string, v1::Node> unsaved_nodes_;  // by name, the newest
   bool failing_ = false;

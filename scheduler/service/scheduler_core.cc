@@ -27,11 +27,17 @@ std::string LauncherExitText(int exit_code) {
   return text;
 }
 
+// The options with the wall clock where none was given.
+SchedulerCoreOptions WithClock(SchedulerCoreOptions options) {
+  if (!options.now) options.now = NowUnixSeconds;
+  return options;
+}
+
 }  // namespace
 
 bool Terminal(v1::JobState s) { return s == v1::SUCCEEDED || s == v1::FAILED || s == v1::CANCELLED; }
 
-double NowUnixSeconds() {
+double NowUnixSeconds() {  // the default clock
   return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
@@ -57,9 +63,9 @@ int GrpcCodeFor(Status::Code code) {
 SchedulerCore::SchedulerCore(Topology cluster, StateStore* store, Launcher* launcher, SchedulerCoreOptions options)
     : store_(store),
       launcher_(launcher),
-      options_(std::move(options)),
+      options_(WithClock(std::move(options))),
       nodes_(std::move(cluster), options_.node_probation_s),
-      journal_(store, [this] { events_cv_.notify_all(); }) {
+      journal_(store, [this] { events_cv_.notify_all(); }, options_.now) {
   launcher_->SetExitCallback([this](const std::string& id, int code) { OnJobExit(id, code); });
 }
 
@@ -74,7 +80,7 @@ Status SchedulerCore::Recover() {
   {
     std::lock_guard<std::mutex> lock(mu_);
     MERIDIAN_ASSIGN_OR_RETURN(std::vector<v1::Node> nodes, store_->ListNodes());
-    const double now = NowUnixSeconds();
+    const double now = options_.now();
     for (const v1::Node& p : nodes) nodes_.Restore(p, now);
     MERIDIAN_ASSIGN_OR_RETURN(std::vector<v1::Job> jobs, store_->ListJobs());
     for (v1::Job& job : jobs) {
@@ -122,7 +128,7 @@ Result<v1::Node> SchedulerCore::RegisterNode(const v1::Node& request) {
   v1::Node stored;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    MERIDIAN_ASSIGN_OR_RETURN(Node n, nodes_.Registration(request, NowUnixSeconds()));
+    MERIDIAN_ASSIGN_OR_RETURN(Node n, nodes_.Registration(request, options_.now()));
     stored = NodeToProto(n);
     MERIDIAN_RETURN_IF_ERROR(journal_.CommitNode(stored));
     nodes_.Put(n);
@@ -139,7 +145,7 @@ Status SchedulerCore::Heartbeat(const std::string& name) {
   bool revived = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    MERIDIAN_ASSIGN_OR_RETURN(const Node* n, nodes_.Heartbeat(name, NowUnixSeconds(), &revived));
+    MERIDIAN_ASSIGN_OR_RETURN(const Node* n, nodes_.Heartbeat(name, options_.now(), &revived));
     if (!revived) return Status::OK();
     // The store learns of a node's death or revival, not of every beat.
     journal_.RecordNode(NodeToProto(*n));
@@ -156,7 +162,7 @@ Status SchedulerCore::DeregisterNode(const std::string& name) {
     MERIDIAN_RETURN_IF_ERROR(journal_.CommitNodeRemoval(name));
     nodes_.RemoveAgent(name);
     Logger("core")->info("node {} deregistered by its agent", name);
-    StopJobsOnNodeLocked(name, "the agent of node " + name + " left", NowUnixSeconds());
+    StopJobsOnNodeLocked(name, "the agent of node " + name + " left", options_.now());
     schedule_wanted_ = true;
   }
   Schedule();
@@ -310,7 +316,7 @@ Result<v1::Job> SchedulerCore::SubmitJob(const v1::JobSpec& spec, const std::str
     v1::Job job;
     job.set_id(id);
     *job.mutable_spec() = spec;
-    job.set_submitted_unix_s(NowUnixSeconds());
+    job.set_submitted_unix_s(options_.now());
     job.set_owner(owner);
     for (const std::string& root : owner_data_roots) job.add_owner_data_roots(root);
     JobRecord& record = jobs_.Add(job);
@@ -370,7 +376,7 @@ void SchedulerCore::Schedule() {
       if (!schedule_wanted_) return;
       schedule_wanted_ = false;
       snapshot.topology = nodes_.topology();
-      snapshot.healthy = nodes_.HealthyNow(NowUnixSeconds());
+      snapshot.healthy = nodes_.HealthyNow(options_.now());
       snapshot.occupancy = nodes_.occupancy();
       snapshot.version = nodes_.version();
       snapshot.capacity_version = nodes_.capacity_version();
@@ -562,7 +568,7 @@ Result<v1::PlanResponse> SchedulerCore::Plan(const v1::JobSpec& spec) {
     std::lock_guard<std::mutex> lock(mu_);
     MERIDIAN_RETURN_IF_ERROR(CheckDataCenters(spec));
     topology = nodes_.topology();
-    healthy = nodes_.HealthyNow(NowUnixSeconds());
+    healthy = nodes_.HealthyNow(options_.now());
     occupancy = nodes_.occupancy();
   }
   v1::PlanResponse out;
@@ -612,7 +618,7 @@ Result<v1::JobState> SchedulerCore::ReportProgress(const std::string& job_id, co
   // A straggler of an attempt that is over must not rewrite the progress.
   if (progress.attempt() != 0 && progress.attempt() != job.launches()) return job.state();
   v1::Progress p = progress;
-  if (p.unix_s() == 0) p.set_unix_s(NowUnixSeconds());
+  if (p.unix_s() == 0) p.set_unix_s(options_.now());
   // Each world's newest, for the operator: which data center trains, which
   // is silent. Only the job's own data centers (a rank's word is not trusted
   // to name new ones).

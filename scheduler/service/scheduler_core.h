@@ -30,7 +30,15 @@
 
 namespace meridian::scheduler {
 
+// The wall clock, in Unix seconds.
+double NowUnixSeconds();
+
 struct SchedulerCoreOptions {
+  // The clock the core reads for every time it records or compares (node
+  // liveness and probation, submit and event times, progress without a
+  // time). A simulation runs the core in virtual time through it; empty
+  // means NowUnixSeconds.
+  std::function<double()> now = NowUnixSeconds;
   double node_timeout_s = 30.0;  // a registered node silent this long is dead
   // A node that was declared dead and comes back gets no new job for this
   // long (a flapping node would otherwise fail job after job).
@@ -167,8 +175,6 @@ class SchedulerCore {
   JobJournal journal_;
   bool schedule_wanted_ = false;  // something changed that may let a waiting job start
 };
-
-double NowUnixSeconds();
 
 // Whether a job in this state has ended (SUCCEEDED, FAILED or CANCELLED).
 bool Terminal(v1::JobState state);

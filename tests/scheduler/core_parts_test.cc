@@ -71,7 +71,7 @@ class MemoryStore : public StateStore {
 
 TEST(JobJournal, ANodeWriteTheStoreRefusesIsWrittenAtTheNextFlush) {
   MemoryStore store;
-  JobJournal journal(&store, [] {});
+  JobJournal journal(&store, [] {}, [] { return 50.0; });
   JobTable jobs;
   v1::Node node;
   node.set_name("east-0");
@@ -91,7 +91,7 @@ TEST(JobJournal, ANodeWriteTheStoreRefusesIsWrittenAtTheNextFlush) {
 TEST(JobJournal, RecordedEventsAreNumberedInOrderAndKeptUntilWritten) {
   MemoryStore store;
   int told = 0;
-  JobJournal journal(&store, [&] { ++told; });
+  JobJournal journal(&store, [&] { ++told; }, [] { return 1234.5; });
   JobTable jobs;
   v1::Job job;
   job.set_id("job-000001");
@@ -110,6 +110,7 @@ TEST(JobJournal, RecordedEventsAreNumberedInOrderAndKeptUntilWritten) {
   EXPECT_TRUE(record.unsaved.empty());
   ASSERT_EQ(store.events["job-000001"].size(), 2u);
   EXPECT_EQ(store.events["job-000001"][1].sequence(), 2);
+  EXPECT_EQ(store.events["job-000001"][1].unix_s(), 1234.5);  // stamped by the journal's clock
   EXPECT_EQ(told, 2);
 }
 
@@ -212,6 +213,47 @@ TEST(SchedulerCoreLocking, HeartbeatsDoNotWaitOnAPlacementSearch) {
   Result<v1::Job> job = submitted.get();
   ASSERT_TRUE(job.ok()) << job.status().ToString();
   EXPECT_EQ(job->state(), v1::RUNNING);
+}
+
+// Every time the core records or compares comes from options.now: a
+// simulation moves it, and the core follows (submit and finish times,
+// events, liveness, probation).
+TEST(SchedulerCoreClock, TheCoreReadsTimeFromItsOptionsClock) {
+  MemoryStore store;
+  FakeLauncher launcher;
+  double now = 1000.0;
+  SchedulerCoreOptions options;
+  options.now = [&] { return now; };
+  options.node_timeout_s = 30;
+  options.node_probation_s = 30;
+  SchedulerCore core(DefaultCluster(2), &store, &launcher, options);
+  ASSERT_TRUE(core.Recover().ok());
+  v1::Node agent;
+  agent.set_name("agent-0");
+  agent.set_data_center(core.ListPools().pools(0).data_center());
+  agent.set_host("10.0.0.9");
+  agent.add_gpus()->set_model("cpu");
+  ASSERT_TRUE(core.RegisterNode(agent).ok());
+
+  now = 1010.0;
+  Result<v1::Job> job = core.SubmitJob(TinyJob(1, 1));
+  ASSERT_TRUE(job.ok()) << job.status().ToString();
+  EXPECT_EQ(job->submitted_unix_s(), 1010.0);
+  now = 1050.0;
+  launcher.Exit(job->id(), 0);
+  job = core.GetJob(job->id());
+  ASSERT_TRUE(job.ok());
+  EXPECT_EQ(job->state(), v1::SUCCEEDED);
+  EXPECT_EQ(job->finished_unix_s(), 1050.0);
+
+  // Silent for 31 virtual seconds: dead, though no real time has passed.
+  core.CheckLiveness(now + 31);
+  v1::ListPoolsResponse pools = core.ListPools();
+  bool alive = true;
+  for (const v1::Pool& pool : pools.pools())
+    for (const v1::Node& n : pool.nodes())
+      if (n.name() == "agent-0") alive = n.alive();
+  EXPECT_FALSE(alive);
 }
 
 }  // namespace
