@@ -1,0 +1,83 @@
+#include "sim/generators.h"
+
+#include <cmath>
+#include <cstdlib>
+#include <map>
+#include <random>
+#include <sstream>
+
+namespace meridian::sim {
+
+Result<scheduler::SyntheticClusterSpec> ParseClusterWords(const std::string& words) {
+  std::map<std::string, std::string> kv;
+  std::stringstream in(words);
+  std::string item;
+  while (std::getline(in, item, ',')) {
+    const size_t eq = item.find('=');
+    if (eq == std::string::npos) return Status::InvalidArgument("--generate-cluster: " + item + ": expected key=value");
+    kv[item.substr(0, eq)] = item.substr(eq + 1);
+  }
+  scheduler::SyntheticClusterSpec spec;
+  int dcs = 0, gpus = 0;
+  for (const auto& [key, value] : kv) {
+    char* end = nullptr;
+    const double v = std::strtod(value.c_str(), &end);
+    const bool number = !value.empty() && *end == '\0' && std::isfinite(v) && v > 0;
+    if (key == "model") {
+      spec.gpu_model = value;
+      continue;
+    }
+    if (!number) return Status::InvalidArgument("--generate-cluster: " + key + " = " + value + ": must be a number > 0");
+    if (key == "dcs") dcs = (int)v;
+    else if (key == "gpus") gpus = (int)v;
+    else if (key == "gpus_per_node") spec.gpus_per_node = (int)v;
+    else if (key == "region") spec.region_size = (int)v;
+    else if (key == "memory_gb") spec.gpu_memory_gb = v;
+    else if (key == "tflops") spec.gpu_tflops = v;
+    else if (key == "wan_gbps") spec.inter_dc_gbps = v;
+    else if (key == "wan_ms") spec.inter_dc_latency_ms = v;
+    else
+      return Status::InvalidArgument("--generate-cluster: " + key +
+                                     ": unknown key (expected dcs, gpus, gpus_per_node, region, model, memory_gb, "
+                                     "tflops, wan_gbps, wan_ms)");
+  }
+  if (dcs < 1) return Status::InvalidArgument("--generate-cluster: dcs is required (>= 1)");
+  if (gpus < dcs * spec.gpus_per_node)
+    return Status::InvalidArgument("--generate-cluster: gpus = " + std::to_string(gpus) + ": fewer than one node (" +
+                                   std::to_string(spec.gpus_per_node) + " GPUs) per data center");
+  spec.data_centers = dcs;
+  spec.nodes_per_dc = gpus / (dcs * spec.gpus_per_node);
+  return spec;
+}
+
+std::vector<TraceJob> GenerateJobs(const JobStreamSpec& spec) {
+  std::mt19937_64 rng(spec.seed);
+  std::exponential_distribution<double> gap(1.0 / spec.mean_interarrival_s);
+  std::uniform_real_distribution<double> unit(0.0, 1.0);
+  int sizes = 0;
+  while ((2 << sizes) <= spec.max_gpus) ++sizes;  // 1, 2, ..., 2^sizes
+  std::vector<TraceJob> jobs;
+  double t = 0;
+  for (int i = 0; i < spec.jobs; ++i) {
+    TraceJob job;
+    job.line = i + 1;
+    job.submit_s = t;
+    t += gap(rng);
+    job.name = "gen-" + std::to_string(i);
+    job.tenant = spec.tenants[i % spec.tenants.size()];
+    job.model = spec.model;
+    // Size 2^k with weight 2^-k/2: most jobs small, a few large.
+    double u = unit(rng), total = 0;
+    for (int k = 0; k <= sizes; ++k) total += std::pow(2.0, -k / 2.0);
+    int k = 0;
+    for (double acc = std::pow(2.0, 0) / total; acc < u && k < sizes; acc += std::pow(2.0, -(k + 1) / 2.0) / total) ++k;
+    const int gpus = 1 << k;
+    job.pp = gpus >= 8 ? 4 : 1;
+    job.dp = gpus / job.pp;
+    job.duration_s = spec.min_duration_s * std::pow(spec.max_duration_s / spec.min_duration_s, unit(rng));
+    jobs.push_back(std::move(job));
+  }
+  return jobs;
+}
+
+}  // namespace meridian::sim

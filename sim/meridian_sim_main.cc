@@ -1,0 +1,107 @@
+// meridian-sim: the scheduler core over a simulated cluster in virtual
+// time (docs/simulation.md).
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+
+#include "common/log.h"
+#include "scheduler/core/synthetic_cluster.h"
+#include "sim/failures.h"
+#include "sim/generators.h"
+#include "sim/report.h"
+#include "sim/simulation.h"
+#include "sim/trace.h"
+
+namespace {
+
+int Fail(const meridian::Status& s) {
+  std::fprintf(stderr, "meridian-sim: %s\n", s.ToString().c_str());
+  return 1;
+}
+
+meridian::Status WriteFile(const std::string& path, const std::string& text) {
+  std::ofstream out(path);
+  out << text;
+  out.close();
+  if (!out) return meridian::Status::IOError(path + ": cannot write");
+  return meridian::Status::OK();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace meridian;
+  CLI::App app{"meridian-sim: the real scheduler core over a simulated cluster, in virtual time"};
+  std::string cluster_file, cluster_words, trace_file, failures_file, json_file, timeline_file;
+  std::string log_level = "warn";
+  sim::SimulationOptions options;
+  sim::JobStreamSpec stream;
+  int generate_jobs = 0;
+  auto* cluster_opt = app.add_option("--cluster", cluster_file, "cluster file (YAML, docs/scheduler.md)")
+                          ->check(CLI::ExistingFile);
+  app.add_option("--generate-cluster", cluster_words, "a synthetic cluster: dcs=N,gpus=N[,gpus_per_node=8,region=K,...]")
+      ->excludes(cluster_opt);
+  auto* trace_opt = app.add_option("--trace", trace_file, "workload, JSON lines (docs/simulation.md)")
+                        ->check(CLI::ExistingFile);
+  app.add_option("--generate-jobs", generate_jobs, "a synthetic job stream of N jobs")->excludes(trace_opt);
+  app.add_option("--seed", stream.seed, "seed of --generate-jobs")->capture_default_str();
+  app.add_option("--mean-interarrival-s", stream.mean_interarrival_s, "--generate-jobs: mean seconds between submits")
+      ->capture_default_str();
+  app.add_option("--max-job-gpus", stream.max_gpus, "--generate-jobs: largest job")->capture_default_str();
+  app.add_option("--failures", failures_file, "node failures, JSON lines {at_s, node, down_s}")
+      ->check(CLI::ExistingFile);
+  app.add_option("--store", options.store, "sqlite (the daemon's, in a temporary directory) or memory")
+      ->check(CLI::IsMember({"sqlite", "memory"}))
+      ->capture_default_str();
+  app.add_option("--checkpoint-every-s", options.checkpoint_interval_s,
+                 "a killed attempt keeps whole intervals of its work (0: all)")
+      ->capture_default_str();
+  app.add_option("--node-timeout-s", options.node_timeout_s, "the core's --node-timeout")->capture_default_str();
+  app.add_option("--node-probation-s", options.node_probation_s, "the core's --node-probation")->capture_default_str();
+  app.add_option("--json", json_file, "write the summary as JSON here");
+  app.add_option("--timeline", timeline_file, "write utilisation over time as CSV here");
+  app.add_option("--log-level", log_level, "the core's log level")->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
+  if (Status s = InitLogging("meridian-sim", "", log_level); !s.ok()) return Fail(s);
+
+  if (!cluster_file.empty()) {
+    Result<scheduler::Topology> t = scheduler::LoadClusterFile(cluster_file);
+    if (!t.ok()) return Fail(t.status());
+    options.cluster = std::move(t).value();
+  } else if (!cluster_words.empty()) {
+    Result<scheduler::SyntheticClusterSpec> spec = sim::ParseClusterWords(cluster_words);
+    if (!spec.ok()) return Fail(spec.status());
+    options.cluster = scheduler::SyntheticCluster(*spec);
+  } else {
+    return Fail(Status::InvalidArgument("give --cluster FILE or --generate-cluster dcs=N,gpus=N"));
+  }
+  if (!trace_file.empty()) {
+    Result<std::vector<sim::TraceJob>> jobs = sim::ReadTraceFile(trace_file);
+    if (!jobs.ok()) return Fail(jobs.status());
+    options.jobs = std::move(jobs).value();
+  } else if (generate_jobs > 0) {
+    stream.jobs = generate_jobs;
+    options.jobs = sim::GenerateJobs(stream);
+  } else {
+    return Fail(Status::InvalidArgument("give --trace FILE or --generate-jobs N"));
+  }
+  if (!failures_file.empty()) {
+    Result<std::vector<sim::NodeFailure>> f = sim::ReadFailuresFile(failures_file);
+    if (!f.ok()) return Fail(f.status());
+    options.failures = std::move(f).value();
+  }
+
+  Result<sim::SimulationResult> result = sim::RunSimulation(options);
+  if (!result.ok()) return Fail(result.status());
+  const sim::Summary summary = sim::Summarise(*result);
+  std::cout << sim::SummaryTable(summary);
+  for (const sim::JobOutcome& j : result->jobs)
+    if (j.state == "REFUSED") std::fprintf(stderr, "line %d (%s): refused: %s\n", j.trace_line, j.name.c_str(), j.error.c_str());
+  if (!json_file.empty())
+    if (Status s = WriteFile(json_file, sim::SummaryJson(summary).dump(2) + "\n"); !s.ok()) return Fail(s);
+  if (!timeline_file.empty())
+    if (Status s = WriteFile(timeline_file, sim::TimelineCsv(*result)); !s.ok()) return Fail(s);
+  return 0;
+}

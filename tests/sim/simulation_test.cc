@@ -1,0 +1,117 @@
+// A small simulation whose every number is worked out by hand, checked
+// exactly against the summary JSON meridian-sim writes.
+#include <gtest/gtest.h>
+
+#include "sim/report.h"
+#include "sim/simulation.h"
+#include "sim/trace.h"
+
+namespace meridian::sim {
+namespace {
+
+// One data center, one node of 4 GPUs.
+scheduler::Topology FourGpus() {
+  Result<scheduler::Topology> t = scheduler::ParseClusterYaml(R"(
+data_centers:
+  - name: dc
+    nodes:
+      - {name: n0, gpus: 4, gpu_model: H100, gpu_memory_gb: 80, gpu_tflops: 989}
+)",
+                                                              "four.yaml");
+  EXPECT_TRUE(t.ok()) << t.status().ToString();
+  return *t;
+}
+
+// A needs all 4 GPUs for 100 s from t=0. B (2 GPUs, 50 s, t=10) and C (2
+// GPUs, 30 s, t=20) wait for A and start together at 100; D (1 GPU, 10 s,
+// t=30) finds no room until C ends at 130.
+//   waits: A 0, B 90, C 80, D 100
+//   busy GPUs: 4 over [0,130) (A, then B+C), 3 over [130,140) (B+D),
+//   2 over [140,150) (B): 400 + 120 + 30 + 20 = 570 GPU-s of 4 x 150.
+const char* kTrace = R"(
+{"submit_s": 0,  "name": "A", "dp": 4, "model": "d4", "duration_s": 100}
+{"submit_s": 10, "name": "B", "dp": 2, "model": "d4", "duration_s": 50}
+{"submit_s": 20, "name": "C", "dp": 1, "pp": 2, "model": "d4", "duration_s": 30}
+{"submit_s": 30, "name": "D", "dp": 1, "model": "d4", "duration_s": 10, "tenant": "other"}
+)";
+
+TEST(Simulation, WaitsAndUtilisationMatchTheHandComputedOnes) {
+  for (const char* store : {"sqlite", "memory"}) {
+    SCOPED_TRACE(store);
+    SimulationOptions options;
+    options.cluster = FourGpus();
+    options.store = store;
+    Result<std::vector<TraceJob>> jobs = ParseTrace(kTrace, "trace");
+    ASSERT_TRUE(jobs.ok()) << jobs.status().ToString();
+    options.jobs = *jobs;
+    Result<SimulationResult> result = RunSimulation(options);
+    ASSERT_TRUE(result.ok()) << result.status().ToString();
+
+    ASSERT_EQ(result->jobs.size(), 4u);
+    const double starts[] = {0, 100, 100, 130}, ends[] = {100, 150, 130, 140};
+    for (int i = 0; i < 4; ++i) {
+      EXPECT_EQ(result->jobs[i].state, "SUCCEEDED") << i;
+      EXPECT_EQ(result->jobs[i].start_s, starts[i]) << i;
+      EXPECT_EQ(result->jobs[i].end_s, ends[i]) << i;
+    }
+
+    const nlohmann::json j = SummaryJson(Summarise(*result));
+    EXPECT_EQ(j["jobs"]["submitted"], 4);
+    EXPECT_EQ(j["jobs"]["succeeded"], 4);
+    EXPECT_EQ(j["jobs"]["refused"], 0);
+    EXPECT_EQ(j["jobs"]["restarts"], 0);
+    EXPECT_EQ(j["total_gpus"], 4);
+    EXPECT_EQ(j["makespan_s"].get<double>(), 150.0);
+    EXPECT_EQ(j["busy_gpu_s"].get<double>(), 570.0);
+    EXPECT_EQ(j["utilisation"].get<double>(), 570.0 / 600.0);
+    // Nearest rank over {0, 80, 90, 100}: p50 the 2nd, p99 the 4th.
+    const nlohmann::json& all = j["queueing_delay"]["all"];
+    EXPECT_EQ(all["jobs"], 4);
+    EXPECT_EQ(all["p50_s"].get<double>(), 80.0);
+    EXPECT_EQ(all["p99_s"].get<double>(), 100.0);
+    EXPECT_EQ(all["mean_s"].get<double>(), 67.5);
+    EXPECT_EQ(all["max_s"].get<double>(), 100.0);
+    const nlohmann::json& one = j["queueing_delay"]["1"];
+    EXPECT_EQ(one["jobs"], 1);
+    EXPECT_EQ(one["p50_s"].get<double>(), 100.0);
+    const nlohmann::json& small = j["queueing_delay"]["2-8"];
+    EXPECT_EQ(small["jobs"], 3);
+    EXPECT_EQ(small["p50_s"].get<double>(), 80.0);
+    EXPECT_EQ(small["p99_s"].get<double>(), 90.0);
+    EXPECT_FALSE(j["queueing_delay"].contains("9-64"));
+    // Every placement search is timed (wall clock), at least one per job.
+    EXPECT_GE(j["placement"]["searches"].get<int>(), 4);
+
+    // The timeline: a point at each change of busy GPUs.
+    const std::string csv = TimelineCsv(*result);
+    EXPECT_EQ(csv,
+              "t_s,busy_gpus,total_gpus,utilisation,running_jobs\n"
+              "0,4,4,1,1\n"
+              "100,4,4,1,2\n"
+              "130,3,4,0.75,2\n"
+              "140,2,4,0.5,1\n"
+              "150,0,4,0,0\n");
+  }
+}
+
+// A job that can never fit is refused at submit, as the daemon refuses it,
+// and counted as such.
+TEST(Simulation, AJobTooBigForTheClusterIsRefused) {
+  SimulationOptions options;
+  options.cluster = FourGpus();
+  options.store = "memory";
+  Result<std::vector<TraceJob>> jobs =
+      ParseTrace(R"({"submit_s": 0, "name": "huge", "dp": 8, "model": "d4", "duration_s": 10})", "trace");
+  ASSERT_TRUE(jobs.ok());
+  options.jobs = *jobs;
+  Result<SimulationResult> result = RunSimulation(options);
+  ASSERT_TRUE(result.ok()) << result.status().ToString();
+  EXPECT_EQ(result->jobs[0].state, "REFUSED");
+  EXPECT_NE(result->jobs[0].error.find("does not fit"), std::string::npos) << result->jobs[0].error;
+  const Summary s = Summarise(*result);
+  EXPECT_EQ(s.refused, 1);
+  EXPECT_EQ(s.makespan_s, 0);
+}
+
+}  // namespace
+}  // namespace meridian::sim

@@ -1,0 +1,101 @@
+// The trace and failure readers: what they accept, and errors that name the
+// line and the field.
+#include <gtest/gtest.h>
+
+#include "sim/failures.h"
+#include "sim/trace.h"
+
+namespace meridian::sim {
+namespace {
+
+TEST(Trace, ReadsEveryFieldAndDefaultsTheRest) {
+  Result<std::vector<TraceJob>> jobs = ParseTrace(
+      "# a comment, then a blank line\n"
+      "\n"
+      R"({"submit_s": 5.5, "name": "a", "tenant": "lab", "dp": 2, "pp": 3, "model": "d24", "duration_s": 100, "priority": 7})"
+      "\n"
+      R"({"submit_s": 0, "gpus": 16, "tokens": 1e9, "batch": 4, "seq": 2048, "microbatches": 8})"
+      "\n",
+      "t.jsonl");
+  ASSERT_TRUE(jobs.ok()) << jobs.status().ToString();
+  ASSERT_EQ(jobs->size(), 2u);
+  const TraceJob& a = (*jobs)[0];
+  EXPECT_EQ(a.line, 3);
+  EXPECT_EQ(a.submit_s, 5.5);
+  EXPECT_EQ(a.name, "a");
+  EXPECT_EQ(a.tenant, "lab");
+  EXPECT_EQ(a.dp, 2);
+  EXPECT_EQ(a.pp, 3);
+  EXPECT_EQ(a.model, "d24");
+  EXPECT_EQ(a.duration_s, 100);
+  EXPECT_EQ(a.priority, 7);
+  EXPECT_EQ(TraceJobGpus(a), 6);
+  const TraceJob& b = (*jobs)[1];
+  EXPECT_EQ(b.name, "line-4");
+  EXPECT_EQ(b.gpus, 16);
+  EXPECT_EQ(b.tokens, 1e9);
+  EXPECT_EQ(b.model, "d12");
+  EXPECT_EQ(b.batch, 4);
+  EXPECT_EQ(b.seq, 2048);
+  EXPECT_EQ(b.microbatches, 8);
+  EXPECT_EQ(TraceJobGpus(b), 16);
+  // dp alone means pp 1.
+  Result<std::vector<TraceJob>> dp_only = ParseTrace(R"({"submit_s": 0, "dp": 4, "duration_s": 1})", "t");
+  ASSERT_TRUE(dp_only.ok());
+  EXPECT_EQ((*dp_only)[0].pp, 1);
+}
+
+TEST(Trace, ErrorsNameTheLineAndTheField) {
+  const std::string ok = R"({"submit_s": 0, "dp": 1, "duration_s": 10})";
+  struct Case {
+    std::string line, error;
+  };
+  const std::vector<Case> cases = {
+      {R"({"dp": 1, "duration_s": 10})", "t.jsonl: line 2: submit_s: required"},
+      {R"({"submit_s": -1, "dp": 1, "duration_s": 10})", "t.jsonl: line 2: submit_s = -1: must be >= 0"},
+      {R"({"submit_s": "soon", "dp": 1, "duration_s": 10})", "t.jsonl: line 2: submit_s = \"soon\": must be a number"},
+      {R"({"submit_s": 0, "dp": 0, "duration_s": 10})", "t.jsonl: line 2: dp = 0: must be in [1, 65536]"},
+      {R"({"submit_s": 0, "dp": 1.5, "duration_s": 10})", "t.jsonl: line 2: dp = 1.5: must be a whole number"},
+      {R"({"submit_s": 0, "duration_s": 10})", "t.jsonl: line 2: dp: required (or gpus)"},
+      {R"({"submit_s": 0, "dp": 2, "gpus": 2, "duration_s": 10})",
+       "t.jsonl: line 2: gpus = 2: give either dp and pp or gpus, not both"},
+      {R"({"submit_s": 0, "dp": 1})", "t.jsonl: line 2: duration_s: give exactly one of duration_s and tokens"},
+      {R"({"submit_s": 0, "dp": 1, "duration_s": 1, "tokens": 5})",
+       "t.jsonl: line 2: duration_s = 1: give exactly one of duration_s and tokens"},
+      {R"({"submit_s": 0, "dp": 1, "duration_s": 0})", "t.jsonl: line 2: duration_s = 0: must be > 0"},
+      {R"({"submit_s": 0, "dp": 1, "duration_s": 1, "model": 12})", "t.jsonl: line 2: model = 12: must be a string"},
+      {R"({"submit_s": 0, "dp": 1, "duration_s": 1, "gpu": 3})", "t.jsonl: line 2: gpu: unknown field"},
+      {R"({"submit_s": 0, "dp": 1, "duration_s": 1)", "t.jsonl: line 2: not valid JSON"},
+      {R"([1, 2])", "t.jsonl: line 2: expected a JSON object"},
+  };
+  for (const Case& c : cases) {
+    Result<std::vector<TraceJob>> jobs = ParseTrace(ok + "\n" + c.line + "\n", "t.jsonl");
+    ASSERT_FALSE(jobs.ok()) << c.line;
+    EXPECT_EQ(jobs.status().code(), Status::Code::kInvalidArgument);
+    EXPECT_EQ(jobs.status().message().rfind(c.error, 0), 0u) << jobs.status().message() << "\n  expected: " << c.error;
+  }
+}
+
+TEST(Trace, AMissingFileIsAnError) {
+  Result<std::vector<TraceJob>> jobs = ReadTraceFile("/nonexistent/trace.jsonl");
+  ASSERT_FALSE(jobs.ok());
+  EXPECT_NE(jobs.status().message().find("/nonexistent/trace.jsonl"), std::string::npos);
+}
+
+TEST(Failures, ReadsAndNamesTheLineAndField) {
+  Result<std::vector<NodeFailure>> f = ParseFailures(R"({"at_s": 50, "node": "n0", "down_s": 200})", "f");
+  ASSERT_TRUE(f.ok()) << f.status().ToString();
+  ASSERT_EQ(f->size(), 1u);
+  EXPECT_EQ((*f)[0].at_s, 50);
+  EXPECT_EQ((*f)[0].node, "n0");
+  EXPECT_EQ((*f)[0].down_s, 200);
+  Result<std::vector<NodeFailure>> bad = ParseFailures("\n" R"({"at_s": 50, "node": "n0", "down_s": -1})", "f");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().message(), "f: line 2: down_s = -1: must be a number >= 0");
+  bad = ParseFailures(R"({"at_s": 50, "down_s": 1})", "f");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().message(), "f: line 1: node: required, a node name");
+}
+
+}  // namespace
+}  // namespace meridian::sim
