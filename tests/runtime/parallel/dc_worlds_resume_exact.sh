@@ -10,6 +10,9 @@
 #    the worlds hold the same outer weights (digest) at every step.
 # The rounds' exchanges overlap two inner steps, so the checkpoint at a
 # round's end holds a round whose average is applied two steps later.
+# --wan-timeout bounds a rare wait at the end: a world that exits may cut
+# off its last part's push, and its peer then waits that long for it
+# (the part's average only goes into the final checkpoint, never a loss).
 set -euo pipefail
 bin=$1; work=$2
 rm -rf "$work" && mkdir -p "$work"
@@ -25,7 +28,7 @@ steps=40
 common=(--model d4 --n-head 2 --n-layer 2 --n-embd 96 --vocab 256 --max-seq 64 --seq 64 --batch 8 --lr 2e-3
         --warmup 10 --grad-clip 1.0 --threads 1 --steps $steps --data "$work/data/train_*.bin"
         --val-data "$work/data/val_*.bin" --eval-every 8 --eval-batches 4 --log-every 1000
-        --dp-sync diloco --diloco-h 4 --diloco-overlap 2 --diloco-elastic --wan-strict --wan-timeout 60
+        --dp-sync diloco --diloco-h 4 --diloco-overlap 2 --diloco-elastic --wan-strict --wan-timeout 30
         --wan-peers "127.0.0.1:$port0,127.0.0.1:$port1" --checkpoint-every 8)
 world() {  # world NAME INDEX CHECKPOINTS EXTRA... (in the background: the process is the job)
   local name=$1 index=$2 ckpt=$3; shift 3
