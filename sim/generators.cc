@@ -66,11 +66,12 @@ std::vector<TraceJob> GenerateJobs(const JobStreamSpec& spec) {
     job.name = "gen-" + std::to_string(i);
     job.tenant = spec.tenants[i % spec.tenants.size()];
     job.model = spec.model;
-    // Size 2^k with weight 2^-k/2: most jobs small, a few large.
-    double u = unit(rng), total = 0;
+    // Size 2^k with weight 2^(-k/2): most jobs small, a few large.
+    double total = 0;
     for (int k = 0; k <= sizes; ++k) total += std::pow(2.0, -k / 2.0);
+    double u = unit(rng) * total;
     int k = 0;
-    for (double acc = std::pow(2.0, 0) / total; acc < u && k < sizes; acc += std::pow(2.0, -(k + 1) / 2.0) / total) ++k;
+    while (k < sizes && u >= std::pow(2.0, -k / 2.0)) u -= std::pow(2.0, -(k++) / 2.0);
     const int gpus = 1 << k;
     job.pp = gpus >= 8 ? 4 : 1;
     job.dp = gpus / job.pp;

@@ -113,5 +113,53 @@ TEST(Simulation, AJobTooBigForTheClusterIsRefused) {
   EXPECT_EQ(s.makespan_s, 0);
 }
 
+// A node that stops heartbeating: the core declares it dead after the node
+// timeout, stops its job and places it again on the other node, where it
+// runs what its last checkpoint left.
+//   A runs on n0 from 0; n0 falls silent at 20, is dead at 50.001 (30 s
+//   timeout, checked just after); A kept 50 s (whole 10 s checkpoints) of
+//   its 100 and runs the other 50 on n1: it ends at 100.001.
+TEST(Simulation, AFailedNodesJobRestartsElsewhereFromItsCheckpoint) {
+  SimulationOptions options;
+  Result<scheduler::Topology> t = scheduler::ParseClusterYaml(R"(
+data_centers:
+  - name: dc
+    nodes:
+      - {name: n0, gpus: 4, gpu_model: H100, gpu_memory_gb: 80, gpu_tflops: 989}
+      - {name: n1, gpus: 4, gpu_model: H100, gpu_memory_gb: 80, gpu_tflops: 989}
+)",
+                                                              "two.yaml");
+  ASSERT_TRUE(t.ok()) << t.status().ToString();
+  options.cluster = *t;
+  options.store = "memory";
+  options.checkpoint_interval_s = 10;
+  Result<std::vector<TraceJob>> jobs =
+      ParseTrace(R"({"submit_s": 0, "name": "A", "dp": 4, "model": "d4", "duration_s": 100})", "trace");
+  ASSERT_TRUE(jobs.ok());
+  options.jobs = *jobs;
+  options.failures = {NodeFailure{20, "n0", 1000}};
+  Result<SimulationResult> result = RunSimulation(options);
+  ASSERT_TRUE(result.ok()) << result.status().ToString();
+  const JobOutcome& a = result->jobs[0];
+  EXPECT_EQ(a.state, "SUCCEEDED");
+  EXPECT_EQ(a.restarts, 1);
+  EXPECT_EQ(a.start_s, 0);
+  EXPECT_NEAR(a.end_s, 100.001, 1e-6);
+  // Busy 4 GPUs throughout, the restart's moment aside.
+  const Summary s = Summarise(*result);
+  EXPECT_NEAR(s.busy_gpu_s, 4 * 100.001, 1e-6);
+  EXPECT_EQ(s.restarts, 1);
+}
+
+TEST(Simulation, AFailureOfAnUnknownNodeIsAnError) {
+  SimulationOptions options;
+  options.cluster = FourGpus();
+  options.store = "memory";
+  options.failures = {NodeFailure{20, "nope", 10}};
+  Result<SimulationResult> result = RunSimulation(options);
+  ASSERT_FALSE(result.ok());
+  EXPECT_EQ(result.status().message(), "failures: node = nope: not in the cluster");
+}
+
 }  // namespace
 }  // namespace meridian::sim
