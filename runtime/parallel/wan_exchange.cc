@@ -110,6 +110,7 @@ struct WanExchange::Impl final : public v1::OuterExchange::Service {
     grpc::ClientContext* active = nullptr;  // the call in flight, to cancel at shutdown or a move
     int moves = 0;                          // times the peer was found elsewhere
     bool down = false;                      // the last push failed (its thread only)
+    bool busy = false;                      // a push taken from the queue is under way
     std::thread thread;
   };
   std::map<int, Sender> senders;
@@ -117,7 +118,15 @@ struct WanExchange::Impl final : public v1::OuterExchange::Service {
 
   ~Impl() override {
     {
-      std::lock_guard<std::mutex> lock(mu);
+      std::unique_lock<std::mutex> lock(mu);
+      // The last parts this world posted may still be on their way (a run's
+      // end, or its final checkpoint): a peer that waits for them should get
+      // them, but a gone peer must not hold this world's exit for long.
+      changed.wait_for(lock, std::chrono::duration<double>(o.drain_timeout_s), [&] {
+        for (const auto& [world, sender] : senders)
+          if (sender.busy || !sender.queue.empty()) return false;
+        return true;
+      });
       stopping = true;
       for (auto& [world, s] : senders)
         if (s.active) s.active->TryCancel();
@@ -438,6 +447,7 @@ struct WanExchange::Impl final : public v1::OuterExchange::Service {
         // or will close them before a late push could arrive.
         push = std::move(s.queue.back());
         s.queue.clear();
+        s.busy = true;
       }
       // A peer that moved while its push was under way is tried again where
       // it is now (a few times: it may be moving still).
@@ -468,6 +478,10 @@ struct WanExchange::Impl final : public v1::OuterExchange::Service {
         Logger("wan")->info("stage {}: world {} at {} reachable again at round {}", o.stage, world, address,
                             push.round);
       s.down = !ok;
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        s.busy = false;
+      }
       changed.notify_all();
     }
   }

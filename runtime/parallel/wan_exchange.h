@@ -58,6 +58,7 @@ struct WanExchangeOptions {
   double connect_timeout_s = 3.0;    // a peer that does not accept within this is unreachable
   double transfer_timeout_s = 600.0;  // one push, all retries included
   double wait_timeout_s = 60.0;       // the longest Wait() holds training for a round
+  double drain_timeout_s = 5.0;       // at shutdown, the longest the last pushes may still take
   size_t chunk_bytes = 1 << 20;
 };
 

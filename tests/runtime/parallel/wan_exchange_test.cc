@@ -364,5 +364,19 @@ TEST(WanExchange, AnAddressThatCannotBeServedIsAClearError) {
   EXPECT_NE(WanExchange::Start(o).status().message().find("world 3"), std::string::npos);
 }
 
+// A world that posts its last part and stops at once (its run's end)
+// still delivers it: a peer waiting at its own final round gets it.
+TEST(WanExchange, AWorldThatStopsDeliversItsLastPartFirst) {
+  auto worlds = StartWorlds(2);
+  std::unique_ptr<WanRound> last = worlds[0]->Post(0, Make(10.0, 7, 8 << 20, 3));
+  last.reset();
+  worlds[0].reset();  // right after posting, as a run that ends
+  std::unique_ptr<WanRound> round = worlds[1]->Post(0, Make(20.0, 7, 100, 4));
+  ASSERT_TRUE(round->Wait().ok());
+  std::vector<WanContribution> got = round->TakeContributions();
+  ASSERT_EQ(got.size(), 2u) << "world 0's last part was dropped at its shutdown";
+  EXPECT_EQ(got[0].gradient, Bytes(8 << 20, 3));
+}
+
 }  // namespace
 }  // namespace meridian
