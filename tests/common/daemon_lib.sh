@@ -211,3 +211,24 @@ kill_job_processes() {
   done
   true
 }
+
+# worlds_trained_through EAST WEST KILLED_AT STEPS: a job of one world per
+# data center lost dc-west at KILLED_AT (Unix seconds): dc-east (metrics
+# file EAST) trained every step with no pause of 1.5 s or more and closed
+# rounds alone after the loss, and both worlds reached STEPS. Prints what
+# it saw; returns 1 when a check fails.
+worlds_trained_through() {
+  python3 - "$@" <<'PY'
+import json, sys
+east = [json.loads(l) for l in open(sys.argv[1]) if '"loss"' in l]
+west = [json.loads(l) for l in open(sys.argv[2]) if '"loss"' in l]
+killed, steps = float(sys.argv[3]), int(sys.argv[4])
+gaps = [b["time"] - a["time"] for a, b in zip(east, east[1:])]
+after = [r for r in east if r["time"] > killed]
+alone = sum(1 for r in after if r["round_worlds"] == 1 and r["outer_steps"] > 0)
+print(f"dc-east: {len(east)} steps, longest pause {max(gaps) * 1e3:.0f} ms, {alone} steps after rounds it had alone; "
+      f"dc-west ended at step {west[-1]['step']}")
+ok = east[-1]["step"] == steps and west[-1]["step"] == steps and max(gaps) < 1.5 and alone > 0
+sys.exit(0 if ok else 1)
+PY
+}

@@ -78,17 +78,5 @@ events=$("$bin/meridianctl" watch job-000001)
 log=$work/state/jobs/job-000001/output.log
 grep -q "world dc-west placed anew (generation 1)" "$log" || fail "meridian-worlds did not relaunch dc-west where it now runs"
 grep -q "joined the live worlds at step" "$log" || fail "the relaunched dc-west did not rejoin from dc-east"
-python3 - "$east" "$west" "$killed_at" <<'PY' || fail "dc-east paused or a world did not finish"
-import json, sys
-east = [json.loads(l) for l in open(sys.argv[1]) if '"loss"' in l]
-west = [json.loads(l) for l in open(sys.argv[2]) if '"loss"' in l]
-killed = float(sys.argv[3])
-gaps = [b["time"] - a["time"] for a, b in zip(east, east[1:])]
-after = [r for r in east if r["time"] > killed]
-alone = sum(1 for r in after if r["round_worlds"] == 1 and r["outer_steps"] > 0)
-print(f"dc-east: {len(east)} steps, longest pause {max(gaps) * 1e3:.0f} ms, {alone} steps after rounds it had alone; "
-      f"dc-west ended at step {west[-1]['step']}")
-ok = east[-1]["step"] == 2000 and west[-1]["step"] == 2000 and max(gaps) < 1.5 and alone > 0
-sys.exit(0 if ok else 1)
-PY
+worlds_trained_through "$east" "$west" "$killed_at" 2000 || fail "dc-east paused or a world did not finish"
 echo "ok: west-a was lost; dc-west was placed again on west-b and rejoined while dc-east trained on"
