@@ -55,6 +55,24 @@ void MarkWorlds(const std::string& job_id, int base_port, v1::Placement* placeme
   placement->set_wan_port(base_port + (int)(h % 125) * 64);
 }
 
+void MarkLinkWindows(const Topology& topology, v1::Placement* placement) {
+  placement->clear_link_windows();
+  if (!placement->dc_worlds()) return;
+  std::vector<std::string> dcs;  // world order
+  for (const v1::RankAssignment& r : placement->ranks())
+    if (std::find(dcs.begin(), dcs.end(), r.data_center()) == dcs.end()) dcs.push_back(r.data_center());
+  for (size_t i = 0; i < dcs.size(); ++i) {
+    for (size_t j = i + 1; j < dcs.size(); ++j) {
+      const InterDcLink* link = topology.FindLink(dcs[i], dcs[j]);
+      if (link == nullptr || link->schedule.always_up()) continue;
+      v1::LinkWindow* w = placement->add_link_windows();
+      w->set_a(dcs[i]);
+      w->set_b(dcs[j]);
+      w->set_schedule(FormatWindowSpec(link->schedule));
+    }
+  }
+}
+
 Result<Placement> PlaceWithinLaunchers(const Topology& topology, const Occupancy& occupied, const JobRequest& job,
                                        const std::vector<std::string>& data_centers) {
   std::map<LauncherKind, std::vector<std::string>> groups;

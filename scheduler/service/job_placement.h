@@ -33,6 +33,12 @@ Result<Placement> PlaceAsWorlds(const Topology& topology, const Occupancy& occup
 // center and gives the job's leaders their ports: `base` plus a slot of 64
 // the job id picks (world w's stage s serves on wan_port + w * pp + s).
 void MarkWorlds(const std::string& job_id, int base_port, v1::Placement* placement);
+// A placement of one world per data center (dc_worlds) gets the contact
+// window of each link between two of its data centers that has one
+// (Placement.link_windows, each pair once, in the order the data centers'
+// first ranks come); any it had before are replaced, since a world that
+// moved may have changed the pairs. Nothing for other placements.
+void MarkLinkWindows(const Topology& topology, v1::Placement* placement);
 constexpr int kWanPortBase = 29400;  // the slots reach 37399
 constexpr int kWanPortsPerJob = 64;   // worlds x stages a job may have
 

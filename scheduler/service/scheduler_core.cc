@@ -198,6 +198,8 @@ bool SchedulerCore::ReplaceWorldLocked(JobRecord& record, const std::string& nod
   }
   v1::Job next = job;
   *next.mutable_placement() = move->placement;
+  // The world may have moved to another data center: its links changed.
+  MarkLinkWindows(nodes_.topology(), next.mutable_placement());
   // The lost world's last word is stale now; it reports again once it runs.
   auto* worlds = next.mutable_worlds();
   for (int i = worlds->size() - 1; i >= 0; --i)
@@ -442,7 +444,10 @@ void SchedulerCore::CommitPlacementLocked(JobRecord& record, Found& f) {
   v1::Job next = record.job;  // what it becomes once placed
   *next.mutable_spec() = f.spec;
   *next.mutable_placement() = PlacementToProto(*f.placement, nodes_.topology());
-  if (f.spec.dc_worlds()) MarkWorlds(f.id, kWanPortBase, next.mutable_placement());
+  if (f.spec.dc_worlds()) {
+    MarkWorlds(f.id, kWanPortBase, next.mutable_placement());
+    MarkLinkWindows(nodes_.topology(), next.mutable_placement());
+  }
   next.set_launches(next.launches() + 1);
   char msg[160];
   std::snprintf(msg, sizeof(msg), "placed: dp %d x pp %d, %s sync, predicted %.3f s/step", f.placement->dp,
@@ -575,7 +580,10 @@ Result<v1::PlanResponse> SchedulerCore::Plan(const v1::JobSpec& spec) {
   Result<Placement> now = Search(healthy, occupancy, spec, request);
   if (now.ok()) {
     *out.mutable_placement() = PlacementToProto(*now, topology);
-    if (spec.dc_worlds()) MarkWorlds(spec.name(), kWanPortBase, out.mutable_placement());
+    if (spec.dc_worlds()) {
+      MarkWorlds(spec.name(), kWanPortBase, out.mutable_placement());
+      MarkLinkWindows(topology, out.mutable_placement());
+    }
     out.set_fits_now(true);
     return out;
   }
@@ -584,7 +592,10 @@ Result<v1::PlanResponse> SchedulerCore::Plan(const v1::JobSpec& spec) {
   Result<Placement> empty = Search(topology, Occupancy{}, spec, request);
   if (!empty.ok()) return Status::InvalidArgument("spec does not fit this cluster: " + empty.status().message());
   *out.mutable_placement() = PlacementToProto(*empty, topology);
-  if (spec.dc_worlds()) MarkWorlds(spec.name(), kWanPortBase, out.mutable_placement());
+  if (spec.dc_worlds()) {
+    MarkWorlds(spec.name(), kWanPortBase, out.mutable_placement());
+    MarkLinkWindows(topology, out.mutable_placement());
+  }
   out.set_fits_now(false);
   out.set_message("would queue: " + now.status().message());
   return out;

@@ -340,6 +340,83 @@ TEST(JobPlacementTest, WorldsAreMarkedOnlyAcrossDataCenters) {
   EXPECT_EQ((port - kWanPortBase) % kWanPortsPerJob, 0);
 }
 
+// kCluster's data centers joined by links in contact windows: dc-a to
+// dc-b periodic, dc-a to dc-s a list, dc-b to dc-s always up.
+std::string ClusterWithWindows() {
+  return std::string(kCluster) + R"(
+links:
+  - {a: dc-b, b: dc-a, gbps: 10, latency_ms: 8, window: {period_s: 5400, up_s: 600, phase_s: 120}}
+  - {a: dc-a, b: dc-s, gbps: 1, latency_ms: 40, windows: [[1796000000, 1796000600.5], [1796005400, 1796006000]]}
+  - {a: dc-b, b: dc-s, gbps: 5, latency_ms: 20}
+)";
+}
+constexpr const char* kAbWindow = "5400:600:120";
+constexpr const char* kAsWindow = "@1796000000-1796000600.5,1796005400-1796006000";
+
+// "a-b schedule" for each of the placement's link windows; with
+// `by_name`, the pair's names in alphabetical order (where the order of
+// the worlds is the placement's choice).
+std::vector<std::string> LinkWindows(const v1::Placement& p, bool by_name = false) {
+  std::vector<std::string> out;
+  for (const v1::LinkWindow& w : p.link_windows()) {
+    const bool swap = by_name && w.b() < w.a();
+    out.push_back((swap ? w.b() : w.a()) + "-" + (swap ? w.a() : w.b()) + " " + w.schedule());
+  }
+  return out;
+}
+
+TEST(JobPlacementTest, WorldsLearnTheWindowOfEachLinkBetweenThem) {
+  const Topology topo = ParseClusterYaml(ClusterWithWindows(), "cluster.yaml").value();
+  v1::Placement p;
+  for (const char* dc : {"dc-a", "dc-b"}) p.add_ranks()->set_data_center(dc);
+  MarkLinkWindows(topo, &p);
+  EXPECT_EQ(p.link_windows_size(), 0);  // not one world per data center: wan_window says it
+  MarkWorlds("job-1", kWanPortBase, &p);
+  MarkLinkWindows(topo, &p);
+  EXPECT_EQ(LinkWindows(p), std::vector<std::string>{std::string("dc-a-dc-b ") + kAbWindow});
+  // Three worlds, dc-s first: each pair once, in world order; dc-b to dc-s
+  // is always up and left out. Marking again replaces, never adds.
+  v1::Placement three;
+  for (const char* dc : {"dc-s", "dc-a", "dc-b", "dc-a"}) three.add_ranks()->set_data_center(dc);
+  MarkWorlds("job-2", kWanPortBase, &three);
+  MarkLinkWindows(topo, &three);
+  MarkLinkWindows(topo, &three);
+  EXPECT_EQ(LinkWindows(three), (std::vector<std::string>{std::string("dc-s-dc-a ") + kAsWindow,
+                                                          std::string("dc-a-dc-b ") + kAbWindow}));
+  // The text reads back to the link's schedule.
+  const LinkSchedule back = ParseWindowSpec(three.link_windows(0).schedule(), "test").value();
+  EXPECT_EQ(back.windows, topo.FindLink("dc-a", "dc-s")->schedule.windows);
+}
+
+// A worlds job's placement carries its links' windows, and a world that
+// moves to another data center takes that data center's links.
+TEST_F(NodesTest, AMovedWorldTakesTheWindowsOfItsNewLinks) {
+  cluster_ = ParseClusterYaml(ClusterWithWindows(), "cluster.yaml").value();
+  RestartCore();
+  RegisterDcAB();
+  // A plan says what the placement will.
+  v1::JobSpec ab = WorldsSpec(Data(), 4);
+  ab.add_data_centers("dc-a");
+  ab.add_data_centers("dc-b");
+  const v1::PlanResponse plan = core_->Plan(ab).value();
+  EXPECT_EQ(LinkWindows(plan.placement(), true), std::vector<std::string>{std::string("dc-a-dc-b ") + kAbWindow});
+  v1::JobSpec filler = TinyJob(4, 1, Data());  // dc-s busy: the worlds go to dc-a and dc-b
+  filler.add_data_centers("dc-s");
+  const v1::Job busy = core_->SubmitJob(filler).value();
+  ASSERT_EQ(busy.state(), v1::RUNNING);
+  const v1::Job job = core_->SubmitJob(WorldsSpec(Data(), 4)).value();
+  ASSERT_EQ(job.state(), v1::RUNNING);
+  ASSERT_TRUE(job.placement().dc_worlds());
+  EXPECT_EQ(LinkWindows(job.placement(), true), std::vector<std::string>{std::string("dc-a-dc-b ") + kAbWindow});
+  ASSERT_TRUE(core_->CancelJob(busy.id()).ok());
+  launcher_.Exit(busy.id(), 143);
+  ASSERT_TRUE(core_->DeregisterNode("hostc").ok());  // dc-b's world moves to dc-s
+  const v1::Job after = core_->GetJob(job.id()).value();
+  ASSERT_EQ(after.state(), v1::RUNNING);
+  ASSERT_EQ(launcher_.relaunched_worlds.size(), 1u);
+  EXPECT_EQ(LinkWindows(after.placement(), true), std::vector<std::string>{std::string("dc-a-dc-s ") + kAsWindow});
+}
+
 TEST_F(NodesTest, DataThatMatchesNoFileIsRefusedAtSubmit) {
   Result<v1::Job> job = core_->SubmitJob(Dp2Pp2((dir_ / "nothing_*.bin").string()));
   ASSERT_FALSE(job.ok());
