@@ -65,6 +65,22 @@ Status ApplyWorld(const v1::Placement& p, const v1::RankAssignment& a, TrainOpti
     o->wan_peers += (o->wan_peers.empty() ? "" : ",") + leader(w, 0);
     o->wan_stage_peers.push_back(leader(w, a.stage()));
   }
+  // Each link's own contact window (Placement.link_windows): the exchange
+  // with a world waits for its link's window, so the placement's least-up
+  // link (--wan-window) no longer gates every exchange; a window the job's
+  // own options ask for, and a placement without link windows (none of
+  // its links has any, or recorded before they were given), keep it.
+  o->wan_peer_windows.clear();
+  if (p.link_windows_size() > 0) {
+    std::vector<std::string> windows(worlds.size());
+    for (const v1::LinkWindow& l : p.link_windows()) {
+      const std::string& other = l.a() == dc ? l.b() : l.b() == dc ? l.a() : dc;
+      const auto it = std::find(worlds.begin(), worlds.end(), other);
+      if (other != dc && it != worlds.end()) windows[it - worlds.begin()] = l.schedule();
+    }
+    for (size_t w = 0; w < worlds.size(); ++w) o->wan_peer_windows += (w ? ";" : "") + windows[w];
+    if (o->wan_window == p.wan_window()) o->wan_window.clear();
+  }
   // Worlds meet at outer rounds that never stop training: elastic DiLoCo.
   o->diloco_elastic = true;
   o->diloco_fragments = 1;

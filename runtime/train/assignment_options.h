@@ -22,7 +22,9 @@ namespace meridian {
 // - the rank's GPU and layer range, and the attempt;
 // - one world per data center (dc_worlds): --wan-world's data center as
 //   the pools, its replicas as dp, every world's leader for this rank's
-//   stage, its share of the data, and elastic DiLoCo.
+//   stage, its share of the data, and elastic DiLoCo; where the placement
+//   gives link windows, the window of the link to each world
+//   (--wan-peer-windows) instead of the job-wide --wan-window.
 // InvalidArgument for a device, dtype or sync mode this build has no word
 // for (a newer daemon's); `*o` may then be partly filled.
 // A job that runs as one world per data center (Placement.dc_worlds):

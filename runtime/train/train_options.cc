@@ -199,6 +199,11 @@ Result<TrainOptions> ParseTrainOptions(int argc, char** argv, int* exit_code) {
                  "Each data center its own world: HOST:PORT of every world's leader, in world order (stage s of a "
                  "world serves on PORT + s); the leaders exchange outer rounds over gRPC with the job's token")
       ->group("Cross data center");
+  app.add_option("--wan-peer-windows", o.wan_peer_windows,
+                 "Each data center its own world: the contact window of the link to every world, in --wan-peers "
+                 "order, separated by ';' (PERIOD:UP[:PHASE] or @OPEN-CLOSE,..., as --wan-window; empty for a link "
+                 "always up and for this world); an exchange with a world starts only inside its link's window")
+      ->group("Cross data center");
   app.add_option("--wan-listen", o.wan_listen, "The host this world's leaders serve the exchange on")
       ->group("Cross data center");
   app.add_flag("--wan-join", o.wan_join,
@@ -359,6 +364,17 @@ Status ValidateTrainOptions(const TrainOptions& o) {
       return bad("wan-world", std::to_string(o.wan_world),
                  "is beyond the " + std::to_string(peers.size()) + " worlds of --wan-peers");
   }
+  if (!o.wan_peer_windows.empty()) {
+    if (o.wan_world < 0) return bad("wan-peer-windows", o.wan_peer_windows, "needs --wan-world");
+    MERIDIAN_ASSIGN_OR_RETURN(std::vector<LinkSchedule> windows, o.WanPeerWindows());
+    if (!peers_to_come) {
+      MERIDIAN_ASSIGN_OR_RETURN(std::vector<std::string> peers, o.WanPeerAddresses(0));
+      if (windows.size() != peers.size())
+        return bad("wan-peer-windows", o.wan_peer_windows,
+                   "has " + std::to_string(windows.size()) + " entries for the " + std::to_string(peers.size()) +
+                       " worlds of --wan-peers (one per world, separated by ';')");
+    }
+  }
   if (o.wan_strict && o.wan_world < 0 && !peers_to_come) return bad("wan-strict", "on", "needs --wan-world");
   if (!(o.wan_timeout > 0)) return bad("wan-timeout", std::to_string(o.wan_timeout), "must be > 0");
   if (!(o.outer_lr > 0)) return bad("outer-lr", std::to_string(o.outer_lr), "must be > 0");
@@ -395,6 +411,26 @@ Result<std::vector<std::string>> TrainOptions::WanPeerAddresses(int stage) const
       return Status::InvalidArgument("--wan-peers: \"" + entry + "\" is not HOST:PORT (a port from 1 to " +
                                      std::to_string(65535 - stage) + " for this layout's stages)");
     out.push_back(entry.substr(0, entry.size() - port.size()) + std::to_string(number + stage));
+    begin = end + 1;
+  }
+  return out;
+}
+
+Result<std::vector<LinkSchedule>> TrainOptions::WanPeerWindows() const {
+  std::vector<LinkSchedule> out;
+  if (wan_peer_windows.empty()) return out;
+  size_t begin = 0;
+  while (begin <= wan_peer_windows.size()) {
+    const size_t end = std::min(wan_peer_windows.find(';', begin), wan_peer_windows.size());
+    const std::string entry = wan_peer_windows.substr(begin, end - begin);
+    if (entry.empty()) {
+      out.emplace_back();
+    } else {
+      // Entry w is world w's link.
+      Result<LinkSchedule> window = ParseWindowSpec(entry, "--wan-peer-windows entry " + std::to_string(out.size()));
+      if (!window.ok()) return window.status();
+      out.push_back(std::move(window).value());
+    }
     begin = end + 1;
   }
   return out;

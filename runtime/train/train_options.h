@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "common/device.h"
+#include "common/link_schedule.h"
 #include "common/status.h"
 #include "runtime/checkpoint/checkpoint_format.h"
 #include "runtime/model/gpt_config.h"
@@ -98,6 +99,12 @@ struct TrainOptions {
   // Strict rounds: every --diloco-h steps exactly, each applied once every
   // world's part is in (or --wan-timeout passed): deterministic rounds.
   bool wan_strict = false;
+  // Each link's own contact window, one entry per world in --wan-peers
+  // order, separated by ';' (an explicit list has commas of its own):
+  // "PERIOD:UP[:PHASE]" or "@OPEN-CLOSE,...", empty for a link always up
+  // and for this world's own entry. Exchanges with a world wait for its
+  // link's window. Empty: no per-link windows.
+  std::string wan_peer_windows;
   // Set from a scheduled job's placement: this rank's stage's leader in
   // every world (host:port, world order), which --wan-peers cannot say when
   // a world's stages sit on different hosts; and the slice of the data this
@@ -146,6 +153,10 @@ struct TrainOptions {
   Result<int> MicroBatches(int dp) const;
   // --wan-peers with each world's port moved to `stage`'s (port + stage).
   Result<std::vector<std::string>> WanPeerAddresses(int stage) const;
+  // --wan-peer-windows, one schedule per world (always up for an empty
+  // entry); none when it is not given. InvalidArgument naming the option
+  // and the entry that is not a window spec.
+  Result<std::vector<LinkSchedule>> WanPeerWindows() const;
 };
 
 // Parses argv (and the --config YAML file it may name). Returns

@@ -179,6 +179,64 @@ TEST(AssignmentOptions, AWorldIsItsDataCentersReplicasAndFindsTheOtherWorldsLead
   EXPECT_EQ(b.data_slice_first, 1);
 }
 
+// Three worlds, one replica each (dc-a, dc-b, dc-c): the link a-b in
+// periodic windows, c-a in a list of them (given c first), b-c always up.
+v1::Placement ThreeWorldsWithLinkWindows() {
+  v1::Placement p;
+  p.set_dp(3);
+  p.set_pp(1);
+  p.set_dp_sync(v1::DP_SYNC_DILOCO);
+  p.set_dc_worlds(true);
+  p.set_wan_port(30000);
+  p.set_wan_window("5400:600:0");  // the least-up link's
+  const char* dcs[] = {"dc-a", "dc-b", "dc-c"};
+  for (int r = 0; r < 3; ++r) {
+    v1::RankAssignment* a = p.add_ranks();
+    a->set_rank(r);
+    a->set_dp_index(r);
+    a->set_data_center(dcs[r]);
+    a->set_host(std::string("h") + std::to_string(r));
+  }
+  v1::LinkWindow* ab = p.add_link_windows();
+  ab->set_a("dc-a");
+  ab->set_b("dc-b");
+  ab->set_schedule("5400:600:0");
+  v1::LinkWindow* ca = p.add_link_windows();
+  ca->set_a("dc-c");
+  ca->set_b("dc-a");
+  ca->set_schedule("@1796000000-1796000600,1796005400-1796006000");
+  return p;
+}
+
+TEST(AssignmentOptions, EachWorldWaitsForTheWindowOfItsOwnLinkToEachPeer) {
+  const v1::Placement p = ThreeWorldsWithLinkWindows();
+  const std::string list = "@1796000000-1796000600,1796005400-1796006000";
+  const std::vector<std::string> want = {";5400:600:0;" + list, "5400:600:0;;", list + ";;"};
+  for (int world = 0; world < 3; ++world) {
+    TrainOptions o;
+    o.wan_world = world;
+    ASSERT_TRUE(ApplyJobToOptions(Spec(), p, p.ranks(world), 1, &o).ok());
+    EXPECT_EQ(o.wan_peer_windows, want[world]) << "world " << world;
+    // The exchange waits per link; the least-up link no longer gates them all.
+    EXPECT_TRUE(o.wan_window.empty()) << "world " << world;
+    EXPECT_TRUE(o.diloco_elastic);
+    EXPECT_TRUE(ValidateTrainOptions(o).ok()) << ValidateTrainOptions(o).message();
+    const std::vector<LinkSchedule> windows = o.WanPeerWindows().value();
+    ASSERT_EQ(windows.size(), 3u);
+    EXPECT_TRUE(windows[world].always_up());
+  }
+}
+
+TEST(AssignmentOptions, WorldsWithoutLinkWindowsKeepTheJobsWindow) {
+  v1::Placement p = ThreeWorldsWithLinkWindows();
+  p.clear_link_windows();  // recorded before placements carried them
+  TrainOptions o;
+  o.wan_world = 1;
+  ASSERT_TRUE(ApplyJobToOptions(Spec(), p, p.ranks(1), 1, &o).ok());
+  EXPECT_TRUE(o.wan_peer_windows.empty());
+  EXPECT_EQ(o.wan_window, "5400:600:0");
+}
+
 TEST(AssignmentOptions, AWorldsRankStartedWithoutItsWorldIsRefused) {
   const v1::Placement p = WorldsPlacement();
   TrainOptions o;  // no --wan-world

@@ -109,5 +109,46 @@ TEST(TrainOptions, TheWanWindowIsAPeriodOrAListOfWindows) {
   }
 }
 
+TEST(TrainOptions, EachPeerMayHaveItsLinksWindow) {
+  const std::vector<std::string> world = {"--dp-sync",  "diloco", "--diloco-overlap", "1",
+                                          "--diloco-elastic", "--wan-world", "0", "--wan-peers",
+                                          "a:1,b:1,c:1"};
+  auto with = [&](std::vector<std::string> more) {
+    std::vector<std::string> args = world;
+    args.insert(args.end(), more.begin(), more.end());
+    return args;
+  };
+  Result<TrainOptions> o = Parse(with({"--wan-peer-windows", ";5400:600:120;@1796000000-1796000600,1796005400-1796006000"}));
+  ASSERT_TRUE(o.ok()) << o.status().message();
+  std::vector<LinkSchedule> windows = o->WanPeerWindows().value();
+  ASSERT_EQ(windows.size(), 3u);
+  EXPECT_TRUE(windows[0].always_up());
+  EXPECT_DOUBLE_EQ(windows[1].period_s, 5400);
+  EXPECT_DOUBLE_EQ(windows[1].phase_s, 120);
+  ASSERT_EQ(windows[2].windows.size(), 2u);
+  EXPECT_DOUBLE_EQ(windows[2].windows[1].first, 1796005400);
+  // Every link always up is as good as none given.
+  o = Parse(with({"--wan-peer-windows", ";;"}));
+  ASSERT_TRUE(o.ok()) << o.status().message();
+  EXPECT_EQ(o->WanPeerWindows().value().size(), 3u);
+  o = Parse(world);
+  ASSERT_TRUE(o.ok()) << o.status().message();
+  EXPECT_TRUE(o->WanPeerWindows().value().empty());
+
+  const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
+      {with({"--wan-peer-windows", ";5400:600"}), "--wan-peer-windows = ;5400:600: has 2 entries for the 3 worlds"},
+      {with({"--wan-peer-windows", ";;;"}), "has 4 entries for the 3 worlds"},
+      {with({"--wan-peer-windows", ";10-20;"}), "--wan-peer-windows entry 1 = 10-20: expected PERIOD:UP[:PHASE]"},
+      {with({"--wan-peer-windows", ";;@10-5"}), "--wan-peer-windows entry 2 = @10-5: windows[0] = 10"},
+      {{"--dp-sync", "diloco", "--diloco-overlap", "1", "--diloco-elastic", "--wan-peer-windows", ";600:60"},
+       "--wan-peer-windows = ;600:60: needs --wan-world"},
+  };
+  for (const auto& [args, expected] : cases) {
+    Result<TrainOptions> bad = Parse(args);
+    ASSERT_FALSE(bad.ok()) << expected;
+    EXPECT_NE(bad.status().message().find(expected), std::string::npos) << bad.status().message();
+  }
+}
+
 }  // namespace
 }  // namespace meridian
