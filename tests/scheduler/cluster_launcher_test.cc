@@ -27,6 +27,25 @@ std::string Read(const fs::path& path) {
   return std::string((std::istreambuf_iterator<char>(in)), {});
 }
 
+// One rank in each of dc-a (node a0) and dc-b (node b0), one world each.
+v1::Job TwoWorldsJob(const std::string& host_a, const std::string& host_b) {
+  v1::Job job;
+  job.set_id("job-000042");
+  for (int r = 0; r < 2; ++r) {
+    v1::RankAssignment* a = job.mutable_placement()->add_ranks();
+    a->set_rank(r);
+    a->set_node(r == 0 ? "a0" : "b0");
+    a->set_host(r == 0 ? host_a : host_b);
+    a->set_data_center(r == 0 ? "dc-a" : "dc-b");
+    a->set_dp_index(r);
+  }
+  job.mutable_placement()->set_dp(2);
+  job.mutable_placement()->set_pp(1);
+  job.mutable_placement()->set_dc_worlds(true);
+  job.mutable_placement()->set_wan_port(30000);
+  return job;
+}
+
 class ClusterLauncherTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -64,21 +83,7 @@ class ClusterLauncherTest : public ::testing::Test {
       code = exit_code;
       cv.notify_all();
     });
-    v1::Job job;
-    job.set_id("job-000042");
-    for (int r = 0; r < 2; ++r) {
-      v1::RankAssignment* a = job.mutable_placement()->add_ranks();
-      a->set_rank(r);
-      a->set_node(r == 0 ? "a0" : "b0");
-      a->set_host("127.0.0.1");
-      a->set_data_center(r == 0 ? "dc-a" : "dc-b");
-      a->set_dp_index(r);
-    }
-    job.mutable_placement()->set_dp(2);
-    job.mutable_placement()->set_pp(1);
-    job.mutable_placement()->set_dc_worlds(true);
-    job.mutable_placement()->set_wan_port(30000);
-    Result<int64_t> started = launcher.Launch(job);
+    Result<int64_t> started = launcher.Launch(TwoWorldsJob("127.0.0.1", "127.0.0.1"));
     ASSERT_TRUE(started.ok()) << started.status().ToString();
     std::unique_lock<std::mutex> lock(mu);
     ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(30), [&] { return exited; }));
@@ -143,20 +148,7 @@ TEST_F(ClusterLauncherTest, EachSlurmWorldIsCancelledInItsOwnDataCenter) {
     exited = true;
     cv.notify_all();
   });
-  v1::Job job;
-  job.set_id("job-000042");
-  for (int r = 0; r < 2; ++r) {
-    v1::RankAssignment* a = job.mutable_placement()->add_ranks();
-    a->set_rank(r);
-    a->set_node(r == 0 ? "a0" : "b0");
-    a->set_host(r == 0 ? "a0" : "b0");
-    a->set_data_center(r == 0 ? "dc-a" : "dc-b");
-    a->set_dp_index(r);
-  }
-  job.mutable_placement()->set_dp(2);
-  job.mutable_placement()->set_pp(1);
-  job.mutable_placement()->set_dc_worlds(true);
-  job.mutable_placement()->set_wan_port(30000);
+  const v1::Job job = TwoWorldsJob("a0", "b0");
   ASSERT_TRUE(launcher.Launch(job).ok());
   Result<WorldsPlan> first = WorldsPlanFromJson(Read(Launch() / "worlds.json"), "worlds.json");
   ASSERT_TRUE(first.ok()) << first.status().ToString();
