@@ -12,7 +12,7 @@
 #
 #   slow_link_testbed.sh [--dcs N] [--rate 100mbit] [--ranks-per-dc K]
 #       [--delay-ms D] [--jitter-ms J] [--loss P] [--wan-link BIN] [--control FILE] [--user-link]
-#       [--window PERIOD:UP[:PHASE]] -- mpirun-args... PROGRAM ARGS...
+#       [--window PERIOD:UP[:PHASE]] [--link-window A:B:SPEC]... -- mpirun-args... PROGRAM ARGS...
 #
 # --delay-ms is one way (a round trip is twice it). --user-link uses the
 # forwarder even with no delay (to compare it with the kernel's path). --control FILE: lines
@@ -20,7 +20,8 @@
 # forwarder SIGHUP (its pid is in FILE.pid) after editing it. --window: the
 # links between data centers are up UP seconds of every PERIOD, the first
 # window opening PHASE seconds after the Unix epoch (a cluster file's
-# `window:`).
+# `window:`). --link-window A:B:SPEC: the link between data centers A and
+# B has its own window (SPEC as --window takes it), e.g. 0:2:6:2:0.
 #
 #   slow_link_testbed.sh [options] -- --run COMMAND ARGS...
 #
@@ -33,7 +34,7 @@
 # MERIDIAN_POOLS for the program (dc0:K,dc1:K,...). Everything is removed on
 # exit. Exit code 77 (skip) when namespaces cannot be made here.
 set -uo pipefail
-dcs=2 rate=100mbit per_dc=2 delay_ms=0 jitter_ms=0 loss=0 control="" window=""
+dcs=2 rate=100mbit per_dc=2 delay_ms=0 jitter_ms=0 loss=0 control="" window="" link_windows=()
 wan_link=$(dirname "$(readlink -f "$0")")/../../build/bin/meridian-wan-link
 while [[ $# -gt 0 && $1 != "--" ]]; do
   case $1 in
@@ -46,6 +47,7 @@ while [[ $# -gt 0 && $1 != "--" ]]; do
     --wan-link) wan_link=$2; shift 2 ;;
     --control) control=$2; shift 2 ;;
     --window) window=$2; shift 2 ;;
+    --link-window) link_windows+=(--link-window "$2"); shift 2 ;;
     --user-link) force_user_link=1; shift ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
@@ -55,7 +57,8 @@ skip() { echo "SKIP: $*"; exit 77; }
 [[ $(id -u) -eq 0 ]] || skip "needs root for network namespaces"
 command -v ip >/dev/null && command -v tc >/dev/null || skip "needs iproute2 (ip, tc)"
 user_link=${force_user_link:-0}
-[[ $delay_ms != 0 || $jitter_ms != 0 || $loss != 0 || -n $control || -n $window ]] && user_link=1
+[[ $delay_ms != 0 || $jitter_ms != 0 || $loss != 0 || -n $control || -n $window || ${#link_windows[@]} -gt 0 ]] &&
+  user_link=1
 if ((user_link)); then
   [[ -x $wan_link ]] || skip "no meridian-wan-link at $wan_link (give --wan-link)"
   [[ -c /dev/net/tun ]] || skip "no /dev/net/tun for the delayed link"
@@ -110,7 +113,7 @@ if ((user_link)); then
   netns=()
   for ((d = 0; d < dcs; d++)); do netns+=(--netns "$tag-dc$d"); done
   "$wan_link" "${netns[@]}" --hub "$tag-r" --rate "$rate" --delay-ms "$delay_ms" --jitter-ms "$jitter_ms" \
-    --loss "$loss" ${control:+--control "$control"} ${window:+--window "$window"} &
+    --loss "$loss" ${control:+--control "$control"} ${window:+--window "$window"} ${link_windows[@]+"${link_windows[@]}"} &
   wan_pid=$!
   [[ -n $control ]] && echo "$wan_pid" >"$control.pid"
   sleep 0.5

@@ -37,6 +37,7 @@
 #include <cstring>
 #include <deque>
 #include <fstream>
+#include <map>
 #include <random>
 #include <set>
 #include <sstream>
@@ -110,13 +111,29 @@ struct Direction {
 
 struct Settings {
   double rate_bps = 100e6, delay_s = 0, jitter_s = 0, loss = 0, queue_s = 0.05;
-  meridian::LinkSchedule window;  // default: always up
+  meridian::LinkSchedule window;  // every link's; default: always up
+  // Links with a schedule of their own (--link-window), by data-center pair (low, high).
+  std::map<std::pair<int, int>, meridian::LinkSchedule> link_windows;
 
-  // Is a link between data centers in its contact window now?
-  bool InWindow() const {
-    return window.UpAt(std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count());
+  // Is the link between data centers a and b in its contact window now?
+  bool InWindow(int a, int b) const {
+    const double now = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+    auto it = link_windows.find({std::min(a, b), std::max(a, b)});
+    return (it == link_windows.end() ? window : it->second).UpAt(now);
   }
 };
+
+// "A:B:SPEC" (SPEC as --window takes it) into the pair and its schedule.
+bool ParseLinkWindow(const std::string& text, Settings* s) {
+  const size_t first = text.find(':'), second = first == std::string::npos ? first : text.find(':', first + 1);
+  if (second == std::string::npos) return false;
+  int a = 0, b = 0;
+  if (std::sscanf(text.substr(0, second).c_str(), "%d:%d", &a, &b) != 2 || a < 0 || b < 0 || a == b) return false;
+  meridian::Result<meridian::LinkSchedule> parsed = meridian::ParseWindowSpec(text.substr(second + 1), "--link-window");
+  if (!parsed.ok()) return false;
+  s->link_windows[{std::min(a, b), std::max(a, b)}] = *parsed;
+  return true;
+}
 
 std::set<std::pair<int, int>> ReadDownLinks(const std::string& path) {
   std::set<std::pair<int, int>> down;
@@ -152,7 +169,17 @@ int main(int argc, char** argv) {
   app.add_option("--window", window,
                  "PERIOD:UP[:PHASE] seconds, or @OPEN-CLOSE,... in Unix seconds: links between data centers are up "
                  "only then");
+  std::vector<std::string> link_windows;
+  app.add_option("--link-window", link_windows,
+                 "A:B:SPEC: the link between data centers A and B has its own window (SPEC as --window); repeat");
   CLI11_PARSE(app, argc, argv);
+  for (const std::string& w : link_windows) {
+    if (!ParseLinkWindow(w, &s)) {
+      std::fprintf(stderr, "meridian-wan-link: --link-window %s: expected A:B:PERIOD:UP[:PHASE] or A:B:@OPEN-CLOSE,...\n",
+                   w.c_str());
+      return 2;
+    }
+  }
   if (!window.empty()) {
     meridian::Result<meridian::LinkSchedule> parsed = meridian::ParseWindowSpec(window, "--window");
     if (!parsed.ok()) {
@@ -244,7 +271,7 @@ int main(int argc, char** argv) {
         Direction& link = links[from * n + to];
         Packet p{now, to, std::vector<uint8_t>(buffer.begin(), buffer.begin() + got)};
         if (!hub_traffic) {
-          if (down.count({std::min(a, b), std::max(a, b)}) || !s.InWindow() || unit(rng) < s.loss) {
+          if (down.count({std::min(a, b), std::max(a, b)}) || !s.InWindow(a, b) || unit(rng) < s.loss) {
             ++dropped;
             continue;
           }
