@@ -4,6 +4,7 @@
 #include <atomic>
 #include <charconv>
 #include <chrono>
+#include <cmath>
 #include <condition_variable>
 #include <cstring>
 #include <deque>
@@ -39,6 +40,9 @@ using Clock = std::chrono::system_clock;
 Clock::time_point After(double seconds) {
   return Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
 }
+
+// Unix seconds now: the time contact windows are given in.
+double UnixNow() { return std::chrono::duration<double>(Clock::now().time_since_epoch()).count(); }
 
 // Flow-control window of a transfer's stream: a 100 ms, 1 Gbit/s link
 // holds 12.5 MB in flight.
@@ -111,6 +115,7 @@ struct WanExchange::Impl final : public v1::OuterExchange::Service {
     int moves = 0;                          // times the peer was found elsewhere
     bool down = false;                      // the last push failed (its thread only)
     bool busy = false;                      // a push taken from the queue is under way
+    bool out_of_window = false;             // its link was last seen outside its contact window
     std::thread thread;
   };
   std::map<int, Sender> senders;
@@ -183,6 +188,48 @@ struct WanExchange::Impl final : public v1::OuterExchange::Service {
     if (s.active) s.active->TryCancel();
   }
 
+  // Whether the link to `world` is in its contact window at Unix time `now`
+  // (a link with no schedule always is). peer_windows never changes after
+  // Start, so no lock is needed.
+  bool InWindow(int world, double now) const {
+    if (world < 0 || world >= (int)o.peer_windows.size()) return true;
+    const LinkSchedule& w = o.peer_windows[world];
+    return w.always_up() || w.UpAt(now);
+  }
+
+  // A link that went out of its contact window or came back, to log once
+  // the lock is released.
+  struct WindowChange {
+    int world = 0;
+    bool up = false;
+    long round = 0;
+    double opens_in_s = 0.0;  // out: seconds to its next window (infinite: none)
+  };
+
+  // Notes whether world's link is in its window now; appends to `changes`
+  // when that differs from what was last noted, so each going and coming
+  // back is logged once, not every round.
+  void NoteWindowLocked(int world, Sender& s, bool up, double now, long round, std::vector<WindowChange>* changes) {
+    if (up == !s.out_of_window) return;
+    s.out_of_window = !up;
+    changes->push_back({world, up, round, up ? 0.0 : o.peer_windows[world].NextUpAt(now) - now});
+  }
+
+  void LogWindowChanges(const std::vector<WindowChange>& changes) const {
+    for (const WindowChange& c : changes) {
+      if (c.up)
+        Logger("wan")->info("stage {}: world {} back in its contact window at round {}", o.stage, c.world, c.round);
+      else if (std::isfinite(c.opens_in_s))
+        Logger("wan")->warn("stage {}: world {} out of its contact window at round {} (next opens in {:.0f} s); "
+                            "rounds go on without it",
+                            o.stage, c.world, c.round, c.opens_in_s);
+      else
+        Logger("wan")->warn("stage {}: world {} out of its contact window at round {} (no window opens again); "
+                            "rounds go on without it",
+                            o.stage, c.world, c.round);
+    }
+  }
+
   // Says who calls and where it serves (see FollowCaller).
   void Identify(grpc::ClientContext* ctx) const {
     ctx->AddMetadata(kWorldKey, std::to_string(o.world));
@@ -248,6 +295,9 @@ struct WanExchange::Impl final : public v1::OuterExchange::Service {
         c.state.assign(p.data.begin() + p.gradient_bytes, p.data.end());
         RoundState& r = rounds[key.first];
         partial.erase(it);
+        // Taken whatever this world's schedule says of the link to the
+        // sender: the part came, so the link was up (the schedule is what
+        // the cluster file declares, not what the link does).
         if (!r.closed) r.arrived[c.world] = std::move(c);
         lock.unlock();
         changed.notify_all();
@@ -439,6 +489,8 @@ struct WanExchange::Impl final : public v1::OuterExchange::Service {
   void SenderLoop(int world, Sender& s) {
     for (;;) {
       Push push;
+      std::vector<WindowChange> changes;
+      bool up = true;
       {
         std::unique_lock<std::mutex> lock(mu);
         changed.wait(lock, [&] { return stopping || !s.queue.empty(); });
@@ -447,7 +499,24 @@ struct WanExchange::Impl final : public v1::OuterExchange::Service {
         // or will close them before a late push could arrive.
         push = std::move(s.queue.back());
         s.queue.clear();
-        s.busy = true;
+        // A push that waited here (behind the previous one) past its link's
+        // window is dropped as at a post: the peer is left out of its round
+        // now, instead of when the connection attempt or, on a link that
+        // drops packets silently, the keepalive gives up. One that starts
+        // in the window and outlasts it fails as any broken push does.
+        const double now = UnixNow();
+        up = InWindow(world, now);
+        NoteWindowLocked(world, s, up, now, push.round, &changes);
+        if (up) {
+          s.busy = true;
+        } else if (auto it = rounds.find(push.round); it != rounds.end()) {
+          it->second.unreachable.insert(world);
+        }
+      }
+      LogWindowChanges(changes);
+      if (!up) {
+        changed.notify_all();  // the round may be complete now
+        continue;
       }
       // A peer that moved while its push was under way is tried again where
       // it is now (a few times: it may be moving still).
@@ -584,6 +653,7 @@ std::unique_ptr<WanRound> WanExchange::Post(long round, WanContribution mine) {
   Impl& m = *impl_;
   mine.world = m.o.world;
   auto shared = std::make_shared<const WanContribution>(mine);
+  std::vector<Impl::WindowChange> changes;
   {
     std::lock_guard<std::mutex> lock(m.mu);
     // Rounds before this one are over here; whatever of them still arrives is late.
@@ -592,11 +662,23 @@ std::unique_ptr<WanRound> WanExchange::Post(long round, WanContribution mine) {
     RoundState& r = m.rounds[round];
     r.posted = true;
     r.mine = std::move(mine);
+    const double now = UnixNow();
     for (auto& [world, s] : m.senders) {
       r.expected.insert(world);
+      const bool up = m.InWindow(world, now);
+      m.NoteWindowLocked(world, s, up, now, round, &changes);
+      // A peer whose link is outside its contact window cannot take the part
+      // before the window opens: it is left out of the round now, as a peer
+      // that refuses connections is, so the round does not hold training
+      // for it, and nothing is pushed to it (the push could only fail).
+      if (!up) {
+        r.unreachable.insert(world);
+        continue;
+      }
       s.queue.push_back(Push{round, shared});
     }
   }
+  m.LogWindowChanges(changes);
   m.changed.notify_all();
   return std::make_unique<WanRound>(this, round);
 }
@@ -609,10 +691,23 @@ void WanExchange::SetStateProvider(std::function<WanState()> provider) {
 Result<WanState> WanExchange::FetchState() {
   Impl& m = *impl_;
   std::vector<std::pair<int, std::shared_ptr<grpc::Channel>>> peers;
+  std::vector<int> out_of_window;
   {
     std::lock_guard<std::mutex> lock(m.mu);
-    for (auto& [world, s] : m.senders) peers.push_back({world, s.channel});
+    const double now = UnixNow();
+    for (auto& [world, s] : m.senders) {
+      // A peer whose link is outside its window cannot answer now, and
+      // trying costs the connect timeout: ask the others.
+      if (!m.InWindow(world, now)) {
+        out_of_window.push_back(world);
+        continue;
+      }
+      peers.push_back({world, s.channel});
+    }
   }
+  for (int world : out_of_window)
+    Logger("wan")->info("stage {}: world {} is out of its contact window; the outer state is asked of the others",
+                        m.o.stage, world);
   for (auto& [world, channel] : peers) {
     if (!m.Reachable(*channel)) continue;
     auto stub = v1::OuterExchange::NewStub(channel);
@@ -654,7 +749,10 @@ Result<WanState> WanExchange::FetchState() {
     Logger("wan")->info("stage {}: outer state of step {} from world {}", m.o.stage, state.step, world);
     return state;
   }
-  return Status::NotFound("outer exchange: no other world answered for stage " + std::to_string(m.o.stage));
+  return Status::NotFound("outer exchange: no other world answered for stage " + std::to_string(m.o.stage) +
+                          (out_of_window.empty() ? ""
+                                                 : " (" + std::to_string(out_of_window.size()) +
+                                                       " not asked: out of their contact windows)"));
 }
 
 long WanExchange::highest_peer_round() const {

@@ -33,6 +33,7 @@
 #include <string>
 #include <vector>
 
+#include "common/link_schedule.h"
 #include "common/status.h"
 #include "runtime/comm/communicator.h"
 
@@ -59,6 +60,13 @@ struct WanExchangeOptions {
   double transfer_timeout_s = 600.0;  // one push, all retries included
   double wait_timeout_s = 60.0;       // the longest Wait() holds training for a round
   double drain_timeout_s = 5.0;       // at shutdown, the longest the last pushes may still take
+  // When the link to each world is up, by world index (empty, or an entry
+  // always up: no schedule): a contact window per link, as the cluster
+  // file declares it. A peer whose window is closed when a round is posted
+  // (or when its push would start) is left out of that round at once, with
+  // nothing pushed to it, and is not asked for the state; its own parts are
+  // taken whenever they come.
+  std::vector<LinkSchedule> peer_windows;
   size_t chunk_bytes = 1 << 20;
 };
 

@@ -1,7 +1,7 @@
 // The outer exchange between worlds, on loopback: rounds with every
 // world, without a world that is gone, late and early contributions,
-// resumable chunked transfers, state for a joining world, the token, and
-// TLS with the job's own certificate.
+// resumable chunked transfers, state for a joining world, links' contact
+// windows, the token, and TLS with the job's own certificate.
 #include "runtime/parallel/wan_exchange.h"
 
 #include <gtest/gtest.h>
@@ -168,6 +168,96 @@ TEST(WanExchange, AJoiningWorldFetchesTheOuterState) {
   EXPECT_EQ(fetched->start, served.start);
   EXPECT_EQ(fetched->momentum, served.momentum);
   EXPECT_EQ(fetched->start_digest, served.start_digest);
+}
+
+// Unix seconds now, as contact windows are given.
+double UnixNow() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+// A link up only in the explicit windows [open, close).
+LinkSchedule Windows(std::vector<std::pair<double, double>> windows) {
+  LinkSchedule schedule;
+  schedule.windows = std::move(windows);
+  return schedule;
+}
+
+// The schedule of the link between worlds a and b, seen from both ends.
+std::function<void(WanExchangeOptions&)> LinkBetween(int a, int b, const LinkSchedule& schedule) {
+  return [=](WanExchangeOptions& o) {
+    if (o.world != a && o.world != b) return;
+    o.peer_windows.resize(o.peers.size());
+    o.peer_windows[o.world == a ? b : a] = schedule;
+  };
+}
+
+std::vector<int> WorldsOf(const std::vector<WanContribution>& contributions) {
+  std::vector<int> out;
+  for (const WanContribution& c : contributions) out.push_back(c.world);
+  return out;
+}
+
+TEST(WanExchange, APeerOutOfItsContactWindowIsLeftOutAtOnceAndGetsNothing) {
+  // The link between worlds 0 and 2 was up only in the first second of 1970.
+  auto worlds = StartWorlds(3, "job-token", 1 << 20, [](WanExchangeOptions& o) {
+    o.wait_timeout_s = 30.0;  // a round that waited for world 2 would take this long
+    LinkBetween(0, 2, Windows({{1.0, 2.0}}))(o);
+  });
+  const auto t0 = std::chrono::steady_clock::now();
+  auto r0 = worlds[0]->Post(0, Make(1.0, 1, 10, 0));
+  auto r1 = worlds[1]->Post(0, Make(1.0, 1, 10, 1));
+  ASSERT_TRUE(r0->Wait().ok());
+  EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), 5.0);
+  EXPECT_EQ(WorldsOf(r0->TakeContributions()), (std::vector<int>{0, 1}));
+  EXPECT_EQ(worlds[0]->last_round_worlds(), 2);
+  EXPECT_FALSE(worlds[0]->last_round_clean());  // world 2 missed its part: the next one carries the state
+  // World 0 stops: whatever it was to push is delivered or given up by now.
+  worlds[0].reset();
+  auto r2 = worlds[2]->Post(0, Make(1.0, 1, 10, 2));
+  ASSERT_TRUE(r2->Wait().ok());
+  EXPECT_EQ(WorldsOf(r2->TakeContributions()), (std::vector<int>{1, 2})) << "world 0 pushed outside the window";
+  ASSERT_TRUE(r1->Wait().ok());
+  EXPECT_EQ(WorldsOf(r1->TakeContributions()), (std::vector<int>{0, 1, 2}));  // its links have no schedule
+}
+
+TEST(WanExchange, AContactWindowOpenNowIsAsNoSchedule) {
+  const double now = UnixNow();
+  auto worlds = StartWorlds(3, "job-token", 1000, [now](WanExchangeOptions& o) {
+    o.wait_timeout_s = 30.0;
+    o.peer_windows.assign(o.peers.size(), Windows({{now - 100.0, now + 100.0}}));
+  });
+  std::vector<std::unique_ptr<WanRound>> rounds;
+  for (int w = 0; w < 3; ++w) rounds.push_back(worlds[w]->Post(0, Make(100.0 * (w + 1), 7, 5000 + w, (uint8_t)w)));
+  for (int w = 0; w < 3; ++w) {
+    ASSERT_TRUE(rounds[w]->Wait().ok());
+    std::vector<WanContribution> got = rounds[w]->TakeContributions();
+    ASSERT_EQ(WorldsOf(got), (std::vector<int>{0, 1, 2})) << "world " << w;
+    for (int from = 0; from < 3; ++from) EXPECT_EQ(got[from].gradient, Bytes(5000 + from, (uint8_t)from));
+    EXPECT_TRUE(worlds[w]->last_round_clean());
+    EXPECT_EQ(worlds[w]->last_round_worlds(), 3);
+  }
+}
+
+TEST(WanExchange, AJoiningWorldAsksOnlyPeersInTheirContactWindow) {
+  // World 2 joins; its link to world 0 is out of its window, to world 1 in it.
+  auto worlds = StartWorlds(3, "job-token", 1 << 20, LinkBetween(0, 2, Windows({{1.0, 2.0}})));
+  WanState from0, from1;
+  from0.step = 10;
+  from0.start = {1.0f};
+  from0.momentum = {0.0f};
+  from1 = from0;
+  from1.step = 11;
+  worlds[0]->SetStateProvider([from0] { return from0; });
+  worlds[1]->SetStateProvider([from1] { return from1; });
+  Result<WanState> fetched = worlds[2]->FetchState();
+  ASSERT_TRUE(fetched.ok()) << fetched.status().ToString();
+  EXPECT_EQ(fetched->step, 11);
+  // With world 1 gone no one in a window is left to ask.
+  worlds[1].reset();
+  Result<WanState> none = worlds[2]->FetchState();
+  EXPECT_EQ(none.status().code(), Status::Code::kNotFound);
+  EXPECT_NE(none.status().message().find("1 not asked: out of their contact windows"), std::string::npos)
+      << none.status().ToString();
 }
 
 // A job's exchange certificate and key, as the daemon writes them, in a
