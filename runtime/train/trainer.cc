@@ -231,6 +231,8 @@ Status Trainer::OpenWanExchange(GradientSyncOptions* sync) {
   // relaunched on other nodes has a new one, and its calls tell them.
   w.advertise = peers[o.wan_world];
   w.peers = peers;
+  // Each link's own contact window, by world (none: no per-link windows).
+  MERIDIAN_ASSIGN_OR_RETURN(w.peer_windows, o.WanPeerWindows());
   // The daemon hands a job's ranks its token; the worlds check it.
   MERIDIAN_ASSIGN_OR_RETURN(rpc::ClientSecurity security, rpc::LoadClientSecurity());
   w.token = security.token;
