@@ -496,9 +496,15 @@ struct WanExchange::Impl final : public v1::OuterExchange::Service {
         changed.wait(lock, [&] { return stopping || !s.queue.empty(); });
         if (stopping) return;
         // Only the newest round matters: the peer has closed the older ones
-        // or will close them before a late push could arrive.
-        push = std::move(s.queue.back());
-        s.queue.clear();
+        // or will close them before a late push could arrive. Strict rounds
+        // wait for every part, so there every push goes, in order.
+        if (o.strict) {
+          push = std::move(s.queue.front());
+          s.queue.pop_front();
+        } else {
+          push = std::move(s.queue.back());
+          s.queue.clear();
+        }
         // A push that waited here (behind the previous one) past its link's
         // window is dropped as at a post: the peer is left out of its round
         // now, instead of when the connection attempt or, on a link that
@@ -519,20 +525,27 @@ struct WanExchange::Impl final : public v1::OuterExchange::Service {
         continue;
       }
       // A peer that moved while its push was under way is tried again where
-      // it is now (a few times: it may be moving still).
+      // it is now (a few times: it may be moving still). Strict rounds try
+      // a failed push again until their wait timeout: the peer waits that
+      // long for this part, and a round without it is no longer exact.
       bool ok = false;
       std::string address;
-      for (int tries = 0; tries < 3 && !ok; ++tries) {
+      const auto give_up = After(o.strict ? o.wait_timeout_s : 0.0);
+      for (int moved = 0;;) {
         int moves = 0;
         {
           std::lock_guard<std::mutex> lock(mu);
           moves = s.moves;
         }
         ok = PushTo(world, s, push);
-        std::lock_guard<std::mutex> lock(mu);
+        std::unique_lock<std::mutex> lock(mu);
         if (stopping) return;
         address = s.address;
-        if (s.moves == moves) break;
+        if (ok) break;
+        if (s.moves != moves && ++moved < 3) continue;
+        if (!o.strict || Clock::now() >= give_up) break;
+        changed.wait_for(lock, std::chrono::milliseconds(250), [&] { return stopping; });
+        if (stopping) return;
       }
       {
         std::lock_guard<std::mutex> lock(mu);

@@ -60,6 +60,11 @@ struct WanExchangeOptions {
   double transfer_timeout_s = 600.0;  // one push, all retries included
   double wait_timeout_s = 60.0;       // the longest Wait() holds training for a round
   double drain_timeout_s = 5.0;       // at shutdown, the longest the last pushes may still take
+  // Strict rounds (every world's part in every round): pushes go in order,
+  // none is skipped for a newer one, and a push that fails (a peer slow to
+  // answer under load, a connection that broke) is tried again until the
+  // wait timeout has passed since it started, not given up at once.
+  bool strict = false;
   // When the link to each world is up, by world index (empty, or an entry
   // always up: no schedule): a contact window per link, as the cluster
   // file declares it. A peer whose window is closed when a round is posted

@@ -241,6 +241,7 @@ Status Trainer::OpenWanExchange(GradientSyncOptions* sync) {
   if (const char* cert = std::getenv(rpc::kWanTlsCertEnv)) w.tls_cert_file = cert;
   if (const char* key = std::getenv(rpc::kWanTlsKeyEnv)) w.tls_key_file = key;
   w.wait_timeout_s = o.wan_timeout;
+  w.strict = o.wan_strict;
   MERIDIAN_ASSIGN_OR_RETURN(std::unique_ptr<WanExchange> exchange, WanExchange::Start(w));
   Logger("train")->info("world {} of {}, stage {}: outer exchange on {}", o.wan_world, wan_worlds_, groups_.stage,
                         w.listen);

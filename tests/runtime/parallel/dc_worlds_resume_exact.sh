@@ -2,7 +2,8 @@
 # Each data center its own world, strict rounds (--wan-strict): two worlds
 # (separate processes, as separate mpiruns would be) take every round with
 # both parts, so the whole job is deterministic and resumes bit for bit:
-#  - two full runs of both worlds give the same losses, step for step;
+#  - two full runs of both worlds give the same losses, step for step,
+#    though world 1 stalls for four seconds in the second;
 #  - the whole job stopped and resumed from both worlds' checkpoints of
 #    step 16 (the later ones deleted, no live world to join) continues with
 #    the full run's per-step losses and eval losses, exactly;
@@ -36,15 +37,19 @@ world() {  # world NAME INDEX CHECKPOINTS EXTRA... (in the background: the proce
     --checkpoint-dir "$work/$ckpt" "$@" >"$work/$name.log" 2>&1
 }
 fail() { echo "FAIL: $*"; for f in "$work"/*.log; do echo "== $f"; tail -15 "$f"; done; exit 1; }
-job() {  # job NAME EXTRA...: both worlds, together, to the end
+job() {  # job NAME EXTRA...: both worlds, together, to the end ($stall: world 1 stops for 4 s on the way)
   local name=$1; shift
   world ${name}0 0 ckpt_${name}0 "$@" & local a=$!
   world ${name}1 1 ckpt_${name}1 "$@" & local b=$!
+  [[ -z ${stall:-} ]] || (sleep 1; kill -STOP $b; sleep 4; kill -CONT $b) 2>/dev/null &
   wait $a || fail "$name world 0"; wait $b || fail "$name world 1"
 }
 
 job full
-job again
+# The second run has world 1 stalled for four seconds (as a loaded machine
+# may stall it): longer than a connection's keepalive allows, so pushes
+# break and are tried again, and still every round holds both parts.
+stall=1 job again
 # The whole job stops after step 16: both worlds' later checkpoints go.
 for w in 0 1; do
   cp -r "$work/ckpt_full$w" "$work/ckpt_resumed$w"

@@ -4,7 +4,10 @@
 // windows, the token, and TLS with the job's own certificate.
 #include "runtime/parallel/wan_exchange.h"
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -456,6 +459,52 @@ TEST(WanExchange, AnAddressThatCannotBeServedIsAClearError) {
 
 // A world that posts its last part and stops at once (its run's end)
 // still delivers it: a peer waiting at its own final round gets it.
+// A loopback port free now (bound, read, released): where a world that
+// starts later will listen.
+int FreePort() {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t n = sizeof(a);
+  EXPECT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)), 0);
+  EXPECT_EQ(getsockname(fd, reinterpret_cast<sockaddr*>(&a), &n), 0);
+  close(fd);
+  return ntohs(a.sin_port);
+}
+
+TEST(WanExchange, StrictRoundsDeliverEveryPartInOrderToAPeerThatServesLate) {
+  // World 1 serves only two seconds after world 0 posted two rounds: a
+  // plain exchange would leave it out of both (its connection refused) and
+  // send it only the newest; strict rounds try again and send both.
+  const std::string late = "127.0.0.1:" + std::to_string(FreePort());
+  WanExchangeOptions o;
+  o.listen = "127.0.0.1:0";
+  o.token = "job-token";
+  o.connect_timeout_s = 1.0;
+  o.wait_timeout_s = 10.0;
+  o.strict = true;
+  o.world = 0;
+  o.peers = {"", late};
+  auto first = WanExchange::Start(o);
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  std::unique_ptr<WanRound> sent0 = (*first)->Post(0, Make(1.0, 7, 100, 10));
+  std::unique_ptr<WanRound> sent1 = (*first)->Post(1, Make(1.0, 7, 100, 11));
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  o.world = 1;
+  o.listen = late;
+  o.peers = {"127.0.0.1:" + std::to_string((*first)->port()), late};
+  auto second = WanExchange::Start(o);
+  ASSERT_TRUE(second.ok()) << second.status().ToString();
+  for (long round = 0; round < 2; ++round) {
+    std::unique_ptr<WanRound> r = (*second)->Post(round, Make(1.0, 7, 100, 20));
+    ASSERT_TRUE(r->Wait().ok());
+    std::vector<WanContribution> got = r->TakeContributions();
+    ASSERT_EQ(got.size(), 2u) << "round " << round << ": world 0's part never came";
+    EXPECT_EQ(got[0].gradient, Bytes(100, (uint8_t)(10 + round)));
+  }
+}
+
 TEST(WanExchange, AWorldThatStopsDeliversItsLastPartFirst) {
   auto worlds = StartWorlds(2);
   std::unique_ptr<WanRound> last = worlds[0]->Post(0, Make(10.0, 7, 8 << 20, 3));
