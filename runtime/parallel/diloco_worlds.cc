@@ -44,7 +44,11 @@ Status DilocoOuterOptimizer::PostToWorlds(Fragment& f, long step, TrafficCounter
   if (!wan->last_round_clean() || worlds_drifted_) c.state = AsBytes(start, momentum);
   const double bytes = (double)(c.gradient.size() + c.state.size());
   // The live worlds' newest round, where they are ahead of this one.
-  const long round = std::max(next_round_.load(), wan->highest_peer_round());
+  // Strict rounds are numbered by the job's schedule (the round that ends
+  // at step kH is k-1), so a world that joined mid-run numbers them as
+  // the others do whatever it heard when it joined.
+  const long round = config_.strict ? step / config_.inner_steps - 1
+                                    : std::max(next_round_.load(), wan->highest_peer_round());
   next_round_ = round + 1;
   f.round = wan->Post(round, std::move(c));
   traffic->SentToWorlds(bytes * std::max<size_t>(1, wan->options().peers.size() - 1));

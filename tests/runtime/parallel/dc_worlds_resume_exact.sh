@@ -8,7 +8,9 @@
 #    step 16 (the later ones deleted, no live world to join) continues with
 #    the full run's per-step losses and eval losses, exactly;
 #  - in every round after the first both worlds' parts were applied, and
-#    the worlds hold the same outer weights (digest) at every step.
+#    the worlds hold the same outer weights (digest) at every step;
+#  - a world that joins the other mid-run agrees with it from the second
+#    round after it joined on (strict rounds are numbered by step).
 # The rounds' exchanges overlap two inner steps, so the checkpoint at a
 # round's end holds a round whose average is applied two steps later.
 # --wan-timeout bounds a rare wait at the end: a world that exits may cut
@@ -58,9 +60,19 @@ for w in 0 1; do
 done
 job resumed --resume
 
-python3 - "$work" "$steps" <<'PY'
+# A world that joins a strict job already training numbers its rounds by
+# the job's schedule as the live world does: world 1 starts alone (its wait
+# for world 0 cut to 2 s), world 0 joins it seconds later (--wan-join).
+join_steps=400
+world joined1 1 ckpt_joined1 --steps $join_steps --wan-timeout 2 & a=$!
+sleep 3
+world joined0 0 ckpt_joined0 --steps $join_steps --wan-join & b=$!
+wait $a || fail "joined world 1"; wait $b || fail "joined world 0"
+grep -q "joined the live worlds at step" "$work/joined0.log" || fail "world 0 did not join world 1"
+
+python3 - "$work" "$steps" "$join_steps" <<'PY'
 import json, re, sys
-work, steps = sys.argv[1], int(sys.argv[2])
+work, steps, join_steps = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 def rows(name):
     return [json.loads(l) for l in open(f"{work}/{name}.jsonl")]
 def raw(name, key):  # step -> the value exactly as written
@@ -90,6 +102,18 @@ for name in ("full", "again", "resumed"):
     checks[f"{name}: every round held both worlds"] = all(r0[s]["round_worlds"] == 2 == r1[s]["round_worlds"] for s in late)
     checks[f"{name}: the worlds hold the same outer weights at every step"] = all(
         r0[s]["outer_digest"] == r1[s]["outer_digest"] for s in r0)
+# Joined: from the second round after the join (the first holds parts that
+# started from other weights, the next carries them) the worlds hold the
+# same outer weights at every step and every round holds both.
+j0 = {r["step"]: r for r in rows("joined0") if "loss" in r}
+j1 = {r["step"]: r for r in rows("joined1") if "loss" in r}
+joined_at = min(j0) - 1
+settled = [s for s in sorted(j0) if s > (joined_at // 4 + 3) * 4 + 2 and s in j1 and s < join_steps]
+checks[f"joined at step {joined_at}: {len(settled)} steps after two rounds"] = len(settled) > 100
+checks["joined: the same outer weights at every step after two rounds"] = all(
+    j0[s]["outer_digest"] == j1[s]["outer_digest"] for s in settled)
+checks["joined: every round after two held both worlds"] = all(
+    j0[s]["round_worlds"] == 2 == j1[s]["round_worlds"] for s in settled)
 for what, ok in checks.items():
     print(("ok   " if ok else "FAIL ") + what)
 sys.exit(0 if all(checks.values()) else 1)
