@@ -29,6 +29,12 @@ std::vector<std::string> WithEnv(const DataCenter& dc, std::vector<std::string> 
   return cmd;
 }
 
+// Whether the job asks for strict rounds between its worlds (--wan-strict).
+bool StrictRounds(const v1::Job& job) {
+  const auto& args = job.spec().training().extra_args();
+  return std::find(args.begin(), args.end(), "--wan-strict") != args.end();
+}
+
 }  // namespace
 
 WorldFiles WorldOf(const v1::Job& job, const JobPaths& paths, int world) {
@@ -70,7 +76,10 @@ Result<WorldsLaunch> PlanWorlds(const v1::Job& job, const JobPaths& paths, const
     // Worlds start when their launchers do (a Slurm queue may hold one for
     // a while): a world that starts after another has trained joins it, as
     // a relaunched one does; one that finds no live world starts alone.
-    w.job = rejoin.job;
+    // Strict rounds start every world together instead (each waits for the
+    // others' exchange before its first step): a world that joined one
+    // already training would have missed its first rounds.
+    if (!StrictRounds(job)) w.job = rejoin.job;
     out.files.push_back({w.hostfile_name, HostFileFor(w.job.placement(), dc->launcher, this_host)});
     WorldLaunch launch;
     launch.name = dcs[world];

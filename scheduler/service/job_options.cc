@@ -50,6 +50,8 @@ const std::map<std::string, Allowed>& AllowedOptions() {
       {"--diloco-mix", {Allowed::kNumber, 0, 1, {}}},
       {"--diloco-elastic", {Allowed::kFlag, 0, 0, {}}},
       {"--wan-window", {Allowed::kWindow, 0, 0, {}}},
+      {"--wan-strict", {Allowed::kFlag, 0, 0, {}}},
+      {"--wan-timeout", {Allowed::kNumber, 0.1, 1e6, {}}},
       {"--outer-lr", {Allowed::kNumber, 0, 100, {}}},
       {"--outer-momentum", {Allowed::kNumber, 0, 1, {}}},
       {"--outer-compress", {Allowed::kChoice, 0, 0, kCompressions.Words()}},

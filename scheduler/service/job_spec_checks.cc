@@ -1,5 +1,6 @@
 // SchedulerCore's job-spec checks: every field of a JobSpec validated, and
 // the spec turned into what placement needs (a JobRequest).
+#include <algorithm>
 #include <cstdlib>
 #include <optional>
 #include <utility>
@@ -63,6 +64,10 @@ Status SchedulerCore::ValidateSpec(const v1::JobSpec& spec) {
   // Worlds meet only at DiLoCo's outer rounds.
   if (spec.dc_worlds() && l.dp_sync() != v1::DP_SYNC_DILOCO)
     return Invalid("spec.dc_worlds", "true", "needs layout.dp_sync diloco (worlds meet only at outer rounds)");
+  // Strict rounds are a rule between worlds: a job of one world has none.
+  const auto& extra = spec.training().extra_args();
+  if (!spec.dc_worlds() && std::find(extra.begin(), extra.end(), "--wan-strict") != extra.end())
+    return Invalid("spec.training.extra_args", "--wan-strict", "needs dc_worlds: true (strict rounds are between worlds)");
   const v1::TrainingOptions& t = spec.training();
   if (t.batch() < 1) return Invalid("spec.training.batch", std::to_string(t.batch()), "must be >= 1");
   if (t.seq() < 1) return Invalid("spec.training.seq", std::to_string(t.seq()), "must be >= 1");

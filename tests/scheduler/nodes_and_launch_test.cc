@@ -243,6 +243,15 @@ TEST_F(NodesTest, AJobOfOneWorldPerDataCenterSpansLaunchers) {
   job = core_->SubmitJob(spec);
   ASSERT_FALSE(job.ok());
   EXPECT_NE(job.status().message().find("spec.dc_worlds"), std::string::npos) << job.status().message();
+  // Strict rounds are between worlds: asked of a job of one world, refused.
+  spec.mutable_layout()->set_dp_sync(v1::DP_SYNC_DILOCO);
+  spec.mutable_training()->add_extra_args("--wan-strict");
+  EXPECT_TRUE(core_->SubmitJob(spec).ok());
+  spec.set_dc_worlds(false);
+  job = core_->SubmitJob(spec);
+  ASSERT_FALSE(job.ok());
+  EXPECT_NE(job.status().message().find("--wan-strict"), std::string::npos) << job.status().message();
+  EXPECT_NE(job.status().message().find("dc_worlds"), std::string::npos) << job.status().message();
 }
 
 v1::JobSpec WorldsSpec(const std::string& data, int dp) {

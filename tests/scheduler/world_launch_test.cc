@@ -105,6 +105,17 @@ TEST(WorldLaunch, MixedLaunchersEachStartTheirWorldAndRelaunchItToRejoin) {
   EXPECT_EQ(files["hostfile-dc-b"], "b0\nb1\n");
   EXPECT_NE(files["job-dc-b.sbatch"].find("'--wan-world' '1' '--wan-join'"), std::string::npos) << files["job-dc-b.sbatch"];
   EXPECT_NE(files["job-dc-b-rejoin.sbatch"].find("'--wan-join'"), std::string::npos);
+  // Strict rounds: the worlds start together from the first step (none
+  // joins another); only a relaunched world rejoins.
+  v1::Job strict = WorldsJob();
+  strict.mutable_spec()->mutable_training()->add_extra_args("--wan-strict");
+  Result<WorldsLaunch> s = PlanWorlds(strict, paths, MixedCluster(), Settings(), "daemon-host");
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  EXPECT_FALSE(Has(s->plan.worlds[0].command, {"--wan-join"}));
+  EXPECT_TRUE(Has(s->plan.worlds[0].rejoin_command, {"--wan-join"}));
+  std::map<std::string, std::string> strict_files(s->files.begin(), s->files.end());
+  EXPECT_EQ(strict_files["job-dc-b.sbatch"].find("'--wan-join'"), std::string::npos);
+  EXPECT_NE(strict_files["job-dc-b-rejoin.sbatch"].find("'--wan-join'"), std::string::npos);
   // A placement naming a data center the cluster lacks is refused by name.
   v1::Job lost = WorldsJob();
   lost.mutable_placement()->mutable_ranks(1)->set_data_center("dc-gone");
