@@ -32,6 +32,7 @@ constexpr double kAfter = 1e-3;
 v1::JobSpec SpecFor(const TraceJob& t) {
   v1::JobSpec spec;
   spec.set_name(t.name);
+  spec.set_priority(t.priority);
   spec.mutable_model()->set_preset(t.model);
   v1::TrainingOptions* training = spec.mutable_training();
   training->set_batch(t.batch);

@@ -91,7 +91,7 @@ Result<TraceJob> ParseLine(const std::string& text, int line, const std::string&
   MERIDIAN_RETURN_IF_ERROR(r.Integer("batch", &job.batch, 1, 1 << 20));
   MERIDIAN_RETURN_IF_ERROR(r.Integer("seq", &job.seq, 1, 1 << 24));
   MERIDIAN_RETURN_IF_ERROR(r.Integer("microbatches", &job.microbatches, 1, 1 << 20));
-  MERIDIAN_RETURN_IF_ERROR(r.Integer("priority", &job.priority, -1000000, 1000000));
+  MERIDIAN_RETURN_IF_ERROR(r.Integer("priority", &job.priority, -1000, 1000));
   const bool layout = object.contains("dp") || object.contains("pp");
   if (layout && object.contains("gpus")) return r.Error("gpus", "give either dp and pp or gpus, not both");
   if (!layout && !object.contains("gpus")) return r.Error("dp", "required (or gpus)");

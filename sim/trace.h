@@ -29,7 +29,7 @@ struct TraceJob {
   double duration_s = 0;
   double tokens = 0;
   int batch = 8, seq = 1024, microbatches = 4;
-  int priority = 0;        // read and kept; the core has no priorities yet
+  int priority = 0;        // the job's priority in the core's queue (JobSpec.priority)
 };
 
 // Parses a whole trace. `source` names it in errors.

@@ -42,7 +42,7 @@ Status CheckKeys(const YAML::Node& node, const std::string& where, std::initiali
 Status Parse(const YAML::Node& root, const std::string& f, v1::JobSpec* spec) {
   MERIDIAN_RETURN_IF_ERROR(
       CheckKeys(root, f, {"name", "model", "training", "layout", "data_centers", "max_restarts", "discard_checkpoints",
-                          "dc_worlds"}));
+                          "dc_worlds", "priority"}));
   std::string name;
   MERIDIAN_RETURN_IF_ERROR(Read(root, "name", f, &name));
   spec->set_name(name);
@@ -55,6 +55,11 @@ Status Parse(const YAML::Node& root, const std::string& f, v1::JobSpec* spec) {
     bool worlds = false;
     MERIDIAN_RETURN_IF_ERROR(Read(root, "dc_worlds", f, &worlds));
     spec->set_dc_worlds(worlds);
+  }
+  if (root["priority"]) {
+    int priority = 0;
+    MERIDIAN_RETURN_IF_ERROR(Read(root, "priority", f, &priority));
+    spec->set_priority(priority);
   }
   if (root["max_restarts"]) {
     int max_restarts = 0;

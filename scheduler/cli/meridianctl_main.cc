@@ -1,5 +1,5 @@
 // meridianctl: command-line client of the scheduler daemon.
-//   pools | nodes | submit FILE.yaml [--watch] | plan FILE.yaml | list [--state S] | get ID | watch ID | cancel ID
+//   pools | nodes | submit FILE.yaml [--watch] [--priority N] | plan FILE.yaml | list [--state S] | get ID | watch ID | cancel ID
 //   | logs ID [-f] [--tail BYTES]
 // Readable tables by default, --json (anywhere on the line) for scripts:
 // every field, zeros included, 64-bit numbers as numbers. Exit codes: 0 ok,
@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <optional>
 
 #include <CLI/CLI.hpp>
 #include <grpcpp/grpcpp.h>
@@ -81,6 +82,7 @@ void PrintJob(const v1::Job& j) {
   if (j.last_progress().step() > 0)
     std::printf("  step %lld/%lld loss %.4f", (long long)j.last_progress().step(), (long long)j.spec().training().steps(),
                 j.last_progress().loss());
+  if (j.spec().priority() != 0) std::printf("  priority %d", j.spec().priority());
   if (j.restarts() > 0) std::printf("  restarts %d", j.restarts());
   if (!j.message().empty()) std::printf("  (%s)", j.message().c_str());
   std::printf("\n");
@@ -164,6 +166,9 @@ int main(int argc, char** argv) {
   auto* submit = app.add_subcommand("submit", "Submit a job file");
   submit->add_option("file", file)->required();
   submit->add_flag("--watch", watch_after, "Stream its progress until it ends");
+  std::optional<int> priority;
+  submit->add_option("--priority", priority,
+                     "The job's priority in the queue, in place of its job file's (higher first, [-1000, 1000])");
   auto* plan = app.add_subcommand("plan", "Show where a job would run and its predicted step time");
   plan->add_option("file", file)->required();
   auto* list = app.add_subcommand("list", "Jobs");
@@ -246,6 +251,7 @@ int main(int argc, char** argv) {
     for (std::string* path : {spec->mutable_training()->mutable_data(), spec->mutable_training()->mutable_val_data()}) {
       if (!path->empty() && (*path)[0] != '/') *path = (std::filesystem::current_path() / *path).string();
     }
+    if (priority) spec->set_priority(*priority);
     if (*plan) {
       v1::PlanRequest req;
       *req.mutable_spec() = *spec;

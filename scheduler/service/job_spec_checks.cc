@@ -19,6 +19,7 @@ constexpr size_t kMaxWordLength = 64;       // a name from a closed set (preset,
 constexpr size_t kMaxPromptLength = 4096;   // the sample's prompt, in bytes
 constexpr int kMaxExtraArgs = 64;
 constexpr int kMaxRanks = 1 << 16;
+constexpr int kMaxPriority = 1000;
 constexpr int kMaxMaxRestarts = 1000;
 
 // Every string of a spec has a bound, so no field can grow the store, the
@@ -64,6 +65,8 @@ Status SchedulerCore::ValidateSpec(const v1::JobSpec& spec) {
   // Worlds meet only at DiLoCo's outer rounds.
   if (spec.dc_worlds() && l.dp_sync() != v1::DP_SYNC_DILOCO)
     return Invalid("spec.dc_worlds", "true", "needs layout.dp_sync diloco (worlds meet only at outer rounds)");
+  if (spec.priority() < -kMaxPriority || spec.priority() > kMaxPriority)
+    return Invalid("spec.priority", std::to_string(spec.priority()), "must be in [-1000, 1000]");
   // Strict rounds are a rule between worlds: a job of one world has none.
   const auto& extra = spec.training().extra_args();
   if (!spec.dc_worlds() && std::find(extra.begin(), extra.end(), "--wan-strict") != extra.end())

@@ -382,14 +382,21 @@ void SchedulerCore::Schedule() {
       snapshot.occupancy = nodes_.occupancy();
       snapshot.version = nodes_.version();
       snapshot.capacity_version = nodes_.capacity_version();
-      // First-in first-out with backfill: every waiting job, in submission
+      // Priority, then first-in first-out, with backfill: every waiting
+      // job, the higher priorities first and equal ones in submission
       // order, is placed if it fits now; one that does not fit does not
-      // block smaller jobs behind it. Jobs restarting after a failure go
-      // first. One that failed at this capacity is not tried again.
-      for (v1::JobState waiting : {v1::RESTARTING, v1::QUEUED})
+      // block the jobs behind it. Jobs restarting after a failure go
+      // before all. One that failed at this capacity is not tried again.
+      for (v1::JobState waiting : {v1::RESTARTING, v1::QUEUED}) {
+        const size_t first = snapshot.waiting.size();
         for (const JobRecord& r : jobs_)
           if (r.job.state() == waiting && r.tried_at_capacity != snapshot.capacity_version)
             snapshot.waiting.push_back(r);
+        std::stable_sort(snapshot.waiting.begin() + first, snapshot.waiting.end(),
+                         [](const JobRecord& a, const JobRecord& b) {
+                           return a.job.spec().priority() > b.job.spec().priority();
+                         });
+      }
     }
     if (snapshot.waiting.empty()) continue;
     // The searches, outside the lock; each placement found holds its GPUs

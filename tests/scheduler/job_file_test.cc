@@ -39,6 +39,16 @@ TEST(JobFileTest, DcWorldsIsABooleanOfTheJob) {
   EXPECT_NE(bad.status().message().find("dc_worlds"), std::string::npos) << bad.status().message();
 }
 
+TEST(JobFileTest, PriorityIsAWholeNumberOfTheJob) {
+  auto spec = ParseJobYaml("name: x\npriority: -5\n", "job.yaml");
+  ASSERT_TRUE(spec.ok()) << spec.status().ToString();
+  EXPECT_EQ(spec->priority(), -5);
+  EXPECT_EQ(ParseJobYaml("name: x\n", "job.yaml")->priority(), 0);
+  auto bad = ParseJobYaml("name: x\npriority: urgent\n", "job.yaml");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("priority"), std::string::npos) << bad.status().message();
+}
+
 TEST(JobFileTest, DiscardCheckpointsIsABooleanOfTheJob) {
   auto spec = ParseJobYaml("name: x\ndiscard_checkpoints: true\n", "job.yaml");
   ASSERT_TRUE(spec.ok()) << spec.status().ToString();

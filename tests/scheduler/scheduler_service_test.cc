@@ -137,6 +137,24 @@ TEST_F(ServiceTest, QueuesWhatDoesNotFitAndBackfillsSmallerJobs) {
   EXPECT_EQ(core_->GetJob(big2.id())->state(), v1::RUNNING);
 }
 
+TEST_F(ServiceTest, AWaitingJobOfHigherPriorityGoesFirst) {
+  v1::Job running, low, high, out_of_range;
+  ASSERT_TRUE(Submit(SmallJob(2, 4), &running).ok());  // all 8 slots
+  ASSERT_TRUE(Submit(SmallJob(2, 4), &low).ok());
+  v1::JobSpec urgent = SmallJob(2, 4);
+  urgent.set_priority(10);
+  ASSERT_TRUE(Submit(urgent, &high).ok());  // submitted later, placed first
+  EXPECT_EQ(low.state(), v1::QUEUED);
+  EXPECT_EQ(high.state(), v1::QUEUED);
+  launcher_.Exit(running.id(), 0);
+  EXPECT_EQ(core_->GetJob(high.id())->state(), v1::RUNNING);
+  EXPECT_EQ(core_->GetJob(low.id())->state(), v1::QUEUED);
+  urgent.set_priority(1001);
+  grpc::Status refused = Submit(urgent, &out_of_range);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(refused.error_message().find("spec.priority"), std::string::npos) << refused.error_message();
+}
+
 TEST_F(ServiceTest, CancelStopsQueuedAndRunningJobs) {
   v1::Job running, queued;
   ASSERT_TRUE(Submit(SmallJob(2, 4), &running).ok());

@@ -96,6 +96,35 @@ TEST(Simulation, WaitsAndUtilisationMatchTheHandComputedOnes) {
 
 // A job that can never fit is refused at submit, as the daemon refuses it,
 // and counted as such.
+// Priorities: A holds all 4 GPUs over [0,100). B (4 GPUs, 50 s, t=10,
+// priority 0) and C (4 GPUs, 20 s, t=20, priority 5) wait; C, submitted
+// later but of higher priority, runs first at 100, B after it at 120.
+// D (4 GPUs, 10 s, t=30, priority 5) ties C and was submitted after it:
+// it runs at 120, B at 130.
+//   waits: A 0, B 120, C 80, D 90
+TEST(Simulation, AWaitingJobOfHigherPriorityIsPlacedFirst) {
+  SimulationOptions options;
+  options.cluster = FourGpus();
+  options.store = "memory";
+  Result<std::vector<TraceJob>> jobs = ParseTrace(R"(
+{"submit_s": 0,  "name": "A", "dp": 4, "model": "d4", "duration_s": 100}
+{"submit_s": 10, "name": "B", "dp": 4, "model": "d4", "duration_s": 50}
+{"submit_s": 20, "name": "C", "dp": 4, "model": "d4", "duration_s": 20, "priority": 5}
+{"submit_s": 30, "name": "D", "dp": 4, "model": "d4", "duration_s": 10, "priority": 5}
+)",
+                                                  "trace");
+  ASSERT_TRUE(jobs.ok()) << jobs.status().ToString();
+  options.jobs = *jobs;
+  Result<SimulationResult> result = RunSimulation(options);
+  ASSERT_TRUE(result.ok()) << result.status().ToString();
+  ASSERT_EQ(result->jobs.size(), 4u);
+  const double starts[] = {0, 130, 100, 120}, ends[] = {100, 180, 120, 130};
+  for (int i = 0; i < 4; ++i) {
+    EXPECT_EQ(result->jobs[i].start_s, starts[i]) << i;
+    EXPECT_EQ(result->jobs[i].end_s, ends[i]) << i;
+  }
+}
+
 TEST(Simulation, AJobTooBigForTheClusterIsRefused) {
   SimulationOptions options;
   options.cluster = FourGpus();
