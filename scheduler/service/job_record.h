@@ -18,7 +18,8 @@ struct JobRecord {
   int64_t last_sequence = 0;          // its newest event's number
   std::vector<v1::JobEvent> unsaved;  // recorded, not yet in the store (JobJournal)
   bool cancel_requested = false;      // its processes are being stopped for a cancel
-  std::string stopped_because;        // why the daemon stopped it (a node failed or left)
+  std::string stopped_because;        // why the daemon stopped it (a node failed or left, a preemption)
+  bool preempted = false;             // stopped for a job of higher priority: requeued when it exits
   // The capacity version at which it last failed to place: it is tried
   // again only once capacity may have grown (NodeRegistry).
   uint64_t tried_at_capacity = 0;

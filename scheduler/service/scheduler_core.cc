@@ -424,6 +424,15 @@ void SchedulerCore::Schedule() {
       }
       CommitPlacementLocked(*record, f);
     }
+    // The first job that found no room (in the pass's order: priority,
+    // then submission) may take it from jobs of lower priority.
+    if (preempting_ == 0) {
+      for (const Found& f : found) {
+        if (f.placement.ok()) continue;
+        const JobRecord* record = jobs_.Find(f.id);
+        if (record != nullptr && record->job.state() == f.state && PreemptForLocked(snapshot.healthy, *record)) break;
+      }
+    }
   }
 }
 
@@ -697,6 +706,11 @@ void SchedulerCore::EndAttemptLocked(JobRecord& record, int exit_code, const std
   // failed or its agent left), a node is gone, or a rank failed.
   std::string why = std::move(record.stopped_because);
   record.stopped_because.clear();
+  const bool preempted = record.preempted;
+  if (preempted) {
+    record.preempted = false;
+    --preempting_;
+  }
   for (const auto& r : job.placement().ranks()) {
     const Node* n = nodes_.Find(r.node());
     if (why.empty() && (n == nullptr || !n->alive)) why = "node " + r.node() + " is gone";
@@ -709,6 +723,10 @@ void SchedulerCore::EndAttemptLocked(JobRecord& record, int exit_code, const std
     journal_.Record(record, v1::CANCELLED, "cancelled", nullptr);
   } else if (exit_code == 0) {
     journal_.Record(record, v1::SUCCEEDED, "finished" + context, nullptr);
+  } else if (preempted) {
+    // Not a failure: no restart is counted, and it waits its turn again.
+    job.clear_placement();
+    journal_.Record(record, v1::QUEUED, why + "; requeued, resumes from its newest checkpoint", nullptr);
   } else if (job.restarts() < max_restarts) {
     job.set_restarts(job.restarts() + 1);
     job.clear_placement();

@@ -141,6 +141,15 @@ class SchedulerCore {
   Result<Placement> Shrink(const Snapshot& snapshot, const Occupancy& occupied, v1::JobSpec* spec,
                            const JobRequest& request, std::string* note) const;
 
+  // Preemption (preemption.cc): `waiting` found no room, but stopping
+  // running jobs of lower priority would make it fit. Those it needs are
+  // stopped (lowest priority first, the newest of equal ones first) and
+  // go back to the queue when they exit, to resume from their newest
+  // checkpoint; the waiting job takes their GPUs in the pass after. False
+  // when no such set exists. One preemption at a time: none starts while
+  // the jobs an earlier one stopped are still exiting.
+  bool PreemptForLocked(const Topology& healthy, const JobRecord& waiting);
+
   // A job the store says was placed or running, after a daemon restart.
   void ReattachLocked(JobRecord& record);
   // Its launcher exited with `exit_code`: done, restarted or failed.
@@ -174,6 +183,7 @@ class SchedulerCore {
   JobTable jobs_;
   JobJournal journal_;
   bool schedule_wanted_ = false;  // something changed that may let a waiting job start
+  int preempting_ = 0;            // jobs stopped for a preemption that have not exited yet
 };
 
 // Whether a job in this state has ended (SUCCEEDED, FAILED or CANCELLED).

@@ -155,6 +155,39 @@ TEST_F(ServiceTest, AWaitingJobOfHigherPriorityGoesFirst) {
   EXPECT_NE(refused.error_message().find("spec.priority"), std::string::npos) << refused.error_message();
 }
 
+TEST_F(ServiceTest, AJobOfHigherPriorityPreemptsLowerOnesThatGoBackToTheQueue) {
+  v1::Job low, lower, equal, high;
+  v1::JobSpec spec = SmallJob(1, 4);  // 4 of the 8 slots
+  spec.set_priority(1);
+  ASSERT_TRUE(Submit(spec, &low).ok());
+  spec.set_priority(-1);
+  ASSERT_TRUE(Submit(spec, &lower).ok());
+  // Higher than both: the lowest-priority job makes room (one is enough).
+  spec.set_priority(5);
+  ASSERT_TRUE(Submit(spec, &high).ok());
+  EXPECT_EQ(high.state(), v1::QUEUED);
+  EXPECT_EQ(launcher_.killed, std::vector<std::string>{lower.id()});
+  launcher_.Exit(lower.id(), 143);
+  const v1::Job requeued = *core_->GetJob(lower.id());
+  EXPECT_EQ(requeued.state(), v1::QUEUED);
+  EXPECT_EQ(requeued.restarts(), 0);  // not a failure
+  EXPECT_NE(requeued.message().find("preempted by " + high.id()), std::string::npos) << requeued.message();
+  EXPECT_EQ(core_->GetJob(high.id())->state(), v1::RUNNING);
+  EXPECT_EQ(core_->GetJob(low.id())->state(), v1::RUNNING);
+  // Of equal priority to the lowest running job: waits, stops nothing.
+  spec.set_priority(1);
+  ASSERT_TRUE(Submit(spec, &equal).ok());
+  EXPECT_EQ(equal.state(), v1::QUEUED);
+  EXPECT_EQ(launcher_.killed.size(), 1u);
+  // Room that frees goes by priority: to `equal` (1) before the preempted
+  // `lower` (-1), submitted before it.
+  launcher_.Exit(high.id(), 0);
+  EXPECT_EQ(core_->GetJob(equal.id())->state(), v1::RUNNING);
+  EXPECT_EQ(core_->GetJob(lower.id())->state(), v1::QUEUED);
+  launcher_.Exit(low.id(), 0);
+  EXPECT_EQ(core_->GetJob(lower.id())->state(), v1::RUNNING);
+}
+
 TEST_F(ServiceTest, CancelStopsQueuedAndRunningJobs) {
   v1::Job running, queued;
   ASSERT_TRUE(Submit(SmallJob(2, 4), &running).ok());

@@ -96,18 +96,18 @@ TEST(Simulation, WaitsAndUtilisationMatchTheHandComputedOnes) {
 
 // A job that can never fit is refused at submit, as the daemon refuses it,
 // and counted as such.
-// Priorities: A holds all 4 GPUs over [0,100). B (4 GPUs, 50 s, t=10,
-// priority 0) and C (4 GPUs, 20 s, t=20, priority 5) wait; C, submitted
-// later but of higher priority, runs first at 100, B after it at 120.
-// D (4 GPUs, 10 s, t=30, priority 5) ties C and was submitted after it:
-// it runs at 120, B at 130.
+// Priorities: A (priority 9, above all: none preempts it) holds all 4
+// GPUs over [0,100). B (4 GPUs, 50 s, t=10, priority 0) and C (4 GPUs,
+// 20 s, t=20, priority 5) wait; C, submitted later but of higher
+// priority, runs first at 100. D (4 GPUs, 10 s, t=30, priority 5) ties C
+// and was submitted after it: it runs at 120, B at 130.
 //   waits: A 0, B 120, C 80, D 90
 TEST(Simulation, AWaitingJobOfHigherPriorityIsPlacedFirst) {
   SimulationOptions options;
   options.cluster = FourGpus();
   options.store = "memory";
   Result<std::vector<TraceJob>> jobs = ParseTrace(R"(
-{"submit_s": 0,  "name": "A", "dp": 4, "model": "d4", "duration_s": 100}
+{"submit_s": 0,  "name": "A", "dp": 4, "model": "d4", "duration_s": 100, "priority": 9}
 {"submit_s": 10, "name": "B", "dp": 4, "model": "d4", "duration_s": 50}
 {"submit_s": 20, "name": "C", "dp": 4, "model": "d4", "duration_s": 20, "priority": 5}
 {"submit_s": 30, "name": "D", "dp": 4, "model": "d4", "duration_s": 10, "priority": 5}
@@ -123,6 +123,33 @@ TEST(Simulation, AWaitingJobOfHigherPriorityIsPlacedFirst) {
     EXPECT_EQ(result->jobs[i].start_s, starts[i]) << i;
     EXPECT_EQ(result->jobs[i].end_s, ends[i]) << i;
   }
+}
+
+// Preemption: A (priority 0) holds all 4 GPUs from 0 for 100 s; B
+// (priority 5, 4 GPUs, 20 s) comes at 30 and stops it. A goes back to the
+// queue with its 30 s of work kept (no checkpoint interval: all of it),
+// runs again when B ends at 50 and finishes its other 70 s at 120.
+TEST(Simulation, AJobOfHigherPriorityPreemptsALowerOne) {
+  SimulationOptions options;
+  options.cluster = FourGpus();
+  options.store = "memory";
+  Result<std::vector<TraceJob>> jobs = ParseTrace(R"(
+{"submit_s": 0,  "name": "A", "dp": 4, "model": "d4", "duration_s": 100}
+{"submit_s": 30, "name": "B", "dp": 4, "model": "d4", "duration_s": 20, "priority": 5}
+)",
+                                                  "trace");
+  ASSERT_TRUE(jobs.ok()) << jobs.status().ToString();
+  options.jobs = *jobs;
+  Result<SimulationResult> result = RunSimulation(options);
+  ASSERT_TRUE(result.ok()) << result.status().ToString();
+  ASSERT_EQ(result->jobs.size(), 2u);
+  EXPECT_EQ(result->jobs[0].state, "SUCCEEDED");
+  EXPECT_EQ(result->jobs[0].end_s, 120.0);
+  EXPECT_EQ(result->jobs[1].start_s, 30.0);
+  EXPECT_EQ(result->jobs[1].end_s, 50.0);
+  const nlohmann::json j = SummaryJson(Summarise(*result));
+  EXPECT_EQ(j["jobs"]["restarts"], 0);
+  EXPECT_EQ(j["busy_gpu_s"].get<double>(), 4.0 * 120);
 }
 
 TEST(Simulation, AJobTooBigForTheClusterIsRefused) {
