@@ -96,6 +96,17 @@ TEST(Simulation, WaitsAndUtilisationMatchTheHandComputedOnes) {
 
 // A job that can never fit is refused at submit, as the daemon refuses it,
 // and counted as such.
+// `trace` run on FourGpus() with the in-memory store.
+Result<SimulationResult> RunOnFourGpus(const char* trace) {
+  Result<std::vector<TraceJob>> jobs = ParseTrace(trace, "trace");
+  if (!jobs.ok()) return jobs.status();
+  SimulationOptions options;
+  options.cluster = FourGpus();
+  options.store = "memory";
+  options.jobs = *jobs;
+  return RunSimulation(options);
+}
+
 // Priorities: A (priority 9, above all: none preempts it) holds all 4
 // GPUs over [0,100). B (4 GPUs, 50 s, t=10, priority 0) and C (4 GPUs,
 // 20 s, t=20, priority 5) wait; C, submitted later but of higher
@@ -103,19 +114,12 @@ TEST(Simulation, WaitsAndUtilisationMatchTheHandComputedOnes) {
 // and was submitted after it: it runs at 120, B at 130.
 //   waits: A 0, B 120, C 80, D 90
 TEST(Simulation, AWaitingJobOfHigherPriorityIsPlacedFirst) {
-  SimulationOptions options;
-  options.cluster = FourGpus();
-  options.store = "memory";
-  Result<std::vector<TraceJob>> jobs = ParseTrace(R"(
+  Result<SimulationResult> result = RunOnFourGpus(R"(
 {"submit_s": 0,  "name": "A", "dp": 4, "model": "d4", "duration_s": 100, "priority": 9}
 {"submit_s": 10, "name": "B", "dp": 4, "model": "d4", "duration_s": 50}
 {"submit_s": 20, "name": "C", "dp": 4, "model": "d4", "duration_s": 20, "priority": 5}
 {"submit_s": 30, "name": "D", "dp": 4, "model": "d4", "duration_s": 10, "priority": 5}
-)",
-                                                  "trace");
-  ASSERT_TRUE(jobs.ok()) << jobs.status().ToString();
-  options.jobs = *jobs;
-  Result<SimulationResult> result = RunSimulation(options);
+)");
   ASSERT_TRUE(result.ok()) << result.status().ToString();
   ASSERT_EQ(result->jobs.size(), 4u);
   const double starts[] = {0, 130, 100, 120}, ends[] = {100, 180, 120, 130};
@@ -130,17 +134,10 @@ TEST(Simulation, AWaitingJobOfHigherPriorityIsPlacedFirst) {
 // queue with its 30 s of work kept (no checkpoint interval: all of it),
 // runs again when B ends at 50 and finishes its other 70 s at 120.
 TEST(Simulation, AJobOfHigherPriorityPreemptsALowerOne) {
-  SimulationOptions options;
-  options.cluster = FourGpus();
-  options.store = "memory";
-  Result<std::vector<TraceJob>> jobs = ParseTrace(R"(
+  Result<SimulationResult> result = RunOnFourGpus(R"(
 {"submit_s": 0,  "name": "A", "dp": 4, "model": "d4", "duration_s": 100}
 {"submit_s": 30, "name": "B", "dp": 4, "model": "d4", "duration_s": 20, "priority": 5}
-)",
-                                                  "trace");
-  ASSERT_TRUE(jobs.ok()) << jobs.status().ToString();
-  options.jobs = *jobs;
-  Result<SimulationResult> result = RunSimulation(options);
+)");
   ASSERT_TRUE(result.ok()) << result.status().ToString();
   ASSERT_EQ(result->jobs.size(), 2u);
   EXPECT_EQ(result->jobs[0].state, "SUCCEEDED");
