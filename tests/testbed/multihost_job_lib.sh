@@ -198,12 +198,14 @@ for i, r in enumerate(json.load(sys.stdin)["placement"]["ranks"]):
 }
 
 # check_ranks_on_placed_hosts JOB: samples the ranks while the job runs
-# and compares each one's namespace with its placement.
+# and compares each one's namespace with its placement. What each pass
+# sees is kept: a short job's ranks may live for only a pass or two on a
+# busy machine, and one that is exiting may no longer show its rank.
 check_ranks_on_placed_hosts() {
   local seen=""
   for _ in $(seq 300); do
-    seen=$(ranks_where "$1")
-    [[ $(grep -c . <<<"$seen") -ge 4 && $seen != *"?"* ]] && break
+    seen=$( (echo "$seen"; ranks_where "$1" | grep -v '^?') | grep . | sort -u)
+    [[ $(cut -d' ' -f1 <<<"$seen" | sort -u | grep -c .) -ge 4 ]] && break
     sleep 0.1
   done
   echo "ranks seen in:"; echo "$seen"
