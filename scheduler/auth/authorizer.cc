@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <limits>
 #include <mutex>
 
 #include <openssl/crypto.h>
@@ -107,7 +108,8 @@ Result<Principal> Authorizer::Authenticate(const std::string& authorization, dou
   for (const TokenEntry& e : tokens_)  // every entry compared: the time does not say which matched
     if (ConstantTimeEqual(token, e.token)) found = &e;
   if (found == nullptr || (found->expires_unix_s > 0 && now >= found->expires_unix_s)) return Unknown();
-  return Principal{found->name, found->role, "", 0, found->data_roots};
+  return Principal{found->name, found->role, "", 0, found->data_roots,
+                   found->role == Role::kSubmit ? found->max_priority : std::numeric_limits<int>::max()};
 }
 
 Status Allow(const Principal& who, Action action, const std::string& subject) {

@@ -12,6 +12,7 @@
 #pragma once
 
 #include <memory>
+#include <limits>
 #include <shared_mutex>
 #include <string>
 #include <vector>
@@ -27,6 +28,9 @@ struct Principal {
   std::string job_id;  // role kJob: the one job it may act for
   int attempt = 0;     // role kJob: the launch of that job it was made for
   std::vector<std::string> data_roots;  // the token file's data_roots: what its jobs may read (empty: no narrowing)
+  // The token file's max_priority for submit tokens; others are unbound
+  // (the spec's own range check still applies).
+  int max_priority = std::numeric_limits<int>::max();
 };
 
 // What a call wants to do, and to what.

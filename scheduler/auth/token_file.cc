@@ -63,6 +63,12 @@ Result<std::vector<TokenEntry>> LoadTokenFile(const std::string& path) {
         if (key == "name") e.name = kv.second.as<std::string>();
         else if (key == "token") e.token = kv.second.as<std::string>();
         else if (key == "expires") e.expires_unix_s = kv.second.as<double>();
+        else if (key == "max_priority") {
+          e.max_priority = kv.second.as<int>();
+          if (e.max_priority < -1000 || e.max_priority > 1000)
+            return Status::InvalidArgument(where + ".max_priority: " + std::to_string(e.max_priority) +
+                                           " is not in [-1000, 1000]");
+        }
         else if (key == "data_roots") {
           if (!kv.second.IsSequence() || kv.second.size() == 0 || kv.second.size() > kMaxDataRoots)
             return Status::InvalidArgument(where + ".data_roots: expected a list of 1 to 64 absolute paths");

@@ -1,7 +1,7 @@
 // The daemon's token file (--token-file): who may call it, with which role.
 //
 //   tokens:
-//     - {name: alice, role: submit, token: "3f0c...", expires: 1798761600}
+//     - {name: alice, role: submit, token: "3f0c...", expires: 1798761600, max_priority: 10}
 //     - {name: east-0, role: agent, token: "..."}      # an agent's name is its node's
 //     - {name: ops, role: admin, token: "..."}
 //
@@ -29,6 +29,10 @@ struct TokenEntry {
   // What this token's jobs may read (absolute paths), narrowing the
   // daemon's --data-root; empty: the daemon's roots alone.
   std::vector<std::string> data_roots;
+  // The highest JobSpec.priority a submit token's jobs may have (a job of
+  // higher priority preempts lower ones, so tenants get it only when
+  // given): in [-1000, 1000], 0 by default. Admin tokens are not bound.
+  int max_priority = 0;
 };
 
 // InvalidArgument naming the file, the entry and the field for anything

@@ -155,6 +155,10 @@ grpc::Status SchedulerService::SubmitJob(grpc::ServerContext* ctx, const v1::Sub
   }
   v1::JobSpec spec = req->spec();
   if (Status upgraded = UpgradeLegacyFields(&spec); !upgraded.ok()) return ToGrpc(upgraded);
+  if (spec.priority() > who.max_priority)
+    return ToGrpc(Status::PermissionDenied("spec.priority = " + std::to_string(spec.priority()) +
+                                           ": above this token's max_priority " + std::to_string(who.max_priority) +
+                                           " (the token file's; a job of higher priority preempts others)"));
   auto job = core_->SubmitJob(spec, authorizer_ != nullptr && authorizer_->enabled() ? who.name : "",
                               who.data_roots);
   if (!job.ok()) return ToGrpc(job.status());

@@ -20,7 +20,7 @@ namespace fs = std::filesystem;
 const char* kTokens = R"(tokens:
   - {name: ops, role: admin, token: "admin-token-0123456789"}
   - {name: alice, role: submit, token: "alice-token-0123456789"}
-  - {name: bob, role: submit, token: "bob-token-0123456789ab"}
+  - {name: bob, role: submit, token: "bob-token-0123456789ab", max_priority: 10}
   - {name: viewer, role: read, token: "read-token-0123456789"}
   - {name: n1, role: agent, token: "agent-token-0123456789"}
   - {name: old, role: admin, token: "expired-token-0123456789", expires: 1000}
@@ -58,10 +58,11 @@ class AuthTest : public CoreFixture {
     v1::ListPoolsResponse r;
     return stub.ListPools(&ctx, v1::ListPoolsRequest(), &r);
   }
-  static grpc::Status Submit(v1::Scheduler::Stub& stub, v1::Job* job = nullptr) {
+  static grpc::Status Submit(v1::Scheduler::Stub& stub, v1::Job* job = nullptr, int priority = 0) {
     grpc::ClientContext ctx;
     v1::SubmitJobRequest req;
     *req.mutable_spec() = TinyJob(1, 1);
+    req.mutable_spec()->set_priority(priority);
     v1::SubmitJobResponse r;
     grpc::Status s = stub.SubmitJob(&ctx, req, &r);
     if (job != nullptr) *job = r.job();
@@ -175,6 +176,20 @@ TEST_F(AuthTest, ASubmitTokenSeesAndCancelsItsOwnJobsOnly) {
   EXPECT_EQ(log_status(*Client("not-a-token-at-all-000"), mine.id()).error_code(), grpc::StatusCode::UNAUTHENTICATED);
   EXPECT_TRUE(Cancel(*alice, mine.id()).ok());
   EXPECT_TRUE(Cancel(*Client("admin-token-0123456789"), theirs.id()).ok());
+}
+
+TEST_F(AuthTest, ASubmitTokensJobsStayWithinItsMaxPriority) {
+  Start();
+  auto alice = Client("alice-token-0123456789"), bob = Client("bob-token-0123456789ab");
+  // alice has no max_priority: 0. Below it is always allowed.
+  EXPECT_TRUE(Submit(*alice, nullptr, 0).ok());
+  EXPECT_TRUE(Submit(*alice, nullptr, -5).ok());
+  grpc::Status above = Submit(*alice, nullptr, 1);
+  EXPECT_EQ(above.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_NE(above.error_message().find("max_priority 0"), std::string::npos) << above.error_message();
+  EXPECT_TRUE(Submit(*bob, nullptr, 10).ok());
+  EXPECT_EQ(Submit(*bob, nullptr, 11).error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_TRUE(Submit(*Client("admin-token-0123456789"), nullptr, 1000).ok());
 }
 
 TEST_F(AuthTest, AJobTokenActsForItsJobOnly) {
@@ -317,6 +332,22 @@ TEST(TokenFile, DataRootsAreAbsolutePathsPerToken) {
 
 // Found by token_file_fuzz: a key that is not a plain string threw out of
 // the loader (and would have ended the daemon on SIGHUP).
+TEST(TokenFile, MaxPriorityIsAPriorityPerToken) {
+  const fs::path path = fs::temp_directory_path() / "meridian_token_priority.yaml";
+  Write(path, "tokens:\n  - {name: alice, role: submit, token: \"alice-token-0123456789\", max_priority: 7}\n");
+  Result<std::vector<TokenEntry>> r = LoadTokenFile(path.string());
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ((*r)[0].max_priority, 7);
+  for (const char* bad : {"max_priority: 1001", "max_priority: high"}) {
+    Write(path, std::string("tokens:\n  - {name: alice, role: submit, token: \"alice-token-0123456789\", ") + bad +
+                    "}\n");
+    r = LoadTokenFile(path.string());
+    ASSERT_FALSE(r.ok()) << bad;
+    EXPECT_NE(r.status().message().find("tokens[0]"), std::string::npos) << r.status().message();
+  }
+  fs::remove(path);
+}
+
 TEST(TokenFile, KeysThatAreNotStringsAreRefused) {
   const fs::path path = fs::path(::testing::TempDir()) / "odd_keys.yaml";
   Write(path, "tokens: []\n? [a, b]\n: 1\n");
