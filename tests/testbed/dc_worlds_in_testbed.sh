@@ -7,7 +7,7 @@
 #             back. Both worlds train on throughout (no step waits out the
 #             outage), the rounds while it is down close with one world, and
 #             once it is back their outer weights agree again (equal
-#             digests) from the first round both hold in full, and stay so.
+#             digests) within two rounds and stay so.
 #  windows:   the link is up 2 s of every 6 (down two thirds of the time);
 #             given the windows (--wan-window), exchanges start inside them,
 #             both worlds train to the end without a step waiting out a
@@ -73,9 +73,13 @@ for s in ("link_down", "windows"):
         check(f"link_down: {alone} steps after rounds with world 0 alone, {together} with both", alone > 0 and together > 0)
         last_alone = max(down) if down else 0
         after = [k for k in common if last_alone < k < last_common]
-        check(f"link_down: outer weights agree again from the first round both worlds held in full "
+        # Within two rounds, not one: a world whose last round was clean
+        # sends its next part without its outer state, and a peer that
+        # drifted meanwhile must leave that part out (a CI run: round 6
+        # after an outage ending at 5 disagreed, 7 on agreed).
+        check(f"link_down: outer weights agree again within two rounds of the outage "
               f"(rounds {after[:1]}..: {sum(1 for k in after if k in agree)} of {len(after)} agree)",
-              len(after) >= 3 and all(k in agree for k in after))
+              len(after) >= 3 and all(k in agree for k in after[2:]))
     else:
         check(f"windows: rounds with both worlds ({together} steps after them) despite the link down 2/3 of the time",
               together > 0 and len(agree) > 0)
