@@ -29,6 +29,22 @@ Status NoRoom(const char* who, int rank) {
   return Status::Unavailable(std::string(who) + ": no free GPU left that holds rank " + std::to_string(rank) + "'s stage");
 }
 
+// Each rank in turn on the first unused slot of `pool` that holds its stage.
+Result<std::vector<Slot>> TakeInOrder(const LayoutContext& c, const std::vector<Slot>& pool, const char* who) {
+  std::vector<bool> used(pool.size(), false);
+  std::vector<size_t> from(c.pp, 0);  // a stage's search resumes where its last rank's ended
+  std::vector<Slot> slots;
+  for (int r = 0; r < c.dp * c.pp; ++r) {
+    const int stage = r % c.pp;
+    size_t& k = from[stage];
+    while (k < pool.size() && (used[k] || !Holds(c, pool[k], stage))) ++k;
+    if (k == pool.size()) return NoRoom(who, r);
+    used[k] = true;
+    slots.push_back(pool[k]);
+  }
+  return slots;
+}
+
 // Depth-first over ranks; a rank picks a class of identical GPUs (same
 // node, same spec) and takes its next unused one.
 class Exhaustive {
@@ -106,6 +122,12 @@ class Exhaustive {
 
 }  // namespace
 
+Result<Placement> FirstFitPlacement(const Topology& topo, const Occupancy& occupied, const JobRequest& job) {
+  return PlaceOverLayouts(topo, occupied, job, [](const LayoutContext& c) -> Result<std::vector<Slot>> {
+    return TakeInOrder(c, FreeSlots(c), "first-fit placement");
+  });
+}
+
 Result<Placement> RoundRobinPlacement(const Topology& topo, const Occupancy& occupied, const JobRequest& job) {
   return PlaceOverLayouts(topo, occupied, job, [](const LayoutContext& c) -> Result<std::vector<Slot>> {
     std::vector<int> nodes;
@@ -141,16 +163,7 @@ Result<Placement> RandomPlacement(const Topology& topo, const Occupancy& occupie
     std::mt19937_64 rng(seed);
     // Fisher-Yates by hand: std::shuffle's order differs between libraries.
     for (size_t i = pool.size(); i > 1; --i) std::swap(pool[i - 1], pool[rng() % i]);
-    std::vector<bool> used(pool.size(), false);
-    std::vector<Slot> slots;
-    for (int r = 0; r < c.dp * c.pp; ++r) {
-      size_t k = 0;
-      while (k < pool.size() && (used[k] || !Holds(c, pool[k], r % c.pp))) ++k;
-      if (k == pool.size()) return NoRoom("random placement", r);
-      used[k] = true;
-      slots.push_back(pool[k]);
-    }
-    return slots;
+    return TakeInOrder(c, pool, "random placement");
   });
 }
 

@@ -1,5 +1,5 @@
-// Placers to measure PlaceJob against: two naive ones (round-robin and
-// random, the way a scheduler blind to the network would place) and the
+// Placers to measure PlaceJob against: three naive ones (first fit,
+// round-robin and random, the ways a scheduler blind to the network places) and the
 // exhaustive optimum for tiny clusters. All follow PlaceJob's rules (gang,
 // whole GPUs, no over-commit, no dead node or occupied GPU), validate the
 // request the same way, try the same layouts and price with
@@ -11,6 +11,11 @@
 #include "scheduler/placement/placement.h"
 
 namespace meridian::scheduler {
+
+// First fit, as a scheduler without a topology plugin places: rank r on
+// the first free GPU in node-name order that holds its stage (Slurm's
+// select/linear and a plain gang scheduler fill nodes this way).
+Result<Placement> FirstFitPlacement(const Topology& topo, const Occupancy& occupied, const JobRequest& job);
 
 // Rank r on the next node in name order (cycling), on its first free GPU
 // that holds the rank's stage.

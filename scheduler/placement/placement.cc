@@ -25,6 +25,11 @@
 
 namespace meridian::scheduler {
 
+void Vacate(Occupancy& occupied, const std::string& job_id) {
+  for (auto& [node, gpus] : occupied)
+    for (auto it = gpus.begin(); it != gpus.end();) it = it->second == job_id ? gpus.erase(it) : std::next(it);
+}
+
 namespace {
 
 constexpr int kSeeds = 8;  // data centers tried as the first of a link-aware order

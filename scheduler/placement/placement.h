@@ -74,6 +74,9 @@ struct Placement {
 // Which GPUs are taken: node name -> GPU index -> job id.
 using Occupancy = std::map<std::string, std::map<int, std::string>>;
 
+// Frees every GPU `job_id` holds in `occupied`.
+void Vacate(Occupancy& occupied, const std::string& job_id);
+
 // Checks a request before placing it: InvalidArgument naming the field
 // ("job.pp = 20: exceeds the model's 12 layers").
 Status ValidateJobRequest(const JobRequest& job);

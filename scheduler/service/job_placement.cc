@@ -22,8 +22,8 @@ Topology RestrictToDataCenters(const Topology& topology, const std::vector<std::
 }
 
 Result<Placement> PlaceAsWorlds(const Topology& topology, const Occupancy& occupied, const JobRequest& job,
-                                const std::vector<std::string>& data_centers) {
-  MERIDIAN_ASSIGN_OR_RETURN(Placement p, PlaceJob(RestrictToDataCenters(topology, data_centers), occupied, job));
+                                const std::vector<std::string>& data_centers, JobPlacer place) {
+  MERIDIAN_ASSIGN_OR_RETURN(Placement p, place(RestrictToDataCenters(topology, data_centers), occupied, job));
   std::set<std::string> worlds;
   for (const RankPlacement& r : p.ranks) worlds.insert(r.data_center);
   if ((int)worlds.size() * p.pp > kWanPortsPerJob)
@@ -74,7 +74,7 @@ void MarkLinkWindows(const Topology& topology, v1::Placement* placement) {
 }
 
 Result<Placement> PlaceWithinLaunchers(const Topology& topology, const Occupancy& occupied, const JobRequest& job,
-                                       const std::vector<std::string>& data_centers) {
+                                       const std::vector<std::string>& data_centers, JobPlacer place) {
   std::map<LauncherKind, std::vector<std::string>> groups;
   for (const DataCenter& dc : topology.data_centers) {
     if (data_centers.empty() ||
@@ -83,14 +83,14 @@ Result<Placement> PlaceWithinLaunchers(const Topology& topology, const Occupancy
   }
   if (groups.empty()) return Status::FailedPrecondition("none of the job's data centers exists");
   // The common case, one launcher for every allowed data center: no copy.
-  if (groups.size() == 1 && data_centers.empty()) return PlaceJob(topology, occupied, job);
-  if (groups.size() == 1) return PlaceJob(RestrictToDataCenters(topology, groups.begin()->second), occupied, job);
+  if (groups.size() == 1 && data_centers.empty()) return place(topology, occupied, job);
+  if (groups.size() == 1) return place(RestrictToDataCenters(topology, groups.begin()->second), occupied, job);
 
   Result<Placement> best = Status::FailedPrecondition("");
   bool later = false;
   std::string reasons, names;
   for (const auto& [kind, dcs] : groups) {
-    Result<Placement> p = PlaceJob(RestrictToDataCenters(topology, dcs), occupied, job);
+    Result<Placement> p = place(RestrictToDataCenters(topology, dcs), occupied, job);
     std::string list;
     for (const std::string& d : dcs) list += (list.empty() ? "" : ", ") + d;
     names += (names.empty() ? "" : "; ") + std::string(LauncherKindName(kind)) + ": " + list;

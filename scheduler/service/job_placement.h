@@ -14,20 +14,25 @@
 
 namespace meridian::scheduler {
 
-// Places `job` on the nodes of `data_centers` (all when empty), inside one
-// launcher kind at a time, and returns the placement with the lowest
-// predicted step time. Status codes as PlaceJob: Unavailable when it would
+// What puts a job's ranks on GPUs: PlaceJob (topology-aware, the daemon's
+// own) or a baseline such as FirstFitPlacement (the policies meridian-sim
+// compares).
+using JobPlacer = Result<Placement> (*)(const Topology&, const Occupancy&, const JobRequest&);
+
+// Places `job` with `place` on the nodes of `data_centers` (all when
+// empty), inside one launcher kind at a time, and returns the placement
+// with the lowest predicted step time. Status codes as PlaceJob: Unavailable when it would
 // fit later, FailedPrecondition when it never fits (naming the launchers
 // when only a mix of them would hold it).
 Result<Placement> PlaceWithinLaunchers(const Topology& topology, const Occupancy& occupied, const JobRequest& job,
-                                       const std::vector<std::string>& data_centers);
+                                       const std::vector<std::string>& data_centers, JobPlacer place = PlaceJob);
 
 // Each data center its own world (JobSpec.dc_worlds): placed over every
 // allowed data center, launchers mixed, each replica inside one data
 // center (a world is a data center's replicas). FailedPrecondition naming
 // the replica that straddles two.
 Result<Placement> PlaceAsWorlds(const Topology& topology, const Occupancy& occupied, const JobRequest& job,
-                                const std::vector<std::string>& data_centers);
+                                const std::vector<std::string>& data_centers, JobPlacer place = PlaceJob);
 
 // Marks a placement that spans several data centers as one world per data
 // center and gives the job's leaders their ports: `base` plus a slot of 64

@@ -143,12 +143,7 @@ void NodeRegistry::Occupy(const std::string& job_id, const v1::Placement& placem
 }
 
 void NodeRegistry::Release(const std::string& job_id) {
-  for (auto& [node, gpus] : occupancy_) {
-    for (auto it = gpus.begin(); it != gpus.end();) {
-      if (it->second == job_id) it = gpus.erase(it);
-      else ++it;
-    }
-  }
+  Vacate(occupancy_, job_id);
   ++capacity_version_;
   ++version_;
 }

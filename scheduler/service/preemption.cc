@@ -36,8 +36,7 @@ bool SchedulerCore::PreemptForLocked(const Topology& healthy, const JobRecord& w
   Result<Placement> placement = Status::Unavailable("nothing freed yet");
   for (JobRecord* c : candidates) {
     const std::string& id = c->job.id();
-    for (auto& [node, gpus] : occupied)
-      for (auto it = gpus.begin(); it != gpus.end();) it = it->second == id ? gpus.erase(it) : std::next(it);
+    Vacate(occupied, id);
     freed.insert(id);
     placement = Search(healthy, occupied, waiting.job.spec(), *request);
     if (placement.ok()) break;
@@ -53,6 +52,9 @@ bool SchedulerCore::PreemptForLocked(const Topology& healthy, const JobRecord& w
     if (gpu != node->second.end() && freed.count(gpu->second)) victims.insert(gpu->second);
   }
   if (victims.empty()) return false;  // it fits already: the next pass places it
+  reserved_for_ = waiting.job.id();
+  reserved_.clear();
+  for (const RankPlacement& r : placement->ranks) reserved_[r.node][r.gpu] = reserved_for_;
   const std::string why = "preempted by " + waiting.job.id() + " (priority " + std::to_string(priority) + ")";
   for (const std::string& id : victims) {
     JobRecord* victim = jobs_.Find(id);

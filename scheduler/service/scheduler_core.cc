@@ -7,6 +7,7 @@
 #include <cstdio>
 
 #include "common/log.h"
+#include "scheduler/placement/baselines.h"
 #include "scheduler/service/job_options.h"
 #include "scheduler/service/job_placement.h"
 #include "scheduler/service/node_checks.h"
@@ -189,8 +190,7 @@ bool SchedulerCore::ReplaceWorldLocked(JobRecord& record, const std::string& nod
   Result<JobRequest> request = ToJobRequest(job.spec());
   if (!request.ok()) return false;
   Occupancy others = nodes_.occupancy();  // every job's GPUs but this one's
-  for (auto& [name, gpus] : others)
-    for (auto it = gpus.begin(); it != gpus.end();) it = it->second == job.id() ? gpus.erase(it) : std::next(it);
+  Vacate(others, job.id());
   Result<WorldMove> move = ReplaceWorld(nodes_.HealthyNow(now), others, job, *request, node);
   if (!move.ok()) {
     Logger("core")->warn("{}: {}; the job restarts as a whole", job.id(), move.status().message());
@@ -357,6 +357,9 @@ struct SchedulerCore::Snapshot {
   Occupancy occupancy;
   uint64_t version = 0, capacity_version = 0;
   std::vector<JobRecord> waiting;  // RESTARTING first, then QUEUED, each in submission order
+  std::string reserved_for;        // a preemption's GPUs, held for this job (reserved_)
+  Occupancy reserved;
+  bool victims_gone = false;       // no preemption's victim was still exiting
 };
 
 // A waiting job's outcome in a pass.
@@ -382,6 +385,9 @@ void SchedulerCore::Schedule() {
       snapshot.occupancy = nodes_.occupancy();
       snapshot.version = nodes_.version();
       snapshot.capacity_version = nodes_.capacity_version();
+      snapshot.reserved_for = reserved_for_;
+      snapshot.reserved = reserved_;
+      snapshot.victims_gone = preempting_ == 0;
       // Priority, then first-in first-out, with backfill: every waiting
       // job, the higher priorities first and equal ones in submission
       // order, is placed if it fits now; one that does not fit does not
@@ -402,15 +408,22 @@ void SchedulerCore::Schedule() {
     // The searches, outside the lock; each placement found holds its GPUs
     // for the jobs after it.
     Occupancy occupied = snapshot.occupancy;
+    for (const auto& [node, gpus] : snapshot.reserved)
+      for (const auto& [gpu, holder] : gpus) occupied[node].emplace(gpu, holder);  // a victim's until it exits
     std::vector<Found> found;
-    for (const JobRecord& waiting : snapshot.waiting) found.push_back(PlaceWaitingJob(snapshot, occupied, waiting));
+    for (const JobRecord& waiting : snapshot.waiting) {
+      found.push_back(PlaceWaitingJob(snapshot, occupied, waiting));
+      if (!options_.policy.backfill && !found.back().placement.ok()) break;  // strict order: the rest wait
+    }
 
     std::lock_guard<std::mutex> lock(mu_);
     if (nodes_.version() != snapshot.version) {
       schedule_wanted_ = true;  // nodes or GPUs changed meanwhile: search again
       continue;
     }
+    bool reservation_done = !snapshot.reserved_for.empty() && snapshot.victims_gone;
     for (Found& f : found) {
+      if (f.id == snapshot.reserved_for && f.placement.ok()) reservation_done = true;
       JobRecord* record = jobs_.Find(f.id);
       // Cancelled, or otherwise moved on meanwhile: whatever freed up is
       // seen by the next pass.
@@ -424,9 +437,16 @@ void SchedulerCore::Schedule() {
       }
       CommitPlacementLocked(*record, f);
     }
+    if (reservation_done && reserved_for_ == snapshot.reserved_for) {
+      reserved_for_.clear();
+      reserved_.clear();
+      // Jobs that found no room while the GPUs were held may fit now.
+      for (JobRecord& r : jobs_) r.tried_at_capacity = 0;
+      schedule_wanted_ = true;
+    }
     // The first job that found no room (in the pass's order: priority,
     // then submission) may take it from jobs of lower priority.
-    if (preempting_ == 0) {
+    if (options_.policy.preemption && preempting_ == 0) {
       for (const Found& f : found) {
         if (f.placement.ok()) continue;
         const JobRecord* record = jobs_.Find(f.id);
@@ -448,7 +468,14 @@ SchedulerCore::Found SchedulerCore::PlaceWaitingJob(const Snapshot& snapshot, Oc
     f.placement = request.status();
     return f;
   }
-  f.placement = Search(snapshot.healthy, occupied, f.spec, *request);
+  if (f.id == snapshot.reserved_for) {
+    // The GPUs held for it are its own to take.
+    Occupancy own = occupied;
+    Vacate(own, f.id);
+    f.placement = Search(snapshot.healthy, own, f.spec, *request);
+  } else {
+    f.placement = Search(snapshot.healthy, occupied, f.spec, *request);
+  }
   if (!f.placement.ok() && f.state == v1::RESTARTING)
     f.placement = Shrink(snapshot, occupied, &f.spec, *request, &f.shrunk);
   if (f.placement.ok())
@@ -517,8 +544,9 @@ Result<Placement> SchedulerCore::Search(const Topology& topology, const Occupanc
                                         const JobRequest& request) const {
   const std::vector<std::string> dcs(spec.data_centers().begin(), spec.data_centers().end());
   const auto start = std::chrono::steady_clock::now();
-  Result<Placement> placement = spec.dc_worlds() ? PlaceAsWorlds(topology, occupied, request, dcs)
-                                                 : PlaceWithinLaunchers(topology, occupied, request, dcs);
+  const JobPlacer place = options_.policy.topology_aware ? PlaceJob : FirstFitPlacement;
+  Result<Placement> placement = spec.dc_worlds() ? PlaceAsWorlds(topology, occupied, request, dcs, place)
+                                                 : PlaceWithinLaunchers(topology, occupied, request, dcs, place);
   if (options_.on_placement) {
     options_.on_placement(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(),
                           placement.ok());

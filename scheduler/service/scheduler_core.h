@@ -69,6 +69,19 @@ struct SchedulerCoreOptions {
   // (the daemon's metrics). Called outside the core's lock, from the thread
   // that searched: must be thread-safe.
   std::function<void(double seconds, bool placed)> on_placement;
+  // How waiting jobs are placed. The daemon runs the defaults; meridian-sim
+  // turns parts off to compare policies on one trace (docs/simulation.md).
+  struct Policy {
+    // A waiting job that does not fit leaves the jobs behind it free to
+    // start (backfill, without reservations); false: strict order, the
+    // first job that does not fit holds back all after it.
+    bool backfill = true;
+    // PlaceJob's topology-aware search; false: first fit in node-name
+    // order (FirstFitPlacement).
+    bool topology_aware = true;
+    // A job of higher priority stops running ones of lower priority.
+    bool preemption = true;
+  } policy;
 };
 
 class SchedulerCore {
@@ -184,6 +197,12 @@ class SchedulerCore {
   JobJournal journal_;
   bool schedule_wanted_ = false;  // something changed that may let a waiting job start
   int preempting_ = 0;            // jobs stopped for a preemption that have not exited yet
+  // The GPUs a preemption found for the job that preempted, held for it
+  // until it is placed or has had a pass with every victim gone: the
+  // victims exit one by one, and a requeued one would otherwise take its
+  // GPUs back and the preemption repeat without end.
+  std::string reserved_for_;
+  Occupancy reserved_;
 };
 
 // Whether a job in this state has ended (SUCCEEDED, FAILED or CANCELLED).

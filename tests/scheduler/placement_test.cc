@@ -139,7 +139,8 @@ TEST(PlaceJob, NeverOverCommitsOnRandomClusters) {
       EXPECT_FALSE(empty.ok()) << "iteration " << iter << ": FailedPrecondition but an empty cluster holds it";
     }
     // The naive placers follow the same rules.
-    for (Result<Placement> naive : {RoundRobinPlacement(topo, occ, job), RandomPlacement(topo, occ, job, iter)}) {
+    for (Result<Placement> naive : {FirstFitPlacement(topo, occ, job), RoundRobinPlacement(topo, occ, job),
+                                    RandomPlacement(topo, occ, job, iter)}) {
       if (naive.ok()) {
         const Status valid = ValidatePlacement(topo, occ, job, *naive);
         EXPECT_TRUE(valid.ok()) << "iteration " << iter << ": " << valid.ToString();
@@ -150,6 +151,26 @@ TEST(PlaceJob, NeverOverCommitsOnRandomClusters) {
   EXPECT_GT(placed, 50);
   EXPECT_GT(unavailable, 5);
   EXPECT_GT(never, 5);
+}
+
+// First fit takes the free GPUs in node-name order, rank by rank.
+TEST(FirstFitPlacement, TakesTheFirstFreeGpusInNodeOrder) {
+  const Topology topo = DefaultCluster(4);
+  Occupancy occ;
+  const std::string first = topo.nodes.front().name;
+  occ[first][0] = "other";
+  Result<Placement> p = FirstFitPlacement(topo, occ, SmallJob(3, 1));
+  ASSERT_TRUE(p.ok()) << p.status().ToString();
+  ASSERT_EQ(p->ranks.size(), 3u);
+  std::vector<std::pair<std::string, int>> free;
+  for (const Node& n : topo.nodes)
+    for (int g = 0; g < (int)n.gpus.size(); ++g)
+      if (!occ[n.name].count(g)) free.emplace_back(n.name, g);
+  std::sort(free.begin(), free.end());
+  for (int r = 0; r < 3; ++r) {
+    EXPECT_EQ(p->ranks[r].node, free[r].first) << r;
+    EXPECT_EQ(p->ranks[r].gpu, free[r].second) << r;
+  }
 }
 
 TEST(PlaceJob, FindsAPlacementWheneverOneExists) {

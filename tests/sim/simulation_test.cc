@@ -94,8 +94,6 @@ TEST(Simulation, WaitsAndUtilisationMatchTheHandComputedOnes) {
   }
 }
 
-// A job that can never fit is refused at submit, as the daemon refuses it,
-// and counted as such.
 // `trace` run on FourGpus() with the in-memory store.
 Result<SimulationResult> RunOnFourGpus(const char* trace) {
   Result<std::vector<TraceJob>> jobs = ParseTrace(trace, "trace");
@@ -149,6 +147,35 @@ TEST(Simulation, AJobOfHigherPriorityPreemptsALowerOne) {
   EXPECT_EQ(j["busy_gpu_s"].get<double>(), 4.0 * 120);
 }
 
+// Two victims: A and B (2 GPUs each, 100 s) hold the 4 GPUs; C (4 GPUs,
+// 20 s, priority 5) comes at 30 and stops both. Their exits reach the core
+// one after the other: the GPUs the first one frees stay C's (the requeued
+// job must not take them back, or C would preempt again and again). C
+// runs 30-50; A and B run their other 70 s from 50 to 120.
+//   busy: 4 x 30 + 4 x 20 + 4 x 70 = 480 GPU-s; 2 preemptions, 0 restarts
+TEST(Simulation, GpusFreedForAPreemptionAreHeldForTheJobThatPreempted) {
+  Result<SimulationResult> result = RunOnFourGpus(R"(
+{"submit_s": 0,  "name": "A", "dp": 2, "model": "d4", "duration_s": 100}
+{"submit_s": 0,  "name": "B", "dp": 2, "model": "d4", "duration_s": 100}
+{"submit_s": 30, "name": "C", "dp": 4, "model": "d4", "duration_s": 20, "priority": 5}
+)");
+  ASSERT_TRUE(result.ok()) << result.status().ToString();
+  ASSERT_EQ(result->jobs.size(), 3u);
+  EXPECT_EQ(result->jobs[2].start_s, 30.0);
+  EXPECT_EQ(result->jobs[2].end_s, 50.0);
+  for (int i = 0; i < 2; ++i) {
+    EXPECT_EQ(result->jobs[i].state, "SUCCEEDED") << i;
+    EXPECT_EQ(result->jobs[i].end_s, 120.0) << i;
+    EXPECT_EQ(result->jobs[i].preemptions, 1) << i;
+  }
+  const Summary s = Summarise(*result);
+  EXPECT_EQ(s.preemptions, 2);
+  EXPECT_EQ(s.restarts, 0);
+  EXPECT_EQ(s.busy_gpu_s, 4.0 * 120);
+}
+
+// A job that can never fit is refused at submit, as the daemon refuses it,
+// and counted as such.
 TEST(Simulation, AJobTooBigForTheClusterIsRefused) {
   SimulationOptions options;
   options.cluster = FourGpus();
