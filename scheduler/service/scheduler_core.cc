@@ -392,11 +392,13 @@ void SchedulerCore::Schedule() {
       // job, the higher priorities first and equal ones in submission
       // order, is placed if it fits now; one that does not fit does not
       // block the jobs behind it. Jobs restarting after a failure go
-      // before all. One that failed at this capacity is not tried again.
+      // before all. One that failed at this capacity is not tried again
+      // (in strict order it still holds back the jobs after it).
       for (v1::JobState waiting : {v1::RESTARTING, v1::QUEUED}) {
         const size_t first = snapshot.waiting.size();
         for (const JobRecord& r : jobs_)
-          if (r.job.state() == waiting && r.tried_at_capacity != snapshot.capacity_version)
+          if (r.job.state() == waiting &&
+              (!options_.policy.backfill || r.tried_at_capacity != snapshot.capacity_version))
             snapshot.waiting.push_back(r);
         std::stable_sort(snapshot.waiting.begin() + first, snapshot.waiting.end(),
                          [](const JobRecord& a, const JobRecord& b) {
@@ -412,6 +414,7 @@ void SchedulerCore::Schedule() {
       for (const auto& [gpu, holder] : gpus) occupied[node].emplace(gpu, holder);  // a victim's until it exits
     std::vector<Found> found;
     for (const JobRecord& waiting : snapshot.waiting) {
+      if (!options_.policy.backfill && waiting.tried_at_capacity == snapshot.capacity_version) break;
       found.push_back(PlaceWaitingJob(snapshot, occupied, waiting));
       if (!options_.policy.backfill && !found.back().placement.ok()) break;  // strict order: the rest wait
     }
