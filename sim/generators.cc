@@ -76,6 +76,9 @@ std::vector<TraceJob> GenerateJobs(const JobStreamSpec& spec) {
     job.pp = gpus >= 8 ? 4 : 1;
     job.dp = gpus / job.pp;
     job.duration_s = spec.min_duration_s * std::pow(spec.max_duration_s / spec.min_duration_s, unit(rng));
+    // Drawn only when asked for, so a stream without priorities stays the
+    // same for a given seed.
+    if (spec.high_priority_share > 0 && unit(rng) < spec.high_priority_share) job.priority = spec.high_priority;
     jobs.push_back(std::move(job));
   }
   return jobs;

@@ -27,6 +27,10 @@ struct JobStreamSpec {
   double min_duration_s = 600, max_duration_s = 86400;
   std::vector<std::string> tenants = {"tenant-a", "tenant-b", "tenant-c"};
   std::string model = "d12";
+  // This share of the jobs gets `high_priority` (the rest 0), so that
+  // priorities and preemption have something to do.
+  double high_priority_share = 0;
+  int high_priority = 10;
 };
 
 // Layouts: dp x pp with pp 1 below 8 GPUs, else pp 4 (d12 has 12 layers).

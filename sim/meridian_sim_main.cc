@@ -10,6 +10,8 @@
 #include "scheduler/core/synthetic_cluster.h"
 #include "sim/failures.h"
 #include "sim/generators.h"
+#include "sim/ideal_run.h"
+#include "sim/policies.h"
 #include "sim/report.h"
 #include "sim/simulation.h"
 #include "sim/trace.h"
@@ -36,6 +38,8 @@ int main(int argc, char** argv) {
   CLI::App app{"meridian-sim: the real scheduler core over a simulated cluster, in virtual time"};
   std::string cluster_file, cluster_words, trace_file, failures_file, json_file, timeline_file;
   std::string log_level = "warn";
+  std::string policy = "backfill-topology-preempt";
+  bool compare = false, durations_as_tokens = false;
   sim::SimulationOptions options;
   sim::JobStreamSpec stream;
   int generate_jobs = 0;
@@ -50,6 +54,19 @@ int main(int argc, char** argv) {
   app.add_option("--mean-interarrival-s", stream.mean_interarrival_s, "--generate-jobs: mean seconds between submits")
       ->capture_default_str();
   app.add_option("--max-job-gpus", stream.max_gpus, "--generate-jobs: largest job")->capture_default_str();
+  app.add_option("--high-priority-share", stream.high_priority_share,
+                 "--generate-jobs: this share of the jobs gets priority 10")
+      ->check(CLI::Range(0.0, 1.0))
+      ->capture_default_str();
+  app.add_flag("--durations-as-tokens", durations_as_tokens,
+               "each job's duration becomes the tokens it trains in that time on the empty cluster's best "
+               "placement, so a worse placement runs longer");
+  auto* policy_opt = app.add_option("--policy", policy,
+                                    "fifo-first-fit, backfill-first-fit, backfill-topology or "
+                                    "backfill-topology-preempt (the daemon's)")
+                         ->capture_default_str();
+  app.add_flag("--compare", compare, "run every policy on the same inputs and print them side by side")
+      ->excludes(policy_opt);
   app.add_option("--failures", failures_file, "node failures, JSON lines {at_s, node, down_s}")
       ->check(CLI::ExistingFile);
   app.add_option("--store", options.store, "sqlite (the daemon's, in a temporary directory) or memory")
@@ -92,6 +109,25 @@ int main(int argc, char** argv) {
     if (!f.ok()) return Fail(f.status());
     options.failures = std::move(f).value();
   }
+
+  if (durations_as_tokens) sim::DurationsToTokens(options.cluster, &options.jobs);
+  if (compare) {
+    std::vector<std::pair<std::string, sim::Summary>> runs;
+    for (const sim::NamedPolicy& p : sim::Policies()) {
+      options.policy = p.policy;
+      Result<sim::SimulationResult> result = sim::RunSimulation(options);
+      if (!result.ok()) return Fail(result.status().WithContext("policy " + p.name));
+      runs.emplace_back(p.name, sim::Summarise(*result));
+      std::fprintf(stderr, "%s: done in %.1f s\n", p.name.c_str(), runs.back().second.wall_s);
+    }
+    std::cout << sim::ComparisonTable(runs);
+    if (!json_file.empty())
+      if (Status s = WriteFile(json_file, sim::ComparisonJson(runs).dump(2) + "\n"); !s.ok()) return Fail(s);
+    return 0;
+  }
+  Result<scheduler::SchedulerCoreOptions::Policy> named = sim::PolicyNamed(policy);
+  if (!named.ok()) return Fail(named.status());
+  options.policy = *named;
 
   Result<sim::SimulationResult> result = sim::RunSimulation(options);
   if (!result.ok()) return Fail(result.status());

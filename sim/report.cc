@@ -70,36 +70,47 @@ Summary Summarise(const SimulationResult& r) {
   s.total_gpus = r.total_gpus;
   s.wall_s = r.wall_s;
   static const char* kBuckets[] = {"1", "2-8", "9-64", "65-512", "513+"};
-  std::vector<double> all;
+  std::vector<double> all, prioritised;
   std::vector<std::vector<double>> by_bucket(std::size(kBuckets));
   for (const JobOutcome& j : r.jobs) {
     ++s.submitted;
     s.restarts += j.restarts;
+    s.preemptions += j.preemptions;
     if (j.state == "REFUSED") {
       ++s.refused;
       continue;
     }
-    if (j.state == "SUCCEEDED") ++s.succeeded;
-    else if (j.state == "FAILED" || j.state == "CANCELLED") ++s.failed;
-    else ++s.unfinished;
+    if (j.state == "SUCCEEDED") {
+      ++s.succeeded;
+      s.useful_gpu_s += j.gpus * j.ideal_run_s;
+    } else if (j.state == "FAILED" || j.state == "CANCELLED") {
+      ++s.failed;
+    } else {
+      ++s.unfinished;
+    }
     if (j.end_s > s.makespan_s) s.makespan_s = j.end_s;
     if (j.start_s < 0) continue;
     ++s.started;
     const double wait = j.start_s - j.submit_s;
     all.push_back(wait);
+    if (j.priority > 0) prioritised.push_back(wait);
     for (size_t b = 0; b < std::size(kBuckets); ++b)
       if (BucketOf(j.gpus) == std::string(kBuckets[b])) by_bucket[b].push_back(wait);
   }
   s.delays.push_back(Delays("all", all));
   for (size_t b = 0; b < std::size(kBuckets); ++b)
     if (!by_bucket[b].empty()) s.delays.push_back(Delays(kBuckets[b], by_bucket[b]));
+  if (!prioritised.empty()) s.delays.push_back(Delays("priority>0", prioritised));
   // The busy GPUs integrated over [0, makespan].
   for (size_t i = 0; i < r.timeline.size(); ++i) {
     const double from = r.timeline[i].t_s;
     const double to = i + 1 < r.timeline.size() ? r.timeline[i + 1].t_s : s.makespan_s;
     if (to > from && from < s.makespan_s) s.busy_gpu_s += r.timeline[i].busy_gpus * (std::min(to, s.makespan_s) - from);
   }
-  if (s.total_gpus > 0 && s.makespan_s > 0) s.utilisation = s.busy_gpu_s / (s.total_gpus * s.makespan_s);
+  if (s.total_gpus > 0 && s.makespan_s > 0) {
+    s.utilisation = s.busy_gpu_s / (s.total_gpus * s.makespan_s);
+    s.useful_utilisation = s.useful_gpu_s / (s.total_gpus * s.makespan_s);
+  }
   s.placements = (int)r.placement_wall_s.size();
   if (!r.placement_wall_s.empty()) {
     s.placement_p50_ms = 1e3 * NearestRankPercentile(r.placement_wall_s, 0.50);
@@ -111,11 +122,12 @@ Summary Summarise(const SimulationResult& r) {
 
 std::string SummaryTable(const Summary& s) {
   std::string out = Columns({
-      {"jobs", "refused", "started", "succeeded", "failed", "unfinished", "restarts", "gpus", "makespan-s",
-       "util", "wall-s"},
+      {"jobs", "refused", "started", "succeeded", "failed", "unfinished", "restarts", "preempted", "gpus",
+       "makespan-s", "util", "useful", "wall-s"},
       {std::to_string(s.submitted), std::to_string(s.refused), std::to_string(s.started), std::to_string(s.succeeded),
        std::to_string(s.failed), std::to_string(s.unfinished), std::to_string(s.restarts),
-       std::to_string(s.total_gpus), Num(s.makespan_s, 1), Num(100 * s.utilisation, 2) + "%", Num(s.wall_s, 2)},
+       std::to_string(s.preemptions), std::to_string(s.total_gpus), Num(s.makespan_s, 1),
+       Num(100 * s.utilisation, 2) + "%", Num(100 * s.useful_utilisation, 2) + "%", Num(s.wall_s, 2)},
   });
   out += "\n";
   std::vector<std::vector<std::string>> rows = {{"size(gpus)", "jobs", "wait-p50-s", "wait-p99-s", "wait-mean-s",
@@ -134,11 +146,13 @@ nlohmann::json SummaryJson(const Summary& s) {
   nlohmann::json j;
   j["jobs"] = {{"submitted", s.submitted}, {"refused", s.refused},       {"started", s.started},
                {"succeeded", s.succeeded}, {"failed", s.failed},         {"unfinished", s.unfinished},
-               {"restarts", s.restarts}};
+               {"restarts", s.restarts},   {"preemptions", s.preemptions}};
   j["total_gpus"] = s.total_gpus;
   j["makespan_s"] = s.makespan_s;
   j["busy_gpu_s"] = s.busy_gpu_s;
   j["utilisation"] = s.utilisation;
+  j["useful_gpu_s"] = s.useful_gpu_s;
+  j["useful_utilisation"] = s.useful_utilisation;
   nlohmann::json delays = nlohmann::json::object();
   for (const DelayStats& d : s.delays)
     delays[d.bucket] = {{"jobs", d.jobs}, {"p50_s", d.p50_s}, {"p99_s", d.p99_s}, {"mean_s", d.mean_s},
@@ -150,6 +164,49 @@ nlohmann::json SummaryJson(const Summary& s) {
                     {"max_ms", s.placement_max_ms}};
   j["wall_s"] = s.wall_s;
   return j;
+}
+
+namespace {
+
+const DelayStats* FindDelays(const Summary& s, const std::string& bucket) {
+  for (const DelayStats& d : s.delays)
+    if (d.bucket == bucket) return &d;
+  return nullptr;
+}
+
+std::string P99(const Summary& s, const std::string& bucket) {
+  const DelayStats* d = FindDelays(s, bucket);
+  return d == nullptr ? "-" : Num(d->p99_s, 0);
+}
+
+}  // namespace
+
+std::string ComparisonTable(const std::vector<std::pair<std::string, Summary>>& runs) {
+  static const char* kSizes[] = {"1", "2-8", "9-64", "65-512", "513+"};
+  std::vector<std::vector<std::string>> rows = {{"policy", "util", "useful", "makespan-s", "wait-p50-s",
+                                                 "wait-p99-s", "p99-by-size-s(1/2-8/9-64/65-512/513+)",
+                                                 "p99-priority>0-s", "preempted", "restarts", "unfinished",
+                                                 "wall-s"}};
+  for (const auto& [name, s] : runs) {
+    std::string by_size;
+    for (const char* size : kSizes) by_size += (by_size.empty() ? "" : "/") + P99(s, size);
+    const DelayStats* all = FindDelays(s, "all");
+    rows.push_back({name, Num(100 * s.utilisation, 2) + "%", Num(100 * s.useful_utilisation, 2) + "%",
+                    Num(s.makespan_s, 0), all ? Num(all->p50_s, 1) : "-", P99(s, "all"), by_size,
+                    P99(s, "priority>0"), std::to_string(s.preemptions), std::to_string(s.restarts),
+                    std::to_string(s.unfinished), Num(s.wall_s, 1)});
+  }
+  return Columns(rows);
+}
+
+nlohmann::json ComparisonJson(const std::vector<std::pair<std::string, Summary>>& runs) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& [name, s] : runs) {
+    nlohmann::json row = SummaryJson(s);
+    row["policy"] = name;
+    out.push_back(std::move(row));
+  }
+  return out;
 }
 
 std::string TimelineCsv(const SimulationResult& r) {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -17,7 +18,9 @@ namespace meridian::sim {
 double NearestRankPercentile(std::vector<double> values, double p);
 
 struct DelayStats {
-  std::string bucket;  // "all" or a GPU range ("1", "2-8", "9-64", "65-512", "513+")
+  // "all", a GPU range ("1", "2-8", "9-64", "65-512", "513+") or
+  // "priority>0" (the jobs of positive priority, of any size)
+  std::string bucket;
   int jobs = 0;        // jobs that started
   double p50_s = 0, p99_s = 0, mean_s = 0, max_s = 0;
 };
@@ -25,11 +28,16 @@ struct DelayStats {
 struct Summary {
   int submitted = 0, refused = 0, started = 0, succeeded = 0, failed = 0, unfinished = 0;
   int restarts = 0;
+  int preemptions = 0;          // attempts stopped for a job of higher priority
   int total_gpus = 0;
   double makespan_s = 0;        // from 0 to the last job's end
   double busy_gpu_s = 0;        // GPU-seconds held by running attempts over [0, makespan]
   double utilisation = 0;       // busy_gpu_s / (total_gpus * makespan_s)
-  std::vector<DelayStats> delays;  // "all" first, then the buckets that have jobs
+  // The work the jobs that succeeded needed (GPUs x ideal_run_s): held
+  // GPU-seconds count work lost to kills and slow placements too.
+  double useful_gpu_s = 0;
+  double useful_utilisation = 0;  // useful_gpu_s / (total_gpus * makespan_s)
+  std::vector<DelayStats> delays;  // "all" first, then the buckets that have jobs, then "priority>0"
   int placements = 0;           // placement searches the core ran
   double placement_p50_ms = 0, placement_p99_ms = 0, placement_max_ms = 0;
   double wall_s = 0;
@@ -38,6 +46,9 @@ struct Summary {
 Summary Summarise(const SimulationResult& result);
 std::string SummaryTable(const Summary& summary);
 nlohmann::json SummaryJson(const Summary& summary);
+// One row per policy, the same trace: what each policy comes to side by side.
+std::string ComparisonTable(const std::vector<std::pair<std::string, Summary>>& runs);
+nlohmann::json ComparisonJson(const std::vector<std::pair<std::string, Summary>>& runs);
 // t_s,busy_gpus,total_gpus,utilisation,running_jobs: one row per change.
 std::string TimelineCsv(const SimulationResult& result);
 

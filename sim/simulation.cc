@@ -14,6 +14,7 @@
 #include "scheduler/service/scheduler_core.h"
 #include "scheduler/store/state_store.h"
 #include "sim/event_queue.h"
+#include "sim/ideal_run.h"
 #include "sim/memory_store.h"
 #include "sim/sim_launcher.h"
 
@@ -27,8 +28,8 @@ using scheduler::SchedulerCore;
 // dead once silent for more than the timeout).
 constexpr double kAfter = 1e-3;
 
-// What a trace line submits. The data glob is never read (the core checks
-// data paths only when told to); bf16 on CUDA prices memory as GPUs hold it.
+}  // namespace
+
 v1::JobSpec SpecFor(const TraceJob& t) {
   v1::JobSpec spec;
   spec.set_name(t.name);
@@ -52,6 +53,8 @@ v1::JobSpec SpecFor(const TraceJob& t) {
   }
   return spec;
 }
+
+namespace {
 
 // A scratch directory for the SQLite store, removed with this object.
 class ScratchDir {
@@ -92,6 +95,7 @@ class Run {
     core_options.max_waiting_jobs = INT_MAX;
     core_options.max_waiting_per_owner = INT_MAX;
     core_options.on_placement = [this](double seconds, bool) { result_.placement_wall_s.push_back(seconds); };
+    core_options.policy = options_.policy;
     core_ = std::make_unique<SchedulerCore>(options_.cluster, store_.get(), launcher_.get(), core_options);
     MERIDIAN_RETURN_IF_ERROR(core_->Recover());
     MERIDIAN_RETURN_IF_ERROR(ScheduleFailures());
@@ -127,6 +131,8 @@ class Run {
     out.name = t.name;
     out.gpus = TraceJobGpus(t);
     out.submit_s = queue_.now();
+    out.priority = t.priority;
+    out.ideal_run_s = ideal_.RunSeconds(t);
     Result<v1::Job> job = core_->SubmitJob(SpecFor(t), t.tenant);
     if (!job.ok()) {
       out.state = "REFUSED";
@@ -190,6 +196,7 @@ class Run {
       JobOutcome& out = result_.jobs[it->second];
       out.state = v1::JobState_Name(job.state());
       out.restarts = job.restarts();
+      out.preemptions = Preemptions(job.id());
       if (scheduler::Terminal(job.state())) out.end_s = job.finished_unix_s() - options_.start_unix_s;
     }
     for (const auto& [id, at] : launcher_->first_start()) {
@@ -198,7 +205,18 @@ class Run {
     }
   }
 
+  // The core says "preempted by ..." in the job's events each time.
+  int Preemptions(const std::string& id) {
+    bool done = false;
+    Result<std::vector<v1::JobEvent>> events = core_->WaitForEvents(id, 0, 0, &done);
+    int n = 0;
+    if (events.ok())
+      for (const v1::JobEvent& e : *events) n += e.message().find("preempted by ") != std::string::npos;
+    return n;
+  }
+
   const SimulationOptions& options_;
+  IdealRun ideal_{options_.cluster};
   EventQueue queue_;
   ScratchDir dir_;
   std::unique_ptr<scheduler::StateStore> store_;

@@ -8,7 +8,9 @@
 #include <vector>
 
 #include "common/status.h"
+#include "meridian/v1/scheduler.pb.h"
 #include "scheduler/core/topology.h"
+#include "scheduler/service/scheduler_core.h"
 #include "sim/trace.h"
 
 namespace meridian::sim {
@@ -31,6 +33,7 @@ struct SimulationOptions {
   double node_timeout_s = 30;        // the core's options, as the daemon's flags set them
   double node_probation_s = 30;
   double start_unix_s = 1.7e9;       // virtual time 0 on the core's clock
+  scheduler::SchedulerCoreOptions::Policy policy;  // the daemon's by default
 };
 
 // A job's life, in virtual seconds since the start.
@@ -44,6 +47,12 @@ struct JobOutcome {
   double end_s = -1;    // when it reached its final state; -1: did not
   std::string state;    // the core's final state (SUCCEEDED, ...), or REFUSED
   int restarts = 0;
+  int preemptions = 0;  // times it was stopped for a job of higher priority
+  int priority = 0;
+  // Its run time on the best placement of the empty cluster (PlaceJob):
+  // the work it needs, whatever the policy (a token budget placed worse
+  // runs longer than this).
+  double ideal_run_s = 0;
   std::string error;    // why the submit was refused
 };
 
@@ -62,6 +71,10 @@ struct SimulationResult {
   std::vector<double> placement_wall_s;  // every placement search the core ran, in real seconds
   double wall_s = 0;                  // how long the run took, real seconds
 };
+
+// What a trace line submits: bf16 on CUDA (memory priced as GPUs hold
+// it); the data glob is never read.
+v1::JobSpec SpecFor(const TraceJob& job);
 
 // Runs the whole trace to its end. Errors: a store that cannot open, a
 // failure naming an unknown node.

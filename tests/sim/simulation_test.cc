@@ -2,6 +2,7 @@
 // exactly against the summary JSON meridian-sim writes.
 #include <gtest/gtest.h>
 
+#include "sim/policies.h"
 #include "sim/report.h"
 #include "sim/simulation.h"
 #include "sim/trace.h"
@@ -94,15 +95,68 @@ TEST(Simulation, WaitsAndUtilisationMatchTheHandComputedOnes) {
   }
 }
 
-// `trace` run on FourGpus() with the in-memory store.
-Result<SimulationResult> RunOnFourGpus(const char* trace) {
+// `trace` run on FourGpus() with the in-memory store, under `policy`
+// (the daemon's by default).
+Result<SimulationResult> RunOnFourGpus(const char* trace, const std::string& policy = "backfill-topology-preempt") {
   Result<std::vector<TraceJob>> jobs = ParseTrace(trace, "trace");
   if (!jobs.ok()) return jobs.status();
   SimulationOptions options;
   options.cluster = FourGpus();
   options.store = "memory";
   options.jobs = *jobs;
+  Result<scheduler::SchedulerCoreOptions::Policy> named = PolicyNamed(policy);
+  if (!named.ok()) return named.status();
+  options.policy = *named;
   return RunSimulation(options);
+}
+
+// Backfill against strict order: A (2 GPUs, 100 s) runs from 0; B (4
+// GPUs, 10 s, t=1) must wait for it; C (2 GPUs, 50 s, t=2) fits beside A.
+//   backfill: C runs 2-52 and B 100-110 (waits A 0, B 99, C 0);
+//   strict order: C waits behind B and runs 110-160 (C waits 108).
+TEST(Simulation, BackfillStartsAJobThatFitsWhereStrictOrderMakesItWait) {
+  const char* trace = R"(
+{"submit_s": 0, "name": "A", "dp": 2, "model": "d4", "duration_s": 100}
+{"submit_s": 1, "name": "B", "dp": 4, "model": "d4", "duration_s": 10}
+{"submit_s": 2, "name": "C", "dp": 2, "model": "d4", "duration_s": 50}
+)";
+  Result<SimulationResult> backfill = RunOnFourGpus(trace, "backfill-topology");
+  Result<SimulationResult> fifo = RunOnFourGpus(trace, "fifo-first-fit");
+  ASSERT_TRUE(backfill.ok()) << backfill.status().ToString();
+  ASSERT_TRUE(fifo.ok()) << fifo.status().ToString();
+  const double backfill_starts[] = {0, 100, 2}, fifo_starts[] = {0, 100, 110};
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(backfill->jobs[i].start_s, backfill_starts[i]) << i;
+    EXPECT_EQ(fifo->jobs[i].start_s, fifo_starts[i]) << i;
+  }
+  EXPECT_EQ(Summarise(*backfill).makespan_s, 110.0);
+  EXPECT_EQ(Summarise(*fifo).makespan_s, 160.0);
+}
+
+// Without preemption the job of higher priority waits for the one running.
+TEST(Simulation, WithoutPreemptionAHigherPriorityWaits) {
+  Result<SimulationResult> result = RunOnFourGpus(R"(
+{"submit_s": 0,  "name": "A", "dp": 4, "model": "d4", "duration_s": 100}
+{"submit_s": 30, "name": "B", "dp": 4, "model": "d4", "duration_s": 20, "priority": 5}
+)",
+                                                  "backfill-topology");
+  ASSERT_TRUE(result.ok()) << result.status().ToString();
+  EXPECT_EQ(result->jobs[0].end_s, 100.0);
+  EXPECT_EQ(result->jobs[1].start_s, 100.0);
+  EXPECT_EQ(Summarise(*result).preemptions, 0);
+}
+
+// Useful work: what the jobs that succeeded needed at their ideal run
+// time (here their durations), over the GPU-seconds of the run.
+TEST(Simulation, UsefulUtilisationCountsTheWorkOfJobsThatSucceeded) {
+  Result<SimulationResult> result = RunOnFourGpus(R"(
+{"submit_s": 0,  "name": "A", "dp": 2, "model": "d4", "duration_s": 100}
+{"submit_s": 0,  "name": "B", "dp": 1, "model": "d4", "duration_s": 50}
+)");
+  ASSERT_TRUE(result.ok()) << result.status().ToString();
+  const Summary s = Summarise(*result);
+  EXPECT_EQ(s.useful_gpu_s, 2 * 100.0 + 50.0);
+  EXPECT_DOUBLE_EQ(s.useful_utilisation, 250.0 / (4 * 100.0));
 }
 
 // Priorities: A (priority 9, above all: none preempts it) holds all 4
