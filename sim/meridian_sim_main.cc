@@ -36,7 +36,7 @@ meridian::Status WriteFile(const std::string& path, const std::string& text) {
 int main(int argc, char** argv) {
   using namespace meridian;
   CLI::App app{"meridian-sim: the real scheduler core over a simulated cluster, in virtual time"};
-  std::string cluster_file, cluster_words, trace_file, failures_file, json_file, timeline_file;
+  std::string cluster_file, cluster_words, trace_file, failures_file, json_file, timeline_file, quota_file, jobs_file;
   std::string log_level = "warn";
   std::string policy = "backfill-topology-preempt";
   bool compare = false, durations_as_tokens = false;
@@ -67,6 +67,8 @@ int main(int argc, char** argv) {
                          ->capture_default_str();
   app.add_flag("--compare", compare, "run every policy on the same inputs and print them side by side")
       ->excludes(policy_opt);
+  app.add_option("--quota-file", quota_file, "tenants' GPU quotas, as the daemon's --quota-file")
+      ->check(CLI::ExistingFile);
   app.add_option("--failures", failures_file, "node failures, JSON lines {at_s, node, down_s}")
       ->check(CLI::ExistingFile);
   app.add_option("--store", options.store, "sqlite (the daemon's, in a temporary directory) or memory")
@@ -79,6 +81,7 @@ int main(int argc, char** argv) {
   app.add_option("--node-probation-s", options.node_probation_s, "the core's --node-probation")->capture_default_str();
   app.add_option("--json", json_file, "write the summary as JSON here");
   app.add_option("--timeline", timeline_file, "write utilisation over time as CSV here");
+  app.add_option("--jobs", jobs_file, "write each job's submit, start, end and state as CSV here");
   app.add_option("--log-level", log_level, "the core's log level")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   if (Status s = InitLogging("meridian-sim", "", log_level); !s.ok()) return Fail(s);
@@ -110,6 +113,11 @@ int main(int argc, char** argv) {
     options.failures = std::move(f).value();
   }
 
+  if (!quota_file.empty()) {
+    Result<scheduler::Quotas> q = scheduler::LoadQuotaFile(quota_file);
+    if (!q.ok()) return Fail(q.status());
+    options.quotas = std::move(q).value();
+  }
   if (durations_as_tokens) sim::DurationsToTokens(options.cluster, &options.jobs);
   if (compare) {
     std::vector<std::pair<std::string, sim::Summary>> runs;
@@ -139,5 +147,7 @@ int main(int argc, char** argv) {
     if (Status s = WriteFile(json_file, sim::SummaryJson(summary).dump(2) + "\n"); !s.ok()) return Fail(s);
   if (!timeline_file.empty())
     if (Status s = WriteFile(timeline_file, sim::TimelineCsv(*result)); !s.ok()) return Fail(s);
+  if (!jobs_file.empty())
+    if (Status s = WriteFile(jobs_file, sim::JobsCsv(*result)); !s.ok()) return Fail(s);
   return 0;
 }

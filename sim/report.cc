@@ -209,6 +209,17 @@ nlohmann::json ComparisonJson(const std::vector<std::pair<std::string, Summary>>
   return out;
 }
 
+std::string JobsCsv(const SimulationResult& r) {
+  std::ostringstream out;
+  out.precision(15);
+  out << "line,name,gpus,priority,submit_s,start_s,end_s,ideal_run_s,state,restarts,preemptions\n";
+  for (const JobOutcome& j : r.jobs)
+    out << j.trace_line << "," << j.name << "," << j.gpus << "," << j.priority << "," << j.submit_s << ","
+        << j.start_s << "," << j.end_s << "," << j.ideal_run_s << "," << j.state << "," << j.restarts << ","
+        << j.preemptions << "\n";
+  return out.str();
+}
+
 std::string TimelineCsv(const SimulationResult& r) {
   std::ostringstream out;
   out.precision(15);

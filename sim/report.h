@@ -49,6 +49,9 @@ nlohmann::json SummaryJson(const Summary& summary);
 // One row per policy, the same trace: what each policy comes to side by side.
 std::string ComparisonTable(const std::vector<std::pair<std::string, Summary>>& runs);
 nlohmann::json ComparisonJson(const std::vector<std::pair<std::string, Summary>>& runs);
+// One row per trace job: line,name,gpus,priority,submit_s,start_s,end_s,
+// ideal_run_s,state,restarts,preemptions (times -1 when it never came).
+std::string JobsCsv(const SimulationResult& result);
 // t_s,busy_gpus,total_gpus,utilisation,running_jobs: one row per change.
 std::string TimelineCsv(const SimulationResult& result);
 

@@ -34,6 +34,7 @@ v1::JobSpec SpecFor(const TraceJob& t) {
   v1::JobSpec spec;
   spec.set_name(t.name);
   spec.set_priority(t.priority);
+  spec.set_tenant(t.tenant);
   spec.mutable_model()->set_preset(t.model);
   v1::TrainingOptions* training = spec.mutable_training();
   training->set_batch(t.batch);
@@ -96,6 +97,7 @@ class Run {
     core_options.max_waiting_per_owner = INT_MAX;
     core_options.on_placement = [this](double seconds, bool) { result_.placement_wall_s.push_back(seconds); };
     core_options.policy = options_.policy;
+    core_options.quotas = options_.quotas;
     core_ = std::make_unique<SchedulerCore>(options_.cluster, store_.get(), launcher_.get(), core_options);
     MERIDIAN_RETURN_IF_ERROR(core_->Recover());
     MERIDIAN_RETURN_IF_ERROR(ScheduleFailures());

@@ -34,6 +34,7 @@ struct SimulationOptions {
   double node_probation_s = 30;
   double start_unix_s = 1.7e9;       // virtual time 0 on the core's clock
   scheduler::SchedulerCoreOptions::Policy policy;  // the daemon's by default
+  scheduler::Quotas quotas;                         // tenants' quotas (none: no limits)
 };
 
 // A job's life, in virtual seconds since the start.

@@ -67,6 +67,11 @@ Status SchedulerCore::ValidateSpec(const v1::JobSpec& spec) {
     return Invalid("spec.dc_worlds", "true", "needs layout.dp_sync diloco (worlds meet only at outer rounds)");
   if (spec.priority() < -kMaxPriority || spec.priority() > kMaxPriority)
     return Invalid("spec.priority", std::to_string(spec.priority()), "must be in [-1000, 1000]");
+  if (spec.tenant().size() > 128 ||
+      spec.tenant().find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") !=
+          std::string::npos)
+    return Invalid("spec.tenant", "(" + std::to_string(spec.tenant().size()) + " characters)",
+                   "must be up to 128 letters, digits, '.', '_' or '-'");
   // Strict rounds are a rule between worlds: a job of one world has none.
   const auto& extra = spec.training().extra_args();
   if (!spec.dc_worlds() && std::find(extra.begin(), extra.end(), "--wan-strict") != extra.end())

@@ -1,7 +1,10 @@
 // SchedulerCore's preemption: a waiting job of higher priority takes the
-// GPUs of running jobs of lower priority, which go back to the queue (as
-// Slurm's PreemptMode=REQUEUE and Kueue's preemption within a cohort do).
+// GPUs of running jobs of lower priority, and with quotas a job inside its
+// tenant's guarantee takes back GPUs other tenants borrowed; the stopped
+// jobs go back to the queue (as Slurm's PreemptMode=REQUEUE and Kueue's
+// preemption within a cluster queue and reclaim within a cohort do).
 #include <algorithm>
+#include <map>
 #include <set>
 #include <string>
 #include <vector>
@@ -11,19 +14,43 @@
 
 namespace meridian::scheduler {
 
+std::map<std::string, long long> SchedulerCore::TenantGpusLocked() {
+  std::map<std::string, long long> out;
+  for (const JobRecord& r : jobs_)
+    if (r.job.state() == v1::RUNNING || r.job.state() == v1::PLACED)
+      out[r.job.spec().tenant()] += r.job.placement().ranks_size();
+  return out;
+}
+
 bool SchedulerCore::PreemptForLocked(const Topology& healthy, const JobRecord& waiting) {
-  const int priority = waiting.job.spec().priority();
+  const v1::JobSpec& spec = waiting.job.spec();
+  const int priority = spec.priority();
+  const Quotas& quotas = options_.quotas;
+  std::map<std::string, long long> used;
+  if (quotas.enabled()) used = TenantGpusLocked();
+  // Inside its tenant's guarantee, a job takes back what others borrowed.
+  const bool reclaims = quotas.enabled() && used[spec.tenant()] + JobGpus(spec) <= quotas.For(spec.tenant()).gpus;
+  auto borrowing = [&](const std::string& tenant) { return used[tenant] > quotas.For(tenant).gpus; };
+  auto reclaimable = [&](const JobRecord& r) {
+    return quotas.enabled() && r.job.spec().tenant() != spec.tenant() && borrowing(r.job.spec().tenant());
+  };
   std::vector<JobRecord*> candidates;
   for (JobRecord& r : jobs_) {
     const v1::JobState s = r.job.state();
-    if ((s == v1::RUNNING || s == v1::PLACED) && r.job.spec().priority() < priority && !r.cancel_requested &&
-        !r.preempted)
-      candidates.push_back(&r);
+    if ((s != v1::RUNNING && s != v1::PLACED) || r.cancel_requested || r.preempted) continue;
+    const bool lower = r.job.spec().priority() < priority;
+    // Of another tenant, with quotas: only a borrower's job.
+    const bool allowed = (!quotas.enabled() || r.job.spec().tenant() == spec.tenant())
+                             ? lower
+                             : reclaimable(r) && (reclaims || lower);
+    if (allowed) candidates.push_back(&r);
   }
   if (candidates.empty()) return false;
-  // Lowest priority first; of equal ones the newest, which has the least
-  // work to lose since it started.
-  std::stable_sort(candidates.begin(), candidates.end(), [](const JobRecord* a, const JobRecord* b) {
+  // Borrowers' jobs first, then the lowest priority; of equal ones the
+  // newest, which has the least work to lose since it started.
+  std::stable_sort(candidates.begin(), candidates.end(), [&](const JobRecord* a, const JobRecord* b) {
+    const bool ra = reclaimable(*a), rb = reclaimable(*b);
+    if (ra != rb) return ra;
     if (a->job.spec().priority() != b->job.spec().priority())
       return a->job.spec().priority() < b->job.spec().priority();
     return a->job.submitted_unix_s() > b->job.submitted_unix_s();
@@ -36,6 +63,12 @@ bool SchedulerCore::PreemptForLocked(const Topology& healthy, const JobRecord& w
   Result<Placement> placement = Status::Unavailable("nothing freed yet");
   for (JobRecord* c : candidates) {
     const std::string& id = c->job.id();
+    const std::string& owner = c->job.spec().tenant();
+    if (quotas.enabled() && owner != spec.tenant()) {
+      // Never below its guarantee: stop taking once it borrows no more.
+      if (!borrowing(owner)) continue;
+      used[owner] -= c->job.placement().ranks_size();
+    }
     Vacate(occupied, id);
     freed.insert(id);
     placement = Search(healthy, occupied, waiting.job.spec(), *request);

@@ -295,6 +295,12 @@ Result<v1::Job> SchedulerCore::SubmitJob(const v1::JobSpec& spec, const std::str
     return Invalid("spec.layout", std::to_string(ranks) + " ranks",
                    "more than this daemon allows a job (--max-ranks-per-job " +
                        std::to_string(options_.max_ranks_per_job) + ")");
+  if (options_.quotas.enabled() && ranks > options_.quotas.For(spec.tenant()).limit()) {
+    const TenantQuota q = options_.quotas.For(spec.tenant());
+    return Status::FailedPrecondition("spec.layout: " + std::to_string(ranks) + " GPUs, more than tenant '" +
+                                      spec.tenant() + "' may ever hold (--quota-file: gpus " + std::to_string(q.gpus) +
+                                      " + borrow " + std::to_string(q.borrow) + ")");
+  }
   MERIDIAN_ASSIGN_OR_RETURN(JobRequest request, ToJobRequest(spec));
   Topology topology;
   {
@@ -360,6 +366,7 @@ struct SchedulerCore::Snapshot {
   std::string reserved_for;        // a preemption's GPUs, held for this job (reserved_)
   Occupancy reserved;
   bool victims_gone = false;       // no preemption's victim was still exiting
+  std::map<std::string, long long> tenant_gpus;  // with quotas: GPUs each tenant's jobs hold
 };
 
 // A waiting job's outcome in a pass.
@@ -370,6 +377,7 @@ struct SchedulerCore::Found {
   v1::JobSpec spec;  // what runs (a shrink changes it)
   Result<Placement> placement = Status::Unavailable("not searched");
   std::string shrunk;  // the shrink's note, when there was one
+  bool over_quota = false;  // not searched: it would take its tenant past its quota
 };
 
 void SchedulerCore::Schedule() {
@@ -388,6 +396,7 @@ void SchedulerCore::Schedule() {
       snapshot.reserved_for = reserved_for_;
       snapshot.reserved = reserved_;
       snapshot.victims_gone = preempting_ == 0;
+      if (options_.quotas.enabled()) snapshot.tenant_gpus = TenantGpusLocked();
       // Priority, then first-in first-out, with backfill: every waiting
       // job, the higher priorities first and equal ones in submission
       // order, is placed if it fits now; one that does not fit does not
@@ -415,8 +424,23 @@ void SchedulerCore::Schedule() {
     std::vector<Found> found;
     for (const JobRecord& waiting : snapshot.waiting) {
       if (!options_.policy.backfill && waiting.tried_at_capacity == snapshot.capacity_version) break;
+      // A job that would take its tenant past guarantee + borrow waits for
+      // the tenant's own jobs to end; it holds back no one.
+      const std::string& tenant = waiting.job.spec().tenant();
+      if (options_.quotas.enabled() &&
+          snapshot.tenant_gpus[tenant] + JobGpus(waiting.job.spec()) > options_.quotas.For(tenant).limit()) {
+        Found over;
+        over.id = waiting.job.id();
+        over.state = waiting.job.state();
+        over.launches = waiting.job.launches();
+        over.over_quota = true;
+        found.push_back(std::move(over));
+        continue;
+      }
       found.push_back(PlaceWaitingJob(snapshot, occupied, waiting));
-      if (!options_.policy.backfill && !found.back().placement.ok()) break;  // strict order: the rest wait
+      if (found.back().placement.ok()) snapshot.tenant_gpus[tenant] += (long long)found.back().placement->ranks.size();
+      // Strict order: the rest wait behind a job that does not fit.
+      if (!options_.policy.backfill && !found.back().placement.ok() && !found.back().over_quota) break;
     }
 
     std::lock_guard<std::mutex> lock(mu_);
@@ -451,7 +475,7 @@ void SchedulerCore::Schedule() {
     // then submission) may take it from jobs of lower priority.
     if (options_.policy.preemption && preempting_ == 0) {
       for (const Found& f : found) {
-        if (f.placement.ok()) continue;
+        if (f.placement.ok() || f.over_quota) continue;
         const JobRecord* record = jobs_.Find(f.id);
         if (record != nullptr && record->job.state() == f.state && PreemptForLocked(snapshot.healthy, *record)) break;
       }

@@ -26,6 +26,7 @@
 #include "scheduler/service/job_record.h"
 #include "scheduler/service/launcher.h"
 #include "scheduler/service/node_registry.h"
+#include "scheduler/service/quotas.h"
 #include "scheduler/store/state_store.h"
 
 namespace meridian::scheduler {
@@ -69,6 +70,8 @@ struct SchedulerCoreOptions {
   // (the daemon's metrics). Called outside the core's lock, from the thread
   // that searched: must be thread-safe.
   std::function<void(double seconds, bool placed)> on_placement;
+  // Tenants' GPU quotas (--quota-file; quotas.h). None: no limits.
+  Quotas quotas;
   // How waiting jobs are placed. The daemon runs the defaults; meridian-sim
   // turns parts off to compare policies on one trace (docs/simulation.md).
   struct Policy {
@@ -161,7 +164,13 @@ class SchedulerCore {
   // checkpoint; the waiting job takes their GPUs in the pass after. False
   // when no such set exists. One preemption at a time: none starts while
   // the jobs an earlier one stopped are still exiting.
+  // With quotas, a job inside its tenant's guarantee may also stop jobs of
+  // any priority of tenants that are borrowing (never taking one below
+  // its guarantee), and those go first; a job of another tenant that is
+  // not borrowing is never stopped.
   bool PreemptForLocked(const Topology& healthy, const JobRecord& waiting);
+  // GPUs held by each tenant's placed and running jobs.
+  std::map<std::string, long long> TenantGpusLocked();
 
   // A job the store says was placed or running, after a daemon restart.
   void ReattachLocked(JobRecord& record);

@@ -228,6 +228,46 @@ TEST(Simulation, GpusFreedForAPreemptionAreHeldForTheJobThatPreempted) {
   EXPECT_EQ(s.busy_gpu_s, 4.0 * 120);
 }
 
+// Quotas on 4 GPUs: tenant a is guaranteed 2 and may borrow 2 more; b is
+// guaranteed 2 and borrows nothing.
+//   0   A1 (a, 2 GPUs, 100 s) starts; 1: A2 (a, 2, 100 s) starts, a borrows 2
+//   2   A3 (a, 1, 10 s) waits: a would hold 5 > 2 + 2
+//   10  B1 (b, 2, 20 s) is inside b's guarantee: it takes back a's newest
+//       job, A2 (9 s done, requeued), and runs 10-30
+//   11  B2 (b, 2, 20 s) waits: b would hold 4 > 2 + 0
+//   30  B1 ends: A2 is placed again, then B2 (b holds 0 now) takes it back
+//       once more (A2 kept 9 s); B2 runs 30-50
+//   50  A2 runs its other 91 s: 50-141
+//   100 A1 ends; A3 fits a's quota again: 100-110
+TEST(Simulation, QuotasLimitATenantAndTakeBackWhatItBorrowed) {
+  Result<std::vector<TraceJob>> jobs = ParseTrace(R"(
+{"submit_s": 0,  "name": "A1", "tenant": "a", "dp": 2, "model": "d4", "duration_s": 100}
+{"submit_s": 1,  "name": "A2", "tenant": "a", "dp": 2, "model": "d4", "duration_s": 100}
+{"submit_s": 2,  "name": "A3", "tenant": "a", "dp": 1, "model": "d4", "duration_s": 10}
+{"submit_s": 10, "name": "B1", "tenant": "b", "dp": 2, "model": "d4", "duration_s": 20}
+{"submit_s": 11, "name": "B2", "tenant": "b", "dp": 2, "model": "d4", "duration_s": 20}
+)",
+                                                  "trace");
+  ASSERT_TRUE(jobs.ok()) << jobs.status().ToString();
+  SimulationOptions options;
+  options.cluster = FourGpus();
+  options.store = "memory";
+  options.jobs = *jobs;
+  options.quotas.tenants["a"] = scheduler::TenantQuota{2, 2};
+  options.quotas.tenants["b"] = scheduler::TenantQuota{2, 0};
+  Result<SimulationResult> result = RunSimulation(options);
+  ASSERT_TRUE(result.ok()) << result.status().ToString();
+  ASSERT_EQ(result->jobs.size(), 5u);
+  const double starts[] = {0, 1, 100, 10, 30}, ends[] = {100, 141, 110, 30, 50};
+  const int preemptions[] = {0, 2, 0, 0, 0};
+  for (int i = 0; i < 5; ++i) {
+    EXPECT_EQ(result->jobs[i].state, "SUCCEEDED") << i;
+    EXPECT_EQ(result->jobs[i].start_s, starts[i]) << i;
+    EXPECT_EQ(result->jobs[i].end_s, ends[i]) << i;
+    EXPECT_EQ(result->jobs[i].preemptions, preemptions[i]) << i;
+  }
+}
+
 // A job that can never fit is refused at submit, as the daemon refuses it,
 // and counted as such.
 TEST(Simulation, AJobTooBigForTheClusterIsRefused) {
