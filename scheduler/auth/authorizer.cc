@@ -109,7 +109,8 @@ Result<Principal> Authorizer::Authenticate(const std::string& authorization, dou
     if (ConstantTimeEqual(token, e.token)) found = &e;
   if (found == nullptr || (found->expires_unix_s > 0 && now >= found->expires_unix_s)) return Unknown();
   return Principal{found->name, found->role, "", 0, found->data_roots,
-                   found->role == Role::kSubmit ? found->max_priority : std::numeric_limits<int>::max()};
+                   found->role == Role::kSubmit ? found->max_priority : std::numeric_limits<int>::max(),
+                   found->tenant.empty() ? found->name : found->tenant};
 }
 
 Status Allow(const Principal& who, Action action, const std::string& subject) {

@@ -31,6 +31,8 @@ struct Principal {
   // The token file's max_priority for submit tokens; others are unbound
   // (the spec's own range check still applies).
   int max_priority = std::numeric_limits<int>::max();
+  // The token file's tenant, else the token's name: whose quota its jobs use.
+  std::string tenant;
 };
 
 // What a call wants to do, and to what.

@@ -63,6 +63,7 @@ Result<std::vector<TokenEntry>> LoadTokenFile(const std::string& path) {
         if (key == "name") e.name = kv.second.as<std::string>();
         else if (key == "token") e.token = kv.second.as<std::string>();
         else if (key == "expires") e.expires_unix_s = kv.second.as<double>();
+        else if (key == "tenant") e.tenant = kv.second.as<std::string>();
         else if (key == "max_priority") {
           e.max_priority = kv.second.as<int>();
           if (e.max_priority < -1000 || e.max_priority > 1000)
@@ -92,6 +93,10 @@ Result<std::vector<TokenEntry>> LoadTokenFile(const std::string& path) {
       return Status::InvalidArgument(where + ": a field has the wrong type");
     }
     if (e.name.empty()) return Status::InvalidArgument(where + ".name: missing");
+    if (n["tenant"] && (e.tenant.empty() || e.tenant.size() > 128 ||
+                        e.tenant.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") !=
+                            std::string::npos))
+      return Status::InvalidArgument(where + ".tenant: must be 1 to 128 letters, digits, '.', '_' or '-'");
     if (!n["role"]) return Status::InvalidArgument(where + ".role: missing");
     if (e.token.size() < kMinTokenLength)
       return Status::InvalidArgument(where + ".token: missing or shorter than 16 characters");

@@ -1,7 +1,7 @@
 // The daemon's token file (--token-file): who may call it, with which role.
 //
 //   tokens:
-//     - {name: alice, role: submit, token: "3f0c...", expires: 1798761600, max_priority: 10}
+//     - {name: alice, role: submit, token: "3f0c...", expires: 1798761600, max_priority: 10, tenant: lab-a}
 //     - {name: east-0, role: agent, token: "..."}      # an agent's name is its node's
 //     - {name: ops, role: admin, token: "..."}
 //
@@ -33,6 +33,9 @@ struct TokenEntry {
   // higher priority preempts lower ones, so tenants get it only when
   // given): in [-1000, 1000], 0 by default. Admin tokens are not bound.
   int max_priority = 0;
+  // Whose GPU quota a submit token's jobs count against (the daemon's
+  // --quota-file); empty: the token's name.
+  std::string tenant;
 };
 
 // InvalidArgument naming the file, the entry and the field for anything

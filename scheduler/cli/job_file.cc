@@ -42,7 +42,7 @@ Status CheckKeys(const YAML::Node& node, const std::string& where, std::initiali
 Status Parse(const YAML::Node& root, const std::string& f, v1::JobSpec* spec) {
   MERIDIAN_RETURN_IF_ERROR(
       CheckKeys(root, f, {"name", "model", "training", "layout", "data_centers", "max_restarts", "discard_checkpoints",
-                          "dc_worlds", "priority"}));
+                          "dc_worlds", "priority", "tenant"}));
   std::string name;
   MERIDIAN_RETURN_IF_ERROR(Read(root, "name", f, &name));
   spec->set_name(name);
@@ -60,6 +60,11 @@ Status Parse(const YAML::Node& root, const std::string& f, v1::JobSpec* spec) {
     int priority = 0;
     MERIDIAN_RETURN_IF_ERROR(Read(root, "priority", f, &priority));
     spec->set_priority(priority);
+  }
+  if (root["tenant"]) {
+    std::string tenant;
+    MERIDIAN_RETURN_IF_ERROR(Read(root, "tenant", f, &tenant));
+    spec->set_tenant(tenant);
   }
   if (root["max_restarts"]) {
     int max_restarts = 0;

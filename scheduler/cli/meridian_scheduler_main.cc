@@ -58,6 +58,7 @@ struct DaemonOptions {
   double node_timeout = 30.0;
   double node_probation = 30.0;
   std::string token_file;  // bearer tokens and roles (none: no authentication)
+  std::string quota_file;  // tenants' GPU quotas (none: no limits)
   std::string tls_cert, tls_key, tls_client_ca;
   std::string http;  // /healthz and /metrics; empty: off
   std::vector<std::string> http_allowed_hosts;  // Host names the HTTP port answers to, beyond the defaults
@@ -150,6 +151,14 @@ int RunDaemon(const DaemonOptions& o) {
   co.check_data_paths = !o.dry_run;
   co.insecure = o.insecure;
   co.data_roots = o.data_roots;
+  if (!o.quota_file.empty()) {
+    meridian::Result<meridian::scheduler::Quotas> quotas = meridian::scheduler::LoadQuotaFile(o.quota_file);
+    if (!quotas.ok()) {
+      meridian::Logger("daemon")->error("{}", quotas.status().ToString());
+      return 2;
+    }
+    co.quotas = std::move(quotas).value();
+  }
   if (o.data_roots.empty() && !o.dry_run)
     meridian::Logger("daemon")->info("note: no --data-root: jobs may read data anywhere this user can");
   std::filesystem::create_directories(state_dir);
@@ -294,6 +303,10 @@ int main(int argc, char** argv) {
   app.add_option("--token-file", d.token_file,
                  "YAML file of bearer tokens and their roles (admin, submit, read, agent); reloaded on SIGHUP. "
                  "Without it nobody is asked for credentials")
+      ->check(CLI::ExistingFile);
+  app.add_option("--quota-file", d.quota_file,
+                 "YAML file of tenants' GPU quotas: GPUs guaranteed and borrowable (docs/operations.md). "
+                 "Without it tenants have no limits")
       ->check(CLI::ExistingFile);
   app.add_option("--tls-cert", d.tls_cert, "PEM certificate to serve TLS with (with --tls-key)")
       ->check(CLI::ExistingFile);

@@ -1,5 +1,5 @@
 // meridianctl: command-line client of the scheduler daemon.
-//   pools | nodes | submit FILE.yaml [--watch] [--priority N] | plan FILE.yaml | list [--state S] | get ID | watch ID | cancel ID
+//   pools | nodes | submit FILE.yaml [--watch] [--priority N] [--tenant T] | plan FILE.yaml | list [--state S] | get ID | watch ID | cancel ID
 //   | logs ID [-f] [--tail BYTES]
 // Readable tables by default, --json (anywhere on the line) for scripts:
 // every field, zeros included, 64-bit numbers as numbers. Exit codes: 0 ok,
@@ -82,6 +82,7 @@ void PrintJob(const v1::Job& j) {
   if (j.last_progress().step() > 0)
     std::printf("  step %lld/%lld loss %.4f", (long long)j.last_progress().step(), (long long)j.spec().training().steps(),
                 j.last_progress().loss());
+  if (!j.spec().tenant().empty()) std::printf("  tenant %s", j.spec().tenant().c_str());
   if (j.spec().priority() != 0) std::printf("  priority %d", j.spec().priority());
   if (j.restarts() > 0) std::printf("  restarts %d", j.restarts());
   if (!j.message().empty()) std::printf("  (%s)", j.message().c_str());
@@ -169,6 +170,10 @@ int main(int argc, char** argv) {
   std::optional<int> priority;
   submit->add_option("--priority", priority,
                      "The job's priority in the queue, in place of its job file's (higher first, [-1000, 1000])");
+  std::string tenant;
+  submit->add_option("--tenant", tenant,
+                     "Whose GPU quota the job counts against, in place of its job file's (only an admin token "
+                     "names a tenant not its own)");
   auto* plan = app.add_subcommand("plan", "Show where a job would run and its predicted step time");
   plan->add_option("file", file)->required();
   auto* list = app.add_subcommand("list", "Jobs");
@@ -252,6 +257,7 @@ int main(int argc, char** argv) {
       if (!path->empty() && (*path)[0] != '/') *path = (std::filesystem::current_path() / *path).string();
     }
     if (priority) spec->set_priority(*priority);
+    if (!tenant.empty()) spec->set_tenant(tenant);
     if (*plan) {
       v1::PlanRequest req;
       *req.mutable_spec() = *spec;

@@ -159,8 +159,12 @@ grpc::Status SchedulerService::SubmitJob(grpc::ServerContext* ctx, const v1::Sub
     return ToGrpc(Status::PermissionDenied("spec.priority = " + std::to_string(spec.priority()) +
                                            ": above this token's max_priority " + std::to_string(who.max_priority) +
                                            " (the token file's; a job of higher priority preempts others)"));
-  auto job = core_->SubmitJob(spec, authorizer_ != nullptr && authorizer_->enabled() ? who.name : "",
-                              who.data_roots);
+  const bool tokens = authorizer_ != nullptr && authorizer_->enabled();
+  if (tokens && spec.tenant().empty()) spec.set_tenant(who.tenant);
+  if (tokens && who.role != Role::kAdmin && spec.tenant() != who.tenant)
+    return ToGrpc(Status::PermissionDenied("spec.tenant: this token submits for tenant " + who.tenant +
+                                           " only (the token file's; only an admin names another)"));
+  auto job = core_->SubmitJob(spec, tokens ? who.name : "", who.data_roots);
   if (!job.ok()) return ToGrpc(job.status());
   *resp->mutable_job() = *job;
   return grpc::Status::OK;

@@ -20,7 +20,7 @@ namespace fs = std::filesystem;
 const char* kTokens = R"(tokens:
   - {name: ops, role: admin, token: "admin-token-0123456789"}
   - {name: alice, role: submit, token: "alice-token-0123456789"}
-  - {name: bob, role: submit, token: "bob-token-0123456789ab", max_priority: 10}
+  - {name: bob, role: submit, token: "bob-token-0123456789ab", max_priority: 10, tenant: lab-b}
   - {name: viewer, role: read, token: "read-token-0123456789"}
   - {name: n1, role: agent, token: "agent-token-0123456789"}
   - {name: old, role: admin, token: "expired-token-0123456789", expires: 1000}
@@ -58,11 +58,13 @@ class AuthTest : public CoreFixture {
     v1::ListPoolsResponse r;
     return stub.ListPools(&ctx, v1::ListPoolsRequest(), &r);
   }
-  static grpc::Status Submit(v1::Scheduler::Stub& stub, v1::Job* job = nullptr, int priority = 0) {
+  static grpc::Status Submit(v1::Scheduler::Stub& stub, v1::Job* job = nullptr, int priority = 0,
+                             const std::string& tenant = "") {
     grpc::ClientContext ctx;
     v1::SubmitJobRequest req;
     *req.mutable_spec() = TinyJob(1, 1);
     req.mutable_spec()->set_priority(priority);
+    req.mutable_spec()->set_tenant(tenant);
     v1::SubmitJobResponse r;
     grpc::Status s = stub.SubmitJob(&ctx, req, &r);
     if (job != nullptr) *job = r.job();
@@ -190,6 +192,26 @@ TEST_F(AuthTest, ASubmitTokensJobsStayWithinItsMaxPriority) {
   EXPECT_TRUE(Submit(*bob, nullptr, 10).ok());
   EXPECT_EQ(Submit(*bob, nullptr, 11).error_code(), grpc::StatusCode::PERMISSION_DENIED);
   EXPECT_TRUE(Submit(*Client("admin-token-0123456789"), nullptr, 1000).ok());
+}
+
+// A submit token's jobs count against its tenant's quota: the token
+// file's tenant, else its name; only an admin names another.
+TEST_F(AuthTest, ASubmitTokensJobsAreItsTenants) {
+  Start();
+  auto alice = Client("alice-token-0123456789"), bob = Client("bob-token-0123456789ab");
+  v1::Job job;
+  ASSERT_TRUE(Submit(*alice, &job).ok());
+  EXPECT_EQ(job.spec().tenant(), "alice");
+  ASSERT_TRUE(Submit(*bob, &job).ok());
+  EXPECT_EQ(job.spec().tenant(), "lab-b");
+  ASSERT_TRUE(Submit(*bob, &job, 0, "lab-b").ok());
+  grpc::Status other = Submit(*bob, nullptr, 0, "lab-a");
+  EXPECT_EQ(other.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_NE(other.error_message().find("spec.tenant"), std::string::npos) << other.error_message();
+  ASSERT_TRUE(Submit(*Client("admin-token-0123456789"), &job, 0, "lab-a").ok());
+  EXPECT_EQ(job.spec().tenant(), "lab-a");
+  EXPECT_EQ(Submit(*Client("admin-token-0123456789"), nullptr, 0, "lab a").error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
 }
 
 TEST_F(AuthTest, AJobTokenActsForItsJobOnly) {
@@ -330,8 +352,6 @@ TEST(TokenFile, DataRootsAreAbsolutePathsPerToken) {
   }
 }
 
-// Found by token_file_fuzz: a key that is not a plain string threw out of
-// the loader (and would have ended the daemon on SIGHUP).
 TEST(TokenFile, MaxPriorityIsAPriorityPerToken) {
   const fs::path path = fs::temp_directory_path() / "meridian_token_priority.yaml";
   Write(path, "tokens:\n  - {name: alice, role: submit, token: \"alice-token-0123456789\", max_priority: 7}\n");
@@ -348,6 +368,22 @@ TEST(TokenFile, MaxPriorityIsAPriorityPerToken) {
   fs::remove(path);
 }
 
+TEST(TokenFile, TenantIsANamePerToken) {
+  const fs::path path = fs::path(::testing::TempDir()) / "tenant.yaml";
+  Write(path, "tokens:\n  - {name: alice, role: submit, token: \"alice-token-0123456789\", tenant: lab-a}\n");
+  Result<std::vector<TokenEntry>> r = LoadTokenFile(path.string());
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ((*r)[0].tenant, "lab-a");
+  for (const char* bad : {"tenant: \"\"", "tenant: \"lab a\"", "tenant: [a]"}) {
+    Write(path, std::string("tokens:\n  - {name: a, role: submit, token: \"alice-token-0123456789\", ") + bad + "}\n");
+    r = LoadTokenFile(path.string());
+    ASSERT_FALSE(r.ok()) << bad;
+    EXPECT_NE(r.status().message().find("tokens[0]"), std::string::npos) << r.status().message();
+  }
+}
+
+// Found by token_file_fuzz: a key that is not a plain string threw out of
+// the loader (and would have ended the daemon on SIGHUP).
 TEST(TokenFile, KeysThatAreNotStringsAreRefused) {
   const fs::path path = fs::path(::testing::TempDir()) / "odd_keys.yaml";
   Write(path, "tokens: []\n? [a, b]\n: 1\n");

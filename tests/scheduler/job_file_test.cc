@@ -49,6 +49,16 @@ TEST(JobFileTest, PriorityIsAWholeNumberOfTheJob) {
   EXPECT_NE(bad.status().message().find("priority"), std::string::npos) << bad.status().message();
 }
 
+TEST(JobFileTest, TenantNamesWhoseQuotaTheJobUses) {
+  auto spec = ParseJobYaml("name: x\ntenant: lab-a\n", "job.yaml");
+  ASSERT_TRUE(spec.ok()) << spec.status().ToString();
+  EXPECT_EQ(spec->tenant(), "lab-a");
+  EXPECT_EQ(ParseJobYaml("name: x\n", "job.yaml")->tenant(), "");
+  auto bad = ParseJobYaml("name: x\ntenant: [a, b]\n", "job.yaml");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("tenant"), std::string::npos) << bad.status().message();
+}
+
 TEST(JobFileTest, DiscardCheckpointsIsABooleanOfTheJob) {
   auto spec = ParseJobYaml("name: x\ndiscard_checkpoints: true\n", "job.yaml");
   ASSERT_TRUE(spec.ok()) << spec.status().ToString();
