@@ -40,6 +40,7 @@ int main(int argc, char** argv) {
   std::string log_level = "warn";
   std::string policy = "backfill-topology-preempt";
   bool compare = false, durations_as_tokens = false;
+  double max_slowdown = 0;
   sim::SimulationOptions options;
   sim::JobStreamSpec stream;
   int generate_jobs = 0;
@@ -65,6 +66,11 @@ int main(int argc, char** argv) {
                                     "fifo-first-fit, backfill-first-fit, backfill-topology or "
                                     "backfill-topology-preempt (the daemon's)")
                          ->capture_default_str();
+  app.add_option("--max-slowdown", max_slowdown,
+                 "topology-aware policies start no job on a placement more than this many times slower than its "
+                 "best on the empty cluster (the daemon's --max-slowdown; 0: off)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
   app.add_flag("--compare", compare, "run every policy on the same inputs and print them side by side")
       ->excludes(policy_opt);
   app.add_option("--quota-file", quota_file, "tenants' GPU quotas, as the daemon's --quota-file")
@@ -123,9 +129,12 @@ int main(int argc, char** argv) {
     std::vector<std::pair<std::string, sim::Summary>> runs;
     for (const sim::NamedPolicy& p : sim::Policies()) {
       options.policy = p.policy;
+      if (p.policy.topology_aware) options.policy.max_slowdown = max_slowdown;
       Result<sim::SimulationResult> result = sim::RunSimulation(options);
       if (!result.ok()) return Fail(result.status().WithContext("policy " + p.name));
-      runs.emplace_back(p.name, sim::Summarise(*result));
+      char limit[32];
+      std::snprintf(limit, sizeof limit, "+slowdown<=%g", max_slowdown);
+      runs.emplace_back(options.policy.max_slowdown > 0 ? p.name + limit : p.name, sim::Summarise(*result));
       std::fprintf(stderr, "%s: done in %.1f s\n", p.name.c_str(), runs.back().second.wall_s);
     }
     std::cout << sim::ComparisonTable(runs);
@@ -136,6 +145,7 @@ int main(int argc, char** argv) {
   Result<scheduler::SchedulerCoreOptions::Policy> named = sim::PolicyNamed(policy);
   if (!named.ok()) return Fail(named.status());
   options.policy = *named;
+  if (named->topology_aware) options.policy.max_slowdown = max_slowdown;
 
   Result<sim::SimulationResult> result = sim::RunSimulation(options);
   if (!result.ok()) return Fail(result.status());

@@ -304,6 +304,11 @@ int main(int argc, char** argv) {
                  "YAML file of bearer tokens and their roles (admin, submit, read, agent); reloaded on SIGHUP. "
                  "Without it nobody is asked for credentials")
       ->check(CLI::ExistingFile);
+  app.add_option("--max-slowdown", d.core_limits.policy.max_slowdown,
+                 "Start no job on a placement whose predicted step time is more than this many times its best on "
+                 "the empty cluster: it waits for a better one (0: off)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
   app.add_option("--quota-file", d.quota_file,
                  "YAML file of tenants' GPU quotas: GPUs guaranteed and borrowable (docs/operations.md). "
                  "Without it tenants have no limits")

@@ -23,6 +23,10 @@ struct JobRecord {
   // The capacity version at which it last failed to place: it is tried
   // again only once capacity may have grown (NodeRegistry).
   uint64_t tried_at_capacity = 0;
+  // Its predicted step time on the empty cluster when it was submitted
+  // (0: not known, as after a daemon restart): Policy.max_slowdown's
+  // yardstick.
+  double best_step_s = 0;
 };
 
 class JobTable {

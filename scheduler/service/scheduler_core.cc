@@ -328,6 +328,7 @@ Result<v1::Job> SchedulerCore::SubmitJob(const v1::JobSpec& spec, const std::str
     job.set_owner(owner);
     for (const std::string& root : owner_data_roots) job.add_owner_data_roots(root);
     JobRecord& record = jobs_.Add(job);
+    if (empty_fit.ok()) record.best_step_s = empty_fit->predicted_step_s;
     if (Status s = journal_.Commit(record, std::move(job), v1::QUEUED, "submitted"); !s.ok()) {
       jobs_.Remove(id);
       return s;
@@ -505,6 +506,14 @@ SchedulerCore::Found SchedulerCore::PlaceWaitingJob(const Snapshot& snapshot, Oc
   }
   if (!f.placement.ok() && f.state == v1::RESTARTING)
     f.placement = Shrink(snapshot, occupied, &f.spec, *request, &f.shrunk);
+  const double slowdown = options_.policy.max_slowdown;
+  if (f.placement.ok() && f.state == v1::QUEUED && slowdown > 0 && waiting.best_step_s > 0 &&
+      f.placement->predicted_step_s > slowdown * waiting.best_step_s) {
+    char why[160];
+    std::snprintf(why, sizeof why, "waits for a placement within %g x its best step time (%.3g s; now %.3g s)",
+                  slowdown, waiting.best_step_s, f.placement->predicted_step_s);
+    f.placement = Status::Unavailable(why);
+  }
   if (f.placement.ok())
     for (const RankPlacement& r : f.placement->ranks) occupied[r.node][r.gpu] = f.id;
   return f;

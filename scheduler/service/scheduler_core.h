@@ -84,6 +84,11 @@ struct SchedulerCoreOptions {
     bool topology_aware = true;
     // A job of higher priority stops running ones of lower priority.
     bool preemption = true;
+    // A waiting job is not started on a placement whose predicted step
+    // time is more than this many times its best on the empty cluster (a
+    // job spread over a busy cluster's WAN can run many times slower than
+    // it would after a short wait); it waits for a better one. 0: off.
+    double max_slowdown = 0;
   } policy;
 };
 

@@ -268,6 +268,44 @@ TEST(Simulation, QuotasLimitATenantAndTakeBackWhatItBorrowed) {
   }
 }
 
+// Patience (Policy.max_slowdown): X holds dc-a's 2 GPUs for 100 s; Z (dp
+// 2, a d12, 20 s) comes at 1 and finds only dc-b's and dc-c's one GPU
+// each, joined by a 1 Gbit/s link: its gradients would cross the WAN
+// every step, far more than 2x slower than inside dc-a.
+//   no limit: Z starts at 1 across the WAN;
+//   max_slowdown 2: Z waits for dc-a and runs 100-120.
+TEST(Simulation, AJobWaitsForAPlacementWithinItsSlowdownLimit) {
+  Result<scheduler::Topology> cluster = scheduler::ParseClusterYaml(R"(
+default_inter_dc_gbps: 1
+data_centers:
+  - name: dc-a
+    nodes: [{name: a0, gpus: 2, gpu_model: H100, gpu_memory_gb: 80, gpu_tflops: 989}]
+  - name: dc-b
+    nodes: [{name: b0, gpus: 1, gpu_model: H100, gpu_memory_gb: 80, gpu_tflops: 989}]
+  - name: dc-c
+    nodes: [{name: c0, gpus: 1, gpu_model: H100, gpu_memory_gb: 80, gpu_tflops: 989}]
+)",
+                                                                   "three.yaml");
+  ASSERT_TRUE(cluster.ok()) << cluster.status().ToString();
+  Result<std::vector<TraceJob>> jobs = ParseTrace(R"(
+{"submit_s": 0, "name": "X", "dp": 2, "model": "d12", "duration_s": 100}
+{"submit_s": 1, "name": "Z", "dp": 2, "model": "d12", "duration_s": 20}
+)",
+                                                  "trace");
+  ASSERT_TRUE(jobs.ok()) << jobs.status().ToString();
+  for (double limit : {0.0, 2.0}) {
+    SimulationOptions options;
+    options.cluster = *cluster;
+    options.store = "memory";
+    options.jobs = *jobs;
+    options.policy.max_slowdown = limit;
+    Result<SimulationResult> result = RunSimulation(options);
+    ASSERT_TRUE(result.ok()) << result.status().ToString();
+    EXPECT_EQ(result->jobs[0].start_s, 0.0) << limit;
+    EXPECT_EQ(result->jobs[1].start_s, limit == 0 ? 1.0 : 100.0) << limit;
+  }
+}
+
 // A job that can never fit is refused at submit, as the daemon refuses it,
 // and counted as such.
 TEST(Simulation, AJobTooBigForTheClusterIsRefused) {
