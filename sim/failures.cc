@@ -1,12 +1,49 @@
 #include "sim/failures.h"
 
 #include <cmath>
+#include <algorithm>
 #include <fstream>
+#include <map>
+#include <random>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
 
 namespace meridian::sim {
+
+std::vector<NodeFailure> GenerateFailures(const scheduler::Topology& cluster, const FailureStreamSpec& spec) {
+  std::mt19937_64 rng(spec.seed);
+  std::uniform_real_distribution<double> unit(0.0, 1.0);
+  std::vector<NodeFailure> out;
+  if (spec.horizon_s <= 0) return out;
+  for (int k = 0; k < spec.dc_outages && !cluster.data_centers.empty(); ++k) {
+    const std::string& dc = cluster.data_centers[rng() % cluster.data_centers.size()].name;
+    const double at = unit(rng) * spec.horizon_s;
+    for (const scheduler::Node& n : cluster.nodes)
+      if (n.data_center == dc) out.push_back(NodeFailure{at, n.name, spec.dc_outage_s});
+  }
+  if (spec.per_gpu_hour > 0) {
+    for (const scheduler::Node& n : cluster.nodes) {
+      const double rate_per_s = spec.per_gpu_hour * (double)n.gpus.size() / 3600.0;
+      if (rate_per_s <= 0) continue;
+      std::exponential_distribution<double> gap(rate_per_s);
+      // The next failure is drawn from when the node is back.
+      for (double t = gap(rng); t < spec.horizon_s; t += spec.down_s + gap(rng))
+        out.push_back(NodeFailure{t, n.name, spec.down_s});
+    }
+  }
+  // A node an outage takes down is not failed again while it is down.
+  std::stable_sort(out.begin(), out.end(), [](const NodeFailure& a, const NodeFailure& b) { return a.at_s < b.at_s; });
+  std::map<std::string, double> down_until;
+  std::vector<NodeFailure> kept;
+  for (const NodeFailure& f : out) {
+    double& until = down_until[f.node];
+    if (f.at_s < until) continue;
+    until = f.at_s + f.down_s;
+    kept.push_back(f);
+  }
+  return kept;
+}
 
 Result<std::vector<NodeFailure>> ParseFailures(const std::string& text, const std::string& source) {
   std::vector<NodeFailure> out;

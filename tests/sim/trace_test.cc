@@ -2,6 +2,9 @@
 // line and the field.
 #include <gtest/gtest.h>
 
+#include <map>
+
+#include "scheduler/core/synthetic_cluster.h"
 #include "sim/failures.h"
 #include "sim/trace.h"
 
@@ -95,6 +98,51 @@ TEST(Failures, ReadsAndNamesTheLineAndField) {
   bad = ParseFailures(R"({"at_s": 50, "down_s": 1})", "f");
   ASSERT_FALSE(bad.ok());
   EXPECT_EQ(bad.status().message(), "f: line 1: node: required, a node name");
+}
+
+}  // namespace
+}  // namespace meridian::sim
+
+namespace meridian::sim {
+namespace {
+
+// Drawn failures: about rate x GPUs x hours of them, never on a node that
+// is down, a data-center outage takes every node of one data center at
+// once, and the same seed draws the same stream.
+TEST(Failures, DrawnAtTheGivenRateWithWholeDataCenterOutages) {
+  scheduler::SyntheticClusterSpec c;
+  c.data_centers = 4;
+  c.nodes_per_dc = 25;  // 100 nodes of 8 GPUs
+  const scheduler::Topology cluster = scheduler::SyntheticCluster(c);
+  FailureStreamSpec spec;
+  spec.per_gpu_hour = 1e-3;  // 8e-3 a node-hour
+  spec.down_s = 60;
+  spec.horizon_s = 100 * 3600.0;
+  const std::vector<NodeFailure> drawn = GenerateFailures(cluster, spec);
+  // 100 nodes x 100 h x 8e-3 = 80 on average (a Poisson count: sd 9).
+  const double expected = 100 * 100 * 8e-3;
+  EXPECT_GT(drawn.size(), expected * 0.65);
+  EXPECT_LT(drawn.size(), expected * 1.35);
+  std::map<std::string, double> up_at;
+  for (size_t i = 0; i < drawn.size(); ++i) {
+    if (i > 0) EXPECT_LE(drawn[i - 1].at_s, drawn[i].at_s);
+    EXPECT_GE(drawn[i].at_s, up_at[drawn[i].node]) << drawn[i].node;
+    up_at[drawn[i].node] = drawn[i].at_s + drawn[i].down_s;
+  }
+  EXPECT_EQ(GenerateFailures(cluster, spec).size(), drawn.size());
+
+  FailureStreamSpec outage;
+  outage.dc_outages = 1;
+  outage.dc_outage_s = 600;
+  outage.horizon_s = 3600;
+  const std::vector<NodeFailure> dc = GenerateFailures(cluster, outage);
+  ASSERT_EQ(dc.size(), 25u);
+  for (const NodeFailure& f : dc) {
+    EXPECT_EQ(f.at_s, dc[0].at_s);
+    EXPECT_EQ(f.down_s, 600);
+    EXPECT_EQ(f.node.substr(0, 6), dc[0].node.substr(0, 6));
+  }
+  EXPECT_TRUE(GenerateFailures(cluster, FailureStreamSpec{}).empty());
 }
 
 }  // namespace
