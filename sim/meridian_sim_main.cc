@@ -13,6 +13,7 @@
 #include "sim/failures.h"
 #include "sim/generators.h"
 #include "sim/ideal_run.h"
+#include "sim/plot.h"
 #include "sim/policies.h"
 #include "sim/report.h"
 #include "sim/simulation.h"
@@ -38,7 +39,8 @@ meridian::Status WriteFile(const std::string& path, const std::string& text) {
 int main(int argc, char** argv) {
   using namespace meridian;
   CLI::App app{"meridian-sim: the real scheduler core over a simulated cluster, in virtual time"};
-  std::string cluster_file, cluster_words, trace_file, failures_file, json_file, timeline_file, quota_file, jobs_file;
+  std::string cluster_file, cluster_words, trace_file, failures_file, json_file, timeline_file, quota_file, jobs_file,
+      svg_file;
   std::string log_level = "warn";
   std::string policy = "backfill-topology-preempt";
   bool compare = false, durations_as_tokens = false;
@@ -104,6 +106,7 @@ int main(int argc, char** argv) {
   app.add_option("--node-probation-s", options.node_probation_s, "the core's --node-probation")->capture_default_str();
   app.add_option("--json", json_file, "write the summary as JSON here");
   app.add_option("--timeline", timeline_file, "write utilisation over time as CSV here");
+  app.add_option("--svg", svg_file, "plot utilisation over time and the queueing-delay CDF (every policy's with --compare) here");
   app.add_option("--jobs", jobs_file, "write each job's submit, start, end and state as CSV here");
   app.add_option("--log-level", log_level, "the core's log level")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
@@ -162,6 +165,8 @@ int main(int argc, char** argv) {
   if (durations_as_tokens) sim::DurationsToTokens(options.cluster, &options.jobs);
   if (compare) {
     std::vector<std::pair<std::string, sim::Summary>> runs;
+    std::vector<sim::SimulationResult> results;
+    results.reserve(sim::Policies().size());
     for (const sim::NamedPolicy& p : sim::Policies()) {
       options.policy = p.policy;
       if (p.policy.topology_aware) options.policy.max_slowdown = max_slowdown;
@@ -170,11 +175,17 @@ int main(int argc, char** argv) {
       char limit[32];
       std::snprintf(limit, sizeof limit, "+slowdown<=%g", max_slowdown);
       runs.emplace_back(options.policy.max_slowdown > 0 ? p.name + limit : p.name, sim::Summarise(*result));
+      results.push_back(std::move(result).value());
       std::fprintf(stderr, "%s: done in %.1f s\n", p.name.c_str(), runs.back().second.wall_s);
     }
     std::cout << sim::ComparisonTable(runs);
     if (!json_file.empty())
       if (Status s = WriteFile(json_file, sim::ComparisonJson(runs).dump(2) + "\n"); !s.ok()) return Fail(s);
+    if (!svg_file.empty()) {
+      std::vector<std::pair<std::string, const sim::SimulationResult*>> plotted;
+      for (size_t i = 0; i < runs.size(); ++i) plotted.emplace_back(runs[i].first, &results[i]);
+      if (Status s = WriteFile(svg_file, sim::PlotSvg(plotted)); !s.ok()) return Fail(s);
+    }
     return 0;
   }
   Result<scheduler::SchedulerCoreOptions::Policy> named = sim::PolicyNamed(policy);
@@ -194,5 +205,7 @@ int main(int argc, char** argv) {
     if (Status s = WriteFile(timeline_file, sim::TimelineCsv(*result)); !s.ok()) return Fail(s);
   if (!jobs_file.empty())
     if (Status s = WriteFile(jobs_file, sim::JobsCsv(*result)); !s.ok()) return Fail(s);
+  if (!svg_file.empty())
+    if (Status s = WriteFile(svg_file, sim::PlotSvg({{policy, &*result}})); !s.ok()) return Fail(s);
   return 0;
 }
