@@ -2,6 +2,7 @@
 // exactly against the summary JSON meridian-sim writes.
 #include <gtest/gtest.h>
 
+#include "sim/plot.h"
 #include "sim/policies.h"
 #include "sim/report.h"
 #include "sim/simulation.h"
@@ -304,6 +305,20 @@ data_centers:
     EXPECT_EQ(result->jobs[0].start_s, 0.0) << limit;
     EXPECT_EQ(result->jobs[1].start_s, limit == 0 ? 1.0 : 100.0) << limit;
   }
+}
+
+// The plot page: a utilisation line and a delay CDF per run, names
+// escaped for XML.
+TEST(Simulation, ThePlotHasTwoLinesPerRun) {
+  Result<SimulationResult> a = RunOnFourGpus(kTrace), b = RunOnFourGpus(kTrace, "fifo-first-fit");
+  ASSERT_TRUE(a.ok() && b.ok());
+  const std::string svg = PlotSvg({{"a<=1", &*a}, {"b", &*b}});
+  size_t lines = 0;
+  for (size_t at = svg.find("<polyline"); at != std::string::npos; at = svg.find("<polyline", at + 1)) ++lines;
+  EXPECT_EQ(lines, 4u);
+  EXPECT_NE(svg.find("a&lt;=1"), std::string::npos);
+  EXPECT_EQ(svg.find("a<=1"), std::string::npos);
+  EXPECT_EQ(svg.rfind("</svg>\n"), svg.size() - 7);
 }
 
 // A job that can never fit is refused at submit, as the daemon refuses it,
