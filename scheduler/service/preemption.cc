@@ -61,6 +61,14 @@ bool SchedulerCore::PreemptForLocked(const Topology& healthy, const JobRecord& w
   Occupancy occupied = nodes_.occupancy();
   std::set<std::string> freed;
   Result<Placement> placement = Status::Unavailable("nothing freed yet");
+  // No search until enough GPUs are free to hold the job at all: at scale
+  // a search costs milliseconds, and this runs under the core's lock.
+  long long free = 0;
+  for (const Node& n : healthy.nodes) {
+    if (!n.alive) continue;
+    auto taken = occupied.find(n.name);
+    free += (long long)n.gpus.size() - (taken == occupied.end() ? 0 : (long long)taken->second.size());
+  }
   for (JobRecord* c : candidates) {
     const std::string& id = c->job.id();
     const std::string& owner = c->job.spec().tenant();
@@ -71,8 +79,13 @@ bool SchedulerCore::PreemptForLocked(const Topology& healthy, const JobRecord& w
     }
     Vacate(occupied, id);
     freed.insert(id);
+    free += c->job.placement().ranks_size();
+    if (free < JobGpus(spec)) continue;
     placement = Search(healthy, occupied, waiting.job.spec(), *request);
-    if (placement.ok()) break;
+    // Only a placement it would take: one too slow would free GPUs it
+    // then refuses, and the preemption would repeat.
+    if (placement.ok() && !TooSlow(waiting, *placement)) break;
+    placement = Status::Unavailable("too slow");
   }
   if (!placement.ok()) return false;
   // Only the jobs whose GPUs the placement takes are stopped.

@@ -484,6 +484,12 @@ void SchedulerCore::Schedule() {
   }
 }
 
+bool SchedulerCore::TooSlow(const JobRecord& waiting, const Placement& placement) const {
+  const double slowdown = options_.policy.max_slowdown;
+  return waiting.job.state() == v1::QUEUED && slowdown > 0 && waiting.best_step_s > 0 &&
+         placement.predicted_step_s > slowdown * waiting.best_step_s;
+}
+
 SchedulerCore::Found SchedulerCore::PlaceWaitingJob(const Snapshot& snapshot, Occupancy& occupied,
                                                     const JobRecord& waiting) const {
   Found f;
@@ -506,12 +512,10 @@ SchedulerCore::Found SchedulerCore::PlaceWaitingJob(const Snapshot& snapshot, Oc
   }
   if (!f.placement.ok() && f.state == v1::RESTARTING)
     f.placement = Shrink(snapshot, occupied, &f.spec, *request, &f.shrunk);
-  const double slowdown = options_.policy.max_slowdown;
-  if (f.placement.ok() && f.state == v1::QUEUED && slowdown > 0 && waiting.best_step_s > 0 &&
-      f.placement->predicted_step_s > slowdown * waiting.best_step_s) {
+  if (f.placement.ok() && TooSlow(waiting, *f.placement)) {
     char why[160];
     std::snprintf(why, sizeof why, "waits for a placement within %g x its best step time (%.3g s; now %.3g s)",
-                  slowdown, waiting.best_step_s, f.placement->predicted_step_s);
+                  options_.policy.max_slowdown, waiting.best_step_s, f.placement->predicted_step_s);
     f.placement = Status::Unavailable(why);
   }
   if (f.placement.ok())

@@ -152,6 +152,8 @@ class SchedulerCore {
   struct Found;
   Found PlaceWaitingJob(const Snapshot& snapshot, Occupancy& occupied, const JobRecord& waiting) const;
   void CommitPlacementLocked(JobRecord& record, Found& found);
+  // A queued job's placement is slower than Policy.max_slowdown allows.
+  bool TooSlow(const JobRecord& waiting, const Placement& placement) const;
   // The search itself, timed for the metrics. No lock needed.
   Result<Placement> Search(const Topology& topology, const Occupancy& occupied, const v1::JobSpec& spec,
                            const JobRequest& request) const;

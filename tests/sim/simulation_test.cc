@@ -275,7 +275,8 @@ TEST(Simulation, QuotasLimitATenantAndTakeBackWhatItBorrowed) {
 // every step, far more than 2x slower than inside dc-a.
 //   no limit: Z starts at 1 across the WAN;
 //   max_slowdown 2: Z waits for dc-a and runs 100-120.
-TEST(Simulation, AJobWaitsForAPlacementWithinItsSlowdownLimit) {
+// dc-a: 2 GPUs; dc-b and dc-c: 1 each, joined by a 1 Gbit/s WAN.
+scheduler::Topology ThreeDataCenters() {
   Result<scheduler::Topology> cluster = scheduler::ParseClusterYaml(R"(
 default_inter_dc_gbps: 1
 data_centers:
@@ -287,7 +288,12 @@ data_centers:
     nodes: [{name: c0, gpus: 1, gpu_model: H100, gpu_memory_gb: 80, gpu_tflops: 989}]
 )",
                                                                    "three.yaml");
-  ASSERT_TRUE(cluster.ok()) << cluster.status().ToString();
+  EXPECT_TRUE(cluster.ok()) << cluster.status().ToString();
+  return *cluster;
+}
+
+TEST(Simulation, AJobWaitsForAPlacementWithinItsSlowdownLimit) {
+  const scheduler::Topology cluster = ThreeDataCenters();
   Result<std::vector<TraceJob>> jobs = ParseTrace(R"(
 {"submit_s": 0, "name": "X", "dp": 2, "model": "d12", "duration_s": 100}
 {"submit_s": 1, "name": "Z", "dp": 2, "model": "d12", "duration_s": 20}
@@ -296,7 +302,7 @@ data_centers:
   ASSERT_TRUE(jobs.ok()) << jobs.status().ToString();
   for (double limit : {0.0, 2.0}) {
     SimulationOptions options;
-    options.cluster = *cluster;
+    options.cluster = cluster;
     options.store = "memory";
     options.jobs = *jobs;
     options.policy.max_slowdown = limit;
@@ -319,6 +325,39 @@ TEST(Simulation, ThePlotHasTwoLinesPerRun) {
   EXPECT_NE(svg.find("a&lt;=1"), std::string::npos);
   EXPECT_EQ(svg.find("a<=1"), std::string::npos);
   EXPECT_EQ(svg.rfind("</svg>\n"), svg.size() - 7);
+}
+
+// A preemption frees only a placement the job would take: X (dp 2) holds
+// dc-a from 0, Y and W one GPU each in dc-b and dc-c from 0.5, all 100 s.
+// Z (dp 2, priority 5, 20 s) comes at 1 with max_slowdown 2. The newest
+// jobs go first, but freeing W and Y would give it dc-b + dc-c over the
+// WAN, too slow: it frees X's dc-a instead.
+// Z runs 1-21; X, requeued with 1 s done, runs its other 99 s from 21.
+// (Freeing Y and W and then refusing their GPUs repeated the preemption
+// without end.)
+TEST(Simulation, APreemptionFreesOnlyAPlacementWithinTheSlowdownLimit) {
+  Result<std::vector<TraceJob>> jobs = ParseTrace(R"(
+{"submit_s": 0, "name": "X", "dp": 2, "model": "d12", "duration_s": 100}
+{"submit_s": 0.5, "name": "Y", "dp": 1, "model": "d12", "duration_s": 100}
+{"submit_s": 0.5, "name": "W", "dp": 1, "model": "d12", "duration_s": 100}
+{"submit_s": 1, "name": "Z", "dp": 2, "model": "d12", "duration_s": 20, "priority": 5}
+)",
+                                                  "trace");
+  ASSERT_TRUE(jobs.ok()) << jobs.status().ToString();
+  SimulationOptions options;
+  options.cluster = ThreeDataCenters();
+  options.store = "memory";
+  options.jobs = *jobs;
+  options.policy.max_slowdown = 2;
+  Result<SimulationResult> result = RunSimulation(options);
+  ASSERT_TRUE(result.ok()) << result.status().ToString();
+  const double ends[] = {120, 100.5, 100.5, 21};
+  const int preemptions[] = {1, 0, 0, 0};
+  for (int i = 0; i < 4; ++i) {
+    EXPECT_EQ(result->jobs[i].end_s, ends[i]) << i;
+    EXPECT_EQ(result->jobs[i].preemptions, preemptions[i]) << i;
+  }
+  EXPECT_EQ(result->jobs[3].start_s, 1.0);
 }
 
 // A job that can never fit is refused at submit, as the daemon refuses it,
