@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <map>
 #include <sstream>
 
 namespace meridian::sim {
@@ -71,6 +72,7 @@ Summary Summarise(const SimulationResult& r) {
   s.wall_s = r.wall_s;
   static const char* kBuckets[] = {"1", "2-8", "9-64", "65-512", "513+"};
   std::vector<double> all, prioritised;
+  std::map<std::string, std::vector<double>> by_tenant;
   std::vector<std::vector<double>> by_bucket(std::size(kBuckets));
   for (const JobOutcome& j : r.jobs) {
     ++s.submitted;
@@ -94,6 +96,7 @@ Summary Summarise(const SimulationResult& r) {
     const double wait = j.start_s - j.submit_s;
     all.push_back(wait);
     if (j.priority > 0) prioritised.push_back(wait);
+    by_tenant[j.tenant].push_back(wait);
     for (size_t b = 0; b < std::size(kBuckets); ++b)
       if (BucketOf(j.gpus) == std::string(kBuckets[b])) by_bucket[b].push_back(wait);
   }
@@ -101,6 +104,8 @@ Summary Summarise(const SimulationResult& r) {
   for (size_t b = 0; b < std::size(kBuckets); ++b)
     if (!by_bucket[b].empty()) s.delays.push_back(Delays(kBuckets[b], by_bucket[b]));
   if (!prioritised.empty()) s.delays.push_back(Delays("priority>0", prioritised));
+  if (by_tenant.size() > 1)
+    for (const auto& [tenant, waits] : by_tenant) s.delays.push_back(Delays("tenant:" + tenant, waits));
   // The busy GPUs integrated over [0, makespan].
   for (size_t i = 0; i < r.timeline.size(); ++i) {
     const double from = r.timeline[i].t_s;

@@ -18,8 +18,9 @@ namespace meridian::sim {
 double NearestRankPercentile(std::vector<double> values, double p);
 
 struct DelayStats {
-  // "all", a GPU range ("1", "2-8", "9-64", "65-512", "513+") or
-  // "priority>0" (the jobs of positive priority, of any size)
+  // "all", a GPU range ("1", "2-8", "9-64", "65-512", "513+"),
+  // "priority>0" (the jobs of positive priority, of any size) or
+  // "tenant:NAME" (with more than one tenant)
   std::string bucket;
   int jobs = 0;        // jobs that started
   double p50_s = 0, p99_s = 0, mean_s = 0, max_s = 0;
@@ -37,7 +38,7 @@ struct Summary {
   // GPU-seconds count work lost to kills and slow placements too.
   double useful_gpu_s = 0;
   double useful_utilisation = 0;  // useful_gpu_s / (total_gpus * makespan_s)
-  std::vector<DelayStats> delays;  // "all" first, then the buckets that have jobs, then "priority>0"
+  std::vector<DelayStats> delays;  // "all" first, the sizes that have jobs, "priority>0", the tenants
   int placements = 0;           // placement searches the core ran
   double placement_p50_ms = 0, placement_p99_ms = 0, placement_max_ms = 0;
   double wall_s = 0;

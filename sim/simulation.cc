@@ -134,6 +134,7 @@ class Run {
     out.gpus = TraceJobGpus(t);
     out.submit_s = queue_.now();
     out.priority = t.priority;
+    out.tenant = t.tenant;
     out.ideal_run_s = ideal_.RunSeconds(t);
     Result<v1::Job> job = core_->SubmitJob(SpecFor(t), t.tenant);
     if (!job.ok()) {

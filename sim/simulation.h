@@ -50,6 +50,7 @@ struct JobOutcome {
   int restarts = 0;
   int preemptions = 0;  // times it was stopped for a job of higher priority
   int priority = 0;
+  std::string tenant;
   // Its run time on the best placement of the empty cluster (PlaceJob):
   // the work it needs, whatever the policy (a token budget placed worse
   // runs longer than this).
