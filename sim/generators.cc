@@ -50,6 +50,50 @@ Result<scheduler::SyntheticClusterSpec> ParseClusterWords(const std::string& wor
   return spec;
 }
 
+namespace {
+
+// The tenant furthest behind its share (the first on a tie): with equal
+// weights, a round robin.
+size_t NextTenant(const JobStreamSpec& spec, std::vector<int>& dealt) {
+  size_t best = 0;
+  double best_ratio = 0;
+  for (size_t k = 0; k < spec.tenants.size(); ++k) {
+    const double w = k < spec.tenant_weights.size() ? spec.tenant_weights[k] : 1.0;
+    const double ratio = (dealt[k] + 1) / w;
+    if (k == 0 || ratio < best_ratio) {
+      best = k;
+      best_ratio = ratio;
+    }
+  }
+  ++dealt[best];
+  return best;
+}
+
+}  // namespace
+
+Status ParseTenantWeights(const std::string& words, JobStreamSpec* spec) {
+  spec->tenants.clear();
+  spec->tenant_weights.clear();
+  std::stringstream in(words);
+  std::string item;
+  while (std::getline(in, item, ',')) {
+    const size_t colon = item.find(':');
+    const std::string name = item.substr(0, colon);
+    double weight = 1;
+    if (colon != std::string::npos) {
+      char* end = nullptr;
+      weight = std::strtod(item.c_str() + colon + 1, &end);
+      if (*end != '\0' || !(weight > 0) || !std::isfinite(weight))
+        return Status::InvalidArgument("--tenants: " + item + ": the weight must be a number > 0");
+    }
+    if (name.empty()) return Status::InvalidArgument("--tenants: " + item + ": a tenant needs a name");
+    spec->tenants.push_back(name);
+    spec->tenant_weights.push_back(weight);
+  }
+  if (spec->tenants.empty()) return Status::InvalidArgument("--tenants: no tenant given");
+  return Status::OK();
+}
+
 std::vector<TraceJob> GenerateJobs(const JobStreamSpec& spec) {
   std::mt19937_64 rng(spec.seed);
   std::exponential_distribution<double> gap(1.0 / spec.mean_interarrival_s);
@@ -57,6 +101,7 @@ std::vector<TraceJob> GenerateJobs(const JobStreamSpec& spec) {
   int sizes = 0;
   while ((2 << sizes) <= spec.max_gpus) ++sizes;  // 1, 2, ..., 2^sizes
   std::vector<TraceJob> jobs;
+  std::vector<int> dealt(spec.tenants.size(), 0);
   double t = 0;
   for (int i = 0; i < spec.jobs; ++i) {
     TraceJob job;
@@ -64,7 +109,7 @@ std::vector<TraceJob> GenerateJobs(const JobStreamSpec& spec) {
     job.submit_s = t;
     t += gap(rng);
     job.name = "gen-" + std::to_string(i);
-    job.tenant = spec.tenants[i % spec.tenants.size()];
+    job.tenant = spec.tenants[NextTenant(spec, dealt)];
     job.model = spec.model;
     // Size 2^k with weight 2^(-k/2): most jobs small, a few large.
     double total = 0;

@@ -26,12 +26,20 @@ struct JobStreamSpec {
   int max_gpus = 256;            // sizes 1, 2, 4, ... up to this, smaller ones likelier
   double min_duration_s = 600, max_duration_s = 86400;
   std::vector<std::string> tenants = {"tenant-a", "tenant-b", "tenant-c"};
+  // Each tenant's share of the jobs, in the order of `tenants` (empty:
+  // equal). Dealt in a fixed order, not drawn, so the rest of the stream
+  // stays the same for a given seed.
+  std::vector<double> tenant_weights;
   std::string model = "d12";
   // This share of the jobs gets `high_priority` (the rest 0), so that
   // priorities and preemption have something to do.
   double high_priority_share = 0;
   int high_priority = 10;
 };
+
+// "a:3,b:1,c" (a weight of 1 when none is given) into spec->tenants and
+// spec->tenant_weights. Errors name the item.
+Status ParseTenantWeights(const std::string& words, JobStreamSpec* spec);
 
 // Layouts: dp x pp with pp 1 below 8 GPUs, else pp 4 (d12 has 12 layers).
 std::vector<TraceJob> GenerateJobs(const JobStreamSpec& spec);

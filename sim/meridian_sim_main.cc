@@ -45,6 +45,7 @@ int main(int argc, char** argv) {
   std::string policy = "backfill-topology-preempt";
   bool compare = false, durations_as_tokens = false;
   double max_slowdown = 0;
+  std::string tenant_words;
   std::string failure_rate;
   sim::FailureStreamSpec failure_stream;
   sim::SimulationOptions options;
@@ -61,6 +62,9 @@ int main(int argc, char** argv) {
   app.add_option("--mean-interarrival-s", stream.mean_interarrival_s, "--generate-jobs: mean seconds between submits")
       ->capture_default_str();
   app.add_option("--max-job-gpus", stream.max_gpus, "--generate-jobs: largest job")->capture_default_str();
+  app.add_option("--tenants", tenant_words,
+                 "--generate-jobs: the tenants and their shares of the jobs, NAME[:WEIGHT],... "
+                 "(tenant-a,tenant-b,tenant-c)");
   app.add_option("--high-priority-share", stream.high_priority_share,
                  "--generate-jobs: this share of the jobs gets priority 10")
       ->check(CLI::Range(0.0, 1.0))
@@ -129,6 +133,8 @@ int main(int argc, char** argv) {
     options.jobs = std::move(jobs).value();
   } else if (generate_jobs > 0) {
     stream.jobs = generate_jobs;
+    if (!tenant_words.empty())
+      if (Status s = sim::ParseTenantWeights(tenant_words, &stream); !s.ok()) return Fail(s);
     options.jobs = sim::GenerateJobs(stream);
   } else {
     return Fail(Status::InvalidArgument("give --trace FILE or --generate-jobs N"));

@@ -6,6 +6,7 @@
 
 #include "scheduler/core/synthetic_cluster.h"
 #include "sim/failures.h"
+#include "sim/generators.h"
 #include "sim/trace.h"
 
 namespace meridian::sim {
@@ -143,6 +144,29 @@ TEST(Failures, DrawnAtTheGivenRateWithWholeDataCenterOutages) {
     EXPECT_EQ(f.node.substr(0, 6), dc[0].node.substr(0, 6));
   }
   EXPECT_TRUE(GenerateFailures(cluster, FailureStreamSpec{}).empty());
+}
+
+}  // namespace
+}  // namespace meridian::sim
+
+namespace meridian::sim {
+namespace {
+
+// Tenants' shares of a generated stream are dealt, not drawn: 3:1 gives
+// exactly three of every four jobs to the first; equal ones a round robin.
+TEST(Generator, DealsJobsToTenantsByTheirShares) {
+  JobStreamSpec spec;
+  spec.jobs = 400;
+  ASSERT_TRUE(ParseTenantWeights("big:3,small", &spec).ok());
+  std::map<std::string, int> count;
+  for (const TraceJob& j : GenerateJobs(spec)) ++count[j.tenant];
+  EXPECT_EQ(count["big"], 300);
+  EXPECT_EQ(count["small"], 100);
+  JobStreamSpec equal;
+  equal.jobs = 6;
+  const std::vector<TraceJob> jobs = GenerateJobs(equal);
+  for (int i = 0; i < 6; ++i) EXPECT_EQ(jobs[i].tenant, equal.tenants[i % 3]) << i;
+  for (const char* bad : {"a:0", "a:x", ":2", ""}) EXPECT_FALSE(ParseTenantWeights(bad, &spec).ok()) << bad;
 }
 
 }  // namespace
