@@ -58,9 +58,9 @@ Result<Quotas> LoadQuotaFile(const std::string& path) {
   return out;
 }
 
-int JobGpus(const v1::JobSpec& spec) {
+long long JobGpus(const v1::JobSpec& spec) {
   const v1::Layout& l = spec.layout();
-  return l.auto_layout() ? l.gpus() : l.dp() * l.pp();
+  return l.auto_layout() ? l.gpus() : (long long)l.dp() * l.pp();
 }
 
 }  // namespace meridian::scheduler

@@ -41,6 +41,6 @@ struct Quotas {
 Result<Quotas> LoadQuotaFile(const std::string& path);
 
 // The GPUs a job asks for: dp x pp, or an auto layout's gpus.
-int JobGpus(const v1::JobSpec& spec);
+long long JobGpus(const v1::JobSpec& spec);
 
 }  // namespace meridian::scheduler

@@ -290,7 +290,7 @@ Result<v1::Job> SchedulerCore::SubmitJob(const v1::JobSpec& spec, const std::str
     if (!spec.training().val_data().empty())
       MERIDIAN_RETURN_IF_ERROR(CheckDataGlob("spec.training.val_data", spec.training().val_data()));
   }
-  const long ranks = spec.layout().auto_layout() ? spec.layout().gpus() : (long)spec.layout().dp() * spec.layout().pp();
+  const long ranks = JobGpus(spec);
   if (ranks > options_.max_ranks_per_job)
     return Invalid("spec.layout", std::to_string(ranks) + " ranks",
                    "more than this daemon allows a job (--max-ranks-per-job " +
