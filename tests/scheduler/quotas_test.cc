@@ -11,8 +11,11 @@ namespace {
 
 namespace fs = std::filesystem;
 
+// A file of its own per test: ctest runs the tests of this binary in
+// parallel processes, and a shared name let one overwrite another's.
 Result<Quotas> Load(const std::string& text) {
-  const fs::path path = fs::path(::testing::TempDir()) / "quotas.yaml";
+  const fs::path path = fs::path(::testing::TempDir()) /
+                        (std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()) + ".quotas.yaml");
   std::ofstream(path) << text;
   return LoadQuotaFile(path.string());
 }
