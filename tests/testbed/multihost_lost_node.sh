@@ -10,7 +10,7 @@
 set -uo pipefail
 src=$1; bin=$2; work=$3
 source "$src/tests/testbed/multihost_job_lib.sh"
-steps=600  # DP2 steps take ~60 ms over the shaped link: outlives --node-timeout
+steps=1500  # DP2 steps take 10-20 ms here: the job outlives --node-timeout after the kill (at 600 steps it finished first)
 cluster_up
 job_file lost-node $steps "dc-a, dc-b" >"$work/job.yaml"
 ctl submit "$work/job.yaml" >/dev/null || fail "submit"
