@@ -1,6 +1,7 @@
 #include "scheduler/service/node_registry.h"
 
 #include <algorithm>
+#include <limits>
 
 #include "common/log.h"
 #include "scheduler/service/node_checks.h"
@@ -55,6 +56,7 @@ Result<Node> NodeRegistry::Registration(const v1::Node& request, double now) con
 void NodeRegistry::Put(const Node& node) {
   if (Node* known = FindMutable(node.name)) *known = node;
   else topology_.nodes.push_back(node);
+  TopologyChanged();
   ++capacity_version_;
   ++version_;
 }
@@ -74,6 +76,7 @@ void NodeRegistry::RemoveAgent(const std::string& name) {
                                          [&](const Node& x) { return x.name == name; }),
                           topology_.nodes.end());
   }
+  TopologyChanged();
   ++capacity_version_;
   ++version_;
 }
@@ -90,6 +93,7 @@ Result<const Node*> NodeRegistry::Heartbeat(const std::string& name, double now,
     n->alive = true;
     NodeBack(*n, now);
     *revived = true;
+    TopologyChanged();
     ++capacity_version_;
     ++version_;
   }
@@ -111,6 +115,7 @@ std::vector<Node> NodeRegistry::MarkSilentDead(double now, double timeout_s) {
     n.alive = false;
     dead.push_back(n);  // stored as dead, not failed: a daemon that restarts gives it a new timeout
     n.failed = true;
+    TopologyChanged();
     ++version_;
   }
   return dead;
@@ -125,16 +130,36 @@ bool NodeRegistry::EndProbations(double now) {
     Logger("core")->info("node {} stayed alive through its probation: it takes jobs again", n.name);
   }
   if (ended) {
+    TopologyChanged();
     ++capacity_version_;
     ++version_;
   }
   return ended;
 }
 
-Topology NodeRegistry::HealthyNow(double now) const {
-  Topology healthy = topology_;
-  for (Node& n : healthy.nodes) n.alive = n.alive && n.probation_until_s <= now;
-  return healthy;
+void NodeRegistry::TopologyChanged() {
+  shared_.reset();
+  healthy_.reset();
+}
+
+std::shared_ptr<const Topology> NodeRegistry::Shared() const {
+  if (!shared_) shared_ = std::make_shared<const Topology>(topology_);
+  return shared_;
+}
+
+std::shared_ptr<const Topology> NodeRegistry::HealthyNow(double now) const {
+  if (healthy_ && healthy_from_ <= now && now < healthy_until_) return healthy_;
+  auto healthy = std::make_shared<Topology>(topology_);
+  double until = std::numeric_limits<double>::infinity();
+  for (Node& n : healthy->nodes) {
+    const bool on_probation = n.probation_until_s > now;
+    if (on_probation) until = std::min(until, n.probation_until_s);
+    n.alive = n.alive && !on_probation;
+  }
+  healthy_ = std::move(healthy);
+  healthy_from_ = now;
+  healthy_until_ = until;
+  return healthy_;
 }
 
 void NodeRegistry::Occupy(const std::string& job_id, const v1::Placement& placement) {

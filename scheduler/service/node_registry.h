@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -25,7 +26,14 @@ class NodeRegistry {
   // `probation_s`: how long a node that failed and came back gets no job.
   NodeRegistry(Topology cluster, double probation_s);
 
+  // The live topology: read and changed under the core's lock.
   const Topology& topology() const { return topology_; }
+  // The topology as a placement search reads it, immutable and shared: a
+  // copy made only after a change a search can see, so a scheduling pass
+  // over 25,000 nodes takes a pointer rather than copying every node. A
+  // heartbeat that only refreshes liveness is no such change: its copy's
+  // heartbeat times are stale, which no search reads.
+  std::shared_ptr<const Topology> Shared() const;
   const Occupancy& occupancy() const { return occupancy_; }
   uint64_t version() const { return version_; }
   uint64_t capacity_version() const { return capacity_version_; }
@@ -50,8 +58,9 @@ class NodeRegistry {
   std::vector<Node> MarkSilentDead(double now, double timeout_s);
   // Ends the probations that are over; true when one did.
   bool EndProbations(double now);
-  // Nodes that take jobs now: those on probation count as dead.
-  Topology HealthyNow(double now) const;
+  // Nodes that take jobs now: those on probation count as dead. Shared as
+  // Shared() is, until the next change or the next probation's end.
+  std::shared_ptr<const Topology> HealthyNow(double now) const;
 
   void Occupy(const std::string& job_id, const v1::Placement& placement);
   void Release(const std::string& job_id);
@@ -62,12 +71,17 @@ class NodeRegistry {
   Node* FindMutable(const std::string& name);
   // A node that failed and is back: on probation from `now`.
   void NodeBack(Node& node, double now) const;
+  // Something a search reads changed: the shared copies are out of date.
+  void TopologyChanged();
 
   Topology topology_;
   std::vector<Node> file_nodes_;  // the cluster file's nodes, as the file defines them
   double probation_s_;
   Occupancy occupancy_;
   uint64_t version_ = 1, capacity_version_ = 1;
+  // Made on demand (under the core's lock, hence mutable).
+  mutable std::shared_ptr<const Topology> shared_, healthy_;
+  mutable double healthy_from_ = 0, healthy_until_ = 0;  // healthy_ holds for now in [from, until)
 };
 
 }  // namespace meridian::scheduler

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <optional>
 
 #include "common/log.h"
 #include "scheduler/placement/baselines.h"
@@ -20,6 +21,8 @@ namespace meridian::scheduler {
 namespace {
 
 constexpr int kDefaultMaxRestarts = 3;
+// Bounds SubmitJob's cache of empty-cluster searches (job shapes).
+constexpr size_t kMaxEmptyFits = 4096;
 
 // How the job's launcher (mpirun, or sbatch for Slurm) ended.
 std::string LauncherExitText(int exit_code) {
@@ -191,7 +194,7 @@ bool SchedulerCore::ReplaceWorldLocked(JobRecord& record, const std::string& nod
   if (!request.ok()) return false;
   Occupancy others = nodes_.occupancy();  // every job's GPUs but this one's
   Vacate(others, job.id());
-  Result<WorldMove> move = ReplaceWorld(nodes_.HealthyNow(now), others, job, *request, node);
+  Result<WorldMove> move = ReplaceWorld(*nodes_.HealthyNow(now), others, job, *request, node);
   if (!move.ok()) {
     Logger("core")->warn("{}: {}; the job restarts as a whole", job.id(), move.status().message());
     return false;
@@ -302,16 +305,29 @@ Result<v1::Job> SchedulerCore::SubmitJob(const v1::JobSpec& spec, const std::str
                                       " + borrow " + std::to_string(q.borrow) + ")");
   }
   MERIDIAN_ASSIGN_OR_RETURN(JobRequest request, ToJobRequest(spec));
-  Topology topology;
+  const std::string key = SearchKey(spec);
+  std::shared_ptr<const Topology> topology;
+  std::optional<EmptyFit> empty_fit;
   {
     std::lock_guard<std::mutex> lock(mu_);
     MERIDIAN_RETURN_IF_ERROR(CheckDataCenters(spec));
-    topology = nodes_.topology();
+    topology = nodes_.Shared();
+    if (empty_fits_topology_ == topology)
+      if (auto it = empty_fits_.find(key); it != empty_fits_.end()) empty_fit = it->second;
+  }
+  if (!empty_fit) {
+    Result<Placement> searched = Search(*topology, Occupancy{}, spec, request);
+    empty_fit = EmptyFit{searched.status(), searched.ok() ? searched->predicted_step_s : 0.0};
+    std::lock_guard<std::mutex> lock(mu_);
+    if (empty_fits_topology_ != topology || empty_fits_.size() >= kMaxEmptyFits) {
+      empty_fits_.clear();
+      empty_fits_topology_ = topology;
+    }
+    empty_fits_[key] = *empty_fit;
   }
   // A job that can never fit is refused now rather than queued forever.
-  Result<Placement> empty_fit = Search(topology, Occupancy{}, spec, request);
-  if (!empty_fit.ok() && empty_fit.status().code() != Status::Code::kUnavailable) {
-    return Status::InvalidArgument("spec does not fit this cluster: " + empty_fit.status().message());
+  if (!empty_fit->status.ok() && empty_fit->status.code() != Status::Code::kUnavailable) {
+    return Status::InvalidArgument("spec does not fit this cluster: " + empty_fit->status.message());
   }
   std::string id;
   {
@@ -328,7 +344,7 @@ Result<v1::Job> SchedulerCore::SubmitJob(const v1::JobSpec& spec, const std::str
     job.set_owner(owner);
     for (const std::string& root : owner_data_roots) job.add_owner_data_roots(root);
     JobRecord& record = jobs_.Add(job);
-    if (empty_fit.ok()) record.best_step_s = empty_fit->predicted_step_s;
+    if (empty_fit->status.ok()) record.best_step_s = empty_fit->predicted_step_s;
     if (Status s = journal_.Commit(record, std::move(job), v1::QUEUED, "submitted"); !s.ok()) {
       jobs_.Remove(id);
       return s;
@@ -359,8 +375,8 @@ Status SchedulerCore::CheckWaitingLimitsLocked(const std::string& owner) {
 
 // What a pass reads, copied under the lock.
 struct SchedulerCore::Snapshot {
-  Topology topology;  // every node
-  Topology healthy;   // nodes on probation count as dead: where jobs may start now
+  std::shared_ptr<const Topology> topology;  // every node
+  std::shared_ptr<const Topology> healthy;   // nodes on probation count as dead: where jobs may start now
   Occupancy occupancy;
   uint64_t version = 0, capacity_version = 0;
   std::vector<JobRecord> waiting;  // RESTARTING first, then QUEUED, each in submission order
@@ -389,7 +405,7 @@ void SchedulerCore::Schedule() {
       std::lock_guard<std::mutex> lock(mu_);
       if (!schedule_wanted_) return;
       schedule_wanted_ = false;
-      snapshot.topology = nodes_.topology();
+      snapshot.topology = nodes_.Shared();
       snapshot.healthy = nodes_.HealthyNow(options_.now());
       snapshot.occupancy = nodes_.occupancy();
       snapshot.version = nodes_.version();
@@ -422,6 +438,7 @@ void SchedulerCore::Schedule() {
     Occupancy occupied = snapshot.occupancy;
     for (const auto& [node, gpus] : snapshot.reserved)
       for (const auto& [gpu, holder] : gpus) occupied[node].emplace(gpu, holder);  // a victim's until it exits
+    FreeGpus free(*snapshot.healthy, occupied);
     std::vector<Found> found;
     for (const JobRecord& waiting : snapshot.waiting) {
       if (!options_.policy.backfill && waiting.tried_at_capacity == snapshot.capacity_version) break;
@@ -438,8 +455,13 @@ void SchedulerCore::Schedule() {
         found.push_back(std::move(over));
         continue;
       }
-      found.push_back(PlaceWaitingJob(snapshot, occupied, waiting));
-      if (found.back().placement.ok()) snapshot.tenant_gpus[tenant] += (long long)found.back().placement->ranks.size();
+      found.push_back(PlaceWaitingJob(snapshot, occupied, free, waiting));
+      if (found.back().placement.ok()) {
+        snapshot.tenant_gpus[tenant] += (long long)found.back().placement->ranks.size();
+        // The held GPUs it took were counted as taken already.
+        if (waiting.job.id() == snapshot.reserved_for) free = FreeGpus(*snapshot.healthy, occupied);
+        else free.Take(*found.back().placement);
+      }
       // Strict order: the rest wait behind a job that does not fit.
       if (!options_.policy.backfill && !found.back().placement.ok() && !found.back().over_quota) break;
     }
@@ -478,7 +500,7 @@ void SchedulerCore::Schedule() {
       for (const Found& f : found) {
         if (f.placement.ok() || f.over_quota) continue;
         const JobRecord* record = jobs_.Find(f.id);
-        if (record != nullptr && record->job.state() == f.state && PreemptForLocked(snapshot.healthy, *record)) break;
+        if (record != nullptr && record->job.state() == f.state && PreemptForLocked(*snapshot.healthy, *record)) break;
       }
     }
   }
@@ -491,7 +513,7 @@ bool SchedulerCore::TooSlow(const JobRecord& waiting, const Placement& placement
 }
 
 SchedulerCore::Found SchedulerCore::PlaceWaitingJob(const Snapshot& snapshot, Occupancy& occupied,
-                                                    const JobRecord& waiting) const {
+                                                    const FreeGpus& free, const JobRecord& waiting) const {
   Found f;
   f.id = waiting.job.id();
   f.state = waiting.job.state();
@@ -502,13 +524,20 @@ SchedulerCore::Found SchedulerCore::PlaceWaitingJob(const Snapshot& snapshot, Oc
     f.placement = request.status();
     return f;
   }
-  if (f.id == snapshot.reserved_for) {
+  const long long needs = JobGpus(f.spec);
+  const long long available =
+      free.In(std::vector<std::string>(f.spec.data_centers().begin(), f.spec.data_centers().end()));
+  if (f.id != snapshot.reserved_for && needs > available) {
+    // Too few GPUs free for any search to find room (a job restarting may
+    // still shrink to fit).
+    f.placement = Status::Unavailable(std::to_string(needs) + " GPUs needed, " + std::to_string(available) + " free");
+  } else if (f.id == snapshot.reserved_for) {
     // The GPUs held for it are its own to take.
     Occupancy own = occupied;
     Vacate(own, f.id);
-    f.placement = Search(snapshot.healthy, own, f.spec, *request);
+    f.placement = Search(*snapshot.healthy, own, f.spec, *request);
   } else {
-    f.placement = Search(snapshot.healthy, occupied, f.spec, *request);
+    f.placement = Search(*snapshot.healthy, occupied, f.spec, *request);
   }
   if (!f.placement.ok() && f.state == v1::RESTARTING)
     f.placement = Shrink(snapshot, occupied, &f.spec, *request, &f.shrunk);
@@ -557,7 +586,7 @@ Result<Placement> SchedulerCore::Shrink(const Snapshot& snapshot, const Occupanc
   if (layout.auto_layout() || layout.dp() <= 1) return Status::Unavailable("cannot shrink");
   // Only when the old size cannot be placed on the healthy cluster even
   // once every other job has ended: otherwise it waits for its GPUs.
-  if (Search(snapshot.topology, Occupancy{}, *spec, request).ok()) return Status::Unavailable("waits for its old size");
+  if (Search(*snapshot.topology, Occupancy{}, *spec, request).ok()) return Status::Unavailable("waits for its old size");
   const int old_dp = layout.dp();
   const int old_micro = std::max(1, spec->training().microbatches());
   for (int dp = old_dp - 1; dp >= 1; --dp) {
@@ -569,7 +598,7 @@ Result<Placement> SchedulerCore::Shrink(const Snapshot& snapshot, const Occupanc
     smaller.mutable_training()->set_microbatches(old_micro * (old_dp / dp));
     Result<JobRequest> smaller_request = ToJobRequest(smaller);
     if (!smaller_request.ok()) continue;
-    Result<Placement> p = Search(snapshot.healthy, occupied, smaller, *smaller_request);
+    Result<Placement> p = Search(*snapshot.healthy, occupied, smaller, *smaller_request);
     if (!p.ok()) continue;
     *note = "shrunk from dp " + std::to_string(old_dp) + " to dp " + std::to_string(dp) + " with " +
             std::to_string(smaller.training().microbatches()) +
@@ -651,17 +680,18 @@ Result<v1::Job> SchedulerCore::CancelJob(const std::string& id) {
 Result<v1::PlanResponse> SchedulerCore::Plan(const v1::JobSpec& spec) {
   MERIDIAN_RETURN_IF_ERROR(ValidateSpec(spec));
   MERIDIAN_ASSIGN_OR_RETURN(JobRequest request, ToJobRequest(spec));
-  Topology topology, healthy;
+  std::shared_ptr<const Topology> shared, healthy;
   Occupancy occupancy;
   {
     std::lock_guard<std::mutex> lock(mu_);
     MERIDIAN_RETURN_IF_ERROR(CheckDataCenters(spec));
-    topology = nodes_.topology();
+    shared = nodes_.Shared();
     healthy = nodes_.HealthyNow(options_.now());
     occupancy = nodes_.occupancy();
   }
+  const Topology& topology = *shared;
   v1::PlanResponse out;
-  Result<Placement> now = Search(healthy, occupancy, spec, request);
+  Result<Placement> now = Search(*healthy, occupancy, spec, request);
   if (now.ok()) {
     *out.mutable_placement() = PlacementToProto(*now, topology);
     if (spec.dc_worlds()) {

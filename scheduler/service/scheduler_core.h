@@ -22,6 +22,7 @@
 #include "meridian/v1/scheduler.pb.h"
 #include "scheduler/core/topology.h"
 #include "scheduler/placement/placement.h"
+#include "scheduler/service/free_gpus.h"
 #include "scheduler/service/job_journal.h"
 #include "scheduler/service/job_record.h"
 #include "scheduler/service/launcher.h"
@@ -141,6 +142,10 @@ class SchedulerCore {
   // Validation shared with meridianctl: INVALID_ARGUMENT naming the field.
   static Status ValidateSpec(const v1::JobSpec& spec);
   static Result<JobRequest> ToJobRequest(const v1::JobSpec& spec);
+  // What a placement search reads of a spec (all ToJobRequest reads, and
+  // the data centers it may use), as bytes: two specs with one key get the
+  // same placement on the same cluster and occupancy.
+  static std::string SearchKey(const v1::JobSpec& spec);
 
  private:
   // A placement pass: placement searches for every waiting job on one
@@ -150,7 +155,8 @@ class SchedulerCore {
   void Schedule();
   struct Snapshot;
   struct Found;
-  Found PlaceWaitingJob(const Snapshot& snapshot, Occupancy& occupied, const JobRecord& waiting) const;
+  Found PlaceWaitingJob(const Snapshot& snapshot, Occupancy& occupied, const FreeGpus& free,
+                        const JobRecord& waiting) const;
   void CommitPlacementLocked(JobRecord& record, Found& found);
   // A queued job's placement is slower than Policy.max_slowdown allows.
   bool TooSlow(const JobRecord& waiting, const Placement& placement) const;
@@ -219,6 +225,15 @@ class SchedulerCore {
   // GPUs back and the preemption repeat without end.
   std::string reserved_for_;
   Occupancy reserved_;
+  // SubmitJob's search on the empty cluster, by SearchKey, for the topology
+  // it was made on: a stream of jobs of few shapes searches each shape once
+  // per change of the cluster, not once per job.
+  struct EmptyFit {
+    Status status;
+    double predicted_step_s = 0;
+  };
+  std::shared_ptr<const Topology> empty_fits_topology_;
+  std::map<std::string, EmptyFit> empty_fits_;
 };
 
 // Whether a job in this state has ended (SUCCEEDED, FAILED or CANCELLED).

@@ -10,6 +10,7 @@
 #include <mutex>
 #include <thread>
 
+#include "scheduler/service/free_gpus.h"
 #include "scheduler/service/job_journal.h"
 #include "scheduler/service/node_registry.h"
 #include "scheduler/service/proto_convert.h"
@@ -158,6 +159,52 @@ TEST(NodeRegistry, OnlyWhatPlacementReadsMovesTheVersion) {
   EXPECT_EQ(nodes.Heartbeat("nobody", 1.0, &revived).status().code(), Status::Code::kNotFound);
 }
 
+TEST(NodeRegistry, SearchesShareOneCopyOfTheTopologyUntilItChanges) {
+  NodeRegistry nodes(DefaultCluster(2), /*probation_s=*/30);
+  v1::Node request;
+  request.set_name("agent-0");
+  request.set_data_center(nodes.topology().data_centers[0].name);
+  request.add_gpus()->set_model("cpu");
+  nodes.Put(*nodes.Registration(request, 100.0));
+  const std::shared_ptr<const Topology> first = nodes.Shared();
+  EXPECT_EQ(first->nodes.size(), nodes.topology().nodes.size());
+  bool revived = false;
+  ASSERT_TRUE(nodes.Heartbeat("agent-0", 101.0, &revived).ok());
+  EXPECT_EQ(nodes.Shared(), first);  // a plain beat: the same copy
+  const std::shared_ptr<const Topology> healthy = nodes.HealthyNow(101.0);
+  EXPECT_EQ(nodes.HealthyNow(102.0), healthy);  // no probation ends between
+  nodes.MarkSilentDead(200.0, 30.0);
+  const std::shared_ptr<const Topology> after = nodes.Shared();
+  EXPECT_NE(after, first);
+  EXPECT_TRUE(first->FindNode("agent-0")->alive);  // a search holding the old copy keeps it whole
+  EXPECT_FALSE(after->FindNode("agent-0")->alive);
+  // Back, on probation until 231: dead to placement until then, then alive,
+  // with no other change between.
+  ASSERT_TRUE(nodes.Heartbeat("agent-0", 201.0, &revived).ok());
+  EXPECT_FALSE(nodes.HealthyNow(201.0)->FindNode("agent-0")->alive);
+  EXPECT_FALSE(nodes.HealthyNow(230.9)->FindNode("agent-0")->alive);
+  EXPECT_TRUE(nodes.HealthyNow(231.0)->FindNode("agent-0")->alive);
+  EXPECT_TRUE(nodes.Shared()->FindNode("agent-0")->alive);
+}
+
+TEST(FreeGpus, CountsTheFreeGpusOfAliveNodesPerDataCenter) {
+  Topology t = DefaultCluster(4);  // two data centers, one node of 4 slots each
+  t.nodes[1].alive = false;
+  Occupancy occupied;
+  occupied[t.nodes[0].name] = {{0, "job-1"}, {2, "job-1"}};
+  FreeGpus free(t, occupied);
+  const std::string east = t.nodes[0].data_center, west = t.nodes[1].data_center;
+  EXPECT_EQ(free.In({}), 2);
+  EXPECT_EQ(free.In({east}), 2);
+  EXPECT_EQ(free.In({west}), 0);  // its only node is dead
+  EXPECT_EQ(free.In({"nowhere"}), 0);
+  Placement p;
+  p.ranks.push_back(RankPlacement{.data_center = east, .node = t.nodes[0].name, .gpu = 1});
+  free.Take(p);
+  EXPECT_EQ(free.In({}), 1);
+  EXPECT_EQ(free.In({east, west}), 1);
+}
+
 // A submit whose placement pass is held open inside its search: a
 // heartbeat and a listing answer meanwhile.
 TEST(SchedulerCoreLocking, HeartbeatsDoNotWaitOnAPlacementSearch) {
@@ -213,6 +260,41 @@ TEST(SchedulerCoreLocking, HeartbeatsDoNotWaitOnAPlacementSearch) {
   Result<v1::Job> job = submitted.get();
   ASSERT_TRUE(job.ok()) << job.status().ToString();
   EXPECT_EQ(job->state(), v1::RUNNING);
+}
+
+// A submit checks that the job fits the empty cluster with one search per
+// job shape, made again once the cluster changes.
+TEST(SchedulerCoreSubmit, TheEmptyClusterCheckIsSearchedOncePerShapeAndClusterChange) {
+  MemoryStore store;
+  FakeLauncher launcher;
+  SchedulerCoreOptions options;
+  int searches = 0;
+  options.on_placement = [&](double, bool) { ++searches; };
+  SchedulerCore core(DefaultCluster(2), &store, &launcher, options);  // 2 slots in each data center
+  ASSERT_TRUE(core.Recover().ok());
+  const std::string east = core.ListPools().pools(0).data_center();
+  v1::JobSpec three = TinyJob(3, 1);
+  three.add_data_centers(east);
+  Result<v1::Job> refused = core.SubmitJob(three);
+  EXPECT_EQ(refused.status().code(), Status::Code::kInvalidArgument) << refused.status().ToString();
+  EXPECT_EQ(searches, 1);
+  EXPECT_EQ(core.SubmitJob(three).status().code(), Status::Code::kInvalidArgument);
+  EXPECT_EQ(searches, 1);  // the same shape on the same cluster: no second search
+
+  v1::Node agent;  // a third slot in the east: now it fits
+  agent.set_name("agent-0");
+  agent.set_data_center(east);
+  agent.set_host("10.0.0.9");
+  agent.add_gpus()->set_model("cpu");
+  ASSERT_TRUE(core.RegisterNode(agent).ok());
+  searches = 0;
+  Result<v1::Job> job = core.SubmitJob(three);
+  ASSERT_TRUE(job.ok()) << job.status().ToString();
+  EXPECT_EQ(searches, 2);  // the empty cluster again, then its placement
+  Result<v1::Job> second = core.SubmitJob(three);
+  ASSERT_TRUE(second.ok()) << second.status().ToString();
+  EXPECT_EQ(searches, 2);  // its check reused; too few GPUs free to search for it
+  EXPECT_EQ(core.GetJob(second->id())->state(), v1::QUEUED);
 }
 
 // Every time the core records or compares comes from options.now: a

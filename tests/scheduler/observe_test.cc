@@ -112,11 +112,17 @@ TEST_F(ObserveTest, TheMetricsShowJobsQueueNodesAndRunningJobs) {
   p.set_mfu(0.42);
   p.set_bytes_inter_dc(1.5e6);
   ASSERT_TRUE(core_->ReportProgress("job-000001", p).ok());
+  // A plan of a third such job searches the cluster now (no room) and the
+  // empty one (room).
+  ASSERT_TRUE(core_->Plan(TinyJob(2, 2)).ok());
   const std::string text = metrics_.Render(*core_);
-  // The first job was placed, the second found no room now (each submit
-  // also checks that the job fits an empty cluster: a search that places).
+  // Searches that placed: the first submit's check that the job fits an
+  // empty cluster (the second submit, of the same shape, reuses it), the
+  // first job's placement, and the plan's empty cluster. The second job is
+  // not searched while fewer GPUs are free than it needs; the plan's
+  // search now finds no room.
   EXPECT_TRUE(Contains(text, "meridian_placement_duration_seconds_count{result=\"placed\"} 3")) << text;
-  EXPECT_TRUE(Contains(text, "meridian_placement_duration_seconds_count{result=\"no_fit\"}")) << text;
+  EXPECT_TRUE(Contains(text, "meridian_placement_duration_seconds_count{result=\"no_fit\"} 1")) << text;
   EXPECT_TRUE(Contains(text, "meridian_job_mfu{job=\"job-000001\"")) << text;
   EXPECT_TRUE(Contains(text, "} 0.42\n")) << text;
   EXPECT_TRUE(Contains(text, "meridian_job_step_bytes{job=\"job-000001\",link=\"wan\"")) << text;

@@ -1,0 +1,32 @@
+// Free GPUs per data center, counted once per scheduling pass: a waiting
+// job that needs more GPUs than its data centers have free cannot fit, so
+// the pass gives it no search. A search walks every node; in a full
+// cluster with a long queue (200,000 GPUs, thousands waiting) nearly every
+// search of a pass is such a job, and this check costs a lookup.
+#pragma once
+
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "scheduler/core/topology.h"
+#include "scheduler/placement/placement.h"
+
+namespace meridian::scheduler {
+
+class FreeGpus {
+ public:
+  // GPUs of alive nodes of `healthy` that `occupied` does not hold.
+  FreeGpus(const Topology& healthy, const Occupancy& occupied);
+
+  // Free GPUs in these data centers; empty: in all.
+  long long In(const std::vector<std::string>& data_centers) const;
+  // A placement found in the pass takes its GPUs.
+  void Take(const Placement& placement);
+
+ private:
+  std::unordered_map<std::string, long long> per_dc_;
+  long long total_ = 0;
+};
+
+}  // namespace meridian::scheduler
