@@ -162,13 +162,35 @@ std::shared_ptr<const Topology> NodeRegistry::HealthyNow(double now) const {
   return healthy_;
 }
 
+Occupancy& NodeRegistry::MutableOccupancy() {
+  // Only a holder of a copy made under the core's lock can share it, and
+  // none takes one now: a count of 1 means no pass is reading it.
+  if (occupancy_.use_count() > 1) occupancy_ = std::make_shared<Occupancy>(*occupancy_);
+  return *occupancy_;
+}
+
 void NodeRegistry::Occupy(const std::string& job_id, const v1::Placement& placement) {
-  for (const auto& r : placement.ranks()) occupancy_[r.node()][r.gpu()] = job_id;
+  Occupancy& occupancy = MutableOccupancy();
+  auto& held = held_by_job_[job_id];
+  for (const auto& r : placement.ranks()) {
+    occupancy[r.node()][r.gpu()] = job_id;
+    held.emplace_back(r.node(), r.gpu());
+  }
   ++version_;
 }
 
 void NodeRegistry::Release(const std::string& job_id) {
-  Vacate(occupancy_, job_id);
+  Occupancy& occupancy = MutableOccupancy();
+  if (auto it = held_by_job_.find(job_id); it != held_by_job_.end()) {
+    for (const auto& [node, gpu] : it->second) {
+      auto n = occupancy.find(node);
+      if (n == occupancy.end()) continue;
+      auto g = n->second.find(gpu);
+      if (g != n->second.end() && g->second == job_id) n->second.erase(g);
+      if (n->second.empty()) occupancy.erase(n);
+    }
+    held_by_job_.erase(it);
+  }
   ++capacity_version_;
   ++version_;
 }

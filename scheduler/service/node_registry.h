@@ -11,6 +11,8 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "common/status.h"
@@ -34,7 +36,11 @@ class NodeRegistry {
   // heartbeat that only refreshes liveness is no such change: its copy's
   // heartbeat times are stale, which no search reads.
   std::shared_ptr<const Topology> Shared() const;
-  const Occupancy& occupancy() const { return occupancy_; }
+  const Occupancy& occupancy() const { return *occupancy_; }
+  // Which GPUs jobs hold, shared and immutable: a pass searches on it
+  // outside the lock without copying 200,000 entries under it. Changed
+  // in place while no one holds it, else copied first.
+  std::shared_ptr<const Occupancy> SharedOccupancy() const { return occupancy_; }
   uint64_t version() const { return version_; }
   uint64_t capacity_version() const { return capacity_version_; }
   const Node* Find(const std::string& name) const { return topology_.FindNode(name); }
@@ -73,11 +79,16 @@ class NodeRegistry {
   void NodeBack(Node& node, double now) const;
   // Something a search reads changed: the shared copies are out of date.
   void TopologyChanged();
+  // The occupancy to change: copied first while a pass still holds it.
+  Occupancy& MutableOccupancy();
 
   Topology topology_;
   std::vector<Node> file_nodes_;  // the cluster file's nodes, as the file defines them
   double probation_s_;
-  Occupancy occupancy_;
+  std::shared_ptr<Occupancy> occupancy_ = std::make_shared<Occupancy>();
+  // The GPUs each job holds (node, GPU index): a job's release touches
+  // only its own, not every held GPU of the cluster.
+  std::unordered_map<std::string, std::vector<std::pair<std::string, int>>> held_by_job_;
   uint64_t version_ = 1, capacity_version_ = 1;
   // Made on demand (under the core's lock, hence mutable).
   mutable std::shared_ptr<const Topology> shared_, healthy_;

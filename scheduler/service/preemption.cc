@@ -63,12 +63,7 @@ bool SchedulerCore::PreemptForLocked(const Topology& healthy, const JobRecord& w
   Result<Placement> placement = Status::Unavailable("nothing freed yet");
   // No search until enough GPUs are free to hold the job at all: at scale
   // a search costs milliseconds, and this runs under the core's lock.
-  long long free = 0;
-  for (const Node& n : healthy.nodes) {
-    if (!n.alive) continue;
-    auto taken = occupied.find(n.name);
-    free += (long long)n.gpus.size() - (taken == occupied.end() ? 0 : (long long)taken->second.size());
-  }
+  long long free = FreeGpus(healthy, occupied).In({});
   for (JobRecord* c : candidates) {
     const std::string& id = c->job.id();
     const std::string& owner = c->job.spec().tenant();
@@ -89,7 +84,7 @@ bool SchedulerCore::PreemptForLocked(const Topology& healthy, const JobRecord& w
   }
   if (!placement.ok()) return false;
   // Only the jobs whose GPUs the placement takes are stopped.
-  const Occupancy before = nodes_.occupancy();
+  const Occupancy& before = nodes_.occupancy();
   std::set<std::string> victims;
   for (const RankPlacement& r : placement->ranks) {
     auto node = before.find(r.node);

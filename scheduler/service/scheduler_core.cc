@@ -377,7 +377,7 @@ Status SchedulerCore::CheckWaitingLimitsLocked(const std::string& owner) {
 struct SchedulerCore::Snapshot {
   std::shared_ptr<const Topology> topology;  // every node
   std::shared_ptr<const Topology> healthy;   // nodes on probation count as dead: where jobs may start now
-  Occupancy occupancy;
+  std::shared_ptr<const Occupancy> occupancy;
   uint64_t version = 0, capacity_version = 0;
   std::vector<JobRecord> waiting;  // RESTARTING first, then QUEUED, each in submission order
   std::string reserved_for;        // a preemption's GPUs, held for this job (reserved_)
@@ -407,7 +407,7 @@ void SchedulerCore::Schedule() {
       schedule_wanted_ = false;
       snapshot.topology = nodes_.Shared();
       snapshot.healthy = nodes_.HealthyNow(options_.now());
-      snapshot.occupancy = nodes_.occupancy();
+      snapshot.occupancy = nodes_.SharedOccupancy();
       snapshot.version = nodes_.version();
       snapshot.capacity_version = nodes_.capacity_version();
       snapshot.reserved_for = reserved_for_;
@@ -434,11 +434,17 @@ void SchedulerCore::Schedule() {
     }
     if (snapshot.waiting.empty()) continue;
     // The searches, outside the lock; each placement found holds its GPUs
-    // for the jobs after it.
-    Occupancy occupied = snapshot.occupancy;
+    // for the jobs after it. They read the snapshot's occupancy until the
+    // pass adds to it: a pass that places nothing copies nothing.
+    std::optional<Occupancy> added;
+    auto occupied = [&]() -> const Occupancy& { return added ? *added : *snapshot.occupancy; };
+    auto add = [&]() -> Occupancy& {
+      if (!added) added = *snapshot.occupancy;
+      return *added;
+    };
     for (const auto& [node, gpus] : snapshot.reserved)
-      for (const auto& [gpu, holder] : gpus) occupied[node].emplace(gpu, holder);  // a victim's until it exits
-    FreeGpus free(*snapshot.healthy, occupied);
+      for (const auto& [gpu, holder] : gpus) add()[node].emplace(gpu, holder);  // a victim's until it exits
+    FreeGpus free(*snapshot.healthy, occupied());
     std::vector<Found> found;
     for (const JobRecord& waiting : snapshot.waiting) {
       if (!options_.policy.backfill && waiting.tried_at_capacity == snapshot.capacity_version) break;
@@ -455,12 +461,13 @@ void SchedulerCore::Schedule() {
         found.push_back(std::move(over));
         continue;
       }
-      found.push_back(PlaceWaitingJob(snapshot, occupied, free, waiting));
-      if (found.back().placement.ok()) {
-        snapshot.tenant_gpus[tenant] += (long long)found.back().placement->ranks.size();
+      found.push_back(PlaceWaitingJob(snapshot, occupied(), free, waiting));
+      if (const Result<Placement>& p = found.back().placement; p.ok()) {
+        snapshot.tenant_gpus[tenant] += (long long)p->ranks.size();
+        for (const RankPlacement& r : p->ranks) add()[r.node][r.gpu] = waiting.job.id();
         // The held GPUs it took were counted as taken already.
-        if (waiting.job.id() == snapshot.reserved_for) free = FreeGpus(*snapshot.healthy, occupied);
-        else free.Take(*found.back().placement);
+        if (waiting.job.id() == snapshot.reserved_for) free = FreeGpus(*snapshot.healthy, occupied());
+        else free.Take(*p);
       }
       // Strict order: the rest wait behind a job that does not fit.
       if (!options_.policy.backfill && !found.back().placement.ok() && !found.back().over_quota) break;
@@ -512,7 +519,7 @@ bool SchedulerCore::TooSlow(const JobRecord& waiting, const Placement& placement
          placement.predicted_step_s > slowdown * waiting.best_step_s;
 }
 
-SchedulerCore::Found SchedulerCore::PlaceWaitingJob(const Snapshot& snapshot, Occupancy& occupied,
+SchedulerCore::Found SchedulerCore::PlaceWaitingJob(const Snapshot& snapshot, const Occupancy& occupied,
                                                     const FreeGpus& free, const JobRecord& waiting) const {
   Found f;
   f.id = waiting.job.id();
@@ -547,8 +554,6 @@ SchedulerCore::Found SchedulerCore::PlaceWaitingJob(const Snapshot& snapshot, Oc
                   options_.policy.max_slowdown, waiting.best_step_s, f.placement->predicted_step_s);
     f.placement = Status::Unavailable(why);
   }
-  if (f.placement.ok())
-    for (const RankPlacement& r : f.placement->ranks) occupied[r.node][r.gpu] = f.id;
   return f;
 }
 

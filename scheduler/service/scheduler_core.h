@@ -155,7 +155,7 @@ class SchedulerCore {
   void Schedule();
   struct Snapshot;
   struct Found;
-  Found PlaceWaitingJob(const Snapshot& snapshot, Occupancy& occupied, const FreeGpus& free,
+  Found PlaceWaitingJob(const Snapshot& snapshot, const Occupancy& occupied, const FreeGpus& free,
                         const JobRecord& waiting) const;
   void CommitPlacementLocked(JobRecord& record, Found& found);
   // A queued job's placement is slower than Policy.max_slowdown allows.

@@ -187,6 +187,28 @@ TEST(NodeRegistry, SearchesShareOneCopyOfTheTopologyUntilItChanges) {
   EXPECT_TRUE(nodes.Shared()->FindNode("agent-0")->alive);
 }
 
+TEST(NodeRegistry, APassKeepsTheOccupancyItReadWhileJobsComeAndGo) {
+  NodeRegistry nodes(DefaultCluster(2), /*probation_s=*/30);
+  const std::string node = nodes.topology().nodes[0].name;
+  auto placement = [&](int gpu) {
+    v1::Placement p;
+    v1::RankAssignment* r = p.add_ranks();
+    r->set_node(node);
+    r->set_gpu(gpu);
+    return p;
+  };
+  nodes.Occupy("job-1", placement(0));
+  const std::shared_ptr<const Occupancy> read = nodes.SharedOccupancy();  // a pass's snapshot
+  nodes.Occupy("job-2", placement(1));
+  nodes.Release("job-1");
+  EXPECT_EQ(read->at(node), (std::map<int, std::string>{{0, "job-1"}}));  // as it was read
+  EXPECT_EQ(nodes.occupancy().at(node), (std::map<int, std::string>{{1, "job-2"}}));
+  nodes.Release("job-2");
+  EXPECT_TRUE(nodes.occupancy().empty());
+  nodes.Release("job-3");  // holds nothing: nothing changes
+  EXPECT_TRUE(nodes.occupancy().empty());
+}
+
 TEST(FreeGpus, CountsTheFreeGpusOfAliveNodesPerDataCenter) {
   Topology t = DefaultCluster(4);  // two data centers, one node of 4 slots each
   t.nodes[1].alive = false;
