@@ -63,7 +63,7 @@ bool SchedulerCore::PreemptForLocked(const Topology& healthy, const JobRecord& w
   Result<Placement> placement = Status::Unavailable("nothing freed yet");
   // No search until enough GPUs are free to hold the job at all: at scale
   // a search costs milliseconds, and this runs under the core's lock.
-  long long free = FreeGpus(healthy, occupied).In({});
+  long long free = FreeGpuCounts(healthy, occupied).In({});
   for (JobRecord* c : candidates) {
     const std::string& id = c->job.id();
     const std::string& owner = c->job.spec().tenant();

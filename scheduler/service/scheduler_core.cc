@@ -444,7 +444,7 @@ void SchedulerCore::Schedule() {
     };
     for (const auto& [node, gpus] : snapshot.reserved)
       for (const auto& [gpu, holder] : gpus) add()[node].emplace(gpu, holder);  // a victim's until it exits
-    FreeGpus free(*snapshot.healthy, occupied());
+    FreeGpuCounts free(*snapshot.healthy, occupied());
     std::vector<Found> found;
     for (const JobRecord& waiting : snapshot.waiting) {
       if (!options_.policy.backfill && waiting.tried_at_capacity == snapshot.capacity_version) break;
@@ -466,13 +466,16 @@ void SchedulerCore::Schedule() {
         snapshot.tenant_gpus[tenant] += (long long)p->ranks.size();
         for (const RankPlacement& r : p->ranks) add()[r.node][r.gpu] = waiting.job.id();
         // The held GPUs it took were counted as taken already.
-        if (waiting.job.id() == snapshot.reserved_for) free = FreeGpus(*snapshot.healthy, occupied());
+        if (waiting.job.id() == snapshot.reserved_for) free = FreeGpuCounts(*snapshot.healthy, occupied());
         else free.Take(*p);
       }
       // Strict order: the rest wait behind a job that does not fit.
       if (!options_.policy.backfill && !found.back().placement.ok() && !found.back().over_quota) break;
     }
 
+    // Its readers are done: committing changes the occupancy in place
+    // rather than copying it away from this pass.
+    snapshot.occupancy.reset();
     std::lock_guard<std::mutex> lock(mu_);
     if (nodes_.version() != snapshot.version) {
       schedule_wanted_ = true;  // nodes or GPUs changed meanwhile: search again
@@ -520,7 +523,7 @@ bool SchedulerCore::TooSlow(const JobRecord& waiting, const Placement& placement
 }
 
 SchedulerCore::Found SchedulerCore::PlaceWaitingJob(const Snapshot& snapshot, const Occupancy& occupied,
-                                                    const FreeGpus& free, const JobRecord& waiting) const {
+                                                    const FreeGpuCounts& free, const JobRecord& waiting) const {
   Found f;
   f.id = waiting.job.id();
   f.state = waiting.job.state();

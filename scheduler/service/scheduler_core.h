@@ -22,7 +22,7 @@
 #include "meridian/v1/scheduler.pb.h"
 #include "scheduler/core/topology.h"
 #include "scheduler/placement/placement.h"
-#include "scheduler/service/free_gpus.h"
+#include "scheduler/service/free_gpu_counts.h"
 #include "scheduler/service/job_journal.h"
 #include "scheduler/service/job_record.h"
 #include "scheduler/service/launcher.h"
@@ -155,7 +155,7 @@ class SchedulerCore {
   void Schedule();
   struct Snapshot;
   struct Found;
-  Found PlaceWaitingJob(const Snapshot& snapshot, const Occupancy& occupied, const FreeGpus& free,
+  Found PlaceWaitingJob(const Snapshot& snapshot, const Occupancy& occupied, const FreeGpuCounts& free,
                         const JobRecord& waiting) const;
   void CommitPlacementLocked(JobRecord& record, Found& found);
   // A queued job's placement is slower than Policy.max_slowdown allows.

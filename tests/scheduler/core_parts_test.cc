@@ -10,7 +10,7 @@
 #include <mutex>
 #include <thread>
 
-#include "scheduler/service/free_gpus.h"
+#include "scheduler/service/free_gpu_counts.h"
 #include "scheduler/service/job_journal.h"
 #include "scheduler/service/node_registry.h"
 #include "scheduler/service/proto_convert.h"
@@ -209,12 +209,12 @@ TEST(NodeRegistry, APassKeepsTheOccupancyItReadWhileJobsComeAndGo) {
   EXPECT_TRUE(nodes.occupancy().empty());
 }
 
-TEST(FreeGpus, CountsTheFreeGpusOfAliveNodesPerDataCenter) {
+TEST(FreeGpuCounts, CountsTheFreeGpusOfAliveNodesPerDataCenter) {
   Topology t = DefaultCluster(4);  // two data centers, one node of 4 slots each
   t.nodes[1].alive = false;
   Occupancy occupied;
   occupied[t.nodes[0].name] = {{0, "job-1"}, {2, "job-1"}};
-  FreeGpus free(t, occupied);
+  FreeGpuCounts free(t, occupied);
   const std::string east = t.nodes[0].data_center, west = t.nodes[1].data_center;
   EXPECT_EQ(free.In({}), 2);
   EXPECT_EQ(free.In({east}), 2);

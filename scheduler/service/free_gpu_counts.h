@@ -14,10 +14,10 @@
 
 namespace meridian::scheduler {
 
-class FreeGpus {
+class FreeGpuCounts {
  public:
   // GPUs of alive nodes of `healthy` that `occupied` does not hold.
-  FreeGpus(const Topology& healthy, const Occupancy& occupied);
+  FreeGpuCounts(const Topology& healthy, const Occupancy& occupied);
 
   // Free GPUs in these data centers; empty: in all.
   long long In(const std::vector<std::string>& data_centers) const;
