@@ -120,12 +120,17 @@ class Exhaustive {
   long long leaves_ = 0;
 };
 
+Result<std::vector<Slot>> FirstFit(const LayoutContext& c) { return TakeInOrder(c, FreeSlots(c), "first-fit placement"); }
+
 }  // namespace
 
 Result<Placement> FirstFitPlacement(const Topology& topo, const Occupancy& occupied, const JobRequest& job) {
-  return PlaceOverLayouts(topo, occupied, job, [](const LayoutContext& c) -> Result<std::vector<Slot>> {
-    return TakeInOrder(c, FreeSlots(c), "first-fit placement");
-  });
+  return PlaceOverLayouts(topo, occupied, job, FirstFit);
+}
+
+Result<Placement> FirstFitPlacementIndexed(const TopologyIndex& topology, const Occupancy& occupied,
+                                           const JobRequest& job) {
+  return PlaceOverLayouts(topology, occupied, job, FirstFit);
 }
 
 Result<Placement> RoundRobinPlacement(const Topology& topo, const Occupancy& occupied, const JobRequest& job) {

@@ -16,6 +16,9 @@ namespace meridian::scheduler {
 // the first free GPU in node-name order that holds its stage (Slurm's
 // select/linear and a plain gang scheduler fill nodes this way).
 Result<Placement> FirstFitPlacement(const Topology& topo, const Occupancy& occupied, const JobRequest& job);
+// FirstFitPlacement on an indexed topology (IndexTopology): the same placement.
+Result<Placement> FirstFitPlacementIndexed(const TopologyIndex& topology, const Occupancy& occupied,
+                                           const JobRequest& job);
 
 // Rank r on the next node in name order (cycling), on its first free GPU
 // that holds the rank's stage.

@@ -135,11 +135,10 @@ Status CheckMemoryFits(const FreeGpus& gpus, int dp, int pp,
   return Status::OK();
 }
 
-Result<Placement> PlaceOverLayouts(const Topology& topo, const Occupancy& occupied, const JobRequest& job,
-                                   const LayoutPlacer& place) {
-  MERIDIAN_RETURN_IF_ERROR(ValidateJobRequest(job));
-  const ClusterIndex index(topo);
-  const FreeGpus alive = FindFreeGpus(index, nullptr);
+namespace {
+
+Result<Placement> PlaceOverLayouts(const ClusterIndex& index, const FreeGpus& alive, const Occupancy& occupied,
+                                   const JobRequest& job, const LayoutPlacer& place) {
   const FreeGpus free = FindFreeGpus(index, &occupied);
   const std::vector<std::pair<int, int>> layouts = CandidateLayouts(job);
   bool fits_empty = false;
@@ -184,5 +183,26 @@ Result<Placement> PlaceOverLayouts(const Topology& topo, const Occupancy& occupi
   if (!placer.ok()) return placer.WithContext(job.auto_layout ? "no dp x pp layout placed" : "placement");
   return Status::Unavailable(prefix + not_now.message());
 }
+
+}  // namespace
+
+Result<Placement> PlaceOverLayouts(const Topology& topo, const Occupancy& occupied, const JobRequest& job,
+                                   const LayoutPlacer& place) {
+  MERIDIAN_RETURN_IF_ERROR(ValidateJobRequest(job));
+  const ClusterIndex index(topo);
+  return PlaceOverLayouts(index, FindFreeGpus(index, nullptr), occupied, job, place);
+}
+
+Result<Placement> PlaceOverLayouts(const TopologyIndex& topology, const Occupancy& occupied, const JobRequest& job,
+                                   const LayoutPlacer& place) {
+  MERIDIAN_RETURN_IF_ERROR(ValidateJobRequest(job));
+  return PlaceOverLayouts(topology.index, topology.alive, occupied, job, place);
+}
+
+std::shared_ptr<const TopologyIndex> IndexTopology(std::shared_ptr<const Topology> topology) {
+  return std::make_shared<const TopologyIndex>(std::move(topology));
+}
+
+const Topology& IndexedTopology(const TopologyIndex& index) { return *index.topology; }
 
 }  // namespace meridian::scheduler

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <utility>
 #include <vector>
 
@@ -50,5 +51,17 @@ using LayoutPlacer = std::function<Result<std::vector<Slot>>(const LayoutContext
 // by memory and keeps the cheapest by PriceSlots (the first on a tie).
 Result<Placement> PlaceOverLayouts(const Topology& topo, const Occupancy& occupied, const JobRequest& job,
                                    const LayoutPlacer& place);
+// The same on a topology indexed once for many searches.
+Result<Placement> PlaceOverLayouts(const TopologyIndex& topology, const Occupancy& occupied, const JobRequest& job,
+                                   const LayoutPlacer& place);
+
+// What a search derives from the topology alone.
+struct TopologyIndex {
+  explicit TopologyIndex(std::shared_ptr<const Topology> t)
+      : topology(std::move(t)), index(*topology), alive(FindFreeGpus(index, nullptr)) {}
+  std::shared_ptr<const Topology> topology;
+  ClusterIndex index;  // points into *topology, which it keeps
+  FreeGpus alive;      // the GPUs of alive nodes
+};
 
 }  // namespace meridian::scheduler

@@ -487,14 +487,23 @@ std::vector<DcFree> GroupByDataCenter(const ClusterIndex& index, const FreeGpus&
   return out;
 }
 
+// The topology-aware placer of one search; the free GPUs by data center
+// are the same for every layout: grouped once.
+LayoutPlacer TopologyAware() {
+  return [dcs = std::optional<std::vector<DcFree>>()](const LayoutContext& ctx) mutable -> Result<std::vector<Slot>> {
+    if (!dcs) dcs = GroupByDataCenter(ctx.index, ctx.free);
+    return Engine(ctx, *dcs).Place();
+  };
+}
+
 }  // namespace
 
 Result<Placement> PlaceJob(const Topology& topo, const Occupancy& occupied, const JobRequest& job) {
-  std::optional<std::vector<DcFree>> dcs;  // the same for every layout: built once
-  return PlaceOverLayouts(topo, occupied, job, [&](const LayoutContext& ctx) -> Result<std::vector<Slot>> {
-    if (!dcs) dcs = GroupByDataCenter(ctx.index, ctx.free);
-    return Engine(ctx, *dcs).Place();
-  });
+  return PlaceOverLayouts(topo, occupied, job, TopologyAware());
+}
+
+Result<Placement> PlaceJobIndexed(const TopologyIndex& topology, const Occupancy& occupied, const JobRequest& job) {
+  return PlaceOverLayouts(topology, occupied, job, TopologyAware());
 }
 
 }  // namespace meridian::scheduler

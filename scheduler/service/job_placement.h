@@ -4,6 +4,8 @@
 // and a Slurm-launched data center.
 #pragma once
 
+#include <functional>
+
 #include <string>
 #include <vector>
 
@@ -17,7 +19,7 @@ namespace meridian::scheduler {
 // What puts a job's ranks on GPUs: PlaceJob (topology-aware, the daemon's
 // own) or a baseline such as FirstFitPlacement (the policies meridian-sim
 // compares).
-using JobPlacer = Result<Placement> (*)(const Topology&, const Occupancy&, const JobRequest&);
+using JobPlacer = std::function<Result<Placement>(const Topology&, const Occupancy&, const JobRequest&)>;
 
 // Places `job` with `place` on the nodes of `data_centers` (all when
 // empty), inside one launcher kind at a time, and returns the placement

@@ -22,7 +22,8 @@ std::map<std::string, long long> SchedulerCore::TenantGpusLocked() {
   return out;
 }
 
-bool SchedulerCore::PreemptForLocked(const Topology& healthy, const JobRecord& waiting) {
+bool SchedulerCore::PreemptForLocked(const TopologyIndex& healthy_index, const JobRecord& waiting) {
+  const Topology& healthy = IndexedTopology(healthy_index);
   const v1::JobSpec& spec = waiting.job.spec();
   const int priority = spec.priority();
   const Quotas& quotas = options_.quotas;
@@ -76,7 +77,7 @@ bool SchedulerCore::PreemptForLocked(const Topology& healthy, const JobRecord& w
     freed.insert(id);
     free += c->job.placement().ranks_size();
     if (free < JobGpus(spec)) continue;
-    placement = Search(healthy, occupied, waiting.job.spec(), *request);
+    placement = Search(healthy, occupied, waiting.job.spec(), *request, &healthy_index);
     // Only a placement it would take: one too slow would free GPUs it
     // then refuses, and the preemption would repeat.
     if (placement.ok() && !TooSlow(waiting, *placement)) break;

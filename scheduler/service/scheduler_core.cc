@@ -377,6 +377,7 @@ Status SchedulerCore::CheckWaitingLimitsLocked(const std::string& owner) {
 struct SchedulerCore::Snapshot {
   std::shared_ptr<const Topology> topology;  // every node
   std::shared_ptr<const Topology> healthy;   // nodes on probation count as dead: where jobs may start now
+  std::shared_ptr<const TopologyIndex> healthy_index;  // healthy, indexed for its searches
   std::shared_ptr<const Occupancy> occupancy;
   uint64_t version = 0, capacity_version = 0;
   std::vector<JobRecord> waiting;  // RESTARTING first, then QUEUED, each in submission order
@@ -433,6 +434,9 @@ void SchedulerCore::Schedule() {
       }
     }
     if (snapshot.waiting.empty()) continue;
+    if (!healthy_index_ || &IndexedTopology(*healthy_index_) != snapshot.healthy.get())
+      healthy_index_ = IndexTopology(snapshot.healthy);
+    snapshot.healthy_index = healthy_index_;
     // The searches, outside the lock; each placement found holds its GPUs
     // for the jobs after it. They read the snapshot's occupancy until the
     // pass adds to it: a pass that places nothing copies nothing.
@@ -510,7 +514,7 @@ void SchedulerCore::Schedule() {
       for (const Found& f : found) {
         if (f.placement.ok() || f.over_quota) continue;
         const JobRecord* record = jobs_.Find(f.id);
-        if (record != nullptr && record->job.state() == f.state && PreemptForLocked(*snapshot.healthy, *record)) break;
+        if (record != nullptr && record->job.state() == f.state && PreemptForLocked(*snapshot.healthy_index, *record)) break;
       }
     }
   }
@@ -545,9 +549,9 @@ SchedulerCore::Found SchedulerCore::PlaceWaitingJob(const Snapshot& snapshot, co
     // The GPUs held for it are its own to take.
     Occupancy own = occupied;
     Vacate(own, f.id);
-    f.placement = Search(*snapshot.healthy, own, f.spec, *request);
+    f.placement = Search(*snapshot.healthy, own, f.spec, *request, snapshot.healthy_index.get());
   } else {
-    f.placement = Search(*snapshot.healthy, occupied, f.spec, *request);
+    f.placement = Search(*snapshot.healthy, occupied, f.spec, *request, snapshot.healthy_index.get());
   }
   if (!f.placement.ok() && f.state == v1::RESTARTING)
     f.placement = Shrink(snapshot, occupied, &f.spec, *request, &f.shrunk);
@@ -606,7 +610,7 @@ Result<Placement> SchedulerCore::Shrink(const Snapshot& snapshot, const Occupanc
     smaller.mutable_training()->set_microbatches(old_micro * (old_dp / dp));
     Result<JobRequest> smaller_request = ToJobRequest(smaller);
     if (!smaller_request.ok()) continue;
-    Result<Placement> p = Search(*snapshot.healthy, occupied, smaller, *smaller_request);
+    Result<Placement> p = Search(*snapshot.healthy, occupied, smaller, *smaller_request, snapshot.healthy_index.get());
     if (!p.ok()) continue;
     *note = "shrunk from dp " + std::to_string(old_dp) + " to dp " + std::to_string(dp) + " with " +
             std::to_string(smaller.training().microbatches()) +
@@ -618,10 +622,20 @@ Result<Placement> SchedulerCore::Shrink(const Snapshot& snapshot, const Occupanc
 }
 
 Result<Placement> SchedulerCore::Search(const Topology& topology, const Occupancy& occupied, const v1::JobSpec& spec,
-                                        const JobRequest& request) const {
+                                        const JobRequest& request, const TopologyIndex* index) const {
   const std::vector<std::string> dcs(spec.data_centers().begin(), spec.data_centers().end());
   const auto start = std::chrono::steady_clock::now();
-  const JobPlacer place = options_.policy.topology_aware ? PlaceJob : FirstFitPlacement;
+  const bool aware = options_.policy.topology_aware;
+  JobPlacer place = aware ? JobPlacer(PlaceJob) : JobPlacer(FirstFitPlacement);
+  if (index != nullptr && &IndexedTopology(*index) == &topology) {
+    // Placed on `topology` itself (not a part of it, as one launcher's
+    // data centers): the index serves.
+    place = [index, aware, unindexed = place](const Topology& t, const Occupancy& o,
+                                              const JobRequest& r) -> Result<Placement> {
+      if (&t != &IndexedTopology(*index)) return unindexed(t, o, r);
+      return aware ? PlaceJobIndexed(*index, o, r) : FirstFitPlacementIndexed(*index, o, r);
+    };
+  }
   Result<Placement> placement = spec.dc_worlds() ? PlaceAsWorlds(topology, occupied, request, dcs, place)
                                                  : PlaceWithinLaunchers(topology, occupied, request, dcs, place);
   if (options_.on_placement) {

@@ -161,8 +161,9 @@ class SchedulerCore {
   // A queued job's placement is slower than Policy.max_slowdown allows.
   bool TooSlow(const JobRecord& waiting, const Placement& placement) const;
   // The search itself, timed for the metrics. No lock needed.
+  // `index`, when it indexes `topology`, spares the search indexing it.
   Result<Placement> Search(const Topology& topology, const Occupancy& occupied, const v1::JobSpec& spec,
-                           const JobRequest& request) const;
+                           const JobRequest& request, const TopologyIndex* index = nullptr) const;
   // A restarting job whose layout no longer fits the healthy cluster:
   // placed at the largest smaller data-parallel degree that fits, with
   // more micro-batches per step to keep its global batch (*spec is changed
@@ -181,7 +182,7 @@ class SchedulerCore {
   // any priority of tenants that are borrowing (never taking one below
   // its guarantee), and those go first; a job of another tenant that is
   // not borrowing is never stopped.
-  bool PreemptForLocked(const Topology& healthy, const JobRecord& waiting);
+  bool PreemptForLocked(const TopologyIndex& healthy, const JobRecord& waiting);
   // GPUs held by each tenant's placed and running jobs.
   std::map<std::string, long long> TenantGpusLocked();
 
@@ -233,6 +234,9 @@ class SchedulerCore {
     double predicted_step_s = 0;
   };
   std::shared_ptr<const Topology> empty_fits_topology_;
+  // The healthy topology of the newest pass, indexed once for every
+  // search on it (passes run one at a time: scheduling_mu_ guards it).
+  std::shared_ptr<const TopologyIndex> healthy_index_;
   std::map<std::string, EmptyFit> empty_fits_;
 };
 

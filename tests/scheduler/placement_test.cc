@@ -153,6 +153,34 @@ TEST(PlaceJob, NeverOverCommitsOnRandomClusters) {
   EXPECT_GT(never, 5);
 }
 
+// A topology indexed once for many searches gives every search the
+// placement (or the error) it would have found unindexed.
+TEST(PlaceJobIndexed, PlacesAsPlaceJobDoesOnRandomClusters) {
+  std::mt19937 rng(20261207);
+  int placed = 0;
+  for (int iter = 0; iter < 100; ++iter) {
+    const auto topo = std::make_shared<const Topology>(RandomCluster(rng));
+    const std::shared_ptr<const TopologyIndex> index = IndexTopology(topo);
+    EXPECT_EQ(&IndexedTopology(*index), topo.get());
+    for (int search = 0; search < 3; ++search) {  // several searches on one index
+      const Occupancy occ = RandomOccupancy(*topo, rng, 25);
+      const JobRequest job = RandomJob(rng);
+      for (auto [plain, indexed] : {std::pair{PlaceJob(*topo, occ, job), PlaceJobIndexed(*index, occ, job)},
+                                    std::pair{FirstFitPlacement(*topo, occ, job),
+                                              FirstFitPlacementIndexed(*index, occ, job)}}) {
+        ASSERT_EQ(plain.ok(), indexed.ok()) << "iteration " << iter << ": " << plain.status().ToString();
+        if (plain.ok()) {
+          ++placed;
+          ExpectSame(*plain, *indexed);
+        } else {
+          EXPECT_EQ(plain.status().ToString(), indexed.status().ToString());
+        }
+      }
+    }
+  }
+  EXPECT_GT(placed, 100);
+}
+
 // First fit takes the free GPUs in node-name order, rank by rank.
 TEST(FirstFitPlacement, TakesTheFirstFreeGpusInNodeOrder) {
   const Topology topo = DefaultCluster(4);
