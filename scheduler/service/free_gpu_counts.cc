@@ -21,6 +21,28 @@ FreeGpuCounts::FreeGpuCounts(const Topology& healthy, const Occupancy& occupied)
   }
 }
 
+FreeGpuCounts FreeGpuCounts::Empty(const Topology& healthy) {
+  FreeGpuCounts out(healthy, Occupancy{});
+  out.alive_.reserve(healthy.nodes.size());
+  for (const Node& n : healthy.nodes)
+    if (n.alive) out.alive_.emplace(n.name, AliveNode{&n.data_center, (long long)n.gpus.size()});
+  return out;
+}
+
+FreeGpuCounts FreeGpuCounts::Minus(const Occupancy& occupied) const {
+  FreeGpuCounts out;
+  out.per_dc_ = per_dc_;
+  out.total_ = total_;
+  for (const auto& [name, gpus] : occupied) {
+    auto it = alive_.find(name);
+    if (it == alive_.end()) continue;  // dead, or no longer in the topology
+    const long long held = std::min((long long)gpus.size(), it->second.gpus);
+    out.per_dc_[*it->second.data_center] -= held;
+    out.total_ -= held;
+  }
+  return out;
+}
+
 long long FreeGpuCounts::In(const std::vector<std::string>& data_centers) const {
   if (data_centers.empty()) return total_;
   long long free = 0;

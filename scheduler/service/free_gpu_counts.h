@@ -18,6 +18,11 @@ class FreeGpuCounts {
  public:
   // GPUs of alive nodes of `healthy` that `occupied` does not hold.
   FreeGpuCounts(const Topology& healthy, const Occupancy& occupied);
+  // Every GPU of alive nodes, with what each node adds: made once per
+  // topology, then Minus each pass's held GPUs (a walk over the held GPUs,
+  // not over every node).
+  static FreeGpuCounts Empty(const Topology& healthy);
+  FreeGpuCounts Minus(const Occupancy& occupied) const;
 
   // Free GPUs in these data centers; empty: in all.
   long long In(const std::vector<std::string>& data_centers) const;
@@ -25,8 +30,15 @@ class FreeGpuCounts {
   void Take(const Placement& placement);
 
  private:
+  FreeGpuCounts() = default;
+
+  struct AliveNode {
+    const std::string* data_center;
+    long long gpus;
+  };
   std::unordered_map<std::string, long long> per_dc_;
   long long total_ = 0;
+  std::unordered_map<std::string, AliveNode> alive_;  // Empty's only: by node name
 };
 
 }  // namespace meridian::scheduler

@@ -434,8 +434,10 @@ void SchedulerCore::Schedule() {
       }
     }
     if (snapshot.waiting.empty()) continue;
-    if (!healthy_index_ || &IndexedTopology(*healthy_index_) != snapshot.healthy.get())
+    if (!healthy_index_ || &IndexedTopology(*healthy_index_) != snapshot.healthy.get()) {
       healthy_index_ = IndexTopology(snapshot.healthy);
+      healthy_free_ = FreeGpuCounts::Empty(*snapshot.healthy);
+    }
     snapshot.healthy_index = healthy_index_;
     // The searches, outside the lock; each placement found holds its GPUs
     // for the jobs after it. They read the snapshot's occupancy until the
@@ -448,7 +450,7 @@ void SchedulerCore::Schedule() {
     };
     for (const auto& [node, gpus] : snapshot.reserved)
       for (const auto& [gpu, holder] : gpus) add()[node].emplace(gpu, holder);  // a victim's until it exits
-    FreeGpuCounts free(*snapshot.healthy, occupied());
+    FreeGpuCounts free = healthy_free_->Minus(occupied());
     std::vector<Found> found;
     for (const JobRecord& waiting : snapshot.waiting) {
       if (!options_.policy.backfill && waiting.tried_at_capacity == snapshot.capacity_version) break;
@@ -470,7 +472,7 @@ void SchedulerCore::Schedule() {
         snapshot.tenant_gpus[tenant] += (long long)p->ranks.size();
         for (const RankPlacement& r : p->ranks) add()[r.node][r.gpu] = waiting.job.id();
         // The held GPUs it took were counted as taken already.
-        if (waiting.job.id() == snapshot.reserved_for) free = FreeGpuCounts(*snapshot.healthy, occupied());
+        if (waiting.job.id() == snapshot.reserved_for) free = healthy_free_->Minus(occupied());
         else free.Take(*p);
       }
       // Strict order: the rest wait behind a job that does not fit.

@@ -14,6 +14,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -237,6 +238,7 @@ class SchedulerCore {
   // The healthy topology of the newest pass, indexed once for every
   // search on it (passes run one at a time: scheduling_mu_ guards it).
   std::shared_ptr<const TopologyIndex> healthy_index_;
+  std::optional<FreeGpuCounts> healthy_free_;  // FreeGpuCounts::Empty of that topology
   std::map<std::string, EmptyFit> empty_fits_;
 };
 

@@ -225,6 +225,15 @@ TEST(FreeGpuCounts, CountsTheFreeGpusOfAliveNodesPerDataCenter) {
   free.Take(p);
   EXPECT_EQ(free.In({}), 1);
   EXPECT_EQ(free.In({east, west}), 1);
+  // Counted once with nothing held, then minus what is held: the same.
+  const FreeGpuCounts all = FreeGpuCounts::Empty(t);
+  EXPECT_EQ(all.In({}), 4);
+  const FreeGpuCounts less = all.Minus(occupied);
+  EXPECT_EQ(less.In({}), 2);
+  EXPECT_EQ(less.In({east}), 2);
+  EXPECT_EQ(less.In({west}), 0);
+  occupied[t.nodes[1].name] = {{0, "job-2"}};  // on the dead node: it frees nothing that was counted
+  EXPECT_EQ(all.Minus(occupied).In({}), 2);
 }
 
 // A submit whose placement pass is held open inside its search: a
