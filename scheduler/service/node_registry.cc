@@ -13,11 +13,22 @@ namespace meridian::scheduler {
 NodeRegistry::NodeRegistry(Topology cluster, double probation_s)
     : topology_(std::move(cluster)), probation_s_(probation_s) {
   file_nodes_ = topology_.nodes;
+  IndexNodes();
+}
+
+void NodeRegistry::IndexNodes() {
+  by_name_.clear();
+  for (size_t i = 0; i < topology_.nodes.size(); ++i) by_name_.emplace(topology_.nodes[i].name, i);  // the first of a name
 }
 
 Node* NodeRegistry::FindMutable(const std::string& name) {
-  auto it = std::find_if(topology_.nodes.begin(), topology_.nodes.end(), [&](const Node& x) { return x.name == name; });
-  return it == topology_.nodes.end() ? nullptr : &*it;
+  auto it = by_name_.find(name);
+  return it == by_name_.end() ? nullptr : &topology_.nodes[it->second];
+}
+
+const Node* NodeRegistry::Find(const std::string& name) const {
+  auto it = by_name_.find(name);
+  return it == by_name_.end() ? nullptr : &topology_.nodes[it->second];
 }
 
 void NodeRegistry::Restore(const v1::Node& stored, double now) {
@@ -54,8 +65,12 @@ Result<Node> NodeRegistry::Registration(const v1::Node& request, double now) con
 }
 
 void NodeRegistry::Put(const Node& node) {
-  if (Node* known = FindMutable(node.name)) *known = node;
-  else topology_.nodes.push_back(node);
+  if (Node* known = FindMutable(node.name)) {
+    *known = node;
+  } else {
+    topology_.nodes.push_back(node);
+    by_name_.emplace(node.name, topology_.nodes.size() - 1);
+  }
   TopologyChanged();
   ++capacity_version_;
   ++version_;
@@ -75,6 +90,7 @@ void NodeRegistry::RemoveAgent(const std::string& name) {
     topology_.nodes.erase(std::remove_if(topology_.nodes.begin(), topology_.nodes.end(),
                                          [&](const Node& x) { return x.name == name; }),
                           topology_.nodes.end());
+    IndexNodes();
   }
   TopologyChanged();
   ++capacity_version_;

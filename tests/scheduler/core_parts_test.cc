@@ -187,6 +187,25 @@ TEST(NodeRegistry, SearchesShareOneCopyOfTheTopologyUntilItChanges) {
   EXPECT_TRUE(nodes.Shared()->FindNode("agent-0")->alive);
 }
 
+TEST(NodeRegistry, FindsNodesByNameAfterOthersLeave) {
+  NodeRegistry nodes(DefaultCluster(2), /*probation_s=*/30);
+  for (const char* name : {"agent-0", "agent-1", "agent-2"}) {
+    v1::Node request;
+    request.set_name(name);
+    request.set_data_center(nodes.topology().data_centers[0].name);
+    request.add_gpus()->set_model("cpu");
+    nodes.Put(*nodes.Registration(request, 100.0));
+  }
+  nodes.RemoveAgent("agent-0");  // the nodes after it move up
+  EXPECT_EQ(nodes.Find("agent-0"), nullptr);
+  ASSERT_NE(nodes.Find("agent-2"), nullptr);
+  EXPECT_EQ(nodes.Find("agent-2")->name, "agent-2");
+  bool revived = false;
+  ASSERT_TRUE(nodes.Heartbeat("agent-1", 101.0, &revived).ok());
+  EXPECT_EQ(nodes.Find("agent-1")->last_heartbeat_s, 101.0);
+  EXPECT_EQ(nodes.Heartbeat("agent-0", 101.0, &revived).status().code(), Status::Code::kNotFound);
+}
+
 TEST(NodeRegistry, APassKeepsTheOccupancyItReadWhileJobsComeAndGo) {
   NodeRegistry nodes(DefaultCluster(2), /*probation_s=*/30);
   const std::string node = nodes.topology().nodes[0].name;
