@@ -129,8 +129,8 @@ Result<Placement> FirstFitPlacement(const Topology& topo, const Occupancy& occup
 }
 
 Result<Placement> FirstFitPlacementIndexed(const TopologyIndex& topology, const Occupancy& occupied,
-                                           const JobRequest& job) {
-  return PlaceOverLayouts(topology, occupied, job, FirstFit);
+                                           const JobRequest& job, const Occupancy* also) {
+  return PlaceOverLayouts(topology, occupied, also, job, FirstFit);
 }
 
 Result<Placement> RoundRobinPlacement(const Topology& topo, const Occupancy& occupied, const JobRequest& job) {

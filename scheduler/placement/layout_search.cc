@@ -51,17 +51,18 @@ Status ValidateJobRequest(const JobRequest& job) {
   return Status::OK();
 }
 
-FreeGpus FindFreeGpus(const ClusterIndex& index, const Occupancy* occupied) {
+FreeGpus FindFreeGpus(const ClusterIndex& index, const Occupancy* occupied, const Occupancy* also) {
   FreeGpus out;
   out.by_node.resize(index.num_nodes());
   std::vector<std::vector<bool>> taken(index.num_nodes());
-  if (occupied != nullptr) {
-    for (const auto& [name, gpus] : *occupied) {
+  for (const Occupancy* held : {occupied, also}) {
+    if (held == nullptr) continue;
+    for (const auto& [name, gpus] : *held) {
       const int id = index.NodeId(name);
       if (id < 0) continue;  // a node the topology no longer has
       const std::vector<Gpu>& node_gpus = index.node(id).gpus;
-      taken[id].assign(node_gpus.size(), false);
-      for (size_t g = 0; g < node_gpus.size(); ++g) taken[id][g] = gpus.count(node_gpus[g].index) > 0;
+      if (taken[id].empty()) taken[id].assign(node_gpus.size(), false);
+      for (size_t g = 0; g < node_gpus.size(); ++g) taken[id][g] = taken[id][g] || gpus.count(node_gpus[g].index) > 0;
     }
   }
   for (int n = 0; n < index.num_nodes(); ++n) {
@@ -138,8 +139,8 @@ Status CheckMemoryFits(const FreeGpus& gpus, int dp, int pp,
 namespace {
 
 Result<Placement> PlaceOverLayouts(const ClusterIndex& index, const FreeGpus& alive, const Occupancy& occupied,
-                                   const JobRequest& job, const LayoutPlacer& place) {
-  const FreeGpus free = FindFreeGpus(index, &occupied);
+                                   const Occupancy* also, const JobRequest& job, const LayoutPlacer& place) {
+  const FreeGpus free = FindFreeGpus(index, &occupied, also);
   const std::vector<std::pair<int, int>> layouts = CandidateLayouts(job);
   bool fits_empty = false;
   Status never, not_now, placer;
@@ -190,13 +191,13 @@ Result<Placement> PlaceOverLayouts(const Topology& topo, const Occupancy& occupi
                                    const LayoutPlacer& place) {
   MERIDIAN_RETURN_IF_ERROR(ValidateJobRequest(job));
   const ClusterIndex index(topo);
-  return PlaceOverLayouts(index, FindFreeGpus(index, nullptr), occupied, job, place);
+  return PlaceOverLayouts(index, FindFreeGpus(index, nullptr), occupied, nullptr, job, place);
 }
 
-Result<Placement> PlaceOverLayouts(const TopologyIndex& topology, const Occupancy& occupied, const JobRequest& job,
-                                   const LayoutPlacer& place) {
+Result<Placement> PlaceOverLayouts(const TopologyIndex& topology, const Occupancy& occupied, const Occupancy* also,
+                                   const JobRequest& job, const LayoutPlacer& place) {
   MERIDIAN_RETURN_IF_ERROR(ValidateJobRequest(job));
-  return PlaceOverLayouts(topology.index, topology.alive, occupied, job, place);
+  return PlaceOverLayouts(topology.index, topology.alive, occupied, also, job, place);
 }
 
 std::shared_ptr<const TopologyIndex> IndexTopology(std::shared_ptr<const Topology> topology) {

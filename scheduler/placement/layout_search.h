@@ -21,8 +21,9 @@ struct FreeGpus {
   std::vector<std::pair<double, long long>> by_memory;  // (bytes, GPUs), largest first
 };
 
-// All GPUs of alive nodes when `occupied` is null, else those not taken.
-FreeGpus FindFreeGpus(const ClusterIndex& index, const Occupancy* occupied);
+// All GPUs of alive nodes when `occupied` is null, else those not taken
+// (in `occupied`, or in `also` when given).
+FreeGpus FindFreeGpus(const ClusterIndex& index, const Occupancy* occupied, const Occupancy* also = nullptr);
 
 // The (dp, pp) layouts a validated request allows: its own, or with
 // auto_layout every dp * pp = gpus with pp <= n_layer, pp ascending.
@@ -51,9 +52,10 @@ using LayoutPlacer = std::function<Result<std::vector<Slot>>(const LayoutContext
 // by memory and keeps the cheapest by PriceSlots (the first on a tie).
 Result<Placement> PlaceOverLayouts(const Topology& topo, const Occupancy& occupied, const JobRequest& job,
                                    const LayoutPlacer& place);
-// The same on a topology indexed once for many searches.
-Result<Placement> PlaceOverLayouts(const TopologyIndex& topology, const Occupancy& occupied, const JobRequest& job,
-                                   const LayoutPlacer& place);
+// The same on a topology indexed once for many searches; GPUs in `also`
+// are taken too.
+Result<Placement> PlaceOverLayouts(const TopologyIndex& topology, const Occupancy& occupied, const Occupancy* also,
+                                   const JobRequest& job, const LayoutPlacer& place);
 
 // What a search derives from the topology alone.
 struct TopologyIndex {

@@ -30,6 +30,13 @@ void Vacate(Occupancy& occupied, const std::string& job_id) {
     for (auto it = gpus.begin(); it != gpus.end();) it = it->second == job_id ? gpus.erase(it) : std::next(it);
 }
 
+Occupancy Merged(const Occupancy& a, const Occupancy& b) {
+  Occupancy out = a;
+  for (const auto& [node, gpus] : b)
+    for (const auto& [gpu, holder] : gpus) out[node].emplace(gpu, holder);
+  return out;
+}
+
 namespace {
 
 constexpr int kSeeds = 8;  // data centers tried as the first of a link-aware order
@@ -502,8 +509,9 @@ Result<Placement> PlaceJob(const Topology& topo, const Occupancy& occupied, cons
   return PlaceOverLayouts(topo, occupied, job, TopologyAware());
 }
 
-Result<Placement> PlaceJobIndexed(const TopologyIndex& topology, const Occupancy& occupied, const JobRequest& job) {
-  return PlaceOverLayouts(topology, occupied, job, TopologyAware());
+Result<Placement> PlaceJobIndexed(const TopologyIndex& topology, const Occupancy& occupied, const JobRequest& job,
+                                  const Occupancy* also) {
+  return PlaceOverLayouts(topology, occupied, also, job, TopologyAware());
 }
 
 }  // namespace meridian::scheduler

@@ -77,6 +77,8 @@ using Occupancy = std::map<std::string, std::map<int, std::string>>;
 
 // Frees every GPU `job_id` holds in `occupied`.
 void Vacate(Occupancy& occupied, const std::string& job_id);
+// Both taken; `a`'s holder where both name a GPU.
+Occupancy Merged(const Occupancy& a, const Occupancy& b);
 
 // Checks a request before placing it: InvalidArgument naming the field
 // ("job.pp = 20: exceeds the model's 12 layers").
@@ -102,8 +104,11 @@ Result<Placement> PlaceJob(const Topology& topo, const Occupancy& occupied, cons
 struct TopologyIndex;
 std::shared_ptr<const TopologyIndex> IndexTopology(std::shared_ptr<const Topology> topology);
 const Topology& IndexedTopology(const TopologyIndex& index);  // the topology it indexes
-// PlaceJob on the indexed topology: the same placement.
-Result<Placement> PlaceJobIndexed(const TopologyIndex& topology, const Occupancy& occupied, const JobRequest& job);
+// PlaceJob on the indexed topology: the same placement. GPUs in `also`
+// are taken too (a scheduling pass's own placements, kept apart from the
+// occupancy it shares rather than copied into it).
+Result<Placement> PlaceJobIndexed(const TopologyIndex& topology, const Occupancy& occupied, const JobRequest& job,
+                                  const Occupancy* also = nullptr);
 
 // Checks every rule a placement of `job` must follow, whoever made it: one
 // rank per GPU of an alive node, none on an occupied GPU, each stage's

@@ -29,17 +29,26 @@ FreeGpuCounts FreeGpuCounts::Empty(const Topology& healthy) {
   return out;
 }
 
-FreeGpuCounts FreeGpuCounts::Minus(const Occupancy& occupied) const {
+FreeGpuCounts FreeGpuCounts::Minus(const Occupancy& occupied, const Occupancy* also) const {
   FreeGpuCounts out;
   out.per_dc_ = per_dc_;
   out.total_ = total_;
-  for (const auto& [name, gpus] : occupied) {
-    auto it = alive_.find(name);
-    if (it == alive_.end()) continue;  // dead, or no longer in the topology
-    const long long held = std::min((long long)gpus.size(), it->second.gpus);
+  auto held_on = [](const Occupancy* o, const std::string& node) -> long long {
+    if (o == nullptr) return 0;
+    auto it = o->find(node);
+    return it == o->end() ? 0 : (long long)it->second.size();
+  };
+  auto take = [&](const std::string& node, long long already, long long more) {
+    auto it = alive_.find(node);
+    if (it == alive_.end()) return;  // dead, or no longer in the topology
+    const long long gpus = it->second.gpus;
+    const long long held = std::min(already + more, gpus) - std::min(already, gpus);
     out.per_dc_[*it->second.data_center] -= held;
     out.total_ -= held;
-  }
+  };
+  for (const auto& [node, gpus] : occupied) take(node, 0, (long long)gpus.size());
+  if (also != nullptr)
+    for (const auto& [node, gpus] : *also) take(node, held_on(&occupied, node), (long long)gpus.size());
   return out;
 }
 

@@ -22,7 +22,9 @@ class FreeGpuCounts {
   // topology, then Minus each pass's held GPUs (a walk over the held GPUs,
   // not over every node).
   static FreeGpuCounts Empty(const Topology& healthy);
-  FreeGpuCounts Minus(const Occupancy& occupied) const;
+  // Less the GPUs held in `occupied` and in `also` (when given, it must
+  // name no GPU `occupied` does).
+  FreeGpuCounts Minus(const Occupancy& occupied, const Occupancy* also = nullptr) const;
 
   // Free GPUs in these data centers; empty: in all.
   long long In(const std::vector<std::string>& data_centers) const;

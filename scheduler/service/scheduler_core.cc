@@ -440,17 +440,17 @@ void SchedulerCore::Schedule() {
     }
     snapshot.healthy_index = healthy_index_;
     // The searches, outside the lock; each placement found holds its GPUs
-    // for the jobs after it. They read the snapshot's occupancy until the
-    // pass adds to it: a pass that places nothing copies nothing.
-    std::optional<Occupancy> added;
-    auto occupied = [&]() -> const Occupancy& { return added ? *added : *snapshot.occupancy; };
-    auto add = [&]() -> Occupancy& {
-      if (!added) added = *snapshot.occupancy;
-      return *added;
-    };
+    // for the jobs after it. They read the snapshot's occupancy as it is,
+    // and what the pass takes apart from it (`added`: never a GPU the
+    // snapshot has), so no pass copies every held GPU.
+    const Occupancy& held = *snapshot.occupancy;
+    Occupancy added;
     for (const auto& [node, gpus] : snapshot.reserved)
-      for (const auto& [gpu, holder] : gpus) add()[node].emplace(gpu, holder);  // a victim's until it exits
-    FreeGpuCounts free = healthy_free_->Minus(occupied());
+      for (const auto& [gpu, holder] : gpus) {
+        auto n = held.find(node);
+        if (n == held.end() || !n->second.count(gpu)) added[node][gpu] = holder;  // else a victim's until it exits
+      }
+    FreeGpuCounts free = healthy_free_->Minus(held, &added);
     std::vector<Found> found;
     for (const JobRecord& waiting : snapshot.waiting) {
       if (!options_.policy.backfill && waiting.tried_at_capacity == snapshot.capacity_version) break;
@@ -467,12 +467,15 @@ void SchedulerCore::Schedule() {
         found.push_back(std::move(over));
         continue;
       }
-      found.push_back(PlaceWaitingJob(snapshot, occupied(), free, waiting));
+      found.push_back(PlaceWaitingJob(snapshot, added, free, waiting));
       if (const Result<Placement>& p = found.back().placement; p.ok()) {
         snapshot.tenant_gpus[tenant] += (long long)p->ranks.size();
-        for (const RankPlacement& r : p->ranks) add()[r.node][r.gpu] = waiting.job.id();
+        for (const RankPlacement& r : p->ranks) {
+          auto n = held.find(r.node);
+          if (n == held.end() || !n->second.count(r.gpu)) added[r.node][r.gpu] = waiting.job.id();
+        }
         // The held GPUs it took were counted as taken already.
-        if (waiting.job.id() == snapshot.reserved_for) free = healthy_free_->Minus(occupied());
+        if (waiting.job.id() == snapshot.reserved_for) free = healthy_free_->Minus(held, &added);
         else free.Take(*p);
       }
       // Strict order: the rest wait behind a job that does not fit.
@@ -528,8 +531,9 @@ bool SchedulerCore::TooSlow(const JobRecord& waiting, const Placement& placement
          placement.predicted_step_s > slowdown * waiting.best_step_s;
 }
 
-SchedulerCore::Found SchedulerCore::PlaceWaitingJob(const Snapshot& snapshot, const Occupancy& occupied,
+SchedulerCore::Found SchedulerCore::PlaceWaitingJob(const Snapshot& snapshot, const Occupancy& added,
                                                     const FreeGpuCounts& free, const JobRecord& waiting) const {
+  const Occupancy& held = *snapshot.occupancy;
   Found f;
   f.id = waiting.job.id();
   f.state = waiting.job.state();
@@ -549,14 +553,14 @@ SchedulerCore::Found SchedulerCore::PlaceWaitingJob(const Snapshot& snapshot, co
     f.placement = Status::Unavailable(std::to_string(needs) + " GPUs needed, " + std::to_string(available) + " free");
   } else if (f.id == snapshot.reserved_for) {
     // The GPUs held for it are its own to take.
-    Occupancy own = occupied;
+    Occupancy own = Merged(held, added);
     Vacate(own, f.id);
     f.placement = Search(*snapshot.healthy, own, f.spec, *request, snapshot.healthy_index.get());
   } else {
-    f.placement = Search(*snapshot.healthy, occupied, f.spec, *request, snapshot.healthy_index.get());
+    f.placement = Search(*snapshot.healthy, held, f.spec, *request, snapshot.healthy_index.get(), &added);
   }
   if (!f.placement.ok() && f.state == v1::RESTARTING)
-    f.placement = Shrink(snapshot, occupied, &f.spec, *request, &f.shrunk);
+    f.placement = Shrink(snapshot, added, &f.spec, *request, &f.shrunk);
   if (f.placement.ok() && TooSlow(waiting, *f.placement)) {
     char why[160];
     std::snprintf(why, sizeof why, "waits for a placement within %g x its best step time (%.3g s; now %.3g s)",
@@ -594,7 +598,7 @@ void SchedulerCore::CommitPlacementLocked(JobRecord& record, Found& f) {
   }
 }
 
-Result<Placement> SchedulerCore::Shrink(const Snapshot& snapshot, const Occupancy& occupied, v1::JobSpec* spec,
+Result<Placement> SchedulerCore::Shrink(const Snapshot& snapshot, const Occupancy& added, v1::JobSpec* spec,
                                         const JobRequest& request, std::string* note) const {
   const v1::Layout& layout = spec->layout();
   if (layout.auto_layout() || layout.dp() <= 1) return Status::Unavailable("cannot shrink");
@@ -612,7 +616,8 @@ Result<Placement> SchedulerCore::Shrink(const Snapshot& snapshot, const Occupanc
     smaller.mutable_training()->set_microbatches(old_micro * (old_dp / dp));
     Result<JobRequest> smaller_request = ToJobRequest(smaller);
     if (!smaller_request.ok()) continue;
-    Result<Placement> p = Search(*snapshot.healthy, occupied, smaller, *smaller_request, snapshot.healthy_index.get());
+    Result<Placement> p =
+        Search(*snapshot.healthy, *snapshot.occupancy, smaller, *smaller_request, snapshot.healthy_index.get(), &added);
     if (!p.ok()) continue;
     *note = "shrunk from dp " + std::to_string(old_dp) + " to dp " + std::to_string(dp) + " with " +
             std::to_string(smaller.training().microbatches()) +
@@ -624,7 +629,8 @@ Result<Placement> SchedulerCore::Shrink(const Snapshot& snapshot, const Occupanc
 }
 
 Result<Placement> SchedulerCore::Search(const Topology& topology, const Occupancy& occupied, const v1::JobSpec& spec,
-                                        const JobRequest& request, const TopologyIndex* index) const {
+                                        const JobRequest& request, const TopologyIndex* index,
+                                        const Occupancy* also) const {
   const std::vector<std::string> dcs(spec.data_centers().begin(), spec.data_centers().end());
   const auto start = std::chrono::steady_clock::now();
   const bool aware = options_.policy.topology_aware;
@@ -632,11 +638,14 @@ Result<Placement> SchedulerCore::Search(const Topology& topology, const Occupanc
   if (index != nullptr && &IndexedTopology(*index) == &topology) {
     // Placed on `topology` itself (not a part of it, as one launcher's
     // data centers): the index serves.
-    place = [index, aware, unindexed = place](const Topology& t, const Occupancy& o,
-                                              const JobRequest& r) -> Result<Placement> {
-      if (&t != &IndexedTopology(*index)) return unindexed(t, o, r);
-      return aware ? PlaceJobIndexed(*index, o, r) : FirstFitPlacementIndexed(*index, o, r);
+    place = [index, aware, also, unindexed = place](const Topology& t, const Occupancy& o,
+                                                    const JobRequest& r) -> Result<Placement> {
+      if (&t != &IndexedTopology(*index)) return also == nullptr ? unindexed(t, o, r) : unindexed(t, Merged(o, *also), r);
+      return aware ? PlaceJobIndexed(*index, o, r, also) : FirstFitPlacementIndexed(*index, o, r, also);
     };
+  } else if (also != nullptr) {
+    const Occupancy merged = Merged(occupied, *also);
+    return Search(topology, merged, spec, request, index);
   }
   Result<Placement> placement = spec.dc_worlds() ? PlaceAsWorlds(topology, occupied, request, dcs, place)
                                                  : PlaceWithinLaunchers(topology, occupied, request, dcs, place);

@@ -156,20 +156,25 @@ class SchedulerCore {
   void Schedule();
   struct Snapshot;
   struct Found;
-  Found PlaceWaitingJob(const Snapshot& snapshot, const Occupancy& occupied, const FreeGpuCounts& free,
+  // `added`: the GPUs the pass has taken so far, none of them in the
+  // snapshot's occupancy.
+  Found PlaceWaitingJob(const Snapshot& snapshot, const Occupancy& added, const FreeGpuCounts& free,
                         const JobRecord& waiting) const;
   void CommitPlacementLocked(JobRecord& record, Found& found);
   // A queued job's placement is slower than Policy.max_slowdown allows.
   bool TooSlow(const JobRecord& waiting, const Placement& placement) const;
   // The search itself, timed for the metrics. No lock needed.
-  // `index`, when it indexes `topology`, spares the search indexing it.
+  // `index`, when it indexes `topology`, spares the search indexing it;
+  // GPUs in `also` are taken too.
   Result<Placement> Search(const Topology& topology, const Occupancy& occupied, const v1::JobSpec& spec,
-                           const JobRequest& request, const TopologyIndex* index = nullptr) const;
+                           const JobRequest& request, const TopologyIndex* index = nullptr,
+                           const Occupancy* also = nullptr) const;
   // A restarting job whose layout no longer fits the healthy cluster:
   // placed at the largest smaller data-parallel degree that fits, with
   // more micro-batches per step to keep its global batch (*spec is changed
-  // to what runs); *note says so for the job's events.
-  Result<Placement> Shrink(const Snapshot& snapshot, const Occupancy& occupied, v1::JobSpec* spec,
+  // to what runs); *note says so for the job's events. `added` as for
+  // PlaceWaitingJob.
+  Result<Placement> Shrink(const Snapshot& snapshot, const Occupancy& added, v1::JobSpec* spec,
                            const JobRequest& request, std::string* note) const;
 
   // Preemption (preemption.cc): `waiting` found no room, but stopping

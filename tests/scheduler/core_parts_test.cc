@@ -253,6 +253,10 @@ TEST(FreeGpuCounts, CountsTheFreeGpusOfAliveNodesPerDataCenter) {
   EXPECT_EQ(less.In({west}), 0);
   occupied[t.nodes[1].name] = {{0, "job-2"}};  // on the dead node: it frees nothing that was counted
   EXPECT_EQ(all.Minus(occupied).In({}), 2);
+  Occupancy also;  // a pass's own placements, apart from what was held
+  also[t.nodes[0].name] = {{1, "job-3"}};
+  EXPECT_EQ(all.Minus(occupied, &also).In({east}), 1);
+  EXPECT_EQ(all.Minus(occupied, &also).In({}), 1);
 }
 
 // A submit whose placement pass is held open inside its search: a
