@@ -373,7 +373,7 @@ Status SchedulerCore::CheckWaitingLimitsLocked(const std::string& owner) {
   return Status::OK();
 }
 
-// What a pass reads, copied under the lock.
+// What a pass reads, taken under the lock (its large parts shared, not copied).
 struct SchedulerCore::Snapshot {
   std::shared_ptr<const Topology> topology;  // every node
   std::shared_ptr<const Topology> healthy;   // nodes on probation count as dead: where jobs may start now
