@@ -4,28 +4,22 @@
 
 namespace meridian::scheduler {
 
-FreeGpuCounts::FreeGpuCounts(const Topology& healthy, const Occupancy& occupied) {
+FreeGpuCounts FreeGpuCounts::Empty(const Topology& healthy) {
+  FreeGpuCounts out;
+  out.alive_.reserve(healthy.nodes.size());
   long long* dc_free = nullptr;  // a data center's nodes come one after another: one lookup each
   const std::string* dc = nullptr;
   for (const Node& n : healthy.nodes) {
     if (!n.alive) continue;
-    long long held = 0;
-    if (auto it = occupied.find(n.name); it != occupied.end()) held = (long long)it->second.size();
-    const long long free = std::max(0LL, (long long)n.gpus.size() - held);
+    const long long gpus = (long long)n.gpus.size();
+    out.alive_.emplace(n.name, AliveNode{&n.data_center, gpus});
     if (dc == nullptr || *dc != n.data_center) {
       dc = &n.data_center;
-      dc_free = &per_dc_[n.data_center];
+      dc_free = &out.per_dc_[n.data_center];
     }
-    *dc_free += free;
-    total_ += free;
+    *dc_free += gpus;
+    out.total_ += gpus;
   }
-}
-
-FreeGpuCounts FreeGpuCounts::Empty(const Topology& healthy) {
-  FreeGpuCounts out(healthy, Occupancy{});
-  out.alive_.reserve(healthy.nodes.size());
-  for (const Node& n : healthy.nodes)
-    if (n.alive) out.alive_.emplace(n.name, AliveNode{&n.data_center, (long long)n.gpus.size()});
   return out;
 }
 

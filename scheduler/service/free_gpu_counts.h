@@ -16,11 +16,9 @@ namespace meridian::scheduler {
 
 class FreeGpuCounts {
  public:
-  // GPUs of alive nodes of `healthy` that `occupied` does not hold.
-  FreeGpuCounts(const Topology& healthy, const Occupancy& occupied);
-  // Every GPU of alive nodes, with what each node adds: made once per
-  // topology, then Minus each pass's held GPUs (a walk over the held GPUs,
-  // not over every node).
+  // Every GPU of alive nodes of `healthy`, with what each node adds: made
+  // once per topology, then Minus each pass's held GPUs (a walk over the
+  // held GPUs, not over every node). It points into `healthy`.
   static FreeGpuCounts Empty(const Topology& healthy);
   // Less the GPUs held in `occupied` and in `also` (when given, it must
   // name no GPU `occupied` does).

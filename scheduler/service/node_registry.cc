@@ -21,10 +21,7 @@ void NodeRegistry::IndexNodes() {
   for (size_t i = 0; i < topology_.nodes.size(); ++i) by_name_.emplace(topology_.nodes[i].name, i);  // the first of a name
 }
 
-Node* NodeRegistry::FindMutable(const std::string& name) {
-  auto it = by_name_.find(name);
-  return it == by_name_.end() ? nullptr : &topology_.nodes[it->second];
-}
+Node* NodeRegistry::FindMutable(const std::string& name) { return const_cast<Node*>(Find(name)); }
 
 const Node* NodeRegistry::Find(const std::string& name) const {
   auto it = by_name_.find(name);

@@ -64,7 +64,7 @@ bool SchedulerCore::PreemptForLocked(const TopologyIndex& healthy_index, const J
   Result<Placement> placement = Status::Unavailable("nothing freed yet");
   // No search until enough GPUs are free to hold the job at all: at scale
   // a search costs milliseconds, and this runs under the core's lock.
-  long long free = FreeGpuCounts(healthy, occupied).In({});
+  long long free = FreeGpuCounts::Empty(healthy).Minus(occupied).In({});
   for (JobRecord* c : candidates) {
     const std::string& id = c->job.id();
     const std::string& owner = c->job.spec().tenant();

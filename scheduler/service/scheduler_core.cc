@@ -445,11 +445,12 @@ void SchedulerCore::Schedule() {
     // snapshot has), so no pass copies every held GPU.
     const Occupancy& held = *snapshot.occupancy;
     Occupancy added;
+    auto take = [&](const std::string& node, int gpu, const std::string& holder) {
+      auto n = held.find(node);
+      if (n == held.end() || !n->second.count(gpu)) added[node][gpu] = holder;
+    };
     for (const auto& [node, gpus] : snapshot.reserved)
-      for (const auto& [gpu, holder] : gpus) {
-        auto n = held.find(node);
-        if (n == held.end() || !n->second.count(gpu)) added[node][gpu] = holder;  // else a victim's until it exits
-      }
+      for (const auto& [gpu, holder] : gpus) take(node, gpu, holder);  // a victim's while it still holds it
     FreeGpuCounts free = healthy_free_->Minus(held, &added);
     std::vector<Found> found;
     for (const JobRecord& waiting : snapshot.waiting) {
@@ -470,10 +471,7 @@ void SchedulerCore::Schedule() {
       found.push_back(PlaceWaitingJob(snapshot, added, free, waiting));
       if (const Result<Placement>& p = found.back().placement; p.ok()) {
         snapshot.tenant_gpus[tenant] += (long long)p->ranks.size();
-        for (const RankPlacement& r : p->ranks) {
-          auto n = held.find(r.node);
-          if (n == held.end() || !n->second.count(r.gpu)) added[r.node][r.gpu] = waiting.job.id();
-        }
+        for (const RankPlacement& r : p->ranks) take(r.node, r.gpu, waiting.job.id());
         // The held GPUs it took were counted as taken already.
         if (waiting.job.id() == snapshot.reserved_for) free = healthy_free_->Minus(held, &added);
         else free.Take(*p);

@@ -233,7 +233,7 @@ TEST(FreeGpuCounts, CountsTheFreeGpusOfAliveNodesPerDataCenter) {
   t.nodes[1].alive = false;
   Occupancy occupied;
   occupied[t.nodes[0].name] = {{0, "job-1"}, {2, "job-1"}};
-  FreeGpuCounts free(t, occupied);
+  FreeGpuCounts free = FreeGpuCounts::Empty(t).Minus(occupied);
   const std::string east = t.nodes[0].data_center, west = t.nodes[1].data_center;
   EXPECT_EQ(free.In({}), 2);
   EXPECT_EQ(free.In({east}), 2);
