@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
 """Round trip time and TCP throughput across the test bed's link between
 data centers 0 and 1: a server in dc1, the client in dc0 (run inside
-slow_link_testbed.sh -- --run, which sets TESTBED_NS).
+slow_link_testbed.sh -- --run, which sets TESTBED_NS); or between any two
+network namespaces (--from, --to and the server's address --to-addr: the
+multi-host bed's hosts).
 
-    measure_link.py [--mbytes 8] [--pings 40]
+    measure_link.py [--mbytes 8] [--pings 40] [--from NS --to NS --to-addr A.B.C.D]
 
 prints one JSON line: rtt_ms (median of small TCP round trips), rtt_min_ms,
 throughput_mbit (one TCP stream, after its first round trips), and the
@@ -31,7 +33,7 @@ def server():
     c.sendall(b"k"); c.close()
 
 def client(args):
-    host = "10.213.1.2"
+    host = args.to_addr
     for _ in range(100):  # the server may still be starting
         try:
             c = socket.create_connection((host, PORT), timeout=10); break
@@ -58,13 +60,17 @@ def client(args):
 if __name__ == "__main__":
     p = argparse.ArgumentParser(); p.add_argument("--mbytes", type=int, default=8); p.add_argument("--pings", type=int, default=40)
     p.add_argument("--serve", action="store_true"); p.add_argument("--client", action="store_true")
+    p.add_argument("--from", dest="from_ns"); p.add_argument("--to", dest="to_ns")
+    p.add_argument("--to-addr", default="10.213.1.2")
     a = p.parse_args()
     if a.serve: server(); sys.exit(0)
     if a.client: client(a); sys.exit(0)
-    ns = os.environ["TESTBED_NS"]
-    srv = subprocess.Popen(["ip", "netns", "exec", f"{ns}-dc1", sys.executable, os.path.abspath(__file__), "--serve"])
+    ns = os.environ.get("TESTBED_NS", "")
+    from_ns, to_ns = a.from_ns or f"{ns}-dc0", a.to_ns or f"{ns}-dc1"
+    srv = subprocess.Popen(["ip", "netns", "exec", to_ns, sys.executable, os.path.abspath(__file__), "--serve"])
     try:
-        subprocess.run(["ip", "netns", "exec", f"{ns}-dc0", sys.executable, os.path.abspath(__file__), "--client",
-                        "--mbytes", str(a.mbytes), "--pings", str(a.pings)], check=True, env=os.environ)
+        subprocess.run(["ip", "netns", "exec", from_ns, sys.executable, os.path.abspath(__file__), "--client",
+                        "--mbytes", str(a.mbytes), "--pings", str(a.pings), "--to-addr", a.to_addr],
+                       check=True, env=os.environ)
     finally:
         srv.wait(timeout=60)

@@ -5,7 +5,14 @@
 # that routes between them and shapes every link into a data center with
 # tc tbf (the slow-link test bed's shaping). dc-a and dc-b are launched over
 # SSH; dc-s runs a real Slurm (munged, slurmctld in the hub, one slurmd per
-# host). The hub also runs the Meridian daemon, which the bed secures as a
+# host). The links take the settings of link_settings.sh (LINK_RATE,
+# LINK_DELAY_MS, ..., from the environment): with a rate alone the hub
+# shapes them with tc tbf; with a delay, jitter, loss, windows or a control
+# file, the hub routes the traffic between data centers through
+# meridian-wan-link (`--routed`: data centers are 1, 2 and 3 there, the
+# third number of their addresses; MH_WAN_LINK names the binary) and
+# traffic to or from the hub itself stays off the WAN, as the launcher's
+# control path. The hub also runs the Meridian daemon, which the bed secures as a
 # deployment must: it makes a certificate for the hub (daemon.crt/.key) and
 # a token file (tokens.yaml: an admin token, and one agent token per host
 # named after it), each token also alone in tokens/NAME for its client.
@@ -36,11 +43,12 @@ declare -A MH_ADDR=([hosta]=10.78.1.2 [hostb]=10.78.1.3 [hostc]=10.78.2.2 [hostd
                     [hoste]=10.78.3.2 [hostf]=10.78.3.3)
 declare -A MH_SLOTS=([hosta]=1 [hostb]=1 [hostc]=1 [hostd]=1 [hoste]=2 [hostf]=2)
 declare -A MH_BRIDGE=([dc-a]=1 [dc-b]=2 [dc-s]=3)
-MH_RATE=${MH_RATE:-100mbit}
+MH_WAN_LINK=${MH_WAN_LINK:-$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/../../build/bin/meridian-wan-link}
 MH_DIR=""    # the bed's files, in a scratch directory
 MH_HOME=""   # the caller's directory
 MH_TAG=""
 source "$(dirname "${BASH_SOURCE[0]}")/../common/scratch_dir.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/link_settings.sh"
 
 mh_skip() { echo "SKIP: $*" >&2; return 77; }
 
@@ -91,9 +99,11 @@ mh_make_network() {
     # Everything routed into the data center leaves through its bridge:
     # the shaped inter-DC link. Hosts of one data center talk through the
     # bridge's ports, unshaped.
-    tc -n "$hub" qdisc add dev "br-$dc" root tbf rate "$MH_RATE" burst 256kb latency 50ms ||
+    link_in_user_space && continue
+    tc -n "$hub" qdisc add dev "br-$dc" root tbf rate "$LINK_RATE" burst 256kb latency 50ms ||
       { mh_skip "tc tbf unavailable"; return; }
   done
+  if link_in_user_space; then mh_route_through_wan_link || return; fi
   for host in "${MH_HOSTS[@]}"; do
     dc=${MH_DC[$host]}
     ip netns add "$MH_TAG-$host" || { mh_skip "cannot create namespace $MH_TAG-$host"; return; }
@@ -105,6 +115,29 @@ mh_make_network() {
     ip -n "$MH_TAG-$host" link set eth0 up
     ip -n "$MH_TAG-$host" route add default via "10.78.${MH_BRIDGE[$dc]}.1"
   done
+}
+
+# The hub sends what one data center's hosts address to another's into
+# its TUN device wan0 (policy routing by the bridge it came in on), where
+# meridian-wan-link holds each packet for the link's rate and delay and
+# writes it back; back in, it is routed on by the main table. Reverse-path
+# filtering would drop it there (its source is not behind wan0), so it is
+# off in the hub.
+mh_route_through_wan_link() {
+  local hub=$MH_TAG-hub dc
+  [[ -x $MH_WAN_LINK ]] || { mh_skip "no meridian-wan-link at $MH_WAN_LINK (set MH_WAN_LINK)"; return; }
+  [[ -c /dev/net/tun ]] || { mh_skip "no /dev/net/tun for the delayed links"; return; }
+  ip -n "$hub" tuntap add dev wan0 mode tun || { mh_skip "cannot create a TUN device"; return; }
+  ip -n "$hub" addr add 10.78.255.1/32 dev wan0
+  ip -n "$hub" link set wan0 up
+  ip netns exec "$hub" sysctl -qw net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.wan0.rp_filter=0
+  ip -n "$hub" route add 10.78.0.0/16 dev wan0 table 78
+  for dc in dc-a dc-b dc-s; do ip -n "$hub" rule add iif "br-$dc" to 10.78.0.0/16 lookup 78 priority 100; done
+  link_forwarder_args
+  mh_bg hub wan-link "$MH_WAN_LINK" --routed "$hub" "${LINK_ARGS[@]}"
+  [[ -n $LINK_CONTROL ]] && mh_pid wan-link >"$LINK_CONTROL.pid"
+  sleep 0.5
+  kill -0 "$(mh_pid wan-link)" 2>/dev/null || { echo "testbed: meridian-wan-link did not start" >&2; return 1; }
 }
 
 mh_start_sshd() {
@@ -254,10 +287,25 @@ data_centers:
       - {name: hoste, gpus: 2, agent: true}
       - {name: hostf, gpus: 2, agent: true}
 links:
-  - {a: dc-a, b: dc-b, gbps: 0.1, latency_ms: 1}
-  - {a: dc-a, b: dc-s, gbps: 0.1, latency_ms: 1}
-  - {a: dc-b, b: dc-s, gbps: 0.1, latency_ms: 1}
 YAML
+  # The links as the bed makes them: the rate, the one-way delay (at least
+  # 1 ms) and every link's contact windows (LINK_WINDOW's, as the
+  # cluster file declares them).
+  python3 - "$LINK_RATE" "$LINK_DELAY_MS" "$LINK_WINDOW" >>"$MH_DIR/cluster.yaml" <<'LINKS'
+import re, sys
+rate, delay, window = sys.argv[1:]
+m = re.fullmatch(r"([0-9.]+)(gbit|mbit|kbit)", rate)
+gbps = float(m[1]) * {"gbit": 1, "mbit": 1e-3, "kbit": 1e-6}[m[2]] if m else 0.1
+extra = ""
+if window.startswith("@"):
+    spans = [w.split("-") for w in window[1:].split(",")]
+    extra = ", windows: [" + ", ".join(f"[{a}, {b}]" for a, b in spans) + "]"
+elif window:
+    parts = window.split(":") + ["0"]
+    extra = f", window: {{period_s: {parts[0]}, up_s: {parts[1]}, phase_s: {parts[2]}}}"
+for a, b in (("dc-a", "dc-b"), ("dc-a", "dc-s"), ("dc-b", "dc-s")):
+    print(f"  - {{a: {a}, b: {b}, gbps: {gbps:g}, latency_ms: {max(1.0, float(delay)):g}{extra}}}")
+LINKS
 }
 
 # mh_up DIR: makes the bed. 0 ready, 77 cannot be made here, else failed.
@@ -276,7 +324,8 @@ mh_up() {
   mh_start_sshd || return
   mh_start_slurm || return
   mh_write_cluster_file
-  echo "testbed: 6 hosts in dc-a, dc-b (ssh) and dc-s (Slurm), links $MH_RATE, namespaces $MH_TAG-*, files in $MH_DIR" >&2
+  echo "testbed: 6 hosts in dc-a, dc-b (ssh) and dc-s (Slurm), links $(link_describe), namespaces $MH_TAG-*," \
+    "files in $MH_DIR" >&2
   echo "testbed: daemon TLS $MH_DIR/daemon.crt (.key), tokens $MH_DIR/tokens.yaml, one per client in $MH_DIR/tokens/" >&2
 }
 

@@ -22,6 +22,8 @@
 # window opening PHASE seconds after the Unix epoch (a cluster file's
 # `window:`). --link-window A:B:SPEC: the link between data centers A and
 # B has its own window (SPEC as --window takes it), e.g. 0:2:6:2:0.
+# These link flags are link_settings.sh's, which the multi-host bed shares;
+# its LINK_* variables in the environment set the same things.
 #
 #   slow_link_testbed.sh [options] -- --run COMMAND ARGS...
 #
@@ -34,31 +36,24 @@
 # MERIDIAN_POOLS for the program (dc0:K,dc1:K,...). Everything is removed on
 # exit. Exit code 77 (skip) when namespaces cannot be made here.
 set -uo pipefail
-dcs=2 rate=100mbit per_dc=2 delay_ms=0 jitter_ms=0 loss=0 control="" window="" link_windows=()
+source "$(dirname "$(readlink -f "$0")")/link_settings.sh"
+dcs=2 per_dc=2
 wan_link=$(dirname "$(readlink -f "$0")")/../../build/bin/meridian-wan-link
 while [[ $# -gt 0 && $1 != "--" ]]; do
   case $1 in
     --dcs) dcs=$2; shift 2 ;;
-    --rate) rate=$2; shift 2 ;;
     --ranks-per-dc) per_dc=$2; shift 2 ;;
-    --delay-ms) delay_ms=$2; shift 2 ;;
-    --jitter-ms) jitter_ms=$2; shift 2 ;;
-    --loss) loss=$2; shift 2 ;;
     --wan-link) wan_link=$2; shift 2 ;;
-    --control) control=$2; shift 2 ;;
-    --window) window=$2; shift 2 ;;
-    --link-window) link_windows+=(--link-window "$2"); shift 2 ;;
-    --user-link) force_user_link=1; shift ;;
-    *) echo "unknown option $1" >&2; exit 2 ;;
+    --user-link) LINK_USER_SPACE=1; shift ;;
+    *) link_option "$1" "${2:-}" || { echo "unknown option $1" >&2; exit 2; }; shift 2 ;;
   esac
 done
 shift  # --
 skip() { echo "SKIP: $*"; exit 77; }
 [[ $(id -u) -eq 0 ]] || skip "needs root for network namespaces"
 command -v ip >/dev/null && command -v tc >/dev/null || skip "needs iproute2 (ip, tc)"
-user_link=${force_user_link:-0}
-[[ $delay_ms != 0 || $jitter_ms != 0 || $loss != 0 || -n $control || -n $window || ${#link_windows[@]} -gt 0 ]] &&
-  user_link=1
+user_link=0
+link_in_user_space && user_link=1
 if ((user_link)); then
   [[ -x $wan_link ]] || skip "no meridian-wan-link at $wan_link (give --wan-link)"
   [[ -c /dev/net/tun ]] || skip "no /dev/net/tun for the delayed link"
@@ -99,8 +94,8 @@ for ((d = 0; d < dcs; d++)); do
   ip -n "$ns" link set eth0 up
   ip -n "$ns" route add default via "$subnet.1"
   # Shape both directions of the inter-DC path.
-  tc -n "$tag-r" qdisc add dev "v$tag$d" root tbf rate "$rate" burst 256kb latency 50ms || skip "tc tbf unavailable"
-  tc -n "$ns" qdisc add dev eth0 root tbf rate "$rate" burst 256kb latency 50ms || skip "tc tbf unavailable"
+  tc -n "$tag-r" qdisc add dev "v$tag$d" root tbf rate "$LINK_RATE" burst 256kb latency 50ms || skip "tc tbf unavailable"
+  tc -n "$ns" qdisc add dev eth0 root tbf rate "$LINK_RATE" burst 256kb latency 50ms || skip "tc tbf unavailable"
   echo "$subnet.2 dc$d" >>"$agent_dir/hosts"
   hosts+="${hosts:+,}dc$d:$per_dc"
 done
@@ -112,10 +107,10 @@ if ((user_link)); then
   ip -n "$tag-r" link set wan0 up
   netns=()
   for ((d = 0; d < dcs; d++)); do netns+=(--netns "$tag-dc$d"); done
-  "$wan_link" "${netns[@]}" --hub "$tag-r" --rate "$rate" --delay-ms "$delay_ms" --jitter-ms "$jitter_ms" \
-    --loss "$loss" ${control:+--control "$control"} ${window:+--window "$window"} ${link_windows[@]+"${link_windows[@]}"} &
+  link_forwarder_args
+  "$wan_link" "${netns[@]}" --hub "$tag-r" "${LINK_ARGS[@]}" &
   wan_pid=$!
-  [[ -n $control ]] && echo "$wan_pid" >"$control.pid"
+  [[ -n $LINK_CONTROL ]] && echo "$wan_pid" >"$LINK_CONTROL.pid"
   sleep 0.5
   kill -0 "$wan_pid" 2>/dev/null || { echo "FAIL: meridian-wan-link did not start" >&2; exit 1; }
 fi
@@ -130,8 +125,7 @@ AGENT
 chmod +x "$agent_dir/agent"
 pools=""
 for ((d = 0; d < dcs; d++)); do pools+="${pools:+,}dc$d:$per_dc"; done
-echo "testbed: $dcs data centers x $per_dc ranks, inter-DC link $rate each way, one-way delay ${delay_ms} ms" \
-  "(namespaces $tag-*)" >&2
+echo "testbed: $dcs data centers x $per_dc ranks, inter-DC link $(link_describe) (namespaces $tag-*)" >&2
 export MERIDIAN_POOLS=$pools
 if [[ ${1:-} == --run ]]; then
   shift

@@ -16,10 +16,17 @@
 //   meridian-wan-link --netns NS0 --netns NS1 ... [--hub NS] --rate 100mbit
 //                     [--delay-ms 25] [--jitter-ms 0] [--loss 0] [--queue-ms 50] [--control FILE]
 //                     [--window PERIOD:UP[:PHASE]]
+//   meridian-wan-link --routed NS --rate 100mbit [the same options]
 //
-// Data center d's addresses are 10.213.d.0/24 (the test bed's plan); the
-// hub (where mpirun runs) is 10.213.255.0/24 and its traffic is carried at
-// once, unshaped: it is the launcher's control path, not the WAN.
+// A data center is the third number of its addresses: data center d is
+// 10.213.d.0/24 in the slow-link bed (device d is its namespace's), and the
+// hub (where mpirun runs) is 10.213.255.0/24, whose traffic is carried at
+// once, unshaped: it is the launcher's control path, not the WAN. With
+// --routed, one device in the router namespace NS carries every link: the
+// router sends the traffic between data centers into it (the multi-host
+// bed routes 10.78.A.x to 10.78.B.x so) and takes each packet back from it
+// when it is due, to route it on; `down A B` and the windows then name the
+// data centers by that number too.
 #include <fcntl.h>
 #include <linux/if.h>
 #include <linux/if_tun.h>
@@ -157,8 +164,11 @@ int main(int argc, char** argv) {
   std::string hub, rate = "100mbit", control, device = "wan0", window;
   Settings s;
   double delay_ms = 0, jitter_ms = 0, queue_ms = 50;
-  app.add_option("--netns", namespaces, "Data center d's namespace, in order (repeat)")->required();
+  std::string routed;
+  app.add_option("--netns", namespaces, "Data center d's namespace, in order (repeat)");
   app.add_option("--hub", hub, "The launcher's namespace (10.213.255.0/24), carried unshaped");
+  app.add_option("--routed", routed, "One device in this router namespace carries every link")
+      ->excludes("--netns", "--hub");
   app.add_option("--device", device, "The TUN device's name in every namespace");
   app.add_option("--rate", rate, "Each direction of each link: 100mbit, 1gbit, ...");
   app.add_option("--delay-ms", delay_ms, "One-way delay")->check(CLI::Range(0.0, 10000.0));
@@ -196,7 +206,12 @@ int main(int argc, char** argv) {
   s.jitter_s = jitter_ms / 1e3;
   s.queue_s = queue_ms / 1e3;
 
-  // Device i carries data center i; the hub's is last, index kHubIndex.
+  if (namespaces.empty() == routed.empty()) {
+    std::fprintf(stderr, "meridian-wan-link: give the data centers' namespaces (--netns) or one router's (--routed)\n");
+    return 2;
+  }
+  // Device i carries data center i, the hub's is last (index kHubIndex);
+  // or the router's one device carries them all.
   std::vector<int> fds, index;
   for (size_t i = 0; i < namespaces.size(); ++i) {
     fds.push_back(OpenTunIn(namespaces[i], device));
@@ -206,8 +221,10 @@ int main(int argc, char** argv) {
     fds.push_back(OpenTunIn(hub, device));
     index.push_back(kHubIndex);
   }
+  if (!routed.empty()) fds.push_back(OpenTunIn(routed, device));
   if (std::find(fds.begin(), fds.end(), -1) != fds.end()) return 1;
   auto device_of = [&](int dc) -> int {
+    if (!routed.empty()) return 0;
     for (size_t i = 0; i < index.size(); ++i)
       if (index[i] == dc) return (int)i;
     return -1;
@@ -224,15 +241,17 @@ int main(int argc, char** argv) {
   std::set<std::pair<int, int>> down = ReadDownLinks(control);
 
   const size_t n = fds.size();
-  std::vector<Direction> links(n * n);  // [from device][to device]
+  std::map<std::pair<int, int>, Direction> links;  // by (from, to) data center
   std::mt19937_64 rng(12345);
   std::uniform_real_distribution<double> unit(0.0, 1.0);
   std::vector<pollfd> polls(n);
   for (size_t i = 0; i < n; ++i) polls[i] = {fds[i], POLLIN, 0};
   std::vector<uint8_t> buffer(65536);
   long carried = 0, dropped = 0;
-  std::fprintf(stderr, "meridian-wan-link: %zu data centers, %s each way, delay %.1f ms, jitter %.1f ms, loss %g%s%s\n",
-               namespaces.size(), rate.c_str(), delay_ms, jitter_ms, s.loss, window.empty() ? "" : ", window ",
+  std::fprintf(stderr, "meridian-wan-link: %s, %s each way, delay %.1f ms, jitter %.1f ms, loss %g%s%s\n",
+               routed.empty() ? (std::to_string(namespaces.size()) + " data centers").c_str()
+                              : ("routed in " + routed).c_str(),
+               rate.c_str(), delay_ms, jitter_ms, s.loss, window.empty() ? "" : ", window ",
                window.c_str());
 
   while (!g_stop) {
@@ -243,7 +262,7 @@ int main(int argc, char** argv) {
     }
     // Sleep until the next packet is due, or a device has one.
     double next = 1e300;
-    for (const Direction& d : links)
+    for (const auto& [pair, d] : links)
       if (!d.queue.empty()) next = std::min(next, d.queue.front().release_s);
     // Microsecond waits: a millisecond's rounding would add to every
     // packet's delay.
@@ -259,16 +278,15 @@ int main(int argc, char** argv) {
         const ssize_t got = read(fds[from], buffer.data(), buffer.size());
         if (got <= 0) break;
         if (got < 20 || (buffer[0] >> 4) != 4) continue;  // IPv4 only
-        const int dc = buffer[18];                          // 10.213.<dc>.x
-        const int to = device_of(dc);
-        if (to < 0 || to == (int)from) {
+        const int a = buffer[14], b = buffer[18];            // source's and destination's x.x.<dc>.x
+        const int to = device_of(b);
+        if (to < 0 || a == b || (routed.empty() && to == (int)from)) {
           ++dropped;
           continue;
         }
-        const int a = index[from], b = dc;
-        const bool hub_traffic = a == kHubIndex || b == kHubIndex;
+        const bool hub_traffic = routed.empty() && (a == kHubIndex || b == kHubIndex);
         const double now = Now();
-        Direction& link = links[from * n + to];
+        Direction& link = links[{a, b}];
         Packet p{now, to, std::vector<uint8_t>(buffer.begin(), buffer.begin() + got)};
         if (!hub_traffic) {
           if (down.count({std::min(a, b), std::max(a, b)}) || !s.InWindow(a, b) || unit(rng) < s.loss) {
@@ -289,7 +307,7 @@ int main(int argc, char** argv) {
       }
     }
     const double now = Now();
-    for (Direction& link : links) {
+    for (auto& [pair, link] : links) {
       while (!link.queue.empty() && link.queue.front().release_s <= now) {
         const Packet& p = link.queue.front();
         if (write(fds[p.to], p.bytes.data(), p.bytes.size()) < 0) ++dropped;
