@@ -144,6 +144,14 @@ Status ApplyJobToOptions(const v1::JobSpec& spec, const v1::Placement& placement
   if (placement.dp_sync() != v1::DP_SYNC_AUTO) {
     MERIDIAN_ASSIGN_OR_RETURN(o->dp_sync, ParseDpSync(EnumWord(placement.dp_sync())));
   }
+  // A job that let the placement tune DiLoCo runs the settings it chose for
+  // these links, not its own.
+  if (o->dp_sync == DpSync::kDiloco && placement.has_tuned_diloco()) {
+    const v1::DilocoChoice& d = placement.tuned_diloco();
+    MERIDIAN_ASSIGN_OR_RETURN(o->outer_compress, ParseCompression(d.outer_compress()));
+    o->diloco_fragments = std::max(1, d.fragments());
+    o->diloco_overlap = std::max(0, d.overlap());
+  }
   // Across a link in contact windows, DiLoCo's exchanges wait for a window
   // and a late one never stops training: elastic, one fragment, at least
   // one step of overlap, whatever the job asked.

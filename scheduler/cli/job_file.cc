@@ -184,21 +184,23 @@ Status Parse(const YAML::Node& root, const std::string& f, v1::JobSpec* spec) {
   if (root["layout"]) {
     const YAML::Node n = root["layout"];
     const std::string w = f + ": layout";
-    MERIDIAN_RETURN_IF_ERROR(CheckKeys(n, w, {"dp", "pp", "auto", "gpus", "dp_sync"}));
+    MERIDIAN_RETURN_IF_ERROR(CheckKeys(n, w, {"dp", "pp", "auto", "gpus", "dp_sync", "tune_diloco"}));
     int dp = 1, pp = 1, gpus = 0;
-    bool automatic = false;
+    bool automatic = false, tune_diloco = false;
     std::string sync;
     MERIDIAN_RETURN_IF_ERROR(Read(n, "dp", w, &dp));
     MERIDIAN_RETURN_IF_ERROR(Read(n, "pp", w, &pp));
     MERIDIAN_RETURN_IF_ERROR(Read(n, "auto", w, &automatic));
     MERIDIAN_RETURN_IF_ERROR(Read(n, "gpus", w, &gpus));
     MERIDIAN_RETURN_IF_ERROR(Read(n, "dp_sync", w, &sync));
+    MERIDIAN_RETURN_IF_ERROR(Read(n, "tune_diloco", w, &tune_diloco));
     MERIDIAN_ASSIGN_OR_RETURN(v1::DpSync sync_value, ParseEnumWord<v1::DpSync>(sync, w + ".dp_sync"));
     l->set_dp(dp);
     l->set_pp(pp);
     l->set_auto_layout(automatic);
     l->set_gpus(gpus);
     l->set_dp_sync(sync_value);
+    l->set_tune_diloco(tune_diloco);
   }
   return Status::OK();
 }

@@ -46,6 +46,11 @@ void PrintPlacement(const v1::Placement& p) {
               "(compute %.3f, pipeline comm %.3f, dp comm %.3f)\n",
               p.dp(), p.pp(), meridian::EnumWord(p.dp_sync()).c_str(), p.predicted_step_s(), p.compute_s(), p.pipeline_comm_s(),
               p.dp_comm_s());
+  if (p.has_tuned_diloco()) {
+    const v1::DilocoChoice& d = p.tuned_diloco();
+    std::printf("tuned for these links: outer compression %s, %d fragment(s), overlap %d inner step(s)\n",
+                d.outer_compress().c_str(), d.fragments(), d.overlap());
+  }
   std::printf("  %4s %-10s %-10s %-10s %3s %3s %5s %-8s %s\n", "rank", "dc", "node", "host", "gpu", "dp", "stage",
               "layers", "stage-GB");
   for (const v1::RankAssignment& r : p.ranks()) {

@@ -164,6 +164,40 @@ std::vector<GroupCost> PriceDpGroups(const ClusterIndex& index, int dp, int pp, 
   return groups;
 }
 
+// The DiLoCo settings worth pricing on `groups` when a step before the DP
+// exchange takes `before_dp` seconds: the job's own first, then, with
+// H > 1, int4 with the fewest inner steps of overlap that hide one exchange
+// of the slowest group (at most H - 1), int4 likewise in up to 4 fragments
+// of layers, and sparse in as many fragments. No duplicates.
+std::vector<DilocoSettings> DilocoCandidates(const JobRequest& job, const std::vector<GroupCost>& groups,
+                                             const std::vector<StageCost>& stages, double before_dp) {
+  const DilocoSettings own = JobDiloco(job);
+  std::vector<DilocoSettings> out = {own};
+  if (own.h <= 1) return out;
+  int fewest_layers = job.model.n_layer;
+  for (const StageCost& s : stages) fewest_layers = std::min(fewest_layers, s.layer_end - s.layer_begin);
+  auto hiding = [&](Compression c, int f) {
+    double steps = 1;
+    for (const GroupCost& g : groups)
+      if (g.crosses_dcs)
+        steps = std::max(steps, std::ceil(ExchangeSeconds(g, c, g.params / f) / (before_dp + g.intra)));
+    return (int)std::min<double>(steps, own.h - 1);
+  };
+  const int f = std::max(1, std::min({4, fewest_layers, own.h}));
+  for (const DilocoSettings& d : {DilocoSettings{own.h, Compression::kInt4, 1, hiding(Compression::kInt4, 1)},
+                                  DilocoSettings{own.h, Compression::kInt4, f, hiding(Compression::kInt4, f)},
+                                  DilocoSettings{own.h, Compression::kSparse, f, hiding(Compression::kSparse, f)}})
+    if (std::find(out.begin(), out.end(), d) == out.end()) out.push_back(d);
+  return out;
+}
+
+// DiLoCo's DP seconds a step with settings `d`: its slowest group's.
+double DilocoPrice(const std::vector<GroupCost>& groups, const DilocoSettings& d, double before_dp) {
+  double seconds = 0;
+  for (const GroupCost& g : groups) seconds = std::max(seconds, DilocoSeconds(g, d, before_dp + g.intra));
+  return seconds;
+}
+
 }  // namespace
 
 ClusterIndex::ClusterIndex(const Topology& topo) : topo_(&topo) {
@@ -316,14 +350,28 @@ Price PriceSlots(const ClusterIndex& index, const JobRequest& job, int dp, int p
   }
   price.pipeline_comm_s = waves * slowest_hop;
 
-  double sync = 0, hierarchical = 0, diloco = 0;
+  double sync = 0, hierarchical = 0;
   bool crosses = false;
-  const DilocoSettings own = JobDiloco(job);
-  for (const GroupCost& g : PriceDpGroups(index, dp, pp, stages, slots)) {
+  const std::vector<GroupCost> groups = PriceDpGroups(index, dp, pp, stages, slots);
+  for (const GroupCost& g : groups) {
     sync = std::max(sync, g.sync);
     hierarchical = std::max(hierarchical, g.hierarchical);
-    diloco = std::max(diloco, DilocoSeconds(g, own, price.compute_s + price.pipeline_comm_s + g.intra));
     crosses = crosses || g.crosses_dcs;
+  }
+  // DiLoCo as the job runs it, or, where it lets the placement tune it and
+  // a group crosses data centers, the cheapest variant (the first on a tie:
+  // the job's own).
+  const double before_dp = price.compute_s + price.pipeline_comm_s;
+  price.diloco = JobDiloco(job);
+  double diloco = DilocoPrice(groups, price.diloco, before_dp);
+  if (job.tune_diloco && crosses) {
+    for (const DilocoSettings& d : DilocoCandidates(job, groups, stages, before_dp)) {
+      const double seconds = DilocoPrice(groups, d, before_dp);
+      if (seconds < diloco) {
+        diloco = seconds;
+        price.diloco = d;
+      }
+    }
   }
   // Auto: inside one data center a plain all-reduce is the cheapest exact
   // sync; across data centers take the cheaper of the two WAN-aware modes
@@ -349,6 +397,17 @@ std::string WanWindow(const ClusterIndex& index, int dp, int pp, const std::vect
       least = &g.inter_schedule;
   return least == nullptr ? "" : FormatWindowSpec(*least);
 }
+
+namespace {
+
+// What a placement priced as `price` tells the ranks of a job that let it
+// tune DiLoCo: the settings it chose, when it runs DiLoCo.
+std::optional<DilocoSettings> TunedDiloco(const JobRequest& job, const Price& price) {
+  if (!job.tune_diloco || price.dp_sync != DpSync::kDiloco) return std::nullopt;
+  return price.diloco;
+}
+
+}  // namespace
 
 std::string DilocoSettings::Name() const {
   std::string name = "diloco h" + std::to_string(h);
@@ -394,30 +453,10 @@ std::vector<ModePrice> PriceModes(const ClusterIndex& index, const JobRequest& j
         [&](const GroupCost& g) { return DilocoSeconds(g, d, before_dp + g.intra); },
         [&](const GroupCost& g) { return DilocoWanBytes(g, d); });
   };
-  const DilocoSettings own = JobDiloco(job);
-  add_diloco(own);
-  // Variants: the fewest inner steps of overlap that hide one exchange of
-  // the slowest group (at most H - 1), whole and in fragments of layers.
-  int fewest_layers = job.model.n_layer;
-  for (const StageCost& s : stages) fewest_layers = std::min(fewest_layers, s.layer_end - s.layer_begin);
-  auto hiding = [&](Compression c, int f) {
-    double steps = 1;
-    for (const GroupCost& g : groups)
-      if (g.crosses_dcs)
-        steps = std::max(steps, std::ceil(ExchangeSeconds(g, c, g.params / f) / (before_dp + g.intra)));
-    return (int)std::min<double>(steps, own.h - 1);
-  };
-  if (own.h > 1) {
-    const int f = std::max(1, std::min({4, fewest_layers, own.h}));
-    for (const DilocoSettings& d : {DilocoSettings{own.h, Compression::kInt4, 1, hiding(Compression::kInt4, 1)},
-                                    DilocoSettings{own.h, Compression::kInt4, f, hiding(Compression::kInt4, f)},
-                                    DilocoSettings{own.h, Compression::kSparse, f, hiding(Compression::kSparse, f)}})
-      if (std::none_of(modes.begin(), modes.end(), [&](const ModePrice& m) { return m.mode == d.Name(); }))
-        add_diloco(d);
-  }
-  // The prediction's mode: for diloco, the job's own settings.
+  for (const DilocoSettings& d : DilocoCandidates(job, groups, stages, before_dp)) add_diloco(d);
+  // The prediction's mode: for diloco, the settings it priced.
   for (ModePrice& m : modes)
-    m.chosen = m.dp_sync == price.dp_sync && (m.dp_sync != DpSync::kDiloco || m.mode == own.Name());
+    m.chosen = m.dp_sync == price.dp_sync && (m.dp_sync != DpSync::kDiloco || m.mode == price.diloco.Name());
   return modes;
 }
 
@@ -426,6 +465,7 @@ Placement MakePlacement(const ClusterIndex& index, const JobRequest& job, int dp
   Placement p;
   p.modes = PriceModes(index, job, dp, pp, stages, slots, price);
   p.wan_window = WanWindow(index, dp, pp, stages, slots);
+  p.tuned_diloco = TunedDiloco(job, price);
   p.dp = dp;
   p.pp = pp;
   p.dp_sync = price.dp_sync;
@@ -489,6 +529,7 @@ double PredictStepSeconds(const Topology& topo, const JobRequest& job, Placement
   placement.predicted_step_s = price.total();
   placement.modes = PriceModes(index, job, dp, pp, stages, slots, price);
   placement.wan_window = WanWindow(index, dp, pp, stages, slots);
+  placement.tuned_diloco = TunedDiloco(job, price);
   placement.stage_memory_bytes.clear();
   for (const StageCost& sc : stages) placement.stage_memory_bytes.push_back(sc.memory_bytes);
   return placement.predicted_step_s;

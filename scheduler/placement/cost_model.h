@@ -89,29 +89,21 @@ struct Price {
   double compute_s = 0, pipeline_comm_s = 0, dp_comm_s = 0;
   double total() const { return compute_s + pipeline_comm_s + dp_comm_s; }
   DpSync dp_sync = DpSync::kSync;
+  DilocoSettings diloco;  // the DiLoCo settings priced: the job's own, or the tuned choice
 };
 
 // Prices ranks placed on `slots` (world rank order, dp * pp of them).
 Price PriceSlots(const ClusterIndex& index, const JobRequest& job, int dp, int pp,
                  const std::vector<StageCost>& stages, const std::vector<Slot>& slots);
 
-// DiLoCo's settings, as priced and as meridian-train takes them.
-struct DilocoSettings {
-  int h = 50;
-  Compression compress = Compression::kNone;
-  int fragments = 1;
-  int overlap = 0;
-  std::string Name() const;       // "diloco h50 int4 f4 overlap2"
-  std::string TrainArgs() const;  // "--dp-sync diloco --diloco-h 50 ..."
-  bool operator==(const DilocoSettings&) const = default;
-};
+// The job's own DiLoCo settings (its extra_args).
 DilocoSettings JobDiloco(const JobRequest& job);
 
 // Every mode priced on `slots` where a DP group crosses data centers (none
 // otherwise): sync, hierarchical, the job's DiLoCo, and DiLoCo variants
 // for these links: int4 with the overlap that hides one exchange, int4 in
-// up to 4 fragments likewise, and sparse. The mode `price` assumes is
-// marked chosen.
+// up to 4 fragments likewise, and sparse. The mode `price` assumes (with
+// tune_diloco, whichever DiLoCo variant it chose) is marked chosen.
 std::vector<ModePrice> PriceModes(const ClusterIndex& index, const JobRequest& job, int dp, int pp,
                                   const std::vector<StageCost>& stages, const std::vector<Slot>& slots,
                                   const Price& price);

@@ -32,9 +32,23 @@ struct JobRequest {
   Compression outer_compress = Compression::kNone;
   int diloco_fragments = 1;
   int diloco_overlap = 0;
+  // The placement may replace those three with the cheapest variant for the
+  // links it chooses (JobSpec's layout.tune_diloco).
+  bool tune_diloco = false;
   int bytes_per_param = 16;      // weights + grads + AdamW moments (fp32: 4+4+8); bf16 adds its 2-byte copy
   int bytes_per_activation = 4;  // fp32 on CPU, 2 for bf16
   bool fused_attention = false;  // the CUDA model: attention keeps a log-sum-exp per row, not the T x T scores
+};
+
+// DiLoCo's settings, as priced and as meridian-train takes them.
+struct DilocoSettings {
+  int h = 50;
+  Compression compress = Compression::kNone;
+  int fragments = 1;
+  int overlap = 0;
+  std::string Name() const;       // "diloco h50 int4 f4 overlap2"
+  std::string TrainArgs() const;  // "--dp-sync diloco --diloco-h 50 ..."
+  bool operator==(const DilocoSettings&) const = default;
 };
 
 // One rank's place.
@@ -70,6 +84,9 @@ struct Placement {
   // The least-up link schedule any DP group crosses, as FormatWindowSpec
   // writes it ("PERIOD:UP:PHASE" or "@OPEN-CLOSE,..."); empty: none.
   std::string wan_window;
+  // For a job with tune_diloco placed to run DiLoCo: the settings the
+  // prediction assumes, which its ranks run instead of their own.
+  std::optional<DilocoSettings> tuned_diloco;
 };
 
 // Which GPUs are taken: node name -> GPU index -> job id.

@@ -68,6 +68,10 @@ Status SchedulerCore::ValidateSpec(const v1::JobSpec& spec) {
   // Worlds meet only at DiLoCo's outer rounds.
   if (spec.dc_worlds() && l.dp_sync() != v1::DP_SYNC_DILOCO)
     return Invalid("spec.dc_worlds", "true", "needs layout.dp_sync diloco (worlds meet only at outer rounds)");
+  // Tuning chooses among DiLoCo's settings: a job fixed to another mode has none.
+  if (l.tune_diloco() && l.dp_sync() != v1::DP_SYNC_DILOCO && l.dp_sync() != v1::DP_SYNC_AUTO)
+    return Invalid("spec.layout.tune_diloco", "true",
+                   "needs layout.dp_sync diloco or auto (it chooses DiLoCo's compression, fragments and overlap)");
   if (spec.priority() < -kMaxPriority || spec.priority() > kMaxPriority)
     return Invalid("spec.priority", std::to_string(spec.priority()), "must be in [-1000, 1000]");
   if (spec.tenant().size() > 128 ||
@@ -164,6 +168,7 @@ Result<JobRequest> SchedulerCore::ToJobRequest(const v1::JobSpec& spec) {
     if (!c.ok()) return Status::InvalidArgument("spec.training.extra_args: " + c.status().message());
     r.outer_compress = *c;
   }
+  r.tune_diloco = spec.layout().tune_diloco();
   return r;
 }
 

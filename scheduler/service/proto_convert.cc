@@ -56,6 +56,12 @@ v1::Placement PlacementToProto(const Placement& pl, const Topology& topology) {
   p.set_dp_comm_s(pl.dp_comm_s);
   for (double bytes : pl.stage_memory_bytes) p.add_stage_memory_bytes(bytes);
   p.set_wan_window(pl.wan_window);
+  if (pl.tuned_diloco) {
+    v1::DilocoChoice* d = p.mutable_tuned_diloco();
+    d->set_outer_compress(CompressionName(pl.tuned_diloco->compress));
+    d->set_fragments(pl.tuned_diloco->fragments);
+    d->set_overlap(pl.tuned_diloco->overlap);
+  }
   for (const ModePrice& m : pl.modes) {
     v1::ModePrice* out = p.add_modes();
     out->set_mode(m.mode);

@@ -39,6 +39,16 @@ TEST(JobFileTest, DcWorldsIsABooleanOfTheJob) {
   EXPECT_NE(bad.status().message().find("dc_worlds"), std::string::npos) << bad.status().message();
 }
 
+TEST(JobFileTest, TuneDilocoIsABooleanOfTheLayout) {
+  auto spec = ParseJobYaml("name: x\nlayout: {dp: 4, dp_sync: diloco, tune_diloco: true}\n", "job.yaml");
+  ASSERT_TRUE(spec.ok()) << spec.status().ToString();
+  EXPECT_TRUE(spec->layout().tune_diloco());
+  EXPECT_FALSE(ParseJobYaml("name: x\nlayout: {dp: 4}\n", "job.yaml")->layout().tune_diloco());
+  auto bad = ParseJobYaml("name: x\nlayout: {dp: 4, tune_diloco: maybe}\n", "job.yaml");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("tune_diloco"), std::string::npos) << bad.status().message();
+}
+
 TEST(JobFileTest, PriorityIsAWholeNumberOfTheJob) {
   auto spec = ParseJobYaml("name: x\npriority: -5\n", "job.yaml");
   ASSERT_TRUE(spec.ok()) << spec.status().ToString();

@@ -121,6 +121,26 @@ TEST(ExtraArgs, DilocoOptionsArePricedAsTheRanksWillRunThem) {
   ExpectRefused(SchedulerCore::ToJobRequest(spec).status(), "--diloco-overlap x");
 }
 
+TEST(ExtraArgs, TuningDilocoIsForJobsThatMayRunIt) {
+  v1::JobSpec spec = TinyJob(4, 1);
+  spec.mutable_layout()->set_tune_diloco(true);
+  for (v1::DpSync mode : {v1::DP_SYNC_AUTO, v1::DP_SYNC_DILOCO}) {
+    spec.mutable_layout()->set_dp_sync(mode);
+    EXPECT_TRUE(SchedulerCore::ValidateSpec(spec).ok()) << v1::DpSync_Name(mode);
+    Result<JobRequest> r = SchedulerCore::ToJobRequest(spec);
+    ASSERT_TRUE(r.ok());
+    EXPECT_TRUE(r->tune_diloco);
+  }
+  for (v1::DpSync mode : {v1::DP_SYNC_SYNC, v1::DP_SYNC_HIERARCHICAL}) {
+    spec.mutable_layout()->set_dp_sync(mode);
+    ExpectRefused(SchedulerCore::ValidateSpec(spec), "spec.layout.tune_diloco");
+  }
+  // The empty-cluster check of one shape is not reused for the other.
+  v1::JobSpec untuned = spec;
+  untuned.mutable_layout()->set_tune_diloco(false);
+  EXPECT_NE(SchedulerCore::SearchKey(spec), SchedulerCore::SearchKey(untuned));
+}
+
 TEST_F(DataRootsTest, SubmitRefusesDataOutsideTheRootsNamingTheField) {
   StartCore();
   SchedulerCore& core = *core_;

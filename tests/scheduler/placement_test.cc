@@ -372,6 +372,44 @@ TEST(PlaceJob, PricesEveryModeAcrossDataCentersWithTheTrainersWanBytes) {
   EXPECT_TRUE(streaming && sparse);
 }
 
+TEST(PlaceJob, AJobThatLetsItTunesDilocoToTheCheapestVariantForItsLinks) {
+  JobRequest job = SlowLinkJob();
+  job.tune_diloco = true;
+  Result<Placement> p = PlaceJob(SlowLinkCluster(), {}, job);
+  ASSERT_TRUE(p.ok()) << p.status().ToString();
+  EXPECT_EQ(p->dp_sync, DpSync::kDiloco);
+  ASSERT_TRUE(p->tuned_diloco.has_value());
+  // The chosen row is the cheapest DiLoCo row, and the prediction is its price.
+  const ModePrice* cheapest = nullptr;
+  int chosen = 0;
+  for (const ModePrice& m : p->modes) {
+    chosen += m.chosen;
+    if (m.dp_sync == DpSync::kDiloco && (cheapest == nullptr || m.dp_comm_s < cheapest->dp_comm_s)) cheapest = &m;
+  }
+  ASSERT_NE(cheapest, nullptr);
+  EXPECT_EQ(chosen, 1);
+  EXPECT_TRUE(cheapest->chosen) << cheapest->mode;
+  EXPECT_EQ(p->tuned_diloco->Name(), cheapest->mode);
+  EXPECT_EQ(p->tuned_diloco->TrainArgs(), cheapest->train_args);
+  EXPECT_DOUBLE_EQ(p->predicted_step_s, cheapest->predicted_step_s);
+  // Over this link the plain exchange does not pay: the choice compresses and overlaps.
+  EXPECT_NE(p->tuned_diloco->compress, Compression::kNone);
+  EXPECT_GT(p->tuned_diloco->overlap, 0);
+  const ModePrice* own = FindMode(*p, "diloco h50");
+  ASSERT_NE(own, nullptr);
+  EXPECT_LT(p->dp_comm_s, own->dp_comm_s);
+  // A job that does not let it keeps its own settings; inside one data
+  // center there is nothing to tune.
+  job.tune_diloco = false;
+  EXPECT_FALSE(PlaceJob(SlowLinkCluster(), {}, job)->tuned_diloco.has_value());
+  job.tune_diloco = true;
+  job.dp = 2;
+  Result<Placement> inside = PlaceJob(SlowLinkCluster(), {}, job);
+  ASSERT_TRUE(inside.ok());
+  EXPECT_EQ(inside->dp_sync, DpSync::kSync);
+  EXPECT_FALSE(inside->tuned_diloco.has_value());
+}
+
 TEST(PlaceJob, OverlapHidesTheExchangeAndFragmentsSplitIt) {
   JobRequest job = SlowLinkJob();
   job.dp_sync = DpSync::kDiloco;

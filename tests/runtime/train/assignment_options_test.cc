@@ -83,6 +83,32 @@ TEST(AssignmentOptions, DilocoCheckpointsFallOnRoundEnds) {
   EXPECT_EQ(given.checkpoint_every, 8);
 }
 
+TEST(AssignmentOptions, DilocoSettingsThePlacementTunedReplaceTheJobsOwn) {
+  v1::Placement tuned = Placement(v1::DP_SYNC_DILOCO);
+  tuned.mutable_tuned_diloco()->set_outer_compress("sparse");
+  tuned.mutable_tuned_diloco()->set_fragments(2);
+  tuned.mutable_tuned_diloco()->set_overlap(3);
+  TrainOptions o;
+  o.outer_compress = Compression::kInt8;  // the job's own, from its extra_args
+  ASSERT_TRUE(ApplyJobToOptions(Spec(), tuned, v1::RankAssignment(), 1, &o).ok());
+  EXPECT_EQ(o.outer_compress, Compression::kSparse);
+  EXPECT_EQ(o.diloco_fragments, 2);
+  EXPECT_EQ(o.diloco_overlap, 3);
+  EXPECT_TRUE(ValidateTrainOptions(o).ok()) << ValidateTrainOptions(o).message();
+  // Settings for a mode the placement did not choose are not applied.
+  tuned.set_dp_sync(v1::DP_SYNC_HIERARCHICAL);
+  TrainOptions h;
+  ASSERT_TRUE(ApplyJobToOptions(Spec(), tuned, v1::RankAssignment(), 1, &h).ok());
+  EXPECT_EQ(h.outer_compress, Compression::kNone);
+  // A compression this rank has no name for is refused by name.
+  tuned.set_dp_sync(v1::DP_SYNC_DILOCO);
+  tuned.mutable_tuned_diloco()->set_outer_compress("int3");
+  TrainOptions bad;
+  Status s = ApplyJobToOptions(Spec(), tuned, v1::RankAssignment(), 1, &bad);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("int3"), std::string::npos) << s.message();
+}
+
 TEST(AssignmentOptions, AcrossALinkInContactWindowsDilocoWaitsForThem) {
   v1::Placement windowed = Placement(v1::DP_SYNC_DILOCO);
   windowed.set_wan_window("5400:600:120");
