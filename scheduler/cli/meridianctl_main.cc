@@ -18,6 +18,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include "common/command_line.h"
+#include "common/link_schedule.h"
 #include "meridian/v1/scheduler.grpc.pb.h"
 #include "proto/enum_words.h"
 #include "rpc/client_channel.h"
@@ -41,11 +42,25 @@ int Fail(const grpc::Status& s, const char* what) {
 
 std::string State(v1::JobState s) { return v1::JobState_Name(s); }
 
+// A contact-window schedule in words ("600 s every 5400 s (11% up)"); as
+// given where it does not parse.
+std::string WindowWords(const std::string& spec) {
+  const meridian::Result<meridian::LinkSchedule> s = meridian::ParseWindowSpec(spec, "window");
+  return s.ok() ? s->Describe() + ": " + spec : spec;
+}
+
 void PrintPlacement(const v1::Placement& p) {
   std::printf("placement: dp %d x pp %d, %s gradient sync, predicted %.3f s/step "
               "(compute %.3f, pipeline comm %.3f, dp comm %.3f)\n",
               p.dp(), p.pp(), meridian::EnumWord(p.dp_sync()).c_str(), p.predicted_step_s(), p.compute_s(), p.pipeline_comm_s(),
               p.dp_comm_s());
+  // Contact windows the DiLoCo exchange waits for: the least-up link's, and
+  // for a job of one world per data center each link's own.
+  if (!p.wan_window().empty())
+    std::printf("contact windows: the least-up link crossed is up %s\n", WindowWords(p.wan_window()).c_str());
+  for (const v1::LinkWindow& w : p.link_windows())
+    std::printf("contact windows: link %s <-> %s is up %s\n", w.a().c_str(), w.b().c_str(),
+                WindowWords(w.schedule()).c_str());
   if (p.has_tuned_diloco()) {
     const v1::DilocoChoice& d = p.tuned_diloco();
     std::printf("tuned for these links: outer compression %s, %d fragment(s), overlap %d inner step(s)\n",

@@ -170,12 +170,21 @@ if [[ -n ${MERIDIAN_SCREENSHOT_OUT:-} ]]; then
   echo "screenshot: $MERIDIAN_SCREENSHOT_OUT"
 fi
 
+# A cluster whose links are in contact windows: drawn dashed, with how much
+# of the time each is up.
+main_http=$http_port
+start_daemon windowed --cluster "$(dirname "$0")/../../examples/clusters/constellation.yaml"
+browse windowed /
+duty=$(attrs "$work/windowed.html" path data-duty-cycle class="link windowed" | sort -u)
+[[ $duty == 0.1111* ]] || { grep -o '<path class="link[^>]*>' "$work/windowed.html"; fail "pools: windowed links ($duty)"; }
+grep -q 'up 11%' "$work/windowed.html" || fail "pools: a windowed link's label does not say how much it is up"
+http_port=$main_http
+
 # With a token file, the page asks for a token instead of showing nothing.
 cat >"$work/tokens.yaml" <<YAML
 tokens:
   - {name: viewer, role: read, token: "view-$RANDOM-0123456789abcdef"}
 YAML
-main_http=$http_port
 start_daemon secured --slots-per-dc 2 --token-file "$work/tokens.yaml"
 [[ $(get /api/jobs | head -1) == 401 ]] || fail "/api/jobs without a token"
 viewer=$(sed -n 's/.*token: "\([^"]*\)".*/\1/p' "$work/tokens.yaml")
@@ -184,4 +193,5 @@ viewer=$(sed -n 's/.*token: "\([^"]*\)".*/\1/p' "$work/tokens.yaml")
 browse token /
 grep -q '<form id="token-form">' "$work/token.html" || { grep -o '<form[^>]*>' "$work/token.html"; fail "no token form on a 401"; }
 http_port=$main_http
-echo "ok: jobs table, job page (placement, loss chart, log), CANCELLED, compare, token form; screenshot $work/dashboard-job.png"
+echo "ok: jobs table, job page (placement, loss chart, log), CANCELLED, compare, windowed links, token form;" \
+  "screenshot $work/dashboard-job.png"

@@ -228,6 +228,22 @@ class JobSeries {
 
 // ------------------------------------------------------------- overview
 
+// What a placement adds for a job across data centers: the contact windows
+// its exchanges wait for (each link's for a job of one world per data
+// center), and the DiLoCo settings the scheduler tuned for its links.
+function placementExtras(p, item) {
+  if (!p) return [];
+  const out = [];
+  const windows = (p.link_windows || []).map(w => `${w.a} ↔ ${w.b}: ${w.schedule}`);
+  if (!windows.length && p.wan_window) windows.push(p.wan_window);
+  if (windows.length) out.push(item('contact windows', windows.join('; '), 'windows'));
+  const t = p.tuned_diloco;
+  if (t && t.outer_compress) {
+    out.push(item('tuned DiLoCo', `${t.outer_compress}, ${t.fragments} fragment(s), overlap ${t.overlap}`, 'tuned-diloco'));
+  }
+  return out;
+}
+
 function poolsGraph(cluster) {
   const dcs = cluster.data_centers;
   const BOX_W = 290, GAP = 70, ROW = 22, HEAD = 46, MAX_NODES = 40;
@@ -252,12 +268,16 @@ function poolsGraph(cluster) {
     const xa = cx(ia) + (ia < ib ? 40 : -40), xb = cx(ib) + (ia < ib ? -40 : 40);
     const lift = 34 + 26 * Math.abs(ia - ib);
     const ctrlY = boxTop - 2 * lift + 4;
-    const label = `${l.gbps} Gbps · ${l.latency_ms} ms`;
-    links.append(svg('path', {class: 'link', d: `M ${xa} ${boxTop} Q ${(xa + xb) / 2} ${ctrlY} ${xb} ${boxTop}`,
-                              'data-a': l.a, 'data-b': l.b, 'data-gbps': l.gbps, 'data-latency-ms': l.latency_ms},
-                     svg('title', {text: `${l.a} ↔ ${l.b}: ${label}`})));
-    const mx = (xa + xb) / 2, my = boxTop - lift + 4;
-    links.append(svg('rect', {class: 'link-label-bg', x: mx - 58, y: my - 12, width: 116, height: 16, rx: 3}));
+    // A link in contact windows says how much of the time it is up.
+    const duty = l.duty_cycle > 0 ? l.duty_cycle : 1;
+    const label = `${l.gbps} Gbps · ${l.latency_ms} ms` + (duty < 1 ? ` · up ${Math.round(duty * 100)}%` : '');
+    links.append(svg('path', {class: duty < 1 ? 'link windowed' : 'link',
+                              d: `M ${xa} ${boxTop} Q ${(xa + xb) / 2} ${ctrlY} ${xb} ${boxTop}`,
+                              'data-a': l.a, 'data-b': l.b, 'data-gbps': l.gbps, 'data-latency-ms': l.latency_ms,
+                              'data-duty-cycle': duty},
+                     svg('title', {text: `${l.a} ↔ ${l.b}: ${label}` + (duty < 1 ? ` (${l.schedule})` : '')})));
+    const mx = (xa + xb) / 2, my = boxTop - lift + 4, half = Math.max(58, label.length * 3.4);
+    links.append(svg('rect', {class: 'link-label-bg', x: mx - half, y: my - 12, width: 2 * half, height: 16, rx: 3}));
     links.append(svg('text', {class: 'link-label', x: mx, y: my, 'text-anchor': 'middle', text: label}));
   }
   root.append(links);
@@ -423,7 +443,8 @@ function jobPage(id) {
       item(r.finished_unix_s ? 'ran for' : 'age', fmtAge((r.finished_unix_s || Date.now() / 1000) - r.submitted_unix_s), 'age'),
       item('placement', r.placement || '—', 'placement'),
       item('predicted step', job.placement ? fmtNum(job.placement.predicted_step_s * 1000, 1) + ' ms' : '—', 'predicted'),
-      item('owner', r.owner || '—', 'owner'));
+      item('owner', r.owner || '—', 'owner'),
+      ...placementExtras(job.placement, item));
 
     placement.replaceChildren(...detail.ranks.map(a => el('tr', {class: 'rank-row', 'data-rank': a.rank},
       el('td', {text: a.rank}), el('td', {text: a.data_center}), el('td', {text: a.node}), el('td', {text: a.host}),
