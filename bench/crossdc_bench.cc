@@ -35,6 +35,10 @@ struct CrossDcOptions {
   int sync_steps = 0;
   int n_layer = 4, n_embd = 128, n_head = 4;
   int batch = 4, seq = 64;
+  // The synthetic corpus's size: 2 MB is repeated about four times in 2000
+  // steps of 4 ranks, which a small model memorises; more keeps every
+  // token new, so eval loss measures generalisation.
+  long train_bytes = 2000000;
   int dcs = 2;           // data centers the WAN rows span
   int ranks_per_dc = 2;  // every row trains on dcs x ranks_per_dc ranks
   int world() const { return dcs * ranks_per_dc; }
@@ -119,7 +123,8 @@ Outcome RunRow(const CrossDcOptions& o, const std::string& bin, const Row& row, 
 int RunCrossDc(const CrossDcOptions& o) {
   const std::string bin = std::filesystem::canonical("/proc/self/exe").parent_path().string();
   std::filesystem::create_directories(o.workdir);
-  const std::string synth = bin + "/meridian-data synth --out " + o.workdir + "/data > /dev/null";
+  const std::string synth = bin + "/meridian-data synth --out " + o.workdir + "/data --train-bytes " +
+                            std::to_string(o.train_bytes) + " > /dev/null";
   if (std::system(synth.c_str()) != 0) {
     std::fprintf(stderr, "error: could not make the corpus\n");
     return 1;
@@ -233,6 +238,8 @@ void AddCrossDcBenchmark(CLI::App& app, int* exit_code) {
   sub->add_option("--n-head", o->n_head);
   sub->add_option("--batch", o->batch);
   sub->add_option("--seq", o->seq);
+  sub->add_option("--train-bytes", o->train_bytes, "Size of the synthetic training corpus (default 2000000)")
+      ->check(CLI::Range(100000L, 1000000000L));
   sub->add_option("--workdir", o->workdir);
   // Each data center its own world (bench/crossdc_worlds_bench.h): these
   // replace the sync-mode rows.
