@@ -1,7 +1,5 @@
 #include "sim/ideal_run.h"
 
-#include <algorithm>
-
 #include "scheduler/placement/placement.h"
 #include "scheduler/service/scheduler_core.h"
 #include "sim/simulation.h"
@@ -19,9 +17,7 @@ double IdealRun::SecondsPerToken(const TraceJob& job) {
   if (request.ok()) {
     Result<scheduler::Placement> p = scheduler::PlaceJob(cluster_, scheduler::Occupancy{}, *request);
     // Tokens per step as SimLauncher counts them: the placed dp's.
-    if (p.ok())
-      per_token = p->predicted_step_s / ((double)p->dp * std::max(1, job.microbatches) * std::max(1, job.batch) *
-                                         std::max(1, job.seq));
+    if (p.ok()) per_token = p->predicted_step_s / TokensPerStep(p->dp, job.microbatches, job.batch, job.seq);
   }
   seconds_per_token_.emplace(shape, per_token);
   return per_token;

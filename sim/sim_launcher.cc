@@ -8,9 +8,8 @@ namespace meridian::sim {
 double SimLauncher::FullRunSeconds(const v1::Job& job, const TraceJob& trace) {
   if (trace.duration_s > 0) return trace.duration_s;
   const v1::TrainingOptions& t = job.spec().training();
-  const double tokens_per_step =
-      (double)job.placement().dp() * std::max(1, t.microbatches()) * std::max(1, t.batch()) * std::max(1, t.seq());
-  return trace.tokens / tokens_per_step * job.placement().predicted_step_s();
+  return trace.tokens / TokensPerStep(job.placement().dp(), t.microbatches(), t.batch(), t.seq()) *
+         job.placement().predicted_step_s();
 }
 
 void SimLauncher::Bind(const std::string& job_id, const TraceJob* trace) {

@@ -39,4 +39,10 @@ Result<std::vector<TraceJob>> ReadTraceFile(const std::string& path);
 // The job's GPU count (dp x pp, or gpus).
 inline int TraceJobGpus(const TraceJob& job) { return job.gpus > 0 ? job.gpus : job.dp * job.pp; }
 
+// Tokens a step of a job placed with `dp` replicas trains: what turns a
+// token budget into steps, and steps into the placement's predicted time.
+inline double TokensPerStep(int dp, int microbatches, int batch, int seq) {
+  return (double)dp * (microbatches > 1 ? microbatches : 1) * (batch > 1 ? batch : 1) * (seq > 1 ? seq : 1);
+}
+
 }  // namespace meridian::sim

@@ -4,6 +4,8 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include "common/tenant_name.h"
+
 namespace meridian::scheduler {
 
 namespace {
@@ -93,10 +95,8 @@ Result<std::vector<TokenEntry>> LoadTokenFile(const std::string& path) {
       return Status::InvalidArgument(where + ": a field has the wrong type");
     }
     if (e.name.empty()) return Status::InvalidArgument(where + ".name: missing");
-    if (n["tenant"] && (e.tenant.empty() || e.tenant.size() > 128 ||
-                        e.tenant.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") !=
-                            std::string::npos))
-      return Status::InvalidArgument(where + ".tenant: must be 1 to 128 letters, digits, '.', '_' or '-'");
+    if (n["tenant"] && !IsTenantName(e.tenant))
+      return Status::InvalidArgument(where + ".tenant: must be " + kTenantNameRule);
     if (!n["role"]) return Status::InvalidArgument(where + ".role: missing");
     if (e.token.size() < kMinTokenLength)
       return Status::InvalidArgument(where + ".token: missing or shorter than 16 characters");

@@ -8,6 +8,7 @@
 #include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 
+#include "common/tenant_name.h"
 #include "proto/enum_words.h"
 #include "scheduler/service/job_options.h"
 #include "scheduler/service/request_checks.h"
@@ -74,11 +75,9 @@ Status SchedulerCore::ValidateSpec(const v1::JobSpec& spec) {
                    "needs layout.dp_sync diloco or auto (it chooses DiLoCo's compression, fragments and overlap)");
   if (spec.priority() < -kMaxPriority || spec.priority() > kMaxPriority)
     return Invalid("spec.priority", std::to_string(spec.priority()), "must be in [-1000, 1000]");
-  if (spec.tenant().size() > 128 ||
-      spec.tenant().find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") !=
-          std::string::npos)
+  if (!spec.tenant().empty() && !IsTenantName(spec.tenant()))  // empty: the token's tenant
     return Invalid("spec.tenant", "(" + std::to_string(spec.tenant().size()) + " characters)",
-                   "must be up to 128 letters, digits, '.', '_' or '-'");
+                   std::string("must be ") + kTenantNameRule);
   // Strict rounds are a rule between worlds: a job of one world has none.
   const auto& extra = spec.training().extra_args();
   if (!spec.dc_worlds() && std::find(extra.begin(), extra.end(), "--wan-strict") != extra.end())
