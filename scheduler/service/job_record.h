@@ -27,6 +27,9 @@ struct JobRecord {
   // (0: not known, as after a daemon restart): Policy.max_slowdown's
   // yardstick.
   double best_step_s = 0;
+  // Its wait for its tenant's quota has been recorded (an event and its
+  // message), once per wait.
+  bool quota_wait_noted = false;
 };
 
 class JobTable {

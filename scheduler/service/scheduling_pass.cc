@@ -38,6 +38,7 @@ struct SchedulerCore::Found {
   Result<Placement> placement = Status::Unavailable("not searched");
   std::string shrunk;  // the shrink's note, when there was one
   bool over_quota = false;  // not searched: it would take its tenant past its quota
+  std::string quota_note;   // then why, in the job's words
 };
 
 void SchedulerCore::Schedule() {
@@ -100,13 +101,19 @@ void SchedulerCore::Schedule() {
       // A job that would take its tenant past guarantee + borrow waits for
       // the tenant's own jobs to end; it holds back no one.
       const std::string& tenant = waiting.job.spec().tenant();
-      if (options_.quotas.enabled() &&
-          snapshot.tenant_gpus[tenant] + JobGpus(waiting.job.spec()) > options_.quotas.For(tenant).limit()) {
+      const long long wants = JobGpus(waiting.job.spec());
+      if (options_.quotas.enabled() && snapshot.tenant_gpus[tenant] + wants > options_.quotas.For(tenant).limit()) {
+        const TenantQuota quota = options_.quotas.For(tenant);
         Found over;
         over.id = waiting.job.id();
         over.state = waiting.job.state();
         over.launches = waiting.job.launches();
         over.over_quota = true;
+        over.quota_note = "waits for its tenant's quota: " + (tenant.empty() ? std::string("the default tenant") : tenant) +
+                          "'s jobs hold " + std::to_string(snapshot.tenant_gpus[tenant]) + " GPUs, and " +
+                          std::to_string(wants) + " more would pass its limit of " + std::to_string(quota.limit()) +
+                          " (" + std::to_string(quota.gpus) + " guaranteed + " + std::to_string(quota.borrow) +
+                          " to borrow)";
         found.push_back(std::move(over));
         continue;
       }
@@ -142,8 +149,15 @@ void SchedulerCore::Schedule() {
       }
       if (!f.placement.ok()) {
         record->tried_at_capacity = snapshot.capacity_version;  // nothing freed since it last failed
+        // Held by its quota: said once while it waits, as Slurm's pending
+        // reason says it (the numbers in later passes may differ).
+        if (f.over_quota && !record->quota_wait_noted) {
+          record->quota_wait_noted = true;
+          journal_.Record(*record, record->job.state(), f.quota_note, nullptr);
+        }
         continue;
       }
+      record->quota_wait_noted = false;
       CommitPlacementLocked(*record, f);
     }
     if (reservation_done && reserved_for_ == snapshot.reserved_for) {

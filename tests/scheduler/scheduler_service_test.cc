@@ -155,6 +155,34 @@ TEST_F(ServiceTest, AWaitingJobOfHigherPriorityGoesFirst) {
   EXPECT_NE(refused.error_message().find("spec.priority"), std::string::npos) << refused.error_message();
 }
 
+TEST_F(ServiceTest, AJobHeldByItsTenantsQuotaSaysSoOnceWhileItWaits) {
+  Stop();
+  options_.quotas.has_default = true;
+  options_.quotas.default_quota = TenantQuota{2, 2};  // at most 4 GPUs
+  Start();
+  v1::Job first, held, also_held;
+  ASSERT_TRUE(Submit(SmallJob(1, 4), &first).ok());
+  ASSERT_TRUE(Submit(SmallJob(1, 4), &held).ok());  // 4 slots free, but 8 would pass the limit
+  EXPECT_EQ(core_->GetJob(first.id())->state(), v1::RUNNING);
+  const v1::Job waiting = *core_->GetJob(held.id());
+  EXPECT_EQ(waiting.state(), v1::QUEUED);
+  EXPECT_NE(waiting.message().find("waits for its tenant's quota"), std::string::npos) << waiting.message();
+  EXPECT_NE(waiting.message().find("hold 4 GPUs, and 4 more would pass its limit of 4 (2 guaranteed + 2 to borrow)"),
+            std::string::npos)
+      << waiting.message();
+  auto events = [&](const std::string& id) {
+    bool done = false;
+    return core_->WaitForEvents(id, 0, 0.0, &done)->size();
+  };
+  const size_t noted = events(held.id());
+  // Another pass (a later submit) finds it still held: nothing new is said.
+  ASSERT_TRUE(Submit(SmallJob(1, 4), &also_held).ok());
+  EXPECT_EQ(events(held.id()), noted);
+  // Its tenant's job ends: it runs.
+  launcher_.Exit(first.id(), 0);
+  EXPECT_EQ(core_->GetJob(held.id())->state(), v1::RUNNING);
+}
+
 TEST_F(ServiceTest, AJobOfHigherPriorityPreemptsLowerOnesThatGoBackToTheQueue) {
   v1::Job low, lower, equal, high;
   v1::JobSpec spec = SmallJob(1, 4);  // 4 of the 8 slots
