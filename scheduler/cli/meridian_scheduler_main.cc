@@ -267,6 +267,15 @@ int RunDaemon(const DaemonOptions& o) {
       meridian::Status s = (*authorizer)->Reload();
       if (s.ok()) meridian::Logger("auth")->info("SIGHUP: token file reloaded");
       else meridian::Logger("auth")->error("SIGHUP: token file kept as it was: {}", s.ToString());
+      if (!o.quota_file.empty()) {
+        meridian::Result<meridian::scheduler::Quotas> quotas = meridian::scheduler::LoadQuotaFile(o.quota_file);
+        if (quotas.ok()) {
+          core.SetQuotas(std::move(quotas).value());
+          meridian::Logger("daemon")->info("SIGHUP: quota file reloaded");
+        } else {
+          meridian::Logger("daemon")->error("SIGHUP: quota file kept as it was: {}", quotas.status().ToString());
+        }
+      }
     }
   }
   meridian::Logger("daemon")->info("meridian-scheduler: shutting down");
@@ -310,8 +319,8 @@ int main(int argc, char** argv) {
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
   app.add_option("--quota-file", d.quota_file,
-                 "YAML file of tenants' GPU quotas: GPUs guaranteed and borrowable (docs/operations.md). "
-                 "Without it tenants have no limits")
+                 "YAML file of tenants' GPU quotas: GPUs guaranteed and borrowable (docs/operations.md); "
+                 "reloaded on SIGHUP. Without it tenants have no limits")
       ->check(CLI::ExistingFile);
   app.add_option("--tls-cert", d.tls_cert, "PEM certificate to serve TLS with (with --tls-key)")
       ->check(CLI::ExistingFile);

@@ -370,6 +370,21 @@ Status SchedulerCore::CheckWaitingLimitsLocked(const std::string& owner) {
   return Status::OK();
 }
 
+void SchedulerCore::SetQuotas(Quotas quotas) {
+  {
+    // A pass reads the quotas outside mu_, under scheduling_mu_ (taken first).
+    std::lock_guard<std::mutex> pass(scheduling_mu_);
+    std::lock_guard<std::mutex> lock(mu_);
+    options_.quotas = std::move(quotas);
+    for (JobRecord& r : jobs_) {
+      r.tried_at_capacity = 0;  // a limit may have grown
+      r.quota_wait_noted = false;  // and if still held, the new numbers are said
+    }
+    schedule_wanted_ = true;
+  }
+  Schedule();
+}
+
 Status SchedulerCore::CheckDataCenters(const v1::JobSpec& spec) const {
   for (int i = 0; i < spec.data_centers_size(); ++i) {
     if (nodes_.topology().FindDataCenter(spec.data_centers(i)) == nullptr)

@@ -140,6 +140,11 @@ class SchedulerCore {
   // Launcher callback.
   void OnJobExit(const std::string& job_id, int exit_code);
 
+  // New tenants' quotas (the quota file read again on SIGHUP): waiting jobs
+  // are tried again under them; running jobs are left as they are, even
+  // where their tenant is now past its limit.
+  void SetQuotas(Quotas quotas);
+
   // Validation shared with meridianctl: INVALID_ARGUMENT naming the field.
   static Status ValidateSpec(const v1::JobSpec& spec);
   static Result<JobRequest> ToJobRequest(const v1::JobSpec& spec);

@@ -183,6 +183,26 @@ TEST_F(ServiceTest, AJobHeldByItsTenantsQuotaSaysSoOnceWhileItWaits) {
   EXPECT_EQ(core_->GetJob(held.id())->state(), v1::RUNNING);
 }
 
+TEST_F(ServiceTest, NewQuotasTryTheWaitingJobsAgain) {
+  Stop();
+  options_.quotas.has_default = true;
+  options_.quotas.default_quota = TenantQuota{2, 2};  // at most 4 GPUs
+  Start();
+  v1::Job first, held;
+  ASSERT_TRUE(Submit(SmallJob(1, 4), &first).ok());
+  ASSERT_TRUE(Submit(SmallJob(1, 4), &held).ok());
+  ASSERT_EQ(core_->GetJob(held.id())->state(), v1::QUEUED);
+  // The quota file read again with a larger limit: the held job starts
+  // at once, its tenant's running job untouched.
+  Quotas larger;
+  larger.has_default = true;
+  larger.default_quota = TenantQuota{4, 4};
+  core_->SetQuotas(larger);
+  EXPECT_EQ(core_->GetJob(held.id())->state(), v1::RUNNING);
+  EXPECT_EQ(core_->GetJob(first.id())->state(), v1::RUNNING);
+  EXPECT_TRUE(launcher_.killed.empty());
+}
+
 TEST_F(ServiceTest, AJobOfHigherPriorityPreemptsLowerOnesThatGoBackToTheQueue) {
   v1::Job low, lower, equal, high;
   v1::JobSpec spec = SmallJob(1, 4);  // 4 of the 8 slots
