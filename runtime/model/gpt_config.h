@@ -26,6 +26,7 @@ struct RopeScaling {
   double high_freq_factor = 4.0;
   int original_max_position_embeddings = 8192;
   bool enabled() const { return factor != 0.0; }
+  auto operator<=>(const RopeScaling&) const = default;
 };
 
 struct GPTConfig {
@@ -55,6 +56,7 @@ struct GPTConfig {
   long long qkv_size() const { return (n_head + 2LL * kv_heads()) * head_size(); }
   // Rows of the first MLP matrix: fc (GPT-2), gate and up stacked (Llama).
   long long fc_rows() const { return llama() ? 2 * ffn_size() : ffn_size(); }
+  auto operator<=>(const GPTConfig&) const = default;
 };
 
 // Token ids travel as int32 in the model and as uint16 or uint32 in shards.

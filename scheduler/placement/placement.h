@@ -38,6 +38,8 @@ struct JobRequest {
   int bytes_per_param = 16;      // weights + grads + AdamW moments (fp32: 4+4+8); bf16 adds its 2-byte copy
   int bytes_per_activation = 4;  // fp32 on CPU, 2 for bf16
   bool fused_attention = false;  // the CUDA model: attention keeps a log-sum-exp per row, not the T x T scores
+  // Every field compared: requests equal in all are placed alike.
+  auto operator<=>(const JobRequest&) const = default;
 };
 
 // DiLoCo's settings, as priced and as meridian-train takes them.

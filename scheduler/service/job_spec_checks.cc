@@ -5,9 +5,6 @@
 #include <optional>
 #include <utility>
 
-#include <google/protobuf/io/coded_stream.h>
-#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
-
 #include "common/tenant_name.h"
 #include "proto/enum_words.h"
 #include "scheduler/service/job_options.h"
@@ -171,26 +168,8 @@ Result<JobRequest> SchedulerCore::ToJobRequest(const v1::JobSpec& spec) {
   return r;
 }
 
-std::string SchedulerCore::SearchKey(const v1::JobSpec& spec) {
-  v1::JobSpec key;
-  *key.mutable_model() = spec.model();
-  *key.mutable_layout() = spec.layout();
-  *key.mutable_data_centers() = spec.data_centers();
-  key.set_dc_worlds(spec.dc_worlds());
-  const v1::TrainingOptions& t = spec.training();
-  v1::TrainingOptions* k = key.mutable_training();
-  k->set_batch(t.batch());
-  k->set_seq(t.seq());
-  k->set_microbatches(t.microbatches());
-  k->set_device(t.device());
-  k->set_dtype(t.dtype());
-  *k->mutable_extra_args() = t.extra_args();
-  std::string bytes;
-  google::protobuf::io::StringOutputStream out(&bytes);
-  google::protobuf::io::CodedOutputStream coded(&out);
-  coded.SetSerializationDeterministic(true);
-  key.SerializeToCodedStream(&coded);
-  return bytes;
+SchedulerCore::SearchShape SchedulerCore::ShapeOf(const v1::JobSpec& spec, const JobRequest& request) {
+  return SearchShape{request, {spec.data_centers().begin(), spec.data_centers().end()}, spec.dc_worlds()};
 }
 
 }  // namespace meridian::scheduler

@@ -302,7 +302,7 @@ Result<v1::Job> SchedulerCore::SubmitJob(const v1::JobSpec& spec, const std::str
                                       " + borrow " + std::to_string(q.borrow) + ")");
   }
   MERIDIAN_ASSIGN_OR_RETURN(JobRequest request, ToJobRequest(spec));
-  const std::string key = SearchKey(spec);
+  const SearchShape key = ShapeOf(spec, request);
   std::shared_ptr<const Topology> topology;
   std::optional<EmptyFit> empty_fit;
   {

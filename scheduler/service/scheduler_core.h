@@ -148,10 +148,17 @@ class SchedulerCore {
   // Validation shared with meridianctl: INVALID_ARGUMENT naming the field.
   static Status ValidateSpec(const v1::JobSpec& spec);
   static Result<JobRequest> ToJobRequest(const v1::JobSpec& spec);
-  // What a placement search reads of a spec (all ToJobRequest reads, and
-  // the data centers it may use), as bytes: two specs with one key get the
-  // same placement on the same cluster and occupancy.
-  static std::string SearchKey(const v1::JobSpec& spec);
+  // What a placement search reads of a job: its request (every field
+  // compared, so a field ToJobRequest comes to read is in it at once), the
+  // data centers it may use and whether it runs as worlds. Two jobs of one
+  // shape get the same placement on the same cluster and occupancy.
+  struct SearchShape {
+    JobRequest request;
+    std::vector<std::string> data_centers;
+    bool dc_worlds = false;
+    auto operator<=>(const SearchShape&) const = default;
+  };
+  static SearchShape ShapeOf(const v1::JobSpec& spec, const JobRequest& request);
 
  private:
   // A placement pass: placement searches for every waiting job on one
@@ -237,7 +244,7 @@ class SchedulerCore {
   // GPUs back and the preemption repeat without end.
   std::string reserved_for_;
   Occupancy reserved_;
-  // SubmitJob's search on the empty cluster, by SearchKey, for the topology
+  // SubmitJob's search on the empty cluster, by SearchShape, for the topology
   // it was made on: a stream of jobs of few shapes searches each shape once
   // per change of the cluster, not once per job.
   struct EmptyFit {
@@ -249,7 +256,7 @@ class SchedulerCore {
   // search on it (passes run one at a time: scheduling_mu_ guards it).
   std::shared_ptr<const TopologyIndex> healthy_index_;
   std::optional<FreeGpuCounts> healthy_free_;  // FreeGpuCounts::Empty of that topology
-  std::map<std::string, EmptyFit> empty_fits_;
+  std::map<SearchShape, EmptyFit> empty_fits_;
 };
 
 // Whether a job in this state has ended (SUCCEEDED, FAILED or CANCELLED).

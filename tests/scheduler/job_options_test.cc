@@ -138,7 +138,8 @@ TEST(ExtraArgs, TuningDilocoIsForJobsThatMayRunIt) {
   // The empty-cluster check of one shape is not reused for the other.
   v1::JobSpec untuned = spec;
   untuned.mutable_layout()->set_tune_diloco(false);
-  EXPECT_NE(SchedulerCore::SearchKey(spec), SchedulerCore::SearchKey(untuned));
+  EXPECT_NE(SchedulerCore::ShapeOf(spec, *SchedulerCore::ToJobRequest(spec)),
+            SchedulerCore::ShapeOf(untuned, *SchedulerCore::ToJobRequest(untuned)));
 }
 
 TEST_F(DataRootsTest, SubmitRefusesDataOutsideTheRootsNamingTheField) {
