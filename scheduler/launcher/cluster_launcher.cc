@@ -88,7 +88,7 @@ Result<int64_t> ClusterLauncher::Launch(const v1::Job& job) {
                             processes_.Start(job.id(), SbatchCommand(job, paths, *dc), paths.log, attempt,
                                              Concat(SlurmEnv(*dc), settings.rank_env), as));
   std::lock_guard<std::mutex> lock(mu_);
-  slurm_jobs_[job.id()] = {*dc};
+  slurm_jobs_[job.id()] = {SlurmJobName(job.id(), job.launches()), {*dc}};
   return pgid;
 }
 
@@ -106,7 +106,7 @@ Result<int64_t> ClusterLauncher::LaunchWorlds(const v1::Job& job, const JobPaths
   // data center stops them all.
   if (std::vector<DataCenter> slurm = SlurmDataCentersOf(job); !slurm.empty()) {
     std::lock_guard<std::mutex> lock(mu_);
-    slurm_jobs_[job.id()] = std::move(slurm);
+    slurm_jobs_[job.id()] = {SlurmJobName(job.id(), job.launches()), std::move(slurm)};
   }
   return pgid;
 }
@@ -138,13 +138,15 @@ Status ClusterLauncher::RelaunchWorld(const v1::Job& job, int world) {
       MERIDIAN_RETURN_IF_ERROR(launch_dir.Write(name, body));
   }
   // Where it ran under Slurm, its Slurm job may still hold nodes there: it
-  // is cancelled before the plan changes, so the world's new Slurm job
-  // (same name, maybe the same data center) is never the one cancelled.
+  // is cancelled before the plan changes, and here rather than later, so
+  // the world's new Slurm job (same name, maybe the same data center) is
+  // never the one cancelled.
+  const std::string slurm_name = SlurmJobName(job.id(), job.launches());
   const DataCenter* was = cluster_.FindDataCenter(running.worlds[(size_t)world].name);
-  if (was != nullptr && was->launcher == LauncherKind::kSlurm) CancelSlurmJob(job.id(), *was);
+  if (was != nullptr && was->launcher == LauncherKind::kSlurm) CancelSlurmJob(job.id(), slurm_name, *was);
   {
     std::lock_guard<std::mutex> lock(mu_);
-    slurm_jobs_[job.id()] = SlurmDataCentersOf(job);
+    slurm_jobs_[job.id()] = {slurm_name, SlurmDataCentersOf(job)};
   }
   return launch_dir.Write("worlds.json", WorldsPlanToJson(worlds.plan));
 }
@@ -163,16 +165,21 @@ std::vector<std::string> ClusterLauncher::ExchangeTlsEnvFor(const v1::Job& job) 
   return ExchangeTlsEnvironment(dir + "/" + kExchangeCertFile, dir + "/" + kExchangeKeyFile);
 }
 
-void ClusterLauncher::CancelSlurmJob(const std::string& job_id, const DataCenter& dc) {
+void ClusterLauncher::CancelSlurmJob(const std::string& job_id, const std::string& slurm_name, const DataCenter& dc) {
   // Its output goes to the daemon's own log for the job: the job's
   // directory is its user's, and scancel runs as the daemon.
-  const int rc = RunToCompletion({"scancel", "--name=" + SlurmJobName(job_id)}, PathsFor(JobRoot(), job_id).DaemonLog(),
+  const int rc = RunToCompletion({"scancel", "--name=" + slurm_name}, PathsFor(JobRoot(), job_id).DaemonLog(),
                                  SlurmEnv(dc), options_.slurm_command_timeout_s);
-  if (rc != 0) Logger("launcher")->warn("scancel of {} in {} exited with {}", job_id, dc.name, rc);
+  if (rc != 0) Logger("launcher")->warn("scancel of {} in {} exited with {}", slurm_name, dc.name, rc);
+}
+
+void ClusterLauncher::CancelSlurmJobLater(const std::string& job_id, const std::string& slurm_name,
+                                          const DataCenter& dc) {
+  cancels_.Post([this, job_id, slurm_name, dc] { CancelSlurmJob(job_id, slurm_name, dc); });
 }
 
 Status ClusterLauncher::Kill(const std::string& job_id) {
-  std::vector<DataCenter> slurm;
+  SlurmJob slurm;
   {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = slurm_jobs_.find(job_id);
@@ -181,9 +188,10 @@ Status ClusterLauncher::Kill(const std::string& job_id) {
       slurm_jobs_.erase(it);
     }
   }
-  // Slurm stops the ranks; `sbatch --wait` then returns by itself (and is
-  // stopped after the grace period if it does not).
-  for (const DataCenter& dc : slurm) CancelSlurmJob(job_id, dc);
+  // Slurm stops the ranks (the scancels run in the background, by this
+  // attempt's name: a next attempt, even one submitted first, is never
+  // theirs); `sbatch --wait` is stopped with the rest of the attempt.
+  for (const DataCenter& dc : slurm.data_centers) CancelSlurmJobLater(job_id, slurm.name, dc);
   return processes_.Stop(job_id);
 }
 
@@ -208,12 +216,13 @@ Orphan ClusterLauncher::Reattach(const v1::Job& job) {
   const Orphan found =
       processes_.Adopt(job.id(), AttemptFiles{paths.LaunchLock(job.launches()), paths.LaunchExit(job.launches())});
   std::vector<DataCenter> slurm = SlurmDataCentersOf(job);
+  const std::string slurm_name = SlurmJobName(job.id(), job.launches());
   if (!slurm.empty() && found.state == Orphan::State::kRunning) {
     std::lock_guard<std::mutex> lock(mu_);
-    slurm_jobs_[job.id()] = std::move(slurm);
+    slurm_jobs_[job.id()] = {slurm_name, std::move(slurm)};
   } else if (found.state == Orphan::State::kGone) {
     // `sbatch --wait` is gone, but the Slurm jobs it submitted may run on.
-    for (const DataCenter& dc : slurm) CancelSlurmJob(job.id(), dc);
+    for (const DataCenter& dc : slurm) CancelSlurmJobLater(job.id(), slurm_name, dc);
   }
   return found;
 }

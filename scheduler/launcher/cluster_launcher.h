@@ -14,6 +14,7 @@
 #include "scheduler/launcher/job_directories.h"
 #include "scheduler/launcher/job_processes.h"
 #include "scheduler/launcher/launch_commands.h"
+#include "scheduler/launcher/serial_worker.h"
 #include "scheduler/service/launcher.h"
 
 namespace meridian::scheduler {
@@ -63,6 +64,8 @@ class ClusterLauncher : public Launcher {
   // commands and its generation raised: meridian-worlds, which reads the
   // plan again every half second, restarts that world there.
   Status RelaunchWorld(const v1::Job& job, int world) override;
+  // Returns once every scancel Kill or Reattach posted so far has run.
+  void DrainSlurmCancels() { cancels_.Drain(); }
 
  private:
   // What a job attempt's ranks are given: the daemon's settings plus the
@@ -77,8 +80,11 @@ class ClusterLauncher : public Launcher {
   // them to its ranks (nothing otherwise).
   Status WriteExchangeCertificate(const v1::Job& job, const LaunchDirectory& launch_dir) const;
   std::vector<std::string> ExchangeTlsEnvFor(const v1::Job& job) const;
-  // Runs scancel for the job's Slurm job, if it was launched through Slurm.
-  void CancelSlurmJob(const std::string& job_id, const DataCenter& dc);
+  // Runs scancel for an attempt's Slurm job (its name) in `dc`.
+  void CancelSlurmJob(const std::string& job_id, const std::string& slurm_name, const DataCenter& dc);
+  // The same, on cancels_: Kill and Reattach are called under the
+  // scheduler core's lock and must not wait for Slurm's controller.
+  void CancelSlurmJobLater(const std::string& job_id, const std::string& slurm_name, const DataCenter& dc);
   std::string JobRoot() const;
   // The placement's Slurm data centers, in rank order.
   std::vector<DataCenter> SlurmDataCentersOf(const v1::Job& job) const;
@@ -87,10 +93,16 @@ class ClusterLauncher : public Launcher {
   ClusterLauncherOptions options_;
   JobProcesses processes_;
   std::mutex mu_;
-  // Running job id -> the Slurm data centers it runs in (one; or, for one
-  // world per data center, each Slurm world's own).
-  std::map<std::string, std::vector<DataCenter>> slurm_jobs_;
+  // Running job id -> its attempt's Slurm job name and the Slurm data
+  // centers it runs in (one; or, for one world per data center, each Slurm
+  // world's own).
+  struct SlurmJob {
+    std::string name;
+    std::vector<DataCenter> data_centers;
+  };
+  std::map<std::string, SlurmJob> slurm_jobs_;
   std::function<std::string(const std::string&, int)> job_token_;
+  SerialWorker cancels_;  // last: destroyed first, running the scancels still queued
 };
 
 }  // namespace meridian::scheduler

@@ -107,7 +107,9 @@ std::vector<std::string> MpirunCommand(const v1::Job& job, const JobPaths& paths
   return cmd;
 }
 
-std::string SlurmJobName(const std::string& job_id) { return "meridian-" + job_id; }
+std::string SlurmJobName(const std::string& job_id, int attempt) {
+  return "meridian-" + job_id + "-a" + std::to_string(attempt);
+}
 
 std::string SlurmBatchScript(const v1::Job& job, const JobPaths& paths, const LaunchOptions& launch,
                              const LaunchSettings& settings) {
@@ -132,7 +134,7 @@ std::vector<std::string> SbatchCommand(const v1::Job& job, const JobPaths& paths
   std::vector<std::string> cmd = {"sbatch",
                                   "--wait",
                                   "--parsable",
-                                  "--job-name=" + SlurmJobName(job.id()),
+                                  "--job-name=" + SlurmJobName(job.id(), job.launches()),
                                   "--nodelist=" + list,
                                   "--nodes=" + std::to_string(nodes.size()),
                                   "--ntasks=" + std::to_string(job.placement().ranks_size()),

@@ -72,7 +72,9 @@ std::vector<std::string> MpirunCommand(const v1::Job& job, const JobPaths& paths
 std::string SlurmBatchScript(const v1::Job& job, const JobPaths& paths, const LaunchOptions& launch,
                              const LaunchSettings& settings);
 std::vector<std::string> SbatchCommand(const v1::Job& job, const JobPaths& paths, const DataCenter& dc);
-// The Slurm job name a Meridian job runs under (scancel --name finds it).
-std::string SlurmJobName(const std::string& job_id);
+// The Slurm job name an attempt of a Meridian job runs under (scancel
+// --name finds it): one per attempt, so cancelling an attempt that has
+// ended never reaches the next one's Slurm job.
+std::string SlurmJobName(const std::string& job_id, int attempt);
 
 }  // namespace meridian::scheduler

@@ -121,7 +121,7 @@ TEST_F(ClusterLauncherTest, WithoutTlsTheWorldsSpeakPlaintext) {
 // Worlds in two Slurm data centers: a world placed anew has its old Slurm
 // job cancelled in its own data center alone, and its generation raised in
 // the plan (the other world's entry unchanged); stopping the job cancels
-// the Slurm job in each of them.
+// the attempt's Slurm job in each of them, in the background.
 TEST_F(ClusterLauncherTest, EachSlurmWorldIsCancelledInItsOwnDataCenter) {
   fs::create_directories(base_ / "bin");
   const fs::path scancel = base_ / "bin/scancel", calls = base_ / "scancel.calls";
@@ -158,7 +158,7 @@ TEST_F(ClusterLauncherTest, EachSlurmWorldIsCancelledInItsOwnDataCenter) {
   moved.mutable_placement()->mutable_ranks(1)->set_node("b1");
   moved.mutable_placement()->mutable_ranks(1)->set_host("b1");
   ASSERT_TRUE(launcher.RelaunchWorld(moved, 1).ok());
-  EXPECT_EQ(Read(calls), "/etc/dc-b.conf --name=" + SlurmJobName(job.id()) + "\n");
+  EXPECT_EQ(Read(calls), "/etc/dc-b.conf --name=" + SlurmJobName(job.id(), job.launches()) + "\n");
   Result<WorldsPlan> plan = WorldsPlanFromJson(Read(Launch() / "worlds.json"), "worlds.json");
   ASSERT_TRUE(plan.ok()) << plan.status().ToString();
   EXPECT_EQ(plan->worlds[0].generation, 0);
@@ -167,10 +167,18 @@ TEST_F(ClusterLauncherTest, EachSlurmWorldIsCancelledInItsOwnDataCenter) {
   EXPECT_EQ(plan->replace_wait_s, 45);
   EXPECT_EQ(Read(Launch() / "hostfile-dc-b"), "b1\n");
 
+  // A slow Slurm controller: scancel waits until the test lets it go. Kill
+  // (called under the scheduler core's lock) returns without waiting.
+  const fs::path release = base_ / "release";
+  std::ofstream(scancel) << "#!/bin/sh\nwhile [ ! -f " << release.string() << " ]; do sleep 0.05; done\necho \"$SLURM_CONF $*\" >> "
+                         << calls.string() << "\n";
   fs::remove(calls);
   ASSERT_TRUE(launcher.Kill(job.id()).ok());
-  EXPECT_EQ(Read(calls), "/etc/dc-a.conf --name=" + SlurmJobName(job.id()) + "\n/etc/dc-b.conf --name=" +
-                             SlurmJobName(job.id()) + "\n");
+  EXPECT_FALSE(fs::exists(calls));  // both scancels still to come
+  std::ofstream(release) << "go\n";
+  launcher.DrainSlurmCancels();
+  EXPECT_EQ(Read(calls), "/etc/dc-a.conf --name=" + SlurmJobName(job.id(), job.launches()) +
+                             "\n/etc/dc-b.conf --name=" + SlurmJobName(job.id(), job.launches()) + "\n");
   std::unique_lock<std::mutex> lock(mu);
   EXPECT_TRUE(cv.wait_for(lock, std::chrono::seconds(30), [&] { return exited; }));
   setenv("PATH", path.c_str(), 1);

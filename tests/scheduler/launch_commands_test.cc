@@ -99,6 +99,7 @@ TEST(LaunchCommandsTest, SshMpirunPinsRanksAndCarriesTheLaunchOptions) {
 
 TEST(LaunchCommandsTest, SlurmScriptStartsRanksWithSrunOnTheHostFile) {
   v1::Job job = PlacedJob();
+  job.set_launches(2);  // its second attempt: a Slurm job name of its own
   const JobPaths paths = PathsFor("/shared", "job-000007");
   LaunchOptions launch;
   launch.env = {"OMP_NUM_THREADS=1", "PASSED_THROUGH"};
@@ -116,7 +117,7 @@ TEST(LaunchCommandsTest, SlurmScriptStartsRanksWithSrunOnTheHostFile) {
   const auto cmd = SbatchCommand(job, paths, dc);
   EXPECT_EQ(cmd[0], "sbatch");
   EXPECT_TRUE(HasSequence(cmd, {"--wait"}));
-  EXPECT_TRUE(HasSequence(cmd, {"--job-name=meridian-job-000007"}));
+  EXPECT_TRUE(HasSequence(cmd, {"--job-name=meridian-job-000007-a2"}));
   EXPECT_TRUE(HasSequence(cmd, {"--nodelist=hosta,hostb,hostc,hostd", "--nodes=4", "--ntasks=4"}));
   EXPECT_TRUE(HasSequence(cmd, {"--partition=batch", paths.batch_script}));
 }

@@ -25,7 +25,7 @@ job_file long 1000000 dc-s >"$work/long.yaml"
 ctl submit "$work/long.yaml" || fail "submit long"
 wait_state job-000002 RUNNING >/dev/null
 for _ in $(seq 300); do [[ $(ranks_where job-000002 | wc -l) -ge 4 ]] && break; sleep 0.1; done
-[[ -n $(slurm squeue -h -n meridian-job-000002 -o %i) ]] || fail "no Slurm job for job-000002"
+[[ -n $(slurm squeue -h -n meridian-job-000002-a1 -o %i) ]] || fail "no Slurm job for job-000002's first attempt"
 ctl cancel job-000002 || fail "cancel"
 state=$(wait_state job-000002 CANCELLED FAILED SUCCEEDED)
 [[ $state == CANCELLED ]] || fail "job-000002 ended $state"

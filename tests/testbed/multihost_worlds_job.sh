@@ -53,7 +53,7 @@ placed=$(placed_hosts job-000001 | awk '{print $2}' | sort)
 echo "ranks on their placed hosts: $(echo $seen)"
 grep -q "2 worlds started" "$dir/output.log" || fail "meridian-worlds did not start two worlds"
 slurm() { SLURM_CONF=$MH_DIR/slurm.conf ip netns exec "$MH_TAG-hub" "$@"; }
-[[ -n $(slurm squeue -h -n meridian-job-000001 -o %i) ]] || fail "no Slurm job for dc-s's world"
+[[ -n $(slurm squeue -h -n meridian-job-000001-a1 -o %i) ]] || fail "no Slurm job for dc-s's world"
 ctl cancel job-000001 || fail "cancel"
 state=$(wait_state job-000001 CANCELLED FAILED SUCCEEDED)
 [[ $state == CANCELLED ]] || fail "job-000001 ended $state"
