@@ -37,8 +37,10 @@ struct SchedulerCore::Found {
   v1::JobSpec spec;  // what runs (a shrink changes it)
   Result<Placement> placement = Status::Unavailable("not searched");
   std::string shrunk;  // the shrink's note, when there was one
-  bool over_quota = false;  // not searched: it would take its tenant past its quota
-  std::string quota_note;   // then why, in the job's words
+  // Not searched: it would take its tenant past its quota; why, in the
+  // job's words (empty: not held).
+  std::string quota_note;
+  bool over_quota() const { return !quota_note.empty(); }
 };
 
 void SchedulerCore::Schedule() {
@@ -102,13 +104,12 @@ void SchedulerCore::Schedule() {
       // the tenant's own jobs to end; it holds back no one.
       const std::string& tenant = waiting.job.spec().tenant();
       const long long wants = JobGpus(waiting.job.spec());
-      if (options_.quotas.enabled() && snapshot.tenant_gpus[tenant] + wants > options_.quotas.For(tenant).limit()) {
-        const TenantQuota quota = options_.quotas.For(tenant);
+      const TenantQuota quota = options_.quotas.For(tenant);
+      if (options_.quotas.enabled() && snapshot.tenant_gpus[tenant] + wants > quota.limit()) {
         Found over;
         over.id = waiting.job.id();
         over.state = waiting.job.state();
         over.launches = waiting.job.launches();
-        over.over_quota = true;
         over.quota_note = "waits for its tenant's quota: " + (tenant.empty() ? std::string("the default tenant") : tenant) +
                           "'s jobs hold " + std::to_string(snapshot.tenant_gpus[tenant]) + " GPUs, and " +
                           std::to_string(wants) + " more would pass its limit of " + std::to_string(quota.limit()) +
@@ -126,7 +127,7 @@ void SchedulerCore::Schedule() {
         else free.Take(*p);
       }
       // Strict order: the rest wait behind a job that does not fit.
-      if (!options_.policy.backfill && !found.back().placement.ok() && !found.back().over_quota) break;
+      if (!options_.policy.backfill && !found.back().placement.ok() && !found.back().over_quota()) break;
     }
 
     // Its readers are done: committing changes the occupancy in place
@@ -151,7 +152,7 @@ void SchedulerCore::Schedule() {
         record->tried_at_capacity = snapshot.capacity_version;  // nothing freed since it last failed
         // Held by its quota: said once while it waits, as Slurm's pending
         // reason says it (the numbers in later passes may differ).
-        if (f.over_quota && !record->quota_wait_noted) {
+        if (f.over_quota() && !record->quota_wait_noted) {
           record->quota_wait_noted = true;
           journal_.Record(*record, record->job.state(), f.quota_note, nullptr);
         }
@@ -171,7 +172,7 @@ void SchedulerCore::Schedule() {
     // then submission) may take it from jobs of lower priority.
     if (options_.policy.preemption && preempting_ == 0) {
       for (const Found& f : found) {
-        if (f.placement.ok() || f.over_quota) continue;
+        if (f.placement.ok() || f.over_quota()) continue;
         const JobRecord* record = jobs_.Find(f.id);
         if (record != nullptr && record->job.state() == f.state && PreemptForLocked(*snapshot.healthy_index, *record)) break;
       }
