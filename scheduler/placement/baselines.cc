@@ -21,7 +21,7 @@ bool Holds(const LayoutContext& c, Slot s, int stage) {
 std::vector<Slot> FreeSlots(const LayoutContext& c) {
   std::vector<Slot> out;
   for (int id : c.index.NodesByName())
-    for (int g : c.free.by_node[id]) out.push_back(Slot{id, g});
+    for (int g : c.free.OnNode(id)) out.push_back(Slot{id, g});
   return out;
 }
 
@@ -51,7 +51,7 @@ class Exhaustive {
  public:
   explicit Exhaustive(const LayoutContext& c) : c_(c) {
     for (int id : c.index.NodesByName()) {
-      for (int g : c.free.by_node[id]) {
+      for (int g : c.free.OnNode(id)) {
         const Gpu& gpu = c.index.node(id).gpus[g];
         if (!classes_.empty()) {
           Class& last = classes_.back();
@@ -137,9 +137,9 @@ Result<Placement> RoundRobinPlacement(const Topology& topo, const Occupancy& occ
   return PlaceOverLayouts(topo, occupied, job, [](const LayoutContext& c) -> Result<std::vector<Slot>> {
     std::vector<int> nodes;
     for (int id : c.index.NodesByName())
-      if (!c.free.by_node[id].empty()) nodes.push_back(id);
+      if (!c.free.OnNode(id).empty()) nodes.push_back(id);
     std::vector<std::vector<bool>> used(c.index.num_nodes());
-    for (int id : nodes) used[id].assign(c.free.by_node[id].size(), false);
+    for (int id : nodes) used[id].assign(c.free.OnNode(id).size(), false);
     std::vector<Slot> slots;
     size_t next = 0;
     for (int r = 0; r < c.dp * c.pp; ++r) {
@@ -148,7 +148,7 @@ Result<Placement> RoundRobinPlacement(const Topology& topo, const Occupancy& occ
         const int id = nodes[next];
         next = (next + 1) % nodes.size();
         for (size_t k = 0; k < used[id].size() && !placed; ++k) {
-          const Slot s{id, c.free.by_node[id][k]};
+          const Slot s{id, c.free.OnNode(id)[k]};
           if (used[id][k] || !Holds(c, s, r % c.pp)) continue;
           used[id][k] = true;
           slots.push_back(s);

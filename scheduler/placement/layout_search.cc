@@ -51,41 +51,73 @@ Status ValidateJobRequest(const JobRequest& job) {
   return Status::OK();
 }
 
-FreeGpus FindFreeGpus(const ClusterIndex& index, const Occupancy* occupied, const Occupancy* also) {
+FreeGpus AliveGpus(const ClusterIndex& index) {
   FreeGpus out;
-  out.by_node.resize(index.num_nodes());
-  std::vector<std::vector<bool>> taken(index.num_nodes());
-  for (const Occupancy* held : {occupied, also}) {
-    if (held == nullptr) continue;
-    for (const auto& [name, gpus] : *held) {
-      const int id = index.NodeId(name);
-      if (id < 0) continue;  // a node the topology no longer has
-      const std::vector<Gpu>& node_gpus = index.node(id).gpus;
-      if (taken[id].empty()) taken[id].assign(node_gpus.size(), false);
-      for (size_t g = 0; g < node_gpus.size(); ++g) taken[id][g] = taken[id][g] || gpus.count(node_gpus[g].index) > 0;
-    }
-  }
+  out.start.reserve(index.num_nodes() + 1);
   for (int n = 0; n < index.num_nodes(); ++n) {
+    out.start.push_back((int)out.positions.size());
     const Node& node = index.node(n);
     if (!node.alive) continue;
-    std::vector<int>& mine = out.by_node[n];
-    for (int g = 0; g < (int)node.gpus.size(); ++g)
-      if (taken[n].empty() || !taken[n][g]) mine.push_back(g);
-    std::sort(mine.begin(), mine.end(),
-              [&](int a, int b) { return node.gpus[a].index < node.gpus[b].index || (node.gpus[a].index == node.gpus[b].index && a < b); });
-    out.total += (int)mine.size();
+    const size_t first = out.positions.size();
+    for (int g = 0; g < (int)node.gpus.size(); ++g) out.positions.push_back(g);
+    std::stable_sort(out.positions.begin() + first, out.positions.end(),
+                     [&](int a, int b) { return node.gpus[a].index < node.gpus[b].index; });
     // Few distinct sizes even in big clusters: a short list beats a map.
-    for (int g : mine) {
-      const double bytes = node.gpus[g].memory_gb * kBytesPerGb;
-      auto it = std::find_if(out.by_memory.rbegin(), out.by_memory.rend(), [&](const auto& e) { return e.first == bytes; });
-      if (it != out.by_memory.rend()) {
+    for (const Gpu& gpu : node.gpus) {
+      const double bytes = gpu.memory_gb * kBytesPerGb;
+      auto it = std::find_if(out.by_memory.begin(), out.by_memory.end(), [&](const auto& e) { return e.first == bytes; });
+      if (it != out.by_memory.end()) {
         it->second++;
       } else {
         out.by_memory.emplace_back(bytes, 1);
       }
     }
   }
+  out.start.push_back((int)out.positions.size());
+  out.total = (int)out.positions.size();
   std::sort(out.by_memory.begin(), out.by_memory.end(), std::greater<>());
+  return out;
+}
+
+FreeGpus FindFreeGpus(const ClusterIndex& index, const FreeGpus& alive, const Occupancy& occupied,
+                      const Occupancy* also) {
+  // Marks entries of `alive` rather than rebuilding it: only the nodes
+  // with a job on them are looked at twice.
+  std::vector<char> taken(alive.positions.size(), 0);
+  FreeGpus out;
+  out.by_memory = alive.by_memory;
+  for (const Occupancy* held : {&occupied, also}) {
+    if (held == nullptr) continue;
+    for (const auto& [name, gpus] : *held) {
+      const int id = index.NodeId(name);
+      if (id < 0) continue;  // a node the topology no longer has
+      const std::vector<Gpu>& node_gpus = index.node(id).gpus;
+      const int first = alive.start[id], last = alive.start[id + 1];
+      for (const auto& [gpu_index, holder] : gpus) {
+        // Entries are in Gpu::index order; a repeated index is taken whole.
+        int k = std::partition_point(alive.positions.begin() + first, alive.positions.begin() + last,
+                                     [&](int g) { return node_gpus[g].index < gpu_index; }) -
+                alive.positions.begin();
+        for (; k < last && node_gpus[alive.positions[k]].index == gpu_index; ++k) {
+          if (taken[k]) continue;
+          taken[k] = 1;
+          const double bytes = node_gpus[alive.positions[k]].memory_gb * kBytesPerGb;
+          for (auto& [size, count] : out.by_memory)
+            if (size == bytes) --count;
+        }
+      }
+    }
+  }
+  std::erase_if(out.by_memory, [](const auto& e) { return e.second == 0; });
+  out.start.resize(alive.start.size());
+  out.positions.reserve(alive.positions.size());
+  for (int n = 0; n < index.num_nodes(); ++n) {
+    out.start[n] = (int)out.positions.size();
+    for (int k = alive.start[n]; k < alive.start[n + 1]; ++k)
+      if (!taken[k]) out.positions.push_back(alive.positions[k]);
+  }
+  out.start[index.num_nodes()] = (int)out.positions.size();
+  out.total = (int)out.positions.size();
   return out;
 }
 
@@ -140,7 +172,7 @@ namespace {
 
 Result<Placement> PlaceOverLayouts(const ClusterIndex& index, const FreeGpus& alive, const Occupancy& occupied,
                                    const Occupancy* also, const JobRequest& job, const LayoutPlacer& place) {
-  const FreeGpus free = FindFreeGpus(index, &occupied, also);
+  const FreeGpus free = FindFreeGpus(index, alive, occupied, also);
   const std::vector<std::pair<int, int>> layouts = CandidateLayouts(job);
   bool fits_empty = false;
   Status never, not_now, placer;
@@ -191,7 +223,7 @@ Result<Placement> PlaceOverLayouts(const Topology& topo, const Occupancy& occupi
                                    const LayoutPlacer& place) {
   MERIDIAN_RETURN_IF_ERROR(ValidateJobRequest(job));
   const ClusterIndex index(topo);
-  return PlaceOverLayouts(index, FindFreeGpus(index, nullptr), occupied, nullptr, job, place);
+  return PlaceOverLayouts(index, AliveGpus(index), occupied, nullptr, job, place);
 }
 
 Result<Placement> PlaceOverLayouts(const TopologyIndex& topology, const Occupancy& occupied, const Occupancy* also,

@@ -6,6 +6,7 @@
 
 #include <functional>
 #include <memory>
+#include <span>
 #include <utility>
 #include <vector>
 
@@ -14,16 +15,24 @@
 namespace meridian::scheduler {
 
 // GPUs a job may take, per node id: positions in Node::gpus in Gpu::index
-// order. Dead nodes have none.
+// order. Dead nodes have none. One flat array rather than a vector per
+// node: a search at 200,000 GPUs builds this for 25,000 nodes.
 struct FreeGpus {
-  std::vector<std::vector<int>> by_node;
+  std::span<const int> OnNode(int id) const {
+    return {positions.data() + start[id], positions.data() + start[id + 1]};
+  }
+  std::vector<int> start;      // node id -> its first entry in `positions`; one more for the end
+  std::vector<int> positions;  // node by node
   int total = 0;
   std::vector<std::pair<double, long long>> by_memory;  // (bytes, GPUs), largest first
 };
 
-// All GPUs of alive nodes when `occupied` is null, else those not taken
-// (in `occupied`, or in `also` when given).
-FreeGpus FindFreeGpus(const ClusterIndex& index, const Occupancy* occupied, const Occupancy* also = nullptr);
+// All GPUs of alive nodes.
+FreeGpus AliveGpus(const ClusterIndex& index);
+// The GPUs of `alive` (AliveGpus of the same index) not taken in
+// `occupied`, nor in `also` when given.
+FreeGpus FindFreeGpus(const ClusterIndex& index, const FreeGpus& alive, const Occupancy& occupied,
+                      const Occupancy* also = nullptr);
 
 // The (dp, pp) layouts a validated request allows: its own, or with
 // auto_layout every dp * pp = gpus with pp <= n_layer, pp ascending.
@@ -60,7 +69,7 @@ Result<Placement> PlaceOverLayouts(const TopologyIndex& topology, const Occupanc
 // What a search derives from the topology alone.
 struct TopologyIndex {
   explicit TopologyIndex(std::shared_ptr<const Topology> t)
-      : topology(std::move(t)), index(*topology), alive(FindFreeGpus(index, nullptr)) {}
+      : topology(std::move(t)), index(*topology), alive(AliveGpus(index)) {}
   std::shared_ptr<const Topology> topology;
   ClusterIndex index;  // points into *topology, which it keeps
   FreeGpus alive;      // the GPUs of alive nodes

@@ -20,6 +20,7 @@
 #include <numeric>
 #include <optional>
 #include <set>
+#include <span>
 
 #include "scheduler/placement/layout_search.h"
 
@@ -45,31 +46,49 @@ constexpr int kMaxSwapPasses = 8;
 
 struct NodeFree {
   int node = 0;
-  int name_rank = 0;      // position in name order, the final tie-break
-  std::vector<int> gpus;  // free GPU positions, Gpu::index order
-  double speed = 0;       // the slowest free GPU's TFLOPS
-  double memory_bytes = 0;  // the smallest free GPU's memory
+  int name_rank = 0;           // position in name order, the final tie-break
+  std::span<const int> gpus;   // free GPU positions, Gpu::index order (in the search's FreeGpus)
+  double speed = 0;            // the slowest free GPU's TFLOPS
+  double memory_bytes = 0;     // the smallest free GPU's memory
 };
 
 struct DcFree {
   int dc = 0;
   std::vector<NodeFree> nodes;  // name order
+  // `nodes` as Plan walks them (indices): the most free GPUs first, then
+  // the fastest, then by name; and, where a data center mixes speeds, the
+  // fastest first. The same for every layout of a search: sorted once.
+  std::vector<int> by_free, by_speed;
+};
+
+// The free GPUs of one search, by data center.
+struct FreeByDc {
+  std::vector<DcFree> dcs;  // those with a free GPU
+  bool mixed = false;       // some data center mixes GPU speeds
 };
 
 // One data center's replicas under one node order.
 struct DcPlan {
   int dc = 0;
   int replicas = 0;
-  std::vector<Slot> slots;      // replicas * pp, whole-node replicas first
-  std::vector<Slot> leftovers;  // GPUs no replica took, in node order
-  double speed = 0;             // slowest GPU among the replicas
+  std::vector<Slot> slots;  // replicas * pp, whole-node replicas first
+  double speed = 0;         // slowest GPU among the replicas
+  // The GPUs no replica took, in the order replicas spanning nodes walk
+  // them (see Engine::Unused); built only when a job straddles data
+  // centers, from what each walked node gave: `front[i]` GPUs from the
+  // front of the i-th node walked, or those `used[i]` marks when front[i]
+  // is -1. Nodes past the end of `front` gave none.
+  const std::vector<int>* walk = nullptr;
+  std::vector<int> front;
+  std::vector<std::vector<bool>> used;
+  mutable std::optional<std::vector<Slot>> leftovers;
 };
 
 enum class NodeOrder { kByFree, kBySpeed };
 
 class Engine {
  public:
-  Engine(const LayoutContext& ctx, const std::vector<DcFree>& dcs) : c_(ctx), dcs_(dcs) {
+  Engine(const LayoutContext& ctx, const FreeByDc& free) : c_(ctx), dcs_(free.dcs), mixed_(free.mixed) {
     for (const StageCost& s : c_.stages) max_need_ = std::max(max_need_, s.memory_bytes);
   }
 
@@ -77,10 +96,7 @@ class Engine {
     std::vector<DcPlan> by_free = Plans(NodeOrder::kByFree);
     TryOrders(by_free);
     // Sorting nodes by speed only differs where a data center mixes GPUs.
-    bool mixed = false;
-    for (const DcFree& d : dcs_)
-      for (const NodeFree& n : d.nodes) mixed = mixed || n.speed != d.nodes.front().speed;
-    if (mixed) TryOrders(Plans(NodeOrder::kBySpeed));
+    if (mixed_) TryOrders(Plans(NodeOrder::kBySpeed));
     if (best_.empty()) TryCandidate(MatchByMemory());
     if (best_.empty()) return Status::Internal("placement: no candidate placed although the job fits by memory");
     ImproveBySwaps();
@@ -160,50 +176,76 @@ class Engine {
   }
 
   DcPlan Plan(const DcFree& d, NodeOrder order) const {
-    std::vector<const NodeFree*> nodes;
-    for (const NodeFree& n : d.nodes) nodes.push_back(&n);
-    std::stable_sort(nodes.begin(), nodes.end(), [&](const NodeFree* a, const NodeFree* b) {
-      if (order == NodeOrder::kBySpeed && a->speed != b->speed) return a->speed > b->speed;
-      if (a->gpus.size() != b->gpus.size()) return a->gpus.size() > b->gpus.size();
-      if (a->speed != b->speed) return a->speed > b->speed;
-      return a->name_rank < b->name_rank;
-    });
+    const std::vector<int>& walk = order == NodeOrder::kBySpeed ? d.by_speed : d.by_free;
     DcPlan plan;
     plan.dc = d.dc;
-    std::vector<std::vector<bool>> used(nodes.size());
-    std::vector<int> left(nodes.size());
-    for (size_t i = 0; i < nodes.size(); ++i) {
-      const NodeFree& n = *nodes[i];
-      used[i].assign(n.gpus.size(), false);
+    plan.walk = &walk;
+    // Whole replicas on one node; once the job has all its replicas the
+    // remaining nodes give nothing and are not walked.
+    for (size_t i = 0; i < walk.size() && plan.replicas < c_.dp; ++i) {
+      const NodeFree& n = d.nodes[walk[i]];
       if (n.memory_bytes >= max_need_) {
         // Every GPU holds every stage (the usual case): replicas in GPU order.
         const int take = std::min((int)n.gpus.size() / c_.pp, c_.dp - plan.replicas);
-        for (int g = 0; g < take * c_.pp; ++g) {
-          used[i][g] = true;
-          plan.slots.push_back(Slot{n.node, n.gpus[g]});
-        }
+        for (int g = 0; g < take * c_.pp; ++g) plan.slots.push_back(Slot{n.node, n.gpus[g]});
         plan.replicas += take;
+        plan.front.push_back(take * c_.pp);
+        plan.used.emplace_back();
       } else {
-        while (plan.replicas < c_.dp && ReplicaOnNode(n, used[i], plan.slots)) plan.replicas++;
+        std::vector<bool> used(n.gpus.size(), false);
+        while (plan.replicas < c_.dp && ReplicaOnNode(n, used, plan.slots)) plan.replicas++;
+        plan.front.push_back(-1);
+        plan.used.push_back(std::move(used));
       }
-      left[i] = (int)std::count(used[i].begin(), used[i].end(), false);
     }
-    // Replicas spanning nodes: the fullest remainders first, fewest nodes.
-    std::vector<size_t> rest(nodes.size());
-    std::iota(rest.begin(), rest.end(), 0);
-    std::stable_sort(rest.begin(), rest.end(), [&](size_t a, size_t b) { return left[a] > left[b]; });
-    std::vector<Slot> pool;
-    for (size_t i : rest)
-      for (size_t g = 0; g < used[i].size(); ++g)
-        if (!used[i][g]) pool.push_back(Slot{nodes[i]->node, nodes[i]->gpus[g]});
-    std::vector<bool> taken(pool.size(), false);
-    size_t first = 0;
-    while (plan.replicas < c_.dp && ReplicaFromPool(pool, taken, first, plan.slots)) plan.replicas++;
-    for (size_t k = 0; k < pool.size(); ++k)
-      if (!taken[k]) plan.leftovers.push_back(pool[k]);
+    if (plan.replicas < c_.dp) {
+      // Replicas spanning nodes: the fullest remainders first, fewest nodes.
+      const std::vector<Slot> pool = Unused(d, plan);
+      std::vector<bool> taken(pool.size(), false);
+      size_t first = 0;
+      while (plan.replicas < c_.dp && ReplicaFromPool(pool, taken, first, plan.slots)) plan.replicas++;
+      std::vector<Slot> leftovers;
+      for (size_t k = 0; k < pool.size(); ++k)
+        if (!taken[k]) leftovers.push_back(pool[k]);
+      plan.leftovers = std::move(leftovers);
+    }
     plan.speed = std::numeric_limits<double>::infinity();
     for (const Slot& s : plan.slots) plan.speed = std::min(plan.speed, Tflops(s));
     return plan;
+  }
+
+  // The GPUs of `d` that no whole-node replica of `plan` took: nodes with
+  // the most left first (in walk order on a tie), each node's in order.
+  std::vector<Slot> Unused(const DcFree& d, const DcPlan& plan) const {
+    const std::vector<int>& walk = *plan.walk;
+    auto is_used = [&](size_t i, size_t g) {
+      if (i >= plan.front.size()) return false;
+      return plan.front[i] >= 0 ? (int)g < plan.front[i] : (bool)plan.used[i][g];
+    };
+    std::vector<int> left(walk.size());
+    for (size_t i = 0; i < walk.size(); ++i) {
+      const size_t size = d.nodes[walk[i]].gpus.size();
+      left[i] = (int)size;
+      for (size_t g = 0; g < size && i < plan.front.size(); ++g) left[i] -= is_used(i, g);
+    }
+    std::vector<size_t> rest(walk.size());
+    std::iota(rest.begin(), rest.end(), 0);
+    std::stable_sort(rest.begin(), rest.end(), [&](size_t a, size_t b) { return left[a] > left[b]; });
+    std::vector<Slot> pool;
+    for (size_t i : rest) {
+      const NodeFree& n = d.nodes[walk[i]];
+      for (size_t g = 0; g < n.gpus.size(); ++g)
+        if (!is_used(i, g)) pool.push_back(Slot{n.node, n.gpus[g]});
+    }
+    return pool;
+  }
+
+  const std::vector<Slot>& Leftovers(const DcPlan& plan) const {
+    if (!plan.leftovers) {
+      const auto d = std::find_if(dcs_.begin(), dcs_.end(), [&](const DcFree& x) { return x.dc == plan.dc; });
+      plan.leftovers = Unused(*d, plan);
+    }
+    return *plan.leftovers;
   }
 
   std::vector<DcPlan> Plans(NodeOrder order) const {
@@ -322,7 +364,10 @@ class Engine {
       // No data center holds the rest: replicas straddle data centers,
       // walking the leftovers in the same order.
       std::vector<Slot> pool;
-      for (int i : order) pool.insert(pool.end(), plans[i].leftovers.begin(), plans[i].leftovers.end());
+      for (int i : order) {
+        const std::vector<Slot>& leftovers = Leftovers(plans[i]);
+        pool.insert(pool.end(), leftovers.begin(), leftovers.end());
+      }
       std::vector<bool> taken(pool.size(), false);
       size_t first = 0;
       while (replicas < c_.dp && ReplicaFromPool(pool, taken, first, slots)) replicas++;
@@ -462,6 +507,7 @@ class Engine {
 
   const LayoutContext& c_;
   const std::vector<DcFree>& dcs_;
+  const bool mixed_;
   double max_need_ = 0;  // the largest stage's memory
   std::vector<Slot> best_;
   double best_time_ = 0;
@@ -469,35 +515,55 @@ class Engine {
 };
 
 // Alive nodes with free GPUs, grouped by data center (both in name order).
-std::vector<DcFree> GroupByDataCenter(const ClusterIndex& index, const FreeGpus& free) {
+FreeByDc GroupByDataCenter(const ClusterIndex& index, const FreeGpus& free) {
   std::vector<DcFree> dcs(index.num_dcs());
   for (int dc = 0; dc < index.num_dcs(); ++dc) dcs[dc].dc = dc;
   int rank = 0;
   for (int id : index.NodesByName()) {
     const int position = rank++;
-    if (free.by_node[id].empty()) continue;
+    const std::span<const int> gpus = free.OnNode(id);
+    if (gpus.empty()) continue;
     NodeFree n;
     n.node = id;
     n.name_rank = position;
-    n.gpus = free.by_node[id];
+    n.gpus = gpus;
     n.speed = std::numeric_limits<double>::infinity();
     n.memory_bytes = std::numeric_limits<double>::infinity();
     for (int g : n.gpus) {
       n.speed = std::min(n.speed, index.node(id).gpus[g].tflops);
       n.memory_bytes = std::min(n.memory_bytes, index.node(id).gpus[g].memory_gb * kBytesPerGb);
     }
-    dcs[index.DcOf(id)].nodes.push_back(std::move(n));
+    dcs[index.DcOf(id)].nodes.push_back(n);
   }
-  std::vector<DcFree> out;
-  for (DcFree& d : dcs)
-    if (!d.nodes.empty()) out.push_back(std::move(d));
+  FreeByDc out;
+  for (DcFree& d : dcs) {
+    if (d.nodes.empty()) continue;
+    for (const NodeFree& n : d.nodes) out.mixed = out.mixed || n.speed != d.nodes.front().speed;
+    out.dcs.push_back(std::move(d));
+  }
+  for (DcFree& d : out.dcs) {
+    auto order = [&](bool speed_first) {
+      std::vector<int> walk(d.nodes.size());
+      std::iota(walk.begin(), walk.end(), 0);
+      std::sort(walk.begin(), walk.end(), [&](int i, int j) {
+        const NodeFree &a = d.nodes[i], &b = d.nodes[j];
+        if (speed_first && a.speed != b.speed) return a.speed > b.speed;
+        if (a.gpus.size() != b.gpus.size()) return a.gpus.size() > b.gpus.size();
+        if (a.speed != b.speed) return a.speed > b.speed;
+        return a.name_rank < b.name_rank;
+      });
+      return walk;
+    };
+    d.by_free = order(false);
+    if (out.mixed) d.by_speed = order(true);
+  }
   return out;
 }
 
 // The topology-aware placer of one search; the free GPUs by data center
 // are the same for every layout: grouped once.
 LayoutPlacer TopologyAware() {
-  return [dcs = std::optional<std::vector<DcFree>>()](const LayoutContext& ctx) mutable -> Result<std::vector<Slot>> {
+  return [dcs = std::optional<FreeByDc>()](const LayoutContext& ctx) mutable -> Result<std::vector<Slot>> {
     if (!dcs) dcs = GroupByDataCenter(ctx.index, ctx.free);
     return Engine(ctx, *dcs).Place();
   };

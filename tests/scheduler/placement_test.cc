@@ -3,10 +3,12 @@
 // and request validation.
 #include <gtest/gtest.h>
 
+#include <map>
 #include <random>
 
 #include "scheduler/core/synthetic_cluster.h"
 #include "scheduler/placement/baselines.h"
+#include "scheduler/placement/layout_search.h"
 #include "scheduler/placement/placement.h"
 #include "tests/scheduler/placement_test_util.h"
 
@@ -186,6 +188,49 @@ TEST(PlaceJobIndexed, PlacesAsPlaceJobDoesOnRandomClusters) {
     }
   }
   EXPECT_GT(placed, 200);
+}
+
+// The free GPUs a search starts from, against a plain recount: per node
+// in Gpu::index order, none of a dead node, none taken in either
+// occupancy (a repeated index taken whole), sizes with no free GPU left
+// out of the memory counts.
+TEST(FindFreeGpus, MatchesARecountOverRandomClustersAndOccupancies) {
+  std::mt19937 rng(11);
+  for (int iter = 0; iter < 200; ++iter) {
+    Topology topo = RandomCluster(rng);
+    Node odd = MakeNode("odd", topo.data_centers.front().name, 4, "g", 16, 1);
+    odd.gpus[0].index = 3;  // indices 3, 1, 2, 3: listed out of order, one twice
+    topo.nodes.push_back(odd);
+    const Occupancy occupied = RandomOccupancy(topo, rng, 30), also = RandomOccupancy(topo, rng, 10);
+    const ClusterIndex index(topo);
+    const FreeGpus alive = AliveGpus(index);
+    const FreeGpus free = FindFreeGpus(index, alive, occupied, iter % 2 ? &also : nullptr);
+    int total = 0;
+    std::map<double, long long> by_memory;
+    for (int id = 0; id < index.num_nodes(); ++id) {
+      const Node& node = index.node(id);
+      auto taken = [&](const Occupancy& o, int gpu_index) {
+        auto n = o.find(node.name);
+        return n != o.end() && n->second.count(gpu_index) > 0;
+      };
+      std::vector<std::pair<int, int>> want;  // (index, position)
+      for (int g = 0; g < (int)node.gpus.size() && node.alive; ++g) {
+        const int i = node.gpus[g].index;
+        if (!taken(occupied, i) && !(iter % 2 && taken(also, i))) want.emplace_back(i, g);
+      }
+      std::sort(want.begin(), want.end());
+      std::vector<int> positions;
+      for (const auto& [i, g] : want) {
+        positions.push_back(g);
+        by_memory[node.gpus[g].memory_gb * kBytesPerGb]++;
+      }
+      const std::span<const int> got = free.OnNode(id);
+      EXPECT_EQ(std::vector<int>(got.begin(), got.end()), positions) << node.name << ", iteration " << iter;
+      total += (int)positions.size();
+    }
+    EXPECT_EQ(free.total, total);
+    EXPECT_EQ(free.by_memory, (std::vector<std::pair<double, long long>>(by_memory.rbegin(), by_memory.rend())));
+  }
 }
 
 // First fit takes the free GPUs in node-name order, rank by rank.
