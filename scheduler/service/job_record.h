@@ -1,8 +1,10 @@
 // What the core knows of each job, in one place: the job as the store has
 // it (or is about to), and the daemon's own notes on it. JobTable keeps
-// them in submission order and finds one by id without a search.
+// them in submission order, finds one by id without a search, and walks
+// the unfinished ones without the history.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <list>
 #include <string>
@@ -12,6 +14,9 @@
 #include "meridian/v1/scheduler.pb.h"
 
 namespace meridian::scheduler {
+
+// Succeeded, failed or cancelled: a job in one of these never moves again.
+inline bool Terminal(v1::JobState s) { return s == v1::SUCCEEDED || s == v1::FAILED || s == v1::CANCELLED; }
 
 struct JobRecord {
   v1::Job job;
@@ -41,6 +46,7 @@ class JobTable {
     records_.emplace_back();
     records_.back().job = std::move(job);
     index_[records_.back().job.id()] = std::prev(records_.end());
+    if (!Terminal(records_.back().job.state())) unfinished_.push_back(&records_.back());
     return records_.back();
   }
   JobRecord* Find(const std::string& id) {
@@ -50,8 +56,16 @@ class JobTable {
   void Remove(const std::string& id) {
     auto it = index_.find(id);
     if (it == index_.end()) return;
+    std::erase(unfinished_, &*it->second);
     records_.erase(it->second);
     index_.erase(it);
+  }
+  // The jobs not finished yet, in submission order: what a scheduling
+  // pass looks at, which a year of history must not slow down. Those
+  // that finished since the last call are dropped from it here.
+  const std::vector<JobRecord*>& Unfinished() {
+    std::erase_if(unfinished_, [](const JobRecord* r) { return Terminal(r->job.state()); });
+    return unfinished_;
   }
   iterator begin() { return records_.begin(); }
   iterator end() { return records_.end(); }
@@ -60,6 +74,8 @@ class JobTable {
  private:
   std::list<JobRecord> records_;  // submission order
   std::unordered_map<std::string, iterator> index_;
+  std::vector<JobRecord*> unfinished_;  // submission order; may still hold some finished since
+
 };
 
 }  // namespace meridian::scheduler

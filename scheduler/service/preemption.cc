@@ -16,9 +16,9 @@ namespace meridian::scheduler {
 
 std::map<std::string, long long> SchedulerCore::TenantGpusLocked() {
   std::map<std::string, long long> out;
-  for (const JobRecord& r : jobs_)
-    if (r.job.state() == v1::RUNNING || r.job.state() == v1::PLACED)
-      out[r.job.spec().tenant()] += r.job.placement().ranks_size();
+  for (const JobRecord* r : jobs_.Unfinished())
+    if (r->job.state() == v1::RUNNING || r->job.state() == v1::PLACED)
+      out[r->job.spec().tenant()] += r->job.placement().ranks_size();
   return out;
 }
 
@@ -36,15 +36,15 @@ bool SchedulerCore::PreemptForLocked(const TopologyIndex& healthy_index, const J
     return quotas.enabled() && r.job.spec().tenant() != spec.tenant() && borrowing(r.job.spec().tenant());
   };
   std::vector<JobRecord*> candidates;
-  for (JobRecord& r : jobs_) {
-    const v1::JobState s = r.job.state();
-    if ((s != v1::RUNNING && s != v1::PLACED) || r.cancel_requested || r.preempted) continue;
-    const bool lower = r.job.spec().priority() < priority;
+  for (JobRecord* r : jobs_.Unfinished()) {
+    const v1::JobState s = r->job.state();
+    if ((s != v1::RUNNING && s != v1::PLACED) || r->cancel_requested || r->preempted) continue;
+    const bool lower = r->job.spec().priority() < priority;
     // Of another tenant, with quotas: only a borrower's job.
-    const bool allowed = (!quotas.enabled() || r.job.spec().tenant() == spec.tenant())
+    const bool allowed = (!quotas.enabled() || r->job.spec().tenant() == spec.tenant())
                              ? lower
-                             : reclaimable(r) && (reclaims || lower);
-    if (allowed) candidates.push_back(&r);
+                             : reclaimable(*r) && (reclaims || lower);
+    if (allowed) candidates.push_back(r);
   }
   if (candidates.empty()) return false;
   // Borrowers' jobs first, then the lowest priority; of equal ones the

@@ -36,8 +36,6 @@ SchedulerCoreOptions WithClock(SchedulerCoreOptions options) {
 
 }  // namespace
 
-bool Terminal(v1::JobState s) { return s == v1::SUCCEEDED || s == v1::FAILED || s == v1::CANCELLED; }
-
 double NowUnixSeconds() {  // the default clock
   return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
@@ -171,7 +169,8 @@ Status SchedulerCore::DeregisterNode(const std::string& name) {
 }
 
 void SchedulerCore::StopJobsOnNodeLocked(const std::string& node, const std::string& why, double now) {
-  for (JobRecord& record : jobs_) {
+  for (JobRecord* running : std::vector<JobRecord*>(jobs_.Unfinished())) {  // a copy: stopping may end a job
+    JobRecord& record = *running;
     const v1::Job& job = record.job;
     if (job.state() != v1::RUNNING && job.state() != v1::PLACED) continue;
     bool uses = false;
@@ -354,10 +353,10 @@ Result<v1::Job> SchedulerCore::SubmitJob(const v1::JobSpec& spec, const std::str
 
 Status SchedulerCore::CheckWaitingLimitsLocked(const std::string& owner) {
   int waiting = 0, of_owner = 0;
-  for (const JobRecord& r : jobs_) {
-    if (r.job.state() != v1::QUEUED && r.job.state() != v1::RESTARTING) continue;
+  for (const JobRecord* r : jobs_.Unfinished()) {
+    if (r->job.state() != v1::QUEUED && r->job.state() != v1::RESTARTING) continue;
     ++waiting;
-    of_owner += r.job.owner() == owner;
+    of_owner += r->job.owner() == owner;
   }
   if (waiting >= options_.max_waiting_jobs)
     return Status::ResourceExhausted("the queue is full: " + std::to_string(waiting) +
@@ -376,9 +375,9 @@ void SchedulerCore::SetQuotas(Quotas quotas) {
     std::lock_guard<std::mutex> pass(scheduling_mu_);
     std::lock_guard<std::mutex> lock(mu_);
     options_.quotas = std::move(quotas);
-    for (JobRecord& r : jobs_) {
-      r.tried_at_capacity = 0;  // a limit may have grown
-      r.quota_wait_noted = false;  // and if still held, the new numbers are said
+    for (JobRecord* r : jobs_.Unfinished()) {
+      r->tried_at_capacity = 0;  // a limit may have grown
+      r->quota_wait_noted = false;  // and if still held, the new numbers are said
     }
     schedule_wanted_ = true;
   }

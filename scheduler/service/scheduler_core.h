@@ -259,9 +259,6 @@ class SchedulerCore {
   std::map<SearchShape, EmptyFit> empty_fits_;
 };
 
-// Whether a job in this state has ended (SUCCEEDED, FAILED or CANCELLED).
-bool Terminal(v1::JobState state);
-
 // Maps a Status code to its gRPC status code number (grpc::StatusCode).
 int GrpcCodeFor(Status::Code code);
 

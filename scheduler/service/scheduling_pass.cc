@@ -66,16 +66,23 @@ void SchedulerCore::Schedule() {
       // block the jobs behind it. Jobs restarting after a failure go
       // before all. One that failed at this capacity is not tried again
       // (in strict order it still holds back the jobs after it).
+      // Sorted as pointers, copied once in order; in strict order only up
+      // to the first job that already failed at this capacity, where the
+      // pass stops.
+      std::vector<const JobRecord*> order;
       for (v1::JobState waiting : {v1::RESTARTING, v1::QUEUED}) {
-        const size_t first = snapshot.waiting.size();
-        for (const JobRecord& r : jobs_)
-          if (r.job.state() == waiting &&
-              (!options_.policy.backfill || r.tried_at_capacity != snapshot.capacity_version))
-            snapshot.waiting.push_back(r);
-        std::stable_sort(snapshot.waiting.begin() + first, snapshot.waiting.end(),
-                         [](const JobRecord& a, const JobRecord& b) {
-                           return a.job.spec().priority() > b.job.spec().priority();
-                         });
+        const size_t first = order.size();
+        for (const JobRecord* r : jobs_.Unfinished())
+          if (r->job.state() == waiting &&
+              (!options_.policy.backfill || r->tried_at_capacity != snapshot.capacity_version))
+            order.push_back(r);
+        std::stable_sort(order.begin() + first, order.end(), [](const JobRecord* a, const JobRecord* b) {
+          return a->job.spec().priority() > b->job.spec().priority();
+        });
+      }
+      for (const JobRecord* r : order) {
+        if (!options_.policy.backfill && r->tried_at_capacity == snapshot.capacity_version) break;
+        snapshot.waiting.push_back(*r);
       }
     }
     if (snapshot.waiting.empty()) continue;
@@ -99,7 +106,6 @@ void SchedulerCore::Schedule() {
     FreeGpuCounts free = healthy_free_->Minus(held, &added);
     std::vector<Found> found;
     for (const JobRecord& waiting : snapshot.waiting) {
-      if (!options_.policy.backfill && waiting.tried_at_capacity == snapshot.capacity_version) break;
       // A job that would take its tenant past guarantee + borrow waits for
       // the tenant's own jobs to end; it holds back no one.
       const std::string& tenant = waiting.job.spec().tenant();
@@ -165,7 +171,7 @@ void SchedulerCore::Schedule() {
       reserved_for_.clear();
       reserved_.clear();
       // Jobs that found no room while the GPUs were held may fit now.
-      for (JobRecord& r : jobs_) r.tried_at_capacity = 0;
+      for (JobRecord* r : jobs_.Unfinished()) r->tried_at_capacity = 0;
       schedule_wanted_ = true;
     }
     // The first job that found no room (in the pass's order: priority,

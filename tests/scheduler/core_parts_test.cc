@@ -130,6 +130,30 @@ TEST(JobTable, FindsByIdAndKeepsSubmissionOrder) {
   EXPECT_EQ(order, (std::vector<std::string>{"job-000003", "job-000002"}));
 }
 
+// A pass walks the unfinished jobs, not the history: a job drops out of
+// them once finished (or removed), the others keep submission order.
+TEST(JobTable, WalksTheUnfinishedJobsInSubmissionOrder) {
+  JobTable jobs;
+  for (const auto& [id, state] : std::vector<std::pair<std::string, v1::JobState>>{
+           {"job-000001", v1::QUEUED}, {"job-000002", v1::SUCCEEDED}, {"job-000003", v1::RUNNING},
+           {"job-000004", v1::RESTARTING}, {"job-000005", v1::QUEUED}}) {
+    v1::Job job;
+    job.set_id(id);
+    job.set_state(state);
+    jobs.Add(job);
+  }
+  auto ids = [&] {
+    std::vector<std::string> out;
+    for (const JobRecord* r : jobs.Unfinished()) out.push_back(r->job.id());
+    return out;
+  };
+  EXPECT_EQ(ids(), (std::vector<std::string>{"job-000001", "job-000003", "job-000004", "job-000005"}));
+  jobs.Find("job-000003")->job.set_state(v1::FAILED);
+  jobs.Remove("job-000004");
+  EXPECT_EQ(ids(), (std::vector<std::string>{"job-000001", "job-000005"}));
+  EXPECT_EQ(jobs.size(), 4u);  // the history keeps the finished ones
+}
+
 TEST(NodeRegistry, OnlyWhatPlacementReadsMovesTheVersion) {
   NodeRegistry nodes(DefaultCluster(2), /*probation_s=*/30);
   v1::Node request;
