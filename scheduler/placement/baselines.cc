@@ -5,6 +5,7 @@
 #include <tuple>
 
 #include "scheduler/placement/layout_search.h"
+#include "scheduler/placement/taken_gpus.h"
 
 namespace meridian::scheduler {
 
@@ -131,6 +132,10 @@ Result<Placement> FirstFitPlacement(const Topology& topo, const Occupancy& occup
 Result<Placement> FirstFitPlacementIndexed(const TopologyIndex& topology, const Occupancy& occupied,
                                            const JobRequest& job, const Occupancy* also) {
   return PlaceOverLayouts(topology, occupied, also, job, FirstFit);
+}
+
+Result<Placement> FirstFitPlacementIndexed(const TakenGpus& held, const JobRequest& job, const Occupancy* also) {
+  return PlaceOverLayouts(held.topology(), held.Free(also), job, FirstFit);
 }
 
 Result<Placement> RoundRobinPlacement(const Topology& topo, const Occupancy& occupied, const JobRequest& job) {

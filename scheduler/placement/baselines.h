@@ -19,6 +19,7 @@ Result<Placement> FirstFitPlacement(const Topology& topo, const Occupancy& occup
 // FirstFitPlacement on an indexed topology (IndexTopology): the same placement.
 Result<Placement> FirstFitPlacementIndexed(const TopologyIndex& topology, const Occupancy& occupied,
                                            const JobRequest& job, const Occupancy* also = nullptr);
+Result<Placement> FirstFitPlacementIndexed(const TakenGpus& held, const JobRequest& job, const Occupancy* also = nullptr);
 
 // Rank r on the next node in name order (cycling), on its first free GPU
 // that holds the rank's stage.

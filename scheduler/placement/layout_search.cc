@@ -79,35 +79,38 @@ FreeGpus AliveGpus(const ClusterIndex& index) {
   return out;
 }
 
-FreeGpus FindFreeGpus(const ClusterIndex& index, const FreeGpus& alive, const Occupancy& occupied,
-                      const Occupancy* also) {
-  // Marks entries of `alive` rather than rebuilding it: only the nodes
-  // with a job on them are looked at twice.
-  std::vector<char> taken(alive.positions.size(), 0);
-  FreeGpus out;
-  out.by_memory = alive.by_memory;
-  for (const Occupancy* held : {&occupied, also}) {
-    if (held == nullptr) continue;
-    for (const auto& [name, gpus] : *held) {
-      const int id = index.NodeId(name);
-      if (id < 0) continue;  // a node the topology no longer has
-      const std::vector<Gpu>& node_gpus = index.node(id).gpus;
-      const int first = alive.start[id], last = alive.start[id + 1];
-      for (const auto& [gpu_index, holder] : gpus) {
-        // Entries are in Gpu::index order; a repeated index is taken whole.
-        int k = std::partition_point(alive.positions.begin() + first, alive.positions.begin() + last,
-                                     [&](int g) { return node_gpus[g].index < gpu_index; }) -
-                alive.positions.begin();
-        for (; k < last && node_gpus[alive.positions[k]].index == gpu_index; ++k) {
-          if (taken[k]) continue;
-          taken[k] = 1;
-          const double bytes = node_gpus[alive.positions[k]].memory_gb * kBytesPerGb;
-          for (auto& [size, count] : out.by_memory)
-            if (size == bytes) --count;
-        }
+std::pair<int, int> AliveEntries(const ClusterIndex& index, const FreeGpus& alive, int node, int gpu_index) {
+  const std::vector<Gpu>& gpus = index.node(node).gpus;
+  const auto first = alive.positions.begin() + alive.start[node], last = alive.positions.begin() + alive.start[node + 1];
+  // Entries are in Gpu::index order.
+  auto lo = std::partition_point(first, last, [&](int g) { return gpus[g].index < gpu_index; });
+  auto hi = std::partition_point(lo, last, [&](int g) { return gpus[g].index == gpu_index; });
+  return {(int)(lo - alive.positions.begin()), (int)(hi - alive.positions.begin())};
+}
+
+void MarkHeld(const ClusterIndex& index, const FreeGpus& alive, const Occupancy& held, std::vector<char>& taken,
+              std::vector<std::pair<double, long long>>& by_memory) {
+  for (const auto& [name, gpus] : held) {
+    const int id = index.NodeId(name);
+    if (id < 0) continue;  // a node the topology no longer has
+    const std::vector<Gpu>& node_gpus = index.node(id).gpus;
+    for (const auto& [gpu_index, holder] : gpus) {
+      const auto [first, last] = AliveEntries(index, alive, id, gpu_index);
+      for (int k = first; k < last; ++k) {
+        if (taken[k]) continue;
+        taken[k] = 1;
+        const double bytes = node_gpus[alive.positions[k]].memory_gb * kBytesPerGb;
+        for (auto& [size, count] : by_memory)
+          if (size == bytes) --count;
       }
     }
   }
+}
+
+FreeGpus Unflagged(const ClusterIndex& index, const FreeGpus& alive, const std::vector<char>& taken,
+                   std::vector<std::pair<double, long long>> by_memory) {
+  FreeGpus out;
+  out.by_memory = std::move(by_memory);
   std::erase_if(out.by_memory, [](const auto& e) { return e.second == 0; });
   out.start.resize(alive.start.size());
   out.positions.reserve(alive.positions.size());
@@ -119,6 +122,15 @@ FreeGpus FindFreeGpus(const ClusterIndex& index, const FreeGpus& alive, const Oc
   out.start[index.num_nodes()] = (int)out.positions.size();
   out.total = (int)out.positions.size();
   return out;
+}
+
+FreeGpus FindFreeGpus(const ClusterIndex& index, const FreeGpus& alive, const Occupancy& occupied,
+                      const Occupancy* also) {
+  std::vector<char> taken(alive.positions.size(), 0);
+  std::vector<std::pair<double, long long>> by_memory = alive.by_memory;
+  MarkHeld(index, alive, occupied, taken, by_memory);
+  if (also != nullptr) MarkHeld(index, alive, *also, taken, by_memory);
+  return Unflagged(index, alive, taken, std::move(by_memory));
 }
 
 std::vector<std::pair<int, int>> CandidateLayouts(const JobRequest& job) {
@@ -170,9 +182,8 @@ Status CheckMemoryFits(const FreeGpus& gpus, int dp, int pp,
 
 namespace {
 
-Result<Placement> PlaceOverLayouts(const ClusterIndex& index, const FreeGpus& alive, const Occupancy& occupied,
-                                   const Occupancy* also, const JobRequest& job, const LayoutPlacer& place) {
-  const FreeGpus free = FindFreeGpus(index, alive, occupied, also);
+Result<Placement> PlaceOverLayouts(const ClusterIndex& index, const FreeGpus& alive, const FreeGpus& free,
+                                   const JobRequest& job, const LayoutPlacer& place) {
   const std::vector<std::pair<int, int>> layouts = CandidateLayouts(job);
   bool fits_empty = false;
   Status never, not_now, placer;
@@ -223,13 +234,21 @@ Result<Placement> PlaceOverLayouts(const Topology& topo, const Occupancy& occupi
                                    const LayoutPlacer& place) {
   MERIDIAN_RETURN_IF_ERROR(ValidateJobRequest(job));
   const ClusterIndex index(topo);
-  return PlaceOverLayouts(index, AliveGpus(index), occupied, nullptr, job, place);
+  const FreeGpus alive = AliveGpus(index);
+  return PlaceOverLayouts(index, alive, FindFreeGpus(index, alive, occupied), job, place);
 }
 
 Result<Placement> PlaceOverLayouts(const TopologyIndex& topology, const Occupancy& occupied, const Occupancy* also,
                                    const JobRequest& job, const LayoutPlacer& place) {
   MERIDIAN_RETURN_IF_ERROR(ValidateJobRequest(job));
-  return PlaceOverLayouts(topology.index, topology.alive, occupied, also, job, place);
+  return PlaceOverLayouts(topology.index, topology.alive, FindFreeGpus(topology.index, topology.alive, occupied, also),
+                          job, place);
+}
+
+Result<Placement> PlaceOverLayouts(const TopologyIndex& topology, const FreeGpus& free, const JobRequest& job,
+                                   const LayoutPlacer& place) {
+  MERIDIAN_RETURN_IF_ERROR(ValidateJobRequest(job));
+  return PlaceOverLayouts(topology.index, topology.alive, free, job, place);
 }
 
 std::shared_ptr<const TopologyIndex> IndexTopology(std::shared_ptr<const Topology> topology) {

@@ -29,6 +29,17 @@ struct FreeGpus {
 
 // All GPUs of alive nodes.
 FreeGpus AliveGpus(const ClusterIndex& index);
+// The entries of `alive` (AliveGpus of `index`) that GPU `gpu_index` of
+// node `node` is, as [first, last): none for a dead node or an index it
+// lacks, several where a node repeats an index (taken together).
+std::pair<int, int> AliveEntries(const ClusterIndex& index, const FreeGpus& alive, int node, int gpu_index);
+// Flags the entries of `alive` that `held` takes in `taken` (one per
+// entry), and counts each newly flagged GPU out of `by_memory`.
+void MarkHeld(const ClusterIndex& index, const FreeGpus& alive, const Occupancy& held, std::vector<char>& taken,
+              std::vector<std::pair<double, long long>>& by_memory);
+// The entries of `alive` not flagged in `taken`; `by_memory` as counted.
+FreeGpus Unflagged(const ClusterIndex& index, const FreeGpus& alive, const std::vector<char>& taken,
+                   std::vector<std::pair<double, long long>> by_memory);
 // The GPUs of `alive` (AliveGpus of the same index) not taken in
 // `occupied`, nor in `also` when given.
 FreeGpus FindFreeGpus(const ClusterIndex& index, const FreeGpus& alive, const Occupancy& occupied,
@@ -65,6 +76,9 @@ Result<Placement> PlaceOverLayouts(const Topology& topo, const Occupancy& occupi
 // are taken too.
 Result<Placement> PlaceOverLayouts(const TopologyIndex& topology, const Occupancy& occupied, const Occupancy* also,
                                    const JobRequest& job, const LayoutPlacer& place);
+// The same from held GPUs already marked on the index (TakenGpus::Free).
+Result<Placement> PlaceOverLayouts(const TopologyIndex& topology, const FreeGpus& free, const JobRequest& job,
+                                   const LayoutPlacer& place);
 
 // What a search derives from the topology alone.
 struct TopologyIndex {

@@ -23,6 +23,7 @@
 #include <span>
 
 #include "scheduler/placement/layout_search.h"
+#include "scheduler/placement/taken_gpus.h"
 
 namespace meridian::scheduler {
 
@@ -578,6 +579,10 @@ Result<Placement> PlaceJob(const Topology& topo, const Occupancy& occupied, cons
 Result<Placement> PlaceJobIndexed(const TopologyIndex& topology, const Occupancy& occupied, const JobRequest& job,
                                   const Occupancy* also) {
   return PlaceOverLayouts(topology, occupied, also, job, TopologyAware());
+}
+
+Result<Placement> PlaceJobIndexed(const TakenGpus& held, const JobRequest& job, const Occupancy* also) {
+  return PlaceOverLayouts(held.topology(), held.Free(also), job, TopologyAware());
 }
 
 }  // namespace meridian::scheduler

@@ -128,6 +128,10 @@ const Topology& IndexedTopology(const TopologyIndex& index);  // the topology it
 // occupancy it shares rather than copied into it).
 Result<Placement> PlaceJobIndexed(const TopologyIndex& topology, const Occupancy& occupied, const JobRequest& job,
                                   const Occupancy* also = nullptr);
+// The same from held GPUs kept marked on the index (TakenGpus), as a
+// scheduling pass keeps them: no walk over every held GPU.
+class TakenGpus;
+Result<Placement> PlaceJobIndexed(const TakenGpus& held, const JobRequest& job, const Occupancy* also = nullptr);
 
 // Checks every rule a placement of `job` must follow, whoever made it: one
 // rank per GPU of an alive node, none on an occupied GPU, each stage's

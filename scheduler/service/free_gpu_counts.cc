@@ -46,6 +46,15 @@ FreeGpuCounts FreeGpuCounts::Minus(const Occupancy& occupied, const Occupancy* a
   return out;
 }
 
+FreeGpuCounts FreeGpuCounts::OfDataCenters(const ClusterIndex& index, const std::vector<long long>& free) {
+  FreeGpuCounts out;
+  for (int dc = 0; dc < index.num_dcs(); ++dc) {
+    out.per_dc_[index.DcName(dc)] = free[dc];
+    out.total_ += free[dc];
+  }
+  return out;
+}
+
 long long FreeGpuCounts::In(const std::vector<std::string>& data_centers) const {
   if (data_centers.empty()) return total_;
   long long free = 0;

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "scheduler/core/topology.h"
+#include "scheduler/placement/cost_model.h"
 #include "scheduler/placement/placement.h"
 
 namespace meridian::scheduler {
@@ -23,6 +24,9 @@ class FreeGpuCounts {
   // Less the GPUs held in `occupied` and in `also` (when given, it must
   // name no GPU `occupied` does).
   FreeGpuCounts Minus(const Occupancy& occupied, const Occupancy* also = nullptr) const;
+  // From counts per data center already made (TakenGpus::FreePerDc),
+  // numbered as `index` numbers them.
+  static FreeGpuCounts OfDataCenters(const ClusterIndex& index, const std::vector<long long>& free);
 
   // Free GPUs in these data centers; empty: in all.
   long long In(const std::vector<std::string>& data_centers) const;

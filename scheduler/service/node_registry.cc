@@ -188,6 +188,7 @@ void NodeRegistry::Occupy(const std::string& job_id, const v1::Placement& placem
   for (const auto& r : placement.ranks()) {
     occupancy[r.node()][r.gpu()] = job_id;
     held.emplace_back(r.node(), r.gpu());
+    GpuChanged(r.node(), r.gpu(), true);
   }
   ++version_;
 }
@@ -199,13 +200,37 @@ void NodeRegistry::Release(const std::string& job_id) {
       auto n = occupancy.find(node);
       if (n == occupancy.end()) continue;
       auto g = n->second.find(gpu);
-      if (g != n->second.end() && g->second == job_id) n->second.erase(g);
+      if (g != n->second.end() && g->second == job_id) {
+        n->second.erase(g);
+        GpuChanged(node, gpu, false);
+      }
       if (n->second.empty()) occupancy.erase(n);
     }
     held_by_job_.erase(it);
   }
   ++capacity_version_;
   ++version_;
+}
+
+void NodeRegistry::GpuChanged(const std::string& node, int gpu, bool taken) {
+  if (changes_.size() >= kMaxGpuChanges) {
+    changes_first_ += changes_.size();
+    changes_.clear();
+  }
+  changes_.push_back(GpuChange{node, gpu, taken});
+}
+
+bool NodeRegistry::GpuChangesSince(uint64_t from, std::vector<GpuChange>* out) const {
+  if (from < changes_first_ || from > gpu_changes_end()) return false;
+  out->assign(changes_.begin() + (from - changes_first_), changes_.end());
+  return true;
+}
+
+void NodeRegistry::ForgetGpuChanges(uint64_t upto) {
+  if (upto <= changes_first_) return;
+  const uint64_t n = std::min<uint64_t>(upto - changes_first_, changes_.size());
+  changes_.erase(changes_.begin(), changes_.begin() + n);
+  changes_first_ += n;
 }
 
 }  // namespace meridian::scheduler

@@ -70,6 +70,21 @@ class NodeRegistry {
 
   void Occupy(const std::string& job_id, const v1::Placement& placement);
   void Release(const std::string& job_id);
+
+  // Each GPU the occupancy gains or loses, numbered from 0: what a pass's
+  // marks of the held GPUs (TakenGpus) catch up with instead of walking
+  // every held GPU again.
+  struct GpuChange {
+    std::string node;
+    int gpu = 0;  // Gpu::index
+    bool taken = false;
+  };
+  uint64_t gpu_changes_end() const { return changes_first_ + changes_.size(); }
+  // The changes numbered [from, gpu_changes_end()) into *out, oldest
+  // first; false when some are no longer kept (mark anew from occupancy()).
+  bool GpuChangesSince(uint64_t from, std::vector<GpuChange>* out) const;
+  // The changes before `upto` will not be asked for again.
+  void ForgetGpuChanges(uint64_t upto);
   // Capacity may have grown for another reason (the store works again).
   void CapacityMayHaveGrown() { ++capacity_version_; ++version_; }
 
@@ -93,6 +108,12 @@ class NodeRegistry {
   // The GPUs each job holds (node, GPU index): a job's release touches
   // only its own, not every held GPU of the cluster.
   std::unordered_map<std::string, std::vector<std::pair<std::string, int>>> held_by_job_;
+  // GpuChanges not yet forgotten, numbered from changes_first_. Bounded:
+  // past kMaxGpuChanges unasked for, they are dropped (the asker marks anew).
+  static constexpr size_t kMaxGpuChanges = 1 << 18;
+  std::vector<GpuChange> changes_;
+  uint64_t changes_first_ = 0;
+  void GpuChanged(const std::string& node, int gpu, bool taken);
   uint64_t version_ = 1, capacity_version_ = 1;
   // Made on demand (under the core's lock, hence mutable).
   mutable std::shared_ptr<const Topology> shared_, healthy_;

@@ -23,6 +23,7 @@
 #include "meridian/v1/scheduler.pb.h"
 #include "scheduler/core/topology.h"
 #include "scheduler/placement/placement.h"
+#include "scheduler/placement/taken_gpus.h"
 #include "scheduler/service/free_gpu_counts.h"
 #include "scheduler/service/job_journal.h"
 #include "scheduler/service/job_record.h"
@@ -177,10 +178,11 @@ class SchedulerCore {
   bool TooSlow(const JobRecord& waiting, const Placement& placement) const;
   // The search itself, timed for the metrics. No lock needed.
   // `index`, when it indexes `topology`, spares the search indexing it;
-  // GPUs in `also` are taken too.
+  // GPUs in `also` are taken too; `held`, when given, marks `occupied` on
+  // `index` and spares the search walking it.
   Result<Placement> Search(const Topology& topology, const Occupancy& occupied, const v1::JobSpec& spec,
                            const JobRequest& request, const TopologyIndex* index = nullptr,
-                           const Occupancy* also = nullptr) const;
+                           const Occupancy* also = nullptr, const TakenGpus* held = nullptr) const;
   // A restarting job whose layout no longer fits the healthy cluster:
   // placed at the largest smaller data-parallel degree that fits, with
   // more micro-batches per step to keep its global batch (*spec is changed
@@ -255,7 +257,10 @@ class SchedulerCore {
   // The healthy topology of the newest pass, indexed once for every
   // search on it (passes run one at a time: scheduling_mu_ guards it).
   std::shared_ptr<const TopologyIndex> healthy_index_;
-  std::optional<FreeGpuCounts> healthy_free_;  // FreeGpuCounts::Empty of that topology
+  // The GPUs held as the newest pass saw them, marked on healthy_index_
+  // and moved by the registry's GpuChanges up to taken_changes_end_.
+  std::optional<TakenGpus> taken_;
+  uint64_t taken_changes_end_ = 0;
   std::map<SearchShape, EmptyFit> empty_fits_;
 };
 

@@ -27,6 +27,12 @@ struct SchedulerCore::Snapshot {
   Occupancy reserved;
   bool victims_gone = false;       // no preemption's victim was still exiting
   std::map<std::string, long long> tenant_gpus;  // with quotas: GPUs each tenant's jobs hold
+  // The occupancy's changes since the last pass's marks (all kept: false
+  // when the registry dropped some), up to gpu_changes_end.
+  std::vector<NodeRegistry::GpuChange> gpu_changes;
+  bool gpu_changes_kept = false;
+  uint64_t gpu_changes_end = 0;
+  const TakenGpus* held = nullptr;  // the occupancy marked on healthy_index
 };
 
 // A waiting job's outcome in a pass.
@@ -84,13 +90,27 @@ void SchedulerCore::Schedule() {
         if (!options_.policy.backfill && r->tried_at_capacity == snapshot.capacity_version) break;
         snapshot.waiting.push_back(*r);
       }
+      if (!snapshot.waiting.empty()) {
+        snapshot.gpu_changes_end = nodes_.gpu_changes_end();
+        snapshot.gpu_changes_kept = nodes_.GpuChangesSince(taken_changes_end_, &snapshot.gpu_changes);
+        nodes_.ForgetGpuChanges(snapshot.gpu_changes_end);
+      }
     }
     if (snapshot.waiting.empty()) continue;
     if (!healthy_index_ || &IndexedTopology(*healthy_index_) != snapshot.healthy.get()) {
       healthy_index_ = IndexTopology(snapshot.healthy);
-      healthy_free_ = FreeGpuCounts::Empty(*snapshot.healthy);
+      taken_.reset();
     }
     snapshot.healthy_index = healthy_index_;
+    // The held GPUs marked on the index: moved by what changed since the
+    // last pass, or marked anew after the topology changed.
+    if (taken_ && snapshot.gpu_changes_kept) {
+      for (const NodeRegistry::GpuChange& c : snapshot.gpu_changes) taken_->Set(c.node, c.gpu, c.taken);
+    } else {
+      taken_.emplace(healthy_index_, *snapshot.occupancy);
+    }
+    taken_changes_end_ = snapshot.gpu_changes_end;
+    snapshot.held = &*taken_;
     // The searches, outside the lock; each placement found holds its GPUs
     // for the jobs after it. They read the snapshot's occupancy as it is,
     // and what the pass takes apart from it (`added`: never a GPU the
@@ -103,7 +123,8 @@ void SchedulerCore::Schedule() {
     };
     for (const auto& [node, gpus] : snapshot.reserved)
       for (const auto& [gpu, holder] : gpus) take(node, gpu, holder);  // a victim's while it still holds it
-    FreeGpuCounts free = healthy_free_->Minus(held, &added);
+    auto free_now = [&] { return FreeGpuCounts::OfDataCenters(healthy_index_->index, taken_->FreePerDc(&added)); };
+    FreeGpuCounts free = free_now();
     std::vector<Found> found;
     for (const JobRecord& waiting : snapshot.waiting) {
       // A job that would take its tenant past guarantee + borrow waits for
@@ -129,7 +150,7 @@ void SchedulerCore::Schedule() {
         snapshot.tenant_gpus[tenant] += (long long)p->ranks.size();
         for (const RankPlacement& r : p->ranks) take(r.node, r.gpu, waiting.job.id());
         // The held GPUs it took were counted as taken already.
-        if (waiting.job.id() == snapshot.reserved_for) free = healthy_free_->Minus(held, &added);
+        if (waiting.job.id() == snapshot.reserved_for) free = free_now();
         else free.Take(*p);
       }
       // Strict order: the rest wait behind a job that does not fit.
@@ -218,7 +239,7 @@ SchedulerCore::Found SchedulerCore::PlaceWaitingJob(const Snapshot& snapshot, co
     Vacate(own, f.id);
     f.placement = Search(*snapshot.healthy, own, f.spec, *request, snapshot.healthy_index.get());
   } else {
-    f.placement = Search(*snapshot.healthy, held, f.spec, *request, snapshot.healthy_index.get(), &added);
+    f.placement = Search(*snapshot.healthy, held, f.spec, *request, snapshot.healthy_index.get(), &added, snapshot.held);
   }
   if (!f.placement.ok() && f.state == v1::RESTARTING)
     f.placement = Shrink(snapshot, added, &f.spec, *request, &f.shrunk);
@@ -278,7 +299,8 @@ Result<Placement> SchedulerCore::Shrink(const Snapshot& snapshot, const Occupanc
     Result<JobRequest> smaller_request = ToJobRequest(smaller);
     if (!smaller_request.ok()) continue;
     Result<Placement> p =
-        Search(*snapshot.healthy, *snapshot.occupancy, smaller, *smaller_request, snapshot.healthy_index.get(), &added);
+        Search(*snapshot.healthy, *snapshot.occupancy, smaller, *smaller_request, snapshot.healthy_index.get(), &added,
+               snapshot.held);
     if (!p.ok()) continue;
     *note = "shrunk from dp " + std::to_string(old_dp) + " to dp " + std::to_string(dp) + " with " +
             std::to_string(smaller.training().microbatches()) +
@@ -291,7 +313,7 @@ Result<Placement> SchedulerCore::Shrink(const Snapshot& snapshot, const Occupanc
 
 Result<Placement> SchedulerCore::Search(const Topology& topology, const Occupancy& occupied, const v1::JobSpec& spec,
                                         const JobRequest& request, const TopologyIndex* index,
-                                        const Occupancy* also) const {
+                                        const Occupancy* also, const TakenGpus* held) const {
   const std::vector<std::string> dcs(spec.data_centers().begin(), spec.data_centers().end());
   const auto start = std::chrono::steady_clock::now();
   const bool aware = options_.policy.topology_aware;
@@ -299,9 +321,12 @@ Result<Placement> SchedulerCore::Search(const Topology& topology, const Occupanc
   if (index != nullptr && &IndexedTopology(*index) == &topology) {
     // Placed on `topology` itself (not a part of it, as one launcher's
     // data centers): the index serves.
-    place = [index, aware, also, unindexed = place](const Topology& t, const Occupancy& o,
-                                                    const JobRequest& r) -> Result<Placement> {
+    if (held != nullptr && &held->topology() != index) held = nullptr;
+    place = [index, aware, also, held, &occupied, unindexed = place](const Topology& t, const Occupancy& o,
+                                                                     const JobRequest& r) -> Result<Placement> {
       if (&t != &IndexedTopology(*index)) return also == nullptr ? unindexed(t, o, r) : unindexed(t, Merged(o, *also), r);
+      if (held != nullptr && &o == &occupied)
+        return aware ? PlaceJobIndexed(*held, r, also) : FirstFitPlacementIndexed(*held, r, also);
       return aware ? PlaceJobIndexed(*index, o, r, also) : FirstFitPlacementIndexed(*index, o, r, also);
     };
   } else if (also != nullptr) {

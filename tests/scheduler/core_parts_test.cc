@@ -154,6 +154,35 @@ TEST(JobTable, WalksTheUnfinishedJobsInSubmissionOrder) {
   EXPECT_EQ(jobs.size(), 4u);  // the history keeps the finished ones
 }
 
+// The registry numbers each GPU taken or freed, so a pass catches up
+// with what changed since its last look; changes it forgot, or dropped
+// past its bound, are refused and the pass marks anew.
+TEST(NodeRegistry, NumbersEachGpuTakenOrFreedForThePassToCatchUp) {
+  NodeRegistry nodes(DefaultCluster(2), /*probation_s=*/30);
+  const std::string node = nodes.topology().nodes.front().name;
+  v1::Placement placement;
+  for (int gpu : {0, 1}) {
+    v1::RankAssignment* r = placement.add_ranks();
+    r->set_node(node);
+    r->set_gpu(gpu);
+  }
+  EXPECT_EQ(nodes.gpu_changes_end(), 0u);
+  nodes.Occupy("job-a", placement);
+  nodes.Release("job-a");
+  nodes.Release("job-b");  // holds nothing: no change
+  std::vector<NodeRegistry::GpuChange> changes;
+  ASSERT_TRUE(nodes.GpuChangesSince(1, &changes));
+  ASSERT_EQ(changes.size(), 3u);
+  EXPECT_EQ(changes[0].gpu, 1);
+  EXPECT_TRUE(changes[0].taken);
+  EXPECT_EQ(changes[1].node, node);
+  EXPECT_FALSE(changes[1].taken);
+  nodes.ForgetGpuChanges(2);
+  EXPECT_FALSE(nodes.GpuChangesSince(1, &changes));
+  ASSERT_TRUE(nodes.GpuChangesSince(4, &changes));
+  EXPECT_TRUE(changes.empty());
+}
+
 TEST(NodeRegistry, OnlyWhatPlacementReadsMovesTheVersion) {
   NodeRegistry nodes(DefaultCluster(2), /*probation_s=*/30);
   v1::Node request;

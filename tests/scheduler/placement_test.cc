@@ -10,6 +10,7 @@
 #include "scheduler/placement/baselines.h"
 #include "scheduler/placement/layout_search.h"
 #include "scheduler/placement/placement.h"
+#include "scheduler/placement/taken_gpus.h"
 #include "tests/scheduler/placement_test_util.h"
 
 namespace meridian::scheduler {
@@ -230,6 +231,40 @@ TEST(FindFreeGpus, MatchesARecountOverRandomClustersAndOccupancies) {
     }
     EXPECT_EQ(free.total, total);
     EXPECT_EQ(free.by_memory, (std::vector<std::pair<double, long long>>(by_memory.rbegin(), by_memory.rend())));
+  }
+}
+
+// Held GPUs kept marked as jobs come and go give a search what marking
+// the whole occupancy anew gives, and the same free counts per data center.
+TEST(TakenGpus, MovedGpuByGpuMatchesMarkingAnew) {
+  std::mt19937 rng(5);
+  for (int iter = 0; iter < 100; ++iter) {
+    const Topology topo = RandomCluster(rng);
+    auto index = IndexTopology(std::make_shared<const Topology>(topo));
+    Occupancy occupied = RandomOccupancy(topo, rng, 40);
+    TakenGpus held(index, occupied);
+    for (int step = 0; step < 20; ++step) {
+      const Node& node = topo.nodes[rng() % topo.nodes.size()];
+      const int gpu = node.gpus[rng() % node.gpus.size()].index;
+      const bool take = rng() % 2;
+      if (take) {
+        occupied[node.name][gpu] = "job";
+      } else if (occupied.count(node.name)) {
+        occupied[node.name].erase(gpu);
+      }
+      held.Set(node.name, gpu, take);
+      held.Set("no-such-node", 0, take);  // ignored
+    }
+    const Occupancy also = RandomOccupancy(topo, rng, 20);
+    const ClusterIndex& ci = index->index;
+    const FreeGpus want = FindFreeGpus(ci, index->alive, occupied, &also), got = held.Free(&also);
+    EXPECT_EQ(got.start, want.start) << iter;
+    EXPECT_EQ(got.positions, want.positions) << iter;
+    EXPECT_EQ(got.total, want.total) << iter;
+    EXPECT_EQ(got.by_memory, want.by_memory) << iter;
+    std::vector<long long> per_dc(ci.num_dcs(), 0);
+    for (int n = 0; n < ci.num_nodes(); ++n) per_dc[ci.DcOf(n)] += (long long)want.OnNode(n).size();
+    EXPECT_EQ(held.FreePerDc(&also), per_dc) << iter;
   }
 }
 
