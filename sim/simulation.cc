@@ -96,6 +96,7 @@ class Run {
     core_options.max_waiting_jobs = INT_MAX;
     core_options.max_waiting_per_owner = INT_MAX;
     core_options.on_placement = [this](double seconds, bool) { result_.placement_wall_s.push_back(seconds); };
+    core_options.on_lock_held = [this](double seconds) { result_.lock_hold_s.push_back(seconds); };
     core_options.policy = options_.policy;
     core_options.quotas = options_.quotas;
     core_ = std::make_unique<SchedulerCore>(options_.cluster, store_.get(), launcher_.get(), core_options);

@@ -71,6 +71,7 @@ struct SimulationResult {
   int total_gpus = 0;                 // GPUs of the cluster's nodes
   double end_s = 0;                   // the last event's time
   std::vector<double> placement_wall_s;  // every placement search the core ran, in real seconds
+  std::vector<double> lock_hold_s;       // every hold of the core's lock, in real seconds
   double wall_s = 0;                  // how long the run took, real seconds
 };
 

@@ -220,6 +220,7 @@ int RunDaemon(const DaemonOptions& o) {
   Launcher* launcher = o.dry_run ? static_cast<Launcher*>(&dry_run_launcher) : &cluster_launcher;
   DaemonMetrics metrics;
   co.on_placement = [&metrics](double seconds, bool placed) { metrics.RecordPlacement(seconds, placed); };
+  co.on_lock_held = [&metrics](double seconds) { metrics.RecordLockHold(seconds); };
   SchedulerCore core(*topo, store->get(), launcher, co);
   SchedulerService service(&core, authorizer->get(), o.limits);
   std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;

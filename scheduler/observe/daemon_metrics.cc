@@ -33,7 +33,17 @@ DaemonMetrics::DaemonMetrics() : registry_(std::make_shared<prometheus::Registry
                             .Help("Time to search a placement (submit, plan, and each try of a waiting job), by "
                                   "result: placed, or no_fit")
                             .Register(*registry_);
+  // From a microsecond (a heartbeat's lookup) to a second.
+  lock_hold_seconds_ = &prometheus::BuildHistogram()
+                            .Name("meridian_scheduler_lock_hold_seconds")
+                            .Help("How long each holder kept the scheduler core's lock, which every RPC and "
+                                  "heartbeat waits on")
+                            .Register(*registry_)
+                            .Add({}, prometheus::Histogram::BucketBoundaries{1e-6, 1e-5, 1e-4, 5e-4, 1e-3, 5e-3,
+                                                                               0.01, 0.05, 0.1, 1});
 }
+
+void DaemonMetrics::RecordLockHold(double seconds) { lock_hold_seconds_->Observe(seconds); }
 
 void DaemonMetrics::RecordPlacement(double seconds, bool placed) {
   // From 10 us (a one-GPU job) to seconds (a large job over many layouts).

@@ -3,7 +3,7 @@
 // core when scraped, jobs by state, the queue, nodes and GPUs, and each
 // running job's step, loss, eval loss, tokens/s, MFU, bytes per step within
 // and between data centers, and restarts; placement searches and their
-// latency. Counters
+// latency; how long the core's lock is held. Counters
 // and histograms use prometheus-cpp; the text is Prometheus' exposition
 // format (`promtool check metrics` clean).
 #pragma once
@@ -30,6 +30,8 @@ class DaemonMetrics {
   void RecordRpc(const std::string& method, const std::string& code, double seconds);
   // One placement search and whether it found room. Thread-safe.
   void RecordPlacement(double seconds, bool placed);
+  // One hold of the scheduler core's lock. Thread-safe.
+  void RecordLockHold(double seconds);
 
   // The exposition text: the RPC metrics and a snapshot of `core`. The
   // per-job series are those of the jobs `who` may read (a submit token's
@@ -42,6 +44,7 @@ class DaemonMetrics {
   prometheus::Family<prometheus::Counter>* rpcs_;
   prometheus::Family<prometheus::Histogram>* rpc_seconds_;
   prometheus::Family<prometheus::Histogram>* placement_seconds_;
+  prometheus::Histogram* lock_hold_seconds_;
 };
 
 }  // namespace meridian::scheduler

@@ -65,6 +65,7 @@ SchedulerCore::SchedulerCore(Topology cluster, StateStore* store, Launcher* laun
       options_(WithClock(std::move(options))),
       nodes_(std::move(cluster), options_.node_probation_s),
       journal_(store, [this] { events_cv_.notify_all(); }, options_.now) {
+  if (options_.on_lock_held) mu_.OnRelease(options_.on_lock_held);
   launcher_->SetExitCallback([this](const std::string& id, int code) { OnJobExit(id, code); });
 }
 
@@ -77,7 +78,7 @@ void SchedulerCore::FlushLocked(double now) {
 
 Status SchedulerCore::Recover() {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    std::lock_guard<TimedMutex> lock(mu_);
     MERIDIAN_ASSIGN_OR_RETURN(std::vector<v1::Node> nodes, store_->ListNodes());
     const double now = options_.now();
     for (const v1::Node& p : nodes) nodes_.Restore(p, now);
@@ -126,7 +127,7 @@ void SchedulerCore::ReattachLocked(JobRecord& record) {
 Result<v1::Node> SchedulerCore::RegisterNode(const v1::Node& request) {
   v1::Node stored;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    std::lock_guard<TimedMutex> lock(mu_);
     MERIDIAN_ASSIGN_OR_RETURN(Node n, nodes_.Registration(request, options_.now()));
     stored = NodeToProto(n);
     MERIDIAN_RETURN_IF_ERROR(journal_.CommitNode(stored));
@@ -143,7 +144,7 @@ Result<v1::Node> SchedulerCore::RegisterNode(const v1::Node& request) {
 Status SchedulerCore::Heartbeat(const std::string& name) {
   bool revived = false;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    std::lock_guard<TimedMutex> lock(mu_);
     MERIDIAN_ASSIGN_OR_RETURN(const Node* n, nodes_.Heartbeat(name, options_.now(), &revived));
     if (!revived) return Status::OK();
     // The store learns of a node's death or revival, not of every beat.
@@ -156,7 +157,7 @@ Status SchedulerCore::Heartbeat(const std::string& name) {
 
 Status SchedulerCore::DeregisterNode(const std::string& name) {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    std::lock_guard<TimedMutex> lock(mu_);
     MERIDIAN_RETURN_IF_ERROR(nodes_.CheckHasAgent(name));
     MERIDIAN_RETURN_IF_ERROR(journal_.CommitNodeRemoval(name));
     nodes_.RemoveAgent(name);
@@ -220,7 +221,7 @@ bool SchedulerCore::ReplaceWorldLocked(JobRecord& record, const std::string& nod
 void SchedulerCore::CheckLiveness(double now) {
   std::vector<v1::Job> forgotten;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    std::lock_guard<TimedMutex> lock(mu_);
     if (journal_.FlushDue(now, options_.flush_interval_s)) FlushLocked(now);
     for (const Node& dead : nodes_.MarkSilentDead(now, options_.node_timeout_s)) {
       journal_.RecordNode(NodeToProto(dead));
@@ -236,7 +237,7 @@ void SchedulerCore::CheckLiveness(double now) {
 }
 
 v1::ListPoolsResponse SchedulerCore::ListPools() {
-  std::lock_guard<std::mutex> lock(mu_);
+  std::lock_guard<TimedMutex> lock(mu_);
   const Topology& topology = nodes_.topology();
   const Occupancy& occupancy = nodes_.occupancy();
   v1::ListPoolsResponse out;
@@ -305,7 +306,7 @@ Result<v1::Job> SchedulerCore::SubmitJob(const v1::JobSpec& spec, const std::str
   std::shared_ptr<const Topology> topology;
   std::optional<EmptyFit> empty_fit;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    std::lock_guard<TimedMutex> lock(mu_);
     MERIDIAN_RETURN_IF_ERROR(CheckDataCenters(spec));
     topology = nodes_.Shared();
     if (empty_fits_topology_ == topology)
@@ -314,7 +315,7 @@ Result<v1::Job> SchedulerCore::SubmitJob(const v1::JobSpec& spec, const std::str
   if (!empty_fit) {
     Result<Placement> searched = Search(*topology, Occupancy{}, spec, request);
     empty_fit = EmptyFit{searched.status(), searched.ok() ? searched->predicted_step_s : 0.0};
-    std::lock_guard<std::mutex> lock(mu_);
+    std::lock_guard<TimedMutex> lock(mu_);
     if (empty_fits_topology_ != topology || empty_fits_.size() >= kMaxEmptyFits) {
       empty_fits_.clear();
       empty_fits_topology_ = topology;
@@ -327,7 +328,7 @@ Result<v1::Job> SchedulerCore::SubmitJob(const v1::JobSpec& spec, const std::str
   }
   std::string id;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    std::lock_guard<TimedMutex> lock(mu_);
     MERIDIAN_RETURN_IF_ERROR(CheckWaitingLimitsLocked(owner));
     MERIDIAN_ASSIGN_OR_RETURN(int64_t number, store_->NextJobNumber());
     char text[32];
@@ -373,7 +374,7 @@ void SchedulerCore::SetQuotas(Quotas quotas) {
   {
     // A pass reads the quotas outside mu_, under scheduling_mu_ (taken first).
     std::lock_guard<std::mutex> pass(scheduling_mu_);
-    std::lock_guard<std::mutex> lock(mu_);
+    std::lock_guard<TimedMutex> lock(mu_);
     options_.quotas = std::move(quotas);
     for (JobRecord* r : jobs_.Unfinished()) {
       r->tried_at_capacity = 0;  // a limit may have grown
@@ -408,14 +409,14 @@ Status SchedulerCore::LaunchLocked(JobRecord& record) {
 }
 
 Result<v1::Job> SchedulerCore::GetJob(const std::string& id) {
-  std::lock_guard<std::mutex> lock(mu_);
+  std::lock_guard<TimedMutex> lock(mu_);
   JobRecord* record = jobs_.Find(id);
   if (record == nullptr) return Status::NotFound("job '" + id + "' does not exist");
   return record->job;
 }
 
 std::vector<v1::Job> SchedulerCore::ListJobs(const std::vector<v1::JobState>& states) {
-  std::lock_guard<std::mutex> lock(mu_);
+  std::lock_guard<TimedMutex> lock(mu_);
   std::vector<v1::Job> out;
   for (const JobRecord& r : jobs_)
     if (states.empty() || std::find(states.begin(), states.end(), r.job.state()) != states.end())
@@ -424,7 +425,7 @@ std::vector<v1::Job> SchedulerCore::ListJobs(const std::vector<v1::JobState>& st
 }
 
 Result<v1::Job> SchedulerCore::CancelJob(const std::string& id) {
-  std::lock_guard<std::mutex> lock(mu_);
+  std::lock_guard<TimedMutex> lock(mu_);
   JobRecord* record = jobs_.Find(id);
   if (record == nullptr) return Status::NotFound("job '" + id + "' does not exist");
   const v1::Job& job = record->job;
@@ -444,7 +445,7 @@ Result<v1::PlanResponse> SchedulerCore::Plan(const v1::JobSpec& spec) {
   std::shared_ptr<const Topology> shared, healthy;
   Occupancy occupancy;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    std::lock_guard<TimedMutex> lock(mu_);
     MERIDIAN_RETURN_IF_ERROR(CheckDataCenters(spec));
     shared = nodes_.Shared();
     healthy = nodes_.HealthyNow(options_.now());
@@ -477,7 +478,7 @@ Result<v1::PlanResponse> SchedulerCore::Plan(const v1::JobSpec& spec) {
 }
 
 Result<v1::GetAssignmentResponse> SchedulerCore::GetAssignment(const std::string& job_id, int rank) {
-  std::lock_guard<std::mutex> lock(mu_);
+  std::lock_guard<TimedMutex> lock(mu_);
   JobRecord* record = jobs_.Find(job_id);
   if (record == nullptr) return Status::NotFound("job '" + job_id + "' does not exist");
   const v1::Job& job = record->job;
@@ -495,7 +496,7 @@ Result<v1::GetAssignmentResponse> SchedulerCore::GetAssignment(const std::string
 
 Result<v1::JobState> SchedulerCore::ReportProgress(const std::string& job_id, const v1::Progress& progress) {
   if (progress.step() < 0) return Invalid("progress.step", std::to_string(progress.step()), "must be >= 0");
-  std::lock_guard<std::mutex> lock(mu_);
+  std::lock_guard<TimedMutex> lock(mu_);
   JobRecord* record = jobs_.Find(job_id);
   if (record == nullptr) return Status::NotFound("job '" + job_id + "' does not exist");
   if (record->cancel_requested) return v1::CANCELLED;
@@ -525,7 +526,7 @@ Result<v1::JobState> SchedulerCore::ReportProgress(const std::string& job_id, co
 
 Result<std::vector<v1::JobEvent>> SchedulerCore::WaitForEvents(const std::string& job_id, int64_t after,
                                                                double timeout_s, bool* done) {
-  std::unique_lock<std::mutex> lock(mu_);
+  std::unique_lock<TimedMutex> lock(mu_);
   *done = false;
   if (jobs_.Find(job_id) == nullptr) return Status::NotFound("job '" + job_id + "' does not exist");
   events_cv_.wait_for(lock, std::chrono::duration<double>(timeout_s), [&] {
@@ -546,7 +547,7 @@ Result<std::vector<v1::JobEvent>> SchedulerCore::WaitForEvents(const std::string
 
 void SchedulerCore::OnJobExit(const std::string& job_id, int exit_code) {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    std::lock_guard<TimedMutex> lock(mu_);
     JobRecord* record = jobs_.Find(job_id);
     if (record == nullptr || Terminal(record->job.state())) return;
     EndAttemptLocked(*record, exit_code, "");

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "common/timed_mutex.h"
 #include "meridian/v1/scheduler.pb.h"
 #include "scheduler/core/topology.h"
 #include "scheduler/placement/placement.h"
@@ -73,6 +74,10 @@ struct SchedulerCoreOptions {
   // (the daemon's metrics). Called outside the core's lock, from the thread
   // that searched: must be thread-safe.
   std::function<void(double seconds, bool placed)> on_placement;
+  // Told how long each holder kept the core's lock (every RPC and
+  // heartbeat waits on it). Called just after the release, from the
+  // thread that held it: must be thread-safe.
+  std::function<void(double seconds)> on_lock_held;
   // Tenants' GPU quotas (--quota-file; quotas.h). None: no limits.
   Quotas quotas;
   // How waiting jobs are placed. The daemon runs the defaults; meridian-sim
@@ -230,8 +235,8 @@ class SchedulerCore {
   Status CheckDataCenters(const v1::JobSpec& spec) const;
 
   std::mutex scheduling_mu_;  // one pass at a time; taken before mu_, never while holding it
-  std::mutex mu_;
-  std::condition_variable events_cv_;
+  TimedMutex mu_;
+  std::condition_variable_any events_cv_;
   StateStore* store_;
   Launcher* launcher_;
   SchedulerCoreOptions options_;

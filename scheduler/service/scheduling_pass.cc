@@ -54,7 +54,7 @@ void SchedulerCore::Schedule() {
   for (;;) {
     Snapshot snapshot;
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      std::lock_guard<TimedMutex> lock(mu_);
       if (!schedule_wanted_) return;
       schedule_wanted_ = false;
       snapshot.topology = nodes_.Shared();
@@ -160,7 +160,7 @@ void SchedulerCore::Schedule() {
     // Its readers are done: committing changes the occupancy in place
     // rather than copying it away from this pass.
     snapshot.occupancy.reset();
-    std::lock_guard<std::mutex> lock(mu_);
+    std::lock_guard<TimedMutex> lock(mu_);
     if (nodes_.version() != snapshot.version) {
       schedule_wanted_ = true;  // nodes or GPUs changed meanwhile: search again
       continue;

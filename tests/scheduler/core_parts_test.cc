@@ -407,6 +407,30 @@ TEST(SchedulerCoreSubmit, TheEmptyClusterCheckIsSearchedOncePerShapeAndClusterCh
 // Every time the core records or compares comes from options.now: a
 // simulation moves it, and the core follows (submit and finish times,
 // events, liveness, probation).
+// Every hold of the core's lock is reported: the daemon's
+// meridian_scheduler_lock_hold_seconds and meridian-sim's lock columns.
+TEST(SchedulerCoreLocking, EveryHoldOfTheLockIsReported) {
+  MemoryStore store;
+  FakeLauncher launcher;
+  std::mutex mu;
+  std::vector<double> holds;
+  SchedulerCoreOptions options;
+  options.on_lock_held = [&](double seconds) {
+    std::lock_guard<std::mutex> lock(mu);
+    holds.push_back(seconds);
+  };
+  SchedulerCore core(DefaultCluster(2), &store, &launcher, options);
+  ASSERT_TRUE(core.Recover().ok());
+  const size_t after_recover = holds.size();
+  EXPECT_GT(after_recover, 0u);
+  Result<v1::Job> job = core.SubmitJob(TinyJob(1, 1));
+  ASSERT_TRUE(job.ok()) << job.status().ToString();
+  ASSERT_TRUE(core.GetJob(job->id()).ok());
+  std::lock_guard<std::mutex> lock(mu);
+  EXPECT_GT(holds.size(), after_recover + 1);  // the submit's, its pass's, the read's
+  for (double h : holds) EXPECT_GE(h, 0.0);
+}
+
 TEST(SchedulerCoreClock, TheCoreReadsTimeFromItsOptionsClock) {
   MemoryStore store;
   FakeLauncher launcher;

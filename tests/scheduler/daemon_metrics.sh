@@ -61,7 +61,8 @@ done
 grep -q '^meridian_job_step{job="job-000001"' "$work/running.txt" || { cat "$work/running.txt"; fail "no step of the running job"; }
 for metric in 'meridian_jobs{state="RUNNING"} 1' 'meridian_job_loss{job="job-000001"' \
               'meridian_rpc_requests_total{code="OK",method="SubmitJob"} 1' \
-              'meridian_rpc_requests_total{code="OK",method="ReportProgress"}' 'meridian_nodes{state="alive"} 2'; do
+              'meridian_rpc_requests_total{code="OK",method="ReportProgress"}' 'meridian_nodes{state="alive"} 2' \
+              'meridian_scheduler_lock_hold_seconds_count '; do
   grep -qF "$metric" "$work/running.txt" || { cat "$work/running.txt"; fail "missing: $metric"; }
 done
 tail -n +2 "$work/running.txt" | promtool check metrics || fail "promtool check metrics"
