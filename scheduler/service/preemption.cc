@@ -22,7 +22,17 @@ std::map<std::string, long long> SchedulerCore::TenantGpusLocked() {
   return out;
 }
 
-bool SchedulerCore::PreemptForLocked(const TopologyIndex& healthy_index, const JobRecord& waiting) {
+std::vector<JobRecord*> SchedulerCore::StoppableLocked() {
+  std::vector<JobRecord*> out;
+  for (JobRecord* r : jobs_.Unfinished()) {
+    const v1::JobState s = r->job.state();
+    if ((s == v1::RUNNING || s == v1::PLACED) && !r->cancel_requested && !r->preempted) out.push_back(r);
+  }
+  return out;
+}
+
+bool SchedulerCore::PreemptForLocked(const TopologyIndex& healthy_index, const JobRecord& waiting,
+                                     const std::vector<JobRecord*>& stoppable) {
   const Topology& healthy = IndexedTopology(healthy_index);
   const v1::JobSpec& spec = waiting.job.spec();
   const int priority = spec.priority();
@@ -36,9 +46,7 @@ bool SchedulerCore::PreemptForLocked(const TopologyIndex& healthy_index, const J
     return quotas.enabled() && r.job.spec().tenant() != spec.tenant() && borrowing(r.job.spec().tenant());
   };
   std::vector<JobRecord*> candidates;
-  for (JobRecord* r : jobs_.Unfinished()) {
-    const v1::JobState s = r->job.state();
-    if ((s != v1::RUNNING && s != v1::PLACED) || r->cancel_requested || r->preempted) continue;
+  for (JobRecord* r : stoppable) {
     const bool lower = r->job.spec().priority() < priority;
     // Of another tenant, with quotas: only a borrower's job.
     const bool allowed = (!quotas.enabled() || r->job.spec().tenant() == spec.tenant())

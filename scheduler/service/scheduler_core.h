@@ -207,7 +207,12 @@ class SchedulerCore {
   // any priority of tenants that are borrowing (never taking one below
   // its guarantee), and those go first; a job of another tenant that is
   // not borrowing is never stopped.
-  bool PreemptForLocked(const TopologyIndex& healthy, const JobRecord& waiting);
+  // `stoppable`: the running jobs not already stopping (StoppableLocked),
+  // walked once for every waiting job a pass tries.
+  bool PreemptForLocked(const TopologyIndex& healthy, const JobRecord& waiting,
+                        const std::vector<JobRecord*>& stoppable);
+  // Placed or running jobs neither cancelled nor preempted already.
+  std::vector<JobRecord*> StoppableLocked();
   // GPUs held by each tenant's placed and running jobs.
   std::map<std::string, long long> TenantGpusLocked();
 

@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <limits>
+#include <optional>
 
 #include "scheduler/placement/baselines.h"
 #include "scheduler/service/job_placement.h"
@@ -198,10 +200,20 @@ void SchedulerCore::Schedule() {
     // The first job that found no room (in the pass's order: priority,
     // then submission) may take it from jobs of lower priority.
     if (options_.policy.preemption && preempting_ == 0) {
+      std::optional<std::vector<JobRecord*>> stoppable;  // walked once, when a job found no room
+      int lowest = std::numeric_limits<int>::max();  // their lowest priority
       for (const Found& f : found) {
         if (f.placement.ok() || f.over_quota()) continue;
         const JobRecord* record = jobs_.Find(f.id);
-        if (record != nullptr && record->job.state() == f.state && PreemptForLocked(*snapshot.healthy_index, *record)) break;
+        if (record == nullptr || record->job.state() != f.state) continue;
+        if (!stoppable) {
+          stoppable = StoppableLocked();
+          for (const JobRecord* r : *stoppable) lowest = std::min(lowest, r->job.spec().priority());
+        }
+        // Without quotas only a lower priority is stopped: none, when
+        // none runs below this job's.
+        if (!options_.quotas.enabled() && record->job.spec().priority() <= lowest) continue;
+        if (PreemptForLocked(*snapshot.healthy_index, *record, *stoppable)) break;
       }
     }
   }
