@@ -17,26 +17,6 @@
 
 namespace meridian::scheduler {
 
-// What a pass reads, taken under the lock (its large parts shared, not copied).
-struct SchedulerCore::Snapshot {
-  std::shared_ptr<const Topology> topology;  // every node
-  std::shared_ptr<const Topology> healthy;   // nodes on probation count as dead: where jobs may start now
-  std::shared_ptr<const TopologyIndex> healthy_index;  // healthy, indexed for its searches
-  std::shared_ptr<const Occupancy> occupancy;
-  uint64_t version = 0, capacity_version = 0;
-  std::vector<JobRecord> waiting;  // RESTARTING first, then QUEUED, each in submission order
-  std::string reserved_for;        // a preemption's GPUs, held for this job (reserved_)
-  Occupancy reserved;
-  bool victims_gone = false;       // no preemption's victim was still exiting
-  std::map<std::string, long long> tenant_gpus;  // with quotas: GPUs each tenant's jobs hold
-  // The occupancy's changes since the last pass's marks (all kept: false
-  // when the registry dropped some), up to gpu_changes_end.
-  std::vector<NodeRegistry::GpuChange> gpu_changes;
-  bool gpu_changes_kept = false;
-  uint64_t gpu_changes_end = 0;
-  const TakenGpus* held = nullptr;  // the occupancy marked on healthy_index
-};
-
 // A waiting job's outcome in a pass.
 struct SchedulerCore::Found {
   std::string id;
@@ -50,6 +30,48 @@ struct SchedulerCore::Found {
   std::string quota_note;
   bool over_quota() const { return !quota_note.empty(); }
 };
+
+// What a pass reads, taken under the lock (its large parts shared, not copied).
+struct SchedulerCore::Snapshot {
+  std::shared_ptr<const Topology> topology;  // every node
+  std::shared_ptr<const Topology> healthy;   // nodes on probation count as dead: where jobs may start now
+  std::shared_ptr<const TopologyIndex> healthy_index;  // healthy, indexed for its searches
+  std::shared_ptr<const Occupancy> occupancy;
+  uint64_t version = 0, capacity_version = 0;
+  std::vector<JobRecord> waiting;  // copies of the jobs to search
+  // The pass's order (RESTARTING first, then QUEUED, each by priority
+  // then submission): an index into `waiting`, or ~k for too_few[k], a
+  // queued job needing more GPUs than were free as the pass began, which
+  // no search could place: neither copied nor searched.
+  std::vector<long> order;
+  std::vector<Found> too_few;
+  std::string reserved_for;        // a preemption's GPUs, held for this job (reserved_)
+  Occupancy reserved;
+  bool victims_gone = false;       // no preemption's victim was still exiting
+  std::map<std::string, long long> tenant_gpus;  // with quotas: GPUs each tenant's jobs hold
+  // The occupancy's changes since the last pass's marks (all kept: false
+  // when the registry dropped some), up to gpu_changes_end.
+  std::vector<NodeRegistry::GpuChange> gpu_changes;
+  bool gpu_changes_kept = false;
+  uint64_t gpu_changes_end = 0;
+  const TakenGpus* held = nullptr;  // the occupancy marked on healthy_index
+};
+
+namespace {
+
+// The reserved GPUs the occupancy does not hold: a pass takes them apart
+// from it, never copying the occupancy.
+Occupancy ReservedApart(const Occupancy& reserved, const Occupancy& held) {
+  Occupancy out;
+  for (const auto& [node, gpus] : reserved) {
+    auto n = held.find(node);
+    for (const auto& [gpu, holder] : gpus)
+      if (n == held.end() || !n->second.count(gpu)) out[node][gpu] = holder;
+  }
+  return out;
+}
+
+}  // namespace
 
 void SchedulerCore::Schedule() {
   std::lock_guard<std::mutex> pass(scheduling_mu_);
@@ -88,26 +110,64 @@ void SchedulerCore::Schedule() {
           return a->job.spec().priority() > b->job.spec().priority();
         });
       }
-      for (const JobRecord* r : order) {
-        if (!options_.policy.backfill && r->tried_at_capacity == snapshot.capacity_version) break;
-        snapshot.waiting.push_back(*r);
-      }
-      if (!snapshot.waiting.empty()) {
+      bool marked = false;  // taken_ is up to date with the snapshot's occupancy
+      if (!order.empty()) {
         snapshot.gpu_changes_end = nodes_.gpu_changes_end();
         snapshot.gpu_changes_kept = nodes_.GpuChangesSince(taken_changes_end_, &snapshot.gpu_changes);
         nodes_.ForgetGpuChanges(snapshot.gpu_changes_end);
+        // Moving the marks costs what changed since the last pass: done
+        // here when the topology they are on still holds, so that the jobs
+        // too large for the free GPUs are neither copied nor searched.
+        if (taken_ && snapshot.gpu_changes_kept && &IndexedTopology(*healthy_index_) == snapshot.healthy.get()) {
+          for (const NodeRegistry::GpuChange& c : snapshot.gpu_changes) taken_->Set(c.node, c.gpu, c.taken);
+          taken_changes_end_ = snapshot.gpu_changes_end;
+          marked = true;
+        }
+      }
+      // Free GPUs only shrink as a pass places jobs, so a queued job
+      // needing more than are free now fails its check in the pass
+      // anyway. Not so with quotas (a quota's hold is said first) or in
+      // strict order (the first failure stops the pass), nor for a
+      // restarting job (it may shrink) or the job GPUs are held for.
+      std::optional<FreeGpuCounts> free_at_start;
+      if (marked && options_.policy.backfill && !options_.quotas.enabled()) {
+        const Occupancy reserved = ReservedApart(snapshot.reserved, *snapshot.occupancy);
+        free_at_start = FreeGpuCounts::OfDataCenters(healthy_index_->index, taken_->FreePerDc(&reserved));
+      }
+      for (const JobRecord* r : order) {
+        if (!options_.policy.backfill && r->tried_at_capacity == snapshot.capacity_version) break;
+        if (free_at_start && r->job.state() == v1::QUEUED && r->job.id() != snapshot.reserved_for) {
+          const long long needs = JobGpus(r->job.spec());
+          const long long available = free_at_start->In(
+              std::vector<std::string>(r->job.spec().data_centers().begin(), r->job.spec().data_centers().end()));
+          if (needs > available) {
+            Found f;
+            f.id = r->job.id();
+            f.state = r->job.state();
+            f.launches = r->job.launches();
+            f.placement = Status::Unavailable(std::to_string(needs) + " GPUs needed, " + std::to_string(available) +
+                                              " free");
+            snapshot.order.push_back(~(long)snapshot.too_few.size());
+            snapshot.too_few.push_back(std::move(f));
+            continue;
+          }
+        }
+        snapshot.order.push_back((long)snapshot.waiting.size());
+        snapshot.waiting.push_back(*r);
       }
     }
-    if (snapshot.waiting.empty()) continue;
+    if (snapshot.order.empty()) continue;
     if (!healthy_index_ || &IndexedTopology(*healthy_index_) != snapshot.healthy.get()) {
       healthy_index_ = IndexTopology(snapshot.healthy);
       taken_.reset();
     }
     snapshot.healthy_index = healthy_index_;
     // The held GPUs marked on the index: moved by what changed since the
-    // last pass, or marked anew after the topology changed.
+    // last pass (unless done under the lock), or marked anew after the
+    // topology changed.
     if (taken_ && snapshot.gpu_changes_kept) {
-      for (const NodeRegistry::GpuChange& c : snapshot.gpu_changes) taken_->Set(c.node, c.gpu, c.taken);
+      if (taken_changes_end_ != snapshot.gpu_changes_end)
+        for (const NodeRegistry::GpuChange& c : snapshot.gpu_changes) taken_->Set(c.node, c.gpu, c.taken);
     } else {
       taken_.emplace(healthy_index_, *snapshot.occupancy);
     }
@@ -118,17 +178,20 @@ void SchedulerCore::Schedule() {
     // and what the pass takes apart from it (`added`: never a GPU the
     // snapshot has), so no pass copies every held GPU.
     const Occupancy& held = *snapshot.occupancy;
-    Occupancy added;
+    Occupancy added = ReservedApart(snapshot.reserved, held);  // a victim's GPUs while it still holds them
     auto take = [&](const std::string& node, int gpu, const std::string& holder) {
       auto n = held.find(node);
       if (n == held.end() || !n->second.count(gpu)) added[node][gpu] = holder;
     };
-    for (const auto& [node, gpus] : snapshot.reserved)
-      for (const auto& [gpu, holder] : gpus) take(node, gpu, holder);  // a victim's while it still holds it
     auto free_now = [&] { return FreeGpuCounts::OfDataCenters(healthy_index_->index, taken_->FreePerDc(&added)); };
     FreeGpuCounts free = free_now();
     std::vector<Found> found;
-    for (const JobRecord& waiting : snapshot.waiting) {
+    for (long entry : snapshot.order) {
+      if (entry < 0) {
+        found.push_back(std::move(snapshot.too_few[~entry]));
+        continue;
+      }
+      const JobRecord& waiting = snapshot.waiting[entry];
       // A job that would take its tenant past guarantee + borrow waits for
       // the tenant's own jobs to end; it holds back no one.
       const std::string& tenant = waiting.job.spec().tenant();
