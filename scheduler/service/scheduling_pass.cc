@@ -22,6 +22,7 @@ struct SchedulerCore::Found {
   std::string id;
   v1::JobState state = v1::JOB_STATE_UNSPECIFIED;
   int launches = 0;
+  int priority = 0;
   v1::JobSpec spec;  // what runs (a shrink changes it)
   Result<Placement> placement = Status::Unavailable("not searched");
   std::string shrunk;  // the shrink's note, when there was one
@@ -45,6 +46,9 @@ struct SchedulerCore::Snapshot {
   // no search could place: neither copied nor searched.
   std::vector<long> order;
   std::vector<Found> too_few;
+  // The lowest priority of the placed and running jobs (for preemption:
+  // without quotas only a job above it can stop one).
+  int lowest_running = std::numeric_limits<int>::max();
   std::string reserved_for;        // a preemption's GPUs, held for this job (reserved_)
   Occupancy reserved;
   bool victims_gone = false;       // no preemption's victim was still exiting
@@ -100,6 +104,9 @@ void SchedulerCore::Schedule() {
       // to the first job that already failed at this capacity, where the
       // pass stops.
       std::vector<const JobRecord*> order;
+      for (const JobRecord* r : jobs_.Unfinished())
+        if (r->job.state() == v1::RUNNING || r->job.state() == v1::PLACED)
+          snapshot.lowest_running = std::min(snapshot.lowest_running, r->job.spec().priority());
       for (v1::JobState waiting : {v1::RESTARTING, v1::QUEUED}) {
         const size_t first = order.size();
         for (const JobRecord* r : jobs_.Unfinished())
@@ -138,13 +145,15 @@ void SchedulerCore::Schedule() {
         if (!options_.policy.backfill && r->tried_at_capacity == snapshot.capacity_version) break;
         if (free_at_start && r->job.state() == v1::QUEUED && r->job.id() != snapshot.reserved_for) {
           const long long needs = JobGpus(r->job.spec());
-          const long long available = free_at_start->In(
-              std::vector<std::string>(r->job.spec().data_centers().begin(), r->job.spec().data_centers().end()));
+          const auto& dcs = r->job.spec().data_centers();
+          const long long available =
+              dcs.empty() ? free_at_start->In({}) : free_at_start->In(std::vector<std::string>(dcs.begin(), dcs.end()));
           if (needs > available) {
             Found f;
             f.id = r->job.id();
             f.state = r->job.state();
             f.launches = r->job.launches();
+            f.priority = r->job.spec().priority();
             f.placement = Status::Unavailable(std::to_string(needs) + " GPUs needed, " + std::to_string(available) +
                                               " free");
             snapshot.order.push_back(~(long)snapshot.too_few.size());
@@ -202,6 +211,7 @@ void SchedulerCore::Schedule() {
         over.id = waiting.job.id();
         over.state = waiting.job.state();
         over.launches = waiting.job.launches();
+        over.priority = waiting.job.spec().priority();
         over.quota_note = "waits for its tenant's quota: " + (tenant.empty() ? std::string("the default tenant") : tenant) +
                           "'s jobs hold " + std::to_string(snapshot.tenant_gpus[tenant]) + " GPUs, and " +
                           std::to_string(wants) + " more would pass its limit of " + std::to_string(quota.limit()) +
@@ -252,6 +262,7 @@ void SchedulerCore::Schedule() {
       }
       record->quota_wait_noted = false;
       CommitPlacementLocked(*record, f);
+      snapshot.lowest_running = std::min(snapshot.lowest_running, record->job.spec().priority());
     }
     if (reservation_done && reserved_for_ == snapshot.reserved_for) {
       reserved_for_.clear();
@@ -262,7 +273,14 @@ void SchedulerCore::Schedule() {
     }
     // The first job that found no room (in the pass's order: priority,
     // then submission) may take it from jobs of lower priority.
-    if (options_.policy.preemption && preempting_ == 0) {
+    // Without quotas only a job above the lowest running priority can
+    // preempt (the lowest as the snapshot saw it, or of a job placed
+    // since: jobs that ended meanwhile only raise it).
+    int highest_unplaced = std::numeric_limits<int>::min();
+    for (const Found& f : found)
+      if (!f.placement.ok()) highest_unplaced = std::max(highest_unplaced, f.priority);
+    const bool may_preempt = options_.quotas.enabled() || highest_unplaced > snapshot.lowest_running;
+    if (options_.policy.preemption && preempting_ == 0 && may_preempt) {
       std::optional<std::vector<JobRecord*>> stoppable;  // walked once, when a job found no room
       int lowest = std::numeric_limits<int>::max();  // their lowest priority
       for (const Found& f : found) {
@@ -295,6 +313,7 @@ SchedulerCore::Found SchedulerCore::PlaceWaitingJob(const Snapshot& snapshot, co
   f.id = waiting.job.id();
   f.state = waiting.job.state();
   f.launches = waiting.job.launches();
+  f.priority = waiting.job.spec().priority();
   f.spec = waiting.job.spec();
   Result<JobRequest> request = ToJobRequest(f.spec);
   if (!request.ok()) {
