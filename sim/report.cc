@@ -122,6 +122,8 @@ Summary Summarise(const SimulationResult& r) {
     s.placement_p99_ms = 1e3 * NearestRankPercentile(r.placement_wall_s, 0.99);
     s.placement_max_ms = 1e3 * *std::max_element(r.placement_wall_s.begin(), r.placement_wall_s.end());
   }
+  s.wan_bytes = r.wan_bytes;
+  s.lost_gpu_s = r.lost_gpu_s;
   s.lock_holds = (long long)r.lock_hold_s.size();
   if (!r.lock_hold_s.empty()) {
     s.lock_p99_ms = 1e3 * NearestRankPercentile(r.lock_hold_s, 0.99);
@@ -146,6 +148,10 @@ std::string SummaryTable(const Summary& s) {
     rows.push_back({d.bucket, std::to_string(d.jobs), Num(d.p50_s, 1), Num(d.p99_s, 1), Num(d.mean_s, 1),
                     Num(d.max_s, 1)});
   out += Columns(rows) + "\n";
+  out += Columns({{"wan-tb", "lost-gpu-h", "lost-share"},
+                  {Num(s.wan_bytes / 1e12, 3), Num(s.lost_gpu_s / 3600, 1),
+                   Num(s.busy_gpu_s > 0 ? 100 * s.lost_gpu_s / s.busy_gpu_s : 0, 2) + "%"}}) +
+         "\n";
   out += Columns({{"placements", "place-p50-ms", "place-p99-ms", "place-max-ms", "lock-holds", "lock-p99-ms",
                    "lock-max-ms"},
                   {std::to_string(s.placements), Num(s.placement_p50_ms, 3), Num(s.placement_p99_ms, 3),
@@ -174,6 +180,8 @@ nlohmann::json SummaryJson(const Summary& s) {
                     {"p50_ms", s.placement_p50_ms},
                     {"p99_ms", s.placement_p99_ms},
                     {"max_ms", s.placement_max_ms}};
+  j["wan_bytes"] = s.wan_bytes;
+  j["lost_gpu_s"] = s.lost_gpu_s;
   j["core_lock"] = {{"holds", s.lock_holds}, {"p99_ms", s.lock_p99_ms}, {"max_ms", s.lock_max_ms}};
   j["wall_s"] = s.wall_s;
   return j;

@@ -41,6 +41,8 @@ struct Summary {
   std::vector<DelayStats> delays;  // "all" first, the sizes that have jobs, "priority>0", the tenants
   int placements = 0;           // placement searches the core ran
   double placement_p50_ms = 0, placement_p99_ms = 0, placement_max_ms = 0;
+  double wan_bytes = 0;         // the DP exchanges' bytes between data centers (SimLauncher::wan_bytes)
+  double lost_gpu_s = 0;        // work killed attempts lost since their checkpoints
   long long lock_holds = 0;     // times the core's lock was taken
   double lock_p99_ms = 0, lock_max_ms = 0;
   double wall_s = 0;

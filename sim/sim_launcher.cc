@@ -30,6 +30,10 @@ Result<int64_t> SimLauncher::Launch(const v1::Job& job) {
   attempt.number = job.launches();
   attempt.gpus = job.placement().ranks_size();
   attempt.started = queue_->now();
+  const v1::Placement& placement = job.placement();
+  for (const v1::ModePrice& m : placement.modes())
+    if (m.chosen() && placement.predicted_step_s() > 0)
+      attempt.wan_bytes_per_s = m.wan_bytes_per_step() / placement.predicted_step_s();
   first_start_.emplace(id, queue_->now());
   listener_(id, attempt.gpus, true);
   auto trace = traces_.find(id);
@@ -58,6 +62,7 @@ Status SimLauncher::Kill(const std::string& job_id) {
   const double ran = queue_->now() - a.started;
   const double kept = checkpoint_interval_s_ > 0 ? std::floor(ran / checkpoint_interval_s_) * checkpoint_interval_s_ : ran;
   if (a.full_s > 0) done_fraction_[job_id] = std::min(1.0, done_fraction_[job_id] + std::min(kept, a.run_s) / a.full_s);
+  lost_gpu_s_ += (std::min(ran, a.run_s) - std::min(kept, a.run_s)) * a.gpus;
   const int number = a.number;
   queue_->Schedule(queue_->now(), EventClass::kJobExit, [this, job_id, number] { Exit(job_id, number, 143); });
   return Status::OK();
@@ -67,6 +72,7 @@ void SimLauncher::Exit(const std::string& job_id, int number, int code) {
   auto it = running_.find(job_id);
   if (it == running_.end() || it->second.number != number) return;  // an earlier end of this attempt won
   const int gpus = it->second.gpus;
+  wan_bytes_ += (queue_->now() - it->second.started) * it->second.wan_bytes_per_s;
   running_.erase(it);
   listener_(job_id, gpus, false);
   exit_(job_id, code);

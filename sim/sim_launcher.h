@@ -44,6 +44,12 @@ class SimLauncher : public scheduler::Launcher {
 
   // When each job first started (virtual seconds), by job id.
   const std::map<std::string, double>& first_start() const { return first_start_; }
+  // Bytes the attempts' DP exchanges sent between data centers, as their
+  // placements price them (the chosen mode's wan_bytes_per_step, per
+  // predicted step, for as long as each attempt ran).
+  double wan_bytes() const { return wan_bytes_; }
+  // GPU-seconds of work killed attempts lost: run since their last checkpoint.
+  double lost_gpu_s() const { return lost_gpu_s_; }
   int running() const { return (int)running_.size(); }
 
  private:
@@ -54,6 +60,7 @@ class SimLauncher : public scheduler::Launcher {
     double run_s = 0;          // the attempt's full run time (what is left of the job)
     double full_s = 0;         // the whole job's run time at this placement
     bool scheduled = false;    // its exit is in the queue
+    double wan_bytes_per_s = 0;  // while it runs
   };
   // The attempt's run time from the job's placement and the trace.
   static double FullRunSeconds(const v1::Job& job, const TraceJob& trace);
@@ -69,6 +76,7 @@ class SimLauncher : public scheduler::Launcher {
   std::map<std::string, v1::Job> unbound_;        // launched before Bind
   std::map<std::string, double> done_fraction_;   // work kept from earlier attempts
   std::map<std::string, double> first_start_;
+  double wan_bytes_ = 0, lost_gpu_s_ = 0;
 };
 
 }  // namespace meridian::sim

@@ -108,6 +108,8 @@ class Run {
       queue_.Schedule(options_.jobs[i].submit_s, EventClass::kSubmit, [this, i] { Submit(i); });
     while (!queue_.empty()) queue_.RunNext();
     result_.end_s = queue_.now();
+    result_.wan_bytes = launcher_->wan_bytes();
+    result_.lost_gpu_s = launcher_->lost_gpu_s();
     Collect();
     core_.reset();
     result_.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count();

@@ -72,6 +72,8 @@ struct SimulationResult {
   double end_s = 0;                   // the last event's time
   std::vector<double> placement_wall_s;  // every placement search the core ran, in real seconds
   std::vector<double> lock_hold_s;       // every hold of the core's lock, in real seconds
+  double wan_bytes = 0;                  // SimLauncher::wan_bytes
+  double lost_gpu_s = 0;                 // SimLauncher::lost_gpu_s
   double wall_s = 0;                  // how long the run took, real seconds
 };
 

@@ -417,6 +417,70 @@ data_centers:
   EXPECT_EQ(s.restarts, 1);
 }
 
+// A's node fails at 25 s with a checkpoint every 10 s: the attempt keeps
+// 20 s of work and loses the rest it ran, on 4 GPUs. A job inside one
+// data center sends nothing between data centers.
+TEST(Simulation, WorkSinceTheLastCheckpointIsCountedLost) {
+  SimulationOptions options;
+  Result<scheduler::Topology> t = scheduler::ParseClusterYaml(R"(
+data_centers:
+  - name: dc
+    nodes:
+      - {name: n0, gpus: 4, gpu_model: H100, gpu_memory_gb: 80, gpu_tflops: 989}
+      - {name: n1, gpus: 4, gpu_model: H100, gpu_memory_gb: 80, gpu_tflops: 989}
+)",
+                                                              "two.yaml");
+  ASSERT_TRUE(t.ok()) << t.status().ToString();
+  options.cluster = *t;
+  options.store = "memory";
+  options.checkpoint_interval_s = 10;
+  Result<std::vector<TraceJob>> jobs =
+      ParseTrace(R"({"submit_s": 0, "name": "A", "dp": 4, "model": "d4", "duration_s": 100})", "trace");
+  ASSERT_TRUE(jobs.ok());
+  options.jobs = *jobs;
+  options.failures = {NodeFailure{25, "n0", 1000}};
+  Result<SimulationResult> result = RunSimulation(options);
+  ASSERT_TRUE(result.ok()) << result.status().ToString();
+  const JobOutcome& a = result->jobs[0];
+  ASSERT_EQ(a.restarts, 1);
+  // It restarts the moment it is killed, with 80 s of work left.
+  const double killed_at = a.end_s - 80;
+  EXPECT_GT(killed_at, 25);
+  const Summary s = Summarise(*result);
+  EXPECT_NEAR(s.lost_gpu_s, 4 * (killed_at - 20), 1e-6);
+  EXPECT_EQ(s.wan_bytes, 0);
+  EXPECT_EQ(SummaryJson(s)["lost_gpu_s"], s.lost_gpu_s);
+}
+
+// A job whose replicas span two data centers sends its DP exchange over
+// the link between them for as long as it runs.
+TEST(Simulation, AJobAcrossDataCentersCountsItsWanBytes) {
+  SimulationOptions options;
+  Result<scheduler::Topology> t = scheduler::ParseClusterYaml(R"(
+data_centers:
+  - name: dc-a
+    nodes:
+      - {name: a0, gpus: 2, gpu_model: H100, gpu_memory_gb: 80, gpu_tflops: 989}
+  - name: dc-b
+    nodes:
+      - {name: b0, gpus: 2, gpu_model: H100, gpu_memory_gb: 80, gpu_tflops: 989}
+links:
+  - {a: dc-a, b: dc-b, gbps: 10, latency_ms: 5}
+)",
+                                                              "two-dcs.yaml");
+  ASSERT_TRUE(t.ok()) << t.status().ToString();
+  options.cluster = *t;
+  options.store = "memory";
+  Result<std::vector<TraceJob>> jobs =
+      ParseTrace(R"({"submit_s": 0, "name": "A", "dp": 4, "model": "d4", "duration_s": 100})", "trace");
+  ASSERT_TRUE(jobs.ok());
+  options.jobs = *jobs;
+  Result<SimulationResult> result = RunSimulation(options);
+  ASSERT_TRUE(result.ok()) << result.status().ToString();
+  EXPECT_EQ(result->jobs[0].state, "SUCCEEDED");
+  EXPECT_GT(Summarise(*result).wan_bytes, 0);
+}
+
 TEST(Simulation, AFailureOfAnUnknownNodeIsAnError) {
   SimulationOptions options;
   options.cluster = FourGpus();
