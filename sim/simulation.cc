@@ -96,12 +96,17 @@ class Run {
     core_options.max_waiting_jobs = INT_MAX;
     core_options.max_waiting_per_owner = INT_MAX;
     core_options.on_placement = [this](double seconds, bool) { result_.placement_wall_s.push_back(seconds); };
-    core_options.on_lock_held = [this](double seconds) { result_.lock_hold_s.push_back(seconds); };
+    core_options.on_lock_held = [this](double seconds) {
+      if (recording_holds_) result_.lock_hold_s.push_back(seconds);
+    };
     core_options.policy = options_.policy;
     core_options.quotas = options_.quotas;
     core_ = std::make_unique<SchedulerCore>(options_.cluster, store_.get(), launcher_.get(), core_options);
     MERIDIAN_RETURN_IF_ERROR(core_->Recover());
     MERIDIAN_RETURN_IF_ERROR(ScheduleFailures());
+    // The lock holds reported are the run's: not the core's start (its
+    // first copy of the topology) nor reading the results back.
+    recording_holds_ = true;
 
     result_.jobs.resize(options_.jobs.size());
     for (size_t i = 0; i < options_.jobs.size(); ++i)
@@ -110,6 +115,7 @@ class Run {
     result_.end_s = queue_.now();
     result_.wan_bytes = launcher_->wan_bytes();
     result_.lost_gpu_s = launcher_->lost_gpu_s();
+    recording_holds_ = false;
     Collect();
     core_.reset();
     result_.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count();
@@ -227,6 +233,7 @@ class Run {
   ScratchDir dir_;
   std::unique_ptr<scheduler::StateStore> store_;
   std::unique_ptr<SimLauncher> launcher_;
+  bool recording_holds_ = false;
   std::unique_ptr<SchedulerCore> core_;
   std::map<std::string, size_t> index_;  // job id -> trace index
   std::map<std::string, bool> agents_;   // failing nodes: up (heartbeating) or not
