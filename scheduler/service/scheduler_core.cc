@@ -418,9 +418,24 @@ Result<v1::Job> SchedulerCore::GetJob(const std::string& id) {
 std::vector<v1::Job> SchedulerCore::ListJobs(const std::vector<v1::JobState>& states) {
   std::lock_guard<TimedMutex> lock(mu_);
   std::vector<v1::Job> out;
+  auto wanted = [&](const JobRecord& r) {
+    return states.empty() || std::find(states.begin(), states.end(), r.job.state()) != states.end();
+  };
+  // Only unfinished states asked for: the history is not walked.
+  if (!states.empty() && std::none_of(states.begin(), states.end(), Terminal)) {
+    for (const JobRecord* r : jobs_.Unfinished())
+      if (wanted(*r)) out.push_back(r->job);
+    return out;
+  }
   for (const JobRecord& r : jobs_)
-    if (states.empty() || std::find(states.begin(), states.end(), r.job.state()) != states.end())
-      out.push_back(r.job);
+    if (wanted(r)) out.push_back(r.job);
+  return out;
+}
+
+std::map<v1::JobState, int> SchedulerCore::CountJobsByState() {
+  std::lock_guard<TimedMutex> lock(mu_);
+  std::map<v1::JobState, int> out;
+  for (const JobRecord& r : jobs_) ++out[r.job.state()];
   return out;
 }
 

@@ -132,6 +132,9 @@ class SchedulerCore {
                             const std::vector<std::string>& owner_data_roots = {});
   Result<v1::Job> GetJob(const std::string& id);
   std::vector<v1::Job> ListJobs(const std::vector<v1::JobState>& states);
+  // How many jobs are in each state, the history included, without
+  // copying any (the daemon's metrics, at every scrape).
+  std::map<v1::JobState, int> CountJobsByState();
   Result<v1::Job> CancelJob(const std::string& id);
   Result<v1::PlanResponse> Plan(const v1::JobSpec& spec);
   Result<v1::GetAssignmentResponse> GetAssignment(const std::string& job_id, int rank);

@@ -431,6 +431,30 @@ TEST(SchedulerCoreLocking, EveryHoldOfTheLockIsReported) {
   for (double h : holds) EXPECT_GE(h, 0.0);
 }
 
+// Metrics count every job by state without copying the history, and a
+// listing of unfinished states reads only the unfinished jobs.
+TEST(SchedulerCoreListing, CountsByStateAndListsTheUnfinishedInSubmissionOrder) {
+  MemoryStore store;
+  FakeLauncher launcher;
+  SchedulerCore core(DefaultCluster(2), &store, &launcher, SchedulerCoreOptions{});
+  ASSERT_TRUE(core.Recover().ok());
+  std::vector<std::string> ids;
+  for (int i = 0; i < 3; ++i) {
+    Result<v1::Job> job = core.SubmitJob(TinyJob(1, 1));
+    ASSERT_TRUE(job.ok()) << job.status().ToString();
+    ids.push_back(job->id());
+  }
+  launcher.Exit(ids[1], 0);
+  std::map<v1::JobState, int> counts = core.CountJobsByState();
+  EXPECT_EQ(counts[v1::SUCCEEDED], 1);
+  EXPECT_EQ(counts[v1::RUNNING] + counts[v1::PLACED] + counts[v1::QUEUED], 2);
+  std::vector<std::string> listed;
+  for (const v1::Job& j : core.ListJobs({v1::QUEUED, v1::PLACED, v1::RUNNING, v1::RESTARTING})) listed.push_back(j.id());
+  EXPECT_EQ(listed, (std::vector<std::string>{ids[0], ids[2]}));
+  EXPECT_EQ(core.ListJobs({}).size(), 3u);
+  EXPECT_EQ(core.ListJobs({v1::SUCCEEDED}).size(), 1u);
+}
+
 TEST(SchedulerCoreClock, TheCoreReadsTimeFromItsOptionsClock) {
   MemoryStore store;
   FakeLauncher launcher;
