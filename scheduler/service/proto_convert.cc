@@ -46,6 +46,10 @@ Node NodeFromProto(const v1::Node& p) {
 }
 
 v1::Placement PlacementToProto(const Placement& pl, const Topology& topology) {
+  return PlacementToProto(pl, [&](const std::string& name) { return topology.FindNode(name); });
+}
+
+v1::Placement PlacementToProto(const Placement& pl, const std::function<const Node*(const std::string&)>& find) {
   v1::Placement p;
   p.set_dp(pl.dp);
   p.set_pp(pl.pp);
@@ -77,7 +81,7 @@ v1::Placement PlacementToProto(const Placement& pl, const Topology& topology) {
     a->set_rank(r.rank);
     a->set_data_center(r.data_center);
     a->set_node(r.node);
-    const Node* node = topology.FindNode(r.node);
+    const Node* node = find(r.node);
     a->set_host(node ? node->host : "localhost");
     a->set_gpu(r.gpu);
     a->set_dp_index(r.dp_index);

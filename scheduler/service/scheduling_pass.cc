@@ -374,7 +374,8 @@ SchedulerCore::Found SchedulerCore::PlaceWaitingJob(const Snapshot& snapshot, co
 void SchedulerCore::CommitPlacementLocked(JobRecord& record, Found& f) {
   v1::Job next = record.job;  // what it becomes once placed
   *next.mutable_spec() = f.spec;
-  *next.mutable_placement() = PlacementToProto(*f.placement, nodes_.topology());
+  *next.mutable_placement() =
+      PlacementToProto(*f.placement, [this](const std::string& name) { return nodes_.Find(name); });
   if (f.spec.dc_worlds()) {
     MarkWorlds(f.id, kWanPortBase, next.mutable_placement());
     MarkLinkWindows(nodes_.topology(), next.mutable_placement());
