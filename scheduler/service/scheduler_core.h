@@ -182,6 +182,7 @@ class SchedulerCore {
   Found PlaceWaitingJob(const Snapshot& snapshot, const Occupancy& added, const FreeGpuCounts& free,
                         const JobRecord& waiting) const;
   void CommitPlacementLocked(JobRecord& record, Found& found);
+  void TakeWaitingLocked(Snapshot& snapshot);
   // A queued job's placement is slower than Policy.max_slowdown allows.
   bool TooSlow(const JobRecord& waiting, const Placement& placement) const;
   // The search itself, timed for the metrics. No lock needed.

@@ -100,95 +100,7 @@ void SchedulerCore::Schedule() {
       // block the jobs behind it. Jobs restarting after a failure go
       // before all. One that failed at this capacity is not tried again
       // (in strict order it still holds back the jobs after it).
-      // One walk over the unfinished jobs: the waiting ones to try, and
-      // the lowest priority running.
-      std::vector<JobRecord*> restarting, queued;
-      for (JobRecord* r : jobs_.Unfinished()) {
-        const v1::JobState s = r->job.state();
-        if (s == v1::RUNNING || s == v1::PLACED) {
-          snapshot.lowest_running = std::min(snapshot.lowest_running, r->job.spec().priority());
-        } else if ((s == v1::RESTARTING || s == v1::QUEUED) &&
-                   (!options_.policy.backfill || r->tried_at_capacity != snapshot.capacity_version)) {
-          (s == v1::RESTARTING ? restarting : queued).push_back(r);
-        }
-      }
-      bool marked = false;  // taken_ is up to date with the snapshot's occupancy
-      if (!restarting.empty() || !queued.empty()) {
-        snapshot.gpu_changes_end = nodes_.gpu_changes_end();
-        snapshot.gpu_changes_kept = nodes_.GpuChangesSince(taken_changes_end_, &snapshot.gpu_changes);
-        nodes_.ForgetGpuChanges(snapshot.gpu_changes_end);
-        // Moving the marks costs what changed since the last pass: done
-        // here when the topology they are on still holds, so that the jobs
-        // too large for the free GPUs are neither copied nor searched.
-        if (taken_ && snapshot.gpu_changes_kept && &IndexedTopology(*healthy_index_) == snapshot.healthy.get()) {
-          for (const NodeRegistry::GpuChange& c : snapshot.gpu_changes) taken_->Set(c.node, c.gpu, c.taken);
-          taken_changes_end_ = snapshot.gpu_changes_end;
-          marked = true;
-        }
-      }
-      // Free GPUs only shrink as a pass places jobs, so a queued job
-      // needing more than are free now would fail its check in the pass:
-      // it is marked as failed at this capacity here, and kept in the
-      // pass only if it might preempt (a priority above the lowest any
-      // job may run at after the pass). Not so with quotas (a quota's
-      // hold is said first) or in strict order (the first failure stops
-      // the pass), nor for a restarting job (it may shrink) or the job
-      // GPUs are held for.
-      struct Candidate {
-        JobRecord* record;
-        bool too_few;  // judged here: neither copied nor searched
-      };
-      std::vector<Candidate> candidates;
-      if (marked && options_.policy.backfill && !options_.quotas.enabled()) {
-        const Occupancy reserved = ReservedApart(snapshot.reserved, *snapshot.occupancy);
-        const FreeGpuCounts free = FreeGpuCounts::OfDataCenters(healthy_index_->index, taken_->FreePerDc(&reserved));
-        int lowest_after = snapshot.lowest_running;
-        for (const auto* list : {&restarting, &queued})
-          for (const JobRecord* r : *list) lowest_after = std::min(lowest_after, r->job.spec().priority());
-        for (JobRecord* r : queued) {
-          const auto& dcs = r->job.spec().data_centers();
-          const long long available =
-              dcs.empty() ? free.In({}) : free.In(std::vector<std::string>(dcs.begin(), dcs.end()));
-          if (JobGpus(r->job.spec()) <= available || r->job.id() == snapshot.reserved_for) {
-            candidates.push_back({r, false});
-            continue;
-          }
-          r->tried_at_capacity = snapshot.capacity_version;
-          if (options_.policy.preemption && r->job.spec().priority() > lowest_after) candidates.push_back({r, true});
-        }
-      } else {
-        for (JobRecord* r : queued) candidates.push_back({r, false});
-      }
-      // Sorted as pointers, copied once in order; in strict order only up
-      // to the first job that already failed at this capacity, where the
-      // pass stops.
-      std::stable_sort(restarting.begin(), restarting.end(), [](const JobRecord* a, const JobRecord* b) {
-        return a->job.spec().priority() > b->job.spec().priority();
-      });
-      std::stable_sort(candidates.begin(), candidates.end(), [](const Candidate& a, const Candidate& b) {
-        return a.record->job.spec().priority() > b.record->job.spec().priority();
-      });
-      std::vector<Candidate> in_order;
-      in_order.reserve(restarting.size() + candidates.size());
-      for (JobRecord* r : restarting) in_order.push_back({r, false});
-      in_order.insert(in_order.end(), candidates.begin(), candidates.end());
-      for (const Candidate& c : in_order) {
-        const JobRecord* r = c.record;
-        if (!options_.policy.backfill && r->tried_at_capacity == snapshot.capacity_version) break;
-        if (c.too_few) {
-          Found f;
-          f.id = r->job.id();
-          f.state = r->job.state();
-          f.launches = r->job.launches();
-          f.priority = r->job.spec().priority();
-          f.placement = Status::Unavailable(std::to_string(JobGpus(r->job.spec())) + " GPUs needed, more than are free");
-          snapshot.order.push_back(~(long)snapshot.too_few.size());
-          snapshot.too_few.push_back(std::move(f));
-          continue;
-        }
-        snapshot.order.push_back((long)snapshot.waiting.size());
-        snapshot.waiting.push_back(*r);
-      }
+      TakeWaitingLocked(snapshot);
     }
     if (snapshot.order.empty()) continue;
     if (!healthy_index_ || &IndexedTopology(*healthy_index_) != snapshot.healthy.get()) {
@@ -322,6 +234,100 @@ void SchedulerCore::Schedule() {
         if (PreemptForLocked(*snapshot.healthy_index, *record, *stoppable)) break;
       }
     }
+  }
+}
+
+// The waiting jobs a pass tries, in its order, into `snapshot`; moves the
+// held-GPU marks to the snapshot's occupancy where it can. Under mu_.
+void SchedulerCore::TakeWaitingLocked(Snapshot& snapshot) {
+  // One walk over the unfinished jobs: the waiting ones to try, and
+  // the lowest priority running.
+  std::vector<JobRecord*> restarting, queued;
+  for (JobRecord* r : jobs_.Unfinished()) {
+    const v1::JobState s = r->job.state();
+    if (s == v1::RUNNING || s == v1::PLACED) {
+      snapshot.lowest_running = std::min(snapshot.lowest_running, r->job.spec().priority());
+    } else if ((s == v1::RESTARTING || s == v1::QUEUED) &&
+               (!options_.policy.backfill || r->tried_at_capacity != snapshot.capacity_version)) {
+      (s == v1::RESTARTING ? restarting : queued).push_back(r);
+    }
+  }
+  bool marked = false;  // taken_ is up to date with the snapshot's occupancy
+  if (!restarting.empty() || !queued.empty()) {
+    snapshot.gpu_changes_end = nodes_.gpu_changes_end();
+    snapshot.gpu_changes_kept = nodes_.GpuChangesSince(taken_changes_end_, &snapshot.gpu_changes);
+    nodes_.ForgetGpuChanges(snapshot.gpu_changes_end);
+    // Moving the marks costs what changed since the last pass: done
+    // here when the topology they are on still holds, so that the jobs
+    // too large for the free GPUs are neither copied nor searched.
+    if (taken_ && snapshot.gpu_changes_kept && &IndexedTopology(*healthy_index_) == snapshot.healthy.get()) {
+      for (const NodeRegistry::GpuChange& c : snapshot.gpu_changes) taken_->Set(c.node, c.gpu, c.taken);
+      taken_changes_end_ = snapshot.gpu_changes_end;
+      marked = true;
+    }
+  }
+  // Free GPUs only shrink as a pass places jobs, so a queued job
+  // needing more than are free now would fail its check in the pass:
+  // it is marked as failed at this capacity here, and kept in the
+  // pass only if it might preempt (a priority above the lowest any
+  // job may run at after the pass). Not so with quotas (a quota's
+  // hold is said first) or in strict order (the first failure stops
+  // the pass), nor for a restarting job (it may shrink) or the job
+  // GPUs are held for.
+  struct Candidate {
+    JobRecord* record;
+    bool too_few;  // judged here: neither copied nor searched
+  };
+  std::vector<Candidate> candidates;
+  if (marked && options_.policy.backfill && !options_.quotas.enabled()) {
+    const Occupancy reserved = ReservedApart(snapshot.reserved, *snapshot.occupancy);
+    const FreeGpuCounts free = FreeGpuCounts::OfDataCenters(healthy_index_->index, taken_->FreePerDc(&reserved));
+    int lowest_after = snapshot.lowest_running;
+    for (const auto* list : {&restarting, &queued})
+      for (const JobRecord* r : *list) lowest_after = std::min(lowest_after, r->job.spec().priority());
+    for (JobRecord* r : queued) {
+      const auto& dcs = r->job.spec().data_centers();
+      const long long available =
+          dcs.empty() ? free.In({}) : free.In(std::vector<std::string>(dcs.begin(), dcs.end()));
+      if (JobGpus(r->job.spec()) <= available || r->job.id() == snapshot.reserved_for) {
+        candidates.push_back({r, false});
+        continue;
+      }
+      r->tried_at_capacity = snapshot.capacity_version;
+      if (options_.policy.preemption && r->job.spec().priority() > lowest_after) candidates.push_back({r, true});
+    }
+  } else {
+    for (JobRecord* r : queued) candidates.push_back({r, false});
+  }
+  // Sorted as pointers, copied once in order; in strict order only up
+  // to the first job that already failed at this capacity, where the
+  // pass stops.
+  std::stable_sort(restarting.begin(), restarting.end(), [](const JobRecord* a, const JobRecord* b) {
+    return a->job.spec().priority() > b->job.spec().priority();
+  });
+  std::stable_sort(candidates.begin(), candidates.end(), [](const Candidate& a, const Candidate& b) {
+    return a.record->job.spec().priority() > b.record->job.spec().priority();
+  });
+  std::vector<Candidate> in_order;
+  in_order.reserve(restarting.size() + candidates.size());
+  for (JobRecord* r : restarting) in_order.push_back({r, false});
+  in_order.insert(in_order.end(), candidates.begin(), candidates.end());
+  for (const Candidate& c : in_order) {
+    const JobRecord* r = c.record;
+    if (!options_.policy.backfill && r->tried_at_capacity == snapshot.capacity_version) break;
+    if (c.too_few) {
+      Found f;
+      f.id = r->job.id();
+      f.state = r->job.state();
+      f.launches = r->job.launches();
+      f.priority = r->job.spec().priority();
+      f.placement = Status::Unavailable(std::to_string(JobGpus(r->job.spec())) + " GPUs needed, more than are free");
+      snapshot.order.push_back(~(long)snapshot.too_few.size());
+      snapshot.too_few.push_back(std::move(f));
+      continue;
+    }
+    snapshot.order.push_back((long)snapshot.waiting.size());
+    snapshot.waiting.push_back(*r);
   }
 }
 
