@@ -385,7 +385,9 @@ TEST(Simulation, AJobTooBigForTheClusterIsRefused) {
 //   A runs on n0 from 0; n0 falls silent at 20, is dead at 50.001 (30 s
 //   timeout, checked just after); A kept 50 s (whole 10 s checkpoints) of
 //   its 100 and runs the other 50 on n1: it ends at 100.001.
-TEST(Simulation, AFailedNodesJobRestartsElsewhereFromItsCheckpoint) {
+// Two nodes of 4 GPUs; A (4 GPUs, 100 s) from 0 with a checkpoint every
+// 10 s, and n0 failing at `failure_at_s` for good.
+SimulationOptions OneJobAndAFailure(double failure_at_s) {
   SimulationOptions options;
   Result<scheduler::Topology> t = scheduler::ParseClusterYaml(R"(
 data_centers:
@@ -395,16 +397,20 @@ data_centers:
       - {name: n1, gpus: 4, gpu_model: H100, gpu_memory_gb: 80, gpu_tflops: 989}
 )",
                                                               "two.yaml");
-  ASSERT_TRUE(t.ok()) << t.status().ToString();
+  EXPECT_TRUE(t.ok()) << t.status().ToString();
   options.cluster = *t;
   options.store = "memory";
   options.checkpoint_interval_s = 10;
   Result<std::vector<TraceJob>> jobs =
       ParseTrace(R"({"submit_s": 0, "name": "A", "dp": 4, "model": "d4", "duration_s": 100})", "trace");
-  ASSERT_TRUE(jobs.ok());
+  EXPECT_TRUE(jobs.ok());
   options.jobs = *jobs;
-  options.failures = {NodeFailure{20, "n0", 1000}};
-  Result<SimulationResult> result = RunSimulation(options);
+  options.failures = {NodeFailure{failure_at_s, "n0", 1000}};
+  return options;
+}
+
+TEST(Simulation, AFailedNodesJobRestartsElsewhereFromItsCheckpoint) {
+  Result<SimulationResult> result = RunSimulation(OneJobAndAFailure(20));
   ASSERT_TRUE(result.ok()) << result.status().ToString();
   const JobOutcome& a = result->jobs[0];
   EXPECT_EQ(a.state, "SUCCEEDED");
@@ -421,25 +427,7 @@ data_centers:
 // 20 s of work and loses the rest it ran, on 4 GPUs. A job inside one
 // data center sends nothing between data centers.
 TEST(Simulation, WorkSinceTheLastCheckpointIsCountedLost) {
-  SimulationOptions options;
-  Result<scheduler::Topology> t = scheduler::ParseClusterYaml(R"(
-data_centers:
-  - name: dc
-    nodes:
-      - {name: n0, gpus: 4, gpu_model: H100, gpu_memory_gb: 80, gpu_tflops: 989}
-      - {name: n1, gpus: 4, gpu_model: H100, gpu_memory_gb: 80, gpu_tflops: 989}
-)",
-                                                              "two.yaml");
-  ASSERT_TRUE(t.ok()) << t.status().ToString();
-  options.cluster = *t;
-  options.store = "memory";
-  options.checkpoint_interval_s = 10;
-  Result<std::vector<TraceJob>> jobs =
-      ParseTrace(R"({"submit_s": 0, "name": "A", "dp": 4, "model": "d4", "duration_s": 100})", "trace");
-  ASSERT_TRUE(jobs.ok());
-  options.jobs = *jobs;
-  options.failures = {NodeFailure{25, "n0", 1000}};
-  Result<SimulationResult> result = RunSimulation(options);
+  Result<SimulationResult> result = RunSimulation(OneJobAndAFailure(25));
   ASSERT_TRUE(result.ok()) << result.status().ToString();
   const JobOutcome& a = result->jobs[0];
   ASSERT_EQ(a.restarts, 1);
