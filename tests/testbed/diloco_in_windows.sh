@@ -9,6 +9,10 @@
 # window, with training going on between them. (Without --diloco-elastic a step blocks on the
 # closed link: its all-gather, retried by TCP with exponential backoff over
 # a link that keeps closing, did not finish within 120 s here.)
+# The watchdog waits 240 s: setting up the communicators opens TCP
+# connections across the link, and a SYN dropped in closed windows is
+# retried after 1, 2, 4, 8, 16 and 32 s; once (CI, 2026-12-08) the first
+# split took longer than 120 s.
 # Skips (77) where namespaces cannot be made.
 set -uo pipefail
 src=$1; bin=$2; work=$3
@@ -17,11 +21,11 @@ rm -rf "$work" && mkdir -p "$work"
 run() {  # run NAME STEPS TRAIN-OPTIONS...
   local name=$1 steps=$2
   shift 2
-  timeout 300 bash "$src/tests/testbed/slow_link_testbed.sh" --dcs 2 --ranks-per-dc 2 --wan-link "$bin/meridian-wan-link" \
+  timeout 420 bash "$src/tests/testbed/slow_link_testbed.sh" --dcs 2 --ranks-per-dc 2 --wan-link "$bin/meridian-wan-link" \
     --rate 100mbit --delay-ms 10 --window 6:2:0 -- "$bin/meridian-train" --n-layer 2 --n-head 2 --n-embd 64 --vocab 256 \
     --max-seq 32 --seq 32 --batch 2 --steps "$steps" --lr 2e-3 --threads 1 --dp 4 --dp-sync diloco --diloco-h 20 \
     --outer-compress int8 --diloco-overlap 2 --data "$work/data/train_*.bin" --metrics-out "$work/$name.jsonl" \
-    --log-every 100 --comm-timeout 120 "$@" >"$work/$name.log" 2>&1
+    --log-every 100 --comm-timeout 240 "$@" >"$work/$name.log" 2>&1
   local rc=$?
   if [[ $rc -eq 77 ]] || grep -q "^SKIP" "$work/$name.log"; then cat "$work/$name.log"; exit 77; fi
   [[ $rc -eq 0 ]] || { echo "FAIL: $name exited $rc"; tail -30 "$work/$name.log"; exit 1; }
